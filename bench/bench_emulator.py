@@ -1,0 +1,58 @@
+"""Throughput of the IR emulator on a 64-32-32-10 MLP with random ~8-bit per-element types.
+
+Run: ``.venv/bin/python bench/bench_emulator.py [batch] [repeats]``.  Prints samples/s of
+``FirmwareModel.predict`` (input quantization, three exact dense layers, casts, relu).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from hgq_fpga.ir import FirmwareBuilder
+
+
+def mlp(seed: int = 0):
+    """A 64-32-32-10 MLP with per-element random types (widths 4..8) and ~8-bit weights."""
+    rng = np.random.default_rng(seed)
+
+    def typ(shape, signed=True):
+        w = rng.integers(4, 9, shape)
+        k = np.full(shape, int(signed))
+        f = rng.integers(2, 6, shape)
+        return k, w - k - f, f
+
+    b = FirmwareBuilder()
+    h = b.input("x", (64,), *typ((64,)), round="RND", overflow="SAT")
+    sizes = [64, 32, 32, 10]
+    for n, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = rng.integers(-127, 128, (n_in, n_out))
+        w[rng.random(w.shape) < 0.2] = 0
+        h = b.dense(h, w, rng.integers(5, 9, (n_in, n_out)), rng.integers(-127, 128, n_out), 6)
+        last = n == len(sizes) - 2
+        h = b.cast(h, *typ((n_out,), signed=True), round="RND", overflow="SAT" if last else "WRAP")
+        if not last:
+            h = b.relu(h)
+    return b.build([h])
+
+
+def main() -> None:
+    batch = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    fw = mlp()
+    x = np.random.default_rng(1).normal(scale=2.0, size=(batch, 64))
+    fw.predict(x[:10])  # compile
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fw.predict(x)
+        best = min(best, time.perf_counter() - t0)
+    print(f"64-32-32-10 MLP, batch {batch}: {batch / best:,.0f} samples/s "
+          f"({best * 1e3:.1f} ms per batch, best of {repeats})")
+    print(fw.resources())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Calibration: fix every ``(k, i, f)`` and switch an HGQ model to exact deployment mode (§4)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def _batches(x, batch_size: int):
+    arrays = x if isinstance(x, (list, tuple)) else [x]
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0]) if arrays[0].ndim else 0
+    if n == 0 or any(a.size == 0 for a in arrays):
+        raise ValueError("calibrate needs a non-empty calibration data set, got an empty array")
+    for start in range(0, n, batch_size):
+        part = [a[start:start + batch_size] for a in arrays]
+        yield part if isinstance(x, (list, tuple)) else part[0]
+
+
+def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) -> int:
+    """Trace activation ranges on ``x``, fix every type, and switch ``model`` to deployment mode.
+
+    After this the HGQ layers compute in float64 with each quantizer's rounding and overflow mode,
+    exactly as the firmware will, also for inputs outside the calibrated range.
+
+    Args:
+        x: calibration inputs (an array, or a list of arrays for several inputs).
+        batch_size: inference batch size.
+        margin: extra integer bits given to every activation beyond the observed range.
+
+    Returns:
+        The exact EBOPs of the calibrated model (an int).
+    """
+    from .layers.base import hgq_layers
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    layers = hgq_layers(model)
+    if not layers:
+        raise ValueError("calibrate: the model has no HGQ layers")
+    batches = list(_batches(x, batch_size))
+    for layer in layers:
+        layer.unfreeze()
+        layer.reset_ranges()
+        layer.set_recording(True)
+    try:
+        for xb in batches:
+            model(xb, training=False)
+    finally:
+        for layer in layers:
+            layer.set_recording(False)
+    for layer in layers:
+        layer.freeze(margin)
+    for layer in layers:
+        layer.check_exact()
+    # compiled functions captured training mode; force a retrace
+    for attr in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+    return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
+
+
+def require_calibrated(model: keras.Model) -> None:
+    """Raise a clear ValueError unless every HGQ layer of ``model`` has fixed types.
+
+    The converter calls this before reading types.
+    """
+    from .layers.base import hgq_layers
+
+    layers = hgq_layers(model)
+    if not layers:
+        raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types")
+    for layer in layers:
+        if not layer.deployed:
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) of model {model.name!r} is "
+                             "not calibrated; run hgq_fpga.calibrate(model, x) before conversion")

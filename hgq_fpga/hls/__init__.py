@@ -1,0 +1,1 @@
+"""HLS C++ backend: project writer, C simulation and synthesis-report reading (Vitis / Vivado HLS)."""

@@ -1,0 +1,22 @@
+"""The firmware IR: a frozen integer graph with per-element fixed-point types, and its emulator.
+
+Pure numpy: importing this package never imports Keras or TensorFlow, so a saved firmware loads
+and predicts anywhere.
+
+* :class:`FirmwareBuilder` constructs graphs (types of intermediates are derived exactly);
+* :class:`FirmwareModel` runs them bit-exactly in int64 (``predict``), reports bit widths and
+  resources, and saves to JSON + .npz;
+* :func:`load_firmware` reads a saved model.
+"""
+
+from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
+from hgq_fpga.ir.kernels import WidthError
+from hgq_fpga.ir.model import FirmwareModel
+from hgq_fpga.ir.ops import (Add, AvgPool, Cast, Concatenate, Conv, Dense, InputSpec, MaxPool, Op,
+                             ReLU, Reshape, Table)
+from hgq_fpga.ir.serialize import FORMAT_VERSION, FormatError, load_firmware
+from hgq_fpga.ir.tensor import TensorType
+
+__all__ = ["FirmwareBuilder", "FirmwareModel", "load_firmware", "weights_to_raw", "WidthError",
+           "FormatError", "FORMAT_VERSION", "TensorType", "InputSpec", "Op", "Cast", "Dense", "Conv",
+           "Add", "Concatenate", "Reshape", "ReLU", "MaxPool", "AvgPool", "Table"]

@@ -1,0 +1,99 @@
+"""Resource estimates from the IR: EBOPs, nonzero weights, accumulator width, latency.
+
+EBOPs follow HGQ (``shared/HGQ_METHOD.md`` §3): for every multiplication the firmware does, add
+(input width × weight bits).  Convolutions count every output position (fully unrolled).  The
+average-pooling constant multiplication counts as sum width × constant bits.  Latency is in adder
+levels: each computing op costs ``ceil(log2 fan_in) + 1``; reshape and concatenate are wiring (0);
+the model's latency is the longest input-to-output path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def weight_bits(w_raw: np.ndarray) -> np.ndarray:
+    """``bit_length(|code|)`` per weight: ``i + f`` of HGQ's weight type, 0 for a pruned weight."""
+    a = np.abs(np.asarray(w_raw, dtype=np.int64))
+    bits = np.zeros(a.shape, dtype=np.int64)
+    nz = a > 0
+    bits[nz] = np.floor(np.log2(a[nz].astype(np.float64))).astype(np.int64) + 1
+    # guard float rounding just below powers of two
+    bits[nz] += (a[nz] >> bits[nz]) > 0
+    bits[nz] -= (a[nz] >> np.maximum(bits[nz] - 1, 0)) == 0
+    return bits
+
+
+@dataclass
+class OpResources:
+    name: str
+    kind: str
+    ebops: int = 0
+    nonzero_weights: int = 0
+    accumulator_width: int = 0
+    adder_levels: int = 0
+
+
+@dataclass
+class Resources:
+    ops: list[OpResources] = field(default_factory=list)
+    ebops: int = 0
+    nonzero_weights: int = 0
+    accumulator_width: int = 0
+    latency: int = 0
+
+    def __str__(self) -> str:
+        rows = [f"{'op':<24}{'kind':<12}{'EBOPs':>12}{'nz w':>8}{'acc W':>7}{'lvls':>6}"]
+        for r in self.ops:
+            rows.append(f"{r.name:<24}{r.kind:<12}{r.ebops:>12}{r.nonzero_weights:>8}"
+                        f"{r.accumulator_width:>7}{r.adder_levels:>6}")
+        rows.append(f"{'total':<36}{self.ebops:>12}{self.nonzero_weights:>8}"
+                    f"{self.accumulator_width:>7}{self.latency:>6} (longest path)")
+        return "\n".join(rows)
+
+
+def _levels(fan_in: int) -> int:
+    return int(np.ceil(np.log2(fan_in))) + 1 if fan_in > 1 else 1
+
+
+def resources(fw) -> Resources:
+    from hgq_fpga.ir.kernels import linear_plan_for, pool_windows
+    res = Resources()
+    depth = {s.name: 0 for s in fw.inputs}
+    for op in fw.ops:
+        r = OpResources(op.name, op.kind)
+        x = fw.types[op.inputs[0]]
+        if op.kind in ("dense", "conv"):
+            plan, _, _ = linear_plan_for(op, x)
+            idx = plan.idx
+            xw = np.concatenate([x.width.ravel(), [0]])[np.where(idx >= 0, idx, x.width.size)]
+            wb = weight_bits(op.w_raw).reshape(-1, op.w_raw.shape[-1])
+            r.ebops = int((plan.live * xw[:, :, None] * wb[None]).sum())
+            r.nonzero_weights = int(np.count_nonzero(op.w_raw))
+            r.accumulator_width = int(op.out.width.max(initial=0))
+            r.adder_levels = _levels(int(plan.fan_in.max(initial=0)))
+        elif op.kind == "avgpool":
+            _, idx = pool_windows(op, x)
+            r.accumulator_width = int(max(op.sum_type.width.max(initial=0),
+                                          op.prod_type.width.max(initial=0)))
+            r.ebops = int((op.sum_type.width * weight_bits(op.c_raw)).sum())
+            r.adder_levels = _levels(idx.shape[1]) + 1
+        elif op.kind == "maxpool":
+            _, idx = pool_windows(op, x)
+            r.adder_levels = _levels(idx.shape[1])
+        elif op.kind == "add":
+            r.accumulator_width = int(op.out.width.max(initial=0))
+            r.adder_levels = _levels(len(op.inputs))
+        elif op.kind in ("reshape", "concatenate"):
+            r.adder_levels = 0
+        else:
+            r.adder_levels = 1
+        depth[op.name] = max(depth[i] for i in op.inputs) + r.adder_levels
+        res.ops.append(r)
+    res.ebops = sum(r.ebops for r in res.ops)
+    res.nonzero_weights = sum(r.nonzero_weights for r in res.ops)
+    res.accumulator_width = max((r.accumulator_width for r in res.ops), default=0)
+    res.latency = max((depth[o] for o in fw.outputs), default=0)
+    return res

@@ -1,0 +1,116 @@
+"""Save and load a ``FirmwareModel`` as ``model.json`` (structure) + ``arrays.npz`` (integers).
+
+The JSON carries a format version; loading any other version fails with a clear message rather
+than misreading the file.  Saving writes into a temporary sibling directory and then moves it into
+place, so an interrupted save never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.tensor import TensorType
+
+FORMAT = "hgq_fpga.firmware"
+FORMAT_VERSION = 1
+
+
+class FormatError(ValueError):
+    """The directory does not hold a firmware model this version can read."""
+
+
+def _encode(prefix: str, value, arrays: dict):
+    if isinstance(value, TensorType):
+        for a in "kif":
+            arrays[f"{prefix}.{a}"] = getattr(value, a)
+        return {"__type__": prefix}
+    if isinstance(value, np.ndarray):
+        arrays[prefix] = value
+        return {"__array__": prefix}
+    if isinstance(value, tuple):
+        return {"__tuple__": list(value)}
+    return value
+
+
+def _decode(value, arrays):
+    if isinstance(value, dict):
+        if "__type__" in value:
+            p = value["__type__"]
+            return TensorType(*(np.asarray(arrays[f"{p}.{a}"], dtype=np.int64) for a in "kif"))
+        if "__array__" in value:
+            return np.asarray(arrays[value["__array__"]])
+        if "__tuple__" in value:
+            return tuple(value["__tuple__"])
+    return value
+
+
+def _fields(obj) -> dict:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def save_firmware(fw, path) -> None:
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    doc = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "inputs": [{k: _encode(f"input{n}.{k}", v, arrays) for k, v in _fields(s).items()}
+                   for n, s in enumerate(fw.inputs)],
+        "ops": [dict(kind=op.kind, **{k: _encode(f"op{n}.{k}", v, arrays)
+                                      for k, v in _fields(op).items()})
+                for n, op in enumerate(fw.ops)],
+        "outputs": list(fw.outputs),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        (tmp / "model.json").write_text(json.dumps(doc, indent=1))
+        np.savez(tmp / "arrays.npz", **arrays)
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old.{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_firmware(path):
+    """Load a model written by ``FirmwareModel.save``; needs only numpy."""
+    from hgq_fpga.ir.model import FirmwareModel
+    path = Path(path)
+    jf = path / "model.json"
+    if not jf.is_file():
+        raise FormatError(f"{path}: no model.json; not a saved firmware model")
+    try:
+        doc = json.loads(jf.read_text())
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{jf}: not valid JSON ({e})") from None
+    if doc.get("format") != FORMAT:
+        raise FormatError(f"{jf}: format {doc.get('format')!r} is not {FORMAT!r}")
+    if doc.get("version") != FORMAT_VERSION:
+        raise FormatError(f"{jf}: firmware format version {doc.get('version')!r} is not supported "
+                          f"(this hgq_fpga reads version {FORMAT_VERSION}); re-export the model "
+                          "with a matching hgq_fpga")
+    with np.load(path / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    inputs = [O.InputSpec(**{k: _decode(v, arrays) for k, v in s.items()}) for s in doc["inputs"]]
+    ops = []
+    for d in doc["ops"]:
+        d = dict(d)
+        kind = d.pop("kind")
+        if kind not in O.OP_CLASSES:
+            raise FormatError(f"{jf}: unknown op kind {kind!r}")
+        ops.append(O.OP_CLASSES[kind](**{k: _decode(v, arrays) for k, v in d.items()}))
+    return FirmwareModel(inputs, ops, doc["outputs"])

@@ -1,0 +1,64 @@
+"""Callbacks: beta schedules and the Pareto-front checkpoint."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from hgq_fpga.callbacks import BetaScheduler, ParetoCheckpoint  # noqa: E402
+from hgq_fpga.layers import HDense, HQuantize  # noqa: E402
+
+
+def test_schedules():
+    assert BetaScheduler.constant(3e-6).schedule(7) == 3e-6
+    pw = BetaScheduler.piecewise([(0, 1e-7), (5, 1e-6), (10, 1e-5)]).schedule
+    assert [pw(0), pw(4), pw(5), pw(9), pw(10), pw(99)] == [1e-7, 1e-7, 1e-6, 1e-6, 1e-5, 1e-5]
+    lr = BetaScheduler.log_ramp(1e-7, 1e-5, 5).schedule
+    assert lr(0) == pytest.approx(1e-7) and lr(4) == 1e-5 and lr(100) == 1e-5
+    assert lr(2) == pytest.approx(1e-6)
+    assert all(lr(e) < lr(e + 1) for e in range(4))
+    with pytest.raises(ValueError):
+        BetaScheduler.log_ramp(0, 1, 3)
+
+
+def _fit(tmp_path, epochs=4):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    inp = keras.Input((6,))
+    h = HDense(8, activation="relu")(HQuantize()(inp))
+    model = keras.Model(inp, HDense(2)(h))
+    model.compile(keras.optimizers.Adam(1e-2),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    beta = BetaScheduler.log_ramp(1e-6, 1e-3, epochs)
+    pareto = ParetoCheckpoint(str(tmp_path), monitor="val_accuracy")
+    hist = model.fit(x, y, validation_split=0.25, epochs=epochs, batch_size=32, verbose=0,
+                     callbacks=[beta, pareto])
+    return model, hist, pareto
+
+
+def test_beta_scheduler_sets_layers(tmp_path):
+    model, hist, _ = _fit(tmp_path)
+    assert hist.history["beta"][-1] == 1e-3
+    for layer in model.layers[2:]:
+        assert math.isclose(float(layer.beta.numpy()), 1e-3, rel_tol=1e-6)
+
+
+def test_pareto_checkpoint_files(tmp_path):
+    _, hist, pareto = _fit(tmp_path)
+    files = sorted(os.listdir(tmp_path))
+    assert files and len(files) == len(pareto.front)
+    for metric, cost, path in pareto.front:
+        name = os.path.basename(path)
+        assert f"val_accuracy={metric:.4f}" in name and f"ebops={cost:.0f}" in name
+        assert os.path.exists(path)
+    # no saved point dominates another
+    for a in pareto.front:
+        for b in pareto.front:
+            if a is not b:
+                assert not (a[0] >= b[0] and a[1] <= b[1])
+    loaded = keras.models.load_model(pareto.front[-1][2])
+    assert isinstance(loaded.layers[-1], HDense)

@@ -1,0 +1,90 @@
+"""The synthesis driver, tested with a fake `vitis_hls` that records its call and writes a real-format report."""
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hgq_fpga.board import load_board
+from hgq_fpga.hls.render import render
+from hgq_fpga.hls.synth import run_synthesis
+from hgq_fpga.toolchain import ToolchainError
+
+REPORT = Path(__file__).parent / "data" / "fake_csynth.xml"
+
+FAKE_TOOL = f"""#!{sys.executable}
+import os, re, sys, pathlib
+script = pathlib.Path(sys.argv[sys.argv.index('-f') + 1]).read_text()
+name = re.search(r'^open_project -reset (\\S+)', script, re.M).group(1)
+top = re.search(r'^set_top (\\S+)', script, re.M).group(1)
+log = pathlib.Path(os.environ['FAKE_HLS_LOG'])
+steps = ' '.join(f'{{k}}={{v}}' for k, v in sorted(os.environ.items()) if k.startswith('HGQ_'))
+log.write_text(f"{{pathlib.Path(sys.argv[0]).name}} {{' '.join(sys.argv[1:])}}\\n{{steps}}\\n")
+if os.environ.get('HGQ_CSYNTH') == '1':
+    out = pathlib.Path(name) / 'solution1' / 'syn' / 'report'
+    out.mkdir(parents=True)
+    xml = pathlib.Path({str(REPORT)!r}).read_text()
+    xml = xml.replace('xcvu9p-flga2104-2L-e', os.environ.get('HGQ_PART', 'xcvu9p-flga2104-2L-e'))
+    (out / f'{{top}}_csynth.xml').write_text(xml.replace('myproject', top))
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    prj = tmp_path / "prj"
+    prj.mkdir()
+    (prj / "build_prj.tcl").write_text(render("hls/build_prj.tcl.j2", name="myproject", top="myproject",
+                                              board=load_board("vu9p"), clock_period_ns=5.0))
+    return prj
+
+
+@pytest.fixture
+def fake_vitis(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "vitis_hls"
+    tool.write_text(FAKE_TOOL)
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_HLS_LOG", str(tmp_path / "calls.log"))
+    return tmp_path / "calls.log"
+
+
+def test_tcl_names_the_part_and_clock(project):
+    tcl = (project / "build_prj.tcl").read_text()
+    assert "xcvu9p-flga2104-2L-e" in tcl and "HGQ_CLOCK_NS 5.0" in tcl
+    assert "set_clock_uncertainty 12.5%" in tcl
+
+
+def test_synth_runs_tool_and_writes_reports(project, fake_vitis):
+    report = run_synthesis(project, board="vu13p")
+    calls = fake_vitis.read_text()
+    assert calls.startswith("vitis_hls -f build_prj.tcl")
+    assert "HGQ_CSYNTH=1" in calls and "HGQ_COSIM=0" in calls and "HGQ_PART=xcvu13p-flga2577-2-e" in calls
+    assert report.part == "xcvu13p-flga2577-2-e"
+    assert report.resources["LUT"] == 23117
+    assert "| LUT | 23,117 |" in (project / "report.md").read_text()
+    assert '"latency_cycles_worst": 7' in (project / "report.json").read_text()
+
+
+def test_cli_without_tool_says_what_to_do(project, tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no vitis_hls, no vivado_hls
+    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.hls.synth", str(project), "--board", "vu9p"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "vitis_hls" in proc.stderr and "vivado_hls" in proc.stderr and "settings64.sh" in proc.stderr
+    assert not (project / "report.json").exists()
+
+
+def test_no_tool_raises_toolchain_error(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolchainError, match="vivado_hls"):
+        run_synthesis(project)
+
+
+def test_unknown_step_named(project, fake_vitis):
+    with pytest.raises(ValueError, match="bitstream"):
+        run_synthesis(project, steps=("bitstream",))
