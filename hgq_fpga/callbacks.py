@@ -27,7 +27,7 @@ class BetaScheduler(keras.callbacks.Callback):
         self.schedule = schedule
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        from .ebops import set_beta
+        from .cost import set_beta
 
         beta = float(self.schedule(epoch))
         set_beta(self.model, beta)
@@ -118,7 +118,7 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         if "ebops" in logs:
             cost = float(logs["ebops"])
         else:
-            from .ebops import ebops
+            from .cost import ebops
             cost = float(ebops(self.model))
         for m, e, _ in self.front:
             if self._better_or_equal(m, metric) and e <= cost:

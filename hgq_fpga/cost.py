@@ -38,13 +38,3 @@ def set_beta(model: keras.Model, beta: float) -> None:
     for layer in hgq_layers(model):
         if layer.has_ebops:
             layer.beta.assign(float(beta))
-
-
-class _CallableModule(__import__("types").ModuleType):
-    """Lets ``hgq_fpga.ebops(model)`` work even when the attribute resolves to this module."""
-
-    def __call__(self, model: keras.Model, per_layer: bool = False):
-        return ebops(model, per_layer=per_layer)
-
-
-__import__("sys").modules[__name__].__class__ = _CallableModule
