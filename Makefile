@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install test test-all demo clean
+.PHONY: install test test-all demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test-all: $(STAMP)
 demo: $(STAMP)
 	@echo "make demo: the end-to-end demo is not implemented yet (tracked in the main-job issue)." >&2
 	@exit 2
+
+# Benchmarks (Fashion-MNIST from Debian's dataset-fashion-mnist): `make bench`, or `make bench QUICK=1`.
+FASHION := /usr/share/datasets/fashion-mnist
+bench: $(STAMP)
+	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
+	  { echo "make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
+	$(PY) -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
