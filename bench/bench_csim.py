@@ -1,23 +1,45 @@
-"""Benchmark the HLS C simulation: compile time and prj.predict samples/s on two MLPs.
+"""Benchmark the HLS C simulation against hls4ml: compile time, compile memory, predict throughput.
 
-Random integer weights (8-bit-ish codes, 30 % pruned) on 64-32-32-10 and 784-64-32-32-10; the
-compile cache is a fresh temporary folder so the compile time is a cold build.
+Two MLPs with random integer weights (30 % pruned): 64-32-32-10 and 784-64-32-32-10 (~53k
+weights).  For each, in fresh subprocesses (so that peak-memory numbers belong to one build):
+
+* ours: write the project, cold-compile it into an empty cache, measure the peak RSS of g++, run
+  ``prj.predict`` on a batch (one thread and the default thread count) and check it equals the
+  emulator bit for bit;
+* hls4ml: the same weights in a plain ``keras.Sequential`` of Dense layers (ReLU between them),
+  converted with ``convert_from_keras_model(backend='Vitis', io_type='io_parallel')`` at its
+  default ``ap_fixed<16,6>``, Latency strategy; time ``compile()`` and ``predict``.
+
+``run(quick)`` returns a dict of numbers, ratios and targets; ``python bench/bench_csim.py
+[--quick] [--json FILE]`` prints a table.  An hls4ml failure (import, conversion, compile) is
+recorded in the result with its message instead of stopping the benchmark.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.hls.writer import write_project
-from hgq_fpga.ir import FirmwareBuilder
+MODELS = {"mlp_64_32_32_10": (64, 32, 32, 10), "mlp_784_64_32_32_10": (784, 64, 32, 32, 10)}
+#: Targets from the issue: small compile time, compile memory, predict speed-up over hls4ml.
+TARGET_COMPILE_S = 10.0
+TARGET_RSS_MB = 4096.0
+TARGET_SPEEDUP = 10.0
+WORKER_TIMEOUT_S = 1800
 
 
 def mlp(sizes, rng):
     """Dense → cast(RND,SAT) → ReLU stack with per-element input and activation types."""
+    from hgq_fpga.ir import FirmwareBuilder
     b = FirmwareBuilder()
     h = b.input("x", (sizes[0],), k=1, i=2, f=rng.integers(2, 6, sizes[0]))
     for n, m in enumerate(sizes[1:]):
@@ -30,24 +52,201 @@ def mlp(sizes, rng):
     return b.build([h])
 
 
-def main() -> None:
+def _model_and_data(sizes, n_samples):
     rng = np.random.default_rng(0)
-    for sizes in ((64, 32, 32, 10), (784, 64, 32, 32, 10)):
-        fw = mlp(sizes, rng)
+    return mlp(sizes, rng), rng.normal(0, 2, (n_samples, sizes[0]))
+
+
+def _children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def _throughput(predict, x, repeats: int) -> float:
+    predict(x[:8])                                          # load / warm up
+    best = min(_timed(predict, x) for _ in range(repeats))
+    return len(x) / best
+
+
+def _timed(fn, x) -> float:
+    t0 = time.perf_counter()
+    fn(x)
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ workers
+
+def worker_ours(sizes, n_samples: int, repeats: int) -> dict:
+    """Cold compile and predict of our C simulation (run in a fresh process)."""
+    from hgq_fpga.hls.project import default_threads
+    from hgq_fpga.hls.writer import write_project
+    fw, x = _model_and_data(sizes, n_samples)
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        prj = write_project(fw, Path(d) / "prj", cache_dir=Path(d) / "cache")
+        t_write = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        prj.compile()
+        t_compile = time.perf_counter() - t0
+        rss = _children_peak_mb()
+        exact = bool(np.array_equal(prj.predict(x), fw.predict(x)))
+        one = _throughput(lambda a: prj.predict(a, threads=1), x, repeats)
+        many = _throughput(prj.predict, x, repeats)
+    return {"write_s": t_write, "compile_s": t_compile, "compile_peak_rss_mb": rss,
+            "predict_per_s_1_thread": one, "predict_per_s": many, "threads": default_threads(),
+            "bit_exact_vs_emulator": exact,
+            "weights": int(sum(op.w_raw.size for op in fw.ops if op.kind == "dense")),
+            "nonzero_weights": int(sum(np.count_nonzero(op.w_raw) for op in fw.ops
+                                       if op.kind == "dense"))}
+
+
+def _keras_equivalent(fw):
+    """A plain keras.Sequential of Dense layers carrying the firmware's weights as floats."""
+    import keras
+    dense = [op for op in fw.ops if op.kind == "dense"]
+    layers = [keras.Input((dense[0].w_raw.shape[0],))]
+    for n, op in enumerate(dense):
+        layers.append(keras.layers.Dense(op.w_raw.shape[1],
+                                         activation="relu" if n < len(dense) - 1 else None))
+    model = keras.Sequential(layers)
+    for layer, op in zip(model.layers, dense):
+        layer.set_weights([np.ldexp(op.w_raw.astype(np.float64), -op.w_f),
+                           np.ldexp(op.b_raw.astype(np.float64), -op.b_f)])
+    return model
+
+
+def worker_hls4ml(sizes, n_samples: int, repeats: int) -> dict:
+    """Convert, compile and predict with hls4ml (run in a fresh process)."""
+    out: dict = {}
+    stage = "import"
+    try:
+        import hls4ml
+        out["version"] = hls4ml.__version__
+        fw, x = _model_and_data(sizes, n_samples)
+        stage = "keras model"
+        model = _keras_equivalent(fw)
         with tempfile.TemporaryDirectory() as d:
-            prj = write_project(fw, Path(d) / "prj", cache_dir=Path(d) / "cache")
+            stage = "conversion"
+            cfg = hls4ml.utils.config_from_keras_model(model, granularity="model")
+            cfg["Model"].update({"Strategy": "Latency", "ReuseFactor": 1})
+            hm = hls4ml.converters.convert_from_keras_model(
+                model, backend="Vitis", io_type="io_parallel", output_dir=str(Path(d) / "h4"),
+                hls_config=cfg)
+            stage = "compile"
             t0 = time.perf_counter()
-            prj.compile()
-            tc = time.perf_counter() - t0
-            x = rng.normal(0, 2, (20000, sizes[0]))
-            prj.predict(x[:10])
-            t0 = time.perf_counter()
-            y = prj.predict(x)
-            tp = time.perf_counter() - t0
-            assert np.array_equal(y, fw.predict(x))
-            print(f"{'-'.join(map(str, sizes))}: compile {tc:.2f} s, predict {len(x) / tp:,.0f} "
-                  f"samples/s (exact vs emulator)")
+            hm.compile()
+            out["compile_s"] = time.perf_counter() - t0
+            out["compile_peak_rss_mb"] = _children_peak_mb()
+            stage = "predict"
+            xs = np.ascontiguousarray(x, dtype=np.float64)
+            out["predict_per_s"] = _throughput(hm.predict, xs, repeats)
+            out["precision"] = cfg["Model"]["Precision"]
+    except Exception as err:                                # noqa: BLE001 - recorded, not hidden
+        out["error"] = f"{stage} failed: {type(err).__name__}: {err}"
+    return out
+
+
+# ------------------------------------------------------------------------------ driver
+
+def _spawn(kind: str, sizes, n_samples: int, repeats: int) -> dict:
+    """Run one worker in a fresh interpreter; its JSON result, or an error entry."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind,
+           "--sizes", "-".join(map(str, sizes)), "--samples", str(n_samples),
+           "--repeats", str(repeats)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {WORKER_TIMEOUT_S} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        return {"error": f"worker exited with {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def _ratio(a, b):
+    return None if a is None or b is None or not b else a / b
+
+
+def run(quick: bool = False) -> dict:
+    """Measure both MLPs; return numbers, ratios (ours / hls4ml) and whether targets are met."""
+    samples = {"mlp_64_32_32_10": 2000 if quick else 20000,
+               "mlp_784_64_32_32_10": 300 if quick else 3000}
+    repeats = 1 if quick else 3
+    result = {"quick": quick, "cpus": os.cpu_count(), "load_average": list(os.getloadavg()),
+              "models": {}}
+    for label, sizes in MODELS.items():
+        ours = _spawn("ours", sizes, samples[label], repeats)
+        theirs = _spawn("hls4ml", sizes, samples[label], repeats)
+        entry = {"sizes": list(sizes), "samples": samples[label], "ours": ours, "hls4ml": theirs}
+        entry["compile_speedup"] = _ratio(theirs.get("compile_s"), ours.get("compile_s"))
+        entry["predict_speedup"] = _ratio(ours.get("predict_per_s"), theirs.get("predict_per_s"))
+        entry["predict_speedup_1_thread"] = _ratio(ours.get("predict_per_s_1_thread"),
+                                                   theirs.get("predict_per_s"))
+        result["models"][label] = entry
+    small, big = (result["models"][k] for k in MODELS)
+    result["targets"] = {
+        "small_compile_le_10s": small["ours"].get("compile_s", float("inf")) <= TARGET_COMPILE_S,
+        "big_compile_faster_than_hls4ml": (big["compile_speedup"] or 0) > 1.0,
+        "compile_rss_below_4GB": all(m["ours"].get("compile_peak_rss_mb", float("inf"))
+                                     < TARGET_RSS_MB for m in (small, big)),
+        "predict_10x_hls4ml": all((m["predict_speedup"] or 0) >= TARGET_SPEEDUP
+                                  for m in (small, big)),
+        "bit_exact": all(m["ours"].get("bit_exact_vs_emulator") for m in (small, big)),
+    }
+    return result
+
+
+def _fmt(v, unit=""):
+    if v is None:
+        return "–"
+    return f"{v:,.2f}{unit}" if isinstance(v, float) else f"{v}{unit}"
+
+
+def report(result: dict) -> str:
+    """A Markdown table of ``run``'s result."""
+    lines = [f"C-simulation benchmark ({'quick' if result['quick'] else 'full'}; "
+             f"{result['cpus']} CPUs, load average {result['load_average'][0]:.1f})", "",
+             "| model | compile ours / hls4ml (s) | g++ peak RSS ours / hls4ml (MB) | "
+             "predict ours (1 thread) / hls4ml (samples/s) | speed-up predict / compile |",
+             "| --- | --- | --- | --- | --- |"]
+    for label, m in result["models"].items():
+        o, h = m["ours"], m["hls4ml"]
+        lines.append(
+            f"| {label} | {_fmt(o.get('compile_s'))} / {_fmt(h.get('compile_s'))} "
+            f"| {_fmt(o.get('compile_peak_rss_mb'))} / {_fmt(h.get('compile_peak_rss_mb'))} "
+            f"| {_fmt(o.get('predict_per_s'))} ({_fmt(o.get('predict_per_s_1_thread'))}) / "
+            f"{_fmt(h.get('predict_per_s'))} | {_fmt(m['predict_speedup'], 'x')} / "
+            f"{_fmt(m['compile_speedup'], 'x')} |")
+        for side in ("ours", "hls4ml"):
+            if "error" in m[side]:
+                lines.append(f"|   {side} error | {m[side]['error']} | | | |")
+    lines += ["", "targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}"
+                                           for k, v in result["targets"].items())]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples, one repeat")
+    parser.add_argument("--json", help="also write the result to this file")
+    parser.add_argument("--worker", choices=("ours", "hls4ml"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", help=argparse.SUPPRESS)
+    parser.add_argument("--samples", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        sizes = tuple(int(s) for s in args.sizes.split("-"))
+        fn = worker_ours if args.worker == "ours" else worker_hls4ml
+        print(json.dumps(fn(sizes, args.samples, args.repeats)))
+        return 0
+    result = run(quick=args.quick)
+    print(report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

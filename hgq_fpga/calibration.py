@@ -7,11 +7,20 @@ import numpy as np
 
 
 def _batches(x, batch_size: int):
+    """Split the calibration inputs into batches; refuse empty, ragged or non-finite data."""
+    if x is None:
+        raise ValueError("calibrate needs calibration data, got None")
     arrays = x if isinstance(x, (list, tuple)) else [x]
     arrays = [np.asarray(a) for a in arrays]
-    n = len(arrays[0]) if arrays[0].ndim else 0
-    if n == 0 or any(a.size == 0 for a in arrays):
+    if not arrays or arrays[0].ndim == 0 or any(a.size == 0 for a in arrays):
         raise ValueError("calibrate needs a non-empty calibration data set, got an empty array")
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"calibration inputs have different numbers of samples: {[len(a) for a in arrays]}")
+    for a in arrays:
+        if np.issubdtype(a.dtype, np.number) and not np.all(np.isfinite(a)):
+            raise ValueError("calibration data contains NaN or inf; the activation ranges would be "
+                             "meaningless")
     for start in range(0, n, batch_size):
         part = [a[start:start + batch_size] for a in arrays]
         yield part if isinstance(x, (list, tuple)) else part[0]

@@ -14,12 +14,17 @@ import numpy as np
 
 from .calibration import require_calibrated
 from .ir.builder import FirmwareBuilder, weights_to_raw
-from .layers import (HActivation, HAdd, HConcatenate, HConv1D, HConv2D, HDense, HFlatten,
-                     HMaxPooling1D, HMaxPooling2D, HQuantize, HReshape)
+from .layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D, HAveragePooling2D,
+                     HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
+                     HMaxPooling2D, HQuantize, HReshape)
 
 
 class UnsupportedLayerError(ValueError):
     """The model holds a layer that has no firmware equivalent; the message names it."""
+
+
+def _layer_set_names() -> str:
+    return ", ".join(cls.__name__ for cls in LAYER_SET)
 
 
 def _functional(model: keras.Model) -> keras.Model:
@@ -36,7 +41,8 @@ def _table_function(layer: HActivation) -> Callable[[np.ndarray], np.ndarray]:
     def fn(values: np.ndarray) -> np.ndarray:
         tensor = keras.ops.convert_to_tensor(np.asarray(values, np.float64), dtype="float64")
         return np.asarray(keras.ops.convert_to_numpy(layer.fn(tensor)), np.float64)
-    fn.__name__ = layer.activation if isinstance(layer.activation, str) else getattr(layer.fn, "__name__", "fn")
+    label = layer.activation if isinstance(layer.activation, str) else getattr(layer.fn, "__name__", "fn")
+    fn.__name__ = label
     return fn
 
 
@@ -59,6 +65,7 @@ def _emit(b: FirmwareBuilder, layer, xs: list[str]) -> str:
     name = layer.name
     if isinstance(layer, HQuantize):
         return _cast_to_output(b, xs[0], layer, name)
+    # the batch-norm variants are subclasses: their quantized weights are already fused
     if isinstance(layer, (HDense, HConv1D, HConv2D)):
         w_raw, w_f, b_raw, b_f = _linear_weights(layer)
         if isinstance(layer, HDense):
@@ -88,9 +95,13 @@ def _emit(b: FirmwareBuilder, layer, xs: list[str]) -> str:
         return b.reshape(xs[0], layer.target_shape, name=name)
     if isinstance(layer, (HMaxPooling1D, HMaxPooling2D)):
         return b.maxpool(xs[0], layer.pool_size, layer.strides, layer.padding, name=name)
+    if isinstance(layer, (HAveragePooling1D, HAveragePooling2D)):
+        k, i, f = layer.output_types()
+        rnd, ovf = layer.output_modes()
+        return b.avgpool(xs[0], layer.pool_size, k, i, f, round=rnd, overflow=ovf,
+                         strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=name)
     raise UnsupportedLayerError(f"layer {layer.name!r} of class {type(layer).__name__} has no firmware "
-                                "equivalent; use the hgq_fpga.layers set (HQuantize, HDense, HConv1D/2D, "
-                                "HActivation, HAdd, HConcatenate, HFlatten, HReshape, HMaxPooling1D/2D)")
+                                f"equivalent; use the hgq_fpga.layers set ({_layer_set_names()})")
 
 
 def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_fpga.ir
@@ -105,7 +116,7 @@ def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_
         if not isinstance(layer, keras.layers.InputLayer) and not hasattr(layer, "output_types"):
             raise UnsupportedLayerError(
                 f"layer {layer.name!r} of class {type(layer).__name__} is not part of the hgq_fpga "
-                "layer set and has no firmware equivalent")
+                f"layer set and has no firmware equivalent; use {_layer_set_names()}")
     require_calibrated(model)
     b = FirmwareBuilder()
     names: dict[int, str] = {}

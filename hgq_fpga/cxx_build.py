@@ -30,12 +30,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("HGQ_FPGA_CACHE", Path.home() / ".cache" / "hgq_fpga"))
 
 
-def _digest(sources: Sequence[Path], flags: Sequence[str], kind: str, compiler: str) -> str:
+def _digest(files: Sequence[Path], flags: Sequence[str], kind: str, compiler: str) -> str:
     h = hashlib.sha256()
     for part in (kind, compiler, *flags):
         h.update(part.encode() + b"\0")
-    for src in sources:
-        h.update(Path(src).read_bytes() + b"\0")
+    for src in files:
+        h.update(Path(src).name.encode() + b"\0" + Path(src).read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
 
@@ -48,23 +48,26 @@ def _compile_one(cmd: list[str]) -> None:
 
 def compile_cpp(sources: Sequence[str | Path], *, kind: str = "shared",
                 flags: Sequence[str] = DEFAULT_FLAGS, include_dirs: Sequence[str | Path] = (),
-                cache_dir: str | Path | None = None, jobs: int | None = None) -> Path:
+                cache_dir: str | Path | None = None, jobs: int | None = None,
+                depends: Sequence[str | Path] = ()) -> Path:
     """Compile ``sources`` against the ``ap_types`` headers and return the built file.
 
     ``kind`` is ``"shared"`` (a ``.so`` for ctypes) or ``"executable"``. Each source file is compiled
     on its own (in parallel, ``jobs`` at a time, default the CPU count) and then linked, so that
-    generated code split over several files builds on every core.
+    generated code split over several files builds on every core.  ``depends`` lists further
+    files (included headers and sources) whose content must be part of the cache key.
     """
     if kind not in ("shared", "executable"):
         raise ValueError(f"kind must be 'shared' or 'executable', got {kind!r}")
     sources = [Path(s) for s in sources]
-    missing = [str(s) for s in sources if not s.is_file()]
+    depends = [Path(d) for d in depends]
+    missing = [str(s) for s in [*sources, *depends] if not s.is_file()]
     if missing:
         raise FileNotFoundError(f"C++ source(s) not found: {', '.join(missing)}")
     compiler = find_compiler()
     includes = [f"-I{find_ap_types_include()}", *(f"-I{d}" for d in include_dirs)]
     pic = ["-fPIC"] if kind == "shared" else []
-    key = _digest(sources, [*flags, *includes], kind, compiler)
+    key = _digest([*sources, *depends], [*flags, *includes], kind, compiler)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache / f"{key}{'.so' if kind == 'shared' else '.bin'}"
     if target.is_file():

@@ -313,6 +313,19 @@ class HQuantizer(keras.layers.Layer):
         return config
 
 
+#: defaults of an activation (output) quantizer; a layer's ``*_quantizer`` dict overrides them
+ACTIVATION_DEFAULTS = {"kind": "activation", "f_init": 6.0}
+#: defaults of a weight (kernel, bias) quantizer
+WEIGHT_DEFAULTS = {"kind": "weight", "init_bits": 6}
+
+
+def serialize_quantizer(q: HQuantizer) -> dict:
+    """A quantizer's config for its owning layer's ``get_config`` (the owner builds it, so no build config)."""
+    config = keras.saving.serialize_keras_object(q)
+    config.pop("build_config", None)
+    return config
+
+
 def make_quantizer(spec: dict | HQuantizer | None, default: dict, name: str) -> HQuantizer:
     """Build a quantizer from a user's dict of options (merged over ``default``) or pass one through."""
     if isinstance(spec, HQuantizer):

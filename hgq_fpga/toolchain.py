@@ -62,3 +62,24 @@ def find_compiler() -> str:
     if found is None:
         raise ToolchainError("g++ not found on PATH: install it with `apt-get install g++` or set CXX")
     return found
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m hgq_fpga.toolchain ap-types|compiler``: print a path (used by generated
+    Makefiles), or the problem and its fix on stderr."""
+    import sys
+    what = {"ap-types": find_ap_types_include, "compiler": find_compiler}
+    if len(argv) != 1 or argv[0] not in what:
+        print(f"usage: python -m hgq_fpga.toolchain {{{'|'.join(what)}}}", file=sys.stderr)
+        return 2
+    try:
+        print(what[argv[0]]())
+    except ToolchainError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main(sys.argv[1:]))

@@ -20,6 +20,17 @@ def _model():
 def test_calibrate_empty_is_clear_error():
     with pytest.raises(ValueError, match="non-empty"):
         calibrate(_model(), np.zeros((0, 5), np.float32))
+    with pytest.raises(ValueError, match="non-empty"):
+        calibrate(_model(), [])
+    with pytest.raises(ValueError, match="got None"):
+        calibrate(_model(), None)
+
+
+def test_calibrate_non_finite_is_clear_error():
+    x = np.ones((8, 5), np.float32)
+    x[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        calibrate(_model(), x)
 
 
 def test_require_calibrated_names_layer():

@@ -1,153 +1,222 @@
-"""C simulation of generated HLS firmware equals the IR emulator bit for bit (zero tolerance)."""
+"""C simulation of the generated HLS firmware equals the IR emulator bit for bit (zero tolerance).
+
+Every architecture is a small graph built with ``FirmwareBuilder``; each is written as a project,
+and the projects of one test are compiled together into one library (one translation unit, one
+parse of the ap_fixed headers), then run on three data sets: normal values, values four times
+larger (overflow everywhere), and exact ties of the input quantization (half an LSB).
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
+import itertools
 
 import numpy as np
 import pytest
 
 from hgq_fpga.fixed import OVERFLOW_MODES, ROUNDING_MODES
+from hgq_fpga.hls.project import compile_projects
 from hgq_fpga.hls.writer import write_project
 from hgq_fpga.ir import FirmwareBuilder
 
+MODES = list(itertools.product(ROUNDING_MODES, OVERFLOW_MODES))
 
-def _mlp(rng, rnd, ovf, n_in=6):
+
+def _types(rng, shape, i=(0, 3), f=(0, 4), k=1):
+    return dict(k=k, i=rng.integers(*i, shape), f=rng.integers(*f, shape))
+
+
+def _weights(rng, shape, lo=-20, hi=20, pruned=0.3):
+    w = rng.integers(lo, hi, shape)
+    w[rng.random(shape) < pruned] = 0
+    return w
+
+
+# ------------------------------------------------------------------------------- architectures
+
+def arch_mlp(rng, rnd="RND", ovf="SAT"):
+    """Dense → cast → ReLU → dense → add (skip) → reshape → dense → cast."""
     b = FirmwareBuilder()
-    x = b.input("x", (n_in,), k=1, i=rng.integers(0, 3, n_in), f=rng.integers(0, 4, n_in))
-    w = rng.integers(-20, 20, (n_in, 5))
-    w[rng.random(w.shape) < 0.3] = 0
-    h = b.dense(x, w, rng.integers(0, 5, (n_in, 5)), rng.integers(-9, 9, 5), 2)
+    x = b.input("x", (6,), **_types(rng, 6))
+    h = b.dense(x, _weights(rng, (6, 5)), rng.integers(0, 5, (6, 5)), rng.integers(-9, 9, 5), 2)
     h = b.cast(h, 1, rng.integers(0, 3, 5), rng.integers(0, 4, 5), rnd, ovf)
     r = b.relu(h)
-    h2 = b.dense(r, rng.integers(-9, 9, (5, 5)), 3)
-    h2 = b.cast(h2, rng.integers(0, 2, 5), 2, 2, rnd, ovf)
-    s = b.add(h2, b.cast(r, 1, 1, 3, rnd, ovf))
-    s = b.reshape(s, (5,))
-    out = b.cast(b.dense(s, rng.integers(-9, 9, (5, 3)), 2), 1, 3, 3, rnd, ovf)
-    return b.build([out])
+    h2 = b.cast(b.dense(r, rng.integers(-9, 9, (5, 5)), 3), rng.integers(0, 2, 5), 2, 2, rnd, ovf)
+    s = b.reshape(b.add(h2, b.cast(r, 1, 1, 3, rnd, ovf)), (5,))
+    return b.build([b.cast(b.dense(s, rng.integers(-9, 9, (5, 3)), 2), 1, 3, 3, rnd, ovf)])
 
 
-def _data(fw, rng):
-    shape = fw.inputs[0].shape
-    t = fw.inputs[0].type
-    normal = rng.normal(0, 1.5, (200, *shape))
-    over = normal * 4
-    ties = (rng.integers(-64, 64, (200, *shape)) + 0.5) * 2.0 ** -t.f
-    return [normal, over, ties]
-
-
-@pytest.mark.parametrize("ovf", sorted(OVERFLOW_MODES))
-def test_csim_equals_emulator(tmp_path, ovf):
-    rng = np.random.default_rng(len(ovf))
-    for n, rnd in enumerate(sorted(ROUNDING_MODES)):
-        fw = _mlp(rng, rnd, ovf)
-        prj = write_project(fw, tmp_path / f"p{n}", cache_dir=tmp_path / "cache")
-        prj.compile()
-        for x in _data(fw, rng):
-            want = fw.run_raw(x, keep_all=False)[fw.outputs[0]]
-            assert np.array_equal(prj.predict_raw(x), want)
-            assert np.array_equal(prj.predict(x), fw.predict(x))
-
-
-def test_project_files_and_make_csim(tmp_path):
-    fw = _mlp(np.random.default_rng(1), "RND", "SAT")
-    prj = write_project(fw, tmp_path / "prj", board="vu9p")
-    tcl = (prj.path / "build_prj.tcl").read_text()
-    assert "xcvu9p-flga2104-2L-e" in tcl
-    for f in ("firmware/myproject.cpp", "firmware/myproject.h", "tb/myproject_test.cpp",
-              "Makefile", "README.md", "tb/tb_data/tb_input.txt"):
-        assert (prj.path / f).exists()
-    cpp = (prj.path / "firmware/myproject.cpp").read_text()
-    assert "PIPELINE II=1" in cpp and "ARRAY_PARTITION" in cpp
-    r = subprocess.run(["make", "csim"], cwd=prj.path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "0 mismatching" in r.stdout
-
-
-def test_existing_dir_refused(tmp_path):
-    fw = _mlp(np.random.default_rng(2), "TRN", "WRAP")
-    d = tmp_path / "x"
-    d.mkdir()
-    (d / "keep").write_text("1")
-    with pytest.raises(FileExistsError):
-        write_project(fw, d)
-    assert os.listdir(d) == ["keep"]
-
-
-def test_failure_leaves_nothing(tmp_path, monkeypatch):
-    fw = _mlp(np.random.default_rng(3), "TRN", "WRAP")
-    import hgq_fpga.hls.writer as W
-
-    def boom(*a, **k):
-        raise RuntimeError("boom")
-    monkeypatch.setattr(W, "render", boom)
-    with pytest.raises(RuntimeError):
-        write_project(fw, tmp_path / "p")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_missing_compiler(tmp_path, monkeypatch):
-    from hgq_fpga.toolchain import ToolchainError
-    fw = _mlp(np.random.default_rng(4), "TRN", "WRAP")
-    prj = write_project(fw, tmp_path / "p", cache_dir=tmp_path / "c")
-    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    monkeypatch.setenv("CXX", "g++-does-not-exist")
-    with pytest.raises(ToolchainError, match="g\\+\\+|compiler"):
-        prj.compile()
-
-
-def _conv_models(rng):
-    out = []
-    for rank, pad in ((1, "valid"), (1, "same"), (2, "valid"), (2, "same")):
-        b = FirmwareBuilder()
-        shape = (7,) * rank + (2,)
-        x = b.input("x", shape, k=1, i=rng.integers(0, 3, shape), f=rng.integers(0, 4, shape))
-        ks = (3,) * rank + (2, 3)
-        h = b.conv(x, rng.integers(-20, 20, ks), rng.integers(0, 5, ks), rng.integers(-9, 9, 3), 2,
-                   strides=2 if pad == "same" else 1, padding=pad)
-        h = b.relu(b.cast(h, 1, rng.integers(1, 3, 3), rng.integers(1, 4, 3), "RND_CONV", "SAT"))
-        h = b.maxpool(h, 2, padding=pad)
-        h = b.dense(h, rng.integers(-9, 9, (3, 2)), 3)  # rank > 1 dense: per-position
-        h = b.flatten(h)
-        h = b.dense(h, rng.integers(-9, 9, (b.types[h].shape[0], 4)), 2)
-        h = b.cast(h, 1, 3, 3, "RND", "WRAP")
-        out.append(b.build([h]))
-    return out
-
-
-def test_conv_csim_equals_emulator(tmp_path):
-    rng = np.random.default_rng(7)
-    for n, fw in enumerate(_conv_models(rng)):
-        prj = write_project(fw, tmp_path / f"c{n}", cache_dir=tmp_path / "cache")
-        for x in _data(fw, rng):
-            assert np.array_equal(prj.predict_raw(x), fw.run_raw(x, keep_all=False)[fw.outputs[0]])
-
-
-def test_concatenate_csim_equals_emulator(tmp_path):
-    rng = np.random.default_rng(11)
-    for n, axis in enumerate((-1, 0)):
-        b = FirmwareBuilder()
-        x = b.input("x", (4, 3), k=1, i=rng.integers(0, 3, (4, 3)), f=rng.integers(0, 4, (4, 3)))
-        a = b.cast(x, 1, 1, 2, "RND", "SAT")
-        c = b.relu(x)
-        h = b.flatten(b.concatenate([a, c], axis=axis))
-        h = b.cast(b.dense(h, rng.integers(-9, 9, (24, 3)), 2), 1, 3, 3, "RND", "WRAP")
-        fw = b.build([h])
-        prj = write_project(fw, tmp_path / f"k{n}", cache_dir=tmp_path / "cache")
-        for x in _data(fw, rng):
-            assert np.array_equal(prj.predict_raw(x), fw.run_raw(x, keep_all=False)[fw.outputs[0]])
-
-
-def test_table_csim_equals_emulator(tmp_path):
-    rng = np.random.default_rng(13)
+def arch_all_cast_modes(rng):
+    """One cast per (rounding, overflow) pair, from the same exact accumulator, concatenated."""
     b = FirmwareBuilder()
-    x = b.input("x", (6,), k=1, i=rng.integers(0, 3, 6), f=rng.integers(0, 4, 6))
-    h = b.cast(b.dense(x, rng.integers(-9, 9, (6, 5)), 2), 1, 2, rng.integers(1, 4, 5), "RND", "SAT")
-    h = b.table(h, np.tanh, 1, 0, 5, "RND", "SAT")
-    h = b.cast(b.dense(h, rng.integers(-9, 9, (5, 3)), 2), 1, 3, 3, "RND", "WRAP")
-    fw = b.build([h])
-    prj = write_project(fw, tmp_path / "t", cache_dir=tmp_path / "cache")
-    for x in _data(fw, rng):
-        assert np.array_equal(prj.predict_raw(x), fw.run_raw(x, keep_all=False)[fw.outputs[0]])
+    x = b.input("x", (5,), k=1, i=2, f=rng.integers(2, 6, 5), round="RND_CONV", overflow="SAT")
+    acc = b.dense(x, _weights(rng, (5, 4), pruned=0.0), rng.integers(0, 6, (5, 4)),
+                  rng.integers(-30, 30, 4), 5)
+    outs = [b.cast(acc, rng.integers(0, 2, 4), rng.integers(0, 3, 4), rng.integers(0, 3, 4), q, o)
+            for q, o in MODES]
+    return b.build([b.concatenate(outs, axis=0)])
+
+
+def arch_input_modes(rng):
+    """Input quantization in every mode: seven inputs, each feeding one output via an add."""
+    b = FirmwareBuilder()
+    xs = [b.input(f"x{n}", (4,), k=rng.integers(0, 2, 4), i=rng.integers(-1, 3, 4),
+                  f=rng.integers(1, 4, 4), round=q, overflow=o)
+          for n, (q, o) in enumerate(zip(ROUNDING_MODES, itertools.cycle(OVERFLOW_MODES)))]
+    return b.build([b.add(*xs)])
+
+
+def arch_conv(rng, rank, padding, strides):
+    """Conv → cast → ReLU → maxpool → per-position dense → flatten → dense → cast."""
+    b = FirmwareBuilder()
+    shape = (7,) * rank + (2,)
+    x = b.input("x", shape, **_types(rng, shape))
+    ks = (3,) * rank + (2, 3)
+    h = b.conv(x, _weights(rng, ks), rng.integers(0, 5, ks), rng.integers(-9, 9, 3), 2,
+               strides=strides, padding=padding)
+    h = b.relu(b.cast(h, 1, rng.integers(1, 3, 3), rng.integers(1, 4, 3), "RND_CONV", "SAT"))
+    h = b.maxpool(h, 2, padding=padding)
+    h = b.flatten(b.dense(h, rng.integers(-9, 9, (3, 2)), 3))
+    h = b.dense(h, rng.integers(-9, 9, (b.types[h].shape[0], 4)), 2)
+    return b.build([b.cast(h, 1, 3, 3, "RND", "WRAP")])
+
+
+def arch_avgpool(rng, rank, pool, padding):
+    """Average pooling (sizes that are not powers of two, padding excluded) with casts."""
+    b = FirmwareBuilder()
+    shape = (7,) * rank + (3,)
+    x = b.input("x", shape, **_types(rng, shape), round="RND", overflow="SAT")
+    h = b.avgpool(x, pool, 1, rng.integers(0, 3, 1), rng.integers(1, 5, 1), "RND_INF", "SAT_SYM",
+                  padding=padding, strides=2)
+    h2 = b.maxpool(x, pool, padding=padding, strides=2)
+    return b.build([b.flatten(b.add(h, h2))])
+
+
+def arch_concat_reshape(rng):
+    b = FirmwareBuilder()
+    x = b.input("x", (4, 3), **_types(rng, (4, 3)))
+    a = b.cast(x, 1, 1, 2, "RND", "SAT")
+    c = b.relu(x)
+    h0 = b.flatten(b.concatenate([a, c], axis=-1))
+    h1 = b.flatten(b.concatenate([c, a, x], axis=0))
+    h = b.concatenate([h0, h1], axis=0)
+    h = b.reshape(h, (12, 5))
+    h = b.dense(h, _weights(rng, (5, 2)), 2)                     # rank-2 input: per-row dense
+    return b.build([b.cast(b.flatten(h), 1, 3, 3, "RND_MIN_INF", "WRAP")])
+
+
+def arch_tables(rng):
+    """Two table ops: mixed per-element input types, constant-0 inputs and outputs."""
+    b = FirmwareBuilder()
+    x = b.input("x", (6,), **_types(rng, 6))
+    h = b.dense(x, _weights(rng, (6, 6)), 2)
+    h = b.cast(h, 1, 2, rng.integers(1, 4, 6), "RND", "SAT")
+    t1 = b.table(h, np.tanh, 1, 0, rng.integers(3, 6, 6), "RND", "SAT")
+    h_mixed = b.cast(h, [1, 0, 1, 1, 0, 0], [1, 2, 1, 0, 0, 2], [2, 1, 3, 0, 0, 2], "TRN", "WRAP")
+    t2 = b.table(h_mixed, lambda v: 1 / (1 + np.exp(-v)), 0, [0, 0, 1, 0, 0, 0], [6, 0, 4, 5, 6, 3],
+                 "RND_CONV", "SAT")
+    return b.build([b.add(t1, t2)])
+
+
+def arch_zero_width(rng):
+    """Width-0 elements everywhere: dead inputs, dead cast outputs, a dead dense output."""
+    b = FirmwareBuilder()
+    k = np.array([1, 0, 1, 0, 1, 1, 0, 1])
+    i = np.array([2, 0, 1, 0, 0, 2, 0, 1])
+    f = np.array([2, 0, 3, 0, 2, 1, 0, 0])
+    x = b.input("x", (8,), k=k, i=i, f=f, round="RND", overflow="SAT")
+    w = _weights(rng, (8, 6), pruned=0.5)
+    w[:, 3] = 0                                                    # output 3: no weight at all
+    h = b.dense(x, w, rng.integers(0, 4, (8, 6)), [3, 0, -2, 0, 0, 1], 2)
+    h = b.cast(h, [1, 0, 1, 1, 1, 1], [2, 0, 2, 2, 1, 2], [2, 0, 1, 3, 2, 1], "RND_ZERO", "SAT_ZERO")
+    h = b.relu(h)
+    return b.build([b.dense(h, _weights(rng, (6, 3), pruned=0.5), 1)])
+
+
+def arch_pruned(rng):
+    """Mostly pruned weights, wide and narrow weights, negative/large i, unsigned tensors."""
+    b = FirmwareBuilder()
+    x = b.input("x", (10,), k=0, i=rng.integers(-2, 4, 10), f=rng.integers(2, 7, 10),
+                round="TRN_ZERO", overflow="WRAP")
+    w = _weights(rng, (10, 8), -300, 300, pruned=0.8)
+    h = b.dense(x, w, rng.integers(-2, 10, (10, 8)), rng.integers(-90, 90, 8), rng.integers(0, 8, 8))
+    h = b.cast(h, 1, rng.integers(-1, 5, 8), rng.integers(0, 6, 8), "RND_MIN_INF", "SAT_SYM")
+    return b.build([h])
+
+
+def arch_two_in_two_out(rng):
+    b = FirmwareBuilder()
+    x = b.input("x", (4,), **_types(rng, 4), round="RND", overflow="SAT")
+    y = b.input("y", (3, 2), **_types(rng, (3, 2)), round="RND_CONV", overflow="WRAP")
+    hx = b.dense(x, _weights(rng, (4, 6)), 2)
+    hy = b.flatten(y)
+    s = b.add(b.cast(hx, 1, 3, 2, "RND", "SAT"), b.cast(hy, 1, 2, 3, "TRN", "SAT"))
+    out1 = b.cast(b.dense(s, _weights(rng, (6, 2)), 1), 1, 4, 2, "RND_INF", "WRAP")
+    return b.build([out1, b.relu(y)])
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def _data(fw, rng, n=300):
+    """Normal, overflow-forcing (x4) and exact-tie data for every input."""
+    sets = [[], [], []]
+    for spec in fw.inputs:
+        t = spec.type
+        normal = rng.normal(0, 1.5, (n, *spec.shape)) * np.ldexp(1.0, np.maximum(t.i, 0))
+        ties = (rng.integers(-64, 64, (n, *spec.shape)) + 0.5) * np.ldexp(1.0, -t.f)
+        for s, a in zip(sets, (normal, normal * 4, ties)):
+            s.append(a)
+    return [s if len(s) > 1 else s[0] for s in sets]
+
+
+def _equal(a, b) -> bool:
+    if isinstance(b, list):
+        return isinstance(a, list) and len(a) == len(b) and all(map(_equal, a, b))
+    return a.shape == b.shape and np.array_equal(a, b)
+
+
+def _check(models, tmp_path, seed):
+    """Write, compile together, and compare every model on the three data sets."""
+    rng = np.random.default_rng(seed)
+    projects = [write_project(fw, tmp_path / f"p{n}", name=f"m{n}") for n, fw in enumerate(models)]
+    compile_projects(projects, cache_dir=tmp_path / "cache")
+    for fw, prj in zip(models, projects):
+        for x in _data(fw, rng):
+            want = fw.predict(x)
+            assert _equal(prj.predict(x), want), f"{prj.name}: C simulation differs from emulator"
+
+
+# ------------------------------------------------------------------------------- tests
+
+def test_dense_relu_add_reshape_and_every_cast_mode(tmp_path):
+    rng = np.random.default_rng(1)
+    models = [arch_mlp(rng, q, o) for q, o in (("RND", "SAT"), ("TRN", "WRAP"), ("RND_CONV", "SAT_SYM"))]
+    models += [arch_all_cast_modes(rng), arch_input_modes(rng)]
+    _check(models, tmp_path, 1)
+
+
+def test_conv_and_pooling(tmp_path):
+    rng = np.random.default_rng(2)
+    models = [arch_conv(rng, 1, "valid", 1), arch_conv(rng, 1, "same", 2),
+              arch_conv(rng, 2, "valid", 1), arch_conv(rng, 2, "same", 2),
+              arch_avgpool(rng, 1, 3, "same"), arch_avgpool(rng, 2, 3, "valid")]
+    _check(models, tmp_path, 2)
+
+
+def test_tables_concat_zero_width_pruned_multi_io(tmp_path):
+    rng = np.random.default_rng(3)
+    models = [arch_concat_reshape(rng), arch_tables(rng), arch_zero_width(rng), arch_pruned(rng),
+              arch_two_in_two_out(rng)]
+    _check(models, tmp_path, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_random_seeds_every_mode(tmp_path, seed):
+    """More random instances of every architecture, each MLP in all 28 cast modes."""
+    rng = np.random.default_rng(100 + seed)
+    models = [arch_mlp(rng, q, o) for q, o in MODES]
+    models += [arch_all_cast_modes(rng), arch_input_modes(rng), arch_concat_reshape(rng),
+               arch_tables(rng), arch_zero_width(rng), arch_pruned(rng), arch_two_in_two_out(rng)]
+    models += [arch_conv(rng, r, p, s) for r in (1, 2) for p in ("valid", "same") for s in (1, 2)]
+    models += [arch_avgpool(rng, r, p, pad) for r in (1, 2) for p in (2, 3) for pad in ("valid", "same")]
+    _check(models, tmp_path, seed)

@@ -454,3 +454,22 @@ def test_in_place_casts_do_not_corrupt_shared_buffers():
     assert np.array_equal(fw.predict(xs), fw.predict(xs, trace=True)[h])
     for n in range(5):
         assert np.array_equal(fw.predict(xs)[n], np.vectorize(float)(ref_run(fw, xs[n], {})[h]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunked_predict_equals_one_pass(seed, monkeypatch):
+    """predict() runs big batches in sample chunks and splits matmuls into row blocks; neither may
+    change a single value (the trace path runs the whole batch at once, the reference per sample)."""
+    import hgq_fpga.ir.linear as linear
+    import hgq_fpga.ir.model as model
+    monkeypatch.setattr(model, "CHUNK_ELEMENTS", 200)
+    monkeypatch.setattr(linear, "GEMM_BLOCK", 40)
+    fw, fns, rng = build_random(seed)
+    x = np.concatenate([input_data(fw, rng, 50, kind) for kind in ("calib", "x4", "tie")])
+    fw._compiled()
+    assert fw._chunk_rows < len(x)          # several chunks
+    out = fw.predict(x)
+    assert np.array_equal(out, fw.predict(x, trace=True)[fw.outputs[0]])
+    for n in rng.choice(len(x), 4, replace=False):
+        want = np.vectorize(float, otypes=[np.float64])(ref_run(fw, x[n], fns)[fw.outputs[0]])
+        assert np.array_equal(out[n], want)

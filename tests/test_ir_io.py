@@ -132,3 +132,50 @@ def test_graph_validation():
         b.dense(x, np.ones((4, 2), np.int64), 0)
     with pytest.raises(ValueError, match="integer codes"):
         b.dense(x, np.ones((3, 2)) * 0.5, 0)
+
+
+def test_more_bad_inputs_are_clear():
+    fw, _ = small_model()
+    x = np.zeros((4, 6, 2))
+    x[2, 5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"'x' contains NaN \(first at sample 2\)"):
+        fw.predict(x)
+    x[2, 5, 1] = np.inf
+    with pytest.raises(ValueError, match=r"contains inf \(first at sample 2\)"):
+        fw.predict(x)
+    b = FirmwareBuilder()
+    s = b.add(b.input("a", (2,), 1, 2, 2), b.input("b", (2,), 1, 2, 2))
+    two = b.build([s])
+    with pytest.raises(ValueError, match=r"different numbers of samples: \{'a': 3, 'b': 2\}"):
+        two.predict({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match=r"missing inputs: \['b'\]"):
+        two.predict({"a": np.zeros((3, 2))})
+
+
+def test_values_wider_than_float64_are_refused_not_rounded():
+    b = FirmwareBuilder()
+    x = b.input("x", (2,), 1, 30, 0)
+    h = b.dense(x, np.full((2, 1), 2 ** 26), 0, name="wide")
+    fw = b.build([h])
+    assert int(fw.types["wide"].width.max()) > 53
+    xs = np.array([[2.0 ** 30 - 1, 2.0 ** 30 - 1]])
+    assert fw.run_raw(xs)["wide"].tolist() == [[2 * (2 ** 30 - 1) * 2 ** 26]]
+    with pytest.raises(ValueError, match="'wide' is up to 58 bits wide.*run_raw"):
+        fw.predict(xs)
+
+
+def test_resources_table():
+    fw, _ = small_model()
+    r = fw.resources()
+    lines = str(r).splitlines()
+    assert lines[0].split() == ["op", "kind", "EBOPs", "nonzero", "weights", "accumulator", "bits",
+                                "adder", "levels"]
+    assert len(lines) == len(fw.ops) + 4          # header, rule, one row per op, rule, total
+    dense = next(o for o in r.ops if o.kind == "dense")
+    row = next(line for line in lines if line.startswith(dense.name + " "))
+    assert row.split() == [dense.name, "dense", str(dense.ebops), str(dense.nonzero_weights),
+                           str(dense.accumulator_width), str(dense.adder_levels)]
+    assert lines[-1].split()[:5] == ["total", str(r.ebops), str(r.nonzero_weights),
+                                     str(r.accumulator_width), str(r.latency)]
+    # columns line up: every row as long as the header
+    assert len({len(line) for line in lines[:-1]}) == 1

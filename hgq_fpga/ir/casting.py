@@ -83,6 +83,7 @@ class InputQuantizer:
         self.beyond = np.ldexp(1.0, w + 3)                  # safely outside the range, f+1 units
         # guard/sticky codes at f+2 are at most W+3 bits wide
         self.cast = CastKernel(t.f + 2, w + 3, t, round, overflow)
+        self.may_underflow = bool(np.any(self.scale < 1.0))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -108,7 +109,7 @@ class InputQuantizer:
         m = fl.astype(np.int64)
         np.left_shift(m, 1, out=m)
         np.add(m, sticky, out=m, casting="unsafe")
-        if np.any(self.scale < 1.0):
+        if self.may_underflow:
             # x * 2^(f+1) can underflow to 0 only for a scale below 1; such an x lies strictly
             # inside (-1, 1) codes, never on a tie, so a stand-in of ±1/4 code rounds the same
             tiny = (v == 0) & (x != 0)

@@ -13,7 +13,7 @@ import numpy as np
 
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.casting import CastKernel
-from hgq_fpga.ir.linear import dense_index, plan_linear, run_linear
+from hgq_fpga.ir.linear import LinearRunner, dense_index, plan_linear
 from hgq_fpga.ir.tensor import MAX_EMULATED_WIDTH, TensorType
 from hgq_fpga.ir.windows import window_index, with_channels
 
@@ -67,8 +67,10 @@ def _compile_linear(op, in_types):
     if np.asarray(plan.wp).dtype == object:
         raise WidthError(f"op {op.name!r}: aligned weights exceed int64")
 
+    runner = LinearRunner(plan, in_types[0].k.size, identity)
+
     def run(xs):
-        res = run_linear(plan, xs[0], identity)
+        res = runner(xs[0])
         return res.reshape((res.shape[0],) + out_shape)
     return run
 

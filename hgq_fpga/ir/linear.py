@@ -22,6 +22,9 @@ from hgq_fpga.ir.tensor import TensorType, max_abs, shift_left_exact, type_of_ra
 
 #: float64 products and sums of integers are exact while every partial sum stays below this.
 FLOAT_EXACT = 2.0 ** 52
+#: multiply-adds per matmul call.  Small calls stay in cache, and OpenBLAS runs them on one thread:
+#: on a busy machine its threads on small matrices cost far more than they save.
+GEMM_BLOCK = 1 << 17
 
 
 @dataclass(eq=False)
@@ -104,29 +107,35 @@ def dense_index(in_shape: tuple[int, ...]) -> np.ndarray:
             + np.arange(n_in, dtype=np.int64)[None, :])
 
 
-def run_linear(plan: LinearPlan, x_raw: np.ndarray, identity_gather: bool) -> np.ndarray:
-    """Execute a plan on a batch of raw codes ``(N, *in_shape)``; returns ``(N, P, O)`` int64."""
-    n = x_raw.shape[0]
-    flat = x_raw.reshape(n, -1)
-    if identity_gather:
-        xg = flat.reshape(n, plan.idx.shape[0], plan.idx.shape[1])
-    else:
-        padded = np.concatenate([flat, np.zeros((n, 1), dtype=np.int64)], axis=1)
-        xg = padded[:, np.where(plan.idx >= 0, plan.idx, flat.shape[1])]   # (N, P, J)
-    p = plan.idx.shape[0]
-    if plan.float_exact:
-        w = np.asarray(plan.wp, dtype=np.float64)
-        xf = xg.astype(np.float64)
-        if p == 1:
-            acc = (xf[:, 0, :] @ w[0])[:, None, :]
+class LinearRunner:
+    """Executes a :class:`LinearPlan` on batches; the gather index and the matrices (float64 when
+    float arithmetic is exact, else int64) are prepared once, outside the per-batch path."""
+
+    def __init__(self, plan: LinearPlan, in_size: int, identity_gather: bool) -> None:
+        self.positions, self.taps = plan.idx.shape
+        # index in_size is an extra zero column standing for the padding
+        self.gather = None if identity_gather else np.where(plan.idx >= 0, plan.idx, in_size)
+        self.float_exact = plan.float_exact
+        dtype = np.float64 if self.float_exact else np.int64
+        self.w = np.asarray(plan.wp, dtype=dtype)
+        self.b = np.asarray(plan.bp, dtype=dtype)[None]
+        self.block_rows = max(1, GEMM_BLOCK // max(1, self.w.shape[-2] * self.w.shape[-1]))
+
+    def __call__(self, x_raw: np.ndarray) -> np.ndarray:
+        """Accumulators ``(N, P, O)`` int64 for raw input codes ``(N, *in_shape)``."""
+        n = x_raw.shape[0]
+        flat = x_raw.reshape(n, -1)
+        if self.gather is None:
+            xg = flat.reshape(n, self.positions, self.taps)
         else:
-            acc = np.matmul(xf.transpose(1, 0, 2), w).transpose(1, 0, 2)
-        acc = acc.astype(np.int64)
-        return np.add(acc, np.asarray(plan.bp, dtype=np.int64)[None], out=acc)
-    else:
-        w = np.asarray(plan.wp, dtype=np.int64)
-        if p == 1:
-            acc = (xg[:, 0, :] @ w[0])[:, None, :]
-        else:
-            acc = np.matmul(xg.transpose(1, 0, 2), w).transpose(1, 0, 2)
-    return acc + np.asarray(plan.bp, dtype=np.int64)[None]
+            padded = np.concatenate([flat, np.zeros((n, 1), dtype=np.int64)], axis=1)
+            xg = padded[:, self.gather]                                   # (N, P, J)
+        if self.float_exact:
+            xg = xg.astype(np.float64)
+        acc = np.empty((n, self.positions, self.w.shape[-1]), dtype=self.w.dtype)
+        xt, at = xg.transpose(1, 0, 2), acc.transpose(1, 0, 2)       # (P, N, J), (P, N, O)
+        for s in range(0, n, self.block_rows):
+            np.matmul(xt[:, s:s + self.block_rows], self.w, out=at[:, s:s + self.block_rows])
+        # with the bias the float sum stays below FLOAT_EXACT, so adding it before converting is exact
+        acc = np.add(acc, self.b, out=acc)
+        return acc.astype(np.int64) if self.float_exact else acc

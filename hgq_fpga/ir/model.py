@@ -11,8 +11,45 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from hgq_fpga.fixed import MAX_FLOAT_WIDTH
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
+
+
+#: int64 elements per sample-chunk's widest intermediate in :meth:`FirmwareModel.predict` (1 MiB)
+CHUNK_ELEMENTS = 1 << 17
+
+
+def _gathered_elements(op: O.Op) -> int:
+    """Per-sample elements of the window gather a Conv or pooling op makes (0 for other ops)."""
+    if isinstance(op, O.Conv):
+        return int(np.prod(op.out.shape[:-1])) * int(np.prod(op.w_raw.shape[:-1]))
+    if isinstance(op, (O.MaxPool, O.AvgPool)):
+        return int(np.prod(op.out.shape)) * int(np.prod(op.pool))
+    return 0
+
+
+def checked_input(a, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """``a`` as a float64 array ``(batch, *shape)``.
+
+    Raises a ValueError naming input ``name`` for anything else: not numbers, a wrong shape, a
+    missing batch axis, NaN or inf (with the first offending sample), since none of these has a
+    fixed-point meaning.
+    """
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"input {name!r} is not an array of numbers ({e})") from None
+    want = f"(batch, {', '.join(map(str, shape))})" if shape else "(batch,)"
+    if a.shape == tuple(shape):
+        raise ValueError(f"input {name!r}: got shape {a.shape} without a batch axis; expected {want}")
+    if a.ndim != len(shape) + 1 or a.shape[1:] != tuple(shape):
+        raise ValueError(f"input {name!r}: expected shape {want}, got {a.shape}")
+    for bad, what in ((np.isnan(a), "NaN"), (np.isinf(a), "inf")):
+        if bad.any():
+            sample = int(np.argmax(bad.reshape(len(a), -1).any(axis=1)))
+            raise ValueError(f"input {name!r} contains {what} (first at sample {sample})")
+    return a
 
 
 class FirmwareModel:
@@ -43,6 +80,7 @@ class FirmwareModel:
             from hgq_fpga.ir.kernels import compile_op
             self._quantizers = [InputQuantizer(s.type, s.round, s.overflow) for s in self.inputs]
             self._kernels = [compile_op(op, [self.types[x] for x in op.inputs]) for op in self.ops]
+            self._plan_memory()
         return self._kernels
 
     def _as_inputs(self, x) -> list[np.ndarray]:
@@ -57,20 +95,10 @@ class FirmwareModel:
             xs = [x]
         if len(xs) != len(self.inputs):
             raise ValueError(f"model has {len(self.inputs)} inputs, got {len(xs)} arrays")
-        out = []
-        for spec, a in zip(self.inputs, xs):
-            a = np.asarray(a, dtype=np.float64)
-            if a.shape[1:] != spec.shape:
-                if a.shape == spec.shape:
-                    raise ValueError(f"input {spec.name!r}: got shape {a.shape} without a batch axis; "
-                                     f"expected (batch, {', '.join(map(str, spec.shape))})")
-                raise ValueError(f"input {spec.name!r}: expected shape (batch, "
-                                 f"{', '.join(map(str, spec.shape))}), got {a.shape}")
-            if np.isnan(a).any():
-                raise ValueError(f"input {spec.name!r} contains NaN")
-            if np.isinf(a).any():
-                raise ValueError(f"input {spec.name!r} contains inf")
-            out.append(a)
+        out = [checked_input(a, spec.shape, spec.name) for spec, a in zip(self.inputs, xs)]
+        if len({len(a) for a in out}) > 1:
+            sizes = {s.name: len(a) for s, a in zip(self.inputs, out)}
+            raise ValueError(f"inputs have different numbers of samples: {sizes}")
         return out
 
     def run_raw(self, x, keep_all: bool = True) -> dict[str, np.ndarray]:
@@ -79,37 +107,56 @@ class FirmwareModel:
         ``keep_all=False`` returns only the outputs and lets casts overwrite intermediates that
         nothing else reads, which saves memory traffic on large batches.
         """
+        return self._execute(self._as_inputs(x), keep_all)
+
+    def _execute(self, xs: list[np.ndarray], keep_all: bool) -> dict[str, np.ndarray]:
+        """Run the ops on validated float64 inputs (see :meth:`run_raw`)."""
         kernels = self._compiled()
         env: dict[str, np.ndarray] = {}
-        for spec, q, a in zip(self.inputs, self._quantizers, self._as_inputs(x)):
+        for spec, q, a in zip(self.inputs, self._quantizers, xs):
             env[spec.name] = q(a)
-        last_use = {}
-        producer = {op.name: op.kind for op in self.ops}
-        uses: dict[str, int] = {}
-        for n, op in enumerate(self.ops):
-            for t in op.inputs:
-                last_use[t] = n
-                uses[t] = uses.get(t, 0) + 1
         for n, (op, kern) in enumerate(zip(self.ops, kernels)):
             args = [env[t] for t in op.inputs]
             if keep_all:
                 env[op.name] = kern(args)
                 continue
-            src = op.inputs[0]
-            # a reshape's output is a view of its source, which others may still read
-            if (op.kind == "cast" and uses[src] == 1 and src not in self.outputs
-                    and producer.get(src) != "reshape"):
-                env[op.name] = kern(args, owned=True)
-            else:
-                env[op.name] = kern(args)
-            for t in set(op.inputs):
-                if last_use[t] == n and t not in self.outputs:
-                    del env[t]
+            env[op.name] = kern(args, owned=True) if self._owned[n] else kern(args)
+            for t in self._dead_after[n]:
+                del env[t]
         return env if keep_all else {o: env[o] for o in self.outputs}
 
+    def _plan_memory(self) -> None:
+        """Which casts may overwrite their input, which tensors die after each op, and how many
+        samples a chunk of :meth:`predict` holds."""
+        last_use: dict[str, int] = {}
+        uses: dict[str, int] = {}
+        for n, op in enumerate(self.ops):
+            for t in op.inputs:
+                last_use[t] = n
+                uses[t] = uses.get(t, 0) + 1
+        producer = {op.name: op.kind for op in self.ops}
+        # a reshape's output is a view of its source, which others may still read
+        self._owned = [op.kind == "cast" and uses[op.inputs[0]] == 1 and op.inputs[0] not in self.outputs
+                       and producer.get(op.inputs[0]) != "reshape" for op in self.ops]
+        self._dead_after = [[t for t in set(op.inputs) if last_use[t] == n and t not in self.outputs]
+                            for n, op in enumerate(self.ops)]
+        per_sample = max([t.k.size for t in self.types.values()]
+                         + [_gathered_elements(op) for op in self.ops] + [1])
+        self._chunk_rows = max(1, CHUNK_ELEMENTS // per_sample)
+
     def value(self, name: str, raw: np.ndarray) -> np.ndarray:
-        """float64 values of raw codes of tensor ``name`` (exact up to 53-bit widths)."""
-        return np.ldexp(raw.astype(np.float64), -self.types[name].f) + 0.0
+        """float64 values of raw codes of tensor ``name``.
+
+        Raises ValueError for a tensor wider than the 53 bits float64 holds exactly, rather than
+        return rounded values; :meth:`run_raw` gives its exact integer codes.
+        """
+        t = self.types[name]
+        width = int(t.width.max(initial=0))
+        if width > MAX_FLOAT_WIDTH:
+            raise ValueError(f"tensor {name!r} is up to {width} bits wide, more than the "
+                             f"{MAX_FLOAT_WIDTH} bits float64 holds exactly; use run_raw() for its "
+                             "exact integer codes")
+        return np.ldexp(raw.astype(np.float64), -t.f) + 0.0
 
     def predict(self, x, trace: bool = False):
         """Emulate the firmware bit-exactly.
@@ -118,10 +165,21 @@ class FirmwareModel:
         float64 values (a list if several outputs); with ``trace=True``, a dict name → float64 values
         of every tensor instead.
         """
-        env = self.run_raw(x, keep_all=trace)
+        xs = self._as_inputs(x)
         if trace:
-            return {n: self.value(n, r) for n, r in env.items()}
-        outs = [self.value(o, env[o]) for o in self.outputs]
+            return {n: self.value(n, r) for n, r in self._execute(xs, keep_all=True).items()}
+        self._compiled()
+        n, rows = len(xs[0]), self._chunk_rows
+        if n <= rows:
+            env = self._execute(xs, keep_all=False)
+            outs = [self.value(o, env[o]) for o in self.outputs]
+        else:
+            # chunks of samples keep every intermediate in cache: the ops are memory-bound
+            outs = [np.empty((n,) + self.types[o].shape, np.float64) for o in self.outputs]
+            for s in range(0, n, rows):
+                env = self._execute([a[s:s + rows] for a in xs], keep_all=False)
+                for out, o in zip(outs, self.outputs):
+                    out[s:s + rows] = self.value(o, env[o])
         return outs[0] if len(outs) == 1 else outs
 
     # ------------------------------------------------------------------ reports

@@ -1,8 +1,10 @@
 """Resource estimates from the IR: EBOPs, nonzero weights, accumulator width, latency.
 
-EBOPs follow HGQ (``shared/HGQ_METHOD.md`` §3): for every multiplication the firmware does, add
-(input width × weight bits).  Convolutions count every output position (fully unrolled).  The
-average-pooling constant multiplication counts as sum width × constant bits.  Latency is in adder
+EBOPs follow HGQ (``shared/HGQ_METHOD.md`` §3): for every multiplication of an activation by a
+weight, add (input width × weight bits).  Convolutions count every output position (fully
+unrolled).  Average pooling has no weights: like the HGQ layer (and ``hgq_fpga.ebops``, the number
+training minimises) it counts 0 EBOPs, and its multiplication by the constant ``1/count`` shows as
+its product width in ``accumulator_width``.  Latency is in adder
 levels: each computing op costs ``ceil(log2 fan_in) + 1``; reshape and concatenate are wiring (0);
 the model's latency is the longest input-to-output path.
 """
@@ -28,6 +30,8 @@ def weight_bits(w_raw: np.ndarray) -> np.ndarray:
 
 @dataclass
 class OpResources:
+    """Resources of one op: EBOPs, nonzero weights, widest accumulator (bits), adder levels."""
+
     name: str
     kind: str
     ebops: int = 0
@@ -38,6 +42,8 @@ class OpResources:
 
 @dataclass
 class Resources:
+    """Per-op :class:`OpResources` and the totals; ``latency`` is the longest path in adder levels."""
+
     ops: list[OpResources] = field(default_factory=list)
     ebops: int = 0
     nonzero_weights: int = 0
@@ -45,13 +51,22 @@ class Resources:
     latency: int = 0
 
     def __str__(self) -> str:
-        rows = [f"{'op':<24}{'kind':<12}{'EBOPs':>12}{'nz w':>8}{'acc W':>7}{'lvls':>6}"]
-        for r in self.ops:
-            rows.append(f"{r.name:<24}{r.kind:<12}{r.ebops:>12}{r.nonzero_weights:>8}"
-                        f"{r.accumulator_width:>7}{r.adder_levels:>6}")
-        rows.append(f"{'total':<36}{self.ebops:>12}{self.nonzero_weights:>8}"
-                    f"{self.accumulator_width:>7}{self.latency:>6} (longest path)")
-        return "\n".join(rows)
+        """A table: one row per op, then the totals (latency is the longest path, not a sum)."""
+        head = ("op", "kind", "EBOPs", "nonzero weights", "accumulator bits", "adder levels")
+        rows = [(r.name, r.kind, r.ebops, r.nonzero_weights, r.accumulator_width, r.adder_levels)
+                for r in self.ops]
+        total = ("total", "", self.ebops, self.nonzero_weights, self.accumulator_width, self.latency)
+        cells = [tuple(str(c) for c in row) for row in [head, *rows, total]]
+        widths = [max(len(row[c]) for row in cells) for c in range(len(head))]
+
+        def line(row: tuple[str, ...]) -> str:
+            left = [f"{v:<{w}}" for v, w in zip(row[:2], widths[:2])]
+            right = [f"{v:>{w}}" for v, w in zip(row[2:], widths[2:])]
+            return "  ".join(left + right).rstrip()
+
+        rule = "-" * len(line(cells[0]))
+        return "\n".join([line(cells[0]), rule, *map(line, cells[1:-1]), rule,
+                          line(cells[-1]) + "  (latency: longest input-to-output path)"])
 
 
 def _levels(fan_in: int) -> int:
@@ -59,6 +74,7 @@ def _levels(fan_in: int) -> int:
 
 
 def resources(fw) -> Resources:
+    """Resource estimates of every op of the firmware model ``fw`` (see the module docstring)."""
     from hgq_fpga.ir.kernels import linear_plan_for, pool_windows
     res = Resources()
     depth = {s.name: 0 for s in fw.inputs}
@@ -78,7 +94,6 @@ def resources(fw) -> Resources:
             _, idx = pool_windows(op, x)
             r.accumulator_width = int(max(op.sum_type.width.max(initial=0),
                                           op.prod_type.width.max(initial=0)))
-            r.ebops = int((op.sum_type.width * weight_bits(op.c_raw)).sum())
             r.adder_levels = _levels(idx.shape[1]) + 1
         elif op.kind == "maxpool":
             _, idx = pool_windows(op, x)

@@ -12,13 +12,15 @@ through pass-through layers (``HFlatten``, ``HReshape``, ...) without any user w
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import math
+from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-from ..quantizer import HQuantizer, RangeResetter
+from ..quantizer import (ACTIVATION_DEFAULTS, HQuantizer, RangeResetter, make_quantizer,
+                         serialize_quantizer)
 
 
 class HLayer(keras.layers.Layer):
@@ -136,6 +138,77 @@ class HLayer(keras.layers.Layer):
         config = super().get_config()
         config["beta"] = float(keras.ops.convert_to_numpy(self.beta)) if self.has_ebops else self.beta_init
         return config
+
+
+class HOutputQuantized(HLayer):
+    """An HGQ layer whose result passes through its own activation quantizer ``self.oq``.
+
+    The output widths, calibrated types and rounding/overflow modes are those of ``oq``; in
+    deployment mode the layer computes in float64 (see :meth:`out_dtype`).
+
+    Args:
+        output_quantizer: options for the output :class:`~hgq_fpga.quantizer.HQuantizer` (a dict),
+            e.g. ``{"overflow_mode": "SAT", "round_mode": "RND", "granularity": "per_channel"}``.
+        beta: see :class:`HLayer`.
+    """
+
+    def __init__(self, output_quantizer: dict | None = None, beta: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(beta=beta, **kwargs)
+        self.oq = make_quantizer(output_quantizer, ACTIVATION_DEFAULTS, "output_quantizer")
+
+    def out_dtype(self) -> str:
+        """``"float64"`` once calibrated (exact arithmetic), ``"float32"`` in training mode."""
+        return "float64" if self.oq.deployed else "float32"
+
+    def output_bits(self):
+        return self.oq.activation_bits()
+
+    def output_types(self):
+        return self.oq.fixed_types()
+
+    def output_modes(self) -> tuple[str, str]:
+        return self.oq.round_mode, self.oq.overflow_mode
+
+    def freeze(self, margin: int = 0) -> None:
+        self.oq.freeze_activation(margin)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["output_quantizer"] = serialize_quantizer(self.oq)
+        return config
+
+
+#: significand bits of float64: integers up to 2**53 are exact, so are sums and products below it
+FLOAT64_BITS = 53
+
+
+def check_float64_exact(layer: keras.layers.Layer, bound: np.ndarray, f: np.ndarray, what: str,
+                        hint: str) -> None:
+    """Raise unless every value ``|v| <= bound`` on the grid ``2^-f`` fits float64's 53 bits.
+
+    Deployment mode computes sums and products of calibrated values in float64; they are exact
+    exactly when this holds for every intermediate. ``what`` names the quantity (``{j}`` is
+    replaced by the flat index of the worst element), ``hint`` says how to fix it.
+    """
+    bound = np.asarray(bound, np.float64)
+    with np.errstate(divide="ignore"):
+        bits = np.where(bound > 0, np.log2(np.where(bound > 0, bound, 1.0)) + f, 0.0)
+    if np.any(bits > FLOAT64_BITS - 1e-9):
+        j = int(np.argmax(bits))
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what.format(j=j)} needs about "
+                         f"{math.ceil(bits.reshape(-1)[j])} bits, more than the {FLOAT64_BITS} that "
+                         f"float64 holds exactly; deployment-mode inference cannot be exact. {hint}")
+
+
+def int_tuple(value: Any, rank: int, what: str, owner: str) -> tuple[int, ...]:
+    """``value`` (an int, or a sequence of ``rank`` ints) as ``rank`` positive ints.
+
+    Raises a ValueError naming ``owner`` and the argument ``what`` otherwise.
+    """
+    t = tuple(int(a) for a in value) if isinstance(value, (tuple, list)) else (int(value),) * rank
+    if len(t) != rank or min(t) < 1:
+        raise ValueError(f"{owner} {what} must be {rank} positive integer(s), got {value!r}")
+    return t
 
 
 def is_hgq_layer(layer: Any) -> bool:

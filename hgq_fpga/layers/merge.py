@@ -1,4 +1,4 @@
-"""HGQ merging and pooling layers: HAdd, HConcatenate, HMaxPooling1D/2D."""
+"""HGQ merging layers: HAdd, HConcatenate."""
 
 from __future__ import annotations
 
@@ -8,57 +8,35 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..quantizer import make_quantizer
-from .base import HLayer
-from .core import _ACT_DEFAULT, _serialize
+from .base import HLayer, HOutputQuantized
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
 
 
 @_register
-class HAdd(HLayer):
+class HAdd(HOutputQuantized):
     """Element-wise sum of several HGQ tensors, then a per-activation quantizer.
 
     The sum itself is exact (float64 in deployment mode); only the output cast rounds.
-    """
 
-    def __init__(self, output_quantizer: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.oq = make_quantizer(output_quantizer, _ACT_DEFAULT, "output_quantizer")
+    Args:
+        output_quantizer: options for the output quantizer (a dict).
+    """
 
     def build(self, input_shape) -> None:
         self.oq.build(tuple(input_shape[0][1:]))
 
     def call(self, inputs, training=None):
-        if self.oq.deployed:
-            total = ops.cast(inputs[0], "float64")
-            for t in inputs[1:]:
-                total = total + ops.cast(t, "float64")
-            return self.oq.exact_quantize(total)
-        total = ops.cast(inputs[0], "float32")
+        dtype = self.out_dtype()
+        total = ops.cast(inputs[0], dtype)
         for t in inputs[1:]:
-            total = total + ops.cast(t, "float32")
+            total = total + ops.cast(t, dtype)
+        if self.oq.deployed:
+            return self.oq.exact_quantize(total)
         return self.oq.fake_quantize(total, training=training)[0]
 
     def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs[0].shape, dtype="float64" if self.oq.deployed else "float32")
-
-    def output_bits(self):
-        return self.oq.activation_bits()
-
-    def output_types(self):
-        return self.oq.fixed_types()
-
-    def output_modes(self):
-        return self.oq.round_mode, self.oq.overflow_mode
-
-    def freeze(self, margin: int = 0) -> None:
-        self.oq.freeze_activation(margin)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config["output_quantizer"] = _serialize(self.oq)
-        return config
+        return keras.KerasTensor(inputs[0].shape, dtype=self.out_dtype())
 
 
 @_register
@@ -76,7 +54,8 @@ class HConcatenate(HLayer):
         return axis - 1
 
     def call(self, inputs):
-        dtype = "float64" if any(str(t.dtype) in ("float64", "<dtype: 'float64'>") for t in inputs) else "float32"
+        wide = any(str(t.dtype) in ("float64", "<dtype: 'float64'>") for t in inputs)
+        dtype = "float64" if wide else "float32"
         return ops.concatenate([ops.cast(t, dtype) for t in inputs], axis=self.axis)
 
     def compute_output_spec(self, inputs):
@@ -102,60 +81,3 @@ class HConcatenate(HLayer):
         config = super().get_config()
         config["axis"] = self.axis
         return config
-
-
-class _HMaxPooling(HLayer):
-    """Max pooling (exact in any precision). Output widths/types: the union over each window."""
-
-    rank = 2
-
-    def __init__(self, pool_size: int | tuple = 2, strides: int | tuple | None = None,
-                 padding: str = "valid", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if padding != "valid":
-            raise ValueError("HGQ max pooling supports padding='valid' only")
-        as_t = lambda v: tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * self.rank
-        self.pool_size = as_t(pool_size)
-        self.strides = as_t(strides if strides is not None else pool_size)
-        self.padding = padding
-
-    def _pool(self, x):
-        return ops.max_pool(x, self.pool_size, self.strides, self.padding, data_format="channels_last")
-
-    def call(self, x):
-        return self._pool(x)
-
-    def output_bits(self):
-        return self._pool(ops.cast(self.input_bits(), "float32")[None])[0]
-
-    def output_types(self):
-        k, i, f = self.input_types()
-        live = (k + i + f) > 0
-        out = []
-        for t in (k, np.where(live, i, -10**4), np.where(live, f, -10**4)):
-            out.append(ops.convert_to_numpy(self._pool(ops.convert_to_tensor(t[None].astype(np.float64))))[0])
-        k2, i2, f2 = (np.asarray(a).astype(np.int64) for a in out)
-        dead = (i2 <= -10**4) | (f2 <= -10**4)
-        return np.where(dead, 0, k2), np.where(dead, 0, i2), np.where(dead, 0, f2)
-
-    def output_modes(self):
-        return self._hgq_producer(0).output_modes()
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding)
-        return config
-
-
-@_register
-class HMaxPooling1D(_HMaxPooling):
-    """1-D max pooling over ``(batch, length, channels)``."""
-
-    rank = 1
-
-
-@_register
-class HMaxPooling2D(_HMaxPooling):
-    """2-D max pooling over ``(batch, height, width, channels)``."""
-
-    rank = 2

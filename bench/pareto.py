@@ -1,0 +1,60 @@
+"""Pareto fronts of (accuracy, EBOPs) points and the EBOPs ratio at matched accuracy.
+
+Pure functions on plain numbers, so the headline figure of the resource study is easy to test and
+to recompute from results.json.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def pareto_indices(accuracy: Sequence[float], ebops: Sequence[float]) -> list[int]:
+    """Indices of the points that no other point beats (accuracy at least as high and EBOPs at most
+    as large, one of them strictly), sorted by increasing EBOPs. Exact duplicates keep the first."""
+    if len(accuracy) != len(ebops):
+        raise ValueError(f"{len(accuracy)} accuracies but {len(ebops)} EBOPs values")
+    keep = []
+    for i, (a, e) in enumerate(zip(accuracy, ebops)):
+        dominated = False
+        for j, (b, f) in enumerate(zip(accuracy, ebops)):
+            if j == i:
+                continue
+            if b >= a and f <= e and (b > a or f < e or j < i):
+                dominated = True
+                break
+        if not dominated:
+            keep.append(i)
+    return sorted(keep, key=lambda i: (ebops[i], -accuracy[i]))
+
+
+def smallest_reaching(accuracy: Sequence[float], ebops: Sequence[float], target: float) -> int | None:
+    """Index of the lowest-EBOPs point with accuracy ``>= target``, or None if none reaches it."""
+    best = None
+    for i, (a, e) in enumerate(zip(accuracy, ebops)):
+        if a >= target and (best is None or e < ebops[best]):
+            best = i
+    return best
+
+
+def matched_ratio(reference: dict, candidates: Sequence[dict]) -> dict:
+    """How many times fewer EBOPs the candidates need to match ``reference``'s accuracy.
+
+    Args:
+        reference: a point ``{"accuracy", "ebops", ...}`` (a uniform model).
+        candidates: points of the same form (the HGQ front).
+
+    Returns:
+        ``{"target_accuracy", "reference_ebops", "match": candidate index or None,
+        "match_accuracy", "match_ebops", "ratio"}``; ``ratio = reference EBOPs / match EBOPs``,
+        None where no candidate reaches the accuracy.
+    """
+    acc = [float(c["accuracy"]) for c in candidates]
+    ebo = [float(c["ebops"]) for c in candidates]
+    i = smallest_reaching(acc, ebo, float(reference["accuracy"]))
+    out = {"target_accuracy": float(reference["accuracy"]), "reference_ebops": float(reference["ebops"]),
+           "match": i, "match_accuracy": None, "match_ebops": None, "ratio": None}
+    if i is not None:
+        out.update(match_accuracy=acc[i], match_ebops=ebo[i],
+                   ratio=float(reference["ebops"]) / ebo[i] if ebo[i] > 0 else None)
+    return out

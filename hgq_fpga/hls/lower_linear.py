@@ -1,0 +1,61 @@
+"""Lower Dense and Conv to compact sparse multiply-accumulate lists.
+
+Both ops compute ``acc[p, o] = b[o] + Σ_j x[idx[p, j]]·w[j, o]`` over output positions ``p`` (one
+for a Dense on a vector, each kernel window for a convolution).  The IR's own plan
+(:func:`hgq_fpga.ir.kernels.linear_plan_for`) says which products are done: nonzero weight,
+nonzero-width input, not padding.  Each output element ``n = p·O + o`` gets the list of its terms,
+``src[ptr[n] .. ptr[n+1])`` (input element) and ``code[...]`` (weight code); pruned weights,
+padding and dead inputs emit nothing.  Weight codes share one ``ap_fixed`` container per layer,
+the biases another (:func:`hgq_fpga.hls.fxtypes.code_spec`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hgq_fpga.hls.ctables import IntTable
+from hgq_fpga.hls.fxtypes import FixedSpec, code_spec
+from hgq_fpga.hls.opplan import OpPlan, TensorRef
+from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.kernels import linear_plan_for
+
+
+@dataclass(eq=False)
+class LinearPlan(OpPlan):
+    positions: int
+    filters: int
+    ptr: IntTable
+    src: IntTable
+    code: IntTable
+    weight: FixedSpec
+    bias_spec: FixedSpec | None
+    bias: IntTable
+
+
+def lower_linear(op: O.Dense | O.Conv, out: TensorRef, x: TensorRef) -> LinearPlan:
+    """Sparse term lists, weight/bias containers and codes of a Dense or Conv op."""
+    plan, out_shape, _ = linear_plan_for(op, x.type)
+    if not op.out.same_as(plan.acc_type.reshape(out_shape)):
+        raise ValueError(f"op {op.name!r}: stored accumulator type differs from the one derived "
+                         "from its input and weights; the graph is inconsistent")
+    n_filters = int(op.w_raw.shape[-1])
+    w2 = np.asarray(op.w_raw, np.int64).reshape(-1, n_filters)
+    wf2 = np.asarray(op.w_f, np.int64).reshape(-1, n_filters)
+    weight, codes = code_spec(w2, wf2)
+    codes = codes.reshape(w2.shape)
+    live = np.asarray(plan.live).transpose(0, 2, 1)              # (P, O, J)
+    pp, oo, jj = np.nonzero(live)                                # C order: grouped by n = p·O + o
+    src = np.asarray(plan.idx)[pp, jj]
+    ptr = np.concatenate([[0], np.cumsum(live.sum(axis=2).reshape(-1))])
+    b_raw = np.asarray(op.b_raw, np.int64).reshape(-1)
+    bias_spec, bias = code_spec(b_raw, np.asarray(op.b_f, np.int64).reshape(-1))
+    positions = int(live.shape[0])
+    what = "Dense" if isinstance(op, O.Dense) else f"Conv{op.w_raw.ndim - 2}D"
+    summary = (f"{what} {op.name!r}: {x.shape} -> {out.shape}; {int(jj.size)} multiplications "
+               f"({int(np.count_nonzero(w2))} of {w2.size} weights nonzero)")
+    return LinearPlan(kind="linear", ir_kind=op.kind, out=out, inputs=[x], summary=summary,
+                      positions=positions, filters=n_filters, ptr=IntTable.of(ptr),
+                      src=IntTable.of(src), code=IntTable.of(codes[jj, oo]), weight=weight,
+                      bias_spec=bias_spec if np.any(b_raw != 0) else None, bias=IntTable.of(bias))

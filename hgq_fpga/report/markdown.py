@@ -1,0 +1,138 @@
+"""Render the report data (the same dict that becomes ``report.json``) as ``report.md``.
+
+The Markdown is produced from the JSON data only, so the two files can never disagree.
+"""
+
+from __future__ import annotations
+
+
+def metric_label(key: str) -> str:
+    """A Keras log key as words: ``val_accuracy`` → ``validation accuracy``."""
+    words = key.split("_")
+    if words and words[0] == "val":
+        words[0] = "validation"
+    return " ".join(words)
+
+
+def _tolerance(metric: str, tolerance: float) -> str:
+    if "accuracy" in metric:
+        return f"{100 * tolerance:g} percentage point(s)"
+    return f"{tolerance:g}"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def _metric(name: str, value) -> str:
+    if isinstance(value, float) and "accuracy" in name and 0 <= value <= 1:
+        return _pct(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value}"
+
+
+def _bits(stats: dict) -> str:
+    if not stats["count"]:
+        return "–"
+    return f"{stats['min']} / {stats['mean']:.2f} / {stats['max']}"
+
+
+def verification_line(verification: dict | None) -> str:
+    """One sentence: how many samples were compared and how many outputs differed."""
+    if not verification:
+        return "not run"
+    verdict = "Keras = emulator = C++" if verification["mismatches"] == 0 else "MISMATCH"
+    return (f"{verification['mismatches']} mismatches on {verification['samples']:,} samples "
+            f"({verification.get('data', 'data')}): {verdict}")
+
+
+def _summary(data: dict) -> list[str]:
+    d = data["design"]
+    lines = ["## Summary", "", "| quantity | value |", "| --- | --- |"]
+    for name, value in (data.get("metrics") or {}).items():
+        lines.append(f"| {name} | {_metric(name, value)} |")
+    share = d["pruned"] / d["weights"] if d["weights"] else 0.0
+    lines += [
+        f"| EBOPs (exact, from the firmware) | {d['ebops']:,} |",
+        f"| weights kept / total | {d['kept']:,} / {d['weights']:,} ({d['pruned']:,} pruned, {_pct(share)}) |",
+        f"| estimated latency | {d['latency_adder_levels']} adder levels (longest path) |",
+        f"| widest accumulator | {d['max_accumulator_width']} bits |",
+        f"| verification | {verification_line(data.get('verification'))} |",
+        "",
+    ]
+    return lines
+
+
+def _layers(data: dict) -> list[str]:
+    lines = ["## Layers", "",
+             "Weight bits count magnitude bits as HGQ does (sign not counted), over the kept weights; "
+             "activation bits are the full width k + i + f of every output element.", "",
+             "| layer | kind | weights kept / total | weight bits min / mean / max | "
+             "activation bits min / mean / max | EBOPs | adder levels |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for l in data["design"]["layers"]:
+        weights = f"{l['kept']:,} / {l['weights']:,}" if l["weights"] else "–"
+        lines.append(f"| {l['name']} | {l['kind']} | {weights} | {_bits(l['weight_bits'])} | "
+                     f"{_bits(l['activation_bits'])} | {l['ebops']:,} | {l['adder_levels']} |")
+    return lines + [""]
+
+
+def _training(training: dict | None) -> list[str]:
+    if not training or not training.get("front"):
+        return []
+    chosen = training.get("chosen") or {}
+    key = training.get("metric", "metric")
+    metric = metric_label(key)
+    lines = ["## Training: Pareto front", "",
+             f"Checkpoints that no other beats on both {metric} and EBOPs (training-time estimate). "
+             f"Chosen: the smallest EBOPs within {_tolerance(key, training.get('tolerance', 0))} of the "
+             f"best {metric}.", "",
+             f"| epoch (from 0) | {metric} | EBOPs (training estimate) | chosen |", "| ---: | ---: | ---: | :---: |"]
+    for p in training["front"]:
+        mark = "★" if p.get("path") == chosen.get("path") and p["ebops"] == chosen.get("ebops") else ""
+        epoch = "–" if p.get("epoch") is None else p["epoch"]
+        lines.append(f"| {epoch} | {_pct(p['metric'])} | {p['ebops']:,.0f} | {mark} |")
+    if training.get("deployed"):
+        ebops, test = training["deployed"]
+        lines += ["", f"After calibration the chosen model costs exactly {ebops:,.0f} EBOPs and reaches "
+                      f"{_pct(test)} on the test set."]
+    return lines + [""]
+
+
+def _synthesis(synthesis: dict | None) -> list[str]:
+    if not synthesis:
+        return ["## Synthesis", "",
+                "No synthesis report in this project yet: run `make synth BOARD=<board>` in the project "
+                "folder (needs Vitis HLS), then `hgq-fpga report DIR` again.", ""]
+    s, c = synthesis["report"], synthesis["comparison"]
+    lines = [f"## Synthesis ({s['tool_version']}, part {s['part']})", "",
+             "| quantity | synthesis | estimate before synthesis |", "| --- | ---: | ---: |",
+             f"| latency | {s['latency_cycles_worst']} cycles = {s['latency_ns_worst']:g} ns "
+             f"(clock {s['target_clock_ns']:g} ns) | {c['adder_levels_estimate']} adder levels |",
+             f"| LUT + 55·DSP | {c['lut_plus_55_dsp']:,} | {c['ebops_estimate']:,} EBOPs |",
+             f"| initiation interval | {s['interval_min']}–{s['interval_max']} | – |", "",
+             "| resource | used | available | utilisation |", "| --- | ---: | ---: | ---: |"]
+    for kind, used in s["resources"].items():
+        avail = s["available"].get(kind)
+        util = s["utilisation"].get(kind)
+        lines.append(f"| {kind} | {used:,} | {f'{avail:,}' if avail else '–'} | "
+                     f"{_pct(util) if util is not None else '–'} |")
+    return lines + [""]
+
+
+def render_markdown(data: dict) -> str:
+    """The whole ``report.md`` for report ``data``."""
+    board = data.get("board") or {}
+    lines = [f"# Firmware report: {data.get('name', 'design')}", ""]
+    if board:
+        lines += [f"Board **{board.get('name')}** (part `{board.get('part')}`), clock "
+                  f"{board.get('clock_period_ns'):g} ns. Generated by hgq_fpga {data.get('hgq_fpga_version')}"
+                  f" on {data.get('created', '?')}.", ""]
+    lines += _summary(data) + _layers(data) + _training(data.get("training")) + _synthesis(data.get("synthesis"))
+    verification = data.get("verification")
+    if verification and verification.get("details"):
+        lines += ["## Verification", "", "```text", verification["details"].rstrip(), "```", ""]
+    if data.get("figures"):
+        lines += ["## Figures", ""]
+        for title, name in data["figures"].items():
+            lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    return "\n".join(lines)

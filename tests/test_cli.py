@@ -1,0 +1,211 @@
+"""The ``hgq-fpga`` command line: the happy path on a small saved model, and every bad input.
+
+Bad inputs must exit non-zero with one ``Error:`` line naming the problem, and must leave no output
+folder (not even a hidden staging folder) behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+keras = pytest.importorskip("keras")
+
+import hgq_fpga  # noqa: E402
+from hgq_fpga.cli import main  # noqa: E402
+from hgq_fpga.layers import HDense, HQuantize  # noqa: E402
+
+N_FEATURES = 8
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A trained (not calibrated) HGQ model and data files in every supported format."""
+    root = tmp_path_factory.mktemp("cli")
+    env = pytest.MonkeyPatch()
+    env.setenv("HGQ_FPGA_CACHE", str(root / "cache"))  # compile from scratch, away from the user's cache
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, N_FEATURES)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    inp = keras.Input((N_FEATURES,))
+    h = HDense(6, activation="relu")(HQuantize()(inp))
+    model = keras.Model(inp, HDense(3)(h))
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.save(root / "model.keras")
+    np.save(root / "calib.npy", x[:200])
+    np.savez(root / "test.npz", x=x[200:], y=y[200:])
+    header = ",".join(f"f{n}" for n in range(N_FEATURES))
+    np.savetxt(root / "test.csv", x[200:], delimiter=",", header=header, comments="")
+    np.save(root / "narrow.npy", x[:20, :5])
+    bad = x[:20].copy()
+    bad[7, 3] = np.nan
+    np.save(root / "nan.npy", bad)
+    yield root
+    env.undo()
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def error_line(result) -> str:
+    """The single 'Error:' line of a failed command."""
+    assert result.exit_code != 0, result.output
+    lines = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def no_output(parent: Path, name: str) -> bool:
+    return not any(p.name == name or p.name.startswith(f".{name}.") for p in parent.iterdir())
+
+
+@pytest.fixture(scope="module")
+def design(files):
+    out = files / "design"
+    result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--board", "vu9p",
+                 "--out", out, "--name", "tiny", "--clock", "4")
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_convert_writes_a_verified_design(design, files):
+    out, output = design
+    for name in ("Makefile", "build_prj.tcl", "firmware/tiny.cpp", "ir/model.json", "model.keras",
+                 "hgq_fpga.json", "report/report.md", "report/report.json", "report/bit_widths.png"):
+        assert (out / name).is_file(), name
+    run_record = json.loads((out / "hgq_fpga.json").read_text())
+    assert run_record["board"] == {"name": "vu9p", "part": "xcvu9p-flga2104-2L-e", "clock_period_ns": 4.0}
+    assert run_record["verification"]["samples"] == 200
+    assert run_record["verification"]["mismatches"] == 0
+    report = json.loads((out / "report" / "report.json").read_text())
+    model = keras.models.load_model(out / "model.keras", compile=False)
+    assert report["design"]["ebops"] == hgq_fpga.ebops(model) > 0
+    assert report["design"]["ebops"] == hgq_fpga.load_firmware(out / "ir").resources().ebops
+    assert f"{report['design']['ebops']:,}" in output
+    assert "0 (Keras = emulator = C++ on 200 samples, calibration data calib.npy)" in output
+    assert "make synth BOARD=vu9p" in output
+    assert no_output(files, "design.staging") and not list(files.glob(".design.*"))
+
+
+def test_verify_emulate_report(design, files):
+    out, _ = design
+    result = run("verify", out, "--data", files / "test.npz", "--array", "x")
+    assert result.exit_code == 0, result.output
+    assert "56 samples" in result.output and "Keras = emulator = C++ (0 mismatches)" in result.output
+
+    pred = files / "pred.npy"
+    result = run("emulate", out, "--data", files / "test.csv", "--out", pred)
+    assert result.exit_code == 0, result.output
+    x = np.load(files / "test.npz")["x"]
+    y = np.load(pred)
+    assert y.shape == (56, 3)
+    assert np.array_equal(y, hgq_fpga.load_firmware(out / "ir").predict(x))
+    model = keras.models.load_model(out / "model.keras", compile=False)
+    assert np.array_equal(y, np.asarray(model(x.astype(np.float32), training=False)))
+
+    front = [{"metric": 0.9, "ebops": 300}, {"metric": 0.8, "ebops": 100}]
+    (files / "front.json").write_text(json.dumps(front))
+    result = run("report", out, "--out", files / "rep", "--pareto", files / "front.json")
+    assert result.exit_code == 0, result.output
+    assert (files / "rep" / "pareto.png").stat().st_size > 5000
+    assert "| 90.00 % | 300 |" in (files / "rep" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing model", "model file {root}/absent.keras does not exist"),
+    ("missing data", "data file {root}/absent.npy does not exist"),
+    ("wrong array", "has no array 'z'; available: x, y"),
+    ("several arrays", "holds 2 arrays (x, y); choose one with --array NAME"),
+    ("feature count", "narrow.npy has 5 features per sample, the model expects 8"),
+    ("unknown board", "unknown board 'vu99'; known boards: alveo-u250, ku115, pynq-z2, vu13p, vu9p"),
+    ("nan", "nan.npy contains 1 NaN value(s), the first at sample 7"),
+    ("bad name", "--name '1x' is not a C identifier"),
+])
+def test_convert_bad_input(files, case, expected):
+    out = files / f"out_{case.replace(' ', '_')}"
+    args = {"missing model": ["absent.keras", "calib.npy"], "missing data": ["model.keras", "absent.npy"],
+            "wrong array": ["model.keras", "test.npz", "--array", "z"],
+            "several arrays": ["model.keras", "test.npz"], "feature count": ["model.keras", "narrow.npy"],
+            "unknown board": ["model.keras", "calib.npy", "--board", "vu99"],
+            "nan": ["model.keras", "nan.npy"], "bad name": ["model.keras", "calib.npy", "--name", "1x"]}[case]
+    model, data, *rest = args
+    result = run("convert", files / model, "--calib", files / data, "--out", out, *rest)
+    assert expected.format(root=files) in error_line(result)
+    assert no_output(files, out.name)
+
+
+def test_convert_refuses_foreign_folder(files):
+    foreign = files / "precious"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    for extra in ([], ["--force"]):
+        result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", foreign, *extra)
+        assert "precious" in error_line(result)
+    assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
+
+
+def test_existing_design_needs_force(design, files):
+    out, _ = design
+    before = (out / "hgq_fpga.json").read_text()
+    result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out, "--name", "tiny")
+    assert "already exists" in error_line(result)
+    assert (out / "hgq_fpga.json").read_text() == before
+    (out / "stale.txt").write_text("from the earlier conversion")
+    result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out, "--name", "tiny",
+                 "--clock", "4", "--force")
+    assert result.exit_code == 0, result.output
+    assert not (out / "stale.txt").exists() and (out / "firmware" / "tiny.cpp").is_file()
+    assert json.loads((out / "hgq_fpga.json").read_text())["verification"]["mismatches"] == 0
+    assert not list(files.glob(".design.*"))
+
+
+def test_failure_midway_leaves_nothing(files, monkeypatch):
+    from hgq_fpga.hls import writer
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("g++ exploded")
+
+    monkeypatch.setattr(writer.HLSProject, "compile", broken)
+    result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", files / "midway")
+    assert error_line(result) == "Error: g++ exploded"
+    assert no_output(files, "midway")
+
+
+def test_verify_and_emulate_bad_input(design, files):
+    out, _ = design
+    assert "narrow.npy has 5 features per sample, the model expects 8" in error_line(
+        run("verify", out, "--data", files / "narrow.npy"))
+    assert "is not a design folder" in error_line(run("verify", files, "--data", files / "calib.npy"))
+    assert "does not exist" in error_line(run("emulate", files / "nope", "--data", files / "calib.npy",
+                                              "--out", files / "p.npy"))
+    assert "must end in .npy" in error_line(run("emulate", out, "--data", files / "calib.npy",
+                                                "--out", files / "p.txt"))
+    assert "--array z only applies to .npz files" in error_line(
+        run("emulate", out, "--data", files / "calib.npy", "--array", "z", "--out", files / "p.npy"))
+
+
+def test_boards_and_help():
+    result = run("boards")
+    assert result.exit_code == 0
+    assert "xcvu9p-flga2104-2L-e" in result.output and "1,182,240" in result.output
+    assert "alveo-u250" in result.output and "3.33 ns" in result.output
+    for command in ([], ["convert"], ["verify"], ["emulate"], ["report"], ["boards"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Usage: " in result.output
+    assert "--calib DATA" in run("convert", "--help").output
+
+
+def test_console_script_installed():
+    exe = Path(sys.executable).with_name("hgq-fpga")
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "convert" in proc.stdout and "emulate" in proc.stdout

@@ -1,0 +1,80 @@
+"""``make demo``'s Python entry point, end to end with very few epochs."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+pytest.importorskip("sklearn")
+pytest.importorskip("keras")
+
+from hgq_fpga import demo  # noqa: E402
+from hgq_fpga.deploy import MANIFEST  # noqa: E402
+
+
+def test_demo_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "build" / "demo"
+    # an earlier demo output is replaced as a whole
+    out.mkdir(parents=True)
+    (out / MANIFEST).write_text("{}")
+    (out / "stale.txt").write_text("from an earlier run")
+    screen = io.StringIO()
+    status = demo.main(epochs=3, out=out, console=Console(file=screen, width=120))
+    text = screen.getvalue()
+    assert status == 0, text
+    assert not (out / "stale.txt").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["demo"]  # no staging or checkpoint leftovers
+
+    run = json.loads((out / MANIFEST).read_text())
+    assert run["board"]["name"] == "vu9p"
+    assert run["verification"]["samples"] == 450  # the whole test set
+    assert run["verification"]["mismatches"] == 0
+    accuracy = run["metrics"]["test accuracy"]
+    assert 0.1 < accuracy <= 1.0
+    training = run["training"]
+    assert len(training["epochs"]) == 3
+    chosen = training["chosen"]
+    best = max(p["metric"] for p in training["front"])
+    assert chosen["metric"] >= best - 0.01
+    assert all((out / p["path"]).is_file() for p in training["front"])
+
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["metrics"]["test accuracy"] == accuracy
+    assert "pareto.png" in report["figures"].values()
+    for name in report["figures"].values():
+        assert (out / "report" / name).stat().st_size > 5000
+    # the screen summary shows the run's own numbers and the next step
+    assert f"{report['design']['ebops']:,}" in text
+    assert f"{100 * accuracy:.2f} %" in text
+    assert "Keras = emulator = C++ on 450 samples" in text
+    assert f"cd {out} && make synth BOARD=vu9p" in text
+    assert (out / "Makefile").is_file() and (out / "firmware" / "myproject.cpp").is_file()
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep")
+    screen = io.StringIO()
+    assert demo.main(epochs=1, out=out, console=Console(file=screen, width=120)) == 2
+    assert "not a design folder written by hgq_fpga" in screen.getvalue()
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_demo_default_run_learns_and_prunes(tmp_path, monkeypatch):
+    """The full ``make demo`` run: a useful model, small, bit-exact."""
+    monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    assert demo.main(out=out, console=Console(file=io.StringIO(), width=120)) == 0
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["metrics"]["test accuracy"] >= 0.95
+    assert report["verification"]["mismatches"] == 0
+    assert report["design"]["pruned"] > 0
+    # HGQ learned different widths: the chosen model is far below the first epochs' cost
+    first_epoch_ebops = report["training"]["epochs"][0][0]
+    assert report["design"]["ebops"] < 0.7 * first_epoch_ebops
