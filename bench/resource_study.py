@@ -13,7 +13,8 @@ For each architecture:
    smallest HGQ model that reaches at least its test accuracy. The headline is the ratio for the
    most accurate uniform model.
 
-Accuracies are those of the calibrated (deployed) models, i.e. of the firmware.
+Accuracies are those of the calibrated (deployed) models, i.e. of the firmware. The sizes of a
+run (epochs, images, widths) come from :mod:`bench.config`.
 """
 
 from __future__ import annotations
@@ -35,23 +36,55 @@ from .models import Architecture, build, compile_for_training
 from .pareto import matched_ratio, pareto_indices
 from .uniform import UniformBits
 
+#: the issue's target for the EBOPs ratio at matched accuracy, per architecture name
+TARGET_RATIO = {"mlp": 5.0}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one architecture is trained: epochs per run (HGQ and each uniform width get the same
+    number by default), the beta ramp of the HGQ run, and how many training images it uses."""
+
+    arch: Architecture
+    epochs: int
+    beta_start: float
+    beta_stop: float
+    n_train: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"{self.arch.name}: epochs must be >= 1, got {self.epochs}")
+        if not 0 < self.beta_start <= self.beta_stop:
+            raise ValueError(f"{self.arch.name}: need 0 < beta_start <= beta_stop, got "
+                             f"{self.beta_start}, {self.beta_stop}")
+
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """How much training the study does (see :mod:`bench.config` for the presets)."""
+    """Everything the study trains (see :mod:`bench.config` for the presets).
 
-    architectures: tuple[Architecture, ...]
-    hgq_epochs: int
-    uniform_epochs: int
+    ``hgq_init_bits`` / ``hgq_f_init`` are HGQ's starting widths (weights' significant bits,
+    activations' fractional bits); the uniform runs ignore them.
+    """
+
+    plans: tuple[Plan, ...]
     uniform_bits: tuple[int, ...]
-    beta_start: float
-    beta_stop: float
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    hgq_init_bits: int = 6
-    hgq_f_init: float = 6.0
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    hgq_init_bits: int = 2
+    hgq_f_init: float = 2.0
     n_calibration: int | None = None
     seed: int = 0
+
+    def describe(self) -> dict:
+        """The settings, for results.json."""
+        return {"uniform_bits": list(self.uniform_bits), "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "optimizer": "Adam",
+                "hgq_init_bits": self.hgq_init_bits, "hgq_f_init": self.hgq_f_init,
+                "n_calibration": self.n_calibration, "seed": self.seed,
+                "plans": {p.arch.name: {"epochs": p.epochs, "beta_start": p.beta_start,
+                                        "beta_stop": p.beta_stop, "n_train": p.n_train}
+                          for p in self.plans}}
 
 
 @dataclass
@@ -78,31 +111,36 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     return hits / len(x)
 
 
-def _calibration_set(split: Split, cfg: StudyConfig) -> np.ndarray:
-    n = cfg.n_calibration
-    return split.x_train if n is None else split.x_train[:n]
+def _train_data(split: Split, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    n = plan.n_train
+    return (split.x_train, split.y_train) if n is None else (split.x_train[:n], split.y_train[:n])
 
 
-def _finish(label: str, model: keras.Model, split: Split, cfg: StudyConfig, extra: dict) -> Trained:
-    """Calibrate ``model`` in place and score it on the test set."""
+def _finish(label: str, model: keras.Model, x_calib: np.ndarray, split: Split, extra: dict) -> Trained:
+    """Calibrate ``model`` in place on ``x_calib`` and score it on the test set."""
     t0 = time.perf_counter()
-    exact = int(hgq_fpga.calibrate(model, _calibration_set(split, cfg)))
+    exact = int(hgq_fpga.calibrate(model, x_calib))
     acc = accuracy(model, split.x_test, split.y_test)
     extra = {**extra, "calibrate_and_score_s": round(time.perf_counter() - t0, 3)}
     return Trained(label, model, acc, exact, extra)
 
 
-def train_hgq(arch: Architecture, split: Split, cfg: StudyConfig, workdir: str) -> tuple[list[Trained], dict]:
+def _calibration_set(x: np.ndarray, cfg: StudyConfig) -> np.ndarray:
+    return x if cfg.n_calibration is None else x[:cfg.n_calibration]
+
+
+def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple[list[Trained], dict]:
     """Train one HGQ model with a beta ramp; return every calibrated Pareto checkpoint and run facts."""
-    model = build(arch, split.image_shape, "hgq", seed=cfg.seed, init_bits=cfg.hgq_init_bits,
+    x, y = _train_data(split, plan)
+    model = build(plan.arch, split.image_shape, "hgq", seed=cfg.seed, init_bits=cfg.hgq_init_bits,
                   f_init=cfg.hgq_f_init)
     compile_for_training(model, cfg.learning_rate)
-    ckpt_dir = os.path.join(workdir, f"{arch.name}_hgq")
+    ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_hgq")
     pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy")
-    ramp = BetaScheduler.log_ramp(cfg.beta_start, cfg.beta_stop, cfg.hgq_epochs)
+    ramp = BetaScheduler.log_ramp(plan.beta_start, plan.beta_stop, plan.epochs)
     t0 = time.perf_counter()
-    model.fit(split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
-              epochs=cfg.hgq_epochs, batch_size=cfg.batch_size, verbose=0, callbacks=[ramp, pareto])
+    model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
+              batch_size=cfg.batch_size, verbose=0, callbacks=[ramp, pareto])
     train_s = time.perf_counter() - t0
     out = []
     for val_acc, train_ebops, path in sorted(pareto.front, key=lambda p: p[1]):
@@ -110,51 +148,52 @@ def train_hgq(arch: Architecture, split: Split, cfg: StudyConfig, workdir: str) 
         epoch = int(re.search(r"epoch(\d+)", os.path.basename(path)).group(1))
         extra = {"epoch": epoch, "beta": ramp.schedule(epoch), "val_accuracy": val_acc,
                  "training_ebops": train_ebops}
-        out.append(_finish(f"hgq-e{epoch}", copy, split, cfg, extra))
+        out.append(_finish(f"hgq-e{epoch}", copy, _calibration_set(x, cfg), split, extra))
     for path in glob.glob(os.path.join(ckpt_dir, "*.keras")):
         os.remove(path)
     return out, {"train_s": round(train_s, 2), "checkpoints": len(out)}
 
 
-def train_uniform(arch: Architecture, split: Split, cfg: StudyConfig, bits: int) -> Trained:
-    """Train ``arch`` with every tensor held at ``bits`` bits; return it calibrated and scored."""
-    model = build(arch, split.image_shape, "uniform", seed=cfg.seed)
+def train_uniform(plan: Plan, split: Split, cfg: StudyConfig, bits: int) -> Trained:
+    """Train the plan's architecture with every tensor held at ``bits`` bits; calibrate and score."""
+    x, y = _train_data(split, plan)
+    model = build(plan.arch, split.image_shape, "uniform", seed=cfg.seed)
     compile_for_training(model, cfg.learning_rate)
     t0 = time.perf_counter()
-    model.fit(split.x_train, split.y_train, epochs=cfg.uniform_epochs, batch_size=cfg.batch_size,
-              verbose=0, callbacks=[UniformBits(bits, split.x_train[:1024])])
+    model.fit(x, y, epochs=plan.epochs, batch_size=cfg.batch_size, verbose=0,
+              callbacks=[UniformBits(bits, x[:1024])])
     extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2)}
-    return _finish(f"uniform-{bits}b", model, split, cfg, extra)
+    return _finish(f"uniform-{bits}b", model, _calibration_set(x, cfg), split, extra)
 
 
 def compare(hgq: list[dict], uniform: list[dict]) -> dict:
     """Fronts and matched-accuracy ratios from the JSON points (also used to re-check results.json)."""
     front = [hgq[i] for i in pareto_indices([p["accuracy"] for p in hgq], [p["ebops"] for p in hgq])]
     per_width = [{"label": u["label"], **matched_ratio(u, front)} for u in uniform]
+    for row in per_width:
+        row["match_label"] = front[row["match"]]["label"] if row["match"] is not None else None
     best = max(range(len(uniform)), key=lambda i: (uniform[i]["accuracy"], -uniform[i]["ebops"]),
                default=None)
-    headline = per_width[best] if best is not None else None
-    if headline is not None and headline["match"] is not None:
-        headline = {**headline, "match_label": front[headline["match"]]["label"]}
     uniform_front = pareto_indices([p["accuracy"] for p in uniform], [p["ebops"] for p in uniform])
     return {"hgq_front": front, "uniform_front_labels": [uniform[i]["label"] for i in uniform_front],
-            "matched": per_width, "headline": headline}
+            "matched": per_width, "headline": per_width[best] if best is not None else None}
 
 
-def run_architecture(arch: Architecture, split: Split, cfg: StudyConfig,
-                     workdir: str) -> tuple[dict, list[Trained]]:
+def run_plan(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple[dict, list[Trained]]:
     """The whole study for one architecture: JSON results and the calibrated HGQ front models."""
     t0 = time.perf_counter()
-    hgq_models, hgq_run = train_hgq(arch, split, cfg, workdir)
-    uniform_models = [train_uniform(arch, split, cfg, b) for b in cfg.uniform_bits]
+    hgq_models, hgq_run = train_hgq(plan, split, cfg, workdir)
+    uniform_models = [train_uniform(plan, split, cfg, b) for b in cfg.uniform_bits]
     hgq_points = [m.point() for m in hgq_models]
     uniform_points = [m.point() for m in uniform_models]
     result = {
-        "architecture": arch.describe(split.image_shape),
+        "architecture": plan.arch.describe(split.image_shape),
+        "n_train": len(_train_data(split, plan)[0]),
         "hgq_run": hgq_run,
         "hgq_points": hgq_points,
         "uniform_points": uniform_points,
         **compare(hgq_points, uniform_points),
+        "target_ratio": TARGET_RATIO.get(plan.arch.name),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     front_labels = {p["label"] for p in result["hgq_front"]}
@@ -162,24 +201,20 @@ def run_architecture(arch: Architecture, split: Split, cfg: StudyConfig,
 
 
 def run(split: Split, cfg: StudyConfig, workdir: str, log=print) -> tuple[dict, dict[str, list[Trained]]]:
-    """Run the study for every architecture of ``cfg``.
+    """Run the study for every plan of ``cfg``.
 
     Returns:
         ``(results, fronts)``: the JSON section, and per architecture name the calibrated HGQ
-        front models (for :mod:`bench.exactness`).
+        front models sorted by EBOPs (for :mod:`bench.exactness`).
     """
-    results = {"dataset": split.describe(), "config": {
-        "hgq_epochs": cfg.hgq_epochs, "uniform_epochs": cfg.uniform_epochs,
-        "uniform_bits": list(cfg.uniform_bits), "beta_start": cfg.beta_start, "beta_stop": cfg.beta_stop,
-        "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-        "n_calibration": cfg.n_calibration if cfg.n_calibration is not None else len(split.x_train)},
-        "architectures": {}}
+    results = {"dataset": split.describe(), "config": cfg.describe(), "architectures": {}}
     fronts = {}
-    for arch in cfg.architectures:
-        log(f"resource study: {arch.name} ({arch.describe(split.image_shape)})")
-        res, models = run_architecture(arch, split, cfg, workdir)
-        results["architectures"][arch.name] = res
-        fronts[arch.name] = models
+    for plan in cfg.plans:
+        log(f"resource study: {plan.arch.name} ({plan.arch.describe(split.image_shape)}), "
+            f"{plan.epochs} epochs per run")
+        res, models = run_plan(plan, split, cfg, workdir)
+        results["architectures"][plan.arch.name] = res
+        fronts[plan.arch.name] = models
         h = res["headline"]
         ratio = "n/a" if h is None or h["ratio"] is None else f"{h['ratio']:.1f}x"
         log(f"  {len(res['hgq_front'])} HGQ front models, {len(res['uniform_points'])} uniform; "

@@ -72,6 +72,11 @@ def verification_record(report, data_label: str) -> dict:
     }
 
 
+def _first_samples(data, n: int):
+    """The first ``n`` samples of an array, or of each array of a list (several model inputs)."""
+    return [a[:n] for a in data] if isinstance(data, (list, tuple)) else data[:n]
+
+
 def check_destination(out: Path, replace: bool) -> None:
     """Raise :class:`DesignError` unless a design folder may be written at ``out``."""
     if not out.exists():
@@ -148,7 +153,7 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
         hgq_fpga.calibrate(model, calibration_data)
         fw = hgq_fpga.to_firmware(model)
         project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
-                                tb_data=calibration_data[:TESTBENCH_SAMPLES])
+                                tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
         project.compile()
         model.save(staging / KERAS_FILE)
         measured = dict(metrics or {})

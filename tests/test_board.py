@@ -51,3 +51,25 @@ def test_user_yaml_missing_fields_named(tmp_path):
 def test_missing_user_file_is_named(tmp_path):
     with pytest.raises(UnknownBoardError, match="does not exist"):
         load_board(tmp_path / "nope.yaml")
+
+
+#: name -> (part, family, LUT, FF, DSP, BRAM_18K) from the AMD data sheets.
+DATASHEET = {
+    "vu9p": ("xcvu9p-flga2104-2L-e", "virtexuplus", 1182240, 2364480, 6840, 4320),
+    "vu13p": ("xcvu13p-flga2577-2-e", "virtexuplus", 1728000, 3456000, 12288, 5376),
+    "ku115": ("xcku115-flvb2104-2-e", "kintexu", 663360, 1326720, 5520, 4320),
+    "zcu102": ("xczu9eg-ffvb1156-2-e", "zynquplus", 274080, 548160, 2520, 1824),
+    "pynq-z2": ("xc7z020clg400-1", "zynq", 53200, 106400, 220, 280),
+    "alveo-u250": ("xcu250-figd2104-2L-e", "virtexuplus", 1728000, 3456000, 12288, 5376),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASHEET))
+def test_board_fields_match_the_data_sheet(name):
+    board = load_board(name)
+    part, family, lut, ff, dsp, bram = DATASHEET[name]
+    assert (board.part, board.family) == (part, family)
+    assert {k: board.resources[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")} == \
+        {"LUT": lut, "FF": ff, "DSP": dsp, "BRAM_18K": bram}
+    assert 1.0 <= board.clock_period_ns <= 10.0
+    assert board.clock_uncertainty.endswith("%") and float(board.clock_uncertainty[:-1]) > 0

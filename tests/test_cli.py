@@ -209,3 +209,16 @@ def test_console_script_installed():
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "convert" in proc.stdout and "emulate" in proc.stdout
+
+
+def test_emulate_and_report_need_no_tensorflow(design, files):
+    out, _ = design
+    script = (f"import sys\nfrom hgq_fpga.cli import main\n"
+              f"main(['emulate', {str(out)!r}, '--data', {str(files / 'calib.npy')!r}, '--out', "
+              f"{str(files / 'light.npy')!r}], standalone_mode=False)\n"
+              f"main(['report', {str(out)!r}, '--out', {str(files / 'light')!r}], standalone_mode=False)\n"
+              "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(files / "light.npy").shape == (200, 3)
+    assert (files / "light" / "report.md").is_file()

@@ -46,3 +46,17 @@ def test_missing_compiler_says_what_to_install(tmp_path, monkeypatch):
 def test_missing_source_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.cpp"):
         compile_cpp([tmp_path / "nope.cpp"], cache_dir=tmp_path / "cache")
+
+
+def test_dependencies_are_part_of_the_cache_key(tmp_path):
+    """A header the source includes changes the build even when the source does not."""
+    (tmp_path / "value.h").write_text("#define VALUE 1\n")
+    src = tmp_path / "v.cpp"
+    src.write_text('#include "value.h"\nextern "C" int value() { return VALUE; }\n')
+    build = dict(cache_dir=tmp_path / "cache", include_dirs=[tmp_path],
+                 depends=[tmp_path / "value.h"])
+    first = compile_cpp([src], **build)
+    (tmp_path / "value.h").write_text("#define VALUE 2\n")
+    second = compile_cpp([src], **build)
+    assert first != second
+    assert ctypes.CDLL(str(second)).value() == 2

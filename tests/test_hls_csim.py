@@ -174,11 +174,12 @@ def _equal(a, b) -> bool:
     return a.shape == b.shape and np.array_equal(a, b)
 
 
-def _check(models, tmp_path, seed):
-    """Write, compile together, and compare every model on the three data sets."""
+def _check(models, tmp_path, seed, extra=()):
+    """Write, compile together (with ``extra`` projects), and compare every model on the three
+    data sets."""
     rng = np.random.default_rng(seed)
     projects = [write_project(fw, tmp_path / f"p{n}", name=f"m{n}") for n, fw in enumerate(models)]
-    compile_projects(projects, cache_dir=tmp_path / "cache")
+    compile_projects([*projects, *extra], cache_dir=tmp_path / "cache")
     for fw, prj in zip(models, projects):
         for x in _data(fw, rng):
             want = fw.predict(x)
@@ -191,7 +192,16 @@ def test_dense_relu_add_reshape_and_every_cast_mode(tmp_path):
     rng = np.random.default_rng(1)
     models = [arch_mlp(rng, q, o) for q, o in (("RND", "SAT"), ("TRN", "WRAP"), ("RND_CONV", "SAT_SYM"))]
     models += [arch_all_cast_modes(rng), arch_input_modes(rng)]
-    _check(models, tmp_path, 1)
+    # a mutant: one cast's rounding mode changed in the C++ only; the comparison must catch it
+    mutant_fw = arch_mlp(np.random.default_rng(5), "RND", "SAT")
+    mutant = write_project(mutant_fw, tmp_path / "mutant", name="mutant")
+    cpp = mutant.path / "firmware" / "mutant.cpp"
+    text = cpp.read_text()
+    assert text.count("AP_RND, AP_SAT>") >= 2
+    cpp.write_text(text.replace("AP_RND, AP_SAT>", "AP_RND_ZERO, AP_SAT>"))
+    _check(models, tmp_path, 1, extra=[mutant])
+    x = _data(mutant_fw, np.random.default_rng(5))[2]                 # ties
+    assert not np.array_equal(mutant.predict(x), mutant_fw.predict(x))
 
 
 def test_conv_and_pooling(tmp_path):

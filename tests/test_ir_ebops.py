@@ -12,6 +12,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+# TensorFlow's tensors warn on numpy 2's copy keyword whenever Keras converts them; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 import hgq_fpga  # noqa: E402
 from hgq_fpga.layers import (HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,  # noqa: E402
                              HQuantize)

@@ -63,6 +63,11 @@ def test_unknown_version_is_clear(tmp_path):
         load_firmware(tmp_path / "fw")
     with pytest.raises(FormatError, match="model.json"):
         load_firmware(tmp_path / "nothing")
+    doc["version"] = 1
+    j.write_text(json.dumps(doc))
+    (tmp_path / "fw" / "arrays.npz").unlink()
+    with pytest.raises(FormatError, match="arrays.npz is missing"):
+        load_firmware(tmp_path / "fw")
 
 
 def test_predict_in_process_without_tensorflow(tmp_path):

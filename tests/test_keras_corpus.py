@@ -22,6 +22,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+# TensorFlow's tensors warn on numpy 2's copy keyword whenever Keras converts them; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 import hgq_fpga  # noqa: E402
 from hgq_fpga import layers as L  # noqa: E402
 

@@ -25,7 +25,7 @@ steps = ' '.join(f'{{k}}={{v}}' for k, v in sorted(os.environ.items()) if k.star
 log.write_text(f"{{pathlib.Path(sys.argv[0]).name}} {{' '.join(sys.argv[1:])}}\\n{{steps}}\\n")
 if os.environ.get('HGQ_CSYNTH') == '1':
     out = pathlib.Path(name) / 'solution1' / 'syn' / 'report'
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     xml = pathlib.Path({str(REPORT)!r}).read_text()
     xml = xml.replace('xcvu9p-flga2104-2L-e', os.environ.get('HGQ_PART', 'xcvu9p-flga2104-2L-e'))
     (out / f'{{top}}_csynth.xml').write_text(xml.replace('myproject', top))
@@ -88,3 +88,28 @@ def test_no_tool_raises_toolchain_error(project, monkeypatch, tmp_path):
 def test_unknown_step_named(project, fake_vitis):
     with pytest.raises(ValueError, match="bitstream"):
         run_synthesis(project, steps=("bitstream",))
+
+
+def test_generated_makefile_drives_synthesis(tmp_path, fake_vitis):
+    """`make synth BOARD=...`, `make cosim` and `make report` in a written project."""
+    import numpy as np
+
+    from hgq_fpga.hls.writer import write_project
+    from hgq_fpga.ir import FirmwareBuilder
+
+    b = FirmwareBuilder()
+    x = b.input("x", (3,), k=1, i=1, f=2)
+    fw = b.build([b.cast(b.dense(x, np.array([[1, 2], [3, 0], [0, -1]]), 1), 1, 2, 1, "RND", "SAT")])
+    prj = write_project(fw, tmp_path / "prj", board="vu9p", name="trigger")
+    make = ["make", "-s", "-C", str(prj.path)]
+    out = subprocess.run([*make, "report"], capture_output=True, text=True)
+    assert out.returncode != 0 and "run make synth" in out.stdout
+    out = subprocess.run([*make, "synth", "BOARD=vu13p"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    calls = fake_vitis.read_text()
+    assert "HGQ_CSYNTH=1" in calls and "HGQ_PART=xcvu13p-flga2577-2-e" in calls
+    out = subprocess.run([*make, "report"], capture_output=True, text=True)
+    assert "xcvu13p-flga2577-2-e" in out.stdout and "| LUT | 23,117 |" in out.stdout
+    subprocess.run([*make, "cosim"], capture_output=True, text=True, check=True)
+    calls = fake_vitis.read_text()
+    assert "HGQ_COSIM=1" in calls and "HGQ_PART" not in calls      # written board: no override

@@ -103,6 +103,8 @@ def load_firmware(path):
         raise FormatError(f"{jf}: firmware format version {doc.get('version')!r} is not supported "
                           f"(this hgq_fpga reads version {FORMAT_VERSION}); re-export the model "
                           "with a matching hgq_fpga")
+    if not (path / "arrays.npz").is_file():
+        raise FormatError(f"{path}: model.json is there but arrays.npz is missing; the save is incomplete")
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     inputs = [O.InputSpec(**{k: _decode(v, arrays) for k, v in s.items()}) for s in doc["inputs"]]

@@ -64,7 +64,7 @@ def plot_bit_widths(stats: DesignStats, path: str | Path) -> Path:
     fig = _figure(11, 4.2)
     left, right = fig.subplots(1, 2)
     _grouped_fractions(left, [(l.name, l.weight_bits) for l in stats.weighted_layers], "weights")
-    left.set_title(f"Weight bit widths ({stats.pruned:,} of {stats.weights:,} pruned = 0 bits)")
+    left.set_title(f"Weight bits, sign not counted ({stats.pruned:,} of {stats.weights:,} pruned = 0 bits)")
     _grouped_fractions(right, [(l.name, l.activation_bits) for l in stats.layers], "activations")
     right.set_title("Activation bit widths (k + i + f, 0 = constant zero)")
     fig.suptitle("Learned bit widths per layer")

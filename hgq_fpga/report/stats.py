@@ -146,11 +146,17 @@ def _feeding_weighted_op(name: str, producers: dict) -> str | None:
     return None
 
 
-def _layer_kind(op, weighted) -> str:
+def _layer_kind(op, weighted, producers: dict) -> str:
+    """What the layer does: its weighted op, its activation function, or an add / a requantization."""
     if weighted is not None:
         return weighted.kind
     if op.kind == "table":
         return f"activation ({op.function})" if op.function else "activation"
+    source = producers.get(op.inputs[0])
+    if source is not None and source.kind == "relu":
+        return "activation (relu)"
+    if source is not None and source.kind == "add":
+        return "add"
     return "quantize"
 
 
@@ -167,7 +173,7 @@ def summarize(fw) -> DesignStats:
             continue  # weighted ops are reported with the cast that quantizes their result
         source = _feeding_weighted_op(op.inputs[0], producers)
         weighted = producers[source] if source is not None else None
-        row = LayerStats(op.name, _layer_kind(op, weighted), None, op.out.width.copy())
+        row = LayerStats(op.name, _layer_kind(op, weighted, producers), None, op.out.width.copy())
         if weighted is not None:
             claimed.add(weighted.name)
             row.weight_bits = _weight_array(weighted)

@@ -1,0 +1,76 @@
+"""The three sizes of the benchmark suite: ``full`` (``python -m bench``), ``quick`` (``--quick``,
+under 10 minutes on 2 cores) and ``smoke`` (the CI test: synthetic data, seconds).
+
+Only sizes differ between them (images, epochs, widths, models checked); the methods are the same.
+The beta ramps are per architecture because the CNN's EBOPs are several times the MLP's: the ramp
+starts where ``beta * EBOPs`` is negligible next to the cross-entropy and ends where it dominates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import data
+from .models import CNN, MLP, Architecture
+from .resource_study import Plan, StudyConfig
+
+MODES = ("full", "quick", "smoke")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One size of the suite.
+
+    Attributes:
+        mode: ``"full"``, ``"quick"`` or ``"smoke"``.
+        load_data: returns the :class:`bench.data.Split` to use.
+        study: the resource study's training settings.
+        exact_models: HGQ front models per architecture run through the exactness check
+            (``None``: all of them).
+        speed_quick: passed as ``quick`` to the speed benchmarks' ``run``.
+    """
+
+    mode: str
+    load_data: Callable[[], data.Split]
+    study: StudyConfig
+    exact_models: int | None
+    speed_quick: bool
+
+
+def _fashion(n_train: int | None) -> Callable[[], data.Split]:
+    return lambda: data.fashion_mnist(n_train=n_train, n_val=5000)
+
+
+def full() -> BenchConfig:
+    """All 55,000 training images, long beta ramps, every width from 2 to 8 bits, every front model."""
+    plans = (Plan(MLP, epochs=60, beta_start=1e-8, beta_stop=1e-5),
+             Plan(CNN, epochs=40, beta_start=3e-9, beta_stop=1e-6))
+    study = StudyConfig(plans, uniform_bits=(2, 3, 4, 5, 6, 7, 8), batch_size=64, n_calibration=20000)
+    return BenchConfig("full", _fashion(None), study, exact_models=None, speed_quick=False)
+
+
+def quick() -> BenchConfig:
+    """A training subset, shorter ramps, three uniform widths, two front models per architecture."""
+    plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=1e-5),
+             Plan(CNN, epochs=12, beta_start=3e-9, beta_stop=1e-6, n_train=5000))
+    study = StudyConfig(plans, uniform_bits=(3, 5, 8), batch_size=32, n_calibration=5000)
+    return BenchConfig("quick", _fashion(10000), study, exact_models=2, speed_quick=True)
+
+
+def smoke(load_data: Callable[[], data.Split] | None = None) -> BenchConfig:
+    """Tiny synthetic images, tiny models, one epoch: exercises every code path in seconds."""
+    tiny_mlp = Architecture("mlp", "mlp", hidden=(8,))
+    tiny_cnn = Architecture("cnn", "cnn", filters=(2,), kernel_size=3)
+    plans = (Plan(tiny_mlp, epochs=1, beta_start=1e-6, beta_stop=1e-6),
+             Plan(tiny_cnn, epochs=1, beta_start=1e-6, beta_stop=1e-6))
+    study = StudyConfig(plans, uniform_bits=(4,), batch_size=64, n_calibration=None)
+    return BenchConfig("smoke", load_data or data.synthetic, study, exact_models=1, speed_quick=True)
+
+
+def preset(mode: str) -> BenchConfig:
+    """The configuration called ``mode``."""
+    presets = {"full": full, "quick": quick, "smoke": smoke}
+    if mode not in presets:
+        raise ValueError(f"unknown bench mode {mode!r}; expected one of {MODES}")
+    return presets[mode]()
