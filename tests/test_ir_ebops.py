@@ -70,10 +70,6 @@ def test_conv_models(padding, strides):
     _check(model, rng.normal(size=(100, 9, 3)))
 
 
-@pytest.mark.xfail(strict=True, reason="hgq_fpga/layers/pooling.py: max pooling's output_types takes "
-                   "k, i and f maxima separately, so max(signed, unsigned) is typed signed; the max "
-                   "of a window holding an unsigned element is >= 0, so the IR types it unsigned and "
-                   "the next layer's Keras EBOPs count one bit too many per such element")
 def test_max_pooling_over_signed_and_unsigned_inputs():
     keras.utils.set_random_seed(0)
     inp = keras.Input((2, 1))

@@ -13,6 +13,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..ir.builder import maxpool_plan
+from ..ir.ops import MaxPool
+from ..ir.tensor import TensorType
 from ..ir.windows import out_size, window_index, with_channels
 from .base import HLayer, HOutputQuantized, check_float64_exact, int_tuple
 
@@ -80,14 +83,15 @@ class _HMaxPooling(PoolingWindow, HLayer):
         return self._pool(ops.cast(self.input_bits(), "float32")[None])[0]
 
     def output_types(self):
-        k, i, f = self.input_types()
-        live = (k + i + f) > 0
-        out = []
-        for t in (k, np.where(live, i, -10**4), np.where(live, f, -10**4)):
-            out.append(ops.convert_to_numpy(self._pool(ops.convert_to_tensor(t[None].astype(np.float64))))[0])
-        k2, i2, f2 = (np.asarray(a).astype(np.int64) for a in out)
-        dead = (i2 <= -10**4) | (f2 <= -10**4)
-        return np.where(dead, 0, k2), np.where(dead, 0, i2), np.where(dead, 0, f2)
+        """Tight type of each window's maximum, exactly as the firmware IR derives it.
+
+        Taking the maxima of ``k``, ``i`` and ``f`` separately would over-count: the maximum of a
+        window that holds an unsigned element is never negative, so it needs no sign bit.
+        """
+        x = TensorType.of(*self.input_types())
+        op = MaxPool(self.name, ("input",), None, self.pool_size, self.strides, self.padding)
+        out = maxpool_plan(op, x)[-1]
+        return out.k, out.i, out.f
 
     def output_modes(self):
         return self._hgq_producer(0).output_modes()

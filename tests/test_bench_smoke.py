@@ -1,0 +1,132 @@
+"""Smoke test of the benchmark suite (``python -m bench``), so that it cannot rot.
+
+The whole suite runs once on tiny synthetic images with tiny models and one epoch (the speed
+benchmarks are replaced by stand-ins: one that works, one without ``run``, one that fails), then the
+record and the rendered document are checked: results.json is well formed and every number in
+BENCHMARKS.md is the one in results.json.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+pytest.importorskip("matplotlib")
+
+from bench import config, data, pareto, report, results  # noqa: E402
+from bench.suite import run_suite  # noqa: E402
+
+STUB_RESULT = {"samples_per_s": 123456.0, "target": 200000, "meets_target": False, "batch": 10}
+
+
+def _importer(name: str):
+    if name == "stub.ok":
+        return types.SimpleNamespace(run=lambda quick: dict(STUB_RESULT, quick=quick))
+    if name == "stub.norun":
+        return types.SimpleNamespace()
+    if name == "stub.fail":
+        def run(quick):
+            raise RuntimeError("boom")
+        return types.SimpleNamespace(run=run)
+    raise ImportError(name)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    record = run_suite(config.smoke(), out / "results.json", out / "BENCHMARKS.md", out, "smoke",
+                       speed_modules={"emulator": "stub.ok", "training": "stub.norun", "csim": "stub.fail"},
+                       importer=_importer, log=lambda *_: None)
+    return out, record
+
+
+def test_results_json_well_formed(suite):
+    out, record = suite
+    saved = results.load(out / "results.json")
+    assert saved == json.loads(json.dumps(record))
+    assert results.problems(saved) == []
+    assert saved["mode"] == "smoke"
+    for key in ("cpu", "logical_cores", "ram_gib", "python", "versions", "date"):
+        assert key in saved["machine"]
+    study = saved["resource_study"]["architectures"]
+    assert set(study) == {"mlp", "cnn"}
+    for arch in study.values():
+        assert arch["hgq_front"] and arch["uniform_points"]
+        assert all(isinstance(p["ebops"], int) for p in arch["hgq_points"] + arch["uniform_points"])
+        assert [m["label"] for m in arch["matched"]] == [p["label"] for p in arch["uniform_points"]]
+    exact = saved["exactness"]
+    assert exact["models_checked"] == 2 and exact["mismatches"] == 0
+    assert all(r["samples"] == len(data.synthetic().x_test) for rs in exact["architectures"].values() for r in rs)
+
+
+def test_speed_benchmarks_recorded_without_crashing(suite):
+    _, record = suite
+    b = record["speed"]["benchmarks"]
+    assert b["emulator"]["status"] == "ok" and b["emulator"]["result"]["quick"] is True
+    assert b["training"]["status"] == "not available" and "run" in b["training"]["reason"]
+    assert b["csim"]["status"] == "error" and "boom" in b["csim"]["reason"]
+    emu = [t for t in record["speed"]["targets"] if t["benchmark"] == "emulator"]
+    assert emu[0]["measured"] == STUB_RESULT["samples_per_s"] and emu[0]["meets"] is False
+
+
+def test_markdown_is_rendered_from_results(suite):
+    out, record = suite
+    md = (out / "BENCHMARKS.md").read_text()
+    assert md == report.render(record, out, out)
+    for arch in record["resource_study"]["architectures"].values():
+        for p in arch["hgq_front"] + arch["uniform_points"]:
+            assert report.fmt_int(p["ebops"]) in md and report.fmt_pct(p["accuracy"]) in md
+        assert (out / f"resource_{'mlp' if 'conv' not in arch['architecture'] else 'cnn'}.png").stat().st_size > 0
+    assert record["machine"]["cpu"] in md
+    assert "not available" in md and "boom" in md
+    assert report.fmt_num(STUB_RESULT["samples_per_s"]) in md
+    # change a number in the record: the document follows
+    tampered = json.loads(json.dumps(record))
+    tampered["exactness"]["mismatches"] = 987654
+    assert "987,654" in report.render(tampered, out, out)
+
+
+def test_pareto_and_matched_ratio():
+    acc = [0.80, 0.85, 0.84, 0.85, 0.70]
+    ebo = [100, 400, 200, 500, 50]
+    assert pareto.pareto_indices(acc, ebo) == [4, 0, 2, 1]
+    front = [{"accuracy": a, "ebops": e} for a, e in zip(acc, ebo)]
+    m = pareto.matched_ratio({"accuracy": 0.84, "ebops": 2000}, front)
+    assert m["match"] == 2 and m["ratio"] == 10.0
+    assert pareto.matched_ratio({"accuracy": 0.9, "ebops": 1}, front)["ratio"] is None
+
+
+def test_idx_reader_and_missing_dataset(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    path = tmp_path / "x-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + images.tobytes())
+    assert np.array_equal(data.read_idx(path), images)
+    with pytest.raises(data.DatasetMissingError, match="apt-get install dataset-fashion-mnist"):
+        data.fashion_mnist(directory=tmp_path)
+
+
+def test_uniform_bits_sets_widths():
+    import keras
+
+    from bench.models import Architecture, build
+    from bench.uniform import record_ranges, set_uniform_bits
+
+    model = build(Architecture("t", "mlp", hidden=(4,)), (3, 3, 1), "uniform")
+    x = np.random.default_rng(0).random((32, 3, 3, 1)).astype(np.float32)
+    record_ranges(model, x)
+    set_uniform_bits(model, 5)
+    dense = model.layers[3]
+    assert not dense.kq.f.trainable
+    w = np.abs(keras.ops.convert_to_numpy(dense.kernel)).max()
+    f = float(keras.ops.convert_to_numpy(dense.kq.f).ravel()[0])
+    assert np.floor(np.log2(w)) + 1 + f == 4  # 5 bits with the sign
+    inp = model.layers[1].oq  # input pixels are not negative: no sign bit
+    peak = float(keras.ops.convert_to_numpy(inp.vmax).max())
+    assert np.floor(np.log2(peak)) + 1 + float(keras.ops.convert_to_numpy(inp.f).ravel()[0]) == 5
