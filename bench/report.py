@@ -130,7 +130,7 @@ def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
     for name, a in rs["architectures"].items():
         plan = cfg["plans"][name]
         parts.append(f"### {name}: {a['architecture']}\n\n"
-                     f"{fmt_int(a['n_train'])} training images, {plan['epochs']} epochs per run, beta "
+                     f"{fmt_int(a['n_train'])} training images, {plan['epochs']} epoch(s) per run, beta "
                      f"ramped from {plan['beta_start']:g} to {plan['beta_stop']:g}; HGQ training took "
                      f"{a['hgq_run']['train_s']:.0f} s, the whole architecture {a['seconds']:.0f} s.\n\n"
                      f"![{name}: accuracy against EBOPs]({Path(rel, plots.plot_name(name)).as_posix()})")
@@ -187,15 +187,22 @@ def _exactness(r: dict) -> str:
                  "C sim compile (s)", "verify (s)"), rows))
 
 
+MODE_NOTES = {
+    "quick": ("Quick mode: a subset of the training images, fewer epochs, fewer uniform widths and a few "
+              "models in the exactness check. `make bench` runs the full study."),
+    "smoke": ("Smoke mode: tiny synthetic images, tiny models, one epoch. These numbers only show that "
+              "the bench runs; they say nothing about HGQ."),
+}
+
+
 def render(results: dict, md_dir: Path, plot_dir: Path) -> str:
     """The whole BENCHMARKS.md text for ``results`` (plots are referenced relative to ``md_dir``)."""
     mode = results["mode"]
     intro = (f"# Benchmarks\n\nWritten by `{results['command']}` ({mode} mode) on {results['machine']['date']}; "
              f"the run took {results['wall_s'] / 60:.1f} minutes of wall time. Every number here is read "
              "from `bench/results.json` by `bench/report.py`; re-render with `python -m bench.report`.")
-    if mode != "full":
-        intro += ("\n\n> Quick mode: a subset of the training images, fewer epochs, fewer uniform widths "
-                  "and a few models in the exactness check. `make bench` runs the full study.")
+    if mode in MODE_NOTES:
+        intro += "\n\n> " + MODE_NOTES[mode]
     return "\n\n".join([intro, _headline(results), _machine(results["machine"]),
                         _resource(results, md_dir, plot_dir), _speed(results), _exactness(results)]) + "\n"
 

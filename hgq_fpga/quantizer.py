@@ -42,9 +42,35 @@ def _bit_length(n: np.ndarray) -> np.ndarray:
 
 
 def _exp2(t):
-    """``2**t`` in ``t``'s dtype (exact for integer-valued ``t``)."""
+    """``2**t`` in ``t``'s dtype (training mode: fast, not guaranteed exact by every compiler)."""
     t = ops.convert_to_tensor(t)
     return ops.power(ops.cast(2.0, t.dtype), t)
+
+
+#: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
+EXP2_BITS = 8
+
+
+def exp2_exact(t):
+    """``2**t`` as float64 for integer-valued ``t`` with ``|t| < 2**EXP2_BITS``, exact everywhere.
+
+    ``pow`` is free to be an approximation (XLA, GPU math libraries). Here the result is a product
+    of exact powers of two, one per bit of ``|t|``: every intermediate is a power of two in
+    float64's normal range, so no operation rounds, whatever the compiler fuses or reorders.
+    """
+    t = ops.cast(t, "float64")
+    a = ops.abs(t)
+    neg = t < 0
+    out = ops.ones_like(t)
+    one = ops.convert_to_tensor(1.0, "float64")
+    for b in range(EXP2_BITS):
+        half = ops.floor(a * 0.5)
+        bit = a - 2.0 * half                      # 0.0 or 1.0, exactly
+        a = half
+        up = ops.convert_to_tensor(2.0 ** (2 ** b), "float64")
+        down = ops.convert_to_tensor(2.0 ** -(2 ** b), "float64")
+        out = out * ops.where(bit > 0, ops.where(neg, down, up), one)
+    return out
 
 
 @keras.saving.register_keras_serializable(package="hgq_fpga")
@@ -225,29 +251,35 @@ class HQuantizer(keras.layers.Layer):
 
     # ------------------------------------------------------------- deployment
     def exact_quantize(self, x):
-        """Deployment-mode cast to the fixed per-element types, in float64, with overflow."""
+        """Deployment-mode cast to the fixed per-element types, in float64, with overflow.
+
+        Only exact operations: products by powers of two (:func:`exp2_exact`, never ``pow``),
+        ``floor``, comparisons and sums of integers below ``2**53``, so the result is the same
+        eagerly, in a ``tf.function`` and under XLA (``jit_compile``).
+        """
         x = ops.cast(x, "float64")
         k = ops.cast(self.k_fixed, "float64")
         i = ops.cast(self.i_fixed, "float64")
         f = ops.cast(self.f_fixed, "float64")
         w = k + i + f
         live = w > 0
-        v = x * _exp2(f)
+        v = x * exp2_exact(f)
         fl = ops.floor(v)
         if self.round_mode == "RND":
             fl = fl + ops.cast((v - fl) >= 0.5, "float64")
         wl = ops.where(live, w, 1.0)
-        hi = _exp2(wl - k) - 1.0
+        span = exp2_exact(wl)                                   # 2**W
+        top = ops.where(k > 0, span * 0.5, span)                # 2**(W-k)
+        hi = top - 1.0
         if self.overflow_mode == "WRAP":
-            span = _exp2(wl)
-            r = fl - span * ops.floor(fl / span)
-            # guard the division's rounding: bring r into [0, span)
+            r = fl - span * ops.floor(fl * exp2_exact(-wl))
+            # guard the rounding of the product for |fl| beyond 2**53: bring r into [0, span)
             r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
             m = ops.where(r > hi, r - span, r)
         else:
-            lo = -k * _exp2(wl - 1.0)
+            lo = -k * span * 0.5
             m = ops.minimum(ops.maximum(fl, lo), hi)
-        out = m * _exp2(-f)
+        out = m * exp2_exact(-f)
         return ops.where(live, out, ops.zeros_like(out)) + 0.0
 
     def fixed_types(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -297,7 +329,12 @@ class HQuantizer(keras.layers.Layer):
         self._set_types(np.where(live, k, 0), np.where(live, i, 0), np.where(live, F, 0))
 
     def _set_types(self, k, i, f) -> None:
-        fixed.check_type_arrays(k, i, f)
+        k, i, f = fixed.check_type_arrays(k, i, f)
+        w = k + i + f
+        for name, t in (("fractional bits", f), ("width", w)):
+            if t.size and int(np.abs(t).max()) >= 2 ** EXP2_BITS:
+                raise ValueError(f"quantizer {self.name!r}: {name} {int(np.abs(t).max())} out of the "
+                                 f"supported range (below {2 ** EXP2_BITS})")
         self.k_fixed.assign(np.asarray(k, np.float32))
         self.i_fixed.assign(np.asarray(i, np.float32))
         self.f_fixed.assign(np.asarray(f, np.float32))

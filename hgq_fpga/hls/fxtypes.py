@@ -93,13 +93,15 @@ def group_by_type(t: TensorType, round: str | None = None, overflow: str | None 
     return groups, dead
 
 
-def code_spec(codes: np.ndarray, f: np.ndarray) -> tuple[FixedSpec, np.ndarray]:
+def code_spec(codes: np.ndarray, f: np.ndarray, what: str = "constants"
+              ) -> tuple[FixedSpec, np.ndarray]:
     """One container type for integer constants ``codes·2^-f`` and their codes in it.
 
     Used for weights, biases and pooling constants: the container is the union of each nonzero
     constant's tightest type, and every code is shifted (exactly) to the container's ``f`` so it
-    can be loaded with ``x.range() = code``.  Raises ``ValueError`` when the container would be
-    wider than 63 bits, because the codes are then no longer C ``long long`` values.
+    can be loaded with ``x.setBits(code)``.  Raises ``ValueError`` naming ``what`` when the
+    container would be wider than 63 bits, because the codes are then no longer C ``long long``
+    values.
     """
     codes = np.asarray(codes, dtype=np.int64)
     f = np.broadcast_to(np.asarray(f, dtype=np.int64), codes.shape).reshape(-1)
@@ -112,8 +114,9 @@ def code_spec(codes: np.ndarray, f: np.ndarray) -> tuple[FixedSpec, np.ndarray]:
     bits = np.array([int(v).bit_length() for v in mag.tolist()], dtype=np.int64)
     spec = FixedSpec(int((c < 0).any()), int((bits - f[nz]).max()), int(f[nz].max()))
     if spec.width > 63:
-        raise ValueError(f"constants need a {spec.width}-bit container ({spec.describe()}); "
-                         "at most 63 bits are supported")
+        raise ValueError(f"{what} need a {spec.width}-bit container ({spec.describe()}): their "
+                         "integer bits and fractional bits span too far; at most 63 bits are "
+                         "supported")
     shifted = np.zeros(codes.shape, np.int64)
     shifted[nz] = c << (spec.f - f[nz])
     return spec, shifted

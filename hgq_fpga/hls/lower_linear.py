@@ -43,14 +43,15 @@ def lower_linear(op: O.Dense | O.Conv, out: TensorRef, x: TensorRef) -> LinearPl
     n_filters = int(op.w_raw.shape[-1])
     w2 = np.asarray(op.w_raw, np.int64).reshape(-1, n_filters)
     wf2 = np.asarray(op.w_f, np.int64).reshape(-1, n_filters)
-    weight, codes = code_spec(w2, wf2)
+    weight, codes = code_spec(w2, wf2, f"the weights of op {op.name!r}")
     codes = codes.reshape(w2.shape)
     live = np.asarray(plan.live).transpose(0, 2, 1)              # (P, O, J)
     pp, oo, jj = np.nonzero(live)                                # C order: grouped by n = p·O + o
     src = np.asarray(plan.idx)[pp, jj]
     ptr = np.concatenate([[0], np.cumsum(live.sum(axis=2).reshape(-1))])
     b_raw = np.asarray(op.b_raw, np.int64).reshape(-1)
-    bias_spec, bias = code_spec(b_raw, np.asarray(op.b_f, np.int64).reshape(-1))
+    bias_spec, bias = code_spec(b_raw, np.asarray(op.b_f, np.int64).reshape(-1),
+                                f"the biases of op {op.name!r}")
     positions = int(live.shape[0])
     what = "Dense" if isinstance(op, O.Dense) else f"Conv{op.w_raw.ndim - 2}D"
     summary = (f"{what} {op.name!r}: {x.shape} -> {out.shape}; {int(jj.size)} multiplications "

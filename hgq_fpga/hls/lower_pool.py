@@ -60,7 +60,8 @@ def lower_maxpool(op: O.MaxPool, out: TensorRef, x: TensorRef) -> PoolPlan:
 
 def lower_avgpool(op: O.AvgPool, out: TensorRef, x: TensorRef) -> AvgPoolPlan:
     ptr, src = _windows(op, x, keep_dead=False)
-    c_spec, c_code = code_spec(np.asarray(op.c_raw, np.int64), np.asarray(op.c_f, np.int64))
+    c_spec, c_code = code_spec(np.asarray(op.c_raw, np.int64), np.asarray(op.c_f, np.int64),
+                               f"the constants of op {op.name!r}")
     return AvgPoolPlan(kind="avgpool", ir_kind=op.kind, out=out, inputs=[x],
                        summary=_summary(op, x, out), ptr=ptr, src=src,
                        sum_spec=container(op.sum_type), c_spec=c_spec, c_code=IntTable.of(c_code),

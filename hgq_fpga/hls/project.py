@@ -23,7 +23,6 @@ from hgq_fpga.cxx_build import compile_cpp
 #: runs as fast (ap_fixed arithmetic in C simulation is bound by ap_private's volatile accesses).
 CSIM_FLAGS = ("-O1", "-std=c++14", "-w", "-pthread")
 
-
 #: System headers that the generated bridge includes.
 BRIDGE_SYSTEM_HEADERS = ("thread", "vector")
 
@@ -44,7 +43,7 @@ class HLSProject:
         self.path = Path(path)
         self.name = name
         self.cache_dir = cache_dir
-        self._fn = None
+        self._lib = self._fn = None
 
     @property
     def sources(self) -> list[Path]:
@@ -119,6 +118,8 @@ def compile_projects(projects: Sequence[HLSProject], cache_dir: str | Path | Non
     names agree.
     """
     names = [p.name for p in projects]
+    if not names:
+        raise ValueError("compile_projects needs at least one project")
     if len(set(names)) != len(names):
         raise ValueError(f"projects compiled together need distinct names, got {names}")
     # Every system header the generated files include comes first: its include guard then keeps

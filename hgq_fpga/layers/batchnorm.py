@@ -6,8 +6,11 @@ weights already contain the normalisation,
     ``W' = W * s``,  ``b' = (b - mean) * s + beta_bn``  with  ``s = gamma / sqrt(var + epsilon)``,
 
 so quantization is trained on (and calibrated for) exactly the weights the hardware multiplies by.
-Training uses the batch statistics of ``x ⊛ W + b`` and updates the moving averages; inference,
-calibration, deployment and conversion use the moving averages.
+Training uses the batch statistics of ``x ⊛ W + b`` and updates the moving averages; inference and
+calibration use the moving averages. Calibration stores the fused, quantized kernel and bias
+(float64 variables ``kernel_deployed``, ``bias_deployed``): deployment and conversion read those and
+never recompute the fusion, whose float32 result depends on how it is compiled (XLA rewrites
+``gamma / sqrt(var)`` as ``gamma * rsqrt(var)``, for example).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from .conv import HConv1D, HConv2D
@@ -57,6 +61,11 @@ class BatchNormFolding:
                                            trainable=False, dtype="float32")
         self.moving_var = self.add_weight(name="moving_var", shape=n, initializer="ones",
                                           trainable=False, dtype="float32")
+        # the fused quantized weights fixed by calibration (what deployment multiplies by)
+        self.kernel_deployed = self.add_weight(name="kernel_deployed", shape=tuple(self.kernel.shape),
+                                               initializer="zeros", trainable=False, dtype="float64")
+        self.bias_deployed = self.add_weight(name="bias_deployed", shape=n, initializer="zeros",
+                                             trainable=False, dtype="float64")
 
     def _batch_moments(self, x):
         """Mean and variance of ``x ⊛ W + b`` over all but the channel axis; updates the moving ones."""
@@ -75,6 +84,15 @@ class BatchNormFolding:
             mean, var = self.moving_mean, self.moving_var
         scale = self.gamma / ops.sqrt(var + self.epsilon)
         return self.kernel * scale, (self.bias - mean) * scale + self.bn_beta
+
+    def deployed_weights(self):
+        """The fused quantized kernel and bias stored at calibration (float64)."""
+        return (ops.convert_to_tensor(self.kernel_deployed, "float64"),
+                ops.convert_to_tensor(self.bias_deployed, "float64"))
+
+    def _store_deployed(self, wq, bq) -> None:
+        self.kernel_deployed.assign(np.asarray(wq, np.float64))
+        self.bias_deployed.assign(np.asarray(bq, np.float64))
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -53,6 +53,20 @@ def get_unary(activation: str | Callable) -> Callable:
     return keras.activations.get(activation)
 
 
+#: widest input (bits) for which a deployed HActivation looks its function up in a table, as the
+#: firmware does (hgq_fpga.ir.builder.MAX_TABLE_INPUT_WIDTH); wider inputs evaluate the function
+MAX_LUT_INPUT_WIDTH = 20
+
+
+def _outside_trace(fn: Callable):
+    """Run ``fn`` eagerly even while a ``tf.function`` (or XLA function) is being traced."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        with tf.init_scope():
+            return fn()
+    return fn()
+
+
 @_register
 class HActivation(HOutputQuantized):
     """An element-wise function followed by a per-activation quantizer.
@@ -60,6 +74,11 @@ class HActivation(HOutputQuantized):
     ``relu`` and ``linear`` are exact arithmetic; any other unary function (tanh, sigmoid, a
     registered custom function) becomes a lookup table in firmware, indexed by the raw bits of the
     input. Use :meth:`table` to evaluate the deployed layer on given input values: that is the table.
+
+    In deployment mode the layer is that table too: the function is evaluated eagerly, once, on
+    every code of each input type, and the outputs are quantized and looked up by the input's raw
+    code. The values then do not depend on how ``model.predict`` is compiled (XLA's ``tanh`` is not
+    the eager ``tanh``, and saturates to 1.0 earlier), and equal the firmware's table.
 
     Args:
         activation: a name from :data:`UNARY_ACTIVATIONS` or an element-wise callable.
@@ -71,22 +90,85 @@ class HActivation(HOutputQuantized):
         super().__init__(output_quantizer=output_quantizer, **kwargs)
         self.fn = get_unary(activation)
         self.activation = activation
+        self._lut_cache: tuple | None = None
 
     def build(self, input_shape) -> None:
         self.oq.build(tuple(input_shape[1:]))
 
+    @property
+    def is_table(self) -> bool:
+        """Whether the firmware implements this layer as a lookup table (not relu or linear)."""
+        return not (isinstance(self.activation, str) and self.activation in ("linear", "relu"))
+
     def call(self, x, training=None):
         if self.oq.deployed:
-            return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
+            lut = _outside_trace(self._deployed_lut) if self.is_table else None
+            if lut is None:
+                return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
+            base, scale, values = lut
+            code = ops.cast(ops.round(ops.cast(x, "float64") * scale), "int64")
+            index = ops.clip(code + base, 0, values.shape[0] - 1)
+            return ops.take(values, index)
         out, _ = self.oq.fake_quantize(self.fn(ops.cast(x, "float32")), training=training)
         return out
+
+    def _eval(self, values: np.ndarray) -> np.ndarray:
+        """The float64 function on ``values``, by the backend's eager kernel (as the converter)."""
+        t = ops.convert_to_tensor(np.asarray(values, np.float64), dtype="float64")
+        return np.asarray(ops.convert_to_numpy(self.fn(t)), np.float64)
+
+    def _deployed_lut(self):
+        """``(base, scale, values)`` of the deployed table for the current types, or ``None``.
+
+        One table per distinct (input type, output type) pair, concatenated in ``values`` (the
+        quantized outputs, float64); an element with input ``x`` reads
+        ``values[x * scale + base]`` (``scale = 2**f_in``). ``None`` when an input is wider than
+        :data:`MAX_LUT_INPUT_WIDTH` or the function is not finite on the grid (no firmware table
+        either); the layer then evaluates the function directly. Cached by the types.
+        """
+        from .. import fixed
+
+        types = tuple(np.asarray(t, np.int64) for t in self.input_types() + self.oq.fixed_types())
+        key = tuple(t.tobytes() for t in types)
+        if self._lut_cache is not None and self._lut_cache[0] == key:
+            return self._lut_cache[1]
+        kin, iin, fin, ko, io, fo = types
+        lut = None
+        if int((kin + iin + fin).max(initial=0)) <= MAX_LUT_INPUT_WIDTH:
+            keys = np.stack([t.reshape(-1) for t in types], axis=1)
+            uniq, table_id = np.unique(keys, axis=0, return_inverse=True)
+            base_of, parts, pos = [], [], 0
+            try:
+                for k0, i0, f0, k1, i1, f1 in uniq.tolist():
+                    w = k0 + i0 + f0
+                    lo = -(1 << (w - 1)) if (k0 and w > 0) else 0
+                    hi = (1 << (w - k0)) - 1 if w > 0 else 0
+                    codes = np.arange(lo, hi + 1, dtype=np.int64)
+                    y = self._eval(np.ldexp(codes.astype(np.float64), -f0))
+                    parts.append(fixed.quantize(y, k1, i1, f1, self.oq.round_mode, self.oq.overflow_mode))
+                    base_of.append(pos - lo)
+                    pos += codes.size
+            except ValueError:            # not finite on the grid: no table
+                parts = None
+            if parts is not None:
+                base = np.asarray(base_of, np.int64)[np.asarray(table_id).reshape(-1)].reshape(kin.shape)
+                lut = (base, np.ldexp(1.0, fin), np.concatenate(parts).astype(np.float64))
+        self._lut_cache = (key, lut)
+        return lut
 
     def compute_output_spec(self, x):
         return keras.KerasTensor(x.shape, dtype=self.out_dtype())
 
     def table(self, x) -> np.ndarray:
-        """Deployment-mode outputs for inputs ``x`` (batch first), as float64: the lookup table."""
-        return ops.convert_to_numpy(self(np.asarray(x, np.float64))).astype(np.float64)
+        """Deployment-mode outputs for inputs ``x`` (batch first), as float64: the lookup table.
+
+        The function is evaluated at ``x`` and quantized to the output types, so ``x`` may be any
+        values, not only the input type's codes.
+        """
+        if not self.oq.deployed:
+            raise ValueError(f"HActivation {self.name!r} is not calibrated; run hgq_fpga.calibrate first")
+        y = self.fn(ops.convert_to_tensor(np.asarray(x, np.float64), dtype="float64"))
+        return ops.convert_to_numpy(self.oq.exact_quantize(y)).astype(np.float64)
 
     def get_config(self) -> dict:
         config = super().get_config()

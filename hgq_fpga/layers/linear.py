@@ -102,11 +102,24 @@ class HLinear(HOutputQuantized):
 
     def _call_exact(self, x):
         """Deployment mode: float64 products and sums of calibrated values, then the output cast."""
-        kernel, bias = self.float_weights()
-        y = self.apply_kernel(ops.cast(x, "float64"), self.kq.exact_quantize(kernel))
+        kernel, bias = self.deployed_weights()
+        y = self.apply_kernel(ops.cast(x, "float64"), kernel)
         if self.use_bias:
-            y = y + self.bq.exact_quantize(bias)
+            y = y + bias
         return self.oq.exact_quantize(self._activate(y))
+
+    def deployed_weights(self):
+        """Deployment mode: the quantized kernel and bias (``None`` without bias) as float64 tensors.
+
+        Computed from the float variables with exact operations only; a layer whose float weights
+        are themselves computed (a folded batch norm) overrides this with values fixed at calibration.
+        """
+        kernel, bias = self.float_weights()
+        return (self.kq.exact_quantize(kernel),
+                self.bq.exact_quantize(bias) if self.use_bias else None)
+
+    def _store_deployed(self, wq: np.ndarray, bq: np.ndarray | None) -> None:
+        """Calibration hook: the exact quantized kernel and bias just fixed (float64 arrays)."""
 
     # ------------------------------------------------------------------ EBOPs
     def _ebops(self, ba, bw):
@@ -124,20 +137,17 @@ class HLinear(HOutputQuantized):
         return int(ops.convert_to_numpy(self._ebops(ba, bw)))  # integers below 2**53: exact
 
     # ----------------------------------------------------------- information
-    @staticmethod
-    def _quantized(q: HQuantizer, w) -> np.ndarray:
-        v = q.exact_quantize(w) if q.deployed else q.fake_quantize(w)[0]
-        return ops.convert_to_numpy(v).astype(np.float64)
-
     def quantized_kernel(self) -> np.ndarray:
         """The kernel as the firmware multiplies by it: exact float64 values (after calibration)."""
-        return self._quantized(self.kq, self.float_weights()[0])
+        v = self.deployed_weights()[0] if self.kq.deployed else self.kq.fake_quantize(self.float_weights()[0])[0]
+        return ops.convert_to_numpy(v).astype(np.float64)
 
     def quantized_bias(self) -> np.ndarray:
         """The bias as exact float64 values (zeros when ``use_bias=False``)."""
         if not self.use_bias:
             return np.zeros(self.kernel.shape[-1:], np.float64)
-        return self._quantized(self.bq, self.float_weights()[1])
+        v = self.deployed_weights()[1] if self.bq.deployed else self.bq.fake_quantize(self.float_weights()[1])[0]
+        return ops.convert_to_numpy(v).astype(np.float64)
 
     def kernel_types(self):
         """Calibrated per-weight ``(k, i, f)``; ``W = 0`` marks a pruned weight."""
@@ -157,9 +167,9 @@ class HLinear(HOutputQuantized):
     # ------------------------------------------------------------ calibration
     def freeze(self, margin: int = 0) -> None:
         kernel, bias = self.float_weights()
-        self.kq.freeze_weight(ops.convert_to_numpy(kernel))
-        if self.use_bias:
-            self.bq.freeze_weight(ops.convert_to_numpy(bias))
+        wq = self.kq.freeze_weight(ops.convert_to_numpy(kernel))
+        bq = self.bq.freeze_weight(ops.convert_to_numpy(bias)) if self.use_bias else None
+        self._store_deployed(wq, bq)
         super().freeze(margin)
 
     def check_exact(self) -> None:
