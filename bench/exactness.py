@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 
@@ -42,24 +42,34 @@ def check_model(label: str, model: keras.Model, x, workdir: Path, board: str = "
 
 
 def pick(models: Sequence, limit: int | None) -> list:
-    """``limit`` models spread evenly over a front sorted by EBOPs (all of them for ``None``)."""
+    """``limit`` models spread evenly over a front sorted by EBOPs (all of them for ``None``).
+
+    One model means the most accurate (largest) one; 0 means none.
+    """
     models = list(models)
     if limit is None or len(models) <= limit:
         return models
     if limit <= 1:
-        return models[-1:]
+        return models[-1:] if limit == 1 else []
     idx = sorted({round(i * (len(models) - 1) / (limit - 1)) for i in range(limit)})
     return [models[i] for i in idx]
 
 
-def run(fronts: dict[str, list], x, workdir: Path, limit: int | None = None,
+def run(fronts: dict[str, list], x, workdir: Path, limits: Mapping[str, int | None] | None = None,
         log=print) -> dict:
-    """Check the HGQ front models of every architecture (``limit`` per architecture) on ``x``."""
-    out: dict[str, Any] = {"samples": int(len(x)), "models_per_architecture": limit, "architectures": {}}
+    """Check the HGQ front models of every architecture on ``x``.
+
+    ``limits`` caps the models per architecture name (spread over the front); a name it does not
+    hold, or ``None``, means every model.
+    """
+    limits = dict(limits or {})
+    out: dict[str, Any] = {"samples": int(len(x)), "architectures": {},
+                           "limits": {name: limits.get(name) for name in fronts},
+                           "front_sizes": {name: len(models) for name, models in fronts.items()}}
     total = 0
     for name, models in fronts.items():
         rows = []
-        for m in pick(models, limit):
+        for m in pick(models, limits.get(name)):
             row = check_model(f"{name}_{m.label}".replace("-", "_"), m.model, x, Path(workdir))
             log(f"exactness: {name} {m.label}: {row['mismatches']} mismatching values on "
                 f"{row['samples']} samples (csim compile {row['csim_compile_s']:.1f} s, "

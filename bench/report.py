@@ -176,8 +176,9 @@ def _exactness(r: dict) -> str:
             rows.append((name, m["model"], fmt_int(m["ebops"]), fmt_pct(m["accuracy"]), fmt_int(m["samples"]),
                          fmt_int(m["keras_vs_emulator"]), fmt_int(m["emulator_vs_csim"]),
                          f"{m['csim_compile_s']:.1f}", f"{m['verify_s']:.1f}"))
-    scope = ("every model on the HGQ fronts" if ex["models_per_architecture"] is None else
-             f"{ex['models_per_architecture']} models per architecture, spread over the HGQ front")
+    scope = "; ".join(f"{name}: {len(ex['architectures'][name])} of the {n} models on its HGQ front"
+                      + ("" if ex["limits"].get(name) is None else ", spread over it")
+                      for name, n in ex["front_sizes"].items())
     return ("## Exactness at scale\n\n"
             f"All {fmt_int(ex['samples'])} test images through the calibrated Keras model, the firmware "
             "emulator and the C simulation (g++, `ap_fixed`) of the generated HLS project, compared "

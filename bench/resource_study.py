@@ -197,7 +197,7 @@ def run_plan(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple[
         "seconds": round(time.perf_counter() - t0, 1),
     }
     front_labels = {p["label"] for p in result["hgq_front"]}
-    return result, [m for m in hgq_models if m.label in front_labels]
+    return result, sorted((m for m in hgq_models if m.label in front_labels), key=lambda m: m.ebops)
 
 
 def run(split: Split, cfg: StudyConfig, workdir: str, log=print) -> tuple[dict, dict[str, list[Trained]]]:

@@ -35,7 +35,7 @@ def run_suite(cfg: BenchConfig, results_path: Path, markdown_path: Path, plot_di
     with tempfile.TemporaryDirectory(prefix="hgq_bench_") as work:
         record["resource_study"], fronts = resource_study.run(split, cfg.study, work, log=log)
         record["exactness"] = exactness.run(fronts, split.x_test, Path(work) / "exactness",
-                                            limit=cfg.exact_models, log=log)
+                                            limits=cfg.exact_models, log=log)
     record["speed"] = speed.run(cfg.speed_quick, speed_modules, log=log, importer=importer)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
     record = results.jsonable(record)

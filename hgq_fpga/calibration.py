@@ -6,14 +6,29 @@ import keras
 import numpy as np
 
 
-def _batches(x, batch_size: int):
-    """Split the calibration inputs into batches; refuse empty, ragged or non-finite data."""
+def _input_shapes(model: keras.Model) -> list[tuple]:
+    try:
+        return [tuple(t.shape[1:]) for t in model.inputs]
+    except (AttributeError, TypeError, ValueError):  # a subclassed model has no symbolic inputs
+        return []
+
+
+def _batches(x, batch_size: int, shapes: list[tuple] = ()):
+    """Split the calibration inputs into batches; refuse empty, ragged, misshaped or non-finite data."""
     if x is None:
         raise ValueError("calibrate needs calibration data, got None")
     arrays = x if isinstance(x, (list, tuple)) else [x]
     arrays = [np.asarray(a) for a in arrays]
     if not arrays or arrays[0].ndim == 0 or any(a.size == 0 for a in arrays):
         raise ValueError("calibrate needs a non-empty calibration data set, got an empty array")
+    if shapes and len(shapes) == len(arrays):
+        for n, (a, shape) in enumerate(zip(arrays, shapes)):
+            if a.ndim != len(shape) + 1 or any(s is not None and s != d for s, d in zip(shape, a.shape[1:])):
+                which = f"calibration input {n}" if len(arrays) > 1 else "calibration data"
+                want = ", ".join("?" if s is None else str(s) for s in shape)
+                raise ValueError(f"{which} has shape {a.shape}; the model expects (samples, {want})")
+    elif shapes and isinstance(x, (list, tuple)):
+        raise ValueError(f"the model has {len(shapes)} input(s), calibrate got a list of {len(arrays)} arrays")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError(f"calibration inputs have different numbers of samples: {[len(a) for a in arrays]}")
@@ -46,8 +61,9 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     layers = hgq_layers(model)
     if not layers:
-        raise ValueError("calibrate: the model has no HGQ layers")
-    batches = list(_batches(x, batch_size))
+        raise ValueError(f"calibrate: model {model.name!r} has no HGQ layers; build it from hgq_fpga.layers "
+                         "(HQuantize on every input, then HDense, HConv2D, HActivation, ...)")
+    batches = list(_batches(x, batch_size, _input_shapes(model)))
     for layer in layers:
         layer.unfreeze()
         layer.reset_ranges()
@@ -78,8 +94,9 @@ def require_calibrated(model: keras.Model) -> None:
 
     layers = hgq_layers(model)
     if not layers:
-        raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types")
+        raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types; build "
+                         "it from hgq_fpga.layers (HQuantize on every input, then HDense, HConv2D, ...)")
     for layer in layers:
         if not layer.deployed:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) of model {model.name!r} is "
-                             "not calibrated; run hgq_fpga.calibrate(model, x) before conversion")
+                             "not calibrated; run hgq_fpga.calibrate(model, x) first")

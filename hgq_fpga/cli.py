@@ -146,6 +146,11 @@ def _load_keras(path: Path):
 
     import hgq_fpga.layers  # noqa: F401  registers the HGQ layers for deserialisation
 
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" for an existing file
+        raise click.ClickException(f"model file {path} is not a Keras .keras archive (a zip file); "
+                                   "save the model with model.save('model.keras')")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a bad file

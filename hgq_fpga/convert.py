@@ -27,6 +27,30 @@ def _layer_set_names() -> str:
     return ", ".join(cls.__name__ for cls in LAYER_SET)
 
 
+#: the hgq_fpga layer to use instead of a plain Keras one
+_REPLACEMENTS = {
+    "Dense": "HDense", "Conv1D": "HConv1D", "Conv2D": "HConv2D", "Flatten": "HFlatten",
+    "Reshape": "HReshape", "Add": "HAdd", "Concatenate": "HConcatenate",
+    "MaxPooling1D": "HMaxPooling1D", "MaxPooling2D": "HMaxPooling2D",
+    "AveragePooling1D": "HAveragePooling1D", "AveragePooling2D": "HAveragePooling2D",
+    "ReLU": "HActivation('relu')", "Activation": "HActivation",
+    "BatchNormalization": "HDenseBatchNorm / HConv2DBatchNorm (a kernel layer with the batch norm folded in)",
+}
+_SOFTMAX = ("softmax has no exact firmware equivalent: drop it, train on logits "
+            "(loss from_logits=True) and take the argmax or apply softmax outside the FPGA")
+
+
+def _unsupported(layer) -> UnsupportedLayerError:
+    """The error for a layer outside the layer set, with the replacement to use where there is one."""
+    kind = type(layer).__name__
+    head = f"layer {layer.name!r} of class {kind} is not part of the hgq_fpga layer set"
+    if kind == "Softmax" or (kind == "Activation" and "softmax" in str(getattr(layer, "activation", ""))):
+        return UnsupportedLayerError(f"{head}; {_SOFTMAX}")
+    if kind in _REPLACEMENTS:
+        return UnsupportedLayerError(f"{head}; use {_REPLACEMENTS[kind]} from hgq_fpga.layers instead")
+    return UnsupportedLayerError(f"{head} and has no firmware equivalent; use {_layer_set_names()}")
+
+
 def _functional(model: keras.Model) -> keras.Model:
     inner = getattr(model, "_functional", None)  # a built Sequential wraps a Functional graph
     graph = inner if inner is not None else model
@@ -114,9 +138,7 @@ def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_
     graph = _functional(model)
     for layer in graph.layers:
         if not isinstance(layer, keras.layers.InputLayer) and not hasattr(layer, "output_types"):
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r} of class {type(layer).__name__} is not part of the hgq_fpga "
-                f"layer set and has no firmware equivalent; use {_layer_set_names()}")
+            raise _unsupported(layer)
     require_calibrated(model)
     b = FirmwareBuilder()
     names: dict[int, str] = {}

@@ -49,28 +49,19 @@ def _exp2(t):
 
 #: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
 EXP2_BITS = 8
+#: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
+_POW2 = np.ldexp(1.0, np.arange(-(2 ** EXP2_BITS) + 1, 2 ** EXP2_BITS))
 
 
 def exp2_exact(t):
     """``2**t`` as float64 for integer-valued ``t`` with ``|t| < 2**EXP2_BITS``, exact everywhere.
 
-    ``pow`` is free to be an approximation (XLA, GPU math libraries). Here the result is a product
-    of exact powers of two, one per bit of ``|t|``: every intermediate is a power of two in
-    float64's normal range, so no operation rounds, whatever the compiler fuses or reorders.
+    ``pow`` is free to be an approximation (XLA, GPU math libraries); this looks the power up in a
+    table of exact float64 powers of two, so no operation rounds, whatever the compiler does.
     """
-    t = ops.cast(t, "float64")
-    a = ops.abs(t)
-    neg = t < 0
-    out = ops.ones_like(t)
-    one = ops.convert_to_tensor(1.0, "float64")
-    for b in range(EXP2_BITS):
-        half = ops.floor(a * 0.5)
-        bit = a - 2.0 * half                      # 0.0 or 1.0, exactly
-        a = half
-        up = ops.convert_to_tensor(2.0 ** (2 ** b), "float64")
-        down = ops.convert_to_tensor(2.0 ** -(2 ** b), "float64")
-        out = out * ops.where(bit > 0, ops.where(neg, down, up), one)
-    return out
+    t = ops.cast(ops.round(ops.cast(t, "float64")), "int32")
+    index = ops.clip(t + (2 ** EXP2_BITS - 1), 0, _POW2.size - 1)
+    return ops.take(ops.convert_to_tensor(_POW2, "float64"), index)
 
 
 @keras.saving.register_keras_serializable(package="hgq_fpga")

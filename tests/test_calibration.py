@@ -26,6 +26,14 @@ def test_calibrate_empty_is_clear_error():
         calibrate(_model(), None)
 
 
+def test_calibrate_wrong_shape_is_one_clear_line():
+    for bad in (np.zeros(5), np.zeros((8, 4)), np.zeros((8, 5, 1))):
+        with pytest.raises(ValueError) as err:
+            calibrate(_model(), bad)
+        msg = str(err.value)
+        assert "\n" not in msg and f"shape {bad.shape}" in msg and "expects (samples, 5)" in msg
+
+
 def test_calibrate_non_finite_is_clear_error():
     x = np.ones((8, 5), np.float32)
     x[3, 2] = np.nan

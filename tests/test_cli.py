@@ -48,6 +48,10 @@ def files(tmp_path_factory):
     bad = x[:20].copy()
     bad[7, 3] = np.nan
     np.save(root / "nan.npy", bad)
+    np.save(root / "flat.npy", x[:20, 0])
+    (root / "corrupt.keras").write_bytes(b"not a zip archive")
+    keras.Model(inp, keras.layers.Dense(3)(inp)).save(root / "plain.keras")
+    keras.Model(inp, keras.layers.Softmax()(HDense(3)(HQuantize()(inp)))).save(root / "softmax.keras")
     yield root
     env.undo()
 
@@ -129,6 +133,10 @@ def test_verify_emulate_report(design, files):
     ("unknown board", "unknown board 'vu99'; known boards: alveo-u250, ku115, pynq-z2, vu13p, vu9p"),
     ("nan", "nan.npy contains 1 NaN value(s), the first at sample 7"),
     ("bad name", "--name '1x' is not a C identifier"),
+    ("not a keras archive", "model file {root}/corrupt.keras is not a Keras .keras archive"),
+    ("plain keras model", "has no HGQ layers; build it from hgq_fpga.layers"),
+    ("softmax", "softmax has no exact firmware equivalent"),
+    ("1-d data", "flat.npy is one-dimensional (shape (20,)); the model expects samples of shape (8,)"),
 ])
 def test_convert_bad_input(files, case, expected):
     out = files / f"out_{case.replace(' ', '_')}"
@@ -136,7 +144,9 @@ def test_convert_bad_input(files, case, expected):
             "wrong array": ["model.keras", "test.npz", "--array", "z"],
             "several arrays": ["model.keras", "test.npz"], "feature count": ["model.keras", "narrow.npy"],
             "unknown board": ["model.keras", "calib.npy", "--board", "vu99"],
-            "nan": ["model.keras", "nan.npy"], "bad name": ["model.keras", "calib.npy", "--name", "1x"]}[case]
+            "nan": ["model.keras", "nan.npy"], "bad name": ["model.keras", "calib.npy", "--name", "1x"],
+            "not a keras archive": ["corrupt.keras", "calib.npy"], "plain keras model": ["plain.keras", "calib.npy"],
+            "softmax": ["softmax.keras", "calib.npy"], "1-d data": ["model.keras", "flat.npy"]}[case]
     model, data, *rest = args
     result = run("convert", files / model, "--calib", files / data, "--out", out, *rest)
     assert expected.format(root=files) in error_line(result)

@@ -146,7 +146,18 @@ def test_non_hgq_layer_is_named():
     inp = keras.Input((4,))
     x = HQuantize()(inp)
     model = keras.Model(inp, HDense(2)(keras.layers.Dense(3, name="plain_dense")(x)))
-    with pytest.raises(UnsupportedLayerError, match=r"'plain_dense' of class Dense.*HAveragePooling2D"):
+    with pytest.raises(UnsupportedLayerError, match=r"'plain_dense' of class Dense.*use HDense"):
+        hgq_fpga.to_firmware(model)
+    odd = keras.Model(inp, HDense(2)(keras.layers.Dropout(0.1, name="drop")(x)))
+    with pytest.raises(UnsupportedLayerError, match=r"'drop' of class Dropout.*HAveragePooling2D"):
+        hgq_fpga.to_firmware(odd)
+
+
+@pytest.mark.parametrize("softmax", [lambda: keras.layers.Softmax(), lambda: keras.layers.Activation("softmax")])
+def test_softmax_says_to_train_on_logits(softmax):
+    inp = keras.Input((4,))
+    model = keras.Model(inp, softmax()(HDense(2)(HQuantize()(inp))))
+    with pytest.raises(UnsupportedLayerError, match="softmax has no exact firmware equivalent.*from_logits=True"):
         hgq_fpga.to_firmware(model)
 
 

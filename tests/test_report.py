@@ -68,6 +68,19 @@ def test_layer_rows_match_hand_counts():
     assert stats.latency_adder_levels == fw.resources().latency > 0
 
 
+def test_layer_adder_levels_add_up_to_the_latency():
+    """A chain of layers: the per-layer column must sum to the total the summary prints."""
+    fw = known_firmware()
+    stats = summarize(fw)
+    levels = {r.name: r.adder_levels for r in fw.resources().ops}
+    x, d1, act, out = stats.layers
+    assert x.adder_levels == 0
+    assert d1.adder_levels == levels["dense1_acc"] + levels["dense1_relu"] + levels["dense1"]
+    assert act.adder_levels == levels["act"]
+    assert out.adder_levels == levels["out_acc"] + levels["out"]
+    assert sum(l.adder_levels for l in stats.layers) == stats.latency_adder_levels
+
+
 def test_report_files_hold_the_numbers(tmp_path):
     fw = known_firmware()
     run = {"name": "tiny", "board": {"name": "vu9p", "part": "xcvu9p-flga2104-2L-e", "clock_period_ns": 5.0},

@@ -28,8 +28,7 @@ def _mismatch_cell(verification: dict | None) -> str:
     return f"[red bold]{verification_line(verification)}[/]"
 
 
-def summary_table(data: dict, project_dir: str | Path | None = None,
-                  next_command: str | None = None) -> Table:
+def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     """Key numbers of the design: accuracy, EBOPs, pruning, latency, verification, location."""
     d = data["design"]
     board = data.get("board") or {}
@@ -49,8 +48,6 @@ def summary_table(data: dict, project_dir: str | Path | None = None,
     if project_dir is not None:
         table.add_row("project", str(project_dir))
         table.add_row("report", str(Path(project_dir) / "report" / "report.md"))
-    if next_command:
-        table.add_row("next", f"[cyan]{next_command}[/]")
     return table
 
 
@@ -73,4 +70,7 @@ def print_summary(data: dict, project_dir: str | Path | None = None, next_comman
     """Print the design summary and the per-layer table."""
     console = console or Console()
     console.print(layer_table(data))
-    console.print(summary_table(data, project_dir, next_command))
+    console.print(summary_table(data, project_dir))
+    if next_command:
+        # on a line of its own and never wrapped, so it can be copied and pasted as it is
+        console.print(f"next: [bold cyan]{next_command}[/]", soft_wrap=True)

@@ -65,7 +65,10 @@ def _summary(data: dict) -> list[str]:
 def _layers(data: dict) -> list[str]:
     lines = ["## Layers", "",
              "Weight bits count magnitude bits as HGQ does (sign not counted), over the kept weights; "
-             "activation bits are the full width k + i + f of every output element.", "",
+             "activation bits are the full width k + i + f of every output element; adder levels "
+             "count every op from the previous layer's output to this layer's (multiplier tree, ReLU, "
+             "pooling, output cast), so along a chain of layers they add up to the estimated latency.",
+             "",
              "| layer | kind | weights kept / total | weight bits min / mean / max | "
              "activation bits min / mean / max | EBOPs | adder levels |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]

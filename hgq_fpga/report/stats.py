@@ -160,6 +160,24 @@ def _layer_kind(op, weighted, producers: dict) -> str:
     return "quantize"
 
 
+def _segment_levels(name: str, producers: dict, per_op: dict, memo: dict) -> int:
+    """Adder levels on the longest path to tensor ``name`` from the previous quantization points.
+
+    A model input or the output of a cast/table ends the walk; every other op on the way (the
+    multiplier tree, ReLU, pooling, additions) counts with its levels.
+    """
+    if name in memo:
+        return memo[name]
+    op = producers.get(name)
+    if op is None or op.kind in QUANTIZING_KINDS:
+        levels = 0
+    else:
+        levels = int(per_op[op.name].adder_levels) + max(
+            (_segment_levels(i, producers, per_op, memo) for i in op.inputs), default=0)
+    memo[name] = levels
+    return levels
+
+
 def summarize(fw) -> DesignStats:
     """Collect per-layer and total statistics of ``fw`` (a :class:`~hgq_fpga.ir.FirmwareModel`)."""
     res = fw.resources()
@@ -168,17 +186,21 @@ def summarize(fw) -> DesignStats:
     layers: list[LayerStats] = [LayerStats(s.name, "input", None, s.type.width.copy())
                                 for s in fw.inputs]
     claimed: set[str] = set()
+    memo: dict[str, int] = {}
     for op in fw.ops:
         if op.kind not in QUANTIZING_KINDS:
             continue  # weighted ops are reported with the cast that quantizes their result
         source = _feeding_weighted_op(op.inputs[0], producers)
         weighted = producers[source] if source is not None else None
         row = LayerStats(op.name, _layer_kind(op, weighted, producers), None, op.out.width.copy())
+        # every op since the previous layer's output (multiplier tree, ReLU, pooling, the cast):
+        # along a chain of layers the rows add up to the latency
+        row.adder_levels = int(per_op[op.name].adder_levels) + max(
+            (_segment_levels(i, producers, per_op, memo) for i in op.inputs), default=0)
         if weighted is not None:
             claimed.add(weighted.name)
             row.weight_bits = _weight_array(weighted)
             row.ebops = int(per_op[weighted.name].ebops)
-            row.adder_levels = int(per_op[weighted.name].adder_levels)
             row.weight_ops = [weighted.name]
         layers.append(row)
     for op in fw.ops:  # a weighted op whose result is never requantized still costs resources
