@@ -135,7 +135,7 @@ def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
                      f"{a['hgq_run']['train_s']:.0f} s, the whole architecture {a['seconds']:.0f} s.\n\n"
                      f"![{name}: accuracy against EBOPs]({Path(rel, plots.plot_name(name)).as_posix()})")
         parts.append("HGQ Pareto front (calibrated copies of the kept checkpoints):\n\n" + table(
-            ("model", "epoch", "beta", "test accuracy", "exact EBOPs"),
+            ("model", "epochs trained", "beta", "test accuracy", "exact EBOPs"),
             ((p["label"], p["epoch"], f"{p['beta']:.3g}", fmt_pct(p["accuracy"]), fmt_int(p["ebops"]))
              for p in a["hgq_front"])))
         by_label = {m["label"]: m for m in a["matched"]}

@@ -136,7 +136,8 @@ def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple
                   f_init=cfg.hgq_f_init)
     compile_for_training(model, cfg.learning_rate)
     ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_hgq")
-    pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy")
+    # ParetoCheckpoint counts epochs from 1 (as Keras prints them): "epoch" = epochs trained
+    pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy", filename="hgq-epoch{epoch:04d}.keras")
     ramp = BetaScheduler.log_ramp(plan.beta_start, plan.beta_stop, plan.epochs)
     t0 = time.perf_counter()
     model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
@@ -146,7 +147,7 @@ def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple
     for val_acc, train_ebops, path in sorted(pareto.front, key=lambda p: p[1]):
         copy = keras.saving.load_model(path, compile=False)
         epoch = int(re.search(r"epoch(\d+)", os.path.basename(path)).group(1))
-        extra = {"epoch": epoch, "beta": ramp.schedule(epoch), "val_accuracy": val_acc,
+        extra = {"epoch": epoch, "beta": ramp.schedule(epoch - 1), "val_accuracy": val_acc,
                  "training_ebops": train_ebops}
         out.append(_finish(f"hgq-e{epoch}", copy, _calibration_set(x, cfg), split, extra))
     for path in glob.glob(os.path.join(ckpt_dir, "*.keras")):

@@ -18,6 +18,11 @@ def _batches(x, batch_size: int, shapes: list[tuple] = ()):
     if x is None:
         raise ValueError("calibrate needs calibration data, got None")
     arrays = x if isinstance(x, (list, tuple)) else [x]
+    for a in arrays:
+        if not isinstance(a, (np.ndarray, list, tuple, int, float)) and not hasattr(a, "__array__"):
+            raise ValueError(f"calibrate needs the inputs as NumPy arrays (a list of them for several "
+                             f"model inputs), got {type(a).__name__}; e.g. for a tf.data.Dataset of "
+                             "(x, y) batches: np.concatenate([b[0] for b in dataset.as_numpy_iterator()])")
     arrays = [np.asarray(a) for a in arrays]
     if not arrays or arrays[0].ndim == 0 or any(a.size == 0 for a in arrays):
         raise ValueError("calibrate needs a non-empty calibration data set, got an empty array")
@@ -78,11 +83,28 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
         layer.freeze(margin)
     for layer in layers:
         layer.check_exact()
-    # compiled functions captured training mode; force a retrace
+    _forget_compiled(model)
+    return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
+
+
+def _forget_compiled(model: keras.Model) -> None:
+    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode."""
     for attr in ("train_function", "test_function", "predict_function"):
         if hasattr(model, attr):
             setattr(model, attr, None)
-    return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
+
+
+def uncalibrate(model: keras.Model) -> None:
+    """Switch ``model`` back to training mode, so that it can be trained (fine-tuned) again.
+
+    A calibrated model refuses ``fit``: its exact deployment arithmetic has no gradients, and its
+    fixed types were chosen for the weights of that moment. Calibrate again before converting.
+    """
+    from .layers.base import hgq_layers
+
+    for layer in hgq_layers(model):
+        layer.unfreeze()
+    _forget_compiled(model)
 
 
 def require_calibrated(model: keras.Model) -> None:

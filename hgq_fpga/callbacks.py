@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Callable, Sequence
 
 import keras
@@ -82,7 +83,10 @@ class ParetoCheckpoint(keras.callbacks.Callback):
     """Save every model on the (validation metric, EBOPs) Pareto front.
 
     After each epoch, the model is saved if no earlier saved model has both a metric at least as
-    good and EBOPs at most as large. The file name carries both numbers.
+    good and EBOPs at most as large. The file name carries both numbers and the epoch, counted
+    from 1 as Keras prints it (``Epoch 1/50``) and as ``keras.callbacks.ModelCheckpoint`` names files.
+    ``front`` lists this callback's ``(metric, ebops, path)``; ``.keras`` files that an earlier run
+    left in ``directory`` are not part of it (a warning says so when training starts).
 
     Args:
         directory: where to write ``.keras`` files.
@@ -105,6 +109,19 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         self.remove_dominated = remove_dominated
         #: list of (metric, ebops, path) on the front
         self.front: list[tuple[float, float, str]] = []
+
+    def on_train_begin(self, logs=None) -> None:
+        ours = {os.path.abspath(p) for _, _, p in self.front}
+        try:
+            names = sorted(os.listdir(self.directory))
+        except OSError:
+            return
+        stale = [n for n in names if n.endswith(".keras")
+                 and os.path.abspath(os.path.join(self.directory, n)) not in ours]
+        if stale:
+            warnings.warn(f"ParetoCheckpoint: {self.directory} already holds {len(stale)} .keras file(s) "
+                          f"from an earlier run (e.g. {stale[0]}); they are not on this run's front "
+                          "(ParetoCheckpoint.front). Use a new folder to keep runs apart.", stacklevel=2)
 
     def _better_or_equal(self, a: float, b: float) -> bool:
         return a >= b if self.mode == "max" else a <= b
@@ -133,6 +150,6 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         self.front = keep
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, self.filename.format(
-            epoch=epoch, monitor=self.monitor, metric=metric, ebops=cost))
+            epoch=epoch + 1, monitor=self.monitor, metric=metric, ebops=cost))
         self.model.save(path)
         self.front.append((metric, cost, path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -18,8 +20,13 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
     """
     from .layers.base import hgq_layers
 
+    layers = hgq_layers(model)
+    if not any(layer.deployed for layer in layers) and _no_range_seen(layers):
+        warnings.warn("ebops: the model has not seen data yet (no activation range recorded), so every "
+                      "activation counts 0 bits and EBOPs are 0; run model.fit (or calibrate) first",
+                      stacklevel=2)
     out: dict[str, float] = {}
-    for layer in hgq_layers(model):
+    for layer in layers:
         if not layer.has_ebops:
             continue
         if layer.deployed:
@@ -29,6 +36,15 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
     if per_layer:
         return out
     return sum(out.values()) if out else 0.0
+
+
+def _no_range_seen(layers) -> bool:
+    """True when no activation quantizer has recorded a range (the model never ran in training mode)."""
+    quantizers = [q for layer in layers for q in layer.quantizers()
+                  if q.kind == "activation" and q.built]
+    return bool(quantizers) and all(
+        not np.any(keras.ops.convert_to_numpy(q.vmin) <= keras.ops.convert_to_numpy(q.vmax))
+        for q in quantizers)
 
 
 def set_beta(model: keras.Model, beta: float) -> None:

@@ -123,7 +123,8 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
                                checkpoint_dir=checkpoints, callbacks=[RichProgress(epochs, console)],
                                **training_options)
         chosen = outcome.chosen
-        console.print(f"Pareto front: {len(outcome.front)} checkpoints; chosen epoch {chosen.epoch}: "
+        n = len(outcome.front)
+        console.print(f"Pareto front: {n} checkpoint{'' if n == 1 else 's'}; chosen epoch {chosen.epoch}: "
                       f"validation accuracy {100 * chosen.metric:.2f} %, {chosen.ebops:,.0f} EBOPs "
                       "(training estimate)")
         training = outcome.record()

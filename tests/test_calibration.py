@@ -88,3 +88,23 @@ def test_wide_accumulator_is_refused():
     x = (np.random.default_rng(3).normal(size=(64, 5)) * 1e6).astype(np.float32)
     with pytest.raises(ValueError, match="53"):
         calibrate(model, x)
+
+
+def test_fit_after_calibration_is_a_clear_error_and_uncalibrate_trains_again():
+    from hgq_fpga.calibration import uncalibrate
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype(np.float32)
+    y = rng.normal(size=(64, 2)).astype(np.float32)
+    model = _model()
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    calibrate(model, x)
+    with pytest.raises(ValueError, match="'qin' is calibrated.*uncalibrate"):
+        model.fit(x, y, epochs=1, verbose=0)
+    uncalibrate(model)
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=1, verbose=0)
+    assert any(np.any(a != b) for a, b in zip(before, model.get_weights()))
+    calibrate(model, x)
+    assert np.array_equal(model.predict(x, verbose=0), hgq_fpga.to_firmware(model).predict(x))

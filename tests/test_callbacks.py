@@ -62,3 +62,11 @@ def test_pareto_checkpoint_files(tmp_path):
                 assert not (a[0] >= b[0] and a[1] <= b[1])
     loaded = keras.models.load_model(pareto.front[-1][2])
     assert isinstance(loaded.layers[-1], HDense)
+
+
+def test_pareto_checkpoint_epochs_count_from_one_and_stale_files_warn(tmp_path):
+    _, hist, pareto = _fit(tmp_path, epochs=2)
+    epochs = sorted(int(os.path.basename(p)[5:9]) for _, _, p in pareto.front)
+    assert epochs and set(epochs) <= {1, 2}            # as Keras prints "Epoch 1/2", "Epoch 2/2"
+    with pytest.warns(UserWarning, match="earlier run"):
+        _fit(tmp_path, epochs=1)

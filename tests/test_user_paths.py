@@ -122,3 +122,39 @@ def test_float32_input_is_exact():
     ref = hgq_fpga.to_firmware(model).predict(x32)
     assert np.array_equal(np.asarray(model(x32)), ref)
     assert np.array_equal(model.predict(x32, verbose=0), ref)
+
+
+def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
+    """The README's quick start, as a user copies it (only the epoch count lowered)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", readme, re.S).group(1)
+    assert "epochs=50" in code and "log_ramp(1e-7, 1e-4, 50)" in code
+    code = code.replace("epochs=50", "epochs=2").replace("log_ramp(1e-7, 1e-4, 50)", "log_ramp(1e-7, 1e-4, 2)")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
+    exec(compile(code, "README.md quick start", "exec"), {"__name__": "__quickstart__"})
+    assert "(0 mismatches)" in capsys.readouterr().out
+    assert (tmp_path / "build" / "fw").is_dir() and any((tmp_path / "checkpoints").iterdir())
+
+
+def test_ebops_before_any_data_warns():
+    model, x = _dense(np.random.default_rng(0))
+    with pytest.warns(UserWarning, match="has not seen data yet"):
+        assert hgq_fpga.ebops(model) == 0.0
+    model(x, training=True)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert hgq_fpga.ebops(model) > 0
+    assert not [w for w in caught if "not seen data" in str(w.message)]
+
+
+def test_calibrate_with_a_dataset_says_what_to_pass():
+    import tensorflow as tf
+
+    model, x = _dense(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="NumPy arrays.*got .*Dataset.*as_numpy_iterator"):
+        hgq_fpga.calibrate(model, tf.data.Dataset.from_tensor_slices(x).batch(32))

@@ -156,6 +156,21 @@ class HOutputQuantized(HLayer):
         super().__init__(beta=beta, **kwargs)
         self.oq = make_quantizer(output_quantizer, ACTIVATION_DEFAULTS, "output_quantizer")
 
+    def _deployed_for(self, training) -> bool:
+        """Whether :meth:`call` runs the exact deployment path; refuses to train a calibrated layer.
+
+        Deployment mode is exact integer arithmetic in float64 without gradients, and its types
+        were fixed for the weights at calibration: training it would either do nothing or leave
+        types that no longer fit the weights.
+        """
+        if not self.oq.deployed:
+            return False
+        if training:
+            raise ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact deployment mode, no "
+                             "gradients) and cannot be trained; run hgq_fpga.calibration.uncalibrate(model) "
+                             "to train again, then hgq_fpga.calibrate(model, x) before converting")
+        return True
+
     def out_dtype(self) -> str:
         """``"float64"`` once calibrated (exact arithmetic), ``"float32"`` in training mode."""
         return "float64" if self.oq.deployed else "float32"

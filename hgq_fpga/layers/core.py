@@ -34,7 +34,7 @@ class HQuantize(HOutputQuantized):
         self.oq.build(tuple(input_shape[1:]))
 
     def call(self, x, training=None):
-        if self.oq.deployed:
+        if self._deployed_for(training):
             return self.oq.exact_quantize(x)
         xq, _ = self.oq.fake_quantize(ops.cast(x, "float32"), training=training)
         return xq
@@ -101,7 +101,7 @@ class HActivation(HOutputQuantized):
         return not (isinstance(self.activation, str) and self.activation in ("linear", "relu"))
 
     def call(self, x, training=None):
-        if self.oq.deployed:
+        if self._deployed_for(training):
             lut = _outside_trace(self._deployed_lut) if self.is_table else None
             if lut is None:
                 return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))

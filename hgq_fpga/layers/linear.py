@@ -87,7 +87,7 @@ class HLinear(HOutputQuantized):
         return ops.relu(y) if self.activation == "relu" else y
 
     def call(self, x, training=None):
-        if self.oq.deployed:
+        if self._deployed_for(training):
             return self._call_exact(x)
         x = ops.cast(x, "float32")
         kernel, bias = self.float_weights(x, training)

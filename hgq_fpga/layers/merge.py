@@ -31,7 +31,7 @@ class HAdd(HOutputQuantized):
         total = ops.cast(inputs[0], dtype)
         for t in inputs[1:]:
             total = total + ops.cast(t, dtype)
-        if self.oq.deployed:
+        if self._deployed_for(training):
             return self.oq.exact_quantize(total)
         return self.oq.fake_quantize(total, training=training)[0]
 

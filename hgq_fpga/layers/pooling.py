@@ -174,7 +174,7 @@ class HAveragePooling(PoolingWindow, HOutputQuantized):
         dtype = self.out_dtype()
         c = np.ldexp(self.c_raw.astype(np.float64), -self.c_f)[..., None]
         mean = self._window_sum(ops.cast(x, dtype)) * ops.convert_to_tensor(c, dtype=dtype)
-        if self.oq.deployed:
+        if self._deployed_for(training):
             return self.oq.exact_quantize(mean)
         return self.oq.fake_quantize(mean, training=training)[0]
 

@@ -89,7 +89,7 @@ def _training(training: dict | None) -> list[str]:
              f"Checkpoints that no other beats on both {metric} and EBOPs (training-time estimate). "
              f"Chosen: the smallest EBOPs within {_tolerance(key, training.get('tolerance', 0))} of the "
              f"best {metric}.", "",
-             f"| epoch (from 0) | {metric} | EBOPs (training estimate) | chosen |", "| ---: | ---: | ---: | :---: |"]
+             f"| epoch | {metric} | EBOPs (training estimate) | chosen |", "| ---: | ---: | ---: | :---: |"]
     for p in training["front"]:
         mark = "★" if p.get("path") == chosen.get("path") and p["ebops"] == chosen.get("ebops") else ""
         epoch = "–" if p.get("epoch") is None else p["epoch"]
