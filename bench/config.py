@@ -46,15 +46,16 @@ def full() -> BenchConfig:
     """All 55,000 training images, long beta ramps, every width from 2 to 8 bits, every front model."""
     plans = (Plan(MLP, epochs=50, beta_start=1e-8, beta_stop=1e-5),
              Plan(CNN, epochs=30, beta_start=1e-8, beta_stop=3e-6))
-    study = StudyConfig(plans, uniform_bits=(2, 3, 4, 5, 6, 7, 8), batch_size=64, n_calibration=20000)
+    study = StudyConfig(plans, uniform_bits=(2, 3, 4, 5, 6, 7, 8), batch_size=64, learning_rate=2e-3,
+                        n_calibration=20000)
     return BenchConfig("full", _fashion(None), study, exact_models={}, speed_quick=False)
 
 
 def quick() -> BenchConfig:
     """10,000 training images, shorter ramps, three uniform widths, three front models checked."""
     plans = (Plan(MLP, epochs=30, beta_start=1e-8, beta_stop=1e-5),
-             Plan(CNN, epochs=12, beta_start=1e-8, beta_stop=3e-6))
-    study = StudyConfig(plans, uniform_bits=(4, 6, 8), batch_size=32, n_calibration=5000)
+             Plan(CNN, epochs=20, beta_start=1e-8, beta_stop=3e-6))
+    study = StudyConfig(plans, uniform_bits=(4, 6, 8), batch_size=64, learning_rate=2e-3, n_calibration=5000)
     return BenchConfig("quick", _fashion(10000), study, exact_models={"mlp": 2, "cnn": 1}, speed_quick=True)
 
 

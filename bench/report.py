@@ -78,8 +78,16 @@ def _headline(r: dict) -> str:
         h = a.get("headline") or {}
         target = a.get("target_ratio")
         ok = None if target is None else (h.get("ratio") is not None and h["ratio"] >= target)
+        if h.get("match_label"):
+            detail = (f" ({h['label']}: {fmt_pct(h['target_accuracy'])} at {fmt_int(h['reference_ebops'])} "
+                      f"EBOPs; {h['match_label']}: {fmt_pct(h['match_accuracy'])} at {fmt_int(h['match_ebops'])})")
+        elif h:
+            detail = f" (no HGQ model reached {h['label']}'s {fmt_pct(h['target_accuracy'])})"
+        else:
+            detail = ""
         rows.append((f"EBOPs ratio at matched accuracy, {name} ({a['architecture']})",
-                     fmt_ratio(h.get("ratio")), "≥ " + fmt_ratio(target) if target else "—", verdict(ok)))
+                     fmt_ratio(h.get("ratio")) + detail, "≥ " + fmt_ratio(target) if target else "—",
+                     verdict(ok)))
     ex = r["exactness"]
     rows.append((f"mismatching output values, Keras = emulator = C sim, {ex['models_checked']} models "
                  f"× {fmt_int(ex['samples'])} test images", fmt_int(ex["mismatches"]), "0",
@@ -115,6 +123,15 @@ that accuracy.
 """
 
 
+def _noise(arch: dict, n_test: int) -> str:
+    """The binomial standard error of a test accuracy near the top of this architecture's fronts."""
+    top = max(p["accuracy"] for p in arch["hgq_points"] + arch["uniform_points"])
+    se = (top * (1 - top) / n_test) ** 0.5
+    return (f"A test accuracy near {fmt_pct(top)} on {fmt_int(n_test)} images has a standard error of "
+            f"about {100 * se:.2f} percentage points, so near the top of the fronts \"at least as "
+            "accurate\" is decided within that noise.")
+
+
 def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
     rs = r["resource_study"]
     ds = rs["dataset"]
@@ -129,10 +146,13 @@ def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
     rel = os.path.relpath(plot_dir, md_dir)
     for name, a in rs["architectures"].items():
         plan = cfg["plans"][name]
+        n_uniform = len(a["uniform_points"])
         parts.append(f"### {name}: {a['architecture']}\n\n"
-                     f"{fmt_int(a['n_train'])} training images, {plan['epochs']} epoch(s) per run, beta "
-                     f"ramped from {plan['beta_start']:g} to {plan['beta_stop']:g}; HGQ training took "
-                     f"{a['hgq_run']['train_s']:.0f} s, the whole architecture {a['seconds']:.0f} s.\n\n"
+                     f"{fmt_int(a['n_train'])} training images. HGQ: one run of {plan['epochs']} epoch(s), "
+                     f"beta ramped from {plan['beta_start']:g} to {plan['beta_stop']:g} "
+                     f"({a['hgq_run']['train_s']:.0f} s). Uniform: {plan['epochs']} epoch(s) for each of "
+                     f"{n_uniform} widths ({n_uniform * plan['epochs']} epochs in all). The whole "
+                     f"architecture took {a['seconds']:.0f} s. {_noise(a, ds['n_test'])}\n\n"
                      f"![{name}: accuracy against EBOPs]({Path(rel, plots.plot_name(name)).as_posix()})")
         parts.append("HGQ Pareto front (calibrated copies of the kept checkpoints):\n\n" + table(
             ("model", "epochs trained", "beta", "test accuracy", "exact EBOPs"),

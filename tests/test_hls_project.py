@@ -145,6 +145,23 @@ def test_existing_non_empty_dir_refused(tmp_path):
     assert write_project(small_model(), d).path == d           # an empty folder is fine
 
 
+def test_replace_swaps_only_an_earlier_hgq_project(tmp_path):
+    d = tmp_path / "p"
+    write_project(small_model(), d)
+    (d / "stale.txt").write_text("from the earlier run")
+    with pytest.raises(FileExistsError, match="replace=True"):
+        write_project(small_model(), d)
+    write_project(small_model(), d, replace=True)
+    assert not (d / "stale.txt").exists() and (d / "build_prj.tcl").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["p"]                # no staging folder left behind
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("do not touch")
+    with pytest.raises(FileExistsError, match="not written by hgq_fpga"):
+        write_project(small_model(), foreign, replace=True)
+    assert os.listdir(foreign) == ["thesis.tex"]
+
+
 def test_failure_leaves_no_partial_folder(tmp_path, monkeypatch):
     import hgq_fpga.hls.writer as writer
 

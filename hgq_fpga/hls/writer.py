@@ -62,20 +62,32 @@ def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: 
     fw.save(d / "ir")
 
 
+def _is_hgq_project(path: Path) -> bool:
+    """Whether ``path`` holds a project that :func:`write_project` wrote (its tcl says so)."""
+    tcl = path / "build_prj.tcl"
+    return tcl.is_file() and "written by hgq_fpga" in tcl.read_text(errors="replace")[:400]
+
+
 def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
                   name: str = "myproject", clock_period: float | None = None, tb_data=None,
-                  cache_dir: str | Path | None = None, protocol: str = "ap_vld") -> HLSProject:
+                  cache_dir: str | Path | None = None, protocol: str = "ap_vld",
+                  replace: bool = False) -> HLSProject:
     """Write the HLS project of ``fw`` into ``out_dir`` and return it (not yet compiled).
 
     ``board``: a built-in board name or alias, a YAML file, or a :class:`Board`.
     ``clock_period``: ns, default the board's.  ``tb_data``: testbench inputs (an array, or a
     list for several inputs; default random ones).  ``cache_dir``: where compiled C simulations
     are kept.  ``protocol``: port protocol of the top function, ``ap_vld`` or ``ap_none``.
-    Raises ``FileExistsError`` if ``out_dir`` exists and is not empty.
+    ``replace``: swap out an earlier hgq_fpga project in ``out_dir`` in one step (never a folder
+    hgq_fpga did not write).  Raises ``FileExistsError`` if ``out_dir`` exists and is not empty
+    (and, with ``replace``, is not an hgq_fpga project).
     """
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} exists and is not empty; choose a new folder or remove it")
+        if not (replace and _is_hgq_project(out)):
+            hint = "" if replace else " or pass replace=True"
+            raise FileExistsError(f"{out} exists and is not empty (and was not written by hgq_fpga); "
+                                  f"choose a new folder, remove it{hint}")
     b = board if isinstance(board, Board) else load_board(board)
     clock = float(clock_period if clock_period is not None else b.clock_period_ns)
     if tb_data is None:
@@ -87,7 +99,7 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     try:
         _write_files(fw, tmp / "p", name, b, clock, tb_inputs, protocol)
         if out.exists():
-            out.rmdir()
+            out.rename(tmp / "old")  # the earlier project goes away with tmp
         (tmp / "p").rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
