@@ -132,6 +132,11 @@ def _noise(arch: dict, n_test: int) -> str:
             "accurate\" is decided within that noise.")
 
 
+def _warmup(plan: dict) -> str:
+    w = plan.get("warmup_epochs", 0)
+    return f"beta = 0 for the first {w} epoch(s), then " if w else ""
+
+
 def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
     rs = r["resource_study"]
     ds = rs["dataset"]
@@ -149,7 +154,7 @@ def _resource(r: dict, md_dir: Path, plot_dir: Path) -> str:
         n_uniform = len(a["uniform_points"])
         parts.append(f"### {name}: {a['architecture']}\n\n"
                      f"{fmt_int(a['n_train'])} training images. HGQ: one run of {plan['epochs']} epoch(s), "
-                     f"beta ramped from {plan['beta_start']:g} to {plan['beta_stop']:g} "
+                     f"{_warmup(plan)}beta ramped from {plan['beta_start']:g} to {plan['beta_stop']:g} "
                      f"({a['hgq_run']['train_s']:.0f} s). Uniform: {plan['epochs']} epoch(s) for each of "
                      f"{n_uniform} widths ({n_uniform * plan['epochs']} epochs in all). The whole "
                      f"architecture took {a['seconds']:.0f} s. {_noise(a, ds['n_test'])}\n\n"

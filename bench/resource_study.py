@@ -43,13 +43,19 @@ TARGET_RATIO = {"mlp": 5.0}
 @dataclass(frozen=True)
 class Plan:
     """How one architecture is trained: epochs per run (HGQ and each uniform width get the same
-    number by default), the beta ramp of the HGQ run, and how many training images it uses."""
+    number), the beta schedule of the HGQ run, and how many training images it uses.
+
+    The HGQ run trains ``warmup_epochs`` epochs with ``beta = 0`` (near-float precision: only the
+    cross-entropy moves the bit widths), then ramps ``beta`` log-linearly from ``beta_start`` to
+    ``beta_stop`` over the remaining epochs.
+    """
 
     arch: Architecture
     epochs: int
     beta_start: float
     beta_stop: float
     n_train: int | None = None
+    warmup_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -57,6 +63,15 @@ class Plan:
         if not 0 < self.beta_start <= self.beta_stop:
             raise ValueError(f"{self.arch.name}: need 0 < beta_start <= beta_stop, got "
                              f"{self.beta_start}, {self.beta_stop}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"{self.arch.name}: need 0 <= warmup_epochs < epochs, got "
+                             f"{self.warmup_epochs}, {self.epochs}")
+
+    def beta_scheduler(self) -> BetaScheduler:
+        """``beta = 0`` for the warm-up epochs, then the log-linear ramp."""
+        ramp = BetaScheduler.log_ramp(self.beta_start, self.beta_stop, self.epochs - self.warmup_epochs)
+        w = self.warmup_epochs
+        return BetaScheduler(lambda epoch: 0.0 if epoch < w else ramp.schedule(epoch - w))
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,8 @@ class StudyConfig:
                 "hgq_init_bits": self.hgq_init_bits, "hgq_f_init": self.hgq_f_init,
                 "n_calibration": self.n_calibration, "seed": self.seed,
                 "plans": {p.arch.name: {"epochs": p.epochs, "beta_start": p.beta_start,
-                                        "beta_stop": p.beta_stop, "n_train": p.n_train}
+                                        "beta_stop": p.beta_stop, "warmup_epochs": p.warmup_epochs,
+                                        "n_train": p.n_train}
                           for p in self.plans}}
 
 
@@ -138,7 +154,7 @@ def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple
     ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_hgq")
     # ParetoCheckpoint counts epochs from 1 (as Keras prints them): "epoch" = epochs trained
     pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy", filename="hgq-epoch{epoch:04d}.keras")
-    ramp = BetaScheduler.log_ramp(plan.beta_start, plan.beta_stop, plan.epochs)
+    ramp = plan.beta_scheduler()
     t0 = time.perf_counter()
     model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
               batch_size=cfg.batch_size, verbose=0, callbacks=[ramp, pareto])

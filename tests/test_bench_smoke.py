@@ -130,3 +130,16 @@ def test_uniform_bits_sets_widths():
     inp = model.layers[1].oq  # input pixels are not negative: no sign bit
     peak = float(keras.ops.convert_to_numpy(inp.vmax).max())
     assert np.floor(np.log2(peak)) + 1 + float(keras.ops.convert_to_numpy(inp.f).ravel()[0]) == 5
+
+
+def test_plan_beta_schedule_with_warmup():
+    from bench.models import MLP
+    from bench.resource_study import Plan
+
+    sched = Plan(MLP, epochs=5, beta_start=1e-8, beta_stop=1e-6, warmup_epochs=2).beta_scheduler().schedule
+    assert [sched(e) for e in range(2)] == [0.0, 0.0]
+    assert sched(2) == pytest.approx(1e-8) and sched(3) == pytest.approx(1e-7) and sched(4) == pytest.approx(1e-6)
+    plain = Plan(MLP, epochs=3, beta_start=1e-8, beta_stop=1e-6).beta_scheduler().schedule
+    assert plain(0) == pytest.approx(1e-8) and plain(2) == pytest.approx(1e-6)
+    with pytest.raises(ValueError):
+        Plan(MLP, epochs=3, beta_start=1e-8, beta_stop=1e-6, warmup_epochs=3)

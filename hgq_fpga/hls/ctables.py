@@ -44,6 +44,15 @@ class IntTable:
         return None
 
     @property
+    def longest_run(self) -> int:
+        """For a pointer table ``ptr``: the most entries any ``[ptr[n], ptr[n+1])`` holds.
+
+        Templates use it as a constant trip count, so HLS can unroll the inner loops without
+        first propagating the table's values into the loop bounds.
+        """
+        return int(np.diff(self.values).max(initial=0))
+
+    @property
     def all_equal(self) -> bool:
         return bool(self.values.size) and bool(np.all(self.values == self.values[0]))
 
