@@ -80,7 +80,7 @@ class HLSProject:
         if self._fn is None:
             self.compile()
         fw = self.fw
-        xs = [np.ascontiguousarray(a, dtype=np.float64) for a in fw._as_inputs(x)]
+        xs = [np.ascontiguousarray(a, dtype=np.float64) for a in fw.as_inputs(x)]
         n = xs[0].shape[0]
         if any(a.shape[0] != n for a in xs):
             raise ValueError(f"inputs have different batch sizes: {[a.shape[0] for a in xs]}")

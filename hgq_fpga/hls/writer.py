@@ -93,7 +93,7 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     if tb_data is None:
         tb_inputs = default_tb_data(fw)
     else:
-        tb_inputs = [np.asarray(a, np.float64) for a in fw._as_inputs(tb_data)]
+        tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(tb_data)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -83,7 +83,9 @@ class FirmwareModel:
             self._plan_memory()
         return self._kernels
 
-    def _as_inputs(self, x) -> list[np.ndarray]:
+    def as_inputs(self, x) -> list[np.ndarray]:
+        """Validate a batch (an array, a list, or a dict by input name) as float64 arrays, one per
+        input: shapes, NaN/inf and equal sample counts are checked with errors naming the input."""
         if isinstance(x, Mapping):
             missing = [s.name for s in self.inputs if s.name not in x]
             if missing:
@@ -107,7 +109,7 @@ class FirmwareModel:
         ``keep_all=False`` returns only the outputs and lets casts overwrite intermediates that
         nothing else reads, which saves memory traffic on large batches.
         """
-        return self._execute(self._as_inputs(x), keep_all)
+        return self._execute(self.as_inputs(x), keep_all)
 
     def _execute(self, xs: list[np.ndarray], keep_all: bool) -> dict[str, np.ndarray]:
         """Run the ops on validated float64 inputs (see :meth:`run_raw`)."""
@@ -165,7 +167,7 @@ class FirmwareModel:
         float64 values (a list if several outputs); with ``trace=True``, a dict name → float64 values
         of every tensor instead.
         """
-        xs = self._as_inputs(x)
+        xs = self.as_inputs(x)
         if trace:
             return {n: self.value(n, r) for n, r in self._execute(xs, keep_all=True).items()}
         self._compiled()
