@@ -84,10 +84,12 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     """
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not (replace and _is_hgq_project(out)):
-            hint = "" if replace else " or pass replace=True"
-            raise FileExistsError(f"{out} exists and is not empty (and was not written by hgq_fpga); "
-                                  f"choose a new folder, remove it{hint}")
+        if not replace:
+            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
+                                  "pass replace=True (which replaces only a project hgq_fpga wrote)")
+        if not _is_hgq_project(out):
+            raise FileExistsError(f"{out} exists, is not empty and was not written by hgq_fpga; "
+                                  "refusing to replace it: choose a new folder")
     b = board if isinstance(board, Board) else load_board(board)
     clock = float(clock_period if clock_period is not None else b.clock_period_ns)
     if tb_data is None:
