@@ -108,6 +108,18 @@ def targets(benchmarks: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def cross_targets(benchmarks: dict[str, dict]) -> list[dict]:
+    """Targets that compare two benchmarks of the same run: the emulator against hls4ml's
+    compiled ``predict()`` on the same 64-32-32-10 architecture (target: at least 10x)."""
+    emulator = flatten(benchmarks.get("emulator", {}).get("result", {})).get("samples_per_s")
+    hls4ml = flatten(benchmarks.get("csim", {}).get("result", {})).get(f"{_SMALL}.hls4ml.predict_per_s")
+    if not (isinstance(emulator, (int, float)) and isinstance(hls4ml, (int, float)) and hls4ml > 0):
+        return []
+    ratio = emulator / hls4ml
+    return [{"benchmark": "emulator", "what": "emulator throughput / hls4ml predict() throughput, 64-32-32-10",
+             "measured": ratio, "target": 10.0, "comparison": ">=", "meets": ratio >= 10.0}]
+
+
 def run(quick: bool, modules: dict[str, str] | None = None, log=print,
         importer: Callable[[str], Any] = importlib.import_module) -> dict:
     """Run every speed benchmark; return ``{"benchmarks": {name: entry}, "targets": [...]}``."""
@@ -118,4 +130,4 @@ def run(quick: bool, modules: dict[str, str] | None = None, log=print,
         benchmarks[name] = entry
         log(f"  {entry['status']}" + (f": {entry['reason']}" if "reason" in entry else
                                       f" in {entry['seconds']:.0f} s"))
-    return {"benchmarks": benchmarks, "targets": targets(benchmarks)}
+    return {"benchmarks": benchmarks, "targets": targets(benchmarks) + cross_targets(benchmarks)}

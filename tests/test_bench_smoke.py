@@ -143,3 +143,14 @@ def test_plan_beta_schedule_with_warmup():
     assert plain(0) == pytest.approx(1e-8) and plain(2) == pytest.approx(1e-6)
     with pytest.raises(ValueError):
         Plan(MLP, epochs=3, beta_start=1e-8, beta_stop=1e-6, warmup_epochs=3)
+
+
+def test_emulator_against_hls4ml_ratio():
+    from bench.speed import cross_targets
+    benchmarks = {"emulator": {"result": {"samples_per_s": 600_000.0}},
+                  "csim": {"result": {"models": {"mlp_64_32_32_10": {"hls4ml": {"predict_per_s": 12_000.0}}}}}}
+    (row,) = cross_targets(benchmarks)
+    assert row["measured"] == 50.0 and row["meets"] is True
+    benchmarks["emulator"]["result"]["samples_per_s"] = 60_000.0
+    assert cross_targets(benchmarks)[0]["meets"] is False
+    assert cross_targets({"emulator": {"status": "error"}}) == []
