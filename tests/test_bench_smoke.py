@@ -15,11 +15,8 @@ import types
 import numpy as np
 import pytest
 
-pytest.importorskip("keras")
-pytest.importorskip("matplotlib")
-
-from bench import config, data, pareto, report, results  # noqa: E402
-from bench.suite import run_suite  # noqa: E402
+from bench import config, data, pareto, report, results
+from bench.suite import run_suite
 
 STUB_RESULT = {"samples_per_s": 123456.0, "target": 200000, "meets_target": False, "batch": 10}
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga.calibration import calibrate, require_calibrated  # noqa: E402

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from hgq_fpga.callbacks import BetaScheduler, ParetoCheckpoint  # noqa: E402
 from hgq_fpga.layers import HDense, HQuantize  # noqa: E402

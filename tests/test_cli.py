@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-keras = pytest.importorskip("keras")
+import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga.cli import main  # noqa: E402

@@ -4,7 +4,7 @@ calibrated Keras model exactly, on calibration data, on overflowing data and on 
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402

@@ -8,11 +8,8 @@ import json
 import pytest
 from rich.console import Console
 
-pytest.importorskip("sklearn")
-pytest.importorskip("keras")
-
-from hgq_fpga import demo  # noqa: E402
-from hgq_fpga.deploy import MANIFEST  # noqa: E402
+from hgq_fpga import demo
+from hgq_fpga.deploy import MANIFEST
 
 
 def test_demo_end_to_end(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402

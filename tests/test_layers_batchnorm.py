@@ -4,7 +4,7 @@ inference against a numpy reference, save/load."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402

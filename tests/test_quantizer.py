@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 import tensorflow as tf  # noqa: E402
 
 from hgq_fpga import fixed  # noqa: E402

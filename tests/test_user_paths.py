@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga.layers import (HActivation, HAveragePooling2D, HConv2D, HConv2DBatchNorm,  # noqa: E402
@@ -83,7 +83,7 @@ def test_xla_tanh_saturation_matches_table():
     _check(model, x)
 
 
-def test_xla_batchnorm_fusion_uses_calibrated_weights():
+def test_xla_batchnorm_fusion_uses_calibrated_weights(tmp_path):
     """gamma / sqrt(var + eps) is 1.0 eagerly but 1 - 2**-24 under XLA for these variances."""
     inp = keras.Input((4,))
     bn = HDenseBatchNorm(8, kernel_quantizer={"round_mode": "TRN", "init_bits": 4})
@@ -97,7 +97,7 @@ def test_xla_batchnorm_fusion_uses_calibrated_weights():
     assert np.all(bn.quantized_kernel() == 0.5)
     _check(model, x)
     # the fused quantized weights survive saving and loading
-    path = f"{pytest.importorskip('tempfile').mkdtemp()}/bn.keras"
+    path = str(tmp_path / "bn.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
     assert np.array_equal(loaded.layers[-1].quantized_kernel(), bn.quantized_kernel())
