@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..ir.builder import build_table
+from ..ir.tensor import TensorType
 from .base import HLayer, HOutputQuantized
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
@@ -51,11 +53,6 @@ def get_unary(activation: str | Callable) -> Callable:
         raise ValueError(f"unsupported activation {activation!r} for HActivation; expected a callable "
                          f"or one of {', '.join(UNARY_ACTIVATIONS)} (softmax is not element-wise)")
     return keras.activations.get(activation)
-
-
-#: widest input (bits) for which a deployed HActivation looks its function up in a table, as the
-#: firmware does (hgq_fpga.ir.builder.MAX_TABLE_INPUT_WIDTH); wider inputs evaluate the function
-MAX_LUT_INPUT_WIDTH = 20
 
 
 def _outside_trace(fn: Callable):
@@ -120,39 +117,27 @@ class HActivation(HOutputQuantized):
     def _deployed_lut(self):
         """``(base, scale, values)`` of the deployed table for the current types, or ``None``.
 
-        One table per distinct (input type, output type) pair, concatenated in ``values`` (the
-        quantized outputs, float64); an element with input ``x`` reads
-        ``values[x * scale + base]`` (``scale = 2**f_in``). ``None`` when an input is wider than
-        :data:`MAX_LUT_INPUT_WIDTH` or the function is not finite on the grid (no firmware table
-        either); the layer then evaluates the function directly. Cached by the types.
+        The very table the firmware gets (:func:`hgq_fpga.ir.builder.build_table`), as values: an
+        element with input ``x`` reads ``values[x * scale + base]`` (``scale = 2**f_in``).
+        ``None`` when an input is wider than a firmware table allows or the function is not finite
+        on the grid; the layer then evaluates the function directly. Cached by the types.
         """
-        from .. import fixed
-
         types = tuple(np.asarray(t, np.int64) for t in self.input_types() + self.oq.fixed_types())
         key = tuple(t.tobytes() for t in types)
         if self._lut_cache is not None and self._lut_cache[0] == key:
             return self._lut_cache[1]
-        kin, iin, fin, ko, io, fo = types
-        lut = None
-        if int((kin + iin + fin).max(initial=0)) <= MAX_LUT_INPUT_WIDTH:
-            keys = np.stack([t.reshape(-1) for t in types], axis=1)
-            uniq, table_id = np.unique(keys, axis=0, return_inverse=True)
-            base_of, parts, pos = [], [], 0
-            try:
-                for k0, i0, f0, k1, i1, f1 in uniq.tolist():
-                    w = k0 + i0 + f0
-                    lo = -(1 << (w - 1)) if (k0 and w > 0) else 0
-                    hi = (1 << (w - k0)) - 1 if w > 0 else 0
-                    codes = np.arange(lo, hi + 1, dtype=np.int64)
-                    y = self._eval(np.ldexp(codes.astype(np.float64), -f0))
-                    parts.append(fixed.quantize(y, k1, i1, f1, self.oq.round_mode, self.oq.overflow_mode))
-                    base_of.append(pos - lo)
-                    pos += codes.size
-            except ValueError:            # not finite on the grid: no table
-                parts = None
-            if parts is not None:
-                base = np.asarray(base_of, np.int64)[np.asarray(table_id).reshape(-1)].reshape(kin.shape)
-                lut = (base, np.ldexp(1.0, fin), np.concatenate(parts).astype(np.float64))
+        x_type, out_type = TensorType.of(*types[:3]), TensorType.of(*types[3:])
+        try:
+            t = build_table(x_type, self._eval, out_type, self.oq.round_mode, self.oq.overflow_mode)
+        except ValueError:                # too wide for a table, or not finite on the grid
+            lut = None
+        else:
+            base = (t["start"] - t["lo"])[t["table_id"]]
+            # entries are raw codes of the output type, which all elements of one table share
+            table_f = np.zeros(t["size"].shape, np.int64)
+            table_f[t["table_id"].reshape(-1)] = out_type.f.reshape(-1)
+            out_f = np.repeat(table_f, t["size"])      # the tables lie back to back in `values`
+            lut = (base, np.ldexp(1.0, x_type.f), np.ldexp(t["values"].astype(np.float64), -out_f))
         self._lut_cache = (key, lut)
         return lut
 
