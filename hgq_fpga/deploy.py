@@ -19,7 +19,6 @@ result is replaced in one step.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from .folders import move_into_place
 
 MANIFEST = "hgq_fpga.json"
 MANIFEST_FORMAT = "hgq_fpga.design"
@@ -91,22 +92,6 @@ def check_destination(out: Path, replace: bool) -> None:
     if not (out / MANIFEST).is_file():
         raise DesignError(f"refusing to replace {out}: it is not a design folder written by hgq_fpga "
                           f"(no {MANIFEST} in it)")
-
-
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Rename ``staging`` to ``out``; an existing ``out`` is swapped out first and then deleted."""
-    retired = None
-    if out.exists():
-        retired = out.with_name(f".{out.name}.replaced-{os.getpid()}")
-        os.replace(out, retired)
-    try:
-        os.replace(staging, out)
-    except OSError:
-        if retired is not None:
-            os.replace(retired, out)  # put the earlier result back
-        raise
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
 
 
 def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str = "vu9p",
@@ -177,7 +162,7 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")
         data = write_report(fw, staging / REPORT_DIR, run, project_dir=staging)
-        _move_into_place(staging, out)
+        move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hgq_fpga.board import Board, load_board
+from hgq_fpga.folders import move_into_place
 from hgq_fpga.hls.emit import emit_firmware
 from hgq_fpga.hls.plan import build_plan
 from hgq_fpga.hls.project import HLSProject
@@ -100,9 +101,7 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         _write_files(fw, tmp / "p", name, b, clock, tb_inputs, protocol)
-        if out.exists():
-            out.rename(tmp / "old")  # the earlier project goes away with tmp
-        (tmp / "p").rename(out)
+        move_into_place(tmp / "p", out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return HLSProject(fw, out, name, cache_dir)
