@@ -5,7 +5,9 @@ weights).  For each, in fresh subprocesses (so that peak-memory numbers belong t
 
 * ours: write the project, cold-compile it into an empty cache, measure the peak RSS of g++, run
   ``prj.predict`` on a batch (one thread and the default thread count) and check it equals the
-  emulator bit for bit;
+  emulator bit for bit.  Both C-simulation builds are measured: the default one that
+  ``predict`` uses (multiply-accumulates on integer codes) is the one held to the targets; the
+  ``ap_fixed`` build (the exact text HLS synthesises) is reported beside it;
 * hls4ml: the same weights in a plain ``keras.Sequential`` of Dense layers (ReLU between them),
   converted with ``convert_from_keras_model(backend='Vitis', io_type='io_parallel')`` at its
   default ``ap_fixed<16,6>``, Latency strategy; time ``compile()`` and ``predict``.
@@ -102,16 +104,24 @@ def worker_ours(sizes, n_samples: int, repeats: int) -> dict:
         t0 = time.perf_counter()
         prj = write_project(fw, Path(d) / "prj", cache_dir=Path(d) / "cache")
         t_write = time.perf_counter() - t0
+        want = fw.predict(x)
+        # the HLS text itself first, then the default (integer-MAC) build that predict() uses
+        t_ap, cpu_ap = _cold_compiles(
+            lambda n: prj.compile(cache_dir=Path(d) / f"ap{n}", macs="ap_fixed"), repeats)
+        exact_ap = bool(np.array_equal(prj.predict(x), want))
+        one_ap = _throughput(lambda a: prj.predict(a, threads=1), x, repeats)
         t_compile, cpu = _cold_compiles(lambda n: prj.compile(cache_dir=Path(d) / f"cold{n}"),
                                         repeats)
         rss = _children_peak_mb()
-        exact = bool(np.array_equal(prj.predict(x), fw.predict(x)))
+        exact = bool(np.array_equal(prj.predict(x), want))
         one = _throughput(lambda a: prj.predict(a, threads=1), x, repeats)
         many = _throughput(prj.predict, x, repeats)
     return {"write_s": t_write, "compile_s": t_compile, "compile_cpu_s": cpu,
             "compile_peak_rss_mb": rss,
             "predict_per_s_1_thread": one, "predict_per_s": many, "threads": default_threads(),
-            "bit_exact_vs_emulator": exact,
+            "bit_exact_vs_emulator": exact and exact_ap,
+            "ap_fixed_build": {"compile_s": t_ap, "compile_cpu_s": cpu_ap,
+                               "predict_per_s_1_thread": one_ap, "bit_exact_vs_emulator": exact_ap},
             "weights": int(sum(op.w_raw.size for op in fw.ops if op.kind == "dense")),
             "nonzero_weights": int(sum(np.count_nonzero(op.w_raw) for op in fw.ops
                                        if op.kind == "dense"))}
@@ -201,6 +211,8 @@ def run(quick: bool = False) -> dict:
         entry["predict_speedup"] = _ratio(ours.get("predict_per_s"), theirs.get("predict_per_s"))
         entry["predict_speedup_1_thread"] = _ratio(ours.get("predict_per_s_1_thread"),
                                                    theirs.get("predict_per_s"))
+        entry["predict_speedup_ap_fixed_build_1_thread"] = _ratio(
+            ours.get("ap_fixed_build", {}).get("predict_per_s_1_thread"), theirs.get("predict_per_s"))
         result["models"][label] = entry
     small, big = (result["models"][k] for k in MODELS)
     result["targets"] = {
@@ -231,8 +243,13 @@ def report(result: dict) -> str:
              "| model | compile ours / hls4ml: best wall (CPU) s | g++ peak RSS ours / hls4ml (MB) | "
              "predict ours (1 thread) / hls4ml (samples/s) | speed-up predict / compile |",
              "| --- | --- | --- | --- | --- |"]
+    ap_rows = []
     for label, m in result["models"].items():
         o, h = m["ours"], m["hls4ml"]
+        ap = o.get("ap_fixed_build", {})
+        ap_rows.append(f"| {label} | {_fmt(ap.get('compile_s'))} | "
+                       f"{_fmt(ap.get('predict_per_s_1_thread'))} | "
+                       f"{_fmt(m.get('predict_speedup_ap_fixed_build_1_thread'), 'x')} |")
         lines.append(
             f"| {label} | {_fmt(o.get('compile_s'))} ({_fmt(o.get('compile_cpu_s'))}) / "
             f"{_fmt(h.get('compile_s'))} ({_fmt(h.get('compile_cpu_s'))}) "
@@ -243,6 +260,9 @@ def report(result: dict) -> str:
         for side in ("ours", "hls4ml"):
             if "error" in m[side]:
                 lines.append(f"|   {side} error | {m[side]['error']} | | | |")
+    lines += ["", "The ap_fixed build (the text HLS synthesises; `make csim` runs it):", "",
+              "| model | compile (s) | predict, 1 thread (samples/s) | speed-up over hls4ml |",
+              "| --- | --- | --- | --- |", *ap_rows]
     lines += ["", "targets: " + ", ".join(f"{k[len('meets_'):]} {'yes' if v else 'NO'}"
                                            for k, v in result["targets"].items()
                                            if k.startswith("meets_"))]

@@ -2,8 +2,10 @@
 
 For every selected model (calibrated, from the resource study) the whole test set goes through
 :func:`hgq_fpga.verify` with the firmware IR emulator (``to_firmware(model)``) and the C simulation
-of the generated HLS project (``write_project(...)``, g++ with ``ap_fixed``) as the third
-implementation. ``verify`` compares every output value with ``==``; the required count is 0.
+of the generated HLS project (``write_project(...)``, g++ with ``ap_fixed``: the text HLS
+synthesises) as the third implementation. ``verify`` compares every output value with ``==``; the
+required count is 0.  The C simulation's default build (integer multiply-accumulates, what
+``prj.predict`` runs) is then compared with the emulator the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import keras
+import numpy as np
 
 import hgq_fpga
 from hgq_fpga.hls.writer import write_project
@@ -29,15 +32,18 @@ def check_model(label: str, model: keras.Model, x, workdir: Path, board: str = "
     convert_s = time.perf_counter() - t0
     prj = write_project(fw, Path(workdir) / label, board=board, cache_dir=Path(workdir) / "cache")
     t0 = time.perf_counter()
-    prj.compile()
+    prj.compile(macs="ap_fixed")
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     report = hgq_fpga.verify(model, x, firmware=fw, project=prj)
     verify_s = time.perf_counter() - t0
+    prj.compile(macs="integer")
+    fast = int(np.count_nonzero(prj.predict(x) != fw.predict(x)))
     return {"label": label, "samples": int(report.samples), "outputs_per_sample": int(report.outputs),
             "keras_vs_emulator": int(report.keras_vs_emulator),
             "emulator_vs_csim": int(report.emulator_vs_csim),
-            "mismatches": int(report.mismatches), "convert_s": round(convert_s, 3),
+            "emulator_vs_csim_integer_build": fast,
+            "mismatches": int(report.mismatches) + fast, "convert_s": round(convert_s, 3),
             "csim_compile_s": round(compile_s, 3), "verify_s": round(verify_s, 3)}
 
 

@@ -200,17 +200,20 @@ def _exactness(r: dict) -> str:
         for m in models:
             rows.append((name, m["model"], fmt_int(m["ebops"]), fmt_pct(m["accuracy"]), fmt_int(m["samples"]),
                          fmt_int(m["keras_vs_emulator"]), fmt_int(m["emulator_vs_csim"]),
+                         fmt_int(m["emulator_vs_csim_integer_build"]),
                          f"{m['csim_compile_s']:.1f}", f"{m['verify_s']:.1f}"))
     scope = "; ".join(f"{name}: {len(ex['architectures'][name])} of the {n} models on its HGQ front"
                       + ("" if ex["limits"].get(name) is None else ", spread over it")
                       for name, n in ex["front_sizes"].items())
     return ("## Exactness at scale\n\n"
             f"All {fmt_int(ex['samples'])} test images through the calibrated Keras model, the firmware "
-            "emulator and the C simulation (g++, `ap_fixed`) of the generated HLS project, compared "
-            f"value by value with `hgq_fpga.verify` ({scope}). Total mismatching values: "
+            "emulator and the C simulation (g++, `ap_fixed`: the text HLS synthesises) of the generated HLS "
+            f"project, compared value by value with `hgq_fpga.verify` ({scope}); then the C simulation's "
+            "default build (multiply-accumulates on integer codes, what `prj.predict` runs) against the "
+            "emulator. Total mismatching values: "
             f"**{fmt_int(ex['mismatches'])}**.\n\n" + table(
                 ("arch", "model", "EBOPs", "accuracy", "images", "Keras ≠ emulator", "emulator ≠ C sim",
-                 "C sim compile (s)", "verify (s)"), rows))
+                 "emulator ≠ C sim (integer build)", "C sim compile (s)", "verify (s)"), rows))
 
 
 MODE_NOTES = {

@@ -176,6 +176,7 @@ def verify(design: Path, data_path: Path, array: str | None) -> None:
     x = _load_data(data_path, array, _single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
     model = found.keras_model()
     project = found.project(fw)
+    project.compile(macs="ap_fixed")  # the C++ exactly as HLS synthesises it
     report = hgq_fpga.verify(model, x, firmware=fw, project=project)
     click.echo(str(report))
     if not report.ok:

@@ -139,7 +139,7 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
         fw = hgq_fpga.to_firmware(model)
         project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
                                 tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
-        project.compile()
+        project.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it
         model.save(staging / KERAS_FILE)
         measured = dict(metrics or {})
         if evaluate is not None:

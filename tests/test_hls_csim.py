@@ -143,6 +143,19 @@ def arch_pruned(rng):
     return b.build([h])
 
 
+def arch_wide_and_shifted(rng):
+    """A first Dense whose accumulator container needs more than 63 bits (one output has 30
+    integer bits, the other 30 fractional bits; the integer-MAC build must keep its ap_fixed
+    loop), then one whose input and weight fractional bits never meet in one product (the
+    integer sum is shifted right, exactly)."""
+    b = FirmwareBuilder()
+    x = b.input("x", (2,), k=1, i=np.array([30, 0]), f=np.array([0, 30]))
+    h = b.dense(x, np.array([[rng.integers(1, 9), 0], [0, rng.integers(1, 9)]]), 1)
+    h = b.cast(h, 1, 6, np.array([8, 0]), "RND", "SAT")
+    w_f = np.array([[0, 0, 0], [6, 6, 6]])
+    return b.build([b.dense(h, _weights(rng, (2, 3), pruned=0.0), w_f, rng.integers(-9, 9, 3), 2)])
+
+
 def arch_two_in_two_out(rng):
     b = FirmwareBuilder()
     x = b.input("x", (4,), **_types(rng, 4), round="RND", overflow="SAT")
@@ -176,14 +189,17 @@ def _equal(a, b) -> bool:
 
 def _check(models, tmp_path, seed, extra=()):
     """Write, compile together (with ``extra`` projects), and compare every model on the three
-    data sets."""
-    rng = np.random.default_rng(seed)
+    data sets, in both C-simulation builds: the ``ap_fixed`` text HLS synthesises and the
+    integer-MAC build that ``predict`` uses by default.  ``extra`` ends bound to the latter."""
     projects = [write_project(fw, tmp_path / f"p{n}", name=f"m{n}") for n, fw in enumerate(models)]
-    compile_projects([*projects, *extra], cache_dir=tmp_path / "cache")
-    for fw, prj in zip(models, projects):
-        for x in _data(fw, rng):
-            want = fw.predict(x)
-            assert _equal(prj.predict(x), want), f"{prj.name}: C simulation differs from emulator"
+    for macs in ("ap_fixed", "integer"):
+        rng = np.random.default_rng(seed)
+        compile_projects([*projects, *extra], cache_dir=tmp_path / "cache", macs=macs)
+        for fw, prj in zip(models, projects):
+            for x in _data(fw, rng):
+                want = fw.predict(x)
+                assert _equal(prj.predict(x), want), \
+                    f"{prj.name}: C simulation ({macs} build) differs from emulator"
 
 
 # ------------------------------------------------------------------------------- tests
@@ -215,8 +231,26 @@ def test_conv_and_pooling(tmp_path):
 def test_tables_concat_zero_width_pruned_multi_io(tmp_path):
     rng = np.random.default_rng(3)
     models = [arch_concat_reshape(rng), arch_tables(rng), arch_zero_width(rng), arch_pruned(rng),
-              arch_two_in_two_out(rng)]
+              arch_two_in_two_out(rng), arch_wide_and_shifted(rng)]
     _check(models, tmp_path, 3)
+    wide = (tmp_path / "p5" / "firmware" / "m5.cpp").read_text()
+    # two linear ops, one integer block: the wide one kept its ap_fixed loop in both builds
+    assert wide.count("#ifdef HGQ_CSIM_INTEGER_MACS") == 1
+    assert "LL;  // exact: s is a multiple" in wide
+
+
+def test_integer_mac_plan_refuses_sums_beyond_62_bits():
+    from hgq_fpga.hls.fxtypes import FixedSpec
+    from hgq_fpga.hls.lower_linear import integer_macs
+    x, w, acc = FixedSpec(1, 10, 10), FixedSpec(1, 4, 8), FixedSpec(1, 20, 18)
+    plan = integer_macs(x, w, FixedSpec(1, 6, 2), acc, max_terms=100, max_weight_code=1 << 11,
+                        max_bias_code=200)
+    assert (plan.product_shift, plan.bias_shift) == (0, 16)
+    # 2^20 · 2^41 · 2 = 2^62: one term too many for the margin
+    assert integer_macs(FixedSpec(1, 10, 10), w, None, FixedSpec(1, 43, 18), 2, 1 << 41, 0) is None
+    assert integer_macs(FixedSpec(1, 10, 10), w, None, FixedSpec(1, 43, 18), 1, 1 << 41, 0) is not None
+    assert integer_macs(x, w, None, FixedSpec(1, 40, 30), 1, 1, 0) is None          # 71-bit container
+    assert integer_macs(x, w, FixedSpec(1, 6, 20), acc, 1, 1, 1) is None            # bias finer than acc
 
 
 @pytest.mark.slow

@@ -58,8 +58,12 @@ def test_cpp_uses_per_element_ap_fixed_types(project):
     # weights: integer code table of the 7 nonzero weights only, loaded with setBits
     assert re.search(r"static const signed char code\[7\] = \{", cpp)
     assert "w.setBits(code[q]);" in cpp and "acc += in0[src[q]] * w;" in cpp
-    # no hand-written rounding, no raw 64-bit element storage
-    assert "long long" not in cpp and "hgq_cast" not in cpp
+    # no hand-written rounding, no raw 64-bit element storage in what HLS reads (the integer
+    # C-simulation block sits behind a macro HLS never defines)
+    assert cpp.count("#ifdef HGQ_CSIM_INTEGER_MACS") == 1                  # one Dense
+    hls_text = re.sub(r"#ifdef HGQ_CSIM_INTEGER_MACS\n.*?#else\n", "", cpp, flags=re.S)
+    assert "HGQ_CSIM_INTEGER_MACS" not in hls_text
+    assert "long long" not in hls_text and "hgq_cast" not in cpp
     # top function
     assert "void myproject(" in cpp and "#pragma HLS PIPELINE II=1" in cpp
     assert "#pragma HLS INTERFACE ap_vld port=x_in" in cpp
@@ -132,6 +136,11 @@ def test_missing_compiler_says_what_to_install(project, monkeypatch, tmp_path):
     fresh = HLSProject(project.fw, project.path, project.name, cache_dir=tmp_path / "cache")
     with pytest.raises(ToolchainError, match=r"g\+\+ not found.*apt-get install g\+\+"):
         fresh.compile()
+
+
+def test_unknown_csim_build_is_named(project):
+    with pytest.raises(ValueError, match=r"macs must be one of \['ap_fixed', 'integer'\], got 'fast'"):
+        project.compile(macs="fast")
 
 
 def test_existing_non_empty_dir_refused(tmp_path):

@@ -4,6 +4,17 @@
 library (cached by content hash); ``predict(x)`` passes a whole batch of doubles to it in one C
 call.  Inputs are quantized inside C++ by ``ap_fixed`` itself, so the C simulation checks the
 input quantization too.
+
+Two builds of the same sources, chosen by ``macs``:
+
+* ``"ap_fixed"``: exactly the text HLS synthesises (and what ``make csim`` and Vitis csim run).
+* ``"integer"`` (the default): the Dense/Conv multiply-accumulates run on 64-bit integer codes
+  (``-DHGQ_CSIM_INTEGER_MACS``; the block sits next to the ``ap_fixed`` loop in the firmware
+  file, and HLS never sees it); every cast, activation, table, pooling and the input
+  quantization stay ``ap_fixed``.  The sums are exact in both builds, so the outputs are equal
+  bit for bit (the test suite compares both builds with the emulator); the integer build runs
+  several times faster, because ``ap_fixed`` arithmetic in software goes through ``volatile``
+  members of ``ap_private`` (about 10 ns per operation).
 """
 
 from __future__ import annotations
@@ -22,6 +33,9 @@ from hgq_fpga.cxx_build import compile_cpp
 #: Flags of the C-simulation library: -O1 compiles about twice as fast as -O2 on this code and
 #: runs as fast (ap_fixed arithmetic in C simulation is bound by ap_private's volatile accesses).
 CSIM_FLAGS = ("-O1", "-std=c++14", "-w", "-pthread")
+
+#: ``macs`` choices of :meth:`HLSProject.compile` and the g++ flags each adds
+MAC_BUILDS = {"integer": ("-DHGQ_CSIM_INTEGER_MACS",), "ap_fixed": ()}
 
 #: System headers that the generated bridge includes.
 BRIDGE_SYSTEM_HEADERS = ("thread", "vector")
@@ -55,11 +69,15 @@ class HLSProject:
     def header(self) -> Path:
         return self.path / "firmware" / f"{self.name}.h"
 
-    def compile(self, cache_dir: str | Path | None = None,
-                flags: Sequence[str] = CSIM_FLAGS) -> Path:
-        """Build (or fetch from the cache) the C-simulation library; returns its path."""
+    def compile(self, cache_dir: str | Path | None = None, flags: Sequence[str] = CSIM_FLAGS,
+                macs: str = "integer") -> Path:
+        """Build (or fetch from the cache) the C-simulation library; returns its path.
+
+        ``macs="ap_fixed"`` builds exactly what HLS synthesises; ``"integer"`` (default, several
+        times faster) does the multiply-accumulates on integer codes (see the module doc).
+        """
         return compile_projects([self], cache_dir=cache_dir if cache_dir is not None
-                                else self.cache_dir, flags=flags)
+                                else self.cache_dir, flags=flags, macs=macs)
 
     def bind(self, library: str | Path) -> None:
         """Use the ``<name>_batch`` entry point of an already built library."""
@@ -101,20 +119,23 @@ def _content_hash(files: Sequence[Path]) -> str:
 
 
 def compile_projects(projects: Sequence[HLSProject], cache_dir: str | Path | None = None,
-                     flags: Sequence[str] = CSIM_FLAGS) -> Path:
+                     flags: Sequence[str] = CSIM_FLAGS, macs: str = "integer") -> Path:
     """Build the C simulations of several projects into one library and bind each to it.
 
     All firmware and bridge sources become one translation unit, each project inside its own
     C++ namespace, so the ``ap_fixed`` headers are parsed once and shared ``ap_fixed`` types are
     instantiated once: compiling ten small models together costs little more than one.  The
     top function names must differ (the ``extern "C"`` entry points ``<name>_batch`` share
-    one namespace).  Returns the library path (cached by the content of every source).
+    one namespace).  ``macs`` picks the build (see the module doc).  Returns the library path
+    (cached by the content of every source and the flags).
 
     The namespace is named after a hash of the project's sources.  Inline template functions
     get process-wide ("unique") linkage from g++, so two libraries loaded in one Python process
     would otherwise share, say, the input quantizer of two different projects whose mangled
     names agree.
     """
+    if macs not in MAC_BUILDS:
+        raise ValueError(f"macs must be one of {sorted(MAC_BUILDS)}, got {macs!r}")
     names = [p.name for p in projects]
     if not names:
         raise ValueError("compile_projects needs at least one project")
@@ -131,7 +152,7 @@ def compile_projects(projects: Sequence[HLSProject], cache_dir: str | Path | Non
     with tempfile.TemporaryDirectory() as work:
         unit = Path(work) / "csim_unit.cpp"
         unit.write_text("\n".join(lines) + "\n")
-        so = compile_cpp([unit], kind="shared", flags=flags,
+        so = compile_cpp([unit], kind="shared", flags=[*flags, *MAC_BUILDS[macs]],
                          include_dirs=sorted({str(p.header.parent) for p in projects}),
                          depends=[f for p in projects for f in (*p.sources, p.header)],
                          cache_dir=cache_dir if cache_dir is not None else projects[0].cache_dir)
