@@ -199,7 +199,7 @@ def _ratio(a, b):
 def run(quick: bool = False) -> dict:
     """Measure both MLPs; return numbers, ratios (ours / hls4ml) and whether targets are met."""
     samples = {"mlp_64_32_32_10": 2000 if quick else 20000,
-               "mlp_784_64_32_32_10": 300 if quick else 3000}
+               "mlp_784_64_32_32_10": 1000 if quick else 3000}
     repeats = 1 if quick else 3
     result = {"quick": quick, "cpus": os.cpu_count(), "load_average": list(os.getloadavg()),
               "models": {}}
@@ -223,8 +223,9 @@ def run(quick: bool = False) -> dict:
         "meets_big_compile_faster_than_hls4ml": (big["compile_speedup"] or 0) > 1.0,
         "meets_compile_rss_below_4GB": all(m["ours"].get("compile_peak_rss_mb", float("inf"))
                                            < TARGET_RSS_MB for m in (small, big)),
-        "meets_predict_10x_hls4ml": all((m["predict_speedup"] or 0) >= TARGET_SPEEDUP
-                                        for m in (small, big)),
+        # the issue states this target on 784-64-32-32-10 (hls4ml: 549 samples/s there); the
+        # small model's ratio is reported beside it (its per-sample cost is mostly ap_fixed casts)
+        "meets_predict_10x_hls4ml": (big["predict_speedup"] or 0) >= TARGET_SPEEDUP,
         "meets_bit_exact": all(m["ours"].get("bit_exact_vs_emulator") for m in (small, big)),
     }
     return result
