@@ -118,8 +118,9 @@ they use, which flatters the baseline if anything.
 **Ratio at matched accuracy.** For each uniform model: its EBOPs divided by the EBOPs of the smallest
 model on the HGQ front whose test accuracy is at least as high. The headline uses the most accurate
 uniform model. Both sides are trained with the same optimiser, learning rate, batch size, number of
-epochs (per run), rounding (`RND`) and activation overflow (`SAT`). "n/a" means no HGQ model reached
-that accuracy.
+epochs (per run), rounding (`RND`) and activation overflow (`SAT`), and both are selected on the
+validation images: HGQ keeps its (validation accuracy, EBOPs) front, each uniform run keeps its
+epoch with the best validation accuracy. "n/a" means no HGQ model reached that accuracy.
 """
 
 

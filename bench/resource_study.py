@@ -8,7 +8,8 @@ For each architecture:
    :func:`hgq_fpga.calibrate` (which gives its exact EBOPs) and scored on the test set in
    deployment mode; the front is then recomputed from those exact numbers.
 2. **Uniform**: the same architecture trained once per width ``B`` with every tensor held at
-   ``B`` bits (see :mod:`bench.uniform`), calibrated and scored the same way.
+   ``B`` bits (see :mod:`bench.uniform`); the epoch with the best validation accuracy is kept
+   (both sides are selected on validation data), then calibrated and scored the same way.
 3. **Ratio at matched accuracy**: for each uniform model, its EBOPs divided by the EBOPs of the
    smallest HGQ model that reaches at least its test accuracy. The headline is the ratio for the
    most accurate uniform model.
@@ -34,7 +35,7 @@ from hgq_fpga.callbacks import BetaScheduler, ParetoCheckpoint
 from .data import Split
 from .models import Architecture, build, compile_for_training
 from .pareto import matched_ratio, pareto_indices
-from .uniform import UniformBits
+from .uniform import KeepBestEpoch, UniformBits
 
 #: the issue's target for the EBOPs ratio at matched accuracy, per architecture name
 TARGET_RATIO = {"mlp": 5.0}
@@ -172,14 +173,17 @@ def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple
 
 
 def train_uniform(plan: Plan, split: Split, cfg: StudyConfig, bits: int) -> Trained:
-    """Train the plan's architecture with every tensor held at ``bits`` bits; calibrate and score."""
+    """Train the plan's architecture with every tensor held at ``bits`` bits, keep its best
+    validation epoch; calibrate and score."""
     x, y = _train_data(split, plan)
     model = build(plan.arch, split.image_shape, "uniform", seed=cfg.seed)
     compile_for_training(model, cfg.learning_rate)
     t0 = time.perf_counter()
-    model.fit(x, y, epochs=plan.epochs, batch_size=cfg.batch_size, verbose=0,
-              callbacks=[UniformBits(bits, x[:1024])])
-    extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2)}
+    best = KeepBestEpoch("val_accuracy")
+    model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
+              batch_size=cfg.batch_size, verbose=0, callbacks=[UniformBits(bits, x[:1024]), best])
+    extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2), "epoch": best.best_epoch,
+             "val_accuracy": best.best}
     return _finish(f"uniform-{bits}b", model, _calibration_set(x, cfg), split, extra)
 
 
