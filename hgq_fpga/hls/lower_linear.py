@@ -59,7 +59,7 @@ class LinearPlan(OpPlan):
 
 def integer_macs(x: FixedSpec, weight: FixedSpec, bias: FixedSpec | None, acc: FixedSpec,
                  max_terms: int, max_weight_code: int, max_bias_code: int) -> IntegerMacs | None:
-    """The integer-code plan of a linear op, or ``None`` when a sum might not fit 63 bits.
+    """The integer-code plan of a linear op, or ``None`` when a sum might reach ``2^62``.
 
     Bounds: an input code is at most ``2^(i+f)`` in magnitude (its container's range), so a
     sum of ``max_terms`` products is at most ``max_terms·2^(i+f)·max_weight_code``.
