@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="training subset, fewer epochs/widths/models: under 10 minutes on 2 cores")
+                        help="MLP only, training subset, fewer epochs/widths/models: under 10 minutes on 2 cores")
     parser.add_argument("--out", type=Path, default=None,
                         help="write results.json, the plots and BENCHMARKS.md here instead")
     args = parser.parse_args(argv)

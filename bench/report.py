@@ -218,8 +218,8 @@ def _exactness(r: dict) -> str:
 
 
 MODE_NOTES = {
-    "quick": ("Quick mode: a subset of the training images, fewer epochs, fewer uniform widths and a few "
-              "models in the exactness check. `make bench` runs the full study."),
+    "quick": ("Quick mode: the MLP only, a subset of the training images, fewer epochs, fewer uniform widths "
+              "and one model in the exactness check. `make bench` runs the full study (MLP and CNN)."),
     "smoke": ("Smoke mode: tiny synthetic images, tiny models, one epoch. These numbers only show that "
               "the bench runs; they say nothing about HGQ."),
 }
