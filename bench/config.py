@@ -6,7 +6,7 @@ The beta ramps are per architecture because the CNN's EBOPs are several times th
 starts where ``beta * EBOPs`` is negligible next to the cross-entropy and ends where it dominates.
 
 HGQ starts from 4-bit weights and 4 fractional bits per activation (``HGQ_INIT``). Chosen on the
-validation set of quick MLP runs (30 epochs at batch 64, the quick preset of 2026-11-23, same ramp): starting from 2 bits caps the
+validation set of quick MLP runs (30 epochs at batch 64, same ramp): starting from 2 bits caps the
 most accurate checkpoint at about 85.1 % validation accuracy, while 6 or 8 bits spend the short
 ramp shedding surplus bits and end up with a worse front between 150k and 500k EBOPs; 4 bits
 reached 85.5 % at the top with a front as good as 2 bits' below it. A beta = 0 warm-up
