@@ -182,8 +182,8 @@ def train_uniform(plan: Plan, split: Split, cfg: StudyConfig, bits: int) -> Trai
     best = KeepBestEpoch("val_accuracy")
     model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
               batch_size=cfg.batch_size, verbose=0, callbacks=[UniformBits(bits, x[:1024]), best])
-    extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2), "epoch": best.best_epoch,
-             "val_accuracy": best.best}
+    extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2), "epoch": best.best_epoch + 1,
+             "val_accuracy": float(best.best)}
     return _finish(f"uniform-{bits}b", model, _calibration_set(x, cfg), split, extra)
 
 

@@ -19,6 +19,8 @@ counter as HGQ and is, if anything, flattered by it.
 
 from __future__ import annotations
 
+import sys
+
 import keras
 import numpy as np
 
@@ -125,29 +127,20 @@ class UniformBits(keras.callbacks.Callback):
         set_uniform_bits(self.model, self.bits)
 
 
-class KeepBestEpoch(keras.callbacks.Callback):
-    """Restore, when ``fit`` ends, the weights of the epoch with the best ``monitor`` value.
+class KeepBestEpoch(keras.callbacks.EarlyStopping):
+    """Keras's ``EarlyStopping`` that never stops: it only restores, when ``fit`` ends, the
+    weights of the epoch with the best ``monitor`` value (``best_epoch``, counted from 0).
 
     The uniform baseline is selected on validation accuracy this way, as HGQ's Pareto checkpoints
     are: a baseline taken at its last epoch would be penalised for over-fitting that a user
-    would never ship.  ``best_epoch`` counts from 1, as Keras prints epochs.
+    would never ship.  A missing ``monitor`` is an error here, not Keras's warning.
     """
 
     def __init__(self, monitor: str = "val_accuracy") -> None:
-        super().__init__()
-        self.monitor = monitor
-        self.best = -np.inf
-        self.best_epoch = 0
-        self._weights = None
+        super().__init__(monitor=monitor, mode="max", patience=sys.maxsize, restore_best_weights=True)
 
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
+    def get_monitor_value(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise ValueError(f"KeepBestEpoch: fit reported no {self.monitor!r}; pass validation_data")
-        if value > self.best:
-            self.best, self.best_epoch = float(value), epoch + 1
-            self._weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None) -> None:
-        if self._weights is not None:
-            self.model.set_weights(self._weights)
+        return value

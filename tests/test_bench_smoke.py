@@ -137,13 +137,14 @@ def test_uniform_baseline_keeps_its_best_validation_epoch():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     keep = KeepBestEpoch()
     keep.set_model(model)
+    keep.on_train_begin()
     snapshots = []
     for epoch, val in enumerate((0.5, 0.7, 0.6)):
         model.set_weights([np.full((2, 1), float(epoch)), np.zeros(1)])
         snapshots.append([w.copy() for w in model.get_weights()])
         keep.on_epoch_end(epoch, {"val_accuracy": val})
     keep.on_train_end()
-    assert keep.best_epoch == 2 and keep.best == 0.7
+    assert keep.best_epoch == 1 and keep.best == 0.7          # the second epoch, counted from 0
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), snapshots[1]))
     with pytest.raises(ValueError, match="no 'val_accuracy'"):
         keep.on_epoch_end(3, {"accuracy": 0.9})
