@@ -54,9 +54,15 @@ def _fashion(n_train: int | None) -> Callable[[], data.Split]:
 
 
 def full() -> BenchConfig:
-    """All 55,000 training images, long beta ramps, every width from 2 to 8 bits, every front model."""
+    """Every width from 2 to 8 bits and every front model through the exactness check.
+
+    The MLP (the headline) trains on all 55,000 training images for 50 epochs per run. The CNN
+    trains on 10,000 of them for 25 epochs per run: on the full set its eight runs alone would take
+    about two hours on 2 cores (measured 2026-12-01), which would put ``make bench`` out of reach of
+    one sitting; the CNN is the second architecture, not the one the target is judged on.
+    """
     plans = (Plan(MLP, epochs=50, beta_start=1e-8, beta_stop=1e-5),
-             Plan(CNN, epochs=30, beta_start=1e-8, beta_stop=3e-6))
+             Plan(CNN, epochs=25, beta_start=1e-8, beta_stop=3e-6, n_train=10000))
     study = StudyConfig(plans, uniform_bits=(2, 3, 4, 5, 6, 7, 8), batch_size=64, learning_rate=2e-3,
                         n_calibration=20000, **HGQ_INIT)
     return BenchConfig("full", _fashion(None), study, exact_models={}, speed_quick=False)

@@ -32,14 +32,19 @@ def run_suite(cfg: BenchConfig, results_path: Path, markdown_path: Path, plot_di
     record: dict[str, Any] = {"schema": results.SCHEMA, "mode": cfg.mode, "command": command,
                               "machine": machine.describe()}
     log(f"bench ({cfg.mode}): {split.name}, {len(split.x_train)} training / {len(split.x_test)} test images")
+    # a long run that fails late keeps what it measured: each finished stage is saved here
+    partial_path = results_path.with_name(results_path.stem + ".partial.json")
     with tempfile.TemporaryDirectory(prefix="hgq_bench_") as work:
         record["resource_study"], fronts = resource_study.run(split, cfg.study, work, log=log)
+        results.save(results.jsonable(record), partial_path)
         record["exactness"] = exactness.run(fronts, split.x_test, Path(work) / "exactness",
                                             limits=cfg.exact_models, log=log)
+        results.save(results.jsonable(record), partial_path)
     record["speed"] = speed.run(cfg.speed_quick, speed_modules, log=log, importer=importer)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
     record = results.jsonable(record)
     results.save(record, results_path)
+    partial_path.unlink(missing_ok=True)
     bad = results.problems(record)
     if bad:
         raise MalformedResultsError(f"{results_path} is malformed: " + "; ".join(bad))
