@@ -96,6 +96,24 @@ def test_pareto_and_matched_ratio():
     m = pareto.matched_ratio({"accuracy": 0.84, "ebops": 2000}, front)
     assert m["match"] == 2 and m["ratio"] == 10.0
     assert pareto.matched_ratio({"accuracy": 0.9, "ebops": 1}, front)["ratio"] is None
+    # a tolerance lets a slightly less accurate, smaller model count as the match
+    loose = pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front, tolerance=0.02)
+    assert loose["match"] == 2 and loose["ratio"] == 10.0 and loose["target_accuracy"] == 0.86
+    assert pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front)["ratio"] is None
+    with pytest.raises(ValueError, match="tolerance"):
+        pareto.matched_ratio({"accuracy": 0.86, "ebops": 1}, front, tolerance=-0.1)
+
+
+def test_within_noise_ratio_uses_one_standard_error_of_the_reference():
+    assert pareto.standard_error(0.5, 10000) == 0.005
+    arch = {"uniform_points": [{"label": "uniform-8b", "accuracy": 0.5, "ebops": 1000}],
+            "hgq_front": [{"label": "small", "accuracy": 0.494, "ebops": 100},
+                          {"label": "mid", "accuracy": 0.496, "ebops": 200},
+                          {"label": "top", "accuracy": 0.5, "ebops": 500}],
+            "headline": {"label": "uniform-8b"}}
+    noisy = report.within_noise(arch, 10000)  # tolerance 0.5 points: 49.6 % counts, 49.4 % does not
+    assert noisy["match_label"] == "mid" and noisy["ratio"] == 5.0 and noisy["tolerance"] == 0.005
+    assert report.within_noise({**arch, "headline": None}, 10000) is None
 
 
 def test_idx_reader_and_missing_dataset(tmp_path):
