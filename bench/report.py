@@ -79,8 +79,8 @@ def _headline(r: dict) -> str:
         target = a.get("target_ratio")
         ok = None if target is None else (h.get("ratio") is not None and h["ratio"] >= target)
         rows.append((f"EBOPs ratio at matched accuracy, {name} ({a['architecture']})",
-                     fmt_ratio(h.get("ratio")) + (_match_detail(h) if h else ""), "≥ " + fmt_ratio(target) if target else "—",
-                     verdict(ok)))
+                     fmt_ratio(h.get("ratio")) + (_match_detail(h) if h else ""),
+                     "≥ " + fmt_ratio(target) if target else "—", verdict(ok)))
         noisy = within_noise(a, r["resource_study"]["dataset"]["n_test"])
         if noisy is not None:
             rows.append((f"for reading the noise, not the target: the same ratio counting as a match any HGQ "

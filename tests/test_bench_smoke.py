@@ -88,6 +88,22 @@ def test_markdown_is_rendered_from_results(suite):
     assert "987,654" in report.render(tampered, out, out)
 
 
+def test_a_run_that_fails_late_keeps_its_finished_stages(tmp_path, monkeypatch):
+    from bench import suite as suite_module
+
+    monkeypatch.setattr(suite_module.resource_study, "run", lambda *a, **k: ({"measured": 1}, {}))
+
+    def exactness_fails(*args, **kwargs):
+        raise RuntimeError("C simulation broke")
+
+    monkeypatch.setattr(suite_module.exactness, "run", exactness_fails)
+    with pytest.raises(RuntimeError, match="C simulation broke"):
+        run_suite(config.smoke(), tmp_path / "results.json", tmp_path / "BENCHMARKS.md", tmp_path, "smoke",
+                  speed_modules={}, importer=_importer, log=lambda *_: None)
+    assert not (tmp_path / "results.json").exists()
+    assert json.loads((tmp_path / "results.partial.json").read_text())["resource_study"] == {"measured": 1}
+
+
 def test_pareto_and_matched_ratio():
     acc = [0.80, 0.85, 0.84, 0.85, 0.70]
     ebo = [100, 400, 200, 500, 50]
