@@ -141,7 +141,7 @@ def within_noise(arch: dict, n_test: int) -> dict | None:
     head = arch.get("headline")
     if not head:
         return None
-    reference = next(p for p in arch["uniform_points"] if p["label"] == head["label"])
+    reference = {"accuracy": head["target_accuracy"], "ebops": head["reference_ebops"]}
     tolerance = pareto.standard_error(reference["accuracy"], n_test)
     front = arch["hgq_front"]
     out = pareto.matched_ratio(reference, front, tolerance)

@@ -36,10 +36,10 @@ def run_suite(cfg: BenchConfig, results_path: Path, markdown_path: Path, plot_di
     partial_path = results_path.with_name(results_path.stem + ".partial.json")
     with tempfile.TemporaryDirectory(prefix="hgq_bench_") as work:
         record["resource_study"], fronts = resource_study.run(split, cfg.study, work, log=log)
-        results.save(results.jsonable(record), partial_path)
+        results.save(record, partial_path)
         record["exactness"] = exactness.run(fronts, split.x_test, Path(work) / "exactness",
                                             limits=cfg.exact_models, log=log)
-        results.save(results.jsonable(record), partial_path)
+        results.save(record, partial_path)
     record["speed"] = speed.run(cfg.speed_quick, speed_modules, log=log, importer=importer)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
     record = results.jsonable(record)

@@ -122,11 +122,10 @@ def test_pareto_and_matched_ratio():
 
 def test_within_noise_ratio_uses_one_standard_error_of_the_reference():
     assert pareto.standard_error(0.5, 10000) == 0.005
-    arch = {"uniform_points": [{"label": "uniform-8b", "accuracy": 0.5, "ebops": 1000}],
-            "hgq_front": [{"label": "small", "accuracy": 0.494, "ebops": 100},
+    arch = {"hgq_front": [{"label": "small", "accuracy": 0.494, "ebops": 100},
                           {"label": "mid", "accuracy": 0.496, "ebops": 200},
                           {"label": "top", "accuracy": 0.5, "ebops": 500}],
-            "headline": {"label": "uniform-8b"}}
+            "headline": {"label": "uniform-8b", "target_accuracy": 0.5, "reference_ebops": 1000}}
     noisy = report.within_noise(arch, 10000)  # tolerance 0.5 points: 49.6 % counts, 49.4 % does not
     assert noisy["match_label"] == "mid" and noisy["ratio"] == 5.0 and noisy["tolerance"] == 0.005
     assert report.within_noise({**arch, "headline": None}, 10000) is None
