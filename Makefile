@@ -24,7 +24,7 @@ test-all: $(STAMP)
 # Options go through DEMO_ARGS, e.g. `make demo DEMO_ARGS="--epochs 20"`.
 DEMO_ARGS ?=
 demo: $(STAMP)
-	$(PY) -m hgq_fpga.demo $(DEMO_ARGS)
+	$(PY) -m hgq_fpga.app.demo $(DEMO_ARGS)
 
 # Benchmarks (Fashion-MNIST from Debian's dataset-fashion-mnist): `make bench`, or `make bench QUICK=1`.
 FASHION := /usr/share/datasets/fashion-mnist

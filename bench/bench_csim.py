@@ -97,8 +97,8 @@ def _timed(fn, x) -> float:
 
 def worker_ours(sizes, n_samples: int, repeats: int) -> dict:
     """Cold compile and predict of our C simulation (run in a fresh process)."""
-    from hgq_fpga.hls.project import default_threads
-    from hgq_fpga.hls.writer import write_project
+    from hgq_fpga.backends.hls.project import default_threads
+    from hgq_fpga.backends.hls.writer import write_project
     fw, x = _model_and_data(sizes, n_samples)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()

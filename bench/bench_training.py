@@ -29,7 +29,7 @@ def plain_mlp() -> keras.Model:
 
 
 def hgq_mlp() -> keras.Model:
-    from hgq_fpga.layers import HDense, HQuantize
+    from hgq_fpga.nn.layers import HDense, HQuantize
 
     inp = keras.Input((784,))
     x = HQuantize()(inp)

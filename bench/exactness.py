@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 import hgq_fpga
-from hgq_fpga.hls.writer import write_project
+from hgq_fpga.backends.hls.writer import write_project
 
 
 def check_model(label: str, model: keras.Model, x, workdir: Path, board: str = "vu9p") -> dict:

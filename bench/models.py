@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import keras
 
-from hgq_fpga.layers import HConv2D, HDense, HFlatten, HMaxPooling2D, HQuantize
+from hgq_fpga.nn.layers import HConv2D, HDense, HFlatten, HMaxPooling2D, HQuantize
 
 FLAVOURS = ("hgq", "uniform")
 #: rounding and overflow shared by both flavours (saturation keeps test images outside the

@@ -3,7 +3,7 @@
 For each architecture:
 
 1. **HGQ**: one training run with a log-linear ramp of ``beta`` (the EBOPs weight);
-   :class:`~hgq_fpga.callbacks.ParetoCheckpoint` keeps every epoch on the (validation accuracy,
+   :class:`~hgq_fpga.nn.callbacks.ParetoCheckpoint` keeps every epoch on the (validation accuracy,
    training EBOPs) front. Each kept checkpoint is loaded as a copy, calibrated with
    :func:`hgq_fpga.calibrate` (which gives its exact EBOPs) and scored on the test set in
    deployment mode; the front is then recomputed from those exact numbers.
@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 import hgq_fpga
-from hgq_fpga.callbacks import BetaScheduler, ParetoCheckpoint
+from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint
 
 from .data import Split
 from .models import Architecture, build, compile_for_training

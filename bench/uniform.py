@@ -2,7 +2,7 @@
 
 "Uniform B bits" means every weight tensor and every activation tensor is a ``B``-bit fixed-point
 type with one binary point per tensor, as a hand-tuned QKeras/hls4ml model would have. It is
-realised with the same :class:`~hgq_fpga.quantizer.HQuantizer` that HGQ trains, so both sides of
+realised with the same :class:`~hgq_fpga.nn.quantizers.hgq.HQuantizer` that HGQ trains, so both sides of
 the comparison share rounding, overflow, calibration and the exact EBOPs counter:
 
 * every quantizer has ``granularity="per_tensor"``: one ``f`` for the whole tensor;
@@ -24,8 +24,8 @@ import sys
 import keras
 import numpy as np
 
-from hgq_fpga.layers import hgq_layers
-from hgq_fpga.quantizer import HQuantizer
+from hgq_fpga.nn.layers import hgq_layers
+from hgq_fpga.nn.quantizers.hgq import HQuantizer
 
 
 def freeze_f(model: keras.Model) -> None:

@@ -131,7 +131,7 @@ def build_model():
     """The 16-64-32-32-5 jet-tagging MLP with learned bit widths (saturating input quantizer)."""
     import keras
 
-    from hgq_fpga.layers import HDense, HQuantize
+    from hgq_fpga.nn.layers import HDense, HQuantize
 
     inputs = keras.Input((len(FEATURES),), name="features")
     x = HQuantize(output_quantizer={"overflow_mode": "SAT"}, name="inputs")(inputs)
@@ -145,7 +145,7 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
     """Load, train, convert for vu9p and verify; returns the exit status (0 = bit-exact)."""
     import keras
 
-    from hgq_fpga.recipe import train_and_deploy
+    from hgq_fpga.nn.recipe import train_and_deploy
 
     x, y = load_jets(path)
     if max_jets is not None:
@@ -168,7 +168,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    from hgq_fpga.deploy import DesignError
+    from hgq_fpga.app.design import DesignError
 
     args = _parse(sys.argv[1:])
     try:

@@ -11,19 +11,28 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from hgq_fpga import _aliases
+
 __version__ = "0.1.0"
+
+_aliases.install()
 
 #: public name -> (module, attribute)
 _LAZY = {
-    "ebops": ("hgq_fpga.cost", "ebops"),
-    "calibrate": ("hgq_fpga.calibration", "calibrate"),
-    "to_firmware": ("hgq_fpga.convert", "to_firmware"),
-    "verify": ("hgq_fpga.verify", "verify"),
+    "ebops": ("hgq_fpga.nn.ebops", "ebops"),
+    "calibrate": ("hgq_fpga.nn.calibration", "calibrate"),
+    "to_firmware": ("hgq_fpga.nn.freeze", "to_firmware"),
+    "verify": ("hgq_fpga.verification", "verify"),
     "load_firmware": ("hgq_fpga.ir", "load_firmware"),
     "FirmwareModel": ("hgq_fpga.ir", "FirmwareModel"),
 }
 
 __all__ = ["__version__", *_LAZY]
+
+
+#: sub-packages and modules reachable as attributes of a bare ``import hgq_fpga``
+_SUBMODULES = ("fixed", "ir", "nn", "backends", "app",
+               *(old.split(".")[1] for old in _aliases.MOVED if old.count(".") == 1))
 
 
 def __getattr__(name: str):
@@ -32,4 +41,6 @@ def __getattr__(name: str):
         value = getattr(import_module(module), attr)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return import_module(f"hgq_fpga.{name}")
     raise AttributeError(f"module 'hgq_fpga' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Exact fixed-point arithmetic in numpy, with the semantics of Xilinx ``ap_fixed``.
 
-A type is the triple ``(k, i, f)`` of ``shared/HGQ_METHOD.md`` §1: ``k`` sign bit (0/1), ``i`` integer
+A type is the triple ``(k, i, f)`` of ``docs/method.md`` §1: ``k`` sign bit (0/1), ``i`` integer
 bits without the sign, ``f`` fractional bits; width ``W = k + i + f``. Every function here works on
 arrays with *per-element* types: ``k``, ``i`` and ``f`` are integer arrays broadcastable against the
 data. ``W == 0`` means the element is the constant 0.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hgq_fpga.board import UnknownBoardError, known_boards, load_board
+from hgq_fpga.backends.common.board import UnknownBoardError, known_boards, load_board
 
 REQUIRED_BOARDS = {"vu9p", "vu13p", "ku115", "zcu102", "pynq-z2", "alveo-u250"}
 

@@ -6,8 +6,8 @@ import pytest
 import keras
 
 import hgq_fpga  # noqa: E402
-from hgq_fpga.calibration import calibrate, require_calibrated  # noqa: E402
-from hgq_fpga.layers import HDense, HQuantize  # noqa: E402
+from hgq_fpga.nn.calibration import calibrate, require_calibrated  # noqa: E402
+from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
 
 
 def _model():
@@ -91,7 +91,7 @@ def test_wide_accumulator_is_refused():
 
 
 def test_fit_after_calibration_is_a_clear_error_and_uncalibrate_trains_again():
-    from hgq_fpga.calibration import uncalibrate
+    from hgq_fpga.nn.calibration import uncalibrate
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 5)).astype(np.float32)

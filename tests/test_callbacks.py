@@ -8,8 +8,8 @@ import pytest
 
 import keras
 
-from hgq_fpga.callbacks import BetaScheduler, ParetoCheckpoint  # noqa: E402
-from hgq_fpga.layers import HDense, HQuantize  # noqa: E402
+from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint  # noqa: E402
+from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
 
 
 def test_schedules():

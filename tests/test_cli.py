@@ -18,8 +18,8 @@ from click.testing import CliRunner
 import keras
 
 import hgq_fpga  # noqa: E402
-from hgq_fpga.cli import main  # noqa: E402
-from hgq_fpga.layers import HDense, HQuantize  # noqa: E402
+from hgq_fpga.app.cli import main  # noqa: E402
+from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
 
 N_FEATURES = 8
 
@@ -134,7 +134,7 @@ def test_verify_emulate_report(design, files):
     ("nan", "nan.npy contains 1 NaN value(s), the first at sample 7"),
     ("bad name", "--name '1x' is not a C identifier"),
     ("not a keras archive", "model file {root}/corrupt.keras is not a Keras .keras archive"),
-    ("plain keras model", "has no HGQ layers; build it from hgq_fpga.layers"),
+    ("plain keras model", "has no HGQ layers; build it from hgq_fpga.nn.layers"),
     ("softmax", "softmax has no exact firmware equivalent"),
     ("1-d data", "flat.npy is one-dimensional (shape (20,)); the model expects samples of shape (8,)"),
 ])
@@ -179,7 +179,7 @@ def test_existing_design_needs_force(design, files):
 
 
 def test_failure_midway_leaves_nothing(files, monkeypatch):
-    from hgq_fpga.hls import writer
+    from hgq_fpga.backends.hls import writer
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("g++ exploded")
@@ -223,7 +223,7 @@ def test_console_script_installed():
 
 def test_emulate_and_report_need_no_tensorflow(design, files):
     out, _ = design
-    script = (f"import sys\nfrom hgq_fpga.cli import main\n"
+    script = (f"import sys\nfrom hgq_fpga.app.cli import main\n"
               f"main(['emulate', {str(out)!r}, '--data', {str(files / 'calib.npy')!r}, '--out', "
               f"{str(files / 'light.npy')!r}], standalone_mode=False)\n"
               f"main(['report', {str(out)!r}, '--out', {str(files / 'light')!r}], standalone_mode=False)\n"

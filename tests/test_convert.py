@@ -8,8 +8,8 @@ import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.convert import UnsupportedLayerError  # noqa: E402
-from hgq_fpga.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D,  # noqa: E402
+from hgq_fpga.nn.freeze import UnsupportedLayerError  # noqa: E402
+from hgq_fpga.nn.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D,  # noqa: E402
                              HAveragePooling2D, HConcatenate, HConv1D, HConv1DBatchNorm, HConv2D,
                              HConv2DBatchNorm, HDense, HDenseBatchNorm, HFlatten, HMaxPooling1D,
                              HMaxPooling2D, HQuantize, HReshape)

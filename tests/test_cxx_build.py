@@ -4,8 +4,8 @@ import ctypes
 
 import pytest
 
-from hgq_fpga.cxx_build import CompileError, compile_cpp
-from hgq_fpga.toolchain import ToolchainError
+from hgq_fpga.backends.common.cxx_build import CompileError, compile_cpp
+from hgq_fpga.backends.common.toolchain import ToolchainError
 
 SOURCE = r'''
 #include "ap_fixed.h"

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from hgq_fpga import demo
-from hgq_fpga.deploy import MANIFEST
+from hgq_fpga.app.design import MANIFEST
 
 
 def test_demo_end_to_end(tmp_path, monkeypatch):

@@ -275,7 +275,7 @@ def test_cast_raw_matches_python_ints(m, f_in, t, q, o) -> None:
 
 
 def reference_cast(m: int, f_in: int, k: int, i: int, f: int, q: str, o: str) -> int:
-    """Plain-integer model of the cast, written from the mode definitions of HGQ_METHOD.md §1."""
+    """Plain-integer model of the cast, written from the mode definitions of docs/method.md §1."""
     s = f_in - f
     if s <= 0:
         c = m << -s

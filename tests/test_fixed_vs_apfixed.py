@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from hgq_fpga.fixed import OVERFLOW_MODES, ROUNDING_MODES, cast_raw, quantize
-from hgq_fpga.toolchain import ToolchainError, find_ap_types_include, find_compiler
+from hgq_fpga.backends.common.toolchain import ToolchainError, find_ap_types_include, find_compiler
 
 _spec = importlib.util.spec_from_file_location(
     "apfixed_harness", Path(__file__).resolve().parent / "cpp" / "apfixed_harness.py")

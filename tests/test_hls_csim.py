@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from hgq_fpga.fixed import OVERFLOW_MODES, ROUNDING_MODES
-from hgq_fpga.hls.project import compile_projects
-from hgq_fpga.hls.writer import write_project
+from hgq_fpga.backends.hls.project import compile_projects
+from hgq_fpga.backends.hls.writer import write_project
 from hgq_fpga.ir import FirmwareBuilder
 
 MODES = list(itertools.product(ROUNDING_MODES, OVERFLOW_MODES))
@@ -240,8 +240,8 @@ def test_tables_concat_zero_width_pruned_multi_io(tmp_path):
 
 
 def test_integer_mac_plan_refuses_sums_beyond_62_bits():
-    from hgq_fpga.hls.fxtypes import FixedSpec
-    from hgq_fpga.hls.lower_linear import integer_macs
+    from hgq_fpga.backends.hls.fxtypes import FixedSpec
+    from hgq_fpga.backends.hls.lower_linear import integer_macs
     x, w, acc = FixedSpec(1, 10, 10), FixedSpec(1, 4, 8), FixedSpec(1, 20, 18)
     plan = integer_macs(x, w, FixedSpec(1, 6, 2), acc, max_terms=100, max_weight_code=1 << 11,
                         max_bias_code=200)

@@ -10,8 +10,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from hgq_fpga.board import known_boards
-from hgq_fpga.hls.writer import write_project
+from hgq_fpga.backends.common.board import known_boards
+from hgq_fpga.backends.hls.writer import write_project
 from hgq_fpga.ir import FirmwareBuilder, load_firmware
 
 
@@ -129,8 +129,8 @@ def test_clock_override_and_ap_none(tmp_path):
 
 
 def test_missing_compiler_says_what_to_install(project, monkeypatch, tmp_path):
-    from hgq_fpga.hls.project import HLSProject
-    from hgq_fpga.toolchain import ToolchainError
+    from hgq_fpga.backends.hls.project import HLSProject
+    from hgq_fpga.backends.common.toolchain import ToolchainError
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     fresh = HLSProject(project.fw, project.path, project.name, cache_dir=tmp_path / "cache")
@@ -172,7 +172,7 @@ def test_replace_swaps_only_an_earlier_hgq_project(tmp_path):
 
 
 def test_failure_leaves_no_partial_folder(tmp_path, monkeypatch):
-    import hgq_fpga.hls.writer as writer
+    import hgq_fpga.backends.hls.writer as writer
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hgq_fpga.hls.ctables import IntTable, c_literal
-from hgq_fpga.hls.fxtypes import FixedSpec, code_spec, container, group_by_type, int_ctype
-from hgq_fpga.hls.names import NameTable, check_top_name
+from hgq_fpga.backends.hls.ctables import IntTable, c_literal
+from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec, container, group_by_type, int_ctype
+from hgq_fpga.backends.hls.names import NameTable, check_top_name
 from hgq_fpga.ir import TensorType
 
 

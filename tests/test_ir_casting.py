@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hgq_fpga.fixed import OVERFLOW_MODES, ROUNDING_MODES, cast_raw, quantize
-from hgq_fpga.ir.casting import CastKernel, InputQuantizer
+from hgq_fpga.ir.emulator.casting import CastKernel, InputQuantizer
 from hgq_fpga.ir.tensor import TensorType
 
 

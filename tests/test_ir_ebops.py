@@ -16,7 +16,7 @@ import keras
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 import hgq_fpga  # noqa: E402
-from hgq_fpga.layers import (HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,  # noqa: E402
+from hgq_fpga.nn.layers import (HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,  # noqa: E402
                              HQuantize)
 
 

@@ -329,7 +329,7 @@ def test_int_path_when_float_not_exact():
     w = rng.integers(-(2 ** 30), 2 ** 30, (8, 3))
     h = b.dense(x, w, 0)
     fw = b.build([h])
-    from hgq_fpga.ir.kernels import linear_plan_for
+    from hgq_fpga.ir.emulator.kernels import linear_plan_for
     plan, _, _ = linear_plan_for(fw.ops[0], fw.types["x"])
     assert not plan.float_exact
     assert int(fw.ops[0].out.width.max()) > 53
@@ -415,7 +415,7 @@ def test_conv_int_path_exact_raw():
     h = b.conv(x, w, rng.integers(0, 3, w.shape), rng.integers(-99, 99, 3), 1, strides=(2, 1),
                padding="same")
     fw = b.build([h])
-    from hgq_fpga.ir.kernels import linear_plan_for
+    from hgq_fpga.ir.emulator.kernels import linear_plan_for
     assert not linear_plan_for(fw.ops[0], fw.types["x"])[0].float_exact
     xs = rng.integers(-(2 ** 20), 2 ** 20, (3, 4, 4, 2)) * np.ldexp(1.0, -fw.inputs[0].type.f)
     raw = fw.run_raw(xs)[h]
@@ -460,7 +460,7 @@ def test_in_place_casts_do_not_corrupt_shared_buffers():
 def test_chunked_predict_equals_one_pass(seed, monkeypatch):
     """predict() runs big batches in sample chunks and splits matmuls into row blocks; neither may
     change a single value (the trace path runs the whole batch at once, the reference per sample)."""
-    import hgq_fpga.ir.linear as linear
+    import hgq_fpga.ir.emulator.linear as linear
     import hgq_fpga.ir.model as model
     monkeypatch.setattr(model, "CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(linear, "GEMM_BLOCK", 40)

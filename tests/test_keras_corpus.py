@@ -3,7 +3,7 @@
 Each case builds a small model from a seed, drawing layers from the whole HGQ layer set (HQuantize,
 HDense/HDenseBatchNorm, HConv1D/2D with valid/same padding and strides, HActivation, HAdd and
 HConcatenate branches, HFlatten/HReshape, max pooling, and average pooling and the fused conv batch
-norms where hgq_fpga.layers has them), random per-quantizer rounding (TRN/RND) and overflow
+norms where hgq_fpga.nn.layers has them), random per-quantizer rounding (TRN/RND) and overflow
 (WRAP/SAT), random ``f`` bit widths and random (untrained) weights.  After calibration on one data
 set, :func:`hgq_fpga.verify` must find 0 mismatches between Keras and the emulator on
 

@@ -8,8 +8,8 @@ import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.callbacks import BetaScheduler  # noqa: E402
-from hgq_fpga.layers import HActivation, HDense, HFlatten, HQuantize, HReshape  # noqa: E402
+from hgq_fpga.nn.callbacks import BetaScheduler  # noqa: E402
+from hgq_fpga.nn.layers import HActivation, HDense, HFlatten, HQuantize, HReshape  # noqa: E402
 
 
 def _randomize_f(model, rng, lo=1, hi=6):
@@ -191,7 +191,7 @@ def test_non_hgq_producer_is_a_clear_error():
 
 
 def test_dense_batchnorm_fused_exact(tmp_path):
-    from hgq_fpga.layers import HDenseBatchNorm
+    from hgq_fpga.nn.layers import HDenseBatchNorm
 
     keras.utils.set_random_seed(6)
     rng = np.random.default_rng(6)

@@ -9,7 +9,7 @@ import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.layers import (HConv1D, HConv1DBatchNorm, HConv2D, HConv2DBatchNorm,  # noqa: E402
+from hgq_fpga.nn.layers import (HConv1D, HConv1DBatchNorm, HConv2D, HConv2DBatchNorm,  # noqa: E402
                              HDenseBatchNorm, HQuantize)
 
 

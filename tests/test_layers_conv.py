@@ -7,7 +7,7 @@ import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.layers import (HAdd, HConcatenate, HConv1D, HConv2D, HDense, HFlatten,  # noqa: E402
+from hgq_fpga.nn.layers import (HAdd, HConcatenate, HConv1D, HConv2D, HDense, HFlatten,  # noqa: E402
                              HMaxPooling1D, HMaxPooling2D, HQuantize)
 
 

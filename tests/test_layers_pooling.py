@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.layers import (HAveragePooling1D, HAveragePooling2D, HDense, HFlatten,  # noqa: E402
+from hgq_fpga.nn.layers import (HAveragePooling1D, HAveragePooling2D, HDense, HFlatten,  # noqa: E402
                              HMaxPooling1D, HMaxPooling2D, HQuantize)
 
 

@@ -26,7 +26,7 @@ def test_wheel_ships_boards_and_templates(tmp_path):
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
-    probe = ("import hgq_fpga.board as b, pathlib; "
+    probe = ("import hgq_fpga.backends.common.board as b, pathlib; "
              "assert str(pathlib.Path(b.__file__).resolve()).startswith(%r); "
              "print(b.load_board('vu9p').part)" % str(target.resolve()))
     out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],

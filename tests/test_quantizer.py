@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf  # noqa: E402
 
 from hgq_fpga import fixed  # noqa: E402
-from hgq_fpga.quantizer import HQuantizer  # noqa: E402
+from hgq_fpga.nn.quantizers.hgq import HQuantizer  # noqa: E402
 
 
 def _q(shape, **kw):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hgq_fpga.board import load_board
-from hgq_fpga.hls.render import render
-from hgq_fpga.hls.synth import run_synthesis
-from hgq_fpga.toolchain import ToolchainError
+from hgq_fpga.backends.common.board import load_board
+from hgq_fpga.backends.hls.render import render
+from hgq_fpga.backends.hls.synth import run_synthesis
+from hgq_fpga.backends.common.toolchain import ToolchainError
 
 REPORT = Path(__file__).parent / "data" / "fake_csynth.xml"
 
@@ -72,7 +72,7 @@ def test_synth_runs_tool_and_writes_reports(project, fake_vitis):
 
 def test_cli_without_tool_says_what_to_do(project, tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no vitis_hls, no vivado_hls
-    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.hls.synth", str(project), "--board", "vu9p"],
+    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.backends.hls.synth", str(project), "--board", "vu9p"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode != 0
     assert "vitis_hls" in proc.stderr and "vivado_hls" in proc.stderr and "settings64.sh" in proc.stderr
@@ -94,7 +94,7 @@ def test_generated_makefile_drives_synthesis(tmp_path, fake_vitis):
     """`make synth BOARD=...`, `make cosim` and `make report` in a written project."""
     import numpy as np
 
-    from hgq_fpga.hls.writer import write_project
+    from hgq_fpga.backends.hls.writer import write_project
     from hgq_fpga.ir import FirmwareBuilder
 
     b = FirmwareBuilder()

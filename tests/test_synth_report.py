@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hgq_fpga.hls.synth_report import ReportError, parse_csynth_xml, write_report
+from hgq_fpga.backends.hls.synth_report import ReportError, parse_csynth_xml, write_report
 
 FAKE = Path(__file__).parent / "data" / "fake_csynth.xml"
 

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 import hgq_fpga  # noqa: E402
 from hgq_fpga.ir import FirmwareModel  # noqa: E402
 from hgq_fpga.ir.compare import compare_outputs  # noqa: E402
-from hgq_fpga.ir.kernels import linear_plan_for  # noqa: E402
-from hgq_fpga.layers import HActivation, HConcatenate, HDense, HQuantize  # noqa: E402
+from hgq_fpga.ir.emulator.kernels import linear_plan_for  # noqa: E402
+from hgq_fpga.nn.layers import HActivation, HConcatenate, HDense, HQuantize  # noqa: E402
 
 
 def _calibrated_mlp(seed: int = 0, dtype: str = "float32"):
@@ -231,7 +231,7 @@ def test_compare_outputs_counts_nan_and_shapes():
 def test_keras_emulator_and_hls_csim_agree(mlp, tmp_path):
     """End to end with the real third implementation: the HLS project's C simulation."""
     # no skip: without g++ the compile fails with a ToolchainError that says what to install
-    from hgq_fpga.hls.writer import write_project
+    from hgq_fpga.backends.hls.writer import write_project
     model, x = mlp
     fw = hgq_fpga.to_firmware(model)
     project = write_project(fw, tmp_path / "prj", cache_dir=tmp_path / "cache")

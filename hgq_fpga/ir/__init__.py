@@ -10,7 +10,7 @@ and predicts anywhere.
 """
 
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
-from hgq_fpga.ir.kernels import WidthError
+from hgq_fpga.ir.emulator.kernels import WidthError
 from hgq_fpga.ir.model import FirmwareModel
 from hgq_fpga.ir.ops import (Add, AvgPool, Cast, Concatenate, Conv, Dense, InputSpec, MaxPool, Op,
                              ReLU, Reshape, Table)

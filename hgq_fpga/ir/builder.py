@@ -224,7 +224,7 @@ class FirmwareBuilder:
 
     def dense(self, x: str, w_raw, w_f, b_raw=None, b_f=None, name: str | None = None) -> str:
         """Dense on the last axis; the output is the exact accumulator."""
-        from hgq_fpga.ir.kernels import linear_plan_for
+        from hgq_fpga.ir.emulator.kernels import linear_plan_for
         xt = self._type(x)
         w_raw, w_f, b_raw, b_f = self._linear_args(w_raw, w_f, b_raw, b_f, np.shape(w_raw)[-1])
         if w_raw.ndim != 2 or w_raw.shape[0] != xt.shape[-1]:
@@ -237,7 +237,7 @@ class FirmwareBuilder:
     def conv(self, x: str, w_raw, w_f, b_raw=None, b_f=None, strides=1, padding: str = "valid",
              name: str | None = None) -> str:
         """1-d or 2-d convolution (rank from the kernel ``(*kernel, C_in, C_out)``)."""
-        from hgq_fpga.ir.kernels import linear_plan_for
+        from hgq_fpga.ir.emulator.kernels import linear_plan_for
         xt = self._type(x)
         w_raw, w_f, b_raw, b_f = self._linear_args(w_raw, w_f, b_raw, b_f, np.shape(w_raw)[-1])
         rank = w_raw.ndim - 2

@@ -76,8 +76,8 @@ class FirmwareModel:
     # ------------------------------------------------------------------ emulation
     def _compiled(self):
         if self._kernels is None:
-            from hgq_fpga.ir.casting import InputQuantizer
-            from hgq_fpga.ir.kernels import compile_op
+            from hgq_fpga.ir.emulator.casting import InputQuantizer
+            from hgq_fpga.ir.emulator.kernels import compile_op
             self._quantizers = [InputQuantizer(s.type, s.round, s.overflow) for s in self.inputs]
             self._kernels = [compile_op(op, [self.types[x] for x in op.inputs]) for op in self.ops]
             self._plan_memory()

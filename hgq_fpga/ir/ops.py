@@ -2,7 +2,7 @@
 
 Every op produces exactly one tensor, named after the op, whose per-element type is ``out``.
 Array fields are integer numpy arrays (raw codes and fractional-bit counts); no float constant
-appears anywhere.  Execution lives in :mod:`hgq_fpga.ir.kernels`, type inference in
+appears anywhere.  Execution lives in :mod:`hgq_fpga.ir.emulator.kernels`, type inference in
 :mod:`hgq_fpga.ir.builder`.
 """
 

@@ -1,6 +1,6 @@
 """Resource estimates from the IR: EBOPs, nonzero weights, accumulator width, latency.
 
-EBOPs follow HGQ (``shared/HGQ_METHOD.md`` §3): for every multiplication of an activation by a
+EBOPs follow HGQ (``docs/method.md`` §3): for every multiplication of an activation by a
 weight, add (input width × weight bits).  Convolutions count every output position (fully
 unrolled).  Average pooling has no weights: like the HGQ layer (and ``hgq_fpga.ebops``, the number
 training minimises) it counts 0 EBOPs, and its multiplication by the constant ``1/count`` shows as
@@ -75,7 +75,7 @@ def _levels(fan_in: int) -> int:
 
 def resources(fw) -> Resources:
     """Resource estimates of every op of the firmware model ``fw`` (see the module docstring)."""
-    from hgq_fpga.ir.kernels import linear_plan_for, pool_windows
+    from hgq_fpga.ir.emulator.kernels import linear_plan_for, pool_windows
     res = Resources()
     depth = {s.name: 0 for s in fw.inputs}
     for op in fw.ops:

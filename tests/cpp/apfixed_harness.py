@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.toolchain import find_ap_types_include, find_compiler
+from hgq_fpga.backends.common.toolchain import find_ap_types_include, find_compiler
 
 HERE = Path(__file__).resolve().parent
 #: Source type of the ``"fixed"`` cases, as in ``cast_kernels.h``.
@@ -103,7 +103,7 @@ def _compile(cxx: str, include: Path, source: str, cwd: Path, out: Path, link: b
 def build(cases: list[Case]) -> Path:
     """Return the path of a program running ``cases`` in order (built, or taken from the cache).
 
-    Raises :class:`hgq_fpga.toolchain.ToolchainError` when g++ or the headers are missing.
+    Raises :class:`hgq_fpga.backends.common.toolchain.ToolchainError` when g++ or the headers are missing.
     """
     cxx = find_compiler()
     include = find_ap_types_include()

@@ -1,0 +1,235 @@
+"""From a trained HGQ model to a verified, self-contained *design folder*; and back.
+
+A design folder is an HLS project (``make csim``, ``make synth BOARD=...``) with three additions
+that let every later step work from the folder alone::
+
+    DIR/
+      Makefile, build_prj.tcl, firmware/, tb/   the HLS project (hgq_fpga.backends.hls.writer)
+      ir/                                       the integer firmware IR it was generated from
+      model.keras                               the calibrated Keras model (deployment mode)
+      hgq_fpga.json                             the run record: board, verification, metrics, training
+      report/                                   report.md, report.json and PNG figures
+
+:func:`convert` is used by ``hgq-fpga convert``, ``make demo`` and the examples, so all three
+produce the same layout. It builds the folder in a hidden temporary sibling and renames it into
+place only when everything is written, so a failure leaves no half-written folder and an earlier
+result is replaced in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from hgq_fpga.backends.common.folders import move_into_place
+
+MANIFEST = "hgq_fpga.json"
+MANIFEST_FORMAT = "hgq_fpga.design"
+MANIFEST_VERSION = 1
+KERAS_FILE = "model.keras"
+FIRMWARE_DIR = "ir"
+REPORT_DIR = "report"
+#: samples of the calibration data written as the C testbench's vectors (``make csim``)
+TESTBENCH_SAMPLES = 100
+
+
+class DesignError(ValueError):
+    """A folder is not a design folder, or cannot be written where asked; the message says why."""
+
+
+@dataclass
+class ConversionResult:
+    """What :func:`convert` produced: the folder, the firmware, its verification and report data."""
+
+    path: Path
+    firmware: Any
+    verification: Any
+    run: dict
+    report: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when Keras, the emulator and the C simulation agreed on every value."""
+        return self.verification.mismatches == 0
+
+
+def verification_record(report, data_label: str) -> dict:
+    """The JSON form of a :class:`hgq_fpga.verification.VerificationReport`."""
+    return {
+        "data": data_label,
+        "samples": int(report.samples),
+        "mismatches": int(report.mismatches),
+        "keras_vs_emulator": int(report.keras_vs_emulator),
+        "emulator_vs_csim": None if report.emulator_vs_csim is None else int(report.emulator_vs_csim),
+        "ok": bool(report.ok),
+        "details": str(report),
+    }
+
+
+def _first_samples(data, n: int):
+    """The first ``n`` samples of an array, or of each array of a list (several model inputs)."""
+    return [a[:n] for a in data] if isinstance(data, (list, tuple)) else data[:n]
+
+
+def check_destination(out: Path, replace: bool) -> None:
+    """Raise :class:`DesignError` unless a design folder may be written at ``out``."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DesignError(f"output {out} exists and is a file, not a folder")
+    if not any(out.iterdir()):
+        return
+    if not replace:
+        raise DesignError(f"output folder {out} already exists; choose another folder, or replace it "
+                          "(--force on the command line, replace=True in Python)")
+    if not (out / MANIFEST).is_file():
+        raise DesignError(f"refusing to replace {out}: it is not a design folder written by hgq_fpga "
+                          f"(no {MANIFEST} in it)")
+
+
+def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str = "vu9p",
+            name: str = "myproject", clock_period: float | None = None,
+            verification_data: np.ndarray | None = None, verification_label: str = "calibration data",
+            metrics: dict | None = None, evaluate: Callable[[Any], dict] | None = None,
+            training: dict | None = None, replace: bool = False,
+            extra_files: Callable[[Path], None] | None = None) -> ConversionResult:
+    """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
+
+    Args:
+        model: a trained HGQ Keras model (it is calibrated in place).
+        calibration_data: inputs ``(batch, *input_shape)`` that fix every activation's range.
+        out: the design folder to create.
+        board: board name, alias or YAML file (see :mod:`hgq_fpga.backends.common.board`).
+        name: the project and top-function name.
+        clock_period: clock period in ns (default: the board's).
+        verification_data: inputs on which Keras, the emulator and the C++ are compared
+            (default: the calibration data); ``verification_label`` says what they are.
+        metrics: numbers of the run to report, e.g. ``{"learning rate": 0.003}``.
+        evaluate: called with the firmware IR once it exists; the numbers it returns (e.g.
+            ``{"test accuracy": 0.97}`` computed with ``fw.predict``) join ``metrics``, so that
+            reported accuracies are those of the firmware itself.
+        training: the training record (Pareto front, chosen checkpoint, per-epoch numbers).
+        replace: replace an existing design folder ``out`` (never a folder hgq_fpga did not write).
+        extra_files: called with the staging folder to add files before it is moved into place.
+
+    Returns:
+        A :class:`ConversionResult`. A verification mismatch does not raise: check ``result.ok``.
+    """
+    import hgq_fpga
+    from hgq_fpga.backends.common.board import load_board
+    from hgq_fpga.backends.hls.writer import write_project
+    from hgq_fpga.app.report import write_report
+
+    target = load_board(board)
+    if clock_period is not None and not clock_period > 0:
+        raise ValueError(f"clock period must be a positive number of ns, got {clock_period}")
+    out = Path(out).resolve()
+    check_destination(out, replace)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        hgq_fpga.calibrate(model, calibration_data)
+        fw = hgq_fpga.to_firmware(model)
+        project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
+                                tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
+        project.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it
+        model.save(staging / KERAS_FILE)
+        measured = dict(metrics or {})
+        if evaluate is not None:
+            measured.update(evaluate(fw))
+        x_check = calibration_data if verification_data is None else verification_data
+        report = hgq_fpga.verify(model, x_check, firmware=fw, project=project)
+        run = {
+            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
+            "board": {"name": target.name, "part": target.part,
+                      "clock_period_ns": float(clock_period or target.clock_period_ns)},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "hgq_fpga_version": hgq_fpga.__version__,
+            "keras_model": KERAS_FILE, "firmware": FIRMWARE_DIR,
+            "verification": verification_record(report, verification_label),
+            "metrics": measured,
+        }
+        if training:
+            run["training"] = training
+        if extra_files is not None:
+            extra_files(staging)
+        (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")
+        data = write_report(fw, staging / REPORT_DIR, run, project_dir=staging)
+        move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ConversionResult(out, fw, report, run, data)
+
+
+@dataclass
+class Design:
+    """An existing design folder, opened for verification, emulation or reporting."""
+
+    path: Path
+    run: dict
+
+    @property
+    def name(self) -> str:
+        return str(self.run.get("name", "myproject"))
+
+    def firmware(self):
+        """The firmware IR (numpy only)."""
+        from hgq_fpga.ir import load_firmware
+
+        return load_firmware(self.path / self.run.get("firmware", FIRMWARE_DIR))
+
+    def keras_model(self):
+        """The calibrated Keras model saved at conversion."""
+        import keras
+
+        import hgq_fpga.nn.layers  # noqa: F401  registers the HGQ layers for deserialisation
+
+        path = self.path / self.run.get("keras_model", KERAS_FILE)
+        if not path.is_file():
+            raise DesignError(f"{path} is missing: the design folder is incomplete")
+        return keras.models.load_model(path)
+
+    def project(self, firmware=None):
+        """The HLS project's C simulation (compiled on first use)."""
+        from hgq_fpga.backends.hls.writer import HLSProject
+
+        return HLSProject(firmware if firmware is not None else self.firmware(), self.path, self.name)
+
+    def save_run(self) -> None:
+        """Write the run record back (after a new verification, for instance)."""
+        (self.path / MANIFEST).write_text(json.dumps(self.run, indent=1) + "\n")
+
+
+def open_design(path: str | Path) -> Design:
+    """Open a design folder written by :func:`convert`; a clear :class:`DesignError` otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise DesignError(f"design folder {path} does not exist")
+    if not path.is_dir():
+        raise DesignError(f"{path} is a file; give the folder written by `hgq-fpga convert`")
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        raise DesignError(f"{path} is not a design folder written by `hgq-fpga convert` (no {MANIFEST})")
+    return Design(path, _read_run_record(manifest))
+
+
+def _read_run_record(manifest: Path) -> dict:
+    """The parsed run record; :class:`DesignError` if it is not JSON of the format this version writes."""
+    try:
+        run = json.loads(manifest.read_text())
+    except json.JSONDecodeError as err:
+        raise DesignError(f"{manifest} is not valid JSON ({err})") from None
+    expected = (MANIFEST_FORMAT, MANIFEST_VERSION)
+    found = (run.get("format"), run.get("version")) if isinstance(run, dict) else None
+    if found != expected:
+        raise DesignError(f"{manifest} is not a version-{MANIFEST_VERSION} {MANIFEST_FORMAT} record "
+                          f"(found {found}); convert the model again with this hgq_fpga")
+    return run

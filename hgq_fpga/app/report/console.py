@@ -1,0 +1,76 @@
+"""The terminal summary of a converted design, read at a glance (rich tables).
+
+Printed at the end of ``make demo`` and ``hgq-fpga convert``; it shows the same numbers as
+``report.json`` (it is drawn from that data), plus where the project is and what to run next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from hgq_fpga.app.report.markdown import verification_line
+
+
+def _range(stats: dict) -> str:
+    return "–" if not stats["count"] else f"{stats['min']} / {stats['mean']:.1f} / {stats['max']}"
+
+
+def _mismatch_cell(verification: dict | None) -> str:
+    if not verification:
+        return "[yellow]not verified[/]"
+    if verification["mismatches"] == 0:
+        return (f"[green bold]0[/] (Keras = emulator = C++ on {verification['samples']:,} samples, "
+                f"{verification.get('data', 'data')})")
+    return f"[red bold]{verification_line(verification)}[/]"
+
+
+def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
+    """Key numbers of the design: accuracy, EBOPs, pruning, latency, verification, location."""
+    d = data["design"]
+    board = data.get("board") or {}
+    table = Table(title=f"{data.get('name', 'design')} on {board.get('name', '?')} "
+                        f"({board.get('part', '?')}, {board.get('clock_period_ns', 0):g} ns clock)",
+                  show_header=False, title_style="bold")
+    table.add_column("quantity", style="bold")
+    table.add_column("value")
+    for name, value in (data.get("metrics") or {}).items():
+        shown = f"{100 * value:.2f} %" if "accuracy" in name and isinstance(value, float) else f"{value}"
+        table.add_row(name, shown)
+    share = 100 * d["pruned"] / d["weights"] if d["weights"] else 0.0
+    table.add_row("EBOPs (exact)", f"{d['ebops']:,}")
+    table.add_row("weights", f"{d['kept']:,} kept, {d['pruned']:,} pruned ({share:.1f} %) of {d['weights']:,}")
+    table.add_row("estimated latency", f"{d['latency_adder_levels']} adder levels (longest path)")
+    table.add_row("mismatches", _mismatch_cell(data.get("verification")))
+    if project_dir is not None:
+        table.add_row("project", str(project_dir))
+        table.add_row("report", str(Path(project_dir) / "report" / "report.md"))
+    return table
+
+
+def layer_table(data: dict) -> Table:
+    """Per-layer bit widths (min / mean / max), pruning and EBOPs."""
+    table = Table(title="per layer", title_style="bold", box=box.SIMPLE_HEAD,
+                  caption="bits: min / mean / max; weight bits over kept weights, sign bit not counted")
+    for column, justify in (("layer", "left"), ("kind", "left"), ("weights kept", "right"),
+                            ("weight bits", "right"), ("activation bits", "right"), ("EBOPs", "right")):
+        table.add_column(column, justify=justify)
+    for layer in data["design"]["layers"]:
+        weights = f"{layer['kept']:,} of {layer['weights']:,}" if layer["weights"] else "–"
+        table.add_row(layer["name"], layer["kind"], weights, _range(layer["weight_bits"]),
+                      _range(layer["activation_bits"]), f"{layer['ebops']:,}" if layer["weights"] else "–")
+    return table
+
+
+def print_summary(data: dict, project_dir: str | Path | None = None, next_command: str | None = None,
+                  console: Console | None = None) -> None:
+    """Print the design summary and the per-layer table."""
+    console = console or Console()
+    console.print(layer_table(data))
+    console.print(summary_table(data, project_dir))
+    if next_command:
+        # on a line of its own and never wrapped, so it can be copied and pasted as it is
+        console.print(f"next: [bold cyan]{next_command}[/]", soft_wrap=True)

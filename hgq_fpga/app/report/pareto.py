@@ -1,0 +1,71 @@
+"""The (accuracy, EBOPs) trade-off of a training run: the Pareto front and the choice of one model.
+
+HGQ training with a rising β walks from accurate-and-large to small-and-less-accurate models;
+:class:`hgq_fpga.nn.callbacks.ParetoCheckpoint` keeps every model that no other beats on both numbers.
+This module turns that front into plain data (for reports and JSON) and picks the model to deploy:
+the smallest one whose accuracy is within a tolerance of the best.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+_EPOCH = re.compile(r"epoch(\d+)")
+
+
+@dataclass
+class ParetoPoint:
+    """One checkpoint on the front: its validation metric, its training-time EBOPs and its file."""
+
+    metric: float
+    ebops: float
+    path: str = ""
+    epoch: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def front_from_checkpoint(front: Iterable[tuple[float, float, str]]) -> list[ParetoPoint]:
+    """Points from ``ParetoCheckpoint.front`` (``(metric, ebops, path)`` tuples), by EBOPs."""
+    points = []
+    for metric, ebops, path in front:
+        match = _EPOCH.search(Path(path).name)
+        points.append(ParetoPoint(float(metric), float(ebops), str(path),
+                                  int(match.group(1)) if match else None))
+    return sorted(points, key=lambda p: p.ebops)
+
+
+def front_from_dicts(items: Sequence[dict]) -> list[ParetoPoint]:
+    """Points from JSON data (a list of objects with ``metric`` and ``ebops``)."""
+    points = []
+    for n, item in enumerate(items):
+        try:
+            points.append(ParetoPoint(float(item["metric"]), float(item["ebops"]),
+                                      str(item.get("path", "")), item.get("epoch")))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"Pareto point {n} needs numeric 'metric' and 'ebops' fields, "
+                             f"got {item!r}") from None
+    return sorted(points, key=lambda p: p.ebops)
+
+
+def choose(points: Sequence[ParetoPoint], tolerance: float = 0.01,
+           higher_is_better: bool = True) -> ParetoPoint:
+    """The smallest-EBOPs point whose metric is within ``tolerance`` of the best one.
+
+    ``tolerance`` is absolute in the metric's unit: 0.01 on an accuracy means one percentage point.
+    """
+    if not points:
+        raise ValueError("the Pareto front is empty: no checkpoint was saved during training")
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if higher_is_better:
+        best = max(p.metric for p in points)
+        good = [p for p in points if p.metric >= best - tolerance]
+    else:
+        best = min(p.metric for p in points)
+        good = [p for p in points if p.metric <= best + tolerance]
+    return min(good, key=lambda p: (p.ebops, -p.metric if higher_is_better else p.metric))

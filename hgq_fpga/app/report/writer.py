@@ -1,0 +1,78 @@
+"""Write ``report.json``, ``report.md`` and the PNG figures of one design.
+
+The numbers come from two places only: the firmware IR (bit widths, EBOPs, latency; see
+:mod:`hgq_fpga.app.report.stats`) and the *run record* that the conversion saved (board, verification
+result, accuracy, the training's Pareto front). A synthesis report found in the project is added
+beside the estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hgq_fpga.app.report import plots
+from hgq_fpga.app.report.markdown import metric_label, render_markdown
+from hgq_fpga.app.report.pareto import front_from_dicts
+from hgq_fpga.app.report.stats import DesignStats, summarize
+from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
+
+#: run-record keys copied into the report as they are
+RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "training")
+
+
+def _training_figure(training: dict, path: Path) -> Path | None:
+    points = front_from_dicts(training.get("front") or [])
+    if not points:
+        return None
+    chosen = training.get("chosen")
+    return plots.plot_pareto(
+        points, path, chosen=front_from_dicts([chosen])[0] if chosen else None,
+        epochs=[tuple(e) for e in training.get("epochs") or []],
+        metric_name=metric_label(training.get("metric", "val_accuracy")),
+        deployed=tuple(training["deployed"]) if training.get("deployed") else None)
+
+
+def _figures(stats: DesignStats, run: dict, synthesis, comparison, out: Path) -> dict[str, str]:
+    figures = {
+        "Bit-width distributions": plots.plot_bit_widths(stats, out / "bit_widths.png"),
+        "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
+        "EBOPs per layer": plots.plot_ebops(stats, out / "ebops.png"),
+    }
+    if run.get("training"):
+        pareto = _training_figure(run["training"], out / "pareto.png")
+        if pareto is not None:
+            figures["Pareto front of the training run"] = pareto
+    if synthesis is not None:
+        figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, comparison,
+                                                                         out / "synthesis.png")
+    return {title: Path(p).name for title, p in figures.items()}
+
+
+def write_report(fw, out_dir: str | Path, run: dict | None = None,
+                 project_dir: str | Path | None = None) -> dict:
+    """Write the report of firmware ``fw`` into ``out_dir``; return the report data.
+
+    Args:
+        fw: the :class:`~hgq_fpga.ir.FirmwareModel`.
+        out_dir: folder for ``report.json``, ``report.md`` and the PNGs (created if needed).
+        run: the run record (``name``, ``board``, ``metrics``, ``verification``, ``training``, ...).
+        project_dir: the HLS project, searched for a Vitis C-synthesis report.
+    """
+    run = dict(run or {})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stats = summarize(fw)
+    synthesis = comparison = None
+    if project_dir is not None:
+        synthesis = find_synthesis(project_dir, run.get("name", "myproject"))
+    if synthesis is not None:
+        comparison = compare_with_estimates(synthesis, stats.ebops, stats.latency_adder_levels)
+    data = {key: run[key] for key in RUN_KEYS if key in run}
+    data["design"] = stats.to_dict()
+    if synthesis is not None:
+        data["synthesis"] = {"report": synthesis.to_dict(), "comparison": comparison}
+    data["figures"] = _figures(stats, run, synthesis, comparison, out)
+    (out / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+    (out / "report.md").write_text(render_markdown(data))
+    return data

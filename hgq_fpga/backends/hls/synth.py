@@ -1,0 +1,110 @@
+"""Drive Vitis HLS (or Vivado HLS) on a written project and turn its report into numbers.
+
+Used by ``make synth BOARD=<board>`` in a generated project. With no HLS tool on ``PATH`` it fails
+with a message that says what was looked for and what to do instead, rather than half-running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from hgq_fpga.backends.common.board import Board, load_board
+from hgq_fpga.backends.common.toolchain import ToolchainError
+from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml, write_report
+
+HLS_TOOLS = ("vitis_hls", "vivado_hls")
+STEPS = ("csim", "csynth", "cosim", "export", "vsynth")
+
+
+def find_hls_tool() -> str:
+    """Return the first of ``vitis_hls`` / ``vivado_hls`` found on ``PATH``."""
+    for tool in HLS_TOOLS:
+        found = shutil.which(tool)
+        if found:
+            return found
+    raise ToolchainError(
+        f"no HLS tool found: looked for {' and '.join(HLS_TOOLS)} on PATH. Source the AMD tools' "
+        "settings64.sh (e.g. `source /tools/Xilinx/Vitis_HLS/2023.2/settings64.sh`) and run again, "
+        "or copy this project folder to a machine with Vitis HLS. The C simulation (`make csim`) "
+        "needs only g++.")
+
+
+def top_function(script: Path) -> str:
+    """The top function that ``build_prj.tcl`` synthesises (its ``set_top`` line)."""
+    match = re.search(r"^set_top\s+(\S+)", script.read_text(), flags=re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{script} has no set_top line")
+    return match.group(1)
+
+
+def find_csynth_xml(project_dir: Path, top: str) -> Path:
+    """The top function's C-synthesis XML report that a run left in ``project_dir``."""
+    reports = sorted(project_dir.glob(f"*_prj/solution1/syn/report/{top}_csynth.xml"),
+                     key=lambda p: p.stat().st_mtime)
+    if not reports:
+        raise ToolchainError(f"the HLS tool finished but wrote no {top}_csynth.xml under "
+                             f"{project_dir}/*_prj/solution1/syn/report; see its log there")
+    return reports[-1]
+
+
+def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
+                  steps: Sequence[str] = ("csynth",), tool: str | None = None) -> SynthesisReport | None:
+    """Run the chosen ``steps`` of ``build_prj.tcl`` in ``project_dir``.
+
+    ``board`` overrides the part and clock the project was written for. When C synthesis ran, the
+    report is parsed and written as ``report.json`` and ``report.md`` beside the project, and returned.
+    """
+    project_dir = Path(project_dir)
+    script = project_dir / "build_prj.tcl"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script} not found: is {project_dir} a project written by hgq_fpga?")
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")
+    exe = tool or find_hls_tool()
+    env = dict(os.environ)
+    for step in STEPS:
+        env[f"HGQ_{step.upper()}"] = "1" if step in steps else "0"
+    if board is not None:
+        board = board if isinstance(board, Board) else load_board(board)
+        env["HGQ_PART"] = board.part
+        env["HGQ_CLOCK_NS"] = f"{board.clock_period_ns:g}"
+    proc = subprocess.run([exe, "-f", "build_prj.tcl"], cwd=project_dir, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{Path(exe).name} failed with exit code {proc.returncode}; "
+                           f"see the log in {project_dir}")
+    if "csynth" not in steps:
+        return None
+    report = parse_csynth_xml(find_csynth_xml(project_dir, top_function(script)))
+    write_report(report, project_dir)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry used by the generated project's Makefile."""
+    parser = argparse.ArgumentParser(prog="python -m hgq_fpga.backends.hls.synth",
+                                     description="Run Vitis/Vivado HLS on an hgq_fpga project.")
+    parser.add_argument("project", nargs="?", default=".", help="project folder (default: .)")
+    parser.add_argument("--board", default=None, help="board name or YAML file (default: as written)")
+    parser.add_argument("--steps", default="csynth",
+                        help=f"comma-separated steps from {','.join(STEPS)} (default: csynth)")
+    args = parser.parse_args(argv)
+    try:
+        report = run_synthesis(args.project, args.board, [s for s in args.steps.split(",") if s])
+    except (ToolchainError, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if report is not None:
+        print(report.to_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

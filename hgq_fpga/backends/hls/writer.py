@@ -1,0 +1,107 @@
+"""Write a self-contained HLS project folder for a :class:`~hgq_fpga.ir.FirmwareModel`.
+
+The folder is built in a temporary sibling and renamed into place at the end, so a failure
+never leaves a half-written project, and an existing non-empty folder is never touched.
+
+Layout: ``firmware/`` (C++), ``tb/`` (testbench and vectors from the emulator), ``ir/`` (the
+firmware IR), ``build_prj.tcl``, ``Makefile``, ``README.md``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hgq_fpga.backends.common.board import Board, load_board
+from hgq_fpga.backends.common.folders import move_into_place
+from hgq_fpga.backends.hls.emit import emit_firmware
+from hgq_fpga.backends.hls.plan import build_plan
+from hgq_fpga.backends.hls.project import HLSProject
+from hgq_fpga.backends.hls.render import render
+
+#: Samples of the default testbench vectors.
+TB_SAMPLES = 32
+
+
+def default_tb_data(fw, n: int = TB_SAMPLES, seed: int = 0) -> list[np.ndarray]:
+    """Random inputs that reach every element's range and beyond (so overflow happens too)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for spec in fw.inputs:
+        t = spec.type
+        scale = np.ldexp(1.0, np.where(t.live, t.i, 0).astype(np.int64))
+        out.append(rng.normal(0.0, 1.0, (n, *spec.shape)) * scale * 1.5)
+    return out
+
+
+def _tb_text(arrays: list[np.ndarray]) -> str:
+    """One sample per line, all arrays concatenated, doubles printed to round-trip exactly."""
+    rows = np.concatenate([np.asarray(a, np.float64).reshape(len(a), -1) for a in arrays], axis=1)
+    return "".join(" ".join(f"{v:.17g}" for v in row) + "\n" for row in rows)
+
+
+def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: list[np.ndarray],
+                 protocol: str) -> None:
+    plan = build_plan(fw, name)
+    files = emit_firmware(fw, name, protocol=protocol, plan=plan)
+    y = fw.predict(tb_inputs if len(tb_inputs) > 1 else tb_inputs[0])
+    files["tb/tb_data/tb_input.dat"] = _tb_text(tb_inputs)
+    files["tb/tb_data/tb_output.dat"] = _tb_text(y if isinstance(y, list) else [y])
+    files["build_prj.tcl"] = render("hls/build_prj.tcl.j2", name=name, top=name, board=board,
+                                    clock_period_ns=clock)
+    files["Makefile"] = render("hls/Makefile.j2", name=name, board=board, python=sys.executable)
+    files["README.md"] = render("hls/README.md.j2", name=name, board=board, clock_period_ns=clock,
+                                plan=plan, n_samples=len(tb_inputs[0]))
+    for rel, text in files.items():
+        path = d / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    fw.save(d / "ir")
+
+
+def _is_hgq_project(path: Path) -> bool:
+    """Whether ``path`` holds a project that :func:`write_project` wrote (its tcl says so)."""
+    tcl = path / "build_prj.tcl"
+    return tcl.is_file() and "written by hgq_fpga" in tcl.read_text(errors="replace")[:400]
+
+
+def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
+                  name: str = "myproject", clock_period: float | None = None, tb_data=None,
+                  cache_dir: str | Path | None = None, protocol: str = "ap_vld",
+                  replace: bool = False) -> HLSProject:
+    """Write the HLS project of ``fw`` into ``out_dir`` and return it (not yet compiled).
+
+    ``board``: a built-in board name or alias, a YAML file, or a :class:`Board`.
+    ``clock_period``: ns, default the board's.  ``tb_data``: testbench inputs (an array, or a
+    list for several inputs; default random ones).  ``cache_dir``: where compiled C simulations
+    are kept.  ``protocol``: port protocol of the top function, ``ap_vld`` or ``ap_none``.
+    ``replace``: swap out an earlier hgq_fpga project in ``out_dir`` in one step (never a folder
+    hgq_fpga did not write).  Raises ``FileExistsError`` if ``out_dir`` exists and is not empty
+    (and, with ``replace``, is not an hgq_fpga project).
+    """
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not replace:
+            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
+                                  "pass replace=True (which replaces only a project hgq_fpga wrote)")
+        if not _is_hgq_project(out):
+            raise FileExistsError(f"{out} exists, is not empty and was not written by hgq_fpga; "
+                                  "refusing to replace it: choose a new folder")
+    b = board if isinstance(board, Board) else load_board(board)
+    clock = float(clock_period if clock_period is not None else b.clock_period_ns)
+    if tb_data is None:
+        tb_inputs = default_tb_data(fw)
+    else:
+        tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(tb_data)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_files(fw, tmp / "p", name, b, clock, tb_inputs, protocol)
+        move_into_place(tmp / "p", out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return HLSProject(fw, out, name, cache_dir)

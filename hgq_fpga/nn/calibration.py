@@ -1,0 +1,124 @@
+"""Calibration: fix every ``(k, i, f)`` and switch an HGQ model to exact deployment mode (``docs/method.md`` §4)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def _input_shapes(model: keras.Model) -> list[tuple]:
+    try:
+        return [tuple(t.shape[1:]) for t in model.inputs]
+    except (AttributeError, TypeError, ValueError):  # a subclassed model has no symbolic inputs
+        return []
+
+
+def _batches(x, batch_size: int, shapes: list[tuple] = ()):
+    """Split the calibration inputs into batches; refuse empty, ragged, misshaped or non-finite data."""
+    if x is None:
+        raise ValueError("calibrate needs calibration data, got None")
+    arrays = x if isinstance(x, (list, tuple)) else [x]
+    for a in arrays:
+        if not isinstance(a, (np.ndarray, list, tuple, int, float)) and not hasattr(a, "__array__"):
+            raise ValueError(f"calibrate needs the inputs as NumPy arrays (a list of them for several "
+                             f"model inputs), got {type(a).__name__}; e.g. for a tf.data.Dataset of "
+                             "(x, y) batches: np.concatenate([b[0] for b in dataset.as_numpy_iterator()])")
+    arrays = [np.asarray(a) for a in arrays]
+    if not arrays or arrays[0].ndim == 0 or any(a.size == 0 for a in arrays):
+        raise ValueError("calibrate needs a non-empty calibration data set, got an empty array")
+    if shapes and len(shapes) == len(arrays):
+        for n, (a, shape) in enumerate(zip(arrays, shapes)):
+            if a.ndim != len(shape) + 1 or any(s is not None and s != d for s, d in zip(shape, a.shape[1:])):
+                which = f"calibration input {n}" if len(arrays) > 1 else "calibration data"
+                want = ", ".join("?" if s is None else str(s) for s in shape)
+                raise ValueError(f"{which} has shape {a.shape}; the model expects (samples, {want})")
+    elif shapes and isinstance(x, (list, tuple)):
+        raise ValueError(f"the model has {len(shapes)} input(s), calibrate got a list of {len(arrays)} arrays")
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"calibration inputs have different numbers of samples: {[len(a) for a in arrays]}")
+    for a in arrays:
+        if np.issubdtype(a.dtype, np.number) and not np.all(np.isfinite(a)):
+            raise ValueError("calibration data contains NaN or inf; the activation ranges would be "
+                             "meaningless")
+    for start in range(0, n, batch_size):
+        part = [a[start:start + batch_size] for a in arrays]
+        yield part if isinstance(x, (list, tuple)) else part[0]
+
+
+def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) -> int:
+    """Trace activation ranges on ``x``, fix every type, and switch ``model`` to deployment mode.
+
+    After this the HGQ layers compute in float64 with each quantizer's rounding and overflow mode,
+    exactly as the firmware will, also for inputs outside the calibrated range.
+
+    Args:
+        x: calibration inputs (an array, or a list of arrays for several inputs).
+        batch_size: inference batch size.
+        margin: extra integer bits given to every activation beyond the observed range.
+
+    Returns:
+        The exact EBOPs of the calibrated model (an int).
+    """
+    from hgq_fpga.nn.layers.base import hgq_layers
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    layers = hgq_layers(model)
+    if not layers:
+        raise ValueError(f"calibrate: model {model.name!r} has no HGQ layers; build it from hgq_fpga.nn.layers "
+                         "(HQuantize on every input, then HDense, HConv2D, HActivation, ...)")
+    batches = list(_batches(x, batch_size, _input_shapes(model)))
+    for layer in layers:
+        layer.unfreeze()
+        layer.reset_ranges()
+        layer.set_recording(True)
+    try:
+        for xb in batches:
+            model(xb, training=False)
+    finally:
+        for layer in layers:
+            layer.set_recording(False)
+    for layer in layers:
+        layer.freeze(margin)
+    for layer in layers:
+        layer.check_exact()
+    _forget_compiled(model)
+    return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
+
+
+def _forget_compiled(model: keras.Model) -> None:
+    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode."""
+    for attr in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+
+
+def uncalibrate(model: keras.Model) -> None:
+    """Switch ``model`` back to training mode, so that it can be trained (fine-tuned) again.
+
+    A calibrated model refuses ``fit``: its exact deployment arithmetic has no gradients, and its
+    fixed types were chosen for the weights of that moment. Calibrate again before converting.
+    """
+    from hgq_fpga.nn.layers.base import hgq_layers
+
+    for layer in hgq_layers(model):
+        layer.unfreeze()
+    _forget_compiled(model)
+
+
+def require_calibrated(model: keras.Model) -> None:
+    """Raise a clear ValueError unless every HGQ layer of ``model`` has fixed types.
+
+    The converter calls this before reading types.
+    """
+    from hgq_fpga.nn.layers.base import hgq_layers
+
+    layers = hgq_layers(model)
+    if not layers:
+        raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types; build "
+                         "it from hgq_fpga.nn.layers (HQuantize on every input, then HDense, HConv2D, ...)")
+    for layer in layers:
+        if not layer.deployed:
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) of model {model.name!r} is "
+                             "not calibrated; run hgq_fpga.calibrate(model, x) first")

@@ -1,0 +1,170 @@
+"""Keras → firmware IR: the one place that knows both the HGQ layers and the integer graph.
+
+``to_firmware(model)`` reads a calibrated model's exact types and integer weights and builds a
+:class:`hgq_fpga.ir.FirmwareModel`. Every emitter (emulator, HLS C++, later Verilog) starts from that
+IR and never sees Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+
+from hgq_fpga.nn.calibration import require_calibrated
+from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
+from hgq_fpga.nn.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D, HAveragePooling2D,
+                     HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
+                     HMaxPooling2D, HQuantize, HReshape)
+
+
+class UnsupportedLayerError(ValueError):
+    """The model holds a layer that has no firmware equivalent; the message names it."""
+
+
+def _layer_set_names() -> str:
+    return ", ".join(cls.__name__ for cls in LAYER_SET)
+
+
+#: the hgq_fpga layer to use instead of a plain Keras one
+_REPLACEMENTS = {
+    "Dense": "HDense", "Conv1D": "HConv1D", "Conv2D": "HConv2D", "Flatten": "HFlatten",
+    "Reshape": "HReshape", "Add": "HAdd", "Concatenate": "HConcatenate",
+    "MaxPooling1D": "HMaxPooling1D", "MaxPooling2D": "HMaxPooling2D",
+    "AveragePooling1D": "HAveragePooling1D", "AveragePooling2D": "HAveragePooling2D",
+    "ReLU": "HActivation('relu')", "Activation": "HActivation",
+    "BatchNormalization": "HDenseBatchNorm / HConv2DBatchNorm (a kernel layer with the batch norm folded in)",
+}
+_SOFTMAX = ("softmax has no exact firmware equivalent: drop it, train on logits "
+            "(loss from_logits=True) and take the argmax or apply softmax outside the FPGA")
+
+
+def _unsupported(layer) -> UnsupportedLayerError:
+    """The error for a layer outside the layer set, with the replacement to use where there is one."""
+    kind = type(layer).__name__
+    head = f"layer {layer.name!r} of class {kind} is not part of the hgq_fpga layer set"
+    if kind == "Softmax" or (kind == "Activation" and "softmax" in str(getattr(layer, "activation", ""))):
+        return UnsupportedLayerError(f"{head}; {_SOFTMAX}")
+    if kind in _REPLACEMENTS:
+        return UnsupportedLayerError(f"{head}; use {_REPLACEMENTS[kind]} from hgq_fpga.nn.layers instead")
+    return UnsupportedLayerError(f"{head} and has no firmware equivalent; use {_layer_set_names()}")
+
+
+def _functional(model: keras.Model) -> keras.Model:
+    inner = getattr(model, "_functional", None)  # a built Sequential wraps a Functional graph
+    graph = inner if inner is not None else model
+    if not hasattr(graph, "_nodes_by_depth"):
+        raise UnsupportedLayerError(f"model {model.name!r} ({type(model).__name__}) has no layer graph; "
+                                    "build it as a Sequential model with an Input or as a functional model")
+    return graph
+
+
+def _table_function(layer: HActivation) -> Callable[[np.ndarray], np.ndarray]:
+    """The layer's float64 function, evaluated by the same backend kernel Keras inference uses."""
+    def fn(values: np.ndarray) -> np.ndarray:
+        tensor = keras.ops.convert_to_tensor(np.asarray(values, np.float64), dtype="float64")
+        return np.asarray(keras.ops.convert_to_numpy(layer.fn(tensor)), np.float64)
+    label = layer.activation if isinstance(layer.activation, str) else getattr(layer.fn, "__name__", "fn")
+    fn.__name__ = label
+    return fn
+
+
+def _linear_weights(layer) -> tuple[np.ndarray, ...]:
+    wk, wi, wf = layer.kernel_types()
+    bk, bi, bf = layer.bias_types()
+    w_raw = weights_to_raw(layer.quantized_kernel(), wf)
+    b_raw = weights_to_raw(layer.quantized_bias(), bf)
+    return w_raw, np.asarray(wf, np.int64), b_raw, np.asarray(bf, np.int64)
+
+
+def _cast_to_output(b: FirmwareBuilder, x: str, layer, name: str) -> str:
+    k, i, f = layer.output_types()
+    rnd, ovf = layer.output_modes()
+    return b.cast(x, k, i, f, round=rnd, overflow=ovf, name=name)
+
+
+def _emit(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    """Add the ops of one HGQ layer; return the name of its output tensor."""
+    name = layer.name
+    if isinstance(layer, HQuantize):
+        return _cast_to_output(b, xs[0], layer, name)
+    # the batch-norm variants are subclasses: their quantized weights are already fused
+    if isinstance(layer, (HDense, HConv1D, HConv2D)):
+        w_raw, w_f, b_raw, b_f = _linear_weights(layer)
+        if isinstance(layer, HDense):
+            acc = b.dense(xs[0], w_raw, w_f, b_raw, b_f, name=f"{name}_acc")
+        else:
+            acc = b.conv(xs[0], w_raw, w_f, b_raw, b_f, strides=layer.strides, padding=layer.padding,
+                         name=f"{name}_acc")
+        if layer.activation == "relu":
+            acc = b.relu(acc, name=f"{name}_relu")
+        return _cast_to_output(b, acc, layer, name)
+    if isinstance(layer, HActivation):
+        if layer.activation == "linear":
+            return _cast_to_output(b, xs[0], layer, name)
+        if layer.activation == "relu":
+            return _cast_to_output(b, b.relu(xs[0], name=f"{name}_relu"), layer, name)
+        k, i, f = layer.output_types()
+        rnd, ovf = layer.output_modes()
+        return b.table(xs[0], _table_function(layer), k, i, f, round=rnd, overflow=ovf, name=name)
+    if isinstance(layer, HAdd):
+        return _cast_to_output(b, b.add(*xs, name=f"{name}_sum"), layer, name)
+    if isinstance(layer, HConcatenate):
+        axis = layer.axis if layer.axis < 0 else layer.axis - 1  # IR axes exclude the batch
+        return b.concatenate(xs, axis=axis, name=name)
+    if isinstance(layer, HFlatten):
+        return b.flatten(xs[0], name=name)
+    if isinstance(layer, HReshape):
+        return b.reshape(xs[0], layer.target_shape, name=name)
+    if isinstance(layer, (HMaxPooling1D, HMaxPooling2D)):
+        return b.maxpool(xs[0], layer.pool_size, layer.strides, layer.padding, name=name)
+    if isinstance(layer, (HAveragePooling1D, HAveragePooling2D)):
+        k, i, f = layer.output_types()
+        rnd, ovf = layer.output_modes()
+        return b.avgpool(xs[0], layer.pool_size, k, i, f, round=rnd, overflow=ovf,
+                         strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=name)
+    raise UnsupportedLayerError(f"layer {layer.name!r} of class {type(layer).__name__} has no firmware "
+                                f"equivalent; use the hgq_fpga.nn.layers set ({_layer_set_names()})")
+
+
+def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_fpga.ir
+    """Freeze a calibrated HGQ model into the integer firmware IR.
+
+    Each model input must feed :class:`HQuantize` layers only: their types become the firmware's
+    input types. Raises :class:`UnsupportedLayerError` naming any layer outside the layer set, and
+    ``ValueError`` for an uncalibrated model.
+    """
+    graph = _functional(model)
+    for layer in graph.layers:
+        if not isinstance(layer, keras.layers.InputLayer) and not hasattr(layer, "output_types"):
+            raise _unsupported(layer)
+    require_calibrated(model)
+    b = FirmwareBuilder()
+    names: dict[int, str] = {}
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        for node in graph._nodes_by_depth[depth]:
+            layer = node.operation
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            xs = []
+            for tensor in node.input_tensors:
+                producer = tensor._keras_history.operation
+                if isinstance(producer, keras.layers.InputLayer):
+                    if not isinstance(layer, HQuantize):
+                        raise UnsupportedLayerError(
+                            f"model input {producer.name!r} feeds {type(layer).__name__} {layer.name!r}; "
+                            "every model input must go through an HQuantize layer first")
+                    xs.append(None)
+                else:
+                    xs.append(names[id(tensor)])
+            if isinstance(layer, HQuantize) and xs == [None]:
+                k, i, f = layer.output_types()
+                rnd, ovf = layer.output_modes()
+                out = b.input(layer.name, tuple(k.shape), k, i, f, round=rnd, overflow=ovf)
+            else:
+                out = _emit(b, layer, xs)
+            for tensor in node.outputs:
+                names[id(tensor)] = out
+    outputs = [names[id(t)] for t in graph.outputs]
+    return b.build(outputs)

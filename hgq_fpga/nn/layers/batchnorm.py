@@ -1,0 +1,128 @@
+"""Kernel layers with a batch normalisation folded into their kernel and bias before quantization.
+
+The firmware has no batch-norm op: it sees one dense or convolution layer whose quantized
+weights already contain the normalisation,
+
+    ``W' = W * s``,  ``b' = (b - mean) * s + beta_bn``  with  ``s = gamma / sqrt(var + epsilon)``,
+
+so quantization is trained on (and calibrated for) exactly the weights the hardware multiplies by.
+Training uses the batch statistics of ``x ⊛ W + b`` and updates the moving averages; inference and
+calibration use the moving averages. Calibration stores the fused, quantized kernel and bias
+(float64 variables ``kernel_deployed``, ``bias_deployed``): deployment and conversion read those and
+never recompute the fusion, whose float32 result depends on how it is compiled (XLA rewrites
+``gamma / sqrt(var)`` as ``gamma * rsqrt(var)``, for example).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from hgq_fpga.nn.layers.conv import HConv1D, HConv2D
+from hgq_fpga.nn.layers.dense import HDense
+
+_register = keras.saving.register_keras_serializable(package="hgq_fpga")
+
+
+class BatchNormFolding:
+    """Mixin for an :class:`~hgq_fpga.nn.layers.linear.HLinear` subclass: fold a batch norm in.
+
+    Put it first in the bases (``class HDenseBatchNorm(BatchNormFolding, HDense)``). It overrides
+    :meth:`float_weights`, which every path of ``HLinear`` (training, deployment, calibration,
+    ``quantized_kernel``/``quantized_bias``) reads the weights through.
+
+    Args:
+        momentum: moving-average momentum of the batch statistics.
+        epsilon: added to the variance.
+    The layer always has a bias (the folded shift); ``use_bias=False`` is refused.
+    """
+
+    def __init__(self, *args: Any, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs: Any) -> None:
+        if not kwargs.pop("use_bias", True):
+            raise ValueError(f"{type(self).__name__} always has a bias (the folded batch-norm shift); "
+                             "use_bias=False is not supported")
+        super().__init__(*args, use_bias=True, **kwargs)
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"epsilon must be > 0, got {epsilon}")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        n = tuple(self.kernel.shape[-1:])
+        self.gamma = self.add_weight(name="gamma", shape=n, initializer="ones", dtype="float32")
+        self.bn_beta = self.add_weight(name="bn_beta", shape=n, initializer="zeros", dtype="float32")
+        self.moving_mean = self.add_weight(name="moving_mean", shape=n, initializer="zeros",
+                                           trainable=False, dtype="float32")
+        self.moving_var = self.add_weight(name="moving_var", shape=n, initializer="ones",
+                                          trainable=False, dtype="float32")
+        # the fused quantized weights fixed by calibration (what deployment multiplies by)
+        self.kernel_deployed = self.add_weight(name="kernel_deployed", shape=tuple(self.kernel.shape),
+                                               initializer="zeros", trainable=False, dtype="float64")
+        self.bias_deployed = self.add_weight(name="bias_deployed", shape=n, initializer="zeros",
+                                             trainable=False, dtype="float64")
+
+    def _batch_moments(self, x):
+        """Mean and variance of ``x ⊛ W + b`` over all but the channel axis; updates the moving ones."""
+        z = self.apply_kernel(x, self.kernel) + self.bias
+        mean, var = ops.moments(z, axes=tuple(range(len(z.shape) - 1)))
+        m = self.momentum
+        self.moving_mean.assign(m * self.moving_mean + (1 - m) * ops.stop_gradient(mean))
+        self.moving_var.assign(m * self.moving_var + (1 - m) * ops.stop_gradient(var))
+        return mean, var
+
+    def float_weights(self, x=None, training=None):
+        """The fused float kernel and bias (batch statistics when training on ``x``)."""
+        if training and x is not None:
+            mean, var = self._batch_moments(x)
+        else:
+            mean, var = self.moving_mean, self.moving_var
+        scale = self.gamma / ops.sqrt(var + self.epsilon)
+        return self.kernel * scale, (self.bias - mean) * scale + self.bn_beta
+
+    def deployed_weights(self):
+        """The fused quantized kernel and bias stored at calibration (float64)."""
+        return (ops.convert_to_tensor(self.kernel_deployed, "float64"),
+                ops.convert_to_tensor(self.bias_deployed, "float64"))
+
+    def _store_deployed(self, wq, bq) -> None:
+        self.kernel_deployed.assign(np.asarray(wq, np.float64))
+        self.bias_deployed.assign(np.asarray(bq, np.float64))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("use_bias", None)
+        config.update(momentum=self.momentum, epsilon=self.epsilon)
+        return config
+
+
+@_register
+class HDenseBatchNorm(BatchNormFolding, HDense):
+    """:class:`HDense` with a batch normalisation folded into its kernel and bias before quantization.
+
+    ``quantized_kernel()`` / ``quantized_bias()`` return the fused quantized values; the converter
+    emits a plain Dense op with them.
+    """
+
+
+@_register
+class HConv1DBatchNorm(BatchNormFolding, HConv1D):
+    """:class:`HConv1D` with a batch normalisation folded into its kernel and bias (per filter).
+
+    ``quantized_kernel()`` / ``quantized_bias()`` return the fused quantized values; the converter
+    emits a plain Conv op with them.
+    """
+
+
+@_register
+class HConv2DBatchNorm(BatchNormFolding, HConv2D):
+    """:class:`HConv2D` with a batch normalisation folded into its kernel and bias (per filter).
+
+    ``quantized_kernel()`` / ``quantized_bias()`` return the fused quantized values; the converter
+    emits a plain Conv op with them.
+    """

@@ -1,0 +1,83 @@
+"""HGQ merging layers: HAdd, HConcatenate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
+
+_register = keras.saving.register_keras_serializable(package="hgq_fpga")
+
+
+@_register
+class HAdd(HOutputQuantized):
+    """Element-wise sum of several HGQ tensors, then a per-activation quantizer.
+
+    The sum itself is exact (float64 in deployment mode); only the output cast rounds.
+
+    Args:
+        output_quantizer: options for the output quantizer (a dict).
+    """
+
+    def build(self, input_shape) -> None:
+        self.oq.build(tuple(input_shape[0][1:]))
+
+    def call(self, inputs, training=None):
+        dtype = self.out_dtype()
+        total = ops.cast(inputs[0], dtype)
+        for t in inputs[1:]:
+            total = total + ops.cast(t, dtype)
+        if self._deployed_for(training):
+            return self.oq.exact_quantize(total)
+        return self.oq.fake_quantize(total, training=training)[0]
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs[0].shape, dtype=self.out_dtype())
+
+
+@_register
+class HConcatenate(HLayer):
+    """Concatenate HGQ tensors along ``axis``; widths and types are concatenated alike."""
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _sample_axis(self, ndim_with_batch: int) -> int:
+        axis = self.axis if self.axis >= 0 else ndim_with_batch + self.axis
+        if axis == 0:
+            raise ValueError("HConcatenate cannot concatenate along the batch axis")
+        return axis - 1
+
+    def call(self, inputs):
+        wide = any(str(t.dtype) in ("float64", "<dtype: 'float64'>") for t in inputs)
+        dtype = "float64" if wide else "float32"
+        return ops.concatenate([ops.cast(t, dtype) for t in inputs], axis=self.axis)
+
+    def compute_output_spec(self, inputs):
+        shape = list(inputs[0].shape)
+        axis = self._sample_axis(len(shape)) + 1
+        shape[axis] = sum(t.shape[axis] for t in inputs)
+        return keras.KerasTensor(tuple(shape), dtype=inputs[0].dtype)
+
+    def output_bits(self):
+        bits = [self.input_bits(j) for j in range(self.num_inputs())]
+        return ops.concatenate([ops.cast(b, "float32") for b in bits],
+                               axis=self._sample_axis(len(bits[0].shape) + 1))
+
+    def output_types(self):
+        types = [self.input_types(j) for j in range(self.num_inputs())]
+        axis = self._sample_axis(types[0][0].ndim + 1)
+        return tuple(np.concatenate([t[n] for t in types], axis=axis) for n in range(3))
+
+    def output_modes(self):
+        return self._hgq_producer(0).output_modes()
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config

@@ -1,0 +1,400 @@
+"""The trainable HGQ quantizer (``docs/method.md`` §2 and §4).
+
+One :class:`HQuantizer` quantizes one tensor: a kernel, a bias or an activation. It owns a float
+variable ``f`` (fractional bits) at the chosen granularity and has two modes:
+
+* **training mode** (float32): ``xq = round(x * 2**F) / 2**F`` with ``F = round(f)``; the gradient
+  with respect to ``x`` is straight-through and the gradient with respect to ``f`` is the surrogate
+  ``-ln2 * (xq - x)``. Integer bits are not trained: weights take them from their value,
+  activations from the running min/max of ``xq`` (reset every epoch by :class:`RangeResetter`).
+* **deployment mode** (after :func:`hgq_fpga.calibrate`): every element has a fixed ``(k, i, f)``
+  stored in the variables ``k_fixed``, ``i_fixed``, ``f_fixed``; the quantizer computes in float64
+  and applies its rounding *and overflow* mode exactly as ``ap_fixed`` does, so Keras inference
+  equals the firmware even outside the calibrated range.
+
+The converter reads a calibrated quantizer through :meth:`HQuantizer.fixed_types`,
+:attr:`HQuantizer.round_mode` and :attr:`HQuantizer.overflow_mode`.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from hgq_fpga import fixed
+
+GRANULARITIES = ("per_element", "per_channel", "per_tensor")
+KINDS = ("weight", "activation")
+TRAIN_ROUNDING = ("TRN", "RND")
+TRAIN_OVERFLOW = ("WRAP", "SAT")
+_LN2 = math.log(2.0)
+
+
+def _bit_length(n: np.ndarray) -> np.ndarray:
+    """Bit length of non-negative int64 values below 2**53 (0 for 0), element-wise, exactly."""
+    n = np.asarray(n, dtype=np.int64)
+    return np.frexp(n.astype(np.float64))[1].astype(np.int64)
+
+
+def _exp2(t):
+    """``2**t`` in ``t``'s dtype (training mode: fast, not guaranteed exact by every compiler)."""
+    t = ops.convert_to_tensor(t)
+    return ops.power(ops.cast(2.0, t.dtype), t)
+
+
+#: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
+EXP2_BITS = 8
+#: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
+_POW2 = np.ldexp(1.0, np.arange(-(2 ** EXP2_BITS) + 1, 2 ** EXP2_BITS))
+
+
+def exp2_exact(t):
+    """``2**t`` as float64 for integer-valued ``t`` with ``|t| < 2**EXP2_BITS``, exact everywhere.
+
+    ``pow`` is free to be an approximation (XLA, GPU math libraries); this looks the power up in a
+    table of exact float64 powers of two, so no operation rounds, whatever the compiler does.
+    """
+    t = ops.cast(ops.round(ops.cast(t, "float64")), "int32")
+    index = ops.clip(t + (2 ** EXP2_BITS - 1), 0, _POW2.size - 1)
+    return ops.take(ops.convert_to_tensor(_POW2, "float64"), index)
+
+
+@keras.saving.register_keras_serializable(package="hgq_fpga")
+class HQuantizer(keras.layers.Layer):
+    """Quantize one tensor with learned per-element (or per-channel / per-tensor) bit widths.
+
+    Args:
+        kind: ``"weight"`` (integer bits from the quantized value) or ``"activation"``
+            (sign and integer bits from the running range of the quantized values).
+        granularity: ``"per_element"`` (default), ``"per_channel"`` (last axis) or ``"per_tensor"``:
+            the shape of the trainable ``f``.
+        round_mode: ``"TRN"`` (toward -inf) or ``"RND"`` (half up), as ``ap_fixed`` defines them.
+        overflow_mode: ``"WRAP"`` or ``"SAT"``; applied in deployment mode only.
+        f_init: initial fractional bits (activations; weights when ``init_bits`` is None).
+        init_bits: for weights, start each weight with about this many significant bits.
+        f_min, f_max: bounds on ``f``.
+        deployed: whether the fixed types are in force (set by calibration; saved in the config).
+    """
+
+    def __init__(self, kind: str = "activation", granularity: str = "per_element",
+                 round_mode: str = "TRN", overflow_mode: str = "WRAP", f_init: float = 6.0,
+                 init_bits: int | None = None, f_min: float = -8.0, f_max: float = 16.0,
+                 deployed: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        if kind not in KINDS:
+            raise ValueError(f"HQuantizer kind must be one of {KINDS}, got {kind!r}")
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+        round_mode = fixed.check_round(round_mode)
+        overflow_mode = fixed.check_overflow(overflow_mode)
+        if round_mode not in TRAIN_ROUNDING:
+            raise ValueError(f"HQuantizer supports rounding {TRAIN_ROUNDING}, got {round_mode!r}")
+        if overflow_mode not in TRAIN_OVERFLOW:
+            raise ValueError(f"HQuantizer supports overflow {TRAIN_OVERFLOW}, got {overflow_mode!r}")
+        if not f_min <= f_init <= f_max:
+            raise ValueError(f"need f_min <= f_init <= f_max, got {f_min}, {f_init}, {f_max}")
+        self.kind = kind
+        self.granularity = granularity
+        self.round_mode = round_mode
+        self.overflow_mode = overflow_mode
+        self.f_init = float(f_init)
+        self.init_bits = init_bits
+        self.f_min = float(f_min)
+        self.f_max = float(f_max)
+        self.deployed = bool(deployed)
+        #: set by calibration: record ranges even outside training
+        self.recording = False
+        self.tensor_shape: tuple[int, ...] | None = None
+
+    # ------------------------------------------------------------------ build
+    def build(self, shape) -> None:
+        """Create the variables for a tensor of ``shape`` (no batch axis for activations)."""
+        if self.tensor_shape is not None:
+            return
+        shape = tuple(int(s) for s in shape)
+        if any(s is None for s in shape):
+            raise ValueError(f"HQuantizer needs a fully known shape, got {shape}")
+        self.tensor_shape = shape
+        if self.granularity == "per_element":
+            fshape = shape
+        elif self.granularity == "per_channel":
+            fshape = tuple(1 for _ in shape[:-1]) + shape[-1:]
+        else:
+            fshape = tuple(1 for _ in shape)
+        self.f = self.add_weight(name="f", shape=fshape,
+                                 initializer=keras.initializers.Constant(self.f_init),
+                                 trainable=True, dtype="float32")
+        if self.kind == "activation":
+            self.vmin = self.add_weight(name="vmin", shape=shape,
+                                        initializer=keras.initializers.Constant(np.inf),
+                                        trainable=False, dtype="float32")
+            self.vmax = self.add_weight(name="vmax", shape=shape,
+                                        initializer=keras.initializers.Constant(-np.inf),
+                                        trainable=False, dtype="float32")
+            # 1.0 = the next recorded batch starts a new range (set at each epoch start)
+            self.stale = self.add_weight(name="stale", shape=(), initializer="zeros",
+                                         trainable=False, dtype="float32")
+        zeros = keras.initializers.Zeros()
+        self.k_fixed = self.add_weight(name="k_fixed", shape=shape, initializer=zeros,
+                                       trainable=False, dtype="float32")
+        self.i_fixed = self.add_weight(name="i_fixed", shape=shape, initializer=zeros,
+                                       trainable=False, dtype="float32")
+        self.f_fixed = self.add_weight(name="f_fixed", shape=shape, initializer=zeros,
+                                       trainable=False, dtype="float32")
+        self.built = True
+
+    def init_from_values(self, w) -> None:
+        """Weights: set ``f`` so that every weight starts with about ``init_bits`` significant bits."""
+        if self.init_bits is None:
+            return
+        w = np.abs(np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64))
+        w = np.broadcast_to(w, self.tensor_shape)
+        if self.granularity != "per_element":
+            axes = tuple(range(w.ndim - 1)) if self.granularity == "per_channel" else None
+            w = np.max(w, axis=axes, keepdims=True) if axes != () else w
+            w = np.broadcast_to(w, self.f.shape)
+        with np.errstate(divide="ignore"):
+            ib = np.where(w > 0, np.floor(np.log2(np.where(w > 0, w, 1.0))) + 1, 0.0)
+        f = np.clip(self.init_bits - ib, self.f_min, self.f_max).reshape(self.f.shape)
+        self.f.assign(f.astype(np.float32))
+
+    # --------------------------------------------------------------- training
+    def _F(self):
+        """``F = round(clip(f))`` in value, with a straight-through gradient to ``f``."""
+        fc = ops.clip(self.f, self.f_min, self.f_max)
+        return fc + ops.stop_gradient(ops.round(fc) - fc)
+
+    def fake_quantize(self, x, training: bool = False):
+        """Training-mode quantization in the input's float dtype; returns ``(xq, F)``."""
+        F = self._F()
+        Fr = ops.stop_gradient(F)
+        scale = _exp2(Fr)
+        xs = x * scale
+        if self.round_mode == "RND":
+            xs = xs + 0.5
+        xq_val = ops.stop_gradient(ops.floor(xs) / scale)
+        err = ops.stop_gradient(x - xq_val)  # = -(xq - x)
+        # value: xq_val exactly; d/dx = 1; d/df = -ln2 * (xq - x) = ln2 * err
+        xq = xq_val + (x - ops.stop_gradient(x)) + (F - Fr) * (_LN2 * err)
+        if self.kind == "activation" and (training or self.recording):
+            self._record(xq_val)
+        return xq, F
+
+    def _record(self, xq) -> None:
+        lo = ops.min(xq, axis=0)
+        hi = ops.max(xq, axis=0)
+        stale = self.stale > 0.5
+        self.vmin.assign(ops.where(stale, lo, ops.minimum(self.vmin, lo)))
+        self.vmax.assign(ops.where(stale, hi, ops.maximum(self.vmax, hi)))
+        self.stale.assign(0.0)
+
+    def mark_stale(self) -> None:
+        """Let the next recorded batch start a new range (done automatically at each epoch start).
+
+        The old range stays readable until then, so validation or ``ebops(model)`` after ``fit``
+        still see the last epoch's range.
+        """
+        if self.kind == "activation" and self.built:
+            self.stale.assign(1.0)
+
+    def reset_ranges(self) -> None:
+        """Forget the recorded activation range now."""
+        if self.kind == "activation" and self.built:
+            self.stale.assign(0.0)
+            self.vmin.assign(np.full(self.vmin.shape, np.inf, np.float32))
+            self.vmax.assign(np.full(self.vmax.shape, -np.inf, np.float32))
+
+    def activation_bits(self, F=None):
+        """Per-element width ``ba = max(0, k + i + F)`` from the running range (float32 tensor).
+
+        Differentiable with respect to ``f`` through the straight-through round.
+        """
+        if self.kind != "activation":
+            raise TypeError("activation_bits is for activation quantizers")
+        if self.deployed:
+            return ops.convert_to_tensor(self.k_fixed + self.i_fixed + self.f_fixed)
+        if F is None:
+            F = self._F()
+        lo = ops.stop_gradient(ops.convert_to_tensor(self.vmin))
+        hi = ops.stop_gradient(ops.convert_to_tensor(self.vmax))
+        seen = lo <= hi
+        lo = ops.where(seen, lo, 0.0)
+        hi = ops.where(seen, hi, 0.0)
+        mag = ops.maximum(hi, -lo)
+        live = mag > 0
+        k = ops.cast(lo < 0, "float32")
+        i = ops.floor(ops.log2(ops.where(live, mag, 1.0))) + 1.0
+        return ops.where(live, ops.relu(k + i + F), 0.0)
+
+    @staticmethod
+    def weight_bits(wq, F):
+        """Per-element weight width ``bw = max(0, floor(log2|wq|) + 1 + F)``, 0 for ``wq == 0``."""
+        a = ops.stop_gradient(ops.abs(wq))
+        live = a > 0
+        i = ops.floor(ops.log2(ops.where(live, a, 1.0))) + 1.0
+        return ops.where(live, ops.relu(i + F), 0.0)
+
+    # ------------------------------------------------------------- deployment
+    def exact_quantize(self, x):
+        """Deployment-mode cast to the fixed per-element types, in float64, with overflow.
+
+        Only exact operations: products by powers of two (:func:`exp2_exact`, never ``pow``),
+        ``floor``, comparisons and sums of integers below ``2**53``, so the result is the same
+        eagerly, in a ``tf.function`` and under XLA (``jit_compile``).
+        """
+        x = ops.cast(x, "float64")
+        k = ops.cast(self.k_fixed, "float64")
+        i = ops.cast(self.i_fixed, "float64")
+        f = ops.cast(self.f_fixed, "float64")
+        w = k + i + f
+        live = w > 0
+        v = x * exp2_exact(f)
+        fl = ops.floor(v)
+        if self.round_mode == "RND":
+            fl = fl + ops.cast((v - fl) >= 0.5, "float64")
+        wl = ops.where(live, w, 1.0)
+        span = exp2_exact(wl)                                   # 2**W
+        top = ops.where(k > 0, span * 0.5, span)                # 2**(W-k)
+        hi = top - 1.0
+        if self.overflow_mode == "WRAP":
+            r = fl - span * ops.floor(fl * exp2_exact(-wl))
+            # guard the rounding of the product for |fl| beyond 2**53: bring r into [0, span)
+            r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
+            m = ops.where(r > hi, r - span, r)
+        else:
+            lo = -k * span * 0.5
+            m = ops.minimum(ops.maximum(fl, lo), hi)
+        out = m * exp2_exact(-f)
+        return ops.where(live, out, ops.zeros_like(out)) + 0.0
+
+    def fixed_types(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The calibrated per-element ``(k, i, f)`` as int64 arrays of the tensor's shape.
+
+        Raises if the quantizer has not been calibrated (see :func:`hgq_fpga.calibrate`).
+        """
+        if not self.deployed:
+            raise ValueError(f"quantizer {self.name!r} is not calibrated; run hgq_fpga.calibrate(model, x)")
+        return tuple(np.asarray(keras.ops.convert_to_numpy(v)).astype(np.int64)
+                     for v in (self.k_fixed, self.i_fixed, self.f_fixed))
+
+    def rounded_f(self) -> np.ndarray:
+        """``F = round(clip(f))`` broadcast to the tensor shape, as int64."""
+        f = np.clip(keras.ops.convert_to_numpy(self.f).astype(np.float64), self.f_min, self.f_max)
+        return np.broadcast_to(np.round(f), self.tensor_shape).astype(np.int64)
+
+    def freeze_weight(self, w) -> np.ndarray:
+        """Fix tight per-element types for the weight values ``w``; return the exact ``wq`` (float64)."""
+        F = self.rounded_f()
+        w = np.broadcast_to(np.asarray(w, dtype=np.float64), self.tensor_shape)
+        big = np.full(self.tensor_shape, 40, np.int64)
+        wq = fixed.quantize(w, 1, big - F, F, round=self.round_mode, overflow="SAT")
+        m = np.ldexp(wq, F).astype(np.int64)
+        k = (m < 0).astype(np.int64)
+        mag = np.where(m < 0, -m - 1, m)
+        i = _bit_length(mag) - F
+        zero = m == 0
+        self._set_types(np.where(zero, 0, k), np.where(zero, 0, i), np.where(zero, 0, F))
+        return wq
+
+    def freeze_activation(self, margin: int = 0) -> None:
+        """Fix per-element types from the recorded range of the quantized values, plus ``margin`` bits."""
+        F = self.rounded_f()
+        lo = keras.ops.convert_to_numpy(self.vmin).astype(np.float64)
+        hi = keras.ops.convert_to_numpy(self.vmax).astype(np.float64)
+        seen = lo <= hi
+        lo = np.where(seen, lo, 0.0)
+        hi = np.where(seen, hi, 0.0)
+        lo_raw = np.round(np.ldexp(lo, F)).astype(np.int64)
+        hi_raw = np.round(np.ldexp(hi, F)).astype(np.int64)
+        k = (lo_raw < 0).astype(np.int64)
+        b = np.maximum(_bit_length(np.maximum(hi_raw, 0)),
+                       np.where(lo_raw < 0, _bit_length(np.maximum(-lo_raw - 1, 0)), 0))
+        live = (lo_raw != 0) | (hi_raw != 0)
+        i = b - F + int(margin)
+        self._set_types(np.where(live, k, 0), np.where(live, i, 0), np.where(live, F, 0))
+
+    def _set_types(self, k, i, f) -> None:
+        k, i, f = fixed.check_type_arrays(k, i, f)
+        w = k + i + f
+        for name, t in (("fractional bits", f), ("width", w)):
+            if t.size and int(np.abs(t).max()) >= 2 ** EXP2_BITS:
+                raise ValueError(f"quantizer {self.name!r}: {name} {int(np.abs(t).max())} out of the "
+                                 f"supported range (below {2 ** EXP2_BITS})")
+        self.k_fixed.assign(np.asarray(k, np.float32))
+        self.i_fixed.assign(np.asarray(i, np.float32))
+        self.f_fixed.assign(np.asarray(f, np.float32))
+        self.deployed = True
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(kind=self.kind, granularity=self.granularity, round_mode=self.round_mode,
+                      overflow_mode=self.overflow_mode, f_init=self.f_init,
+                      init_bits=self.init_bits, f_min=self.f_min, f_max=self.f_max,
+                      deployed=self.deployed)
+        return config
+
+
+#: defaults of an activation (output) quantizer; a layer's ``*_quantizer`` dict overrides them
+ACTIVATION_DEFAULTS = {"kind": "activation", "f_init": 6.0}
+#: defaults of a weight (kernel, bias) quantizer
+WEIGHT_DEFAULTS = {"kind": "weight", "init_bits": 6}
+
+
+def serialize_quantizer(q: HQuantizer) -> dict:
+    """A quantizer's config for its owning layer's ``get_config`` (the owner builds it, so no build config)."""
+    config = keras.saving.serialize_keras_object(q)
+    config.pop("build_config", None)
+    return config
+
+
+def make_quantizer(spec: dict | HQuantizer | None, default: dict, name: str) -> HQuantizer:
+    """Build a quantizer from a user's dict of options (merged over ``default``) or pass one through."""
+    if isinstance(spec, HQuantizer):
+        return spec
+    if isinstance(spec, dict) and spec.get("class_name") is not None:
+        return keras.saving.deserialize_keras_object(spec)
+    options = dict(default)
+    options.update(spec or {})
+    options.setdefault("name", name)
+    return HQuantizer(**options)
+
+
+class RangeResetter(keras.metrics.Metric):
+    """Hooks an HGQ layer into ``Model.fit`` without a user callback.
+
+    Keras calls ``reset_state`` on every metric at the start of each epoch (and of ``evaluate``),
+    so this resets the layer's activation ranges then. Its ``result`` reports the model's total
+    training-mode EBOPs as ``ebops``, so ``fit`` logs it each epoch.
+    """
+
+    def __init__(self, layer, **kwargs: Any) -> None:
+        super().__init__(name=f"{layer.name}_hgq_state", **kwargs)
+        self._layer_ref = weakref.ref(layer)
+
+    def update_state(self, *args, **kwargs) -> None:  # noqa: D401 - nothing to accumulate
+        return None
+
+    def reset_state(self) -> None:
+        layer = self._layer_ref()
+        if layer is not None:
+            for q in layer.quantizers():
+                q.mark_stale()
+
+    def result(self):
+        layer = self._layer_ref()
+        if layer is None:
+            return {}
+        from hgq_fpga.nn.layers.base import connected_hgq_layers
+        total = None
+        for other in connected_hgq_layers(layer):
+            var = getattr(other, "ebops_var", None)
+            if var is not None:
+                total = var + 0.0 if total is None else total + var
+        return {} if total is None else {"ebops": total}

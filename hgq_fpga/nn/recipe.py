@@ -1,0 +1,146 @@
+"""The standard HGQ training recipe for a classifier, as ``make demo`` and the examples use it.
+
+1. Train with ``loss = cross-entropy + β·EBOPs`` while β rises log-linearly
+   (:meth:`hgq_fpga.nn.callbacks.BetaScheduler.log_ramp`): early epochs learn the task, later ones
+   trade accuracy for fewer bits.
+2. Keep every checkpoint on the (validation accuracy, EBOPs) Pareto front
+   (:class:`hgq_fpga.nn.callbacks.ParetoCheckpoint`).
+3. Deploy the smallest-EBOPs checkpoint within ``tolerance`` of the best validation accuracy.
+
+The outcome carries a JSON-able training record (front, choice, per-epoch numbers) that the
+report plots as the Pareto front of the run. :func:`train_and_deploy` chains the recipe with
+:func:`hgq_fpga.app.design.convert` and the terminal summary: the whole job of ``make demo``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint
+from hgq_fpga.app.report.pareto import ParetoPoint, choose, front_from_checkpoint
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass
+class TrainingOutcome:
+    """The chosen model (loaded from its checkpoint) and what the run learned about the trade-off."""
+
+    model: keras.Model
+    chosen: ParetoPoint
+    front: list[ParetoPoint]
+    history: dict[str, list[float]]
+    tolerance: float
+    seconds: float
+
+    def record(self) -> dict:
+        """The training record for the design folder; checkpoint paths relative to the folder."""
+        def rel(p: ParetoPoint) -> dict:
+            return {**p.to_dict(), "path": f"{CHECKPOINT_DIR}/{Path(p.path).name}"}
+
+        epochs = [[float(e), float(m)] for e, m in
+                  zip(self.history.get("ebops", []), self.history.get("val_accuracy", []))]
+        return {"metric": "val_accuracy", "tolerance": self.tolerance, "front": [rel(p) for p in self.front],
+                "chosen": rel(self.chosen), "epochs": epochs, "training_seconds": round(self.seconds, 1)}
+
+    def copy_checkpoints(self, folder: Path) -> None:
+        """Copy the checkpoints of the front into ``folder/checkpoints``."""
+        target = Path(folder) / CHECKPOINT_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        for p in self.front:
+            shutil.copy2(p.path, target / Path(p.path).name)
+
+
+def train_pareto(model: keras.Model, x: np.ndarray, y: np.ndarray, *, validation_data: tuple,
+                 epochs: int, checkpoint_dir: str | Path, beta: tuple[float, float] = (1e-7, 1e-4),
+                 learning_rate: float = 3e-3, batch_size: int = 64, tolerance: float = 0.01,
+                 callbacks: list[Any] = ()) -> TrainingOutcome:
+    """Train ``model`` (integer labels ``y``, logits out) with the recipe above.
+
+    Args:
+        validation_data: ``(x_val, y_val)``; the Pareto front uses the validation accuracy.
+        epochs: number of epochs; β ramps from ``beta[0]`` to ``beta[1]`` over them.
+        checkpoint_dir: where the front's ``.keras`` files are written.
+        tolerance: accuracy (absolute, 0.01 = one percentage point) given up for fewer EBOPs.
+        callbacks: extra Keras callbacks, run after the β schedule (so they see ``beta`` in the logs).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    model.compile(keras.optimizers.Adam(learning_rate),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    pareto = ParetoCheckpoint(str(checkpoint_dir), monitor="val_accuracy")
+    start = time.perf_counter()
+    history = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+                        verbose=0, callbacks=[BetaScheduler.log_ramp(*beta, epochs), pareto, *callbacks])
+    seconds = time.perf_counter() - start
+    front = front_from_checkpoint(pareto.front)
+    chosen = choose(front, tolerance)
+    # the optimizer state is not needed for deployment; skipping it also makes loading robust
+    best = keras.models.load_model(chosen.path, compile=False)
+    return TrainingOutcome(best, chosen, front, {k: [float(v) for v in vs] for k, vs in history.history.items()},
+                           tolerance, seconds)
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of samples whose highest score is the true class."""
+    return float(np.mean(np.argmax(scores, axis=1) == labels))
+
+
+def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                     epochs: int, out: str | Path, board: str = "vu9p", name: str = "myproject",
+                     console=None, **training_options: Any) -> int:
+    """Train ``model`` with the recipe, deploy the chosen checkpoint to ``out`` and print the summary.
+
+    ``splits`` holds ``"train"``, ``"val"`` and ``"test"`` pairs ``(x, integer labels)``. The
+    chosen model is calibrated on the training inputs, verified (Keras = emulator = C++) on the whole
+    test set, and its test accuracy is measured on the firmware emulator. An earlier design folder at
+    ``out`` is replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
+
+    Returns:
+        The exit status: 0 when the three implementations agree on every test output, else 1.
+    """
+    from rich.console import Console
+
+    from hgq_fpga.app.design import check_destination, convert
+    from hgq_fpga.app.report.console import print_summary
+    from hgq_fpga.app.report.progress import RichProgress
+
+    console = console or Console()
+    out = Path(out)
+    check_destination(out, replace=True)
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}-checkpoints-", dir=out.parent) as checkpoints:
+        outcome = train_pareto(model, x_train, y_train, validation_data=splits["val"], epochs=epochs,
+                               checkpoint_dir=checkpoints, callbacks=[RichProgress(epochs, console)],
+                               **training_options)
+        chosen = outcome.chosen
+        n = len(outcome.front)
+        console.print(f"Pareto front: {n} checkpoint{'' if n == 1 else 's'}; chosen epoch {chosen.epoch}: "
+                      f"validation accuracy {100 * chosen.metric:.2f} %, {chosen.ebops:,.0f} EBOPs "
+                      "(training estimate)")
+        training = outcome.record()
+
+        def evaluate(fw) -> dict:
+            test_accuracy = accuracy(fw.predict(x_test), y_test)
+            training["deployed"] = [fw.resources().ebops, test_accuracy]
+            return {"test accuracy": test_accuracy}
+
+        with console.status("calibrating, writing the HLS project, compiling the C simulation, verifying"):
+            result = convert(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
+                             verification_label="whole test set", evaluate=evaluate, training=training,
+                             replace=True, extra_files=outcome.copy_checkpoints)
+    print_summary(result.report, out, f"cd {out} && make synth BOARD={result.run['board']['name']}",
+                  console=console)
+    if not result.ok:
+        console.print(f"[red bold]verification FAILED[/]: {result.verification}")
+        return 1
+    return 0

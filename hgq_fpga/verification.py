@@ -1,0 +1,273 @@
+"""``hgq_fpga.verify`` (this module is ``hgq_fpga.verification``, so that the function keeps the short name): prove on data that Keras, the firmware emulator (and the C++) agree bit for bit.
+
+The calibrated Keras model (deployment mode), the integer emulator of its firmware IR and, when
+given, a third implementation such as the HLS C simulation all run on the same inputs; every output
+value is compared with ``==``.  A :class:`VerificationReport` gives the mismatch count per pair and,
+for the first mismatch, where it is (sample, output, element), both values, and the first layer in
+which Keras and the emulator part ways, found by tracing that one sample through both.
+
+All implementations see identical input values: Keras casts inputs to the dtype of its ``Input``
+(``float32`` by default), so the inputs are rounded to that dtype first and the emulator and the
+third implementation receive the rounded values too.  The report counts how many values that
+rounding changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+
+from hgq_fpga.nn.calibration import require_calibrated
+from hgq_fpga.ir.compare import Comparison, Difference, compare_outputs
+from hgq_fpga.ir.model import checked_input
+
+KERAS, EMULATOR, CSIM = "Keras", "emulator", "C++"
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome of :func:`verify`.
+
+    Attributes:
+        samples: number of input samples run.
+        outputs: output values per sample (summed over all model outputs).
+        compared: values compared per pair (``samples * outputs``).
+        keras_vs_emulator: number of differing values between Keras and the emulator.
+        emulator_vs_csim: the same between the emulator and ``project`` (``None`` without one).
+        first_mismatch: the first differing value (Keras/emulator pair first), or ``None``.
+        diverging_layer: name of the first layer (in graph order) whose output differs between
+            Keras and the emulator on the first mismatching sample; ``None`` if the Keras/emulator
+            pair agrees or no single layer could be named.
+        max_abs_diff: largest ``|a - b|`` over all differing values (``inf`` for NaN), else 0.
+        rounded_inputs: input values changed by rounding to the Keras input dtype.
+        input_dtype: that dtype.
+        pairs: the full :class:`~hgq_fpga.ir.compare.Comparison` of every pair.
+    """
+
+    samples: int
+    outputs: int
+    compared: int
+    keras_vs_emulator: int
+    emulator_vs_csim: int | None
+    first_mismatch: Difference | None
+    diverging_layer: str | None
+    max_abs_diff: float
+    rounded_inputs: int
+    input_dtype: str
+    pairs: tuple[Comparison, ...]
+
+    @property
+    def mismatches(self) -> int:
+        """Total differing values over all pairs; 0 means bit-exact."""
+        return sum(p.mismatches for p in self.pairs)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    def __str__(self) -> str:
+        names = " = ".join([KERAS, EMULATOR] + ([CSIM] if self.emulator_vs_csim is not None else []))
+        head = f"{self.samples} samples × {self.outputs} outputs"
+        note = (f"\n  note: {self.rounded_inputs} input values were first rounded to the model's "
+                f"{self.input_dtype} input dtype" if self.rounded_inputs else "")
+        if self.ok:
+            return f"✔ {head}: {names} (0 mismatches){note}"
+        lines = [f"✘ {head}: {_plural(self.mismatches, 'mismatch')}"]
+        width = max(len(f"{p.a} vs {p.b}") for p in self.pairs)
+        for p in self.pairs:
+            line = f"  {f'{p.a} vs {p.b}:':<{width + 1}} {p.mismatches} of {p.compared} values differ"
+            if p.mismatches:
+                line += f" in {_plural(p.samples_with_mismatch, 'sample')}, max |Δ| {p.max_abs_diff!r}"
+            lines.append(line)
+        d = self.first_mismatch
+        pair = next(p for p in self.pairs if p.first is d)
+        lines.append(f"  first: sample {d.sample}, output {d.output!r} element {list(d.index)}: "
+                     f"{pair.a} {d.a!r} ≠ {pair.b} {d.b!r}")
+        if self.diverging_layer is not None:
+            lines.append(f"  first diverging layer: {self.diverging_layer!r}")
+        return "\n".join(lines) + note
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('h') else 's'}"
+
+
+# ---------------------------------------------------------------------------------- inputs
+
+def _graph(model: keras.Model) -> keras.Model:
+    """The functional graph of ``model`` (a built Sequential wraps one)."""
+    inner = getattr(model, "_functional", None)
+    return inner if inner is not None else model
+
+
+def _input_name(tensor) -> str:
+    return tensor._keras_history.operation.name
+
+
+def _user_arrays(x, inputs: Sequence) -> list:
+    """``x`` as one entry per Keras input: an array, a list/tuple in input order, or a dict by name."""
+    names = [_input_name(t) for t in inputs]
+    if isinstance(x, Mapping):
+        missing = [n for n in names if n not in x]
+        if missing:
+            raise ValueError(f"verify: inputs {missing} are missing; the model's inputs are {names}")
+        return [x[n] for n in names]
+    if isinstance(x, (list, tuple)) and (len(inputs) > 1 or (len(x) == 1 and np.ndim(x[0]) > 1)):
+        if len(x) != len(inputs):
+            raise ValueError(f"verify: the model has {len(inputs)} inputs {names}, got {len(x)} arrays")
+        return list(x)
+    if len(inputs) > 1:
+        raise ValueError(f"verify: the model has {len(inputs)} inputs {names}; pass a list or a dict")
+    return [x]
+
+
+def _checked(a, tensor) -> np.ndarray:
+    """One input as float64 ``(batch, *shape)`` with at least one sample; a clear ValueError else."""
+    a = checked_input(a, tuple(tensor.shape[1:]), _input_name(tensor))
+    if len(a) == 0:
+        raise ValueError(f"verify: input {_input_name(tensor)!r} holds no samples")
+    return a
+
+
+def _as_keras_dtype(a: np.ndarray, tensor) -> tuple[np.ndarray, int]:
+    """Round ``a`` to the dtype Keras will cast it to; return it (float64) and how many changed."""
+    try:
+        dtype = np.dtype(str(tensor.dtype))
+    except TypeError:
+        return a, 0
+    if not np.issubdtype(dtype, np.floating) or dtype == np.float64:
+        return a, 0
+    with np.errstate(over="ignore"):
+        r = a.astype(dtype).astype(np.float64)
+    if np.isinf(r).any():
+        raise ValueError(f"verify: input {_input_name(tensor)!r} holds values beyond the range of "
+                         f"its Keras dtype {dtype}")
+    return r, int(np.count_nonzero(r != a))
+
+
+def _firmware_feed(model: keras.Model, fw, inputs: Sequence) -> Callable[[list], Any]:
+    """A function from per-Keras-input arrays to what ``fw.predict`` takes.
+
+    Each firmware input is named after the HQuantize layer that quantizes a model input; the Keras
+    input feeding that layer supplies it.  A firmware whose input names are not layers of the model
+    is fed positionally.
+    """
+    graph = _graph(model)
+    position = {id(t): n for n, t in enumerate(inputs)}
+    order = []
+    for spec in fw.inputs:
+        try:
+            order.append(position[id(graph.get_layer(spec.name).input)])
+        except (ValueError, KeyError, AttributeError):
+            order = None
+            break
+    if order is None:
+        if len(fw.inputs) != len(inputs):
+            raise ValueError(f"verify: the firmware has {len(fw.inputs)} inputs, the model "
+                             f"{len(inputs)}; was the firmware converted from this model?")
+        order = list(range(len(inputs)))
+    if len(fw.inputs) == 1:
+        return lambda arrays: arrays[order[0]]
+    return lambda arrays: {s.name: arrays[j] for s, j in zip(fw.inputs, order)}
+
+
+# ---------------------------------------------------------------------------------- running
+
+def _to_list(y) -> list[np.ndarray]:
+    ys = y if isinstance(y, (list, tuple)) else [y]
+    return [np.asarray(keras.ops.convert_to_numpy(t) if keras.ops.is_tensor(t) else t, np.float64)
+            for t in ys]
+
+
+def _run_batched(fn: Callable[[list], Any], arrays: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """Run ``fn`` on slices of ``arrays`` and concatenate each output over the batch."""
+    parts = [_to_list(fn([a[s:s + batch_size] for a in arrays]))
+             for s in range(0, len(arrays[0]), batch_size)]
+    return [np.concatenate(p, axis=0) for p in zip(*parts)]
+
+
+def _keras_call(model: keras.Model) -> Callable[[list], Any]:
+    # calling the model keeps the input dtype; Model.predict would cast float64 data to float32
+    structure = _graph(model).input
+    return lambda arrays: model(keras.tree.pack_sequence_as(structure, arrays), training=False)
+
+
+def _first_diverging_layer(model: keras.Model, fw, arrays: list[np.ndarray], feed) -> str | None:
+    """Trace one sample through the emulator and Keras; name the first layer whose output differs."""
+    trace = fw.predict(feed(arrays), trace=True)
+    graph = _graph(model)
+    layers = {layer.name: layer for layer in graph.layers}
+    order = [n for n in [s.name for s in fw.inputs] + [op.name for op in fw.ops] if n in layers]
+    try:
+        probe = keras.Model(graph.input, [layers[n].output for n in order])
+    except (ValueError, AttributeError):      # e.g. a layer used twice has no single output
+        return None
+    outs = _to_list(_keras_call(probe)(arrays))
+    for name, out in zip(order, outs):
+        if out.shape != trace[name].shape or not np.array_equal(out, trace[name]):
+            return name
+    return None
+
+
+def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int = 1024) -> VerificationReport:
+    """Run ``model``, its firmware emulator and optionally ``project`` on ``x``; compare exactly.
+
+    Args:
+        model: a calibrated HGQ model (see :func:`hgq_fpga.calibrate`).
+        x: inputs: an array ``(batch, *shape)``, or for several inputs a list in the model's input
+            order or a dict keyed by input name.
+        firmware: the :class:`~hgq_fpga.ir.FirmwareModel` to check; default ``to_firmware(model)``.
+        project: optional third implementation, anything with ``predict(x)`` that takes inputs as
+            ``FirmwareModel.predict`` does and returns the output values (e.g. the HLS C simulation).
+        batch_size: samples per call of each implementation.
+
+    Returns:
+        A :class:`VerificationReport`; ``report.ok`` is True when every value agrees.
+
+    Raises:
+        ValueError: uncalibrated model, bad inputs (wrong shape, NaN, inf, empty) or implementations
+            whose outputs do not have the same number or shapes.
+    """
+    if batch_size < 1:
+        raise ValueError(f"verify: batch_size must be >= 1, got {batch_size}")
+    require_calibrated(model)
+    if firmware is None:
+        from hgq_fpga.nn.freeze import to_firmware
+        firmware = to_firmware(model)
+    inputs = list(_graph(model).inputs)
+    arrays = [_checked(a, t) for a, t in zip(_user_arrays(x, inputs), inputs)]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(f"verify: inputs have different numbers of samples {[len(a) for a in arrays]}")
+    rounded = [_as_keras_dtype(a, t) for a, t in zip(arrays, inputs)]
+    arrays = [a for a, _ in rounded]
+    feed = _firmware_feed(model, firmware, inputs)
+    names = list(firmware.outputs)
+
+    y_keras = _run_batched(_keras_call(model), arrays, batch_size)
+    y_fw = _run_batched(lambda a: firmware.predict(feed(a)), arrays, batch_size)
+    pairs = [compare_outputs(KERAS, y_keras, EMULATOR, y_fw, names)]
+    if project is not None:
+        y_prj = _run_batched(lambda a: project.predict(feed(a)), arrays, batch_size)
+        pairs.append(compare_outputs(EMULATOR, y_fw, CSIM, y_prj, names))
+
+    first = next((p.first for p in pairs if p.first is not None), None)
+    layer = None
+    if pairs[0].first is not None:
+        s = pairs[0].first.sample
+        layer = _first_diverging_layer(model, firmware, [a[s:s + 1] for a in arrays], feed)
+    return VerificationReport(
+        samples=len(arrays[0]),
+        outputs=sum(int(np.prod(y.shape[1:], dtype=np.int64)) for y in y_fw),
+        compared=pairs[0].compared,
+        keras_vs_emulator=pairs[0].mismatches,
+        emulator_vs_csim=pairs[1].mismatches if project is not None else None,
+        first_mismatch=first,
+        diverging_layer=layer,
+        max_abs_diff=max(p.max_abs_diff for p in pairs),
+        rounded_inputs=sum(n for _, n in rounded),
+        input_dtype=", ".join(sorted({str(t.dtype) for t in inputs})),
+        pairs=tuple(pairs),
+    )
