@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from hgq_fpga.pareto import covers
+
 
 def pareto_indices(accuracy: Sequence[float], ebops: Sequence[float]) -> list[int]:
     """Indices of the points that no other point beats (accuracy at least as high and EBOPs at most
@@ -20,7 +22,7 @@ def pareto_indices(accuracy: Sequence[float], ebops: Sequence[float]) -> list[in
         for j, (b, f) in enumerate(zip(accuracy, ebops)):
             if j == i:
                 continue
-            if b >= a and f <= e and (b > a or f < e or j < i):
+            if covers(b, f, a, e) and (b > a or f < e or j < i):
                 dominated = True
                 break
         if not dominated:

@@ -145,7 +145,7 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
     """Load, train, convert for vu9p and verify; returns the exit status (0 = bit-exact)."""
     import keras
 
-    from hgq_fpga.nn.recipe import train_and_deploy
+    from hgq_fpga.app.pipeline import train_and_deploy
 
     x, y = load_jets(path)
     if max_jets is not None:

@@ -34,12 +34,13 @@ MOVED = {
     "hgq_fpga.demo": "hgq_fpga.app.demo",
     "hgq_fpga.datafile": "hgq_fpga.app.datafile",
     "hgq_fpga.report": "hgq_fpga.app.report",
+    "hgq_fpga.report.pareto": "hgq_fpga.pareto",
 }
 
 
 def new_name(name: str) -> str | None:
     """The current path of module ``name`` if it is an old one, else None."""
-    for old, new in MOVED.items():
+    for old, new in sorted(MOVED.items(), key=lambda item: -len(item[0])):
         if name == old or name.startswith(old + "."):
             return new + name[len(old):]
     return None

@@ -28,6 +28,24 @@ MAX_FLOAT_WIDTH = 53
 MAX_RAW_WIDTH = 62
 
 
+def bit_length(n) -> np.ndarray:
+    """Bits of non-negative integers (0 for 0), element-wise and exact: ``int.bit_length`` of each.
+
+    ``n`` is an int64 array (any value up to ``2^63 - 1``) or an object array of Python ints.
+    """
+    a = np.asarray(n)
+    if a.dtype == object:
+        return np.array([int(v).bit_length() for v in a.ravel().tolist()],
+                        dtype=np.int64).reshape(a.shape)
+    a = a.astype(np.int64)
+    if a.size and int(a.min()) < 0:
+        raise ValueError("bit_length of a negative number")
+    b = np.frexp(a.astype(np.float64))[1].astype(np.int64)
+    # above 2**53 the float64 conversion may round up to the next power of two: one bit too many
+    top = np.minimum(np.maximum(b - 1, 0), 62)
+    return np.where((b > 63) | ((b > 0) & ((np.int64(1) << top) > a)), b - 1, b)
+
+
 def _check_mode(name: str, allowed: tuple[str, ...], what: str) -> str:
     if not isinstance(name, str) or name.upper() not in allowed:
         raise ValueError(f"unknown {what} mode {name!r}; expected one of {', '.join(allowed)}")

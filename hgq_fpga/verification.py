@@ -20,9 +20,10 @@ from typing import Any, Callable, Mapping, Sequence
 import keras
 import numpy as np
 
-from hgq_fpga.nn.calibration import require_calibrated
 from hgq_fpga.ir.compare import Comparison, Difference, compare_outputs
 from hgq_fpga.ir.model import checked_input
+from hgq_fpga.nn.calibration import require_calibrated
+from hgq_fpga.nn.graph import functional_graph
 
 KERAS, EMULATOR, CSIM = "Keras", "emulator", "C++"
 
@@ -97,12 +98,6 @@ def _plural(n: int, word: str) -> str:
 
 # ---------------------------------------------------------------------------------- inputs
 
-def _graph(model: keras.Model) -> keras.Model:
-    """The functional graph of ``model`` (a built Sequential wraps one)."""
-    inner = getattr(model, "_functional", None)
-    return inner if inner is not None else model
-
-
 def _input_name(tensor) -> str:
     return tensor._keras_history.operation.name
 
@@ -155,7 +150,7 @@ def _firmware_feed(model: keras.Model, fw, inputs: Sequence) -> Callable[[list],
     input feeding that layer supplies it.  A firmware whose input names are not layers of the model
     is fed positionally.
     """
-    graph = _graph(model)
+    graph = functional_graph(model)
     position = {id(t): n for n, t in enumerate(inputs)}
     order = []
     for spec in fw.inputs:
@@ -191,14 +186,14 @@ def _run_batched(fn: Callable[[list], Any], arrays: list[np.ndarray], batch_size
 
 def _keras_call(model: keras.Model) -> Callable[[list], Any]:
     # calling the model keeps the input dtype; Model.predict would cast float64 data to float32
-    structure = _graph(model).input
+    structure = functional_graph(model).input
     return lambda arrays: model(keras.tree.pack_sequence_as(structure, arrays), training=False)
 
 
 def _first_diverging_layer(model: keras.Model, fw, arrays: list[np.ndarray], feed) -> str | None:
     """Trace one sample through the emulator and Keras; name the first layer whose output differs."""
     trace = fw.predict(feed(arrays), trace=True)
-    graph = _graph(model)
+    graph = functional_graph(model)
     layers = {layer.name: layer for layer in graph.layers}
     order = [n for n in [s.name for s in fw.inputs] + [op.name for op in fw.ops] if n in layers]
     try:
@@ -237,7 +232,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
     if firmware is None:
         from hgq_fpga.nn.freeze import to_firmware
         firmware = to_firmware(model)
-    inputs = list(_graph(model).inputs)
+    inputs = list(functional_graph(model).inputs)
     arrays = [_checked(a, t) for a, t in zip(_user_arrays(x, inputs), inputs)]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"verify: inputs have different numbers of samples {[len(a) for a in arrays]}")

@@ -7,14 +7,11 @@ import keras
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga.nn.calibration import calibrate, require_calibrated  # noqa: E402
-from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
+from conftest import build_hgq_mlp  # noqa: E402
 
 
 def _model():
-    inp = keras.Input((5,))
-    x = HQuantize(name="qin")(inp)
-    x = HDense(4, activation="relu", name="d1")(x)
-    return keras.Model(inp, HDense(2, name="d2")(x))
+    return build_hgq_mlp(5, 4, 2, names=("qin", "d1", "d2"))
 
 
 def test_calibrate_empty_is_clear_error():

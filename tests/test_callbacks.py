@@ -9,7 +9,8 @@ import pytest
 import keras
 
 from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint  # noqa: E402
-from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
+from hgq_fpga.nn.layers import HDense  # noqa: E402
+from conftest import build_hgq_mlp  # noqa: E402
 
 
 def test_schedules():
@@ -28,9 +29,7 @@ def _fit(tmp_path, epochs=4):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 6)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    inp = keras.Input((6,))
-    h = HDense(8, activation="relu")(HQuantize()(inp))
-    model = keras.Model(inp, HDense(2)(h))
+    model = build_hgq_mlp(6, 8, 2)
     model.compile(keras.optimizers.Adam(1e-2),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     beta = BetaScheduler.log_ramp(1e-6, 1e-3, epochs)

@@ -20,6 +20,7 @@ import keras
 import hgq_fpga  # noqa: E402
 from hgq_fpga.app.cli import main  # noqa: E402
 from hgq_fpga.nn.layers import HDense, HQuantize  # noqa: E402
+from conftest import build_hgq_mlp  # noqa: E402
 
 N_FEATURES = 8
 
@@ -34,9 +35,7 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, N_FEATURES)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
-    inp = keras.Input((N_FEATURES,))
-    h = HDense(6, activation="relu")(HQuantize()(inp))
-    model = keras.Model(inp, HDense(3)(h))
+    model = build_hgq_mlp(N_FEATURES, 6, 3)
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     model.save(root / "model.keras")
@@ -50,6 +49,7 @@ def files(tmp_path_factory):
     np.save(root / "nan.npy", bad)
     np.save(root / "flat.npy", x[:20, 0])
     (root / "corrupt.keras").write_bytes(b"not a zip archive")
+    inp = keras.Input((N_FEATURES,))
     keras.Model(inp, keras.layers.Dense(3)(inp)).save(root / "plain.keras")
     keras.Model(inp, keras.layers.Softmax()(HDense(3)(HQuantize()(inp)))).save(root / "softmax.keras")
     yield root

@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from hgq_fpga import demo
+from hgq_fpga.app import demo
 from hgq_fpga.app.design import MANIFEST
 
 

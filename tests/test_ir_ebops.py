@@ -17,7 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 import hgq_fpga  # noqa: E402
 from hgq_fpga.nn.layers import (HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,  # noqa: E402
-                             HQuantize)
+                                HQuantize)
+from conftest import build_hgq_mlp  # noqa: E402
 
 
 def _randomize_f(model: keras.Model, rng) -> None:
@@ -43,10 +44,7 @@ def _check(model: keras.Model, x: np.ndarray) -> None:
 def test_dense_model(seed):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    inp = keras.Input((10,))
-    h = HQuantize()(inp)
-    h = HDense(7, activation="relu", bias_initializer="random_normal")(h)
-    model = keras.Model(inp, HDense(3)(h))
+    model = build_hgq_mlp(10, 7, 3, bias_initializer="random_normal")
     _randomize_f(model, rng)
     _check(model, rng.normal(size=(100, 10)))
 

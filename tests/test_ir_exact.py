@@ -329,8 +329,8 @@ def test_int_path_when_float_not_exact():
     w = rng.integers(-(2 ** 30), 2 ** 30, (8, 3))
     h = b.dense(x, w, 0)
     fw = b.build([h])
-    from hgq_fpga.ir.emulator.kernels import linear_plan_for
-    plan, _, _ = linear_plan_for(fw.ops[0], fw.types["x"])
+    from hgq_fpga.ir.types import linear_alignment
+    plan, _, _ = linear_alignment(fw.ops[0], fw.types["x"])
     assert not plan.float_exact
     assert int(fw.ops[0].out.width.max()) > 53
     xs = rng.integers(-(2 ** 20), 2 ** 20, (5, 8)).astype(np.float64)
@@ -415,8 +415,8 @@ def test_conv_int_path_exact_raw():
     h = b.conv(x, w, rng.integers(0, 3, w.shape), rng.integers(-99, 99, 3), 1, strides=(2, 1),
                padding="same")
     fw = b.build([h])
-    from hgq_fpga.ir.emulator.kernels import linear_plan_for
-    assert not linear_plan_for(fw.ops[0], fw.types["x"])[0].float_exact
+    from hgq_fpga.ir.types import linear_alignment
+    assert not linear_alignment(fw.ops[0], fw.types["x"])[0].float_exact
     xs = rng.integers(-(2 ** 20), 2 ** 20, (3, 4, 4, 2)) * np.ldexp(1.0, -fw.inputs[0].type.f)
     raw = fw.run_raw(xs)[h]
     t = fw.ops[0].out

@@ -27,10 +27,8 @@ import keras
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 import hgq_fpga  # noqa: E402
-from hgq_fpga import layers as L  # noqa: E402
+from hgq_fpga.nn import layers as L  # noqa: E402
 
-HAS_AVG_POOL = hasattr(L, "HAveragePooling1D") and hasattr(L, "HAveragePooling2D")
-HAS_CONV_BN = hasattr(L, "HConv1DBatchNorm") and hasattr(L, "HConv2DBatchNorm")
 
 #: non-quantizer variables given random values (batch-norm statistics and affine parameters)
 _RANDOM_VARIABLES = {
@@ -86,7 +84,7 @@ class Architecture:
         else:
             strides = tuple(int(self.rng.integers(1, 3)) for _ in spatial)
             padding, filters = self.pick(["valid", "same"]), int(self.rng.integers(2, 4))
-        fused = HAS_CONV_BN and self.rng.random() < 0.35
+        fused = self.rng.random() < 0.35
         cls = (getattr(L, f"HConv{rank}DBatchNorm") if fused else getattr(L, f"HConv{rank}D"))
         return cls(filters, kernel, strides=strides, padding=padding, **self.weight_layer_options())(h)
 
@@ -101,7 +99,7 @@ class Architecture:
         pool = tuple(int(self.rng.integers(1, 3)) if n >= 2 else 1 for n in spatial)
         strides = tuple(int(self.rng.integers(1, 3)) for _ in spatial)
         padding = self.pick(["valid", "same"])
-        if HAS_AVG_POOL and self.rng.random() < 0.5:
+        if self.rng.random() < 0.5:
             cls = getattr(L, f"HAveragePooling{rank}D")
             return cls(pool, strides=strides, padding=padding, c_f=int(self.rng.integers(3, 19)),
                        output_quantizer=self.modes())(h)
@@ -242,9 +240,6 @@ def test_corpus_covers_the_layer_set():
     want = {"HQuantize", "HDense", "HDenseBatchNorm", "HConv1D", "HConv2D", "HAdd", "HConcatenate",
             "HFlatten", "HReshape", "HMaxPooling1D", "HMaxPooling2D", "HActivation:relu",
             "HActivation:tanh", "HActivation:sigmoid", "HActivation:linear", "padding:valid",
-            "padding:same", "strides>1"}
-    if HAS_AVG_POOL:
-        want |= {"HAveragePooling1D", "HAveragePooling2D"}
-    if HAS_CONV_BN:
-        want |= {"HConv1DBatchNorm", "HConv2DBatchNorm"}
+            "padding:same", "strides>1", "HAveragePooling1D", "HAveragePooling2D",
+            "HConv1DBatchNorm", "HConv2DBatchNorm"}
     assert want <= seen, sorted(want - seen)

@@ -17,7 +17,7 @@ import pytest
 from hgq_fpga.ir import FirmwareBuilder
 from hgq_fpga.app.report import summarize, write_report
 from hgq_fpga.app.report.markdown import render_markdown
-from hgq_fpga.app.report.pareto import ParetoPoint, choose, front_from_checkpoint, front_from_dicts
+from hgq_fpga.pareto import ParetoPoint, choose, front_from_checkpoint, front_from_dicts
 
 DATA = Path(__file__).parent / "data"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

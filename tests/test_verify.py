@@ -15,7 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 import hgq_fpga  # noqa: E402
 from hgq_fpga.ir import FirmwareModel  # noqa: E402
 from hgq_fpga.ir.compare import compare_outputs  # noqa: E402
-from hgq_fpga.ir.emulator.kernels import linear_plan_for  # noqa: E402
+from hgq_fpga.ir.types import linear_alignment  # noqa: E402
 from hgq_fpga.nn.layers import HActivation, HConcatenate, HDense, HQuantize  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def _flip_one_weight(fw: FirmwareModel, op_name: str) -> FirmwareModel:
         w = op.w_raw.copy()
         w[j, o] = -w[j, o]
         bad = dataclasses.replace(op, w_raw=w)
-        acc = linear_plan_for(bad, fw.types[op.inputs[0]])[0].acc_type.reshape(op.out.shape)
+        acc = linear_alignment(bad, fw.types[op.inputs[0]])[0].acc_type.reshape(op.out.shape)
         if acc.same_as(op.out):
             return FirmwareModel(fw.inputs, fw.ops[:n] + [bad] + fw.ops[n + 1:], fw.outputs)
     raise AssertionError("no weight can be flipped without changing the accumulator type")

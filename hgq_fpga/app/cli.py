@@ -114,7 +114,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     from hgq_fpga.backends.common.board import load_board
     from hgq_fpga.app.datafile import fit_to_input, load_array
     from hgq_fpga.app.design import check_destination
-    from hgq_fpga.app.design import convert as convert_design
+    from hgq_fpga.app.design import build_design
     from hgq_fpga.app.report.console import print_summary
 
     if not model_path.is_file():
@@ -132,8 +132,8 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
-    result = convert_design(model, data, out, board=board, name=name, clock_period=clock,
-                            verification_label=f"calibration data {calib.name}", replace=force)
+    result = build_design(model, data, out, board=board, name=name, clock_period=clock,
+                          verification_label=f"calibration data {calib.name}", replace=force)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     if not result.ok:
@@ -216,7 +216,7 @@ def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None
 
 def _pareto_training(path: Path) -> dict:
     """A training record from a Pareto-front file: JSON (list, or object with "front") or CSV."""
-    from hgq_fpga.app.report.pareto import front_from_dicts
+    from hgq_fpga.pareto import front_from_dicts
 
     if not path.is_file():
         raise click.ClickException(f"Pareto file {path} does not exist")

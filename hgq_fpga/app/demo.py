@@ -71,7 +71,7 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     import keras
 
     from hgq_fpga.app.design import DesignError, check_destination
-    from hgq_fpga.nn.recipe import train_and_deploy
+    from hgq_fpga.app.pipeline import train_and_deploy
 
     console = console or Console()
     started = time.perf_counter()

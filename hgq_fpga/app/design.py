@@ -10,7 +10,7 @@ that let every later step work from the folder alone::
       hgq_fpga.json                             the run record: board, verification, metrics, training
       report/                                   report.md, report.json and PNG figures
 
-:func:`convert` is used by ``hgq-fpga convert``, ``make demo`` and the examples, so all three
+:func:`build_design` is used by ``hgq-fpga convert``, ``make demo`` and the examples, so all three
 produce the same layout. It builds the folder in a hidden temporary sibling and renames it into
 place only when everything is written, so a failure leaves no half-written folder and an earlier
 result is replaced in one step.
@@ -45,8 +45,8 @@ class DesignError(ValueError):
 
 
 @dataclass
-class ConversionResult:
-    """What :func:`convert` produced: the folder, the firmware, its verification and report data."""
+class DesignResult:
+    """What :func:`build_design` produced: the folder, the firmware, its verification and report data."""
 
     path: Path
     firmware: Any
@@ -94,12 +94,13 @@ def check_destination(out: Path, replace: bool) -> None:
                           f"(no {MANIFEST} in it)")
 
 
-def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str = "vu9p",
-            name: str = "myproject", clock_period: float | None = None,
-            verification_data: np.ndarray | None = None, verification_label: str = "calibration data",
-            metrics: dict | None = None, evaluate: Callable[[Any], dict] | None = None,
-            training: dict | None = None, replace: bool = False,
-            extra_files: Callable[[Path], None] | None = None) -> ConversionResult:
+def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board: str = "vu9p",
+                 name: str = "myproject", clock_period: float | None = None,
+                 verification_data: np.ndarray | None = None,
+                 verification_label: str = "calibration data", metrics: dict | None = None,
+                 evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
+                 replace: bool = False,
+                 extra_files: Callable[[Path], None] | None = None) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
     Args:
@@ -120,7 +121,7 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
         extra_files: called with the staging folder to add files before it is moved into place.
 
     Returns:
-        A :class:`ConversionResult`. A verification mismatch does not raise: check ``result.ok``.
+        A :class:`DesignResult`. A verification mismatch does not raise: check ``result.ok``.
     """
     import hgq_fpga
     from hgq_fpga.backends.common.board import load_board
@@ -166,7 +167,7 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ConversionResult(out, fw, report, run, data)
+    return DesignResult(out, fw, report, run, data)
 
 
 @dataclass
@@ -208,8 +209,12 @@ class Design:
         (self.path / MANIFEST).write_text(json.dumps(self.run, indent=1) + "\n")
 
 
+#: the earlier name of :func:`build_design`
+convert = build_design
+
+
 def open_design(path: str | Path) -> Design:
-    """Open a design folder written by :func:`convert`; a clear :class:`DesignError` otherwise."""
+    """Open a design folder written by :func:`build_design`; a clear :class:`DesignError` otherwise."""
     path = Path(path)
     if not path.exists():
         raise DesignError(f"design folder {path} does not exist")

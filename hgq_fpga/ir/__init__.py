@@ -11,10 +11,10 @@ and predicts anywhere.
 
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
 from hgq_fpga.ir.emulator.kernels import WidthError
-from hgq_fpga.ir.model import FirmwareModel
+from hgq_fpga.ir.model import FirmwareModel, load_firmware
 from hgq_fpga.ir.ops import (Add, AvgPool, Cast, Concatenate, Conv, Dense, InputSpec, MaxPool, Op,
                              ReLU, Reshape, Table)
-from hgq_fpga.ir.serialize import FORMAT_VERSION, FormatError, load_firmware
+from hgq_fpga.ir.serialize import FORMAT_VERSION, FormatError
 from hgq_fpga.ir.tensor import TensorType
 
 __all__ = ["FirmwareBuilder", "FirmwareModel", "load_firmware", "weights_to_raw", "WidthError",

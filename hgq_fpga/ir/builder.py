@@ -7,9 +7,8 @@
 >>> h = b.relu(h)
 >>> fw = b.build([h])
 
-Every method returns the output tensor's name, to pass on to later methods.  The module-level
-type functions (``add_type``, ``relu_type``, ...) are shared with the emulator, which re-derives
-types on load and refuses a graph whose stored types disagree.
+Every method returns the output tensor's name, to pass on to later methods. Output types come
+from :mod:`hgq_fpga.ir.types`, which the emulator also uses to check a loaded graph.
 """
 
 from __future__ import annotations
@@ -18,130 +17,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from hgq_fpga.fixed import check_overflow, check_round, to_raw
+from hgq_fpga.fixed import MAX_FLOAT_WIDTH, check_overflow, check_round, to_raw
 from hgq_fpga.ir import ops as O
-from hgq_fpga.ir.tensor import TensorType, shift_left_exact, type_of_range
-from hgq_fpga.ir.windows import window_index, with_channels
-
-#: Largest input width a Table op accepts (2**20 entries per distinct type).
-MAX_TABLE_INPUT_WIDTH = 20
-
-
-# ------------------------------------------------------------------------------ type inference
-
-def add_type(types: Sequence[TensorType]) -> TensorType:
-    """Exact type of an element-wise sum: aligned at the largest live ``f``."""
-    fs = np.stack([np.where(t.live, t.f, np.iinfo(np.int64).min) for t in types])
-    f = fs.max(axis=0)
-    f = np.where(f == np.iinfo(np.int64).min, 0, f)
-    lo = np.zeros(types[0].shape, dtype=object)
-    hi = np.zeros(types[0].shape, dtype=object)
-    for t in types:
-        tlo, thi = t.bounds()
-        s = np.where(t.live, f - t.f, 0)
-        lo = lo + shift_left_exact(tlo, s).astype(object)
-        hi = hi + shift_left_exact(thi, s).astype(object)
-    return type_of_range(lo, hi, f)
-
-
-def relu_type(t: TensorType) -> TensorType:
-    """Exact type of ``max(x, 0)``."""
-    lo, hi = t.bounds()
-    return type_of_range(np.maximum(lo, 0), np.maximum(hi, 0), t.f)
-
-
-def _window_align(op, x: TensorType):
-    """Per window element: index ``(P, K, C)``, common ``f`` per output and left shifts."""
-    rank = len(op.pool)
-    if len(x.shape) != rank + 1:
-        raise ValueError(f"{type(op).__name__} {op.name!r}: input shape {x.shape} is not "
-                         f"{rank}-d spatial + channels")
-    spatial, idx = window_index(x.shape[:rank], tuple(op.pool), tuple(op.strides), op.padding)
-    c = x.shape[rank]
-    full = with_channels(idx, c, per_channel=True)
-    safe = np.where(full >= 0, full, 0)
-    real = full >= 0
-    xf = x.f.reshape(-1)[safe]
-    xlive = x.live.reshape(-1)[safe] & real
-    fmin = np.iinfo(np.int64).min
-    fout = np.where(xlive, xf, fmin).max(axis=1)
-    fout = np.where(fout == fmin, 0, fout)
-    shift = np.where(xlive, fout[:, None, :] - xf, 0)
-    lo, hi = x.bounds()
-    glo = shift_left_exact(np.where(real, lo.reshape(-1)[safe], 0).astype(np.int64)
-                           if x.width.max(initial=0) <= 62 else np.where(real, lo.reshape(-1)[safe], 0),
-                           shift).astype(object)
-    ghi = shift_left_exact(np.where(real, hi.reshape(-1)[safe], 0).astype(np.int64)
-                           if x.width.max(initial=0) <= 62 else np.where(real, hi.reshape(-1)[safe], 0),
-                           shift).astype(object)
-    return tuple(spatial) + (c,), full, real, fout, shift, glo, ghi
-
-
-def maxpool_plan(op: O.MaxPool, x: TensorType):
-    """``(out_shape, idx, fout, shift, out_type)`` of a max pooling."""
-    out_shape, idx, real, fout, shift, glo, ghi = _window_align(op, x)
-    neg = np.full(glo.shape, None, dtype=object)
-    lo = np.where(real, glo, neg)
-    hi = np.where(real, ghi, neg)
-    lo = np.array([max(v for v in row if v is not None) for row in lo.transpose(0, 2, 1).reshape(-1, lo.shape[1])],
-                  dtype=object).reshape(fout.shape)
-    hi = np.array([max(v for v in row if v is not None) for row in hi.transpose(0, 2, 1).reshape(-1, hi.shape[1])],
-                  dtype=object).reshape(fout.shape)
-    out = type_of_range(lo, hi, fout).reshape(out_shape)
-    return out_shape, idx, fout, shift, out
-
-
-def avgpool_sum_plan(op: O.AvgPool, x: TensorType):
-    """``(out_shape, idx, shift, sum_type)`` of an average pooling's window sum."""
-    out_shape, idx, real, fout, shift, glo, ghi = _window_align(op, x)
-    lo = np.where(real, glo, 0).sum(axis=1)
-    hi = np.where(real, ghi, 0).sum(axis=1)
-    return out_shape, idx, shift, type_of_range(lo, hi, fout).reshape(out_shape)
-
-
-def pool_counts(op, x: TensorType) -> np.ndarray:
-    """Number of real (non-padding) elements in each output window, shaped like the output."""
-    rank = len(op.pool)
-    spatial, idx = window_index(x.shape[:rank], tuple(op.pool), tuple(op.strides), op.padding)
-    counts = (idx >= 0).sum(axis=1).reshape(spatial)
-    return np.broadcast_to(counts[..., None], tuple(spatial) + (x.shape[rank],)).copy()
-
-
-def product_range_type(t: TensorType, c_raw: np.ndarray, c_f: np.ndarray) -> TensorType:
-    """Exact type of ``x * c`` for per-element integer constants ``c_raw·2^-c_f``."""
-    lo, hi = t.bounds()
-    c = np.asarray(c_raw, dtype=np.int64).reshape(t.shape).astype(object)
-    a, b = lo * c, hi * c
-    return type_of_range(np.minimum(a, b), np.maximum(a, b), t.f + np.asarray(c_f, np.int64).reshape(t.shape))
-
-
-def build_table(x: TensorType, fn: Callable[[np.ndarray], np.ndarray], out: TensorType,
-                round: str, overflow: str) -> dict:
-    """Table arrays for ``fn``: one table per distinct (input type, output type) pair."""
-    if int(x.width.max(initial=0)) > MAX_TABLE_INPUT_WIDTH:
-        raise ValueError(f"table input width {int(x.width.max())} exceeds {MAX_TABLE_INPUT_WIDTH} bits; "
-                         "cast the input narrower first")
-    keys = np.stack([a.ravel() for a in (x.k, x.i, x.f, out.k, out.i, out.f)], axis=1)
-    uniq, table_id = np.unique(keys, axis=0, return_inverse=True)
-    lo_l, start_l, size_l, vals = [], [], [], []
-    pos = 0
-    for kin, iin, fin, ko, io, fo in uniq.tolist():
-        w = kin + iin + fin
-        lo = -(1 << (w - 1)) if (kin and w > 0) else 0
-        hi = (1 << (w - kin)) - 1 if w > 0 else 0
-        codes = np.arange(lo, hi + 1, dtype=np.int64)
-        y = np.asarray(fn(np.ldexp(codes.astype(np.float64), -fin)), dtype=np.float64)
-        if y.shape != codes.shape:
-            raise ValueError("table function must map an array to an array of the same shape")
-        raw = to_raw(y, ko, io, fo, round, overflow)
-        lo_l.append(lo)
-        start_l.append(pos)
-        size_l.append(codes.size)
-        vals.append(raw)
-        pos += codes.size
-    return dict(table_id=table_id.reshape(x.shape).astype(np.int64), lo=np.array(lo_l, np.int64),
-                start=np.array(start_l, np.int64), size=np.array(size_l, np.int64),
-                values=np.concatenate(vals).astype(np.int64))
+from hgq_fpga.ir.model import FirmwareModel
+from hgq_fpga.ir.tables import build_table
+from hgq_fpga.ir.tensor import TensorType
+from hgq_fpga.ir.types import (add_type, avgpool_sum_plan, concat_type, linear_alignment,
+                               maxpool_plan, pool_counts, product_range_type, relu_type)
 
 
 def weights_to_raw(w, f, round: str = "RND") -> np.ndarray:
@@ -199,8 +81,9 @@ class FirmwareBuilder:
         self._name(name, "input")
         spec = O.InputSpec(name, TensorType.of(k, i, f, tuple(shape)), check_round(round),
                            check_overflow(overflow))
-        if int(spec.type.width.max(initial=0)) > 53:
-            raise ValueError(f"input {name!r}: widths above 53 bits cannot be quantized from float64")
+        if int(spec.type.width.max(initial=0)) > MAX_FLOAT_WIDTH:
+            raise ValueError(f"input {name!r}: widths above {MAX_FLOAT_WIDTH} bits cannot be quantized "
+                             "from float64")
         self.inputs.append(spec)
         self.types[name] = spec.type
         return name
@@ -224,20 +107,18 @@ class FirmwareBuilder:
 
     def dense(self, x: str, w_raw, w_f, b_raw=None, b_f=None, name: str | None = None) -> str:
         """Dense on the last axis; the output is the exact accumulator."""
-        from hgq_fpga.ir.emulator.kernels import linear_plan_for
         xt = self._type(x)
         w_raw, w_f, b_raw, b_f = self._linear_args(w_raw, w_f, b_raw, b_f, np.shape(w_raw)[-1])
         if w_raw.ndim != 2 or w_raw.shape[0] != xt.shape[-1]:
             raise ValueError(f"dense weights {w_raw.shape} do not fit input shape {xt.shape}")
         op = O.Dense(self._name(name, "dense"), (x,), None, w_raw, w_f, b_raw, b_f)
-        plan, out_shape, _ = linear_plan_for(op, xt)
+        plan, out_shape, _ = linear_alignment(op, xt)
         op.out = plan.acc_type.reshape(out_shape)
         return self.add_op(op)
 
     def conv(self, x: str, w_raw, w_f, b_raw=None, b_f=None, strides=1, padding: str = "valid",
              name: str | None = None) -> str:
         """1-d or 2-d convolution (rank from the kernel ``(*kernel, C_in, C_out)``)."""
-        from hgq_fpga.ir.emulator.kernels import linear_plan_for
         xt = self._type(x)
         w_raw, w_f, b_raw, b_f = self._linear_args(w_raw, w_f, b_raw, b_f, np.shape(w_raw)[-1])
         rank = w_raw.ndim - 2
@@ -245,7 +126,7 @@ class FirmwareBuilder:
             raise ValueError(f"conv kernel {w_raw.shape} does not fit input shape {xt.shape}")
         op = O.Conv(self._name(name, f"conv{rank}d"), (x,), None, w_raw, w_f, b_raw, b_f,
                     _tuple(strides, rank), padding)
-        plan, out_shape, _ = linear_plan_for(op, xt)
+        plan, out_shape, _ = linear_alignment(op, xt)
         op.out = plan.acc_type.reshape(out_shape)
         return self.add_op(op)
 
@@ -263,8 +144,7 @@ class FirmwareBuilder:
     def concatenate(self, xs: Sequence[str], axis: int = -1, name: str | None = None) -> str:
         types = [self._type(x) for x in xs]
         try:
-            out = TensorType(*(np.concatenate([getattr(t, a) for t in types], axis=axis)
-                               for a in "kif"))
+            out = concat_type(types, axis)
         except ValueError as e:
             raise ValueError(f"concatenate: {e}") from None
         return self.add_op(O.Concatenate(self._name(name, "concatenate"), tuple(xs), out, int(axis)))
@@ -325,8 +205,7 @@ class FirmwareBuilder:
         return self.add_op(O.Table(self._name(name, "table"), (x,), out, function=label or
                                    getattr(fn, "__name__", ""), **arrays))
 
-    def build(self, outputs: Sequence[str]):
-        from hgq_fpga.ir.model import FirmwareModel
+    def build(self, outputs: Sequence[str]) -> FirmwareModel:
         for o in outputs:
             self._type(o)
         return FirmwareModel(list(self.inputs), list(self.ops), list(outputs))

@@ -13,6 +13,10 @@ import numpy as np
 
 from hgq_fpga.fixed import MAX_FLOAT_WIDTH
 from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.emulator.casting import InputQuantizer
+from hgq_fpga.ir.emulator.kernels import compile_op
+from hgq_fpga.ir.resources import Resources, resources, weight_bits
+from hgq_fpga.ir.serialize import read_graph, save_firmware
 from hgq_fpga.ir.tensor import TensorType
 
 
@@ -76,8 +80,6 @@ class FirmwareModel:
     # ------------------------------------------------------------------ emulation
     def _compiled(self):
         if self._kernels is None:
-            from hgq_fpga.ir.emulator.casting import InputQuantizer
-            from hgq_fpga.ir.emulator.kernels import compile_op
             self._quantizers = [InputQuantizer(s.type, s.round, s.overflow) for s in self.inputs]
             self._kernels = [compile_op(op, [self.types[x] for x in op.inputs]) for op in self.ops]
             self._plan_memory()
@@ -188,22 +190,19 @@ class FirmwareModel:
     def weight_bits(self) -> dict[str, np.ndarray]:
         """Per Dense/Conv op: bits of each weight, ``bit_length(|code|)`` (0 = pruned), as HGQ counts
         them (magnitude bits, no sign bit)."""
-        from hgq_fpga.ir.resources import weight_bits
         return {op.name: weight_bits(op.w_raw) for op in self.ops if op.kind in ("dense", "conv")}
 
     def activation_bits(self) -> dict[str, np.ndarray]:
         """Per tensor (inputs and op outputs): per-element width ``k + i + f``."""
         return {n: t.width.copy() for n, t in self.types.items()}
 
-    def resources(self):
+    def resources(self) -> Resources:
         """Per-op and total EBOPs, nonzero weights, widest accumulator, latency (adder levels)."""
-        from hgq_fpga.ir.resources import resources
         return resources(self)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:
         """Write JSON + .npz to directory ``path`` (atomically replaced)."""
-        from hgq_fpga.ir.serialize import save_firmware
         save_firmware(self, path)
 
     def summary(self) -> str:
@@ -218,3 +217,8 @@ class FirmwareModel:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def load_firmware(path) -> FirmwareModel:
+    """Load a model written by :meth:`FirmwareModel.save`; needs only numpy."""
+    return FirmwareModel(*read_graph(path))

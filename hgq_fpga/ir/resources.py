@@ -15,17 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hgq_fpga.fixed import bit_length
+from hgq_fpga.ir.types import linear_alignment, pool_windows
+
 
 def weight_bits(w_raw: np.ndarray) -> np.ndarray:
     """``bit_length(|code|)`` per weight: ``i + f`` of HGQ's weight type, 0 for a pruned weight."""
-    a = np.abs(np.asarray(w_raw, dtype=np.int64))
-    bits = np.zeros(a.shape, dtype=np.int64)
-    nz = a > 0
-    bits[nz] = np.floor(np.log2(a[nz].astype(np.float64))).astype(np.int64) + 1
-    # guard float rounding just below powers of two
-    bits[nz] += (a[nz] >> bits[nz]) > 0
-    bits[nz] -= (a[nz] >> np.maximum(bits[nz] - 1, 0)) == 0
-    return bits
+    return bit_length(np.abs(np.asarray(w_raw, dtype=np.int64)))
 
 
 @dataclass
@@ -75,14 +71,13 @@ def _levels(fan_in: int) -> int:
 
 def resources(fw) -> Resources:
     """Resource estimates of every op of the firmware model ``fw`` (see the module docstring)."""
-    from hgq_fpga.ir.emulator.kernels import linear_plan_for, pool_windows
     res = Resources()
     depth = {s.name: 0 for s in fw.inputs}
     for op in fw.ops:
         r = OpResources(op.name, op.kind)
         x = fw.types[op.inputs[0]]
         if op.kind in ("dense", "conv"):
-            plan, _, _ = linear_plan_for(op, x)
+            plan, _, _ = linear_alignment(op, x)
             idx = plan.idx
             xw = np.concatenate([x.width.ravel(), [0]])[np.where(idx >= 0, idx, x.width.size)]
             wb = weight_bits(op.w_raw).reshape(-1, op.w_raw.shape[-1])

@@ -1,4 +1,4 @@
-"""Save and load a ``FirmwareModel`` as ``model.json`` (structure) + ``arrays.npz`` (integers).
+"""Write and read a firmware graph as ``model.json`` (structure) + ``arrays.npz`` (integers).
 
 The JSON carries a format version; loading any other version fails with a clear message rather
 than misreading the file.  Saving writes into a temporary sibling directory and then moves it into
@@ -57,6 +57,7 @@ def _fields(obj) -> dict:
 
 
 def save_firmware(fw, path) -> None:
+    """Write ``fw`` (anything with ``inputs``, ``ops`` and ``outputs``) to the directory ``path``."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     doc = {
@@ -86,9 +87,11 @@ def save_firmware(fw, path) -> None:
         raise
 
 
-def load_firmware(path):
-    """Load a model written by ``FirmwareModel.save``; needs only numpy."""
-    from hgq_fpga.ir.model import FirmwareModel
+def read_graph(path) -> tuple[list[O.InputSpec], list[O.Op], list[str]]:
+    """The ``(inputs, ops, outputs)`` of a graph written by :func:`save_firmware`; needs only numpy.
+
+    Raises :class:`FormatError` naming what is missing or of another format version.
+    """
     path = Path(path)
     jf = path / "model.json"
     if not jf.is_file():
@@ -115,4 +118,4 @@ def load_firmware(path):
         if kind not in O.OP_CLASSES:
             raise FormatError(f"{jf}: unknown op kind {kind!r}")
         ops.append(O.OP_CLASSES[kind](**{k: _decode(v, arrays) for k, v in d.items()}))
-    return FirmwareModel(inputs, ops, doc["outputs"])
+    return inputs, ops, list(doc["outputs"])

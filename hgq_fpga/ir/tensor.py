@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.fixed import check_type_arrays
+from hgq_fpga.fixed import MAX_RAW_WIDTH, check_type_arrays, range_type
 
 #: Widest declared type the int64 emulator runs (raw code plus a rounding carry fit an int64).
-MAX_EMULATED_WIDTH = 62
+MAX_EMULATED_WIDTH = MAX_RAW_WIDTH
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,15 +97,9 @@ def type_of_range(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> TensorType:
     i = np.zeros(lo.shape, dtype=np.int64)
     ff = np.zeros(lo.shape, dtype=np.int64)
     for idx, (a, b, fe) in enumerate(zip(lo.ravel().tolist(), hi.ravel().tolist(), f.ravel().tolist())):
-        a, b = int(a), int(b)
-        if a > b:
-            raise ValueError(f"empty range [{a}, {b}]")
         if a == 0 and b == 0:
             continue
-        bits = max(b.bit_length(), (-a - 1).bit_length() if a < 0 else 0)
-        k.flat[idx] = 1 if a < 0 else 0
-        i.flat[idx] = bits - fe
-        ff.flat[idx] = fe
+        k.flat[idx], i.flat[idx], ff.flat[idx] = range_type(a, b, fe)
     return TensorType.of(k, i, ff)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from hgq_fpga.nn.layers.base import hgq_layers
+
 
 def _input_shapes(model: keras.Model) -> list[tuple]:
     try:
@@ -60,8 +62,6 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     Returns:
         The exact EBOPs of the calibrated model (an int).
     """
-    from hgq_fpga.nn.layers.base import hgq_layers
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     layers = hgq_layers(model)
@@ -100,8 +100,6 @@ def uncalibrate(model: keras.Model) -> None:
     A calibrated model refuses ``fit``: its exact deployment arithmetic has no gradients, and its
     fixed types were chosen for the weights of that moment. Calibrate again before converting.
     """
-    from hgq_fpga.nn.layers.base import hgq_layers
-
     for layer in hgq_layers(model):
         layer.unfreeze()
     _forget_compiled(model)
@@ -112,8 +110,6 @@ def require_calibrated(model: keras.Model) -> None:
 
     The converter calls this before reading types.
     """
-    from hgq_fpga.nn.layers.base import hgq_layers
-
     layers = hgq_layers(model)
     if not layers:
         raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types; build "

@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 
 import keras
 
+from hgq_fpga.pareto import covers
+
 
 class BetaScheduler(keras.callbacks.Callback):
     """Set every HGQ layer's ``beta`` (the EBOPs weight in the loss) at the start of each epoch.
@@ -123,9 +125,6 @@ class ParetoCheckpoint(keras.callbacks.Callback):
                           f"from an earlier run (e.g. {stale[0]}); they are not on this run's front "
                           "(ParetoCheckpoint.front). Use a new folder to keep runs apart.", stacklevel=2)
 
-    def _better_or_equal(self, a: float, b: float) -> bool:
-        return a >= b if self.mode == "max" else a <= b
-
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self.monitor not in logs:
@@ -137,12 +136,12 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         else:
             from hgq_fpga.nn.ebops import ebops
             cost = float(ebops(self.model))
-        for m, e, _ in self.front:
-            if self._better_or_equal(m, metric) and e <= cost:
-                return
+        higher = self.mode == "max"
+        if any(covers(m, e, metric, cost, higher) for m, e, _ in self.front):
+            return
         keep = []
         for m, e, p in self.front:
-            if self._better_or_equal(metric, m) and cost <= e:
+            if covers(metric, cost, m, e, higher):
                 if self.remove_dominated and os.path.exists(p):
                     os.remove(p)
             else:

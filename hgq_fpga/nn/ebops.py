@@ -7,6 +7,8 @@ import warnings
 import keras
 import numpy as np
 
+from hgq_fpga.nn.layers.base import hgq_layers
+
 
 def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, float]:
     """Current EBOPs of ``model``.
@@ -18,8 +20,6 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
     Args:
         per_layer: return ``{layer name: EBOPs}`` for every multiplying layer instead of the total.
     """
-    from hgq_fpga.nn.layers.base import hgq_layers
-
     layers = hgq_layers(model)
     if not any(layer.deployed for layer in layers) and _no_range_seen(layers):
         warnings.warn("ebops: the model has not seen data yet (no activation range recorded), so every "
@@ -49,8 +49,6 @@ def _no_range_seen(layers) -> bool:
 
 def set_beta(model: keras.Model, beta: float) -> None:
     """Set the EBOPs weight ``beta`` of every multiplying HGQ layer of ``model``."""
-    from hgq_fpga.nn.layers.base import hgq_layers
-
     for layer in hgq_layers(model):
         if layer.has_ebops:
             layer.beta.assign(float(beta))

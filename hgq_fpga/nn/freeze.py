@@ -1,8 +1,10 @@
-"""Keras → firmware IR: the one place that knows both the HGQ layers and the integer graph.
+"""Freeze: a calibrated Keras model → the firmware IR; the one place that knows both the HGQ layers
+and the integer graph.
 
 ``to_firmware(model)`` reads a calibrated model's exact types and integer weights and builds a
-:class:`hgq_fpga.ir.FirmwareModel`. Every emitter (emulator, HLS C++, later Verilog) starts from that
-IR and never sees Keras.
+:class:`hgq_fpga.ir.FirmwareModel`. Every backend (emulator, HLS C++, Verilog) starts from that IR
+and never sees Keras. Each layer family registers the function that adds its ops
+(:func:`freezes`); :func:`to_firmware` only walks the graph.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import keras
 import numpy as np
 
 from hgq_fpga.nn.calibration import require_calibrated
+from hgq_fpga.nn.graph import functional_graph
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
 from hgq_fpga.nn.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D, HAveragePooling2D,
-                     HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
-                     HMaxPooling2D, HQuantize, HReshape)
+                                HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
+                                HMaxPooling2D, HQuantize, HReshape)
 
 
 class UnsupportedLayerError(ValueError):
@@ -51,15 +54,6 @@ def _unsupported(layer) -> UnsupportedLayerError:
     return UnsupportedLayerError(f"{head} and has no firmware equivalent; use {_layer_set_names()}")
 
 
-def _functional(model: keras.Model) -> keras.Model:
-    inner = getattr(model, "_functional", None)  # a built Sequential wraps a Functional graph
-    graph = inner if inner is not None else model
-    if not hasattr(graph, "_nodes_by_depth"):
-        raise UnsupportedLayerError(f"model {model.name!r} ({type(model).__name__}) has no layer graph; "
-                                    "build it as a Sequential model with an Input or as a functional model")
-    return graph
-
-
 def _table_function(layer: HActivation) -> Callable[[np.ndarray], np.ndarray]:
     """The layer's float64 function, evaluated by the same backend kernel Keras inference uses."""
     def fn(values: np.ndarray) -> np.ndarray:
@@ -84,48 +78,96 @@ def _cast_to_output(b: FirmwareBuilder, x: str, layer, name: str) -> str:
     return b.cast(x, k, i, f, round=rnd, overflow=ovf, name=name)
 
 
-def _emit(b: FirmwareBuilder, layer, xs: list[str]) -> str:
-    """Add the ops of one HGQ layer; return the name of its output tensor."""
-    name = layer.name
-    if isinstance(layer, HQuantize):
-        return _cast_to_output(b, xs[0], layer, name)
-    # the batch-norm variants are subclasses: their quantized weights are already fused
-    if isinstance(layer, (HDense, HConv1D, HConv2D)):
-        w_raw, w_f, b_raw, b_f = _linear_weights(layer)
-        if isinstance(layer, HDense):
-            acc = b.dense(xs[0], w_raw, w_f, b_raw, b_f, name=f"{name}_acc")
-        else:
-            acc = b.conv(xs[0], w_raw, w_f, b_raw, b_f, strides=layer.strides, padding=layer.padding,
-                         name=f"{name}_acc")
-        if layer.activation == "relu":
-            acc = b.relu(acc, name=f"{name}_relu")
-        return _cast_to_output(b, acc, layer, name)
-    if isinstance(layer, HActivation):
-        if layer.activation == "linear":
-            return _cast_to_output(b, xs[0], layer, name)
-        if layer.activation == "relu":
-            return _cast_to_output(b, b.relu(xs[0], name=f"{name}_relu"), layer, name)
-        k, i, f = layer.output_types()
-        rnd, ovf = layer.output_modes()
-        return b.table(xs[0], _table_function(layer), k, i, f, round=rnd, overflow=ovf, name=name)
-    if isinstance(layer, HAdd):
-        return _cast_to_output(b, b.add(*xs, name=f"{name}_sum"), layer, name)
-    if isinstance(layer, HConcatenate):
-        axis = layer.axis if layer.axis < 0 else layer.axis - 1  # IR axes exclude the batch
-        return b.concatenate(xs, axis=axis, name=name)
-    if isinstance(layer, HFlatten):
-        return b.flatten(xs[0], name=name)
-    if isinstance(layer, HReshape):
-        return b.reshape(xs[0], layer.target_shape, name=name)
-    if isinstance(layer, (HMaxPooling1D, HMaxPooling2D)):
-        return b.maxpool(xs[0], layer.pool_size, layer.strides, layer.padding, name=name)
-    if isinstance(layer, (HAveragePooling1D, HAveragePooling2D)):
-        k, i, f = layer.output_types()
-        rnd, ovf = layer.output_modes()
-        return b.avgpool(xs[0], layer.pool_size, k, i, f, round=rnd, overflow=ovf,
-                         strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=name)
+#: a layer class -> the function that adds its ops: ``(builder, layer, input names) -> output name``
+Freezer = Callable[[FirmwareBuilder, keras.layers.Layer, list[str]], str]
+FREEZERS: dict[type, Freezer] = {}
+
+
+def freezes(*classes: type) -> Callable[[Freezer], Freezer]:
+    """Register the decorated function as the freezer of ``classes`` (and of their subclasses).
+
+    A new layer family adds itself here, from its own module, without touching :func:`to_firmware`.
+    """
+    def register(fn: Freezer) -> Freezer:
+        for cls in classes:
+            FREEZERS[cls] = fn
+        return fn
+    return register
+
+
+def freezer_of(layer) -> Freezer:
+    """The registered freezer of ``layer``'s class or of its nearest registered base class."""
+    for cls in type(layer).__mro__:
+        if cls in FREEZERS:
+            return FREEZERS[cls]
     raise UnsupportedLayerError(f"layer {layer.name!r} of class {type(layer).__name__} has no firmware "
                                 f"equivalent; use the hgq_fpga.nn.layers set ({_layer_set_names()})")
+
+
+@freezes(HQuantize)
+def _freeze_quantize(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return _cast_to_output(b, xs[0], layer, layer.name)
+
+
+# the batch-norm variants are subclasses: their quantized weights are already fused
+@freezes(HDense, HConv1D, HConv2D)
+def _freeze_linear(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    name = layer.name
+    w_raw, w_f, b_raw, b_f = _linear_weights(layer)
+    if isinstance(layer, HDense):
+        acc = b.dense(xs[0], w_raw, w_f, b_raw, b_f, name=f"{name}_acc")
+    else:
+        acc = b.conv(xs[0], w_raw, w_f, b_raw, b_f, strides=layer.strides, padding=layer.padding,
+                     name=f"{name}_acc")
+    if layer.activation == "relu":
+        acc = b.relu(acc, name=f"{name}_relu")
+    return _cast_to_output(b, acc, layer, name)
+
+
+@freezes(HActivation)
+def _freeze_activation(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    name = layer.name
+    if layer.activation == "linear":
+        return _cast_to_output(b, xs[0], layer, name)
+    if layer.activation == "relu":
+        return _cast_to_output(b, b.relu(xs[0], name=f"{name}_relu"), layer, name)
+    k, i, f = layer.output_types()
+    rnd, ovf = layer.output_modes()
+    return b.table(xs[0], _table_function(layer), k, i, f, round=rnd, overflow=ovf, name=name)
+
+
+@freezes(HAdd)
+def _freeze_add(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return _cast_to_output(b, b.add(*xs, name=f"{layer.name}_sum"), layer, layer.name)
+
+
+@freezes(HConcatenate)
+def _freeze_concatenate(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    axis = layer.axis if layer.axis < 0 else layer.axis - 1  # IR axes exclude the batch
+    return b.concatenate(xs, axis=axis, name=layer.name)
+
+
+@freezes(HFlatten)
+def _freeze_flatten(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return b.flatten(xs[0], name=layer.name)
+
+
+@freezes(HReshape)
+def _freeze_reshape(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return b.reshape(xs[0], layer.target_shape, name=layer.name)
+
+
+@freezes(HMaxPooling1D, HMaxPooling2D)
+def _freeze_maxpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return b.maxpool(xs[0], layer.pool_size, layer.strides, layer.padding, name=layer.name)
+
+
+@freezes(HAveragePooling1D, HAveragePooling2D)
+def _freeze_avgpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    k, i, f = layer.output_types()
+    rnd, ovf = layer.output_modes()
+    return b.avgpool(xs[0], layer.pool_size, k, i, f, round=rnd, overflow=ovf,
+                     strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=layer.name)
 
 
 def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_fpga.ir
@@ -135,7 +177,10 @@ def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_
     input types. Raises :class:`UnsupportedLayerError` naming any layer outside the layer set, and
     ``ValueError`` for an uncalibrated model.
     """
-    graph = _functional(model)
+    try:
+        graph = functional_graph(model)
+    except ValueError as e:
+        raise UnsupportedLayerError(str(e)) from None
     for layer in graph.layers:
         if not isinstance(layer, keras.layers.InputLayer) and not hasattr(layer, "output_types"):
             raise _unsupported(layer)
@@ -163,7 +208,7 @@ def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_
                 rnd, ovf = layer.output_modes()
                 out = b.input(layer.name, tuple(k.shape), k, i, f, round=rnd, overflow=ovf)
             else:
-                out = _emit(b, layer, xs)
+                out = freezer_of(layer)(b, layer, xs)
             for tensor in node.outputs:
                 names[id(tensor)] = out
     outputs = [names[id(t)] for t in graph.outputs]

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from hgq_fpga.app.report.pareto import ParetoPoint
+from hgq_fpga.pareto import ParetoPoint
 from hgq_fpga.app.report.stats import DesignStats
 
 DPI = 120

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hgq_fpga.app.report import plots
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
-from hgq_fpga.app.report.pareto import front_from_dicts
+from hgq_fpga.pareto import front_from_dicts
 from hgq_fpga.app.report.stats import DesignStats, summarize
 from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
 

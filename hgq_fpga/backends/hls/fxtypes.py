@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hgq_fpga.fixed import bit_length
 from hgq_fpga.ir.tensor import TensorType
 
 #: C integer types for constant tables, narrowest first: (name, magnitude bits it holds).
@@ -111,7 +112,7 @@ def code_spec(codes: np.ndarray, f: np.ndarray, what: str = "constants"
         return FixedSpec(0, 1, 0), np.zeros(codes.shape, np.int64)
     c = codes[nz]
     mag = np.where(c < 0, -c - 1, c)
-    bits = np.array([int(v).bit_length() for v in mag.tolist()], dtype=np.int64)
+    bits = bit_length(mag)
     spec = FixedSpec(int((c < 0).any()), int((bits - f[nz]).max()), int(f[nz].max()))
     if spec.width > 63:
         raise ValueError(f"{what} need a {spec.width}-bit container ({spec.describe()}): their "

@@ -2,7 +2,7 @@
 
 Both ops compute ``acc[p, o] = b[o] + Σ_j x[idx[p, j]]·w[j, o]`` over output positions ``p`` (one
 for a Dense on a vector, each kernel window for a convolution).  The IR's own plan
-(:func:`hgq_fpga.ir.emulator.kernels.linear_plan_for`) says which products are done: nonzero weight,
+(:func:`hgq_fpga.ir.types.linear_alignment`) says which products are done: nonzero weight,
 nonzero-width input, not padding.  Each output element ``n = p·O + o`` gets the list of its terms,
 ``src[ptr[n] .. ptr[n+1])`` (input element) and ``code[...]`` (weight code); pruned weights,
 padding and dead inputs emit nothing.  Weight codes share one ``ap_fixed`` container per layer,
@@ -23,7 +23,7 @@ from hgq_fpga.backends.hls.ctables import IntTable
 from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec
 from hgq_fpga.backends.hls.opplan import OpPlan, TensorRef
 from hgq_fpga.ir import ops as O
-from hgq_fpga.ir.emulator.kernels import linear_plan_for
+from hgq_fpga.ir.types import linear_alignment
 
 
 #: magnitude bound of every integer in the C-simulation sums (one bit of margin under long long)
@@ -79,7 +79,7 @@ def integer_macs(x: FixedSpec, weight: FixedSpec, bias: FixedSpec | None, acc: F
 
 def lower_linear(op: O.Dense | O.Conv, out: TensorRef, x: TensorRef) -> LinearPlan:
     """Sparse term lists, weight/bias containers and codes of a Dense or Conv op."""
-    plan, out_shape, _ = linear_plan_for(op, x.type)
+    plan, out_shape, _ = linear_alignment(op, x.type)
     if not op.out.same_as(plan.acc_type.reshape(out_shape)):
         raise ValueError(f"op {op.name!r}: stored accumulator type differs from the one derived "
                          "from its input and weights; the graph is inconsistent")

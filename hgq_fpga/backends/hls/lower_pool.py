@@ -17,7 +17,7 @@ from hgq_fpga.backends.hls.ctables import IntTable
 from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec, container
 from hgq_fpga.backends.hls.opplan import CastPlan, OpPlan, TensorRef, cast_plan
 from hgq_fpga.ir import ops as O
-from hgq_fpga.ir.emulator.kernels import pool_windows
+from hgq_fpga.ir.types import pool_windows
 
 
 @dataclass(eq=False)

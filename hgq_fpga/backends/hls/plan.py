@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.lower_elementwise import (lower_add, lower_cast, lower_concatenate, lower_relu,
-                                            lower_reshape)
+from hgq_fpga.backends.hls.lower_elementwise import (lower_add, lower_cast, lower_concatenate,
+                                                     lower_relu, lower_reshape)
 from hgq_fpga.backends.hls.lower_linear import lower_linear
 from hgq_fpga.backends.hls.lower_pool import lower_avgpool, lower_maxpool
 from hgq_fpga.backends.hls.lower_table import lower_table

@@ -13,9 +13,10 @@ import numpy as np
 
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.emulator.casting import CastKernel
-from hgq_fpga.ir.emulator.linear import LinearRunner, dense_index, plan_linear
+from hgq_fpga.ir.emulator.linear import LinearRunner
 from hgq_fpga.ir.tensor import MAX_EMULATED_WIDTH, TensorType
-from hgq_fpga.ir.windows import window_index, with_channels
+from hgq_fpga.ir.types import (add_type, avgpool_sum_plan, concat_type, linear_alignment,
+                               maxpool_plan, product_range_type, relu_type)
 
 Kernel = Callable[[list[np.ndarray]], np.ndarray]
 
@@ -42,24 +43,8 @@ def _check_declared(op: O.Op, t: TensorType, expected: TensorType, what: str) ->
 
 # ----------------------------------------------------------------------------------------------
 
-def linear_plan_for(op: O.Op, x: TensorType):
-    """The :class:`LinearPlan` of a Dense or Conv op for input type ``x``, with output spatial
-    shape."""
-    if isinstance(op, O.Dense):
-        idx = dense_index(x.shape)
-        plan = plan_linear(x, idx, op.w_raw, op.w_f, op.b_raw, op.b_f)
-        return plan, tuple(x.shape[:-1]) + (op.w_raw.shape[1],), True
-    rank = op.w_raw.ndim - 2
-    spatial, idx = window_index(x.shape[:rank], op.w_raw.shape[:rank], op.strides, op.padding)
-    cin, cout = op.w_raw.shape[-2:]
-    full = with_channels(idx, cin, per_channel=False)
-    plan = plan_linear(x, full, op.w_raw.reshape(-1, cout), op.w_f.reshape(-1, cout),
-                       op.b_raw, op.b_f)
-    return plan, tuple(spatial) + (cout,), False
-
-
 def _compile_linear(op, in_types):
-    plan, out_shape, identity = linear_plan_for(op, in_types[0])
+    plan, out_shape, identity = linear_alignment(op, in_types[0])
     acc = plan.acc_type.reshape(out_shape)
     _check_declared(op, op.out, acc, "accumulator")
     _check_width(op, "accumulator", _max_width(acc))
@@ -84,7 +69,6 @@ def _compile_cast(op: O.Cast, in_types):
 
 
 def _compile_add(op: O.Add, in_types):
-    from hgq_fpga.ir.builder import add_type
     expected = add_type(in_types)
     _check_declared(op, op.out, expected, "output")
     _check_width(op, "sum", _max_width(op.out))
@@ -102,8 +86,7 @@ def _compile_add(op: O.Add, in_types):
 
 def _compile_concat(op: O.Concatenate, in_types):
     axis = op.axis % len(op.out.shape)
-    expected = TensorType(*(np.concatenate([getattr(t, a) for t in in_types], axis=axis)
-                            for a in "kif"))
+    expected = concat_type(in_types, axis)
     _check_declared(op, op.out, expected, "output")
     return lambda xs: np.concatenate(xs, axis=axis + 1)
 
@@ -115,17 +98,8 @@ def _compile_reshape(op: O.Reshape, in_types):
 
 
 def _compile_relu(op: O.ReLU, in_types):
-    from hgq_fpga.ir.builder import relu_type
     _check_declared(op, op.out, relu_type(in_types[0]), "output")
     return lambda xs: np.maximum(xs[0], 0)
-
-
-def pool_windows(op, x: TensorType):
-    """Output shape and ``(P, K, C)`` index table of a pooling op."""
-    rank = len(op.pool)
-    spatial, idx = window_index(x.shape[:rank], op.pool, op.strides, op.padding)
-    c = x.shape[rank]
-    return tuple(spatial) + (c,), with_channels(idx, c, per_channel=True)
 
 
 def _gathered(x_raw, idx, fill):
@@ -136,7 +110,6 @@ def _gathered(x_raw, idx, fill):
 
 
 def _compile_maxpool(op: O.MaxPool, in_types):
-    from hgq_fpga.ir.builder import maxpool_plan
     out_shape, idx, fout, shift, out_t = maxpool_plan(op, in_types[0])
     _check_declared(op, op.out, out_t, "output")
     _check_width(op, "output", _max_width(out_t))
@@ -150,7 +123,6 @@ def _compile_maxpool(op: O.MaxPool, in_types):
 
 
 def _compile_avgpool(op: O.AvgPool, in_types):
-    from hgq_fpga.ir.builder import avgpool_sum_plan, product_range_type
     out_shape, idx, shift, sum_t = avgpool_sum_plan(op, in_types[0])
     _check_declared(op, op.sum_type, sum_t, "sum")
     prod_t = product_range_type(sum_t, op.c_raw, op.c_f)

@@ -13,14 +13,48 @@ through pass-through layers (``HFlatten``, ``HReshape``, ...) without any user w
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.nn.quantizers.hgq import (ACTIVATION_DEFAULTS, HQuantizer, RangeResetter, make_quantizer,
-                         serialize_quantizer)
+from hgq_fpga.nn.quantizers.hgq import (ACTIVATION_DEFAULTS, HQuantizer, make_quantizer,
+                                        serialize_quantizer)
+
+
+class RangeResetter(keras.metrics.Metric):
+    """Hooks an HGQ layer into ``Model.fit`` without a user callback.
+
+    Keras calls ``reset_state`` on every metric at the start of each epoch (and of ``evaluate``),
+    so this resets the layer's activation ranges then. Its ``result`` reports the model's total
+    training-mode EBOPs as ``ebops``, so ``fit`` logs it each epoch.
+    """
+
+    def __init__(self, layer, **kwargs: Any) -> None:
+        super().__init__(name=f"{layer.name}_hgq_state", **kwargs)
+        self._layer_ref = weakref.ref(layer)
+
+    def update_state(self, *args, **kwargs) -> None:  # noqa: D401 - nothing to accumulate
+        return None
+
+    def reset_state(self) -> None:
+        layer = self._layer_ref()
+        if layer is not None:
+            for q in layer.quantizers():
+                q.mark_stale()
+
+    def result(self):
+        layer = self._layer_ref()
+        if layer is None:
+            return {}
+        total = None
+        for other in connected_hgq_layers(layer):
+            var = getattr(other, "ebops_var", None)
+            if var is not None:
+                total = var + 0.0 if total is None else total + var
+        return {} if total is None else {"ebops": total}
 
 
 class HLayer(keras.layers.Layer):

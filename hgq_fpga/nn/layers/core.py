@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.ir.builder import build_table
+from hgq_fpga.ir.tables import build_table
 from hgq_fpga.ir.tensor import TensorType
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
 
@@ -117,7 +117,7 @@ class HActivation(HOutputQuantized):
     def _deployed_lut(self):
         """``(base, scale, values)`` of the deployed table for the current types, or ``None``.
 
-        The very table the firmware gets (:func:`hgq_fpga.ir.builder.build_table`), as values: an
+        The very table the firmware gets (:func:`hgq_fpga.ir.tables.build_table`), as values: an
         element with input ``x`` reads ``values[x * scale + base]`` (``scale = 2**f_in``).
         ``None`` when an input is wider than a firmware table allows or the function is not finite
         on the grid; the layer then evaluates the function directly. Cached by the types.

@@ -18,8 +18,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.nn.quantizers.hgq import (WEIGHT_DEFAULTS, HQuantizer, _bit_length, make_quantizer,
-                         serialize_quantizer)
+from hgq_fpga.fixed import bit_length
+from hgq_fpga.nn.quantizers.hgq import (WEIGHT_DEFAULTS, HQuantizer, make_quantizer,
+                                        serialize_quantizer)
 from hgq_fpga.nn.layers.base import HOutputQuantized, check_float64_exact
 
 
@@ -162,7 +163,7 @@ class HLinear(HOutputQuantized):
         """Per-weight width ``bw`` (magnitude bits) as int64: the multiplier size; 0 = pruned."""
         wq = self.quantized_kernel()
         F = self.kq.fixed_types()[2] if self.kq.deployed else self.kq.rounded_f()
-        return _bit_length(np.abs(np.ldexp(wq, F)).astype(np.int64))
+        return bit_length(np.abs(np.ldexp(wq, F)).astype(np.int64))
 
     # ------------------------------------------------------------ calibration
     def freeze(self, margin: int = 0) -> None:

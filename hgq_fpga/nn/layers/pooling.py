@@ -13,9 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.ir.builder import maxpool_plan
-from hgq_fpga.ir.ops import MaxPool
 from hgq_fpga.ir.tensor import TensorType
+from hgq_fpga.ir.types import maxpool_plan
 from hgq_fpga.ir.windows import out_size, window_index, with_channels
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized, check_float64_exact, int_tuple
 
@@ -61,6 +60,11 @@ class PoolingWindow:
                      for n, k, s in zip(spatial, self.pool_size, self.strides))
         return (shape[0],) + outs + (shape[-1],)
 
+    @property
+    def pool(self) -> tuple[int, ...]:
+        """The window size, under the name the IR's window geometry uses."""
+        return self.pool_size
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding)
@@ -88,9 +92,7 @@ class _HMaxPooling(PoolingWindow, HLayer):
         Taking the maxima of ``k``, ``i`` and ``f`` separately would over-count: the maximum of a
         window that holds an unsigned element is never negative, so it needs no sign bit.
         """
-        x = TensorType.of(*self.input_types())
-        op = MaxPool(self.name, ("input",), None, self.pool_size, self.strides, self.padding)
-        out = maxpool_plan(op, x)[-1]
+        out = maxpool_plan(self, TensorType.of(*self.input_types()))[-1]
         return out.k, out.i, out.f
 
     def output_modes(self):

@@ -6,7 +6,7 @@ variable ``f`` (fractional bits) at the chosen granularity and has two modes:
 * **training mode** (float32): ``xq = round(x * 2**F) / 2**F`` with ``F = round(f)``; the gradient
   with respect to ``x`` is straight-through and the gradient with respect to ``f`` is the surrogate
   ``-ln2 * (xq - x)``. Integer bits are not trained: weights take them from their value,
-  activations from the running min/max of ``xq`` (reset every epoch by :class:`RangeResetter`).
+  activations from the running min/max of ``xq`` (reset every epoch by :class:`hgq_fpga.nn.layers.base.RangeResetter`).
 * **deployment mode** (after :func:`hgq_fpga.calibrate`): every element has a fixed ``(k, i, f)``
   stored in the variables ``k_fixed``, ``i_fixed``, ``f_fixed``; the quantizer computes in float64
   and applies its rounding *and overflow* mode exactly as ``ap_fixed`` does, so Keras inference
@@ -19,7 +19,6 @@ The converter reads a calibrated quantizer through :meth:`HQuantizer.fixed_types
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 import keras
@@ -33,12 +32,6 @@ KINDS = ("weight", "activation")
 TRAIN_ROUNDING = ("TRN", "RND")
 TRAIN_OVERFLOW = ("WRAP", "SAT")
 _LN2 = math.log(2.0)
-
-
-def _bit_length(n: np.ndarray) -> np.ndarray:
-    """Bit length of non-negative int64 values below 2**53 (0 for 0), element-wise, exactly."""
-    n = np.asarray(n, dtype=np.int64)
-    return np.frexp(n.astype(np.float64))[1].astype(np.int64)
 
 
 def _exp2(t):
@@ -297,7 +290,7 @@ class HQuantizer(keras.layers.Layer):
         m = np.ldexp(wq, F).astype(np.int64)
         k = (m < 0).astype(np.int64)
         mag = np.where(m < 0, -m - 1, m)
-        i = _bit_length(mag) - F
+        i = fixed.bit_length(mag) - F
         zero = m == 0
         self._set_types(np.where(zero, 0, k), np.where(zero, 0, i), np.where(zero, 0, F))
         return wq
@@ -313,8 +306,8 @@ class HQuantizer(keras.layers.Layer):
         lo_raw = np.round(np.ldexp(lo, F)).astype(np.int64)
         hi_raw = np.round(np.ldexp(hi, F)).astype(np.int64)
         k = (lo_raw < 0).astype(np.int64)
-        b = np.maximum(_bit_length(np.maximum(hi_raw, 0)),
-                       np.where(lo_raw < 0, _bit_length(np.maximum(-lo_raw - 1, 0)), 0))
+        b = np.maximum(fixed.bit_length(np.maximum(hi_raw, 0)),
+                       np.where(lo_raw < 0, fixed.bit_length(np.maximum(-lo_raw - 1, 0)), 0))
         live = (lo_raw != 0) | (hi_raw != 0)
         i = b - F + int(margin)
         self._set_types(np.where(live, k, 0), np.where(live, i, 0), np.where(live, F, 0))
@@ -364,37 +357,3 @@ def make_quantizer(spec: dict | HQuantizer | None, default: dict, name: str) -> 
     options.update(spec or {})
     options.setdefault("name", name)
     return HQuantizer(**options)
-
-
-class RangeResetter(keras.metrics.Metric):
-    """Hooks an HGQ layer into ``Model.fit`` without a user callback.
-
-    Keras calls ``reset_state`` on every metric at the start of each epoch (and of ``evaluate``),
-    so this resets the layer's activation ranges then. Its ``result`` reports the model's total
-    training-mode EBOPs as ``ebops``, so ``fit`` logs it each epoch.
-    """
-
-    def __init__(self, layer, **kwargs: Any) -> None:
-        super().__init__(name=f"{layer.name}_hgq_state", **kwargs)
-        self._layer_ref = weakref.ref(layer)
-
-    def update_state(self, *args, **kwargs) -> None:  # noqa: D401 - nothing to accumulate
-        return None
-
-    def reset_state(self) -> None:
-        layer = self._layer_ref()
-        if layer is not None:
-            for q in layer.quantizers():
-                q.mark_stale()
-
-    def result(self):
-        layer = self._layer_ref()
-        if layer is None:
-            return {}
-        from hgq_fpga.nn.layers.base import connected_hgq_layers
-        total = None
-        for other in connected_hgq_layers(layer):
-            var = getattr(other, "ebops_var", None)
-            if var is not None:
-                total = var + 0.0 if total is None else total + var
-        return {} if total is None else {"ebops": total}

@@ -2,8 +2,9 @@
 
 HGQ training with a rising β walks from accurate-and-large to small-and-less-accurate models;
 :class:`hgq_fpga.nn.callbacks.ParetoCheckpoint` keeps every model that no other beats on both numbers.
-This module turns that front into plain data (for reports and JSON) and picks the model to deploy:
-the smallest one whose accuracy is within a tolerance of the best.
+This module holds the dominance test that every front uses, turns a front into plain data (for
+reports and JSON) and picks the model to deploy: the smallest one whose accuracy is within a
+tolerance of the best. Pure Python: the Keras side, the reports and the benchmarks all use it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 _EPOCH = re.compile(r"epoch(\d+)")
+
+
+def covers(metric_a: float, cost_a: float, metric_b: float, cost_b: float,
+           higher_is_better: bool = True) -> bool:
+    """Whether point ``a`` is at least as good as ``b`` on both axes: its metric as good or better
+    and its cost (EBOPs) no larger. A point that another covers adds nothing to a front."""
+    as_good = metric_a >= metric_b if higher_is_better else metric_a <= metric_b
+    return as_good and cost_a <= cost_b
 
 
 @dataclass

@@ -1,0 +1,63 @@
+"""The whole job of ``make demo`` and the examples: train with the recipe, build the design folder
+of the chosen checkpoint, print the summary."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from rich.console import Console
+
+from hgq_fpga.app.design import build_design, check_destination
+from hgq_fpga.app.report.console import print_summary
+from hgq_fpga.app.report.progress import RichProgress
+from hgq_fpga.nn.recipe import accuracy, train_pareto
+
+
+def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                     epochs: int, out: str | Path, board: str = "vu9p", name: str = "myproject",
+                     console=None, **training_options: Any) -> int:
+    """Train ``model`` with the recipe, deploy the chosen checkpoint to ``out`` and print the summary.
+
+    ``splits`` holds ``"train"``, ``"val"`` and ``"test"`` pairs ``(x, integer labels)``. The
+    chosen model is calibrated on the training inputs, verified (Keras = emulator = C++) on the whole
+    test set, and its test accuracy is measured on the firmware emulator. An earlier design folder at
+    ``out`` is replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
+
+    Returns:
+        The exit status: 0 when the three implementations agree on every test output, else 1.
+    """
+    console = console or Console()
+    out = Path(out)
+    check_destination(out, replace=True)
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}-checkpoints-", dir=out.parent) as checkpoints:
+        outcome = train_pareto(model, x_train, y_train, validation_data=splits["val"], epochs=epochs,
+                               checkpoint_dir=checkpoints, callbacks=[RichProgress(epochs, console)],
+                               **training_options)
+        chosen = outcome.chosen
+        n = len(outcome.front)
+        console.print(f"Pareto front: {n} checkpoint{'' if n == 1 else 's'}; chosen epoch {chosen.epoch}: "
+                      f"validation accuracy {100 * chosen.metric:.2f} %, {chosen.ebops:,.0f} EBOPs "
+                      "(training estimate)")
+        training = outcome.record()
+
+        def evaluate(fw) -> dict:
+            test_accuracy = accuracy(fw.predict(x_test), y_test)
+            training["deployed"] = [fw.resources().ebops, test_accuracy]
+            return {"test accuracy": test_accuracy}
+
+        with console.status("calibrating, writing the HLS project, compiling the C simulation, verifying"):
+            result = build_design(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
+                             verification_label="whole test set", evaluate=evaluate, training=training,
+                             replace=True, extra_files=outcome.copy_checkpoints)
+    print_summary(result.report, out, f"cd {out} && make synth BOARD={result.run['board']['name']}",
+                  console=console)
+    if not result.ok:
+        console.print(f"[red bold]verification FAILED[/]: {result.verification}")
+        return 1
+    return 0
