@@ -27,7 +27,6 @@ MOVED = {
     "hgq_fpga.board": "hgq_fpga.backends.common.board",
     "hgq_fpga.toolchain": "hgq_fpga.backends.common.toolchain",
     "hgq_fpga.cxx_build": "hgq_fpga.backends.common.cxx_build",
-    "hgq_fpga.folders": "hgq_fpga.backends.common.folders",
     "hgq_fpga.hls": "hgq_fpga.backends.hls",
     "hgq_fpga.cli": "hgq_fpga.app.cli",
     "hgq_fpga.deploy": "hgq_fpga.app.design",

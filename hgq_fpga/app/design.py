@@ -19,8 +19,6 @@ result is replaced in one step.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hgq_fpga.backends.common.folders import move_into_place
+from hgq_fpga.folders import move_into_place, observe, staging_folder
 
 MANIFEST = "hgq_fpga.json"
 MANIFEST_FORMAT = "hgq_fpga.design"
@@ -78,6 +76,11 @@ def _first_samples(data, n: int):
     return [a[:n] for a in data] if isinstance(data, (list, tuple)) else data[:n]
 
 
+def is_design_folder(path: Path) -> bool:
+    """Whether ``path`` is a design folder that hgq_fpga wrote (it holds the run record)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
 def check_destination(out: Path, replace: bool) -> None:
     """Raise :class:`DesignError` unless a design folder may be written at ``out``."""
     if not out.exists():
@@ -99,7 +102,7 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  verification_data: np.ndarray | None = None,
                  verification_label: str = "calibration data", metrics: dict | None = None,
                  evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
-                 replace: bool = False,
+                 replace: bool = False, force: bool = False,
                  extra_files: Callable[[Path], None] | None = None) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
@@ -117,7 +120,10 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             ``{"test accuracy": 0.97}`` computed with ``fw.predict``) join ``metrics``, so that
             reported accuracies are those of the firmware itself.
         training: the training record (Pareto front, chosen checkpoint, per-epoch numbers).
-        replace: replace an existing design folder ``out`` (never a folder hgq_fpga did not write).
+        replace: replace the design folder that is at ``out`` when the call starts (never a folder
+            hgq_fpga did not write).
+        force: also replace a design folder that appeared at ``out`` while this call ran (as
+            ``--force`` does); without it, the call fails and leaves that folder as it is.
         extra_files: called with the staging folder to add files before it is moved into place.
 
     Returns:
@@ -132,10 +138,9 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
     if clock_period is not None and not clock_period > 0:
         raise ValueError(f"clock period must be a positive number of ns, got {clock_period}")
     out = Path(out).resolve()
-    check_destination(out, replace)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    try:
+    check_destination(out, replace or force)
+    seen = observe(out)
+    with staging_folder(out) as staging:
         hgq_fpga.calibrate(model, calibration_data)
         fw = hgq_fpga.to_firmware(model)
         project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
@@ -163,10 +168,10 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")
         data = write_report(fw, staging / REPORT_DIR, run, project_dir=staging)
-        move_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        try:
+            move_into_place(staging, out, seen=seen, ours=is_design_folder, force=force)
+        except FileExistsError as e:
+            raise DesignError(str(e)) from None
     return DesignResult(out, fw, report, run, data)
 
 

@@ -1,21 +1,20 @@
 """Write and read a firmware graph as ``model.json`` (structure) + ``arrays.npz`` (integers).
 
 The JSON carries a format version; loading any other version fails with a clear message rather
-than misreading the file.  Saving writes into a temporary sibling directory and then moves it into
-place, so an interrupted save never leaves a half-written model behind.
+than misreading the file.  Saving writes into a staging sibling and moves it into place in one step
+(:mod:`hgq_fpga.folders`), so an interrupted save never leaves a half-written model behind, and
+only an earlier saved model is ever replaced.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
 
@@ -70,21 +69,23 @@ def save_firmware(fw, path) -> None:
                 for n, op in enumerate(fw.ops)],
         "outputs": list(fw.outputs),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    seen = observe(path)
+    if seen.exists and not seen.empty and not is_saved_firmware(path):
+        raise FileExistsError(f"{path} exists and is not a saved firmware model; refusing to replace "
+                              "it: choose a new folder")
+    with staging_folder(path) as tmp:
         (tmp / "model.json").write_text(json.dumps(doc, indent=1))
         np.savez(tmp / "arrays.npz", **arrays)
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old.{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        move_into_place(tmp, path, seen=seen, ours=is_saved_firmware)
+
+
+def is_saved_firmware(path) -> bool:
+    """Whether ``path`` holds a firmware model written by :func:`save_firmware` (any version)."""
+    try:
+        doc = json.loads((Path(path) / "model.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
 def read_graph(path) -> tuple[list[O.InputSpec], list[O.Op], list[str]]:

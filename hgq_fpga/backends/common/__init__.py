@@ -1,2 +1,1 @@
-"""Support shared by the backends: board descriptions, the C++ toolchain and build cache, and
-folder writes that never leave anything half-written."""
+"""Support shared by the backends: board descriptions, and the C++ toolchain and its build cache."""

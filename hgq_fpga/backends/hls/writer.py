@@ -9,19 +9,17 @@ firmware IR), ``build_prj.tcl``, ``Makefile``, ``README.md``.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from hgq_fpga.backends.common.board import Board, load_board
-from hgq_fpga.backends.common.folders import move_into_place
 from hgq_fpga.backends.hls.emit import emit_firmware
 from hgq_fpga.backends.hls.plan import build_plan
 from hgq_fpga.backends.hls.project import HLSProject
 from hgq_fpga.backends.hls.render import render
+from hgq_fpga.folders import move_into_place, observe, staging_folder
 
 #: Samples of the default testbench vectors.
 TB_SAMPLES = 32
@@ -97,11 +95,8 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
         tb_inputs = default_tb_data(fw)
     else:
         tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(tb_data)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        _write_files(fw, tmp / "p", name, b, clock, tb_inputs, protocol)
-        move_into_place(tmp / "p", out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    seen = observe(out)
+    with staging_folder(out) as staging:
+        _write_files(fw, staging, name, b, clock, tb_inputs, protocol)
+        move_into_place(staging, out, seen=seen, ours=_is_hgq_project if replace else None)
     return HLSProject(fw, out, name, cache_dir)
