@@ -301,6 +301,33 @@ def cast_raw(m, f_in, k, i, f, round: str = "TRN", overflow: str = "WRAP") -> np
     return np.where(live, out, 0)
 
 
+def out_of_range(m, f_in, k, i, f, round: str = "TRN") -> np.ndarray:
+    """Whether casting raw codes ``m`` (at ``f_in`` fractional bits) to ``(k, i, f)`` overflows:
+    the value *after rounding* lies outside the type's range, so the overflow mode changes it.
+
+    Zero-width (pruned) elements never count: they are the constant 0 by design.
+    """
+    round = check_round(round)
+    f_in = _as_int_array(f_in, "f_in")
+    k, i, f = check_type_arrays(k, i, f)
+    m, f_in, k, i, f = _broadcast({"m": np.asarray(m).astype(np.int64), "f_in": f_in, "k": k,
+                                   "i": i, "f": f})
+    w = k + i + f
+    _check_raw_width(w, "out_of_range")
+    live = w > 0
+    wl = np.where(live, w, 1)
+    one = np.int64(1)
+    lo = -(one << np.maximum(wl - 1, 0)) * k
+    hi = (one << (wl - k)) - 1
+    shift = f_in - f
+    rounded = _shift_right_round(m, np.maximum(shift, 0), round)
+    down_out = (rounded < lo) | (rounded > hi)
+    # adding fractional bits is exact: m * 2^up is out of range iff m is beyond the range / 2^up
+    up = np.minimum(np.maximum(-shift, 0), 63)
+    up_out = (m > (hi >> up)) | (m < -((-lo) >> up))
+    return live & np.where(shift >= 0, down_out, up_out)
+
+
 # ----------------------------------------------------------------------------------------------
 # Types of exact results
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ import keras
 import numpy as np
 
 from hgq_fpga.ir.compare import Comparison, Difference, compare_outputs
+from hgq_fpga.fixed import MAX_FLOAT_WIDTH
 from hgq_fpga.ir.model import checked_input
+from hgq_fpga.ir.overflow import OverflowReport
 from hgq_fpga.nn.calibration import require_calibrated
 from hgq_fpga.nn.graph import functional_graph
 
@@ -45,6 +47,8 @@ class VerificationReport:
         max_abs_diff: largest ``|a - b|`` over all differing values (``inf`` for NaN), else 0.
         rounded_inputs: input values changed by rounding to the Keras input dtype.
         input_dtype: that dtype.
+        overflow: how many values of ``x``, at the inputs and inside the network, fell outside the
+            calibrated range and wrapped or saturated (bit-exact, but maybe not what was meant).
         pairs: the full :class:`~hgq_fpga.ir.compare.Comparison` of every pair.
     """
 
@@ -59,6 +63,7 @@ class VerificationReport:
     rounded_inputs: int
     input_dtype: str
     pairs: tuple[Comparison, ...]
+    overflow: OverflowReport | None = None
 
     @property
     def mismatches(self) -> int:
@@ -74,6 +79,8 @@ class VerificationReport:
         head = f"{self.samples} samples × {self.outputs} outputs"
         note = (f"\n  note: {self.rounded_inputs} input values were first rounded to the model's "
                 f"{self.input_dtype} input dtype" if self.rounded_inputs else "")
+        if self.overflow is not None and self.overflow.any:
+            note += f"\n  warning: {self.overflow.summary()}"
         if self.ok:
             return f"✔ {head}: {names} (0 mismatches){note}"
         lines = [f"✘ {head}: {_plural(self.mismatches, 'mismatch')}"]
@@ -190,9 +197,20 @@ def _keras_call(model: keras.Model) -> Callable[[list], Any]:
     return lambda arrays: model(keras.tree.pack_sequence_as(structure, arrays), training=False)
 
 
+def _same_as_raw(keras_values: np.ndarray, raw: np.ndarray, t) -> bool:
+    """Whether Keras's float64 values are exactly the emulator's raw codes of type ``t``."""
+    if keras_values.shape != raw.shape or int(t.width.max(initial=0)) > MAX_FLOAT_WIDTH:
+        return False        # float64 cannot hold such a tensor: Keras cannot be exact there
+    return bool(np.array_equal(keras_values, np.ldexp(raw.astype(np.float64), -t.f)))
+
+
 def _first_diverging_layer(model: keras.Model, fw, arrays: list[np.ndarray], feed) -> str | None:
-    """Trace one sample through the emulator and Keras; name the first layer whose output differs."""
-    trace = fw.predict(feed(arrays), trace=True)
+    """Trace one sample through the emulator and Keras; name the first layer whose output differs.
+
+    The emulator's trace is taken as raw integer codes, so tensors wider than float64 holds (an
+    exact sum inside the firmware, say) never stop the search.
+    """
+    trace = fw.run_raw(feed(arrays))
     graph = functional_graph(model)
     layers = {layer.name: layer for layer in graph.layers}
     order = [n for n in [s.name for s in fw.inputs] + [op.name for op in fw.ops] if n in layers]
@@ -202,7 +220,7 @@ def _first_diverging_layer(model: keras.Model, fw, arrays: list[np.ndarray], fee
         return None
     outs = _to_list(_keras_call(probe)(arrays))
     for name, out in zip(order, outs):
-        if out.shape != trace[name].shape or not np.array_equal(out, trace[name]):
+        if not _same_as_raw(out, trace[name], fw.types[name]):
             return name
     return None
 
@@ -265,4 +283,5 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         rounded_inputs=sum(n for _, n in rounded),
         input_dtype=", ".join(sorted({str(t.dtype) for t in inputs})),
         pairs=tuple(pairs),
+        overflow=firmware.overflows(feed(arrays)),
     )

@@ -232,3 +232,35 @@ def test_emulate_and_report_need_no_tensorflow(design, files):
     assert proc.returncode == 0, proc.stderr
     assert np.load(files / "light.npy").shape == (200, 3)
     assert (files / "light" / "report.md").is_file()
+
+
+def test_report_bad_pareto_file_and_bad_out(design, files):
+    out, _ = design
+    for name, text in (("broken.json", "{not json"), ("empty.json", "[]"), ("other.json", '{"a": 1}'),
+                       ("points.json", '[{"metric": "high"}]')):
+        (files / name).write_text(text)
+        line = error_line(run("report", out, "--out", files / "rep2", "--pareto", files / name))
+        assert f"Pareto file {files / name}" in line and "it must be JSON" in line, line
+    (files / "front.txt").write_text("x")
+    assert "unknown format" in error_line(run("report", out, "--pareto", files / "front.txt"))
+    readme = files / "README.md"
+    readme.write_text("my notes")
+    line = error_line(run("report", out, "--out", readme))
+    assert "is a file" in line and "Errno" not in line
+    assert readme.read_text() == "my notes"
+    user = files / "mine"
+    user.mkdir()
+    (user / "report.md").write_text("my own report")
+    assert "holds no earlier report" in error_line(run("report", out, "--out", user))
+    assert (user / "report.md").read_text() == "my own report"
+
+
+def test_outside_range_warning_in_emulate(design, files):
+    out, _ = design
+    x = np.load(files / "test.npz")["x"]
+    np.save(files / "far.npy", 1000 * x)
+    result = run("emulate", out, "--data", files / "far.npy", "--out", files / "far_pred.npy")
+    assert result.exit_code == 0
+    assert "Warning:" in result.output and "outside the calibrated range" in result.output
+    quiet = run("emulate", out, "--data", files / "calib.npy", "--out", files / "calib_pred.npy")
+    assert "Warning" not in quiet.output

@@ -113,3 +113,19 @@ def test_generated_makefile_drives_synthesis(tmp_path, fake_vitis):
     subprocess.run([*make, "cosim"], capture_output=True, text=True, check=True)
     calls = fake_vitis.read_text()
     assert "HGQ_COSIM=1" in calls and "HGQ_PART" not in calls      # written board: no override
+
+
+def test_unknown_board_is_named_before_looking_for_a_tool(project, tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no HLS tool either: the board error comes first
+    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.backends.hls.synth", str(project),
+                           "--board", "vu13x"], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "vu13x" in proc.stderr and "vitis_hls" not in proc.stderr
+
+
+def test_failing_tool_names_its_log(project, fake_vitis):
+    tool = Path(os.environ["PATH"].split(os.pathsep)[0]) / "vitis_hls"
+    tool.write_text(f"#!{sys.executable}\nprint('ERROR: [HLS 200-70] out of licences')\nraise SystemExit(3)\n")
+    with pytest.raises(RuntimeError, match=r"exit code 3; see its output in .*synth\.log"):
+        run_synthesis(project)
+    assert "out of licences" in (project / "synth.log").read_text()

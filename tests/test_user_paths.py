@@ -15,7 +15,7 @@ import keras
 import hgq_fpga  # noqa: E402
 from hgq_fpga.nn.layers import (HActivation, HAveragePooling2D, HConv2D, HConv2DBatchNorm,  # noqa: E402
                              HDense, HDenseBatchNorm, HFlatten, HMaxPooling2D, HQuantize)
-from hgq_fpga.nn.quantizers.hgq import exp2_exact  # noqa: E402
+from hgq_fpga.nn.quantizers.exact import exp2_exact  # noqa: E402
 
 def _predict(model, x, jit: bool) -> np.ndarray:
     model.compile(loss="mse", jit_compile=jit)

@@ -235,7 +235,10 @@ def test_keras_emulator_and_hls_csim_agree(mlp, tmp_path):
     model, x = mlp
     fw = hgq_fpga.to_firmware(model)
     project = write_project(fw, tmp_path / "prj", cache_dir=tmp_path / "cache")
-    for data in (x, 4 * x):
-        report = hgq_fpga.verify(model, data, firmware=fw, project=project)
+    reports = [hgq_fpga.verify(model, data, firmware=fw, project=project) for data in (x, 4 * x)]
+    for report in reports:
         assert report.ok and report.emulator_vs_csim == 0, str(report)
-    assert str(report) == "✔ 300 samples × 3 outputs: Keras = emulator = C++ (0 mismatches)"
+    head = "✔ 300 samples × 3 outputs: Keras = emulator = C++ (0 mismatches)"
+    assert str(reports[0]) == head
+    # ×4 is outside the calibrated range: still exact, and the report says what overflowed
+    assert str(reports[1]).startswith(head + "\n  warning: ") and "wrapped or saturated" in str(reports[1])

@@ -133,12 +133,21 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
-                          verification_label=f"calibration data {calib.name}", replace=force)
+                          verification_label=f"calibration data {calib.name}", replace=force,
+                          force=force)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
+    _warn_overflow(result.verification.overflow)
     if not result.ok:
         raise click.ClickException(f"verification failed: {result.verification.mismatches} mismatching "
                                    f"values; the design is kept in {result.path} for inspection")
+
+
+def _warn_overflow(overflow) -> None:
+    """One warning line when values left the calibrated range: bit-exact, but maybe not meant."""
+    if overflow is not None and overflow.any:
+        click.echo(f"Warning: {overflow.summary()}; calibrate on data that covers these inputs, or "
+                   "check their scaling", err=True)
 
 
 def _load_keras(path: Path):
@@ -206,7 +215,8 @@ def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None
         raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs; emulate writes one "
                                    "array, so use the Python API (hgq_fpga.load_firmware(DIR/'ir').predict)")
     x = _load_data(data_path, array, _single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
-    y = fw.predict(x)
+    y, overflow = fw.predict(x, report=True)
+    _warn_overflow(overflow)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial.npy")
     np.save(partial, y)
@@ -220,17 +230,30 @@ def _pareto_training(path: Path) -> dict:
 
     if not path.is_file():
         raise click.ClickException(f"Pareto file {path} does not exist")
+    formats = ('it must be JSON (a list of {"metric": ..., "ebops": ...} objects, or an object with such '
+               'a list under "front", like the training record of hgq_fpga.json) or CSV with metric '
+               "and ebops columns")
     if path.suffix == ".json":
-        doc = json.loads(path.read_text())
-        record = doc if isinstance(doc, dict) else {"front": doc}
+        try:
+            doc = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"Pareto file {path} is not valid JSON ({_one_line(e)}); "
+                                       f"{formats}") from None
+        record = dict(doc) if isinstance(doc, dict) else {"front": doc}
     elif path.suffix == ".csv":
         import csv
 
         with path.open(newline="") as handle:
             record = {"front": list(csv.DictReader(handle))}
     else:
-        raise click.ClickException(f"Pareto file {path} must be .json or .csv with metric and ebops columns")
-    record["front"] = [p.to_dict() for p in front_from_dicts(record.get("front") or [])]
+        raise click.ClickException(f"Pareto file {path} has an unknown format; {formats}")
+    front = record.get("front")
+    if not isinstance(front, list) or not front:
+        raise click.ClickException(f"Pareto file {path} holds no Pareto points; {formats}")
+    try:
+        record["front"] = [p.to_dict() for p in front_from_dicts(front)]
+    except ValueError as e:
+        raise click.ClickException(f"Pareto file {path}: {e}; {formats}") from None
     return record
 
 
@@ -255,7 +278,10 @@ def report(design: Path, out: Path | None, pareto: Path | None) -> None:
     if pareto is not None:
         run["training"] = _pareto_training(pareto)
     target = out if out is not None else design / REPORT_DIR
-    data = write_report(found.firmware(), target, run, project_dir=design)
+    try:
+        data = write_report(found.firmware(), target, run, project_dir=design)
+    except FileExistsError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"wrote {target / 'report.md'}, {target / 'report.json'} and "
                f"{len(data['figures'])} figures ({', '.join(data['figures'].values())})")
 

@@ -67,6 +67,7 @@ def verification_record(report, data_label: str) -> dict:
         "keras_vs_emulator": int(report.keras_vs_emulator),
         "emulator_vs_csim": None if report.emulator_vs_csim is None else int(report.emulator_vs_csim),
         "ok": bool(report.ok),
+        "overflow": None if report.overflow is None else report.overflow.to_dict(),
         "details": str(report),
     }
 

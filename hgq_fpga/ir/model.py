@@ -15,6 +15,7 @@ from hgq_fpga.fixed import MAX_FLOAT_WIDTH
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.emulator.casting import InputQuantizer
 from hgq_fpga.ir.emulator.kernels import compile_op
+from hgq_fpga.ir.overflow import OverflowReport, count_overflows
 from hgq_fpga.ir.resources import Resources, resources, weight_bits
 from hgq_fpga.ir.serialize import read_graph, save_firmware
 from hgq_fpga.ir.tensor import TensorType
@@ -162,13 +163,27 @@ class FirmwareModel:
                              "exact integer codes")
         return np.ldexp(raw.astype(np.float64), -t.f) + 0.0
 
-    def predict(self, x, trace: bool = False):
+    def overflows(self, x) -> OverflowReport:
+        """How many values of the batch ``x``, at the inputs and inside the network, fell outside
+        the calibrated range and wrapped or saturated (see :mod:`hgq_fpga.ir.overflow`)."""
+        xs = self.as_inputs(x)
+        self._compiled()
+        report = OverflowReport()
+        for s in range(0, len(xs[0]), self._chunk_rows):
+            chunk = [a[s:s + self._chunk_rows] for a in xs]
+            count_overflows(self, chunk, self._execute(chunk, keep_all=True), report)
+        return report
+
+    def predict(self, x, trace: bool = False, report: bool = False):
         """Emulate the firmware bit-exactly.
 
         ``x``: an array ``(batch, *shape)`` (or a list/dict for several inputs).  Returns the output's
         float64 values (a list if several outputs); with ``trace=True``, a dict name → float64 values
-        of every tensor instead.
+        of every tensor instead. With ``report=True`` returns ``(outputs, overflow report)``: how
+        many values fell outside the calibrated range (:meth:`overflows`).
         """
+        if report:
+            return self.predict(x, trace=trace), self.overflows(x)
         xs = self.as_inputs(x)
         if trace:
             return {n: self.value(n, r) for n, r in self._execute(xs, keep_all=True).items()}

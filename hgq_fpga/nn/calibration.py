@@ -79,12 +79,49 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     finally:
         for layer in layers:
             layer.set_recording(False)
+    _refuse_non_finite_ranges(model, layers, batches)
     for layer in layers:
         layer.freeze(margin)
     for layer in layers:
         layer.check_exact()
     _forget_compiled(model)
     return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
+
+
+def _non_finite_range(layer) -> bool:
+    """Whether an activation range the layer recorded reached inf or NaN."""
+    for q in layer.quantizers():
+        if q.kind != "activation" or not q.built:
+            continue
+        lo = keras.ops.convert_to_numpy(q.vmin)
+        hi = keras.ops.convert_to_numpy(q.vmax)
+        # an element never seen keeps (+inf, -inf); anything else must be finite
+        if np.any(np.isnan(lo) | np.isnan(hi) | (lo == -np.inf) | (hi == np.inf)):
+            return True
+    return False
+
+
+def _refuse_non_finite_ranges(model: keras.Model, layers, batches) -> None:
+    """Raise, naming the first layer (in graph order) and sample, when a value reached inf or NaN:
+    no fixed-point type holds it, and a type fitted to it would silently be wrong."""
+    bad = [layer for layer in layers if _non_finite_range(layer)]
+    if not bad:
+        return
+    layer = bad[0]
+    probe = keras.Model(model.inputs, layer.output)
+    offset = 0
+    for xb in batches:
+        y = np.asarray(keras.ops.convert_to_numpy(probe(xb, training=False)), np.float64)
+        rows = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1)
+        if rows.any():
+            sample = offset + int(np.argmax(rows))
+            raise ValueError(f"calibrate: layer {layer.name!r} ({type(layer).__name__}) computes a "
+                             f"non-finite value (inf or NaN) for calibration sample {sample}; no "
+                             "fixed-point type holds it. Scale the inputs, or clip before that "
+                             "layer (e.g. a narrower input quantizer)")
+        offset += len(y)
+    raise ValueError(f"calibrate: layer {layer.name!r} ({type(layer).__name__}) recorded a non-finite "
+                     "activation range (inf or NaN); no fixed-point type holds it")
 
 
 def _forget_compiled(model: keras.Model) -> None:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from hgq_fpga.app.report import plots
+from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
 from hgq_fpga.pareto import front_from_dicts
 from hgq_fpga.app.report.stats import DesignStats, summarize
@@ -20,6 +21,9 @@ from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
 #: run-record keys copied into the report as they are
 RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "training")
 
+
+#: the report's JSON, the source of the Markdown
+REPORT_FILE = "report.json"
 
 def _training_figure(training: dict, path: Path) -> Path | None:
     points = front_from_dicts(training.get("front") or [])
@@ -55,13 +59,36 @@ def write_report(fw, out_dir: str | Path, run: dict | None = None,
 
     Args:
         fw: the :class:`~hgq_fpga.ir.FirmwareModel`.
-        out_dir: folder for ``report.json``, ``report.md`` and the PNGs (created if needed).
+        out_dir: folder for ``report.json``, ``report.md`` and the PNGs. It is written in one
+            step; an existing folder is replaced only if it holds an earlier report.
         run: the run record (``name``, ``board``, ``metrics``, ``verification``, ``training``, ...).
         project_dir: the HLS project, searched for a Vitis C-synthesis report.
     """
     run = dict(run or {})
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"report folder {out} is a file; give a folder (new, or one that holds "
+                              "an earlier report)")
+    seen = observe(out)
+    if seen.exists and not seen.empty and not is_report_folder(out):
+        raise FileExistsError(f"report folder {out} exists and holds no earlier report (no "
+                              f"{REPORT_FILE}); refusing to write into it: give a new folder")
+    with staging_folder(out) as staging:
+        data = _write(fw, staging, run, project_dir)
+        move_into_place(staging, out, seen=seen, ours=is_report_folder, force=True)
+    return data
+
+
+def is_report_folder(path: Path) -> bool:
+    """Whether ``path`` holds a report that :func:`write_report` wrote."""
+    try:
+        doc = json.loads((Path(path) / REPORT_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "design" in doc and "figures" in doc
+
+
+def _write(fw, out: Path, run: dict, project_dir) -> dict:
     stats = summarize(fw)
     synthesis = comparison = None
     if project_dir is not None:
@@ -73,6 +100,6 @@ def write_report(fw, out_dir: str | Path, run: dict | None = None,
     if synthesis is not None:
         data["synthesis"] = {"report": synthesis.to_dict(), "comparison": comparison}
     data["figures"] = _figures(stats, run, synthesis, comparison, out)
-    (out / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+    (out / REPORT_FILE).write_text(json.dumps(data, indent=1) + "\n")
     (out / "report.md").write_text(render_markdown(data))
     return data

@@ -20,6 +20,8 @@ from hgq_fpga.backends.common.toolchain import ToolchainError
 from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml, write_report
 
 HLS_TOOLS = ("vitis_hls", "vivado_hls")
+#: the synthesis tool's output, beside build_prj.tcl
+LOG_FILE = "synth.log"
 STEPS = ("csim", "csynth", "cosim", "export", "vsynth")
 
 
@@ -50,7 +52,8 @@ def find_csynth_xml(project_dir: Path, top: str) -> Path:
                      key=lambda p: p.stat().st_mtime)
     if not reports:
         raise ToolchainError(f"the HLS tool finished but wrote no {top}_csynth.xml under "
-                             f"{project_dir}/*_prj/solution1/syn/report; see its log there")
+                             f"{project_dir}/*_prj/solution1/syn/report; see its output in "
+                             f"{project_dir / LOG_FILE}")
     return reports[-1]
 
 
@@ -68,18 +71,23 @@ def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         raise ValueError(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")
+    if board is not None:             # a wrong board is a mistake to report before any tool runs
+        board = board if isinstance(board, Board) else load_board(board)
     exe = tool or find_hls_tool()
     env = dict(os.environ)
     for step in STEPS:
         env[f"HGQ_{step.upper()}"] = "1" if step in steps else "0"
     if board is not None:
-        board = board if isinstance(board, Board) else load_board(board)
         env["HGQ_PART"] = board.part
         env["HGQ_CLOCK_NS"] = f"{board.clock_period_ns:g}"
-    proc = subprocess.run([exe, "-f", "build_prj.tcl"], cwd=project_dir, env=env)
+    log = project_dir / LOG_FILE
+    print(f"running {Path(exe).name} on {script.name} (output in {log})", file=sys.stderr)
+    with log.open("w") as handle:
+        proc = subprocess.run([exe, "-f", "build_prj.tcl"], cwd=project_dir, env=env,
+                              stdout=handle, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise RuntimeError(f"{Path(exe).name} failed with exit code {proc.returncode}; "
-                           f"see the log in {project_dir}")
+        raise RuntimeError(f"{Path(exe).name} failed with exit code {proc.returncode}; see its "
+                           f"output in {log}")
     if "csynth" not in steps:
         return None
     report = parse_csynth_xml(find_csynth_xml(project_dir, top_function(script)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hgq_fpga.fixed import cast_raw, check_overflow, check_round
+from hgq_fpga.fixed import cast_raw, check_overflow, check_round, out_of_range
 from hgq_fpga.ir.tensor import TensorType
 
 
@@ -86,6 +86,19 @@ class InputQuantizer:
         self.may_underflow = bool(np.any(self.scale < 1.0))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.cast(self.guarded_codes(x)[0], owned=True)
+
+    def outside(self, x: np.ndarray) -> np.ndarray:
+        """Which values of ``x`` lie outside the type's range after rounding (so the overflow mode
+        acts on them); pruned elements never count."""
+        m, big = self.guarded_codes(x)
+        t = self.t
+        out = out_of_range(m, t.f + 2, t.k, t.i, t.f, self.cast.round)
+        return out if big is None else out | (big & t.live)
+
+    def guarded_codes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes at ``f + 2`` fractional bits that round like ``x`` (see the module docstring), and
+        which elements were range-reduced for being far beyond the type (None: none were)."""
         with np.errstate(over="ignore"):
             v = x * self.scale
         batch_axes = tuple(range(x.ndim - self.t.k.ndim))
@@ -117,4 +130,4 @@ class InputQuantizer:
                 tiny &= ~big
             if tiny.any():
                 m = np.where(tiny, np.where(x < 0, -1, 1), m)
-        return self.cast(m, owned=True)
+        return m, big

@@ -65,7 +65,11 @@ def _compile_cast(op: O.Cast, in_types):
     _check_width(op, "output", _max_width(t))
     _check_width(op, "input", _max_width(in_types[0]))
     kern = CastKernel(in_types[0].f, in_types[0].width, t, op.round, op.overflow)
-    return lambda xs, owned=False: kern(xs[0], owned=owned)
+
+    def run(xs, owned=False):
+        return kern(xs[0], owned=owned)
+    run.pre_cast = lambda xs: (xs[0], in_types[0].f)     # what the overflow report inspects
+    return run
 
 
 def _compile_add(op: O.Add, in_types):
@@ -132,11 +136,14 @@ def _compile_avgpool(op: O.AvgPool, in_types):
     c = np.asarray(op.c_raw, dtype=np.int64).reshape(-1)
     kern = CastKernel(prod_t.f, prod_t.width, op.out, op.round, op.overflow)
 
-    def run(xs):
+    def product(xs):
         g = _gathered(xs[0], idx, 0) << shift[None]
         s = g.sum(axis=2).reshape(g.shape[0], -1)
-        prod = (s * c[None]).reshape((g.shape[0],) + out_shape)
-        return kern(prod, owned=True)
+        return (s * c[None]).reshape((g.shape[0],) + out_shape)
+
+    def run(xs):
+        return kern(product(xs), owned=True)
+    run.pre_cast = lambda xs: (product(xs), prod_t.f)
     return run
 
 

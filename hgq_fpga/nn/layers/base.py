@@ -221,6 +221,11 @@ class HOutputQuantized(HLayer):
     def freeze(self, margin: int = 0) -> None:
         self.oq.freeze_activation(margin)
 
+    def check_exact(self) -> None:
+        """Refuse an output type wider than float64 holds exactly: deployment-mode values of it
+        would round in Keras while the firmware keeps every bit."""
+        check_width_float64_exact(self, self.oq.fixed_types(), "output")
+
     def get_config(self) -> dict:
         config = super().get_config()
         config["output_quantizer"] = serialize_quantizer(self.oq)
@@ -247,6 +252,17 @@ def check_float64_exact(layer: keras.layers.Layer, bound: np.ndarray, f: np.ndar
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what.format(j=j)} needs about "
                          f"{math.ceil(bits.reshape(-1)[j])} bits, more than the {FLOAT64_BITS} that "
                          f"float64 holds exactly; deployment-mode inference cannot be exact. {hint}")
+
+
+def check_width_float64_exact(layer: keras.layers.Layer, types, what: str) -> None:
+    """Raise unless every element of the ``(k, i, f)`` arrays ``types`` is at most 53 bits wide."""
+    k, i, f = (np.asarray(t) for t in types)
+    width = k + i + f
+    if width.size and int(width.max()) > FLOAT64_BITS:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: the {what} is up to "
+                         f"{int(width.max())} bits wide, more than the {FLOAT64_BITS} that float64 "
+                         "holds exactly; deployment-mode inference cannot be exact. Lower the bit "
+                         "widths feeding it (fewer fractional or integer bits)")
 
 
 def int_tuple(value: Any, rank: int, what: str, owner: str) -> tuple[int, ...]:

@@ -179,6 +179,7 @@ class HLinear(HOutputQuantized):
         Bound per output channel: ``sum over taps and input channels of 2^i_in * |w|`` (plus the
         bias), at the finest lsb among the products that can be nonzero.
         """
+        super().check_exact()
         cin, cout = self.kernel.shape[-2], self.kernel.shape[-1]
         k, i, f = (t.reshape(-1, cin) for t in self.input_types())
         live = (k + i + f) > 0

@@ -8,7 +8,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
+from hgq_fpga.ir.tensor import TensorType
+from hgq_fpga.ir.types import add_type
+from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized, check_width_float64_exact
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
 
@@ -37,6 +39,13 @@ class HAdd(HOutputQuantized):
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor(inputs[0].shape, dtype=self.out_dtype())
+
+    def check_exact(self) -> None:
+        """Refuse inputs whose exact aligned sum is wider than float64 holds (and a wide output)."""
+        super().check_exact()
+        types = [TensorType.of(*self.input_types(j)) for j in range(self.num_inputs())]
+        total = add_type(types)
+        check_width_float64_exact(self, (total.k, total.i, total.f), "aligned sum of the inputs")
 
 
 @_register

@@ -189,6 +189,7 @@ class HAveragePooling(PoolingWindow, HOutputQuantized):
         Per output element: ``sum over the window of 2^i_in`` bounds ``|S|``, the finest input lsb
         ``2^-f`` sets the grid, so ``|S| * 2^f * c_raw`` must stay within ``2^53``.
         """
+        super().check_exact()
         k, i, f = self.input_types()
         live = ((k + i + f) > 0).reshape(-1)
         channels = k.shape[-1]

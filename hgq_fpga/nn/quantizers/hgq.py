@@ -26,6 +26,8 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
+from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
+                                          strictly_negative)
 
 GRANULARITIES = ("per_element", "per_channel", "per_tensor")
 KINDS = ("weight", "activation")
@@ -38,23 +40,6 @@ def _exp2(t):
     """``2**t`` in ``t``'s dtype (training mode: fast, not guaranteed exact by every compiler)."""
     t = ops.convert_to_tensor(t)
     return ops.power(ops.cast(2.0, t.dtype), t)
-
-
-#: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
-EXP2_BITS = 8
-#: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
-_POW2 = np.ldexp(1.0, np.arange(-(2 ** EXP2_BITS) + 1, 2 ** EXP2_BITS))
-
-
-def exp2_exact(t):
-    """``2**t`` as float64 for integer-valued ``t`` with ``|t| < 2**EXP2_BITS``, exact everywhere.
-
-    ``pow`` is free to be an approximation (XLA, GPU math libraries); this looks the power up in a
-    table of exact float64 powers of two, so no operation rounds, whatever the compiler does.
-    """
-    t = ops.cast(ops.round(ops.cast(t, "float64")), "int32")
-    index = ops.clip(t + (2 ** EXP2_BITS - 1), 0, _POW2.size - 1)
-    return ops.take(ops.convert_to_tensor(_POW2, "float64"), index)
 
 
 @keras.saving.register_keras_serializable(package="hgq_fpga")
@@ -241,7 +226,8 @@ class HQuantizer(keras.layers.Layer):
         ``floor``, comparisons and sums of integers below ``2**53``, so the result is the same
         eagerly, in a ``tf.function`` and under XLA (``jit_compile``).
         """
-        x = ops.cast(x, "float64")
+        negative = strictly_negative(x)
+        x = exact_float64(x)
         k = ops.cast(self.k_fixed, "float64")
         i = ops.cast(self.i_fixed, "float64")
         f = ops.cast(self.f_fixed, "float64")
@@ -251,11 +237,17 @@ class HQuantizer(keras.layers.Layer):
         fl = ops.floor(v)
         if self.round_mode == "RND":
             fl = fl + ops.cast((v - fl) >= 0.5, "float64")
+        else:
+            # a negative value truncates to -1 or below; TensorFlow flushes a product that
+            # underflows (or a float64 denormal input) to -0.0, whose floor would be 0
+            fl = ops.where(negative & (fl >= 0), -1.0, fl)
         wl = ops.where(live, w, 1.0)
         span = exp2_exact(wl)                                   # 2**W
         top = ops.where(k > 0, span * 0.5, span)                # 2**(W-k)
         hi = top - 1.0
         if self.overflow_mode == "WRAP":
+            # |x·2^f| >= 2^1024 overflows to inf; such a code is a multiple of 2^W: it wraps to 0
+            fl = ops.where(ops.isinf(fl), 0.0, fl)
             r = fl - span * ops.floor(fl * exp2_exact(-wl))
             # guard the rounding of the product for |fl| beyond 2**53: bring r into [0, span)
             r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))

@@ -1,0 +1,75 @@
+"""Operations that give the same bits in every TensorFlow execution mode (eager, graph, XLA).
+
+Deployment-mode inference (``docs/method.md`` §4) must not trust TensorFlow's float arithmetic to be
+IEEE: its CPU kernels flush denormal numbers to zero (inputs and results), ``pow`` may be an
+approximation, and products overflow to ``inf``. These helpers use only exact steps: table
+look-ups, integer reinterpretation of a float's bits, and products of normal float64 numbers.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+#: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
+EXP2_BITS = 8
+#: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
+_POW2 = np.ldexp(1.0, np.arange(-(2 ** EXP2_BITS) + 1, 2 ** EXP2_BITS))
+
+
+def exp2_exact(t):
+    """``2**t`` as float64 for integer-valued ``t`` with ``|t| < 2**EXP2_BITS``, exact everywhere.
+
+    ``pow`` is free to be an approximation (XLA, GPU math libraries); this looks the power up in a
+    table of exact float64 powers of two, so no operation rounds, whatever the compiler does.
+    """
+    t = ops.cast(ops.round(ops.cast(t, "float64")), "int32")
+    index = ops.clip(t + (2 ** EXP2_BITS - 1), 0, _POW2.size - 1)
+    return ops.take(ops.convert_to_tensor(_POW2, "float64"), index)
+
+
+def _bits(x):
+    """The IEEE bits of a float32 / float64 tensor as int32 / int64 (no float operation at all)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+    return tf.bitcast(x, tf.int32 if x.dtype == tf.float32 else tf.int64)
+
+
+def strictly_negative(x):
+    """``x < 0`` element-wise, exactly, denormals included (``-0.0`` is not negative).
+
+    TensorFlow reads a denormal as 0, so ``x < 0`` is False for ``-1e-40``; the sign is taken from
+    the float's bits instead.
+    """
+    x = ops.convert_to_tensor(x)
+    bits = _bits(x)
+    if bits is None:
+        return x < 0
+    magnitude = (1 << 31) - 1 if x.dtype == "float32" else (1 << 63) - 1
+    return ops.logical_and(bits < 0, ops.bitwise_and(bits, magnitude) != 0)
+
+
+#: float32's smallest denormal, 2**-149 (a normal float64)
+_FLOAT32_DENORMAL_STEP = 2.0 ** -149
+
+
+def exact_float64(x):
+    """``x`` as float64 with no value lost: float32 denormals are rebuilt from their bits.
+
+    A float32 denormal ``±m·2^-149`` is a normal float64, but the plain cast reads it as 0.
+    """
+    x = ops.convert_to_tensor(x)
+    if x.dtype == "float64":
+        return x
+    x64 = ops.cast(x, "float64")
+    bits = _bits(x) if x.dtype == "float32" else None
+    if bits is None:
+        return x64
+    mantissa = ops.bitwise_and(bits, (1 << 23) - 1)
+    exponent = ops.bitwise_and(ops.right_shift(bits, 23), 0xFF)
+    denormal = ops.logical_and(exponent == 0, mantissa != 0)
+    magnitude = ops.cast(mantissa, "float64") * _FLOAT32_DENORMAL_STEP
+    value = ops.where(bits < 0, -magnitude, magnitude)
+    return ops.where(denormal, value, x64)
