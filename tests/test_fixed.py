@@ -298,3 +298,16 @@ def reference_cast(m: int, f_in: int, k: int, i: int, f: int, q: str, o: str) ->
         return c if lo <= c <= hi else 0
     low = -hi if (o == "SAT_SYM" and k == 1 and w > 1) else lo
     return min(max(c, low), hi)
+
+
+def test_bit_length_is_exact_over_the_whole_int64_range():
+    from hgq_fpga.fixed import bit_length
+    rng = np.random.default_rng(3)
+    edges = [0, 1, 2, 3, 2 ** 52 - 1, 2 ** 52, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 1, 2 ** 62 - 1, 2 ** 62,
+             2 ** 63 - 1] + [2 ** e + d for e in range(1, 63) for d in (-1, 0, 1)]
+    values = np.array(edges + rng.integers(0, 2 ** 63 - 1, 2000, dtype=np.int64).tolist(), np.int64)
+    assert bit_length(values).tolist() == [int(v).bit_length() for v in values.tolist()]
+    big = np.array([2 ** 70, 5, 0], dtype=object)
+    assert bit_length(big).tolist() == [71, 3, 0]
+    with pytest.raises(ValueError, match="negative"):
+        bit_length(np.array([-1]))
