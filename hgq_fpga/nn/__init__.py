@@ -1,0 +1,1 @@
+"""Keras-side parts of hgq_fpga (layers, quantizers, importers)."""
