@@ -13,8 +13,9 @@ model's values there), and picks:
 ``"minmax"`` takes the largest-value choice everywhere. ``"easyquant"`` (Wu et al. 2020) keeps
 the choice that maximizes the cosine similarity of the layer's quantized output with its float
 output, alternating between the weight scales (activation scales fixed) and the activation
-scales (weight scales fixed) for ``rounds`` rounds. Output channels of a kernel are independent,
-so each channel's scale is chosen by that channel's cosine similarity.
+scales (weight scales fixed) for ``rounds`` rounds. Per-channel weight scales are chosen by
+coordinate ascent of the cosine of the whole output (each output channel depends on its own
+weights only, so the per-candidate, per-channel dot products and norms are computed once).
 
 The chosen types are written straight into the HGQ layers' quantizers (deployment mode,
 docs/method.md §4): weights are stored already on their grid, biases on the accumulator's grid
@@ -136,6 +137,35 @@ class _KernelEval:
         return np.maximum(y, 0.0) if self.step.relu else y
 
 
+def _best_per_channel(outs: list[np.ndarray], ref: np.ndarray, start: np.ndarray,
+                      sweeps: int = 4) -> np.ndarray:
+    """Per output channel, the candidate that maximizes the cosine of the *whole* output.
+
+    The cosine of the whole tensor is ``sum_c dot_c / sqrt(sum_c |out_c|^2) / |ref|``, so with each
+    candidate's per-channel dot products and norms precomputed, coordinate ascent over the
+    channels is cheap. (Each channel's own cosine would be blind to a channel's scale: clipping
+    that shrinks one channel against the others would look free.)
+    """
+    c = ref.shape[-1]
+    r = ref.reshape(-1, c)
+    dots = np.stack([np.sum(o.reshape(-1, c) * r, axis=0) for o in outs])       # (cands, channels)
+    norms = np.stack([np.sum(o.reshape(-1, c) ** 2, axis=0) for o in outs])
+    sel = np.asarray(start, np.int64).copy()
+    cols = np.arange(c)
+    for _ in range(sweeps):
+        changed = False
+        for j in range(c):
+            dot = dots[sel, cols].sum() - dots[sel[j], j] + dots[:, j]
+            norm = norms[sel, cols].sum() - norms[sel[j], j] + norms[:, j]
+            score = np.where(norm > 0, dot / np.sqrt(np.where(norm > 0, norm, 1.0)), -np.inf)
+            best = int(np.argmax(score))
+            if score[best] > score[sel[j]]:
+                sel[j], changed = best, True
+        if not changed:
+            break
+    return sel
+
+
 def _search_kernel(step: Step, xq, ref, choice: Choice, clip_steps: int, rounds: int, search: str) -> None:
     ev = _KernelEval(step, xq, choice.wbits)
     wi = ev.i0
@@ -144,8 +174,7 @@ def _search_kernel(step: Step, xq, ref, choice: Choice, clip_steps: int, rounds:
         for _ in range(rounds):
             outs = [grid.quantize(ev.value(ev.i0 - d), *choice.act) for d in range(clip_steps + 1)]
             if ev.per_channel:
-                scores = np.stack([grid.cosine(o, ref, axis=-1) for o in outs])    # (cands, channels)
-                wi = ev.i0 - np.argmax(scores, axis=0)
+                wi = ev.i0 - _best_per_channel(outs, ref, ev.i0 - wi)
             else:
                 scores = np.array([float(grid.cosine(o, ref)) for o in outs])
                 wi = ev.i0 - int(np.argmax(scores))
