@@ -198,3 +198,71 @@ def test_bad_arguments(data):
         quantize_float(model, x, search="kl")
     with pytest.raises(ValueError, match="shape"):
         quantize_float(model, x[:, :10])
+
+
+# ------------------------------------------------------------------ mixed precision
+def test_mixed_precision_meets_ebops_budget(data):
+    x, _ = data
+    model = _model("mlp")
+    uniform = ptq(model, x[:200], 8, 8, drop_softmax=True)
+    budget = uniform.ebops // 2
+    r = ptq(model, x[:200], 8, 8, drop_softmax=True, ebops_budget=budget)
+    assert r.ebops <= budget < uniform.ebops
+    assert r.lowered and r.lowered[-1]["ebops"] == r.ebops
+    fw = _exact(r.model, x)
+    assert fw.resources().ebops == r.ebops
+    widths = {c.wbits for c in r.layers.values() if c.wbits} | {c.abits for c in r.layers.values() if c.abits}
+    assert len(widths) > 1                                 # mixed, not uniform
+
+
+def test_mixed_precision_impossible_budget_raises(data):
+    x, _ = data
+    with pytest.raises(ValueError, match="cannot be met"):
+        ptq(_model("sequential"), x[:100], 4, 4, ebops_budget=1, min_bits=3)
+
+
+def _trained_mlp(x, y) -> keras.Model:
+    keras.utils.set_random_seed(1)
+    f = keras.Sequential([keras.Input((64,)), L.Dense(32, activation="relu"), L.Dense(10)])
+    f.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    f.fit(x, y, epochs=15, batch_size=64, verbose=0)
+    return f
+
+
+def test_mixed_precision_by_accuracy_loss():
+    from hgq_fpga.nn.importers.ptq.mixed import accuracy
+
+    x, y = _digits()
+    model = _trained_mlp(x[:1200], y[:1200])
+    x_val, y_val = x[1200:], y[1200:]
+    float_acc = accuracy(y_val, np.asarray(model.predict(x_val, verbose=0)))
+    uniform = ptq(model, x[:300], 8, 8)
+    r = ptq(model, x[:300], 8, 8, max_accuracy_loss=0.02, x_val=x_val, y_val=y_val)
+    assert r.ebops < uniform.ebops
+    acc = accuracy(y_val, np.asarray(r.model.predict(x_val, verbose=0)))
+    assert float_acc - acc <= 0.02
+    _exact(r.model, x_val)
+
+
+# ------------------------------------------------------------------ fine-tuning
+def test_unfreeze_hands_widths_to_hgq_training():
+    from hgq_fpga.callbacks import BetaScheduler
+
+    x, y = _digits()
+    model = _trained_mlp(x[:1200], y[:1200])
+    frozen = ptq(model, x[:300], 6, 6)
+    fixed_f = {l.name: l.kq.fixed_types()[2].copy() for l in frozen.model.layers if hasattr(l, "kq")}
+    qmodel = quantize_float(model, x[:300], 6, 6, unfreeze=True)
+    for layer in qmodel.layers:
+        if hasattr(layer, "kq"):                            # training starts from the PTQ binary points
+            f = layer.kq.rounded_f()
+            live = fixed_f[layer.name] != 0
+            assert np.array_equal(f[live], fixed_f[layer.name][live])
+    kernel0 = np.asarray(qmodel.layers[-1].kernel).copy()
+    qmodel.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    hist = qmodel.fit(x[:1200], y[:1200], epochs=2, batch_size=128, verbose=0,
+                      callbacks=[BetaScheduler(lambda epoch: 1e-6)])
+    assert np.all(np.isfinite(hist.history["loss"]))
+    assert not np.array_equal(np.asarray(qmodel.layers[-1].kernel), kernel0)
+    hgq_fpga.calibrate(qmodel, x[:1200])
+    _exact(qmodel, x[1200:])

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import grid
 from .mapping import map_model
+from .mixed import accuracy, lower_bits
 from .search import SEARCHES, Choice, State, run_search
 
 GRANULARITIES = ("per_channel", "per_tensor")
@@ -24,6 +25,7 @@ class PTQResult:
         output_cosine: cosine similarity of its outputs with the float model's on the calibration data.
         layers: per HGQ layer: weight and activation widths, chosen types and the layer's cosine.
         state: the search state (values and choices), used by mixed precision.
+        lowered: the mixed-precision log (one entry per bit taken away), empty without it.
     """
 
     model: keras.Model
@@ -31,6 +33,7 @@ class PTQResult:
     output_cosine: float
     layers: dict[str, Choice]
     state: State
+    lowered: list[dict]
 
 
 def _arrays(model: keras.Model, x) -> list[np.ndarray]:
@@ -55,7 +58,7 @@ def _arrays(model: keras.Model, x) -> list[np.ndarray]:
     return out
 
 
-def finish(state: State) -> PTQResult:
+def finish(state: State, lowered: list[dict]) -> PTQResult:
     """Check float64 exactness of every layer, drop stale traced functions, and report."""
     model = state.mapped.model
     for step in state.mapped.steps:
@@ -64,12 +67,14 @@ def finish(state: State) -> PTQResult:
         if hasattr(model, attr):
             setattr(model, attr, None)
     layers = {s.layer.name: c for s, c in zip(state.mapped.steps, state.choices)}
-    return PTQResult(model, state.ebops(), state.output_cosine(), layers, state)
+    return PTQResult(model, state.ebops(), state.output_cosine(), layers, state, lowered)
 
 
 def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
         granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
-        rounds: int = 2, drop_softmax: bool = False) -> PTQResult:
+        rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
+        max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
+        metric=accuracy) -> PTQResult:
     """Quantize a float Keras model after training; see :func:`quantize_float` for the arguments."""
     weight_bits = grid.check_bits(weight_bits, "weight_bits")
     act_bits = grid.check_bits(act_bits, "act_bits", most=32)
@@ -82,12 +87,17 @@ def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
     xs = _arrays(model, x_calib)
     mapped = map_model(model, granularity, drop_softmax)
     state = run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds)
-    return finish(state)
+    lowered = []
+    if ebops_budget is not None or max_accuracy_loss is not None:
+        lowered = lower_bits(state, ebops_budget, x_val, y_val, max_accuracy_loss, min_bits, metric)
+    return finish(state, lowered)
 
 
 def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
                    granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
-                   rounds: int = 2, drop_softmax: bool = False, unfreeze: bool = False) -> keras.Model:
+                   rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
+                   max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
+                   unfreeze: bool = False) -> keras.Model:
     """A float Keras model as an hgq_fpga model with fixed types, without retraining.
 
     Args:
@@ -104,6 +114,12 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
         clip_steps: how many integer bits below the min/max choice the search tries.
         rounds: alternations of weight and activation search per layer.
         drop_softmax: drop a softmax at a model output (the firmware gives logits) instead of refusing.
+        ebops_budget: mixed precision: lower widths per layer, greedily by sensitivity (output cosine
+            lost per EBOP saved), until the model's EBOPs are at most this (see :mod:`.mixed`).
+        max_accuracy_loss: mixed precision by accuracy: lower widths while the accuracy on
+            ``(x_val, y_val)`` (integer labels, argmax of the first output) stays within this
+            fraction (e.g. 0.01) of the float model's.
+        min_bits: no width is lowered below this.
         unfreeze: return the model in HGQ training mode, starting from the found widths (see
             :func:`unfreeze`); otherwise it is in deployment mode, ready for ``to_firmware``.
 
@@ -111,7 +127,7 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
         UnmappableLayerError: naming the first layer that has no hgq_fpga equivalent.
     """
     result = ptq(model, x_calib, weight_bits, act_bits, granularity, search, clip_steps, rounds,
-                 drop_softmax)
+                 drop_softmax, ebops_budget, max_accuracy_loss, x_val, y_val, min_bits)
     if unfreeze:
         globals()["unfreeze"](result.model)
     return result.model

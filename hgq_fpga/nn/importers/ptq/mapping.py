@@ -80,6 +80,7 @@ class Mapped:
     steps: list[Step]
     inputs: list[int]          # value ids of the model inputs (raw, before HQuantize)
     outputs: list[int]         # value ids of the model outputs
+    source: keras.Model        # the float model
 
 
 def _graph(model: keras.Model) -> keras.Model:
@@ -206,9 +207,10 @@ class _Builder:
                     continue
                 self._node(node)
         outputs = [self.values[id(t)] for t in self.graph.outputs]
-        model = keras.Model([self.symbolic[v] for v in inputs], [self.symbolic[v] for v in outputs],
+        ins, outs = [self.symbolic[v] for v in inputs], [self.symbolic[v] for v in outputs]
+        model = keras.Model(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0],
                             name=f"{self.model.name}_ptq")
-        return Mapped(model, self.steps, inputs, outputs)
+        return Mapped(model, self.steps, inputs, outputs, self.model)
 
     def _node(self, node) -> None:
         layer = node.operation
