@@ -99,7 +99,8 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
             verification_data: np.ndarray | None = None, verification_label: str = "calibration data",
             metrics: dict | None = None, evaluate: Callable[[Any], dict] | None = None,
             training: dict | None = None, replace: bool = False,
-            extra_files: Callable[[Path], None] | None = None) -> ConversionResult:
+            extra_files: Callable[[Path], None] | None = None,
+            calibrate: bool = True) -> ConversionResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
     Args:
@@ -118,6 +119,8 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
         training: the training record (Pareto front, chosen checkpoint, per-epoch numbers).
         replace: replace an existing design folder ``out`` (never a folder hgq_fpga did not write).
         extra_files: called with the staging folder to add files before it is moved into place.
+        calibrate: calibrate ``model`` on the calibration data first; ``False`` keeps the fixed
+            types of a model that already has them (e.g. from post-training quantization).
 
     Returns:
         A :class:`ConversionResult`. A verification mismatch does not raise: check ``result.ok``.
@@ -135,8 +138,9 @@ def convert(model, calibration_data: np.ndarray, out: str | Path, *, board: str 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
-        hgq_fpga.calibrate(model, calibration_data)
-        fw = hgq_fpga.to_firmware(model)
+        if calibrate:
+            hgq_fpga.calibrate(model, calibration_data)
+        fw = hgq_fpga.to_firmware(model)  # refuses a model without fixed types
         project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
                                 tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
         project.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it

@@ -266,3 +266,27 @@ def test_unfreeze_hands_widths_to_hgq_training():
     assert not np.array_equal(np.asarray(qmodel.layers[-1].kernel), kernel0)
     hgq_fpga.calibrate(qmodel, x[:1200])
     _exact(qmodel, x[1200:])
+
+
+# ------------------------------------------------------------------ command line
+def test_cli_convert_from_float(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hgq_fpga.cli import main
+
+    monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
+    x, _ = _digits()
+    _model("sequential").save(tmp_path / "float.keras")
+    np.save(tmp_path / "calib.npy", x[:200])
+    run = lambda *a: CliRunner().invoke(main, [str(v) for v in a])  # noqa: E731
+    result = run("convert", tmp_path / "float.keras", "--from", "float", "--bits", "6", "--calib",
+                 tmp_path / "calib.npy", "--out", tmp_path / "design")
+    assert result.exit_code == 0, result.output
+    loaded = keras.models.load_model(tmp_path / "design" / "model.keras", compile=False)
+    k, i, f = loaded.layers[-1].kernel_types()
+    assert int((k + i + f).max()) <= 6
+    result = run("verify", tmp_path / "design", "--data", tmp_path / "calib.npy")
+    assert result.exit_code == 0, result.output
+    refused = run("convert", tmp_path / "float.keras", "--calib", tmp_path / "calib.npy",
+                  "--out", tmp_path / "d2", "--weight-bits", "4")
+    assert refused.exit_code != 0 and "--from float" in refused.output
