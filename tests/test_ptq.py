@@ -104,7 +104,7 @@ CORPUS = {f.__name__: f for f in (mlp, cnn2d, cnn1d, branches, sequential)}
 @pytest.fixture(scope="module")
 def data():
     x, y = _digits()
-    return x[:400], y[:400]
+    return x[:256], y[:256]
 
 
 def _model(name: str, seed: int = 0) -> keras.Model:
@@ -234,10 +234,10 @@ def test_mixed_precision_by_accuracy_loss():
 
     x, y = _digits()
     model = _trained_mlp(x[:1200], y[:1200])
-    x_val, y_val = x[1200:], y[1200:]
+    x_val, y_val = x[1200:1500], y[1200:1500]
     float_acc = accuracy(y_val, np.asarray(model.predict(x_val, verbose=0)))
-    uniform = ptq(model, x[:300], 8, 8)
-    r = ptq(model, x[:300], 8, 8, max_accuracy_loss=0.02, x_val=x_val, y_val=y_val)
+    uniform = ptq(model, x[:200], 6, 6)
+    r = ptq(model, x[:200], 6, 6, max_accuracy_loss=0.02, x_val=x_val, y_val=y_val)
     assert r.ebops < uniform.ebops
     acc = accuracy(y_val, np.asarray(r.model.predict(x_val, verbose=0)))
     assert float_acc - acc <= 0.02

@@ -169,6 +169,7 @@ def _best_per_channel(outs: list[np.ndarray], ref: np.ndarray, start: np.ndarray
 def _search_kernel(step: Step, xq, ref, choice: Choice, clip_steps: int, rounds: int, search: str) -> None:
     ev = _KernelEval(step, xq, choice.wbits)
     wi = ev.i0
+    choice.history = []
     choice.act, choice.cosine = _search_act(ev.value(wi), ref, choice.abits, clip_steps, search)
     if search == "easyquant":
         for _ in range(rounds):
