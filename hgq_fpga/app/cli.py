@@ -102,10 +102,28 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--clock", type=float, default=None, metavar="NS",
               help="Clock period in ns [default: the board's].")
 @click.option("--force", is_flag=True, help="Replace DIR if it holds an earlier design folder.")
+@click.option("--from", "source", type=click.Choice(["hgq", "float"]), default="hgq", show_default=True,
+              help="hgq: a model of hgq_fpga layers; float: a plain float Keras model, quantized after "
+                   "training (no retraining) on DATA.")
+@click.option("--bits", type=int, default=8, show_default=True,
+              help="--from float: width of every weight and activation.")
+@click.option("--weight-bits", type=int, default=None, help="--from float: weight width [default: --bits].")
+@click.option("--act-bits", type=int, default=None, help="--from float: activation width [default: --bits].")
+@click.option("--search", type=click.Choice(["easyquant", "minmax"]), default="easyquant", show_default=True,
+              help="--from float: how each binary point is chosen.")
+@click.option("--granularity", type=click.Choice(["per_channel", "per_tensor"]), default="per_channel",
+              show_default=True, help="--from float: one weight binary point per output channel or per tensor.")
+@click.option("--ebops-budget", type=int, default=None,
+              help="--from float: lower widths per layer (mixed precision) until EBOPs <= this.")
+@click.option("--drop-softmax", is_flag=True, help="--from float: drop a softmax at the model output.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
-            clock: float | None, force: bool) -> None:
-    """Convert a trained HGQ Keras model into a verified HLS project in DIR.
+            clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
+            act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
+            drop_softmax: bool) -> None:
+    """Convert a trained HGQ Keras model (or, with --from float, a float one) into a verified HLS project in DIR.
 
+    With --from float the float model is first quantized after training on DATA (EasyQuant
+    search of every binary point at --bits; see the README, "From a float model").
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
     project for the board, compiles its C simulation with g++, checks on DATA that Keras, the
     emulator and the C++ give identical outputs, and writes DIR/report/. Nothing is left in DIR
@@ -132,9 +150,18 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
+    if source == "hgq" and (weight_bits, act_bits, ebops_budget, drop_softmax) != (None, None, None, False):
+        raise click.ClickException("--weight-bits, --act-bits, --ebops-budget and --drop-softmax are "
+                                   "options of --from float")
+    if source == "float":
+        from hgq_fpga.nn.importers.ptq import quantize_float
+
+        model = quantize_float(model, data, weight_bits=bits if weight_bits is None else weight_bits,
+                               act_bits=bits if act_bits is None else act_bits, granularity=granularity,
+                               search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", replace=force,
-                          force=force)
+                          force=force, calibrate=source == "hgq")
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     _warn_overflow(result.verification.overflow)

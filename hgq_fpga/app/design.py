@@ -104,7 +104,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  verification_label: str = "calibration data", metrics: dict | None = None,
                  evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
                  replace: bool = False, force: bool = False,
-                 extra_files: Callable[[Path], None] | None = None) -> DesignResult:
+                 extra_files: Callable[[Path], None] | None = None,
+                 calibrate: bool = True) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
     Args:
@@ -126,6 +127,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
         force: also replace a design folder that appeared at ``out`` while this call ran (as
             ``--force`` does); without it, the call fails and leaves that folder as it is.
         extra_files: called with the staging folder to add files before it is moved into place.
+        calibrate: calibrate ``model`` on the calibration data first; ``False`` keeps the fixed
+            types of a model that already has them (e.g. from post-training quantization).
 
     Returns:
         A :class:`DesignResult`. A verification mismatch does not raise: check ``result.ok``.
@@ -142,8 +145,9 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
     check_destination(out, replace or force)
     seen = observe(out)
     with staging_folder(out) as staging:
-        hgq_fpga.calibrate(model, calibration_data)
-        fw = hgq_fpga.to_firmware(model)
+        if calibrate:
+            hgq_fpga.calibrate(model, calibration_data)
+        fw = hgq_fpga.to_firmware(model)  # refuses a model without fixed types
         project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
                                 tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
         project.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it

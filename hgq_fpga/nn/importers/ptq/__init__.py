@@ -1,0 +1,16 @@
+"""Post-training quantization (PTQ) of a float Keras model into bit-exact hgq_fpga firmware.
+
+    result = ptq(model, x_calib, weight_bits=8, act_bits=8, search="easyquant")
+    qmodel = quantize_float(model, x_calib)          # the same, just the model
+
+The float model is mapped onto the hgq_fpga layers (:mod:`.mapping`), then every tensor's binary
+point is searched on the calibration data (:mod:`.search`); optionally the widths are lowered
+layer by layer to an EBOPs budget (:mod:`.mixed`). The returned model is in deployment mode with
+fixed types: ``hgq_fpga.to_firmware(qmodel)`` converts it and Keras = emulator bit for bit.
+:func:`unfreeze` hands it to HGQ training with its widths as the starting point.
+"""
+
+from .api import PTQResult, ptq, quantize_float, unfreeze
+from .mapping import UnmappableLayerError
+
+__all__ = ["PTQResult", "ptq", "quantize_float", "unfreeze", "UnmappableLayerError"]

@@ -1,0 +1,146 @@
+"""The public entry points of post-training quantization: :func:`ptq`, :func:`quantize_float`, :func:`unfreeze`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from . import grid
+from .mapping import map_model
+from .mixed import accuracy, lower_bits
+from .search import SEARCHES, Choice, State, run_search
+
+GRANULARITIES = ("per_channel", "per_tensor")
+
+
+@dataclass
+class PTQResult:
+    """A PTQ model and how it was made.
+
+    Attributes:
+        model: the HGQ model in deployment mode (fixed types), ready for ``hgq_fpga.to_firmware``.
+        ebops: its exact EBOPs.
+        output_cosine: cosine similarity of its outputs with the float model's on the calibration data.
+        layers: per HGQ layer: weight and activation widths, chosen types and the layer's cosine.
+        state: the search state (values and choices), used by mixed precision.
+        lowered: the mixed-precision log (one entry per bit taken away), empty without it.
+    """
+
+    model: keras.Model
+    ebops: int
+    output_cosine: float
+    layers: dict[str, Choice]
+    state: State
+    lowered: list[dict]
+
+
+def _arrays(model: keras.Model, x) -> list[np.ndarray]:
+    """The calibration inputs as float32 arrays, one per model input; clear errors otherwise."""
+    arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+    if len(arrays) != len(model.inputs):
+        raise ValueError(f"model {model.name!r} has {len(model.inputs)} input(s), got {len(arrays)} "
+                         "calibration array(s)")
+    out = []
+    for a, t in zip(arrays, model.inputs):
+        a = np.asarray(a, np.float32)
+        if a.ndim == 0 or a.shape[0] == 0:
+            raise ValueError("quantize_float needs a non-empty calibration data set")
+        if tuple(a.shape[1:]) != tuple(t.shape[1:]):
+            raise ValueError(f"calibration data has shape {a.shape}; the model input {t.name!r} expects "
+                             f"(samples, {', '.join(str(s) for s in t.shape[1:])})")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("calibration data contains NaN or inf")
+        out.append(a)
+    if len({len(a) for a in out}) > 1:
+        raise ValueError(f"calibration inputs have different sample counts: {[len(a) for a in out]}")
+    return out
+
+
+def finish(state: State, lowered: list[dict]) -> PTQResult:
+    """Check float64 exactness of every layer, drop stale traced functions, and report."""
+    model = state.mapped.model
+    for step in state.mapped.steps:
+        step.layer.check_exact()
+    for attr in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+    layers = {s.layer.name: c for s, c in zip(state.mapped.steps, state.choices)}
+    return PTQResult(model, state.ebops(), state.output_cosine(), layers, state, lowered)
+
+
+def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
+        granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
+        rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
+        max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
+        metric=accuracy) -> PTQResult:
+    """Quantize a float Keras model after training; see :func:`quantize_float` for the arguments."""
+    weight_bits = grid.check_bits(weight_bits, "weight_bits")
+    act_bits = grid.check_bits(act_bits, "act_bits", most=32)
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
+    if int(clip_steps) < 0 or int(rounds) < 1:
+        raise ValueError(f"need clip_steps >= 0 and rounds >= 1, got {clip_steps}, {rounds}")
+    xs = _arrays(model, x_calib)
+    mapped = map_model(model, granularity, drop_softmax)
+    state = run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds)
+    lowered = []
+    if ebops_budget is not None or max_accuracy_loss is not None:
+        lowered = lower_bits(state, ebops_budget, x_val, y_val, max_accuracy_loss, min_bits, metric)
+    return finish(state, lowered)
+
+
+def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
+                   granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
+                   rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
+                   max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
+                   unfreeze: bool = False) -> keras.Model:
+    """A float Keras model as an hgq_fpga model with fixed types, without retraining.
+
+    Args:
+        model: a plain Keras 3 model (Sequential with an Input, or functional); see
+            :mod:`hgq_fpga.nn.importers.ptq.mapping` for the layers it maps.
+        x_calib: calibration inputs (an array, or a list for several inputs); a few hundred to a
+            few thousand representative samples.
+        weight_bits: total width of every weight (sign included); 2..24.
+        act_bits: total width of every activation (sign bit included where it can be negative).
+        granularity: ``"per_channel"`` (one binary point per output channel of a kernel) or
+            ``"per_tensor"``. Activations have one binary point per tensor.
+        search: ``"easyquant"`` (cosine-similarity search over binary points and clipping) or
+            ``"minmax"`` (the binary point that holds the largest value).
+        clip_steps: how many integer bits below the min/max choice the search tries.
+        rounds: alternations of weight and activation search per layer.
+        drop_softmax: drop a softmax at a model output (the firmware gives logits) instead of refusing.
+        ebops_budget: mixed precision: lower widths per layer, greedily by sensitivity (output cosine
+            lost per EBOP saved), until the model's EBOPs are at most this (see :mod:`.mixed`).
+        max_accuracy_loss: mixed precision by accuracy: lower widths while the accuracy on
+            ``(x_val, y_val)`` (integer labels, argmax of the first output) stays within this
+            fraction (e.g. 0.01) of the float model's.
+        min_bits: no width is lowered below this.
+        unfreeze: return the model in HGQ training mode, starting from the found widths (see
+            :func:`unfreeze`); otherwise it is in deployment mode, ready for ``to_firmware``.
+
+    Raises:
+        UnmappableLayerError: naming the first layer that has no hgq_fpga equivalent.
+    """
+    result = ptq(model, x_calib, weight_bits, act_bits, granularity, search, clip_steps, rounds,
+                 drop_softmax, ebops_budget, max_accuracy_loss, x_val, y_val, min_bits)
+    if unfreeze:
+        globals()["unfreeze"](result.model)
+    return result.model
+
+
+def unfreeze(model: keras.Model) -> keras.Model:
+    """Hand a PTQ model to HGQ training: its found fractional bits are each quantizer's start.
+
+    Every quantizer's trainable ``f`` already holds the binary point the search chose, so
+    ``model.fit`` (with :class:`hgq_fpga.nn.callbacks.BetaScheduler` to trade bits for EBOPs) starts
+    from the PTQ widths. Calibrate again (``hgq_fpga.calibrate(model, x)``) before converting.
+    """
+    from hgq_fpga.nn.calibration import uncalibrate
+
+    uncalibrate(model)
+    return model
