@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -63,23 +63,37 @@ class EmulatorLibrary:
         self._raw.argtypes = [ctypes.c_void_p] * ports + [ctypes.c_size_t]
         self._raw.restype = ctypes.c_size_t
 
-    def _call(self, fn, xs: list[np.ndarray], dtype) -> tuple[list[np.ndarray], int]:
+    def _arrays(self, x) -> list:
+        """``x`` as one array per input: an array, a list in input order, or a dict by name."""
         specs = self.manifest["inputs"]
+        if isinstance(x, Mapping):
+            missing = [s["name"] for s in specs if s["name"] not in x]
+            if missing:
+                raise ValueError(f"missing inputs: {missing}")
+            return [x[s["name"]] for s in specs]
+        listed = isinstance(x, (list, tuple)) and (len(specs) > 1 or (len(x) == 1 and np.ndim(x[0]) > 1))
+        xs = list(x) if listed else [x]
         if len(xs) != len(specs):
             raise ValueError(f"the emulator has {len(specs)} inputs, got {len(xs)} arrays")
-        xs = [np.ascontiguousarray(a, dtype=dtype) for a in xs]
+        return xs
+
+    def _call(self, fn, x, dtype) -> tuple[list[np.ndarray], int]:
+        xs = [np.ascontiguousarray(a, dtype=dtype) for a in self._arrays(x)]
         n = len(xs[0])
-        for a, s in zip(xs, specs):
+        for a, s in zip(xs, self.manifest["inputs"]):
             if a.shape != (n, *s["shape"]):
                 raise ValueError(f"input {s['name']!r}: expected shape (n, {s['shape']}), got {a.shape}")
         ys = [np.empty((n, *o["shape"]), np.float64) for o in self.manifest["outputs"]]
         bad = fn(*(a.ctypes.data for a in xs), *(y.ctypes.data for y in ys), n)
         return ys, int(bad or 0)
 
-    def predict(self, *xs: np.ndarray) -> list[np.ndarray]:
-        """Outputs (a list, one array per output) of ``NAME_predict`` on double inputs."""
-        return self._call(self._predict, list(xs), np.float64)[0]
+    def predict(self, x) -> np.ndarray | list[np.ndarray]:
+        """``NAME_predict`` on double inputs, taken and returned as ``FirmwareModel.predict``
+        does (one array, or a list/dict for several inputs; a list for several outputs)."""
+        ys = self._call(self._predict, x, np.float64)[0]
+        return ys[0] if len(ys) == 1 else ys
 
-    def predict_raw(self, *codes: np.ndarray) -> tuple[list[np.ndarray], int]:
-        """Outputs of ``NAME_predict_raw`` on integer input codes, and its out-of-range count."""
-        return self._call(self._raw, list(codes), np.int64)
+    def predict_raw(self, codes) -> tuple[np.ndarray | list[np.ndarray], int]:
+        """``NAME_predict_raw`` on integer input codes: the outputs and the out-of-range count."""
+        ys, bad = self._call(self._raw, codes, np.int64)
+        return (ys[0] if len(ys) == 1 else ys), bad
