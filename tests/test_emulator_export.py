@@ -111,6 +111,15 @@ def test_clean_copy_builds_with_make_and_its_own_test_passes_and_can_fail(tmp_pa
             text = f.read_text(errors="replace")
             assert str(tmp_path) not in text and "/work/" not in text and "site-packages" not in text, f
 
+    # no mutable globals: the only writable data is iostream's static initialiser (ap_types
+    # includes <iostream>) and the exception personality reference
+    nm = _run(["nm", "-C", "build/mlp.o"], copy)
+    assert nm.returncode == 0, nm.stderr
+    defined = re.findall(r"^[0-9a-f]+ ([A-Za-z]) (.+)$", nm.stdout, re.MULTILINE)
+    writable = {symbol for kind, symbol in defined if kind in "bBdDuVvgGsS"}
+    assert any(symbol == "mlp_predict" for _, symbol in defined)
+    assert writable <= {"std::__ioinit", "DW.ref.__gxx_personality_v0"}, writable
+
     # the test fails on one wrong expected value ...
     data = copy / "test" / "data" / "outputs.txt"
     rows = data.read_text().splitlines()
@@ -216,6 +225,17 @@ def test_raw_codes_out_of_range_are_counted_and_read_as_their_low_bits(built):
     assert bad == int(np.count_nonzero(shift))
     assert bad > 0
     assert np.array_equal(y, fw.predict(x))
+
+
+def test_concurrent_calls_from_several_threads(built):
+    """The functions keep no state: four threads at once give each their own exact answer."""
+    fw, lib = built["conv2d (build)"]
+    rng = np.random.default_rng(17)
+    xs = [_data(fw, rng, n=2000)[j % 3] for j in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:              # ctypes releases the GIL
+        got = list(pool.map(lib.predict, xs))
+    for x, y in zip(xs, got):
+        assert np.array_equal(y, fw.predict(x))
 
 
 C_DRIVER = r"""
