@@ -18,8 +18,8 @@ from hgq_fpga.ir import FirmwareBuilder
 TARGET = 200_000
 
 
-def mlp(seed: int = 0):
-    """A 64-32-32-10 MLP with per-element random types (widths 4..8) and ~8-bit weights."""
+def mlp(seed: int = 0, sizes: tuple[int, ...] = (64, 32, 32, 10)):
+    """An MLP (default 64-32-32-10) with per-element random types (widths 4..8) and ~8-bit weights."""
     rng = np.random.default_rng(seed)
 
     def typ(shape, signed=True):
@@ -29,8 +29,7 @@ def mlp(seed: int = 0):
         return k, w - k - f, f
 
     b = FirmwareBuilder()
-    h = b.input("x", (64,), *typ((64,)), round="RND", overflow="SAT")
-    sizes = [64, 32, 32, 10]
+    h = b.input("x", (sizes[0],), *typ((sizes[0],)), round="RND", overflow="SAT")
     for n, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.integers(-127, 128, (n_in, n_out))
         w[rng.random(w.shape) < 0.2] = 0

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "hgq_fpga"
 RANKS = {"hgq_fpga": 0, "hgq_fpga._aliases": 0, "hgq_fpga.fixed": 0, "hgq_fpga.pareto": 0,
          "hgq_fpga.folders": 0,
          "hgq_fpga.ir": 1, "hgq_fpga.nn": 2, "hgq_fpga.backends": 2,
-         "hgq_fpga.verification": 3, "hgq_fpga.testing": 3, "hgq_fpga.app": 4}
+         "hgq_fpga.verification": 3, "hgq_fpga.testing": 4, "hgq_fpga.app": 4}
 SIBLINGS_APART = {("hgq_fpga.nn", "hgq_fpga.backends"), ("hgq_fpga.backends", "hgq_fpga.nn")}
 KERAS_FREE = ("hgq_fpga.fixed", "hgq_fpga.pareto", "hgq_fpga.folders", "hgq_fpga.ir", "hgq_fpga.backends")
 

@@ -1,7 +1,8 @@
 """``hgq-fpga``: the command line for converting, verifying, emulating and reporting HGQ designs.
 
     hgq-fpga convert MODEL.keras --calib DATA --board vu9p --out DIR
-    hgq-fpga verify DIR --data DATA
+    hgq-fpga verify DIR --data DATA [--junit REPORT.xml]
+    hgq-fpga export-emulator DIR --out EMU
     hgq-fpga emulate DIR --data DATA --out PRED.npy
     hgq-fpga report DIR
     hgq-fpga boards
@@ -198,7 +199,9 @@ def _load_keras(path: Path):
 @click.option("--data", "data_path", required=True, metavar="DATA", type=click.Path(path_type=Path),
               help=f"Inputs to compare on: {DATA_HELP}.")
 @click.option("--array", default=None, metavar="NAME", help="Array of an .npz DATA file to use.")
-def verify(design: Path, data_path: Path, array: str | None) -> None:
+@click.option("--junit", default=None, metavar="REPORT.xml", type=click.Path(path_type=Path),
+              help="Also write the result as JUnit XML for CI systems (written on failure too).")
+def verify(design: Path, data_path: Path, array: str | None, junit: Path | None) -> None:
     """Check that Keras, the emulator and the C++ of DIR agree on every output for DATA.
 
     DIR is a folder written by `hgq-fpga convert` (or `make demo`). Exits with status 1 if any
@@ -215,6 +218,10 @@ def verify(design: Path, data_path: Path, array: str | None) -> None:
     project.compile(macs="ap_fixed")  # the C++ exactly as HLS synthesises it
     report = hgq_fpga.verify(model, x, firmware=fw, project=project)
     click.echo(str(report))
+    if junit is not None:
+        from hgq_fpga.testing import write_junit
+
+        click.echo(f"wrote JUnit XML to {write_junit(report, junit)}")
     if not report.ok:
         raise click.ClickException(f"verification failed: {report.mismatches} mismatching values")
 
@@ -249,6 +256,30 @@ def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None
     np.save(partial, y)
     os.replace(partial, out)
     click.echo(f"wrote {len(y):,} predictions of shape {tuple(y.shape[1:])} to {out}")
+
+
+@main.command("export-emulator")
+@click.argument("design", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, metavar="EMU", type=click.Path(path_type=Path),
+              help="Folder to create for the C++ library.")
+@click.option("--name", default=None, help="C prefix of the API, NAME_predict [default: the design's name].")
+@click.option("--force", is_flag=True, help="Replace EMU if it holds an earlier export.")
+def export_emulator_command(design: Path, out: Path, name: str | None, force: bool) -> None:
+    """Write a self-contained, bit-exact C++17 emulator library of DIR into EMU.
+
+    DIR is a design folder (or a firmware IR folder). EMU holds the C API header, the firmware
+    C++, the ap_types headers, a CMakeLists.txt, a Makefile and a test: `cd EMU && make test`.
+    """
+    from hgq_fpga.app.design import MANIFEST, open_design
+    from hgq_fpga.backends.emulator import export_emulator
+
+    source = design
+    if (design / MANIFEST).is_file():
+        found = open_design(design)
+        source, name = found.firmware(), name or found.name
+    path = export_emulator(source, out, name=name, replace=force)
+    click.echo(f"wrote the C++ emulator library of {design} to {path}; build and test it with "
+               f"`make -C {path} test`")
 
 
 def _pareto_training(path: Path) -> dict:
