@@ -192,29 +192,31 @@ def _set_output(oq: FixedQuantizer, spec: CastSpec | None, exact: TensorType) ->
 # ---------------------------------------------------------------------------------- activations
 
 def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, CastSpec | None]:
-    """``(keras activation, output cast)`` for a layer's ``activation`` (None cast: exact)."""
+    """``(keras activation, output cast)`` for a layer's ``activation`` (None cast: exact).
+
+    A layer named in ``allow_float`` gets the user's cast whatever QKeras does there.
+    """
     q = layer.quantizers.get("activation")
+    user = ctx.floating(layer.name)
     if q is None or ("class" not in q and q.get("function") in (None, "linear")):
-        return "linear", None
+        return "linear", user
     if "function" in q:
         fn = q["function"]
         if fn == "relu":
-            return "relu", None
+            return "relu", user
         if fn == "softmax" and ctx.drop_softmax and layer.name in ctx.outputs:
             ctx.result_notes.append(f"the softmax of output layer {layer.name!r} was dropped "
                                     "(drop_softmax=True): the outputs are its logits")
-            return "linear", None
-        spec = ctx.floating(layer.name)
-        if spec is None:
+            return "linear", user
+        if user is None:
             hint = (" (for a final softmax pass drop_softmax=True: the firmware outputs logits)"
                     if fn == "softmax" else "")
             raise refuse(layer.name, f"activation {fn!r}", "an unquantized float activation has no exact "
                          "fixed-point result", "use a QKeras quantizer (quantized_relu, quantized_bits) or "
                          f"'relu', or pass allow_float={{layer: type}}{hint}")
-        return "linear", spec
-    spec = ctx.floating(layer.name)
-    if spec is not None:
-        return "linear", spec
+        return "linear", user
+    if user is not None:
+        return "linear", user
     return "linear", activation_cast(layer.name, q)
 
 
@@ -283,8 +285,9 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
         acc = ctx.b.conv(x.ir, w_raw, kf, b_raw, bf, strides=ours.strides, padding=ours.padding,
                          name=f"{layer.name}_acc")
     plan = linear_plan_for(ctx.b.ops[-1], xt)[0]
+    unquantized = " and an unquantized float32 bias (no bias_quantizer)" if use_bias and "bias" not in layer.quantizers else ""
     ctx.check_float32_sum(layer.name, plan.magnitude, plan.facc,
-                          f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')})")
+                          f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')}{unquantized})")
     ir, pre = _emit_activation(ctx, layer.name, ctx.b.types[acc], acc, act, spec)
     _set_output(oq, spec, pre)
     return _Tensor(y, ir)
@@ -316,7 +319,7 @@ def _shape_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
     x = ctx.fetch(layer)
     if layer.cls == "Flatten":
         return _Tensor(HFlatten(name=layer.name)(x.keras), ctx.b.flatten(x.ir, name=layer.name))
-    shape = tuple(int(s) for s in layer.config["target_shape"])
+    shape = np.empty(ctx.type_of(x).shape).reshape(tuple(int(s) for s in layer.config["target_shape"])).shape
     return _Tensor(HReshape(shape, name=layer.name)(x.keras), ctx.b.reshape(x.ir, shape, name=layer.name))
 
 

@@ -36,7 +36,7 @@ from qkeras.utils import _add_supported_quantized_objects  # noqa: E402
 _WEIGHT_QUANTIZERS = (("kernel", "kernel", "kernel_quantizer_internal"),
                       ("bias", "bias", "bias_quantizer_internal"))
 #: attributes that hold a runtime (activation) quantizer or function
-_RUNTIME_QUANTIZERS = (("activation", "activation"), ("activation", "quantizer"),
+_RUNTIME_QUANTIZERS = (("activation", "quantizer"), ("activation", "activation"),
                        ("average", "average_quantizer_internal"))
 _BN_QUANTIZERS = (("gamma", "gamma_quantizer_internal"), ("beta", "beta_quantizer_internal"),
                   ("mean", "mean_quantizer_internal"), ("variance", "variance_quantizer_internal"))
@@ -70,6 +70,8 @@ def describe_quantizer(q: Any) -> dict[str, Any] | None:
     """``{"class", "config"}`` for a QKeras quantizer, ``{"function"}`` for a Keras activation."""
     if q is None:
         return None
+    if isinstance(q, str):
+        q = qkeras.quantizers.get_quantizer(q)
     if isinstance(q, qkeras.quantizers.BaseQuantizer) or type(q).__module__.startswith("qkeras"):
         config = q.get_config() if hasattr(q, "get_config") else {}
         return {"class": type(q).__name__, "config": _plain(config), "text": str(q)}

@@ -1,0 +1,76 @@
+"""Test helper run in the legacy environment (TF_USE_LEGACY_KERAS=1): build, train, save QKeras models.
+
+    python tests/qkeras_legacy_models.py JOB.json
+
+JOB.json: ``{"folder": ..., "models": [spec, ...]}``. For each spec this builds the QKeras model
+(functional API), trains it for one short epoch on the spec's ``train`` inputs (random targets),
+saves ``<name>.h5``, writes the importer's description to ``<name>.desc/`` with the reader under
+test, and saves QKeras's own ``model.predict`` for every data set to ``<name>.<set>.pred.npy``.
+One process for the whole corpus: loading TensorFlow takes seconds.
+
+A spec: ``{"name", "input_shape", "seed", "data": {set: file.npy}, "layers": [layer, ...]}`` where
+a layer is ``{"type": class name, "inputs": [indices] (default: the previous layer; -1 is the model
+input), other keyword arguments}``; quantizers are QKeras strings such as
+``"quantized_bits(6,0,alpha=1)"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+import qkeras  # noqa: E402
+
+from hgq_fpga.nn.importers import qkeras_reader  # noqa: E402
+
+_QKERAS = {"QDense", "QConv1D", "QConv2D", "QConv2DBatchnorm", "QActivation", "QAveragePooling2D",
+           "QBatchNormalization"}
+
+
+def _layer(spec: dict):
+    kind = spec["type"]
+    kwargs = {k: v for k, v in spec.items() if k not in ("type", "inputs")}
+    if kind in _QKERAS:
+        return getattr(qkeras, kind)(**kwargs)
+    return getattr(keras.layers, kind)(**kwargs)
+
+
+def build(spec: dict):
+    tf.random.set_seed(spec["seed"])
+    inp = keras.Input(tuple(spec["input_shape"]), name="x")
+    outs = []
+    for n, layer_spec in enumerate(spec["layers"]):
+        sources = layer_spec.get("inputs", [n - 1])
+        xs = [inp if j < 0 else outs[j] for j in sources]
+        outs.append(_layer(layer_spec)(xs if len(xs) > 1 else xs[0]))
+    return keras.Model(inp, outs[-1], name=spec["name"])
+
+
+def main(job_path: str) -> int:
+    job = json.load(open(job_path))
+    folder = job["folder"]
+    for spec in job["models"]:
+        model = build(spec)
+        x = np.load(spec["data"]["train"]).astype(np.float32)
+        rng = np.random.default_rng(spec["seed"])
+        y = rng.normal(size=(len(x),) + tuple(model.output_shape[1:])).astype(np.float32)
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        path = os.path.join(folder, spec["name"] + ".h5")
+        model.save(path)
+        loaded = qkeras_reader.load(path)
+        qkeras_reader.describe(loaded).save(os.path.join(folder, spec["name"] + ".desc"))
+        for name, data in spec["data"].items():
+            pred = qkeras_reader.predict(loaded, np.load(data))
+            np.save(os.path.join(folder, f"{spec['name']}.{name}.pred.npy"), pred)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,220 @@
+"""QKeras import: QKeras's own float32 predict == our imported model == the emulator (== the C++), bit for bit.
+
+The QKeras models are built, trained for one short epoch, saved and run by QKeras itself in one
+legacy subprocess (tests/qkeras_legacy_models.py); this process only ever runs Keras 3. Every
+model is compared on its training inputs, on those inputs times 4 (overflow, clipping) and on
+inputs whose products land exactly on rounding ties of the activation quantizers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hgq_fpga
+from hgq_fpga.nn.importers.description import ModelDescription
+from hgq_fpga.nn.importers.legacy import legacy_env
+from hgq_fpga.nn.importers.qkeras_builder import build_from_description
+from hgq_fpga.nn.importers.qkeras_quantizers import QKerasImportError
+
+HERE = Path(__file__).resolve().parent
+Q6 = "quantized_bits(6,0,alpha=1)"
+
+
+def grid(x: np.ndarray, f: int) -> np.ndarray:
+    return (np.round(np.asarray(x, np.float64) * 2.0 ** f) / 2.0 ** f).astype(np.float32)
+
+
+def data_sets(rng: np.random.Generator, shape: tuple[int, ...], n: int, f: int, tie_f: int) -> dict:
+    """Training inputs on the grid 2^-f, the same times 4, and inputs in [-3, 3] on the grid 2^-tie_f,
+    coarse enough that products land exactly halfway between two quantization steps."""
+    train = grid(rng.normal(size=(n,) + shape), f)
+    m = 3 << tie_f
+    ties = (rng.integers(-m, m + 1, size=(n // 2,) + shape) / 2.0 ** tie_f).astype(np.float32)
+    return {"train": train, "x4": (train * 4).astype(np.float32), "ties": ties}
+
+
+def jet_spec() -> dict:
+    """The hls4ml tutorial's jet-tagging network, 16-64-32-32-5 (without its final softmax)."""
+    layers = []
+    for units in (64, 32, 32):
+        layers += [{"type": "QDense", "units": units, "kernel_quantizer": Q6, "bias_quantizer": Q6,
+                    "name": f"fc{len(layers) // 2 + 1}"},
+                   {"type": "QActivation", "activation": "quantized_relu(6)", "name": f"relu{len(layers) // 2 + 1}"}]
+    layers.append({"type": "QDense", "units": 5, "kernel_quantizer": Q6, "bias_quantizer": Q6, "name": "output"})
+    return {"name": "jet", "input_shape": [16], "input_type": "ap_fixed<16,6>", "f": 10, "tie_f": 2,
+            "layers": layers}
+
+
+def mlp_spec(rng: np.random.Generator, name: str) -> dict:
+    """Input quantizer, then dense layers with random bits and several weight quantizers."""
+    b = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
+    weights = [f"quantized_bits({b(3, 8)},{b(0, 1)},alpha=1)",
+               f"quantized_bits({b(3, 8)},0,symmetric=1,alpha='auto_po2')",
+               f"quantized_po2({b(3, 5)})", "ternary(alpha=1)", "binary(alpha=1)",
+               "stochastic_ternary(alpha='auto_po2')", f"quantized_bits({b(4, 8)},{b(0, 2)},keep_negative=True)"]
+    kq = [weights[j] for j in rng.permutation(len(weights))[:3]]
+    in_bits, in_int = b(4, 10), b(1, 3)
+    layers = [{"type": "QActivation", "activation": f"quantized_bits({in_bits},{in_int},alpha=1)", "name": "inq"},
+              {"type": "QDense", "units": b(4, 12), "kernel_quantizer": kq[0],
+               "bias_quantizer": f"quantized_bits({b(4, 8)},{b(0, 2)},alpha=1)",
+               "activation": f"quantized_relu({b(2, 8)},{b(0, 3)})", "name": "d1"},
+              {"type": "QDense", "units": b(4, 12), "kernel_quantizer": kq[1], "name": "d2", "use_bias": False,
+               "activation": "relu"},
+              {"type": "QActivation", "activation":
+               f"quantized_bits({b(3, 8)},{b(0, 3)},symmetric={b(0, 1)},keep_negative={bool(b(0, 1))},alpha=1)",
+               "name": "a2"},
+              {"type": "Dropout", "rate": 0.1, "name": "drop"},
+              {"type": "QDense", "units": b(2, 6), "kernel_quantizer": kq[2],
+               "bias_quantizer": f"quantized_bits({b(3, 8)},{b(0, 2)},alpha=1)", "name": "d3"}]
+    return {"name": name, "input_shape": [b(3, 10)], "input_type": None, "f": 12, "tie_f": in_bits - 1 - in_int + 1,
+            "layers": layers}
+
+
+def cnn_spec(rng: np.random.Generator, name: str) -> dict:
+    """Conv2D, folded batch norm, pooling, a branch with Add and Concatenate, Flatten, Reshape, Conv1D."""
+    b = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
+    qb = lambda: f"quantized_bits({b(3, 6)},{b(0, 1)},alpha=1)"  # noqa: E731
+    qr = lambda: f"quantized_relu({b(3, 6)},{b(0, 2)})"  # noqa: E731
+    layers = [
+        {"type": "QConv2D", "filters": b(2, 4), "kernel_size": 3, "padding": "same", "kernel_quantizer": qb(),
+         "bias_quantizer": qb(), "name": "c1"},                                                   # 0
+        {"type": "QActivation", "activation": qr(), "name": "r1"},                                # 1
+        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp"},                                   # 2
+        {"type": "QConv2DBatchnorm", "filters": 4, "kernel_size": 2, "padding": "same",
+         "kernel_quantizer": qb(), "bias_quantizer": qb(), "activation": qr(), "name": "cbn"},    # 3
+        {"type": "QConv2D", "filters": 4, "kernel_size": 1, "kernel_quantizer": qb(), "inputs": [2], "use_bias": False,
+         "activation": qr(), "name": "c1x1"},                                                     # 4
+        {"type": "Add", "inputs": [3, 4], "name": "add"},                                         # 5
+        {"type": "QAveragePooling2D", "pool_size": 2, "activation": qr(), "name": "ap"},          # 6
+        {"type": "Activation", "activation": "relu", "inputs": [5], "name": "relu_act"},          # 7
+        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp2"},                                  # 8
+        {"type": "Concatenate", "inputs": [6, 8], "name": "cat"},                                 # 9
+        {"type": "Flatten", "name": "flat"},                                                      # 10
+        {"type": "Reshape", "target_shape": [8, -1], "name": "reshape"},                          # 11
+        {"type": "QConv1D", "filters": 3, "kernel_size": 2, "kernel_quantizer": qb(), "bias_quantizer": qb(),
+         "activation": qr(), "name": "c1d"},                                                      # 12
+        {"type": "MaxPooling1D", "pool_size": 2, "name": "mp1d"},                                 # 13
+        {"type": "Flatten", "name": "flat2"},                                                     # 14
+        {"type": "QDense", "units": 3, "kernel_quantizer": qb(), "bias_quantizer": qb(), "name": "out"},
+    ]
+    f_in = b(2, 4)   # inputs times 4 must stay within the input type: QKeras does not clip them
+    return {"name": name, "input_shape": [8, 8, 1], "input_type": f"ap_fixed<{6 + f_in},6>", "f": f_in,
+            "tie_f": 1, "layers": layers}
+
+
+def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> Path:
+    """Write the data, then build/train/save/predict every model in one legacy subprocess."""
+    rng = np.random.default_rng(seed)
+    for s in specs:
+        s["seed"] = int(rng.integers(1 << 30))
+        s["data"] = {}
+        for key, x in data_sets(rng, tuple(s["input_shape"]), n, s["f"], s["tie_f"]).items():
+            path = folder / f"{s['name']}.{key}.npy"
+            np.save(path, x)
+            s["data"][key] = str(path)
+    job = folder / "job.json"
+    job.write_text(json.dumps({"folder": str(folder), "models": specs}))
+    done = subprocess.run([sys.executable, str(HERE / "qkeras_legacy_models.py"), str(job)], env=legacy_env(),
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return folder
+
+
+def compare(spec: dict, folder: Path, cxx: bool = False) -> dict:
+    """Import one corpus model and count mismatches against QKeras on every data set."""
+    desc = ModelDescription.load(folder / f"{spec['name']}.desc")
+    model = build_from_description(desc, input_type=spec["input_type"]).model
+    fw = hgq_fpga.to_firmware(model)
+    counts = {}
+    project = None
+    if cxx:
+        from hgq_fpga.hls.writer import write_project
+        project = write_project(fw, folder / f"{spec['name']}_hls")
+        project.compile(macs="ap_fixed")
+    for key, path in spec["data"].items():
+        x = np.load(path)
+        ref = np.load(folder / f"{spec['name']}.{key}.pred.npy").astype(np.float64)
+        ours = np.asarray(model.predict(x, verbose=0), np.float64)
+        emu = fw.predict(x)
+        counts[key] = int((ours != ref).sum()) + int((emu != ref).sum())
+        if project is not None:
+            counts[key] += int((np.asarray(project.predict(x)) != ref).sum())
+        assert ref.size > 0 and np.any(ref != 0), f"{spec['name']}/{key}: QKeras output is all zero"
+    return counts
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    rng = np.random.default_rng(16)
+    specs = [jet_spec()] + [mlp_spec(rng, f"mlp{j}") for j in range(3)] + [cnn_spec(rng, f"cnn{j}") for j in range(2)]
+    folder = run_corpus(specs, tmp_path_factory.mktemp("qkeras"), n=600, seed=1)
+    return {s["name"]: s for s in specs}, folder
+
+
+def test_jet_model_bit_exact_with_cxx(corpus):
+    specs, folder = corpus
+    assert compare(specs["jet"], folder, cxx=True) == {"train": 0, "x4": 0, "ties": 0}
+
+
+@pytest.mark.parametrize("name", ["mlp0", "mlp1", "mlp2", "cnn0", "cnn1"])
+def test_corpus_bit_exact(corpus, name):
+    specs, folder = corpus
+    assert compare(specs[name], folder) == {"train": 0, "x4": 0, "ties": 0}
+
+
+def test_ties_really_happen(corpus):
+    """The tie inputs put accumulators exactly halfway between two steps of relu6 (else the test is weak)."""
+    specs, folder = corpus
+    desc = ModelDescription.load(folder / "jet.desc")
+    x = np.load(specs["jet"]["data"]["ties"]).astype(np.float64)
+    w, bias = desc.arrays["fc1/kernel"].astype(np.float64), desc.arrays["fc1/bias"].astype(np.float64)
+    acc = x @ w + bias
+    assert np.mean((acc * 64) % 1 == 0.5) > 0.1
+
+
+def test_refuses_inexact_and_unknown(corpus):
+    specs, folder = corpus
+    desc = ModelDescription.load(folder / "jet.desc")
+    with pytest.raises(QKerasImportError, match="input_type"):
+        build_from_description(desc)
+    with pytest.raises(QKerasImportError, match="fc1.*float32.*significant bits"):
+        build_from_description(desc, input_type="ap_fixed<24,8>")
+    model = build_from_description(desc, input_type="ap_fixed<24,8>", allow_float={"fc1": "ap_fixed<18,8>"})
+    assert model.inexact_layers == ["fc1"] and any("NOT QKeras-exact" in n for n in model.notes)
+    relu = desc.layer("relu1")
+    relu.quantizers["activation"] = {"class": "quantized_bits", "config": {"bits": 6, "alpha": "auto"},
+                                     "text": "quantized_bits(6,0,alpha='auto')"}
+    with pytest.raises(QKerasImportError, match="relu1.*alpha='auto'.*batch"):
+        build_from_description(desc, input_type="ap_fixed<16,6>")
+    relu.quantizers["activation"] = {"class": "quantized_tanh", "config": {}, "text": "quantized_tanh(4)"}
+    with pytest.raises(QKerasImportError, match="relu1.*quantized_tanh"):
+        build_from_description(desc, input_type="ap_fixed<16,6>")
+    relu.quantizers["activation"] = {"function": "softmax"}
+    with pytest.raises(QKerasImportError, match="relu1.*softmax"):
+        build_from_description(desc, input_type="ap_fixed<16,6>")
+    desc.layer("fc2").quantizers.pop("kernel")
+    with pytest.raises(QKerasImportError, match="fc2.*kernel_quantizer"):
+        build_from_description(desc, input_type="ap_fixed<16,6>", allow_float={"relu1": "ap_ufixed<6,0>"})
+
+
+def test_imported_model_saves_calibrates_and_keeps_types(corpus, tmp_path):
+    import keras
+
+    import hgq_fpga.nn.importers.fixed_quantizer  # noqa: F401  registers FixedQuantizer
+    specs, folder = corpus
+    spec = specs["jet"]
+    model = build_from_description(ModelDescription.load(folder / "jet.desc"), spec["input_type"]).model
+    x = np.load(spec["data"]["x4"])
+    before = np.asarray(model.predict(x, verbose=0))
+    hgq_fpga.calibrate(model, np.load(spec["data"]["train"]))      # must keep QKeras's types
+    model.save(tmp_path / "jet.keras")
+    loaded = keras.models.load_model(tmp_path / "jet.keras", compile=False)
+    ref = np.load(folder / "jet.x4.pred.npy").astype(np.float64)
+    assert int((np.asarray(loaded.predict(x, verbose=0), np.float64) != ref).sum()) == 0
+    assert np.array_equal(before, np.asarray(model.predict(x, verbose=0)))
