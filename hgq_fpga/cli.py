@@ -102,8 +102,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--clock", type=float, default=None, metavar="NS",
               help="Clock period in ns [default: the board's].")
 @click.option("--force", is_flag=True, help="Replace DIR if it holds an earlier design folder.")
+@click.option("--from", "source", type=click.Choice(["keras", "qkeras"]), default="keras", show_default=True,
+              help="MODEL is an hgq_fpga .keras file, or a QKeras 0.9 model (.h5, SavedModel) to import.")
+@click.option("--input-type", default=None, metavar="TYPE", help="With --from qkeras: the inputs' fixed-point "
+              "type, e.g. 'ap_fixed<16,6>', when the first layer reads them unquantized.")
+@click.option("--drop-softmax", is_flag=True, help="With --from qkeras: drop a softmax on the output.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
-            clock: float | None, force: bool) -> None:
+            clock: float | None, force: bool, source: str, input_type: str | None, drop_softmax: bool) -> None:
     """Convert a trained HGQ Keras model into a verified HLS project in DIR.
 
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
@@ -117,9 +122,11 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     from hgq_fpga.deploy import convert as convert_design
     from hgq_fpga.report.console import print_summary
 
-    if not model_path.is_file():
+    if source == "qkeras":
+        pass  # read by the QKeras importer below, which checks the file
+    elif not model_path.is_file():
         raise click.ClickException(f"model file {model_path} does not exist")
-    if model_path.suffix != ".keras":
+    elif model_path.suffix != ".keras":
         raise click.ClickException(f"model file {model_path} is not a .keras file (save it with "
                                    "model.save('model.keras'))")
     if not _IDENTIFIER.match(name):
@@ -129,9 +136,16 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     load_board(board)
     check_destination(out, force)
     data = load_array(calib, array)
-    model = _load_keras(model_path)
+    if source == "qkeras":
+        from hgq_fpga.nn.importers.cli_qkeras import check_qkeras, import_model
+
+        model = import_model(model_path, input_type, drop_softmax, {})
+    else:
+        model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
+    if source == "qkeras":
+        check_qkeras(model_path, model, data, f"calibration data {calib.name}")
     result = convert_design(model, data, out, board=board, name=name, clock_period=clock,
                             verification_label=f"calibration data {calib.name}", replace=force)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
@@ -145,6 +159,7 @@ def _load_keras(path: Path):
     import keras
 
     import hgq_fpga.layers  # noqa: F401  registers the HGQ layers for deserialisation
+    import hgq_fpga.nn.importers.fixed_quantizer  # noqa: F401  registers imported models' quantizer
 
     import zipfile
 
@@ -287,6 +302,14 @@ def boards() -> None:
         table.add_row(*row[:len(headers)])
     console.print(table)
 
+
+def _register_importers() -> None:
+    from hgq_fpga.nn.importers.cli_qkeras import import_qkeras_command
+
+    main.add_command(import_qkeras_command)
+
+
+_register_importers()
 
 if __name__ == "__main__":
     sys.exit(main())

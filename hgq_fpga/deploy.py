@@ -191,6 +191,7 @@ class Design:
         import keras
 
         import hgq_fpga.layers  # noqa: F401  registers the HGQ layers for deserialisation
+        import hgq_fpga.nn.importers.fixed_quantizer  # noqa: F401  registers imported models' quantizer
 
         path = self.path / self.run.get("keras_model", KERAS_FILE)
         if not path.is_file():

@@ -8,7 +8,9 @@ inputs whose products land exactly on rounding ties of the activation quantizers
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +110,7 @@ def cnn_spec(rng: np.random.Generator, name: str) -> dict:
             "tie_f": 1, "layers": layers}
 
 
-def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> Path:
+def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> list[dict]:
     """Write the data, then build/train/save/predict every model in one legacy subprocess."""
     rng = np.random.default_rng(seed)
     for s in specs:
@@ -123,7 +125,7 @@ def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> Path:
     done = subprocess.run([sys.executable, str(HERE / "qkeras_legacy_models.py"), str(job)], env=legacy_env(),
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
-    return folder
+    return specs
 
 
 def compare(spec: dict, folder: Path, cxx: bool = False) -> dict:
@@ -149,12 +151,29 @@ def compare(spec: dict, folder: Path, cxx: bool = False) -> dict:
     return counts
 
 
+def shared_corpus(tmp_path_factory, tag: str, specs: list[dict], n: int) -> tuple[dict, Path]:
+    """Build a corpus once per test run, also when pytest-xdist workers share the module."""
+    uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if uid is None:
+        folder = tmp_path_factory.mktemp(f"qkeras_{tag}")
+        return {s["name"]: s for s in run_corpus(specs, folder, n, seed=1)}, folder
+    folder = tmp_path_factory.getbasetemp().parent / f"qkeras_{tag}_{uid}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "specs.json"
+        if not done.exists():
+            run_corpus(specs, folder, n, seed=1)
+            done.write_text(json.dumps(specs))
+        specs = json.loads(done.read_text())
+    return {s["name"]: s for s in specs}, folder
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     rng = np.random.default_rng(16)
     specs = [jet_spec()] + [mlp_spec(rng, f"mlp{j}") for j in range(3)] + [cnn_spec(rng, f"cnn{j}") for j in range(2)]
-    folder = run_corpus(specs, tmp_path_factory.mktemp("qkeras"), n=600, seed=1)
-    return {s["name"]: s for s in specs}, folder
+    return shared_corpus(tmp_path_factory, "default", specs, n=400)
 
 
 def test_jet_model_bit_exact_with_cxx(corpus):
@@ -218,3 +237,26 @@ def test_imported_model_saves_calibrates_and_keeps_types(corpus, tmp_path):
     ref = np.load(folder / "jet.x4.pred.npy").astype(np.float64)
     assert int((np.asarray(loaded.predict(x, verbose=0), np.float64) != ref).sum()) == 0
     assert np.array_equal(before, np.asarray(model.predict(x, verbose=0)))
+
+
+def test_cli_import_and_convert_from_qkeras(corpus, tmp_path):
+    from click.testing import CliRunner
+
+    from hgq_fpga.cli import main
+
+    specs, folder = corpus
+    spec = specs["jet"]
+    h5, data = folder / "jet.h5", spec["data"]["ties"]
+    out = tmp_path / "jet.keras"
+    run = CliRunner().invoke(main, ["import-qkeras", str(h5), "--out", str(out), "--input-type",
+                                    spec["input_type"], "--check", data])
+    assert run.exit_code == 0, run.output
+    assert "0 of 1,000 values differ" in run.output and out.is_file()
+    run = CliRunner().invoke(main, ["import-qkeras", str(h5), "--out", str(out), "--input-type", spec["input_type"]])
+    assert run.exit_code == 1 and "--force" in run.output
+    run = CliRunner().invoke(main, ["convert", str(h5), "--from", "qkeras", "--input-type", spec["input_type"],
+                                    "--calib", spec["data"]["x4"], "--out", str(tmp_path / "fw")])
+    assert run.exit_code == 0, run.output
+    assert "0 of 2,000 values differ" in run.output and "0 (Keras = emulator = C++" in run.output
+    run = CliRunner().invoke(main, ["verify", str(tmp_path / "fw"), "--data", data])
+    assert run.exit_code == 0 and "0 mismatches" in run.output, run.output
