@@ -6,6 +6,8 @@ JOB.json: ``{"folder": ..., "models": [spec, ...]}``. For each spec this builds 
 (functional API), trains it for one short epoch on the spec's ``train`` inputs (random targets),
 saves ``<name>.h5``, writes the importer's description to ``<name>.desc/`` with the reader under
 test, and saves QKeras's own ``model.predict`` for every data set to ``<name>.<set>.pred.npy``.
+``"probes": [{"quantizer", "x", "out"}]`` applies a QKeras quantizer to the float32 values in
+``x`` (in a ``tf.function``, as ``predict`` does) and saves the result to ``out``.
 One process for the whole corpus: loading TensorFlow takes seconds.
 
 A spec: ``{"name", "input_shape", "seed", "data": {set: file.npy}, "layers": [layer, ...]}`` where
@@ -69,6 +71,10 @@ def main(job_path: str) -> int:
         for name, data in spec["data"].items():
             pred = qkeras_reader.predict(loaded, np.load(data))
             np.save(os.path.join(folder, f"{spec['name']}.{name}.pred.npy"), pred)
+    for probe in job.get("probes", []):
+        q = qkeras.quantizers.get_quantizer(probe["quantizer"])
+        x = tf.constant(np.load(probe["x"]).astype(np.float32))
+        np.save(probe["out"], np.asarray(tf.function(lambda v: q(v))(x)))
     return 0
 
 

@@ -8,6 +8,7 @@ inputs whose products land exactly on rounding ties of the activation quantizers
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import json
 import os
@@ -110,8 +111,23 @@ def cnn_spec(rng: np.random.Generator, name: str) -> dict:
             "tie_f": 1, "layers": layers}
 
 
+#: activation quantizers probed on float32 values of every magnitude: (QKeras string, our cast)
+PROBES = [("quantized_bits(6,0,alpha=1)", (1, 0, 5, "SAT")), ("quantized_bits(8,2,1,alpha=1)", (1, 2, 5, "SAT_SYM")),
+          ("quantized_bits(5,1,keep_negative=False,alpha=1)", (0, 1, 4, "SAT")),
+          ("quantized_relu(6)", (0, 0, 6, "SAT")), ("quantized_relu(4,2)", (0, 2, 2, "SAT"))]
+
+
+def probe_inputs(rng: np.random.Generator) -> np.ndarray:
+    """float32 values of every magnitude from 2^-30 to 2^40, both signs, plus exact ties."""
+    mag = np.ldexp(rng.uniform(1, 2, 20000), rng.integers(-30, 41, 20000))
+    ties = (rng.integers(-200, 200, 4000) + 0.5) / 2.0 ** rng.integers(0, 8, 4000)
+    x = np.concatenate([mag * rng.choice([-1, 1], mag.size), ties, [0.0, -0.0]])
+    return x.astype(np.float32)
+
+
 def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> list[dict]:
-    """Write the data, then build/train/save/predict every model in one legacy subprocess."""
+    """Write the data, then build/train/save/predict every model in one legacy subprocess
+    (which also applies the :data:`PROBES` quantizers to :func:`probe_inputs`)."""
     rng = np.random.default_rng(seed)
     for s in specs:
         s["seed"] = int(rng.integers(1 << 30))
@@ -121,7 +137,10 @@ def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> list[dict]
             np.save(path, x)
             s["data"][key] = str(path)
     job = folder / "job.json"
-    job.write_text(json.dumps({"folder": str(folder), "models": specs}))
+    np.save(folder / "probe.x.npy", probe_inputs(rng))
+    probes = [{"quantizer": q, "x": str(folder / "probe.x.npy"), "out": str(folder / f"probe{j}.npy")}
+              for j, (q, _) in enumerate(PROBES)]
+    job.write_text(json.dumps({"folder": str(folder), "models": specs, "probes": probes}))
     done = subprocess.run([sys.executable, str(HERE / "qkeras_legacy_models.py"), str(job)], env=legacy_env(),
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -260,3 +279,37 @@ def test_cli_import_and_convert_from_qkeras(corpus, tmp_path):
     assert "0 of 2,000 values differ" in run.output and "0 (Keras = emulator = C++" in run.output
     run = CliRunner().invoke(main, ["verify", str(tmp_path / "fw"), "--data", data])
     assert run.exit_code == 0 and "0 mismatches" in run.output, run.output
+
+
+def test_float32_characterisation_of_activation_quantizers(corpus):
+    """QKeras's float32 quantized_bits equals the ideal RND_CONV/SAT cast exactly for |x| <= 2^(24-f),
+    and beyond that bound it does not (so the bound the importer enforces is needed); quantized_relu
+    equals it for every float32 input. The casts are the ones the importer maps the strings to."""
+    from hgq_fpga.fixed import quantize
+    from hgq_fpga.nn.importers.qkeras_quantizers import activation_cast
+
+    _, folder = corpus
+    x = np.load(folder / "probe.x.npy").astype(np.float64)
+    for j, (text, (k, i, f, ovf)) in enumerate(PROBES):
+        name, args = text.split("(", 1)
+        got = np.load(folder / f"probe{j}.npy").astype(np.float64)
+        ideal = quantize(x, k, i, f, round="RND_CONV", overflow=ovf)
+        spec = activation_cast("probe", {"class": name, "config": _config(name, args), "text": text})
+        assert (spec.k, spec.i, spec.f, spec.round, spec.overflow) == (k, i, f, "RND_CONV", ovf)
+        if spec.float32_input_bound is None:
+            assert int((got != ideal).sum()) == 0, text
+        else:
+            inside = np.abs(x) <= spec.float32_input_bound
+            assert int((got[inside] != ideal[inside]).sum()) == 0, text
+            assert int((got[~inside] != ideal[~inside]).sum()) > 0, text
+        assert np.sum(np.abs(x * 2.0 ** f) % 1 == 0.5) > 200      # ties were probed
+
+
+def _config(name: str, args: str) -> dict:
+    """The get_config of a probe quantizer string (positional and keyword arguments)."""
+    names = {"quantized_bits": ["bits", "integer", "symmetric"], "quantized_relu": ["bits", "integer"]}[name]
+    config: dict = {}
+    for n, part in enumerate(a.strip() for a in args.rstrip(")").split(",")):
+        key, sep, value = part.partition("=")
+        config[key if sep else names[n]] = ast.literal_eval(value if sep else key)
+    return config
