@@ -54,6 +54,16 @@ def build(spec: dict):
     return keras.Model(inp, outs[-1], name=spec["name"])
 
 
+def po2_batch_norm(layer, rng) -> None:
+    """Give a batch norm power-of-two scales: gamma = 2^k, variance 1 (with a tiny epsilon,
+    var + eps is 1.0 in float32), mean and beta on the grid 2^-3. A trained batch norm has
+    arbitrary scales, which the importer refuses."""
+    n = layer.gamma.shape[0]
+    gamma = 2.0 ** rng.integers(-2, 2, n)
+    beta, mean = (np.round(rng.normal(size=n) * 8) / 8 for _ in range(2))
+    layer.set_weights([w.astype(np.float32) for w in (gamma, beta, mean, np.ones(n))])
+
+
 def main(job_path: str) -> int:
     job = json.load(open(job_path))
     folder = job["folder"]
@@ -64,6 +74,9 @@ def main(job_path: str) -> int:
         y = rng.normal(size=(len(x),) + tuple(model.output_shape[1:])).astype(np.float32)
         model.compile(keras.optimizers.Adam(0.01), "mse")
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        for layer in model.layers:
+            if isinstance(layer, qkeras.QBatchNormalization):
+                po2_batch_norm(layer, rng)
         path = os.path.join(folder, spec["name"] + ".h5")
         model.save(path)
         loaded = qkeras_reader.load(path)

@@ -67,6 +67,7 @@ def mlp_spec(rng: np.random.Generator, name: str) -> dict:
               {"type": "QDense", "units": b(4, 12), "kernel_quantizer": kq[0],
                "bias_quantizer": f"quantized_bits({b(4, 8)},{b(0, 2)},alpha=1)",
                "activation": f"quantized_relu({b(2, 8)},{b(0, 3)})", "name": "d1"},
+              {"type": "QBatchNormalization", "epsilon": 1e-9, "name": "bn"},
               {"type": "QDense", "units": b(4, 12), "kernel_quantizer": kq[1], "name": "d2", "use_bias": False,
                "activation": "relu"},
               {"type": "QActivation", "activation":
@@ -87,23 +88,24 @@ def cnn_spec(rng: np.random.Generator, name: str) -> dict:
     layers = [
         {"type": "QConv2D", "filters": b(2, 4), "kernel_size": 3, "padding": "same", "kernel_quantizer": qb(),
          "bias_quantizer": qb(), "name": "c1"},                                                   # 0
-        {"type": "QActivation", "activation": qr(), "name": "r1"},                                # 1
-        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp"},                                   # 2
+        {"type": "QBatchNormalization", "epsilon": 1e-9, "name": "bn"},                           # 1
+        {"type": "QActivation", "activation": qr(), "name": "r1"},                                # 2
+        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp"},                                   # 3
         {"type": "QConv2DBatchnorm", "filters": 4, "kernel_size": 2, "padding": "same",
-         "kernel_quantizer": qb(), "bias_quantizer": qb(), "activation": qr(), "name": "cbn"},    # 3
-        {"type": "QConv2D", "filters": 4, "kernel_size": 1, "kernel_quantizer": qb(), "inputs": [2], "use_bias": False,
-         "activation": qr(), "name": "c1x1"},                                                     # 4
-        {"type": "Add", "inputs": [3, 4], "name": "add"},                                         # 5
-        {"type": "QAveragePooling2D", "pool_size": 2, "activation": qr(), "name": "ap"},          # 6
-        {"type": "Activation", "activation": "relu", "inputs": [5], "name": "relu_act"},          # 7
-        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp2"},                                  # 8
-        {"type": "Concatenate", "inputs": [6, 8], "name": "cat"},                                 # 9
-        {"type": "Flatten", "name": "flat"},                                                      # 10
-        {"type": "Reshape", "target_shape": [8, -1], "name": "reshape"},                          # 11
+         "kernel_quantizer": qb(), "bias_quantizer": qb(), "activation": qr(), "name": "cbn"},    # 4
+        {"type": "QConv2D", "filters": 4, "kernel_size": 1, "kernel_quantizer": qb(), "inputs": [3], "use_bias": False,
+         "activation": qr(), "name": "c1x1"},                                                     # 5
+        {"type": "Add", "inputs": [4, 5], "name": "add"},                                         # 6
+        {"type": "QAveragePooling2D", "pool_size": 2, "activation": qr(), "name": "ap"},          # 7
+        {"type": "Activation", "activation": "relu", "inputs": [6], "name": "relu_act"},          # 8
+        {"type": "MaxPooling2D", "pool_size": 2, "name": "mp2"},                                  # 9
+        {"type": "Concatenate", "inputs": [7, 9], "name": "cat"},                                 # 10
+        {"type": "Flatten", "name": "flat"},                                                      # 11
+        {"type": "Reshape", "target_shape": [8, -1], "name": "reshape"},                          # 12
         {"type": "QConv1D", "filters": 3, "kernel_size": 2, "kernel_quantizer": qb(), "bias_quantizer": qb(),
-         "activation": qr(), "name": "c1d"},                                                      # 12
-        {"type": "MaxPooling1D", "pool_size": 2, "name": "mp1d"},                                 # 13
-        {"type": "Flatten", "name": "flat2"},                                                     # 14
+         "activation": qr(), "name": "c1d"},                                                      # 13
+        {"type": "MaxPooling1D", "pool_size": 2, "name": "mp1d"},                                 # 14
+        {"type": "Flatten", "name": "flat2"},                                                     # 15
         {"type": "QDense", "units": 3, "kernel_quantizer": qb(), "bias_quantizer": qb(), "name": "out"},
     ]
     f_in = b(2, 4)   # inputs times 4 must stay within the input type: QKeras does not clip them
@@ -313,3 +315,30 @@ def _config(name: str, args: str) -> dict:
         key, sep, value = part.partition("=")
         config[key if sep else names[n]] = ast.literal_eval(value if sep else key)
     return config
+
+
+SLOW_NAMES = [f"mlp{j}" for j in range(12)] + [f"cnn{j}" for j in range(8)]
+
+
+@pytest.fixture(scope="module")
+def large_corpus(tmp_path_factory):
+    rng = np.random.default_rng(2016)
+    specs = [mlp_spec(rng, n) if n.startswith("mlp") else cnn_spec(rng, n) for n in SLOW_NAMES]
+    return shared_corpus(tmp_path_factory, "large", specs, n=1000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SLOW_NAMES)
+def test_large_corpus_bit_exact_with_cxx(large_corpus, name):
+    specs, folder = large_corpus
+    assert compare(specs[name], folder, cxx=True) == {"train": 0, "x4": 0, "ties": 0}
+
+
+def test_batch_norm_only_with_power_of_two_scales(corpus):
+    specs, folder = corpus
+    desc = ModelDescription.load(folder / "mlp0.desc")
+    scale = desc.arrays["bn/bn_scale"]
+    assert np.all(np.frexp(scale)[0] == 0.5)           # the corpus gave it power-of-two scales
+    desc.arrays["bn/bn_scale"] = scale * np.float32(0.75)
+    with pytest.raises(QKerasImportError, match="bn.*not a power of two"):
+        build_from_description(desc)

@@ -267,29 +267,35 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
         cls = HConv1D if rank == 1 else HConv2D
         ours = cls(int(kernel.shape[-1]), tuple(kernel.shape[:rank]), strides=tuple(cfg.get("strides", 1)),
                    padding=cfg.get("padding", "valid"), **common)
+    unquantized = " and an unquantized float32 bias (no bias_quantizer)" if use_bias and "bias" not in layer.quantizers else ""
+    return _emit_linear(ctx, layer, x, ours, kernel, bias, act, spec,
+                        f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')}{unquantized})")
+
+
+def _emit_linear(ctx: _Context, layer: LayerDescription, x: _Tensor, ours, kernel: np.ndarray,
+                 bias: np.ndarray | None, act: str, spec: CastSpec | None, what: str) -> _Tensor:
+    """Call our kernel layer, fix its weights and types, add its shadow ops and check float32."""
     y = ours(x.keras)
     ours.kernel.assign(kernel.astype(np.float32))
     kk, ki, kf = tight_types(kernel)
-    kq.set_types(kk, ki, kf)
+    ours.kq.set_types(kk, ki, kf)
     w_raw = weights_to_raw(kernel, kf)
     b_raw = bf = None
-    if use_bias:
+    if bias is not None:
         ours.bias.assign(bias.astype(np.float32))
         bk, bi, bf = tight_types(bias)
-        bq.set_types(bk, bi, bf)
+        ours.bq.set_types(bk, bi, bf)
         b_raw = weights_to_raw(bias, bf)
     xt = ctx.type_of(x)
-    if dense:
+    if isinstance(ours, HDense):
         acc = ctx.b.dense(x.ir, w_raw, kf, b_raw, bf, name=f"{layer.name}_acc")
     else:
         acc = ctx.b.conv(x.ir, w_raw, kf, b_raw, bf, strides=ours.strides, padding=ours.padding,
                          name=f"{layer.name}_acc")
     plan = linear_plan_for(ctx.b.ops[-1], xt)[0]
-    unquantized = " and an unquantized float32 bias (no bias_quantizer)" if use_bias and "bias" not in layer.quantizers else ""
-    ctx.check_float32_sum(layer.name, plan.magnitude, plan.facc,
-                          f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')}{unquantized})")
+    ctx.check_float32_sum(layer.name, plan.magnitude, plan.facc, what)
     ir, pre = _emit_activation(ctx, layer.name, ctx.b.types[acc], acc, act, spec)
-    _set_output(oq, spec, pre)
+    _set_output(ours.oq, spec, pre)
     return _Tensor(y, ir)
 
 
@@ -405,10 +411,35 @@ def _concatenate(ctx: _Context, layer: LayerDescription) -> _Tensor:
 
 
 def _batch_norm(ctx: _Context, layer: LayerDescription) -> _Tensor:
-    raise refuse(layer.name, layer.cls, "QKeras computes x * (gamma / sqrt(var + eps)) + offset in float32, "
-                 "which rounds unless that scale is a power of two; the importer does not fold it yet",
-                 "use QConv2DBatchnorm (folded before quantization), or retrain without the separate "
-                 "batch normalisation")
+    """QBatchNormalization alone: ``x * scale + offset`` per channel, exact when each float32
+    ``scale = gamma / sqrt(var + eps)`` is a power of two (or 0) and the sum fits 24 bits. It
+    becomes a diagonal :class:`HDense` on the channel axis (its zero weights are pruned)."""
+    if layer.cls != "QBatchNormalization":
+        raise refuse(layer.name, layer.cls, "Keras's BatchNormalization runs TensorFlow's fused kernel, whose "
+                     "float32 rounding the importer does not reproduce", "use QBatchNormalization, or "
+                     "QConv2DBatchnorm (folded before quantization)")
+    x = ctx.fetch(layer)
+    rank = len(ctx.type_of(x).shape)
+    axis = layer.config.get("axis", -1)
+    axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+    if axis not in (-1, rank):
+        raise refuse(layer.name, layer.cls, f"normalisation axis {axis} is not the channel (last) axis",
+                     "normalise the last axis")
+    scale = ctx.desc.array(layer, "bn_scale").astype(np.float64).reshape(-1)
+    offset = ctx.desc.array(layer, "bn_offset").astype(np.float64).reshape(-1)
+    mant = np.frexp(np.abs(scale))[0]
+    bad = (scale != 0) & (mant != 0.5)
+    ctx.require(not bad.any(), layer.name, f"{layer.cls} scale gamma / sqrt(var + eps)",
+                f"channel {int(np.argmax(bad))} scales by {scale[np.argmax(bad)]!r}, not a power of two, so "
+                "QKeras's float32 x * scale rounds", "fold the batch norm into the layer before it "
+                "(QConv2DBatchnorm) or retrain without it")
+    act, spec = _activation(ctx, layer)
+    oq = fixed_quantizer(spec, "output_quantizer")
+    ours = HDense(scale.size, activation=act, kernel_quantizer=fixed_quantizer(None, "kernel_quantizer", "weight"),
+                  bias_quantizer=fixed_quantizer(None, "bias_quantizer", "weight"), output_quantizer=oq,
+                  name=layer.name)
+    return _emit_linear(ctx, layer, x, ours, np.diag(scale), offset, act, spec,
+                        f"{layer.cls}'s float32 x * scale + offset")
 
 
 #: QKeras / Keras layer class -> handler (a new layer family is a new entry)

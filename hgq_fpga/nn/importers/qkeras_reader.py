@@ -100,6 +100,30 @@ def _inbound(layer) -> list[tuple[str, int]]:
             for inbound, _, tensor_index, _ in nodes[0].iterate_inbound()]
 
 
+def _batch_norm_affine(layer, desc: LayerDescription) -> tuple[np.ndarray, np.ndarray]:
+    """QBatchNormalization at inference is ``x * scale + offset`` in float32 (tf.nn.batch_normalization):
+    ``scale = rsqrt(var + eps) * gamma`` and ``offset = beta - mean * scale`` with QKeras's quantized
+    parameters. Computed here by TensorFlow, in a tf.function, as predict computes them."""
+    params = {}
+    for role, qattr in _BN_QUANTIZERS:
+        var = getattr(layer, {"mean": "moving_mean", "variance": "moving_variance"}.get(role, role), None)
+        q = getattr(layer, qattr, None) if var is not None else None
+        if q is not None:
+            desc.quantizers[role] = describe_quantizer(q)
+        params[role] = None if var is None else (_quantized(q, var) if q is not None else np.asarray(var, np.float32))
+    eps = float(layer.epsilon)
+
+    @tf.function
+    def affine(mean, variance, gamma, beta):
+        inv = tf.math.rsqrt(variance + tf.cast(eps, tf.float32))
+        if gamma is not None:
+            inv = inv * gamma
+        return inv, (beta - mean * inv) if beta is not None else -mean * inv
+
+    scale, offset = affine(params["mean"], params["variance"], params["gamma"], params["beta"])
+    return np.asarray(scale, np.float32), np.asarray(offset, np.float32)
+
+
 def describe_layer(layer, arrays: dict[str, np.ndarray]) -> LayerDescription:
     """One layer: graph edges, plain config, quantizers, weights as QKeras multiplies by them."""
     cls = type(layer).__name__
@@ -132,15 +156,10 @@ def describe_layer(layer, arrays: dict[str, np.ndarray]) -> LayerDescription:
             put(role, _quantized(q, weights[role]))
         else:
             put(role, weights[role])
-    if cls in ("QBatchNormalization", "BatchNormalization"):
-        for role, qattr in _BN_QUANTIZERS:
-            var = getattr(layer, {"mean": "moving_mean", "variance": "moving_variance"}.get(role, role))
-            if var is None:
-                continue
-            q = getattr(layer, qattr, None)
-            put(role, _quantized(q, var) if q is not None else var)
-            if q is not None:
-                desc.quantizers[role] = describe_quantizer(q)
+    if cls == "QBatchNormalization":
+        scale, offset = _batch_norm_affine(layer, desc)
+        put("bn_scale", scale)
+        put("bn_offset", offset)
     if cls == "QAveragePooling2D" and getattr(layer, "average_quantizer_internal", None) is not None:
         area = float(np.prod(layer.pool_size))
         put("average_factor", _quantized(layer.average_quantizer_internal, np.float32(1.0 / area)))
