@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.hgq_fpga-installed
 
 .PHONY: install test test-all demo bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# QKeras 0.9 for the importer, without its declared dependencies (see requirements-qkeras.txt)
+	$(PY) -m pip install --quiet --no-deps -r requirements-qkeras.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -103,9 +103,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--clock", type=float, default=None, metavar="NS",
               help="Clock period in ns [default: the board's].")
 @click.option("--force", is_flag=True, help="Replace DIR if it holds an earlier design folder.")
-@click.option("--from", "source", type=click.Choice(["hgq", "float"]), default="hgq", show_default=True,
+@click.option("--from", "source", type=click.Choice(["hgq", "float", "qkeras"]), default="hgq",
+              show_default=True,
               help="hgq: a model of hgq_fpga layers; float: a plain float Keras model, quantized after "
-                   "training (no retraining) on DATA.")
+                   "training (no retraining) on DATA; qkeras: a QKeras 0.9 model (.h5, SavedModel) "
+                   "imported bit-exactly.")
+@click.option("--input-type", default=None, metavar="TYPE", help="--from qkeras: the inputs' fixed-point "
+              "type, e.g. 'ap_fixed<16,6>', when the first layer reads them unquantized.")
 @click.option("--bits", type=int, default=8, show_default=True,
               help="--from float: width of every weight and activation.")
 @click.option("--weight-bits", type=int, default=None, help="--from float: weight width [default: --bits].")
@@ -116,15 +120,17 @@ def main(ctx: click.Context, debug: bool) -> None:
               show_default=True, help="--from float: one weight binary point per output channel or per tensor.")
 @click.option("--ebops-budget", type=int, default=None,
               help="--from float: lower widths per layer (mixed precision) until EBOPs <= this.")
-@click.option("--drop-softmax", is_flag=True, help="--from float: drop a softmax at the model output.")
+@click.option("--drop-softmax", is_flag=True, help="--from float or qkeras: drop a softmax at the model output.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
-            drop_softmax: bool) -> None:
-    """Convert a trained HGQ Keras model (or, with --from float, a float one) into a verified HLS project in DIR.
+            drop_softmax: bool, input_type: str | None) -> None:
+    """Convert a trained model into a verified design folder DIR (HLS project, IR, report).
 
-    With --from float the float model is first quantized after training on DATA (EasyQuant
-    search of every binary point at --bits; see the README, "From a float model").
+    MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
+    on DATA, see the README's "From a float model"), or with --from qkeras a QKeras 0.9 model
+    (imported bit-exactly, see "From QKeras").
+
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
     project for the board, compiles its C simulation with g++, checks on DATA that Keras, the
     emulator and the C++ give identical outputs, and writes DIR/report/. Nothing is left in DIR
@@ -132,13 +138,14 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     """
     from hgq_fpga.backends.common.board import load_board
     from hgq_fpga.app.datafile import fit_to_input, load_array
-    from hgq_fpga.app.design import check_destination
-    from hgq_fpga.app.design import build_design
+    from hgq_fpga.app.design import build_design, check_destination
     from hgq_fpga.app.report.console import print_summary
 
-    if not model_path.is_file():
+    if source == "qkeras":
+        pass  # read by the QKeras importer below, which checks the file
+    elif not model_path.is_file():
         raise click.ClickException(f"model file {model_path} does not exist")
-    if model_path.suffix != ".keras":
+    elif model_path.suffix != ".keras":
         raise click.ClickException(f"model file {model_path} is not a .keras file (save it with "
                                    "model.save('model.keras'))")
     if not _IDENTIFIER.match(name):
@@ -148,12 +155,22 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     load_board(board)
     check_destination(out, force)
     data = load_array(calib, array)
-    model = _load_keras(model_path)
+    if source == "qkeras":
+        from hgq_fpga.app.qkeras_commands import check_qkeras, import_model
+
+        model = import_model(model_path, input_type, drop_softmax, {})
+    else:
+        model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
-    if source == "hgq" and (weight_bits, act_bits, ebops_budget, drop_softmax) != (None, None, None, False):
-        raise click.ClickException("--weight-bits, --act-bits, --ebops-budget and --drop-softmax are "
-                                   "options of --from float")
+    if source != "float" and (weight_bits, act_bits, ebops_budget) != (None, None, None):
+        raise click.ClickException("--weight-bits, --act-bits and --ebops-budget are options of --from float")
+    if drop_softmax and source == "hgq":
+        raise click.ClickException("--drop-softmax is an option of --from float and --from qkeras")
+    if input_type is not None and source != "qkeras":
+        raise click.ClickException("--input-type is an option of --from qkeras")
+    if source == "qkeras":
+        check_qkeras(model_path, model, data, f"calibration data {calib.name}")
     if source == "float":
         from hgq_fpga.nn.importers.ptq import quantize_float
 
@@ -162,7 +179,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                                search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", replace=force,
-                          force=force, calibrate=source == "hgq")
+                          force=force, calibrate=source != "float")
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     _warn_overflow(result.verification.overflow)
@@ -371,6 +388,14 @@ def boards() -> None:
         table.add_row(*row[:len(headers)])
     console.print(table)
 
+
+def _register_importers() -> None:
+    from hgq_fpga.app.qkeras_commands import import_qkeras_command
+
+    main.add_command(import_qkeras_command)
+
+
+_register_importers()
 
 if __name__ == "__main__":
     sys.exit(main())

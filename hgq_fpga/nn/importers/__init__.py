@@ -1,1 +1,31 @@
-"""Importers: turn models from other tools (float Keras, QKeras, ...) into hgq_fpga models."""
+"""Import models trained with other tools as hgq_fpga models with fixed bit widths.
+
+* :func:`from_qkeras` - a QKeras 0.9 model file (``.h5``, SavedModel, ``tf_keras`` ``.keras``),
+  read in a legacy subprocess, rebuilt bit-exactly from hgq_fpga layers.
+
+Names are loaded lazily: the legacy reader subprocess imports this package and must not pull in
+Keras 3.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+_LAZY = {
+    "from_qkeras": ("hgq_fpga.nn.importers.qkeras_builder", "from_qkeras"),
+    "ImportResult": ("hgq_fpga.nn.importers.qkeras_builder", "ImportResult"),
+    "QKerasImportError": ("hgq_fpga.nn.importers.qkeras_quantizers", "QKerasImportError"),
+    "qkeras_predict": ("hgq_fpga.nn.importers.legacy", "qkeras_predict"),
+    "describe_qkeras": ("hgq_fpga.nn.importers.legacy", "describe_qkeras"),
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hgq_fpga.nn.importers' has no attribute {name!r}")

@@ -1,0 +1,81 @@
+"""Run QKeras 0.9 in a subprocess with the legacy Keras 2 environment.
+
+QKeras 0.9 needs Keras 2 (``tf_keras``), which TensorFlow selects only when ``TF_USE_LEGACY_KERAS=1``
+is set *before* it is imported. The user's process runs Keras 3 and never sees that flag: each call
+here starts ``python -m hgq_fpga.nn.importers.qkeras_reader`` (the same interpreter) with the flag
+set, and exchanges files in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .description import ModelDescription
+
+#: seconds one reader subprocess may take (loading TensorFlow alone takes several)
+TIMEOUT_S = 600
+_READER = "hgq_fpga.nn.importers.qkeras_reader"
+_INSTALL_HINT = ("QKeras 0.9 and tf_keras are installed by `make install` (requirements-qkeras.txt, "
+                 "installed with --no-deps so that TensorFlow and absl-py stay as they are)")
+
+
+class LegacyEnvironmentError(RuntimeError):
+    """The legacy QKeras subprocess failed; the message holds its last error lines."""
+
+
+def legacy_env() -> dict[str, str]:
+    """The subprocess environment: ours, plus ``TF_USE_LEGACY_KERAS=1`` and this package on the path."""
+    env = dict(os.environ)
+    env["TF_USE_LEGACY_KERAS"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    root = str(Path(__file__).resolve().parents[3])  # the folder that holds the hgq_fpga package
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def run_legacy(args: list[str], what: str) -> None:
+    """Run ``python -m <module> *args`` in the legacy environment; raise with its stderr on failure."""
+    cmd = [sys.executable, "-m", *args]
+    try:
+        done = subprocess.run(cmd, env=legacy_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise LegacyEnvironmentError(f"{what}: the legacy QKeras subprocess took more than {TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
+        tail = "\n".join(lines[-12:])
+        if "No module named 'qkeras'" in done.stderr or "No module named 'tf_keras'" in done.stderr:
+            raise LegacyEnvironmentError(f"{what}: QKeras is not installed in {sys.executable}'s "
+                                         f"environment. {_INSTALL_HINT}.\n{tail}")
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        raise LegacyEnvironmentError(f"{what}: {last}\n{tail}")
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"QKeras model {path} does not exist")
+    return path.resolve()
+
+
+def describe_qkeras(path: str | os.PathLike) -> ModelDescription:
+    """Read a QKeras model file in the legacy subprocess and return its neutral description."""
+    path = _existing(path)
+    with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
+        run_legacy([_READER, "describe", str(path), tmp], f"reading QKeras model {path}")
+        return ModelDescription.load(tmp)
+
+
+def qkeras_predict(path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
+    """QKeras's own float32 ``model.predict(x)`` for the model file ``path`` (legacy subprocess)."""
+    path = _existing(path)
+    with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
+        np.save(Path(tmp) / "x.npy", np.asarray(x, np.float32))
+        run_legacy([_READER, "predict", str(path), f"{tmp}/x.npy", f"{tmp}/y.npy"],
+                   f"running QKeras model {path}")
+        return np.load(Path(tmp) / "y.npy")

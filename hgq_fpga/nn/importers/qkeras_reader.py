@@ -1,0 +1,208 @@
+"""Read a QKeras 0.9 model inside the legacy environment and write its neutral description.
+
+This module runs only in a subprocess started by :mod:`hgq_fpga.nn.importers.legacy` with
+``TF_USE_LEGACY_KERAS=1`` (Keras 2 through ``tf_keras``); it imports TensorFlow, ``tf_keras`` and
+QKeras, never Keras 3 or the rest of hgq_fpga. Commands::
+
+    python -m hgq_fpga.nn.importers.qkeras_reader describe MODEL OUTDIR
+    python -m hgq_fpga.nn.importers.qkeras_reader predict MODEL X.npy OUT.npy
+
+``describe`` writes the layer graph, every quantizer's class and config, and the weights *as QKeras
+multiplies by them*: the output of each weight quantizer, computed by QKeras itself (eagerly and in
+a ``tf.function``, which must agree), so that no quantizer semantics of weights has to be
+re-implemented. ``predict`` runs QKeras's own ``model.predict`` in float32, the reference that the
+imported model is compared with bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from .description import LayerDescription, ModelDescription
+
+if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - guarded by legacy.py
+    raise RuntimeError("qkeras_reader must run with TF_USE_LEGACY_KERAS=1 (use hgq_fpga.nn.importers.legacy)")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+import qkeras  # noqa: E402
+from qkeras.utils import _add_supported_quantized_objects  # noqa: E402
+
+#: weight roles per layer attribute: (role, attribute holding the float variable, quantizer attribute)
+_WEIGHT_QUANTIZERS = (("kernel", "kernel", "kernel_quantizer_internal"),
+                      ("bias", "bias", "bias_quantizer_internal"))
+#: attributes that hold a runtime (activation) quantizer or function
+_RUNTIME_QUANTIZERS = (("activation", "quantizer"), ("activation", "activation"),
+                       ("average", "average_quantizer_internal"))
+_BN_QUANTIZERS = (("gamma", "gamma_quantizer_internal"), ("beta", "beta_quantizer_internal"),
+                  ("mean", "mean_quantizer_internal"), ("variance", "variance_quantizer_internal"))
+
+
+def load(path: str):
+    """Load a QKeras model (``.h5``, SavedModel folder or ``tf_keras`` ``.keras``) without compiling."""
+    custom: dict[str, Any] = {}
+    _add_supported_quantized_objects(custom)
+    return tf_keras.models.load_model(path, custom_objects=custom, compile=False)
+
+
+def _plain(value: Any) -> Any:
+    """A config value as plain JSON data (numpy and TensorFlow values converted)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (tf.Variable, tf.Tensor)):
+        return _plain(value.numpy())
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def describe_quantizer(q: Any) -> dict[str, Any] | None:
+    """``{"class", "config"}`` for a QKeras quantizer, ``{"function"}`` for a Keras activation."""
+    if q is None:
+        return None
+    if isinstance(q, str):
+        q = qkeras.quantizers.get_quantizer(q)
+    if isinstance(q, qkeras.quantizers.BaseQuantizer) or type(q).__module__.startswith("qkeras"):
+        config = q.get_config() if hasattr(q, "get_config") else {}
+        return {"class": type(q).__name__, "config": _plain(config), "text": str(q)}
+    name = getattr(q, "__name__", None)
+    if name is None:
+        return {"class": type(q).__name__, "config": {}, "text": str(q)}
+    return {"function": name}
+
+
+def _quantized(q, value) -> np.ndarray:
+    """``q(value)`` as QKeras computes it at inference, eagerly and traced (they must agree)."""
+    value = tf.convert_to_tensor(value, tf.float32)
+    eager = np.asarray(q(value), np.float32)
+    traced = np.asarray(tf.function(lambda v: q(v))(value), np.float32)
+    if not np.array_equal(eager.view(np.uint32), traced.view(np.uint32)):
+        raise ValueError(f"quantizer {q} gives different values eagerly and in a tf.function, so "
+                         "its inference result is not well defined")
+    return eager
+
+
+def _inbound(layer) -> list[tuple[str, int]]:
+    nodes = layer._inbound_nodes
+    if len(nodes) != 1:
+        raise ValueError(f"layer {layer.name!r} is used {len(nodes)} times; shared layers are not supported")
+    return [(inbound.name, int(tensor_index))
+            for inbound, _, tensor_index, _ in nodes[0].iterate_inbound()]
+
+
+def _batch_norm_affine(layer, desc: LayerDescription) -> tuple[np.ndarray, np.ndarray]:
+    """QBatchNormalization at inference is ``x * scale + offset`` in float32 (tf.nn.batch_normalization):
+    ``scale = rsqrt(var + eps) * gamma`` and ``offset = beta - mean * scale`` with QKeras's quantized
+    parameters. Computed here by TensorFlow, in a tf.function, as predict computes them."""
+    params = {}
+    for role, qattr in _BN_QUANTIZERS:
+        var = getattr(layer, {"mean": "moving_mean", "variance": "moving_variance"}.get(role, role), None)
+        q = getattr(layer, qattr, None) if var is not None else None
+        if q is not None:
+            desc.quantizers[role] = describe_quantizer(q)
+        params[role] = None if var is None else (_quantized(q, var) if q is not None else np.asarray(var, np.float32))
+    eps = float(layer.epsilon)
+
+    @tf.function
+    def affine(mean, variance, gamma, beta):
+        inv = tf.math.rsqrt(variance + tf.cast(eps, tf.float32))
+        if gamma is not None:
+            inv = inv * gamma
+        return inv, (beta - mean * inv) if beta is not None else -mean * inv
+
+    scale, offset = affine(params["mean"], params["variance"], params["gamma"], params["beta"])
+    return np.asarray(scale, np.float32), np.asarray(offset, np.float32)
+
+
+def describe_layer(layer, arrays: dict[str, np.ndarray]) -> LayerDescription:
+    """One layer: graph edges, plain config, quantizers, weights as QKeras multiplies by them."""
+    cls = type(layer).__name__
+    config = _plain(layer.get_config())
+    desc = LayerDescription(layer.name, cls, [] if cls == "InputLayer" else _inbound(layer), config)
+
+    def put(role: str, value) -> None:
+        key = f"{layer.name}/{role}"
+        arrays[key] = np.asarray(value, np.float32)
+        desc.arrays[role] = key
+
+    for role, attr in _RUNTIME_QUANTIZERS:
+        if role not in desc.quantizers and hasattr(layer, attr):
+            q = describe_quantizer(getattr(layer, attr))
+            if q is not None:
+                desc.quantizers[role] = q
+    if cls == "QConv2DBatchnorm":
+        kernel, bias = layer.get_folded_weights()
+        weights = {"kernel": kernel, "bias": bias}
+    else:
+        weights = {role: getattr(layer, var) for role, var, _ in _WEIGHT_QUANTIZERS
+                   if getattr(layer, var, None) is not None}
+    for role, _, qattr in _WEIGHT_QUANTIZERS:
+        if role not in weights:
+            continue
+        q = getattr(layer, qattr, None)
+        put(f"{role}_float", weights[role])
+        if q is not None:
+            desc.quantizers[role] = describe_quantizer(q)
+            put(role, _quantized(q, weights[role]))
+        else:
+            put(role, weights[role])
+    if cls == "QBatchNormalization":
+        scale, offset = _batch_norm_affine(layer, desc)
+        put("bn_scale", scale)
+        put("bn_offset", offset)
+    if cls == "QAveragePooling2D" and getattr(layer, "average_quantizer_internal", None) is not None:
+        area = float(np.prod(layer.pool_size))
+        put("average_factor", _quantized(layer.average_quantizer_internal, np.float32(1.0 / area)))
+    return desc
+
+
+def describe(model) -> ModelDescription:
+    """The neutral description of a loaded QKeras model."""
+    arrays: dict[str, np.ndarray] = {}
+    layers: list[LayerDescription] = []
+    seen = set()
+    inputs = []
+    for t in model.inputs:
+        layer = t._keras_history.layer
+        inputs.append((layer.name, tuple(int(s) for s in t.shape[1:])))
+        if layer.name not in seen:
+            layers.append(LayerDescription(layer.name, "InputLayer", [], _plain(layer.get_config())))
+            seen.add(layer.name)
+    for layer in model.layers:
+        if layer.name in seen:
+            continue
+        seen.add(layer.name)
+        layers.append(describe_layer(layer, arrays))
+    outputs = [(t._keras_history.layer.name, int(t._keras_history.tensor_index)) for t in model.outputs]
+    return ModelDescription(model.name, inputs, outputs, layers, arrays, qkeras.__version__)
+
+
+def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """QKeras's own float32 ``model.predict`` (the reference of every bit-exactness test)."""
+    return np.asarray(model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 3 and argv[0] == "describe":
+        describe(load(argv[1])).save(argv[2])
+        return 0
+    if len(argv) >= 4 and argv[0] == "predict":
+        y = predict(load(argv[1]), np.load(argv[2]))
+        np.save(argv[3], y)
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
