@@ -1,0 +1,112 @@
+"""Multiplier-free constant arithmetic: canonical signed digits and balanced adder trees.
+
+A constant times a signal is the sum of that signal shifted by the positions of the constant's
+canonical signed digits (CSD: digits in {-1, 0, 1}, no two adjacent non-zero ones, so at most
+half the bits are non-zero).  A sum of terms is built as a balanced tree: the two shallowest
+terms (by adder depth) are always added first, which gives ``ceil(log2 n)`` levels for ``n``
+terms of equal depth and keeps deep shared sub-expressions from lengthening the critical path.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Iterable
+
+from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
+
+
+def csd(value: int) -> list[tuple[int, int]]:
+    """``[(shift, sign), ...]`` with ``value == Σ sign·2**shift``, the canonical signed digits."""
+    value = int(value)
+    digits = []
+    shift = 0
+    while value:
+        if value & 1:
+            d = 2 - (value & 3)          # +1 when value ≡ 1 (mod 4), -1 when value ≡ 3
+            digits.append((shift, d))
+            value -= d
+        value >>= 1
+        shift += 1
+    return digits
+
+
+def _combine(net: Netlist, a: Term, b: Term) -> Term:
+    """One adder for ``a + b``; the common shift and (if both negative) the sign stay outside."""
+    m = min(a.shift, b.shift)
+    if a.sign == b.sign:
+        node = net.add(Term(a.node, a.shift - m, 1), Term(b.node, b.shift - m, 1))
+        return Term(node, m, a.sign)
+    pos, neg = (a, b) if a.sign > 0 else (b, a)
+    return Term(net.add(Term(pos.node, pos.shift - m, 1), Term(neg.node, neg.shift - m, -1)), m, 1)
+
+
+def sum_terms(net: Netlist, terms: Iterable[Term], const: int = 0) -> Node:
+    """The node of ``Σ terms + const`` as a balanced adder tree (constants folded)."""
+    live = []
+    for t in terms:
+        if t.node.is_const:
+            const += t.sign * (t.node.params["value"] << t.shift)
+        else:
+            live.append(t)
+    if const:
+        live.append(Term(net.const(const)))
+    if not live:
+        return net.const(0)
+    count = itertools.count()
+    heap = [(t.node.level, next(count), t) for t in live]
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        _, _, a = heapq.heappop(heap)
+        _, _, b = heapq.heappop(heap)
+        t = _combine(net, a, b)
+        heapq.heappush(heap, (t.node.level, next(count), t))
+    return net.add(heap[0][2])
+
+
+def times_const(net: Netlist, x: Node, c: int) -> list[Term]:
+    """Terms of ``x·c``: one shifted, signed copy of ``x`` per CSD digit of ``c``."""
+    return [Term(x, s, d) for s, d in csd(c)]
+
+
+class ProductCache:
+    """Shares ``x·m`` for odd ``m`` among all users of one netlist (common sub-expressions).
+
+    ``x·c`` with ``c = ±m·2**t`` is ``±(x·m) << t``: the odd multiple is built once as its own
+    CSD tree, and every column that multiplies ``x`` by ``±m·2**t`` reuses it for free.
+    """
+
+    def __init__(self, net: Netlist) -> None:
+        self.net = net
+        self._cache: dict[tuple[int, int], Node] = {}
+
+    def terms(self, x: Node, c: int) -> list[Term]:
+        c = int(c)
+        if c == 0:
+            return []
+        sign = 1 if c > 0 else -1
+        m, t = abs(c), 0
+        while not m & 1:
+            m >>= 1
+            t += 1
+        if m == 1:
+            return [Term(x, t, sign)]
+        key = (x.id, m)
+        if key not in self._cache:
+            self._cache[key] = sum_terms(self.net, times_const(self.net, x, m))
+        return [Term(self._cache[key], t, sign)]
+
+
+def max_tree(net: Netlist, terms: list[Term]) -> Node:
+    """The node of ``max(terms)`` (shifted, positive terms) as a balanced comparator tree."""
+    if not terms:
+        raise ValueError("internal: max over no terms")
+    count = itertools.count()
+    heap = [(t.node.level, next(count), t) for t in terms]
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        _, _, a = heapq.heappop(heap)
+        _, _, b = heapq.heappop(heap)
+        n = net.max(a, b)
+        heapq.heappush(heap, (n.level, next(count), Term(n)))
+    return net.add(heap[0][2])
