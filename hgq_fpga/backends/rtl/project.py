@@ -161,9 +161,17 @@ class RTLProject:
         return outs[0] if len(outs) == 1 else outs
 
     # ------------------------------------------------------------------ synthesis
-    def synth(self, board: str | None = None, timeout: float | None = None):
-        """``make synth`` in the project (Vivado if on PATH, else Yosys); returns :meth:`report`."""
-        args = ["make", "-C", str(self.path), "synth"] + ([f"BOARD={board}"] if board else [])
+    def synth(self, board: str | None = None, tool: str | None = None, timeout: float | None = None):
+        """``make synth`` in the project; returns :meth:`report`.
+
+        ``tool``: ``"vivado"`` or ``"yosys"``; default Vivado when ``vivado`` is on PATH, else Yosys.
+        """
+        if tool not in (None, "vivado", "yosys"):
+            raise ValueError(f"synthesis tool must be 'vivado' or 'yosys', got {tool!r}")
+        if tool == "yosys" or (tool is None and shutil.which("vivado") is None):
+            require("yosys")
+        args = ["make", "-C", str(self.path), "synth"] + ([f"BOARD={board}"] if board else []) \
+            + ([f"SYNTH_TOOL={tool}"] if tool else [])
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])

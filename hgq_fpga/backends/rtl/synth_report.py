@@ -21,7 +21,7 @@ KINDS = ("LUT", "FF", "CARRY", "DSP", "BRAM_18K", "SRL", "LUTRAM")
 
 #: Yosys Xilinx cell type → reported kind, and how many of that kind one cell is.
 YOSYS_CELLS = {
-    **{f"LUT{n}": ("LUT", 1) for n in range(1, 7)},
+    **{f"LUT{n}": ("LUT", 1) for n in range(1, 7)}, "INV": ("LUT", 1),
     **{c: ("FF", 1) for c in ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1",
                               "FDPE_1", "LDCE", "LDPE")},
     "CARRY4": ("CARRY", 1), "CARRY8": ("CARRY", 1),

@@ -49,11 +49,28 @@ def expected_codes(fw, codes: list[np.ndarray]) -> list[np.ndarray]:
     return [env[o] for o in fw.outputs]
 
 
-def _boards() -> list[dict]:
+#: Vivado family → Yosys ``synth_xilinx -family``, for board files without ``yosys_family``.
+YOSYS_FAMILIES = {"virtexuplus": "xcup", "kintexuplus": "xcup", "zynquplus": "xcup",
+                  "virtexu": "xcu", "kintexu": "xcu", "zynq": "xc7", "artix7": "xc7",
+                  "kintex7": "xc7", "virtex7": "xc7", "spartan7": "xc7"}
+
+
+def yosys_family(board) -> str:
+    """The board's Yosys family: its ``yosys_family`` field, else derived from ``family``."""
+    fam = getattr(board, "yosys_family", "") or YOSYS_FAMILIES.get(board.family.lower(), "")
+    if not fam:
+        raise ValueError(f"board {board.name!r}: no `yosys_family` field and no known Yosys family "
+                         f"for family {board.family!r}; add e.g. `yosys_family: xcup` to its file")
+    return fam
+
+
+def _boards(extra) -> list[dict]:
     from hgq_fpga.board import known_boards
-    return [{"name": b.name, "part": b.part, "yosys_family": b.yosys_family,
+    boards = dict(known_boards())
+    boards[extra.name] = extra
+    return [{"name": b.name, "part": b.part, "yosys_family": yosys_family(b),
              "clock_period_ns": b.clock_period_ns, "resources": b.resources}
-            for b in known_boards().values()]
+            for b in boards.values()]
 
 
 def _layout(p: Port) -> str:
@@ -134,7 +151,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     codes = [np.asarray(c, dtype=np.int64) for c in codes]
     expected = expected_codes(fw, codes)
     ports = [dict(asdict(p), shape=list(p.shape)) for p in low.inputs + low.outputs]
-    boards = _boards()
+    boards = _boards(b)
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "latency_cycles": sched.latency,
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
