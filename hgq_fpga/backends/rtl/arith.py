@@ -38,7 +38,10 @@ def _combine(net: Netlist, a: Term, b: Term) -> Term:
         node = net.add(Term(a.node, a.shift - m, 1), Term(b.node, b.shift - m, 1))
         return Term(node, m, a.sign)
     pos, neg = (a, b) if a.sign > 0 else (b, a)
-    return Term(net.add(Term(pos.node, pos.shift - m, 1), Term(neg.node, neg.shift - m, -1)), m, 1)
+    if pos.shift > neg.shift:
+        # -(neg - pos): the unshifted operand stays positive, so the adder skips its low bits
+        return Term(net.add(Term(neg.node, 0, 1), Term(pos.node, pos.shift - m, -1)), m, -1)
+    return Term(net.add(Term(pos.node, 0, 1), Term(neg.node, neg.shift - m, -1)), m, 1)
 
 
 def sum_terms(net: Netlist, terms: Iterable[Term], const: int = 0) -> Node:
@@ -54,14 +57,19 @@ def sum_terms(net: Netlist, terms: Iterable[Term], const: int = 0) -> Node:
     if not live:
         return net.const(0)
     count = itertools.count()
-    heap = [(t.node.level, next(count), t) for t in live]
+    heap = [(*_key(t), next(count), t) for t in live]
     heapq.heapify(heap)
     while len(heap) > 1:
-        _, _, a = heapq.heappop(heap)
-        _, _, b = heapq.heappop(heap)
+        a = heapq.heappop(heap)[-1]
+        b = heapq.heappop(heap)[-1]
         t = _combine(net, a, b)
-        heapq.heappush(heap, (t.node.level, next(count), t))
-    return net.add(heap[0][2])
+        heapq.heappush(heap, (*_key(t), next(count), t))
+    return net.add(heap[0][-1])
+
+
+def _key(t: Term) -> tuple[int, int]:
+    """Adder depth first (balanced trees), then magnitude (narrow adders first)."""
+    return t.node.level, max(abs(t.node.lo), abs(t.node.hi)).bit_length() + t.shift
 
 
 def times_const(net: Netlist, x: Node, c: int) -> list[Term]:

@@ -64,6 +64,16 @@ def _cmp_width(*ranges: tuple[int, int]) -> int:
 def _expr(n: Node, r: _Refs, s: int) -> str:
     """The Verilog expression of node ``n`` computed in stage ``s``."""
     w = n.width
+    if n.kind == "add" and len(n.args) == 2 and 0 in n.params["shifts"] \
+            and 0 < max(n.params["shifts"]) < w and n.params["signs"][n.params["shifts"].index(0)] > 0:
+        # P ± (Q << s): the low s bits are P's own, only the high bits need an adder
+        p_at = n.params["shifts"].index(0)
+        p, q = n.args[p_at], n.args[1 - p_at]
+        sh, sg = n.params["shifts"][1 - p_at], n.params["signs"][1 - p_at]
+        if not p.is_const:
+            high = f"{r.bits(p, s, sh, w - 1)} {'+' if sg > 0 else '-'} {r.ext(q, s, w - sh)}"
+            # both operands are w - s bits wide, so the sum is too (self-determined in { })
+            return f"{{({high}), {r.bits(p, s, 0, sh - 1)}}}"
     if n.kind == "add":
         parts = []
         for a, sh, sg in zip(n.args, n.params["shifts"], n.params["signs"]):
