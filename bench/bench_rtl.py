@@ -29,6 +29,10 @@ YOSYS_SCRIPT = ("read_verilog {src}; synth_xilinx -family xcup -top {top} -flatt
                 "-noclkbuf; tee -q -o {out} stat -json")
 
 
+#: our option sets compared
+VARIANTS = {"ours_plain": {"cse": False}, "ours_cse": {}, "ours_share": {"cse": False, "share_products": True}}
+
+
 def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 0.3):
     """An HGQ-like MLP: 8-bit inputs, ``w_bits``-bit weights (some pruned), RND/SAT 8-bit
     activations after every hidden ReLU.  Returns the IR and the per-layer integer weights."""
@@ -53,9 +57,9 @@ def yosys_stat(src: Path, top: str, out: Path) -> tuple[dict, float]:
     return parse_yosys_stat(out), time.perf_counter() - t
 
 
-def ours(fw, out: Path, share: bool) -> dict:
+def ours(fw, out: Path, **options) -> dict:
     t = time.perf_counter()
-    prj = write_project(fw, out, share_products=share, replace=True)
+    prj = write_project(fw, out, replace=True, **options)
     t_write = time.perf_counter() - t
     t = time.perf_counter()
     prj.compile()
@@ -80,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models.split(","):
         fw, layers = mlp(zoo[name])
         row = {"sizes": zoo[name]}
-        for share in (False, True):
-            row["ours_share" if share else "ours"] = ours(fw, out / f"{name}_{int(share)}", share)
+        for variant, opts in VARIANTS.items():
+            row[variant] = ours(fw, out / f"{name}_{variant}", **opts)
         da = Path(args.da4ml_python)
         if da.is_file():
             np.savez(out / f"{name}_weights.npz", **{f"w{n}": l["w"] for n, l in enumerate(layers)},

@@ -31,7 +31,9 @@ def main() -> int:
     comb = comb_trace(inp, h)
     model = VerilogModel(comb, "da4ml_net", out, latency_cutoff=cutoff)
     model.write()
-    srcs = sorted(str(p) for p in (out / "src").rglob("*.v"))
+    # the wrapper is for da4ml's own simulation; the ROM module needs memory files this MLP has none of
+    srcs = sorted(str(p) for p in (out / "src").rglob("*.v")
+                  if not p.name.endswith("_wrapper.v") and p.name != "lookup_table.v")
     lat = None
     meta_path = out / "metadata.json"
     if meta_path.is_file():

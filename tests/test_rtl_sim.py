@@ -67,12 +67,12 @@ def test_dense_relu_add_tables_casts_every_mode_deep_pipeline(tmp_path):
                arch_wide_and_shifted(rng)]
     fw = merge(models)
     # two adder levels per stage: a deep pipeline, most operands cross registers
-    prj = write_project(fw, tmp_path / "p", levels=2)
+    prj = write_project(fw, tmp_path / "p", levels=2, cse=False)
     assert prj.latency > 4
     assert _mismatches(prj, fw, np.random.default_rng(1)) == 0
 
 
-def test_conv_pooling_shared_products(tmp_path):
+def test_conv_pooling_shared_pairs_and_products(tmp_path):
     rng = np.random.default_rng(2)
     models = [arch_conv(rng, 1, "valid", 1), arch_conv(rng, 1, "same", 2), arch_conv(rng, 2, "same", 2),
               arch_avgpool(rng, 1, 3, "same"), arch_avgpool(rng, 2, 3, "valid")]

@@ -118,3 +118,71 @@ def max_tree(net: Netlist, terms: list[Term]) -> Node:
         n = net.max(a, b)
         heapq.heappush(heap, (n.level, next(count), Term(n)))
     return net.add(heap[0][2])
+
+
+def _pair_key(a: Term, b: Term) -> tuple | None:
+    """Shift- and sign-free key of ``a + b``: the same key means the same sub-expression up to a
+    common shift and sign.  None for a degenerate pair (one signal twice at one shift)."""
+    if (a.node.id, a.shift) > (b.node.id, b.shift):
+        a, b = b, a
+    if a.node.id == b.node.id and a.shift == b.shift:
+        return None
+    return a.node.id, b.node.id, b.shift - a.shift, a.sign * b.sign
+
+
+def share_pairs(net: Netlist, columns: list[list[Term]]) -> list[list[Term]]:
+    """Common sub-expression elimination across the columns of one constant matrix-vector product.
+
+    Greedy: the pair of terms ``x_a·2^s ± x_b·2^(s+d)`` that occurs in the most columns becomes one
+    adder ``x_a ± x_b·2^d``, which replaces the pair in every column that holds it (as one shifted,
+    signed term); repeat while some pair occurs in two columns or more.  Pair counts are kept up
+    to date incrementally, so a layer costs time linear in the replacements made.
+    """
+    cols = [list(c) for c in columns]
+    where: dict[tuple, dict[int, int]] = {}         # key -> {column: occurrences}
+    heap: list = []
+
+    def bump(key, c, by):
+        if key is None:
+            return
+        occ = where.setdefault(key, {})
+        occ[c] = occ.get(c, 0) + by
+        if occ[c] <= 0:
+            del occ[c]
+        elif by > 0:
+            heapq.heappush(heap, (-len(occ), key))
+
+    for c, terms in enumerate(cols):
+        for i, a in enumerate(terms):
+            for b in terms[i + 1:]:
+                bump(_pair_key(a, b), c, 1)
+    made: dict[tuple, Node] = {}
+    while heap:
+        neg, key = heapq.heappop(heap)
+        occ = where.get(key, {})
+        if len(occ) < 2:
+            continue
+        if -neg != len(occ):
+            heapq.heappush(heap, (-len(occ), key))
+            continue
+        va, vb, d, g = key
+        for c in list(occ):
+            while where.get(key, {}).get(c, 0) > 0:
+                terms = cols[c]
+                look = {(t.node.id, t.shift, t.sign): t for t in terms}
+                a, b = next((a, look[(vb, a.shift + d, a.sign * g)]) for a in terms
+                            if a.node.id == va and (vb, a.shift + d, a.sign * g) in look
+                            and look[(vb, a.shift + d, a.sign * g)] is not a)
+                for t in (a, b):
+                    terms.remove(t)
+                    for u in terms:
+                        bump(_pair_key(t, u), c, -1)
+                bump(_pair_key(a, b), c, -1)
+                if key not in made:
+                    lo_shift = max(0, -d)
+                    made[key] = net.add(Term(a.node, lo_shift, 1), Term(b.node, lo_shift + d, g))
+                new = Term(made[key], a.shift - max(0, -d), a.sign)
+                for u in terms:
+                    bump(_pair_key(new, u), c, 1)
+                terms.append(new)
+    return cols

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from hgq_fpga.backends.rtl.arith import ProductCache, max_tree, sum_terms, times_const
+from hgq_fpga.backends.rtl.arith import ProductCache, max_tree, share_pairs, sum_terms, times_const
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
@@ -76,6 +76,7 @@ def _linear(net, op, xs, in_types, opts):
     for p in range(positions):
         share = ProductCache(net) if opts.get("share_products") else None
         idx = plan.idx[p]
+        columns, consts = [], []
         for o in range(n_out):
             terms, const = [], int(bp[p, o])
             for j in np.nonzero(plan.live[p, :, o] & (idx >= 0))[0].tolist():
@@ -84,7 +85,11 @@ def _linear(net, op, xs, in_types, opts):
                     const += node.params["value"] * c
                 else:
                     terms += share.terms(node, c) if share else times_const(net, node, c)
-            out.append(sum_terms(net, terms, const))
+            columns.append(terms)
+            consts.append(const)
+        if opts.get("cse"):
+            columns = share_pairs(net, columns)
+        out += [sum_terms(net, terms, const) for terms, const in zip(columns, consts)]
     return _finish(net, out, op.out)
 
 
@@ -186,7 +191,7 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def lower_model(fw, share_products: bool = False) -> Lowered:
+def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
     """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types."""
     net = Netlist()
     used: set[str] = {"clk", "rst", "in_valid", "out_valid"}
@@ -199,7 +204,7 @@ def lower_model(fw, share_products: bool = False) -> Lowered:
             elems[e] = net.input(k, w, port.name, off)
         env[spec.name] = elems
         inputs.append(port)
-    opts = {"share_products": share_products}
+    opts = {"share_products": share_products, "cse": cse}
     for op in fw.ops:
         if op.kind not in LOWERINGS:
             raise NotImplementedError(f"the RTL backend has no lowering for op kind {op.kind!r} "

@@ -120,7 +120,8 @@ def _check_out(out: Path, replace: bool) -> None:
 
 
 def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: float | None = None,
-                  top: str = "hgq_net", levels: int | None = None, share_products: bool = False,
+                  top: str = "hgq_net", levels: int | None = None, cse: bool = True,
+                  share_products: bool = False,
                   test_codes: list[np.ndarray] | None = None, n_vectors: int = DEFAULT_VECTORS,
                   replace: bool = False, cache_dir: str | Path | None = None) -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
@@ -128,8 +129,10 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
     ``clock_period``: ns, default the board's; with ``levels`` (adder levels per pipeline stage,
     default from the clock, see :func:`~hgq_fpga.backends.rtl.schedule.default_levels`) it sets
-    the register stages.  ``share_products``: build each ``x·m`` (odd ``m``) once per layer and
-    share it across columns.  ``test_codes``: raw input codes for ``sim/`` (one array per input;
+    the register stages.  ``cse`` (default on; fewer LUTs than without on every model measured,
+    see bench/bench_rtl.py): share sub-expressions ``x_a ± x_b·2^d`` across the columns of each
+    Dense/Conv (greedy pair elimination).  ``share_products`` (with ``cse=False``): build each
+    ``x·m`` (odd ``m``) once per layer and share it across columns.  ``test_codes``: raw input codes for ``sim/`` (one array per input;
     default ``n_vectors`` random codes).  ``replace``: swap out an earlier hgq_fpga RTL project.
     """
     from hgq_fpga.board import load_board
@@ -143,7 +146,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     if clock <= 0:
         raise ValueError(f"clock period must be positive, got {clock} ns")
     levels = int(levels) if levels is not None else default_levels(clock)
-    low = lower_model(fw, share_products=share_products)
+    low = lower_model(fw, share_products=share_products, cse=cse)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
     sched = schedule(nodes, outs, levels)
@@ -155,6 +158,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "latency_cycles": sched.latency,
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
+            "cse": bool(cse),
             "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
             "boards": {d["name"]: d for d in boards},
             "nodes": {k: sum(1 for n in nodes if n.kind == k) for k in sorted({n.kind for n in nodes})},
