@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="build/bench_rtl")
     ap.add_argument("--da4ml-python", default="/work/venvs/da4ml/bin/python")
     ap.add_argument("--models", default="small,jet")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models.split(","):
         fw, layers = mlp(zoo[name])
         row = {"sizes": zoo[name]}
-        for variant, opts in VARIANTS.items():
-            row[variant] = ours(fw, out / f"{name}_{variant}", **opts)
+        for variant in args.variants.split(","):
+            row[variant] = ours(fw, out / f"{name}_{variant}", **VARIANTS[variant])
         da = Path(args.da4ml_python)
         if da.is_file():
             np.savez(out / f"{name}_weights.npz", **{f"w{n}": l["w"] for n, l in enumerate(layers)},

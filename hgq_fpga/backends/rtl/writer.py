@@ -172,7 +172,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
             at += vectors.words(p)
     ctx = dict(top=top, board=b.name, clock=clock, levels=levels, latency=sched.latency,
                latency_ns=f"{sched.latency * clock:g}", boards=boards, pinned=PINNED,
-               n_vectors=len(codes[0]) if codes else 0, share_products=share_products,
+               n_vectors=len(codes[0]) if codes else 0, share_products=share_products, cse=cse,
                verilator_flags=" ".join(VERILATOR_FLAGS))
     tb_ports = lambda ps: [{"name": p.name, "word": word[p.name]} for p in ps if p.width]  # noqa: E731
     files = {
