@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install test test-all demo bench clean
+.PHONY: install install-rtl-tools test test-all demo bench clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,21 @@ $(STAMP): pyproject.toml requirements-qkeras.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Verilator and Yosys for the RTL backend (hgq_fpga.backends.rtl), pinned Debian 12 packages.
+# Installed with apt-get when missing and we are root; otherwise a message says what to run.
+RTL_TOOLS := verilator=5.006-3 yosys=0.23-6
+install-rtl-tools:
+	@if command -v verilator >/dev/null 2>&1 && command -v yosys >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(RTL_TOOLS); \
+	else \
+	  echo "the RTL backend needs Verilator and Yosys: run 'sudo apt-get install $(RTL_TOOLS)' (Debian 12)" >&2; exit 2; \
+	fi
+
+test: $(STAMP) install-rtl-tools
 	$(PY) -m pytest -q -n 2
 
-test-all: $(STAMP)
+test-all: $(STAMP) install-rtl-tools
 	$(PY) -m pytest -q -n 2 -m ''
 
 # Train an HGQ MLP on the bundled digits, write a verified vu9p HLS project to build/demo/.

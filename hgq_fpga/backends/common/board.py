@@ -32,6 +32,8 @@ class Board:
     resources: dict[str, int]
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
+    #: Yosys ``synth_xilinx -family`` of the part (``xcup``, ``xcu``, ``xc7``); "" if not given
+    yosys_family: str = ""
 
     def utilisation(self, used: dict[str, float]) -> dict[str, float]:
         """Fraction of each available resource that ``used`` takes (only kinds the board lists)."""
@@ -66,6 +68,7 @@ def _parse(path: Path, fallback_name: str) -> Board:
         resources={str(k): int(v) for k, v in res.items()},
         description=str(data.get("description", "")),
         aliases=tuple(str(a) for a in data.get("aliases", ()) or ()),
+        yosys_family=str(data.get("yosys_family", "")),
     )
 
 

@@ -1,0 +1,89 @@
+"""Pipeline stages from an adder-depth budget: II = 1, latency in clock cycles.
+
+Nodes are placed as soon as possible (ASAP).  A node joins the stage of its latest operand if
+the combinational depth there, plus its own cost (:data:`~hgq_fpga.backends.rtl.netlist.COST`),
+stays within ``levels`` adder levels; otherwise it opens the next stage and its operands are
+registered in between.  Inputs are registered on entry (stage 0) and outputs on exit, so the
+latency is ``last stage + 2`` clock cycles, and a new sample may enter on every clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hgq_fpga.backends.rtl.netlist import COST, Netlist, Node
+
+#: Adder levels per ns of clock period, the default budget: a ripple adder of trigger-network
+#: width on UltraScale+ (carry chain, one LUT and routing) takes about 1.2 ns.
+NS_PER_LEVEL = 1.2
+
+
+def default_levels(clock_period_ns: float) -> int:
+    """Adder levels that fit into one clock period (at least one)."""
+    return max(1, int(clock_period_ns / NS_PER_LEVEL))
+
+
+def cost(n: Node) -> int:
+    """Adder-depth cost of node ``n`` (truncation and wrapping are wiring only)."""
+    if n.kind == "shr" and n.params["round"] == "TRN":
+        return 0
+    if n.kind == "ovf" and n.params["mode"] == "WRAP":
+        return 0
+    return COST[n.kind]
+
+
+@dataclass
+class Schedule:
+    """Stage of each emitted node, and the stage each node is last read in."""
+
+    stage: dict[int, int]
+    last_use: dict[int, int]
+    last_stage: int
+    levels: int
+
+    @property
+    def latency(self) -> int:
+        """Clock cycles from the edge that samples ``in_valid`` to the one that raises ``out_valid``."""
+        return self.last_stage + 2
+
+
+def live_nodes(net: Netlist, outputs: list[Node]) -> list[Node]:
+    """Non-constant nodes the outputs depend on, in topological order, plus every input."""
+    keep = set()
+    stack = [n for n in outputs if not n.is_const]
+    while stack:
+        n = stack.pop()
+        if n.id in keep:
+            continue
+        keep.add(n.id)
+        stack.extend(a for a in n.args if not a.is_const)
+    return [n for n in net.nodes if n.id in keep or n.kind == "input"]
+
+
+def schedule(nodes: list[Node], outputs: list[Node], levels: int) -> Schedule:
+    """ASAP stages of ``nodes`` (topologically ordered) within ``levels`` adder levels per stage."""
+    if levels < 1:
+        raise ValueError(f"adder levels per stage must be at least 1, got {levels}")
+    stage: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    for n in nodes:
+        ins = [a for a in n.args if not a.is_const]
+        if not ins:
+            stage[n.id], depth[n.id] = 0, 0
+            continue
+        s = max(stage[a.id] for a in ins)
+        c = cost(n)
+        d = max(depth[a.id] for a in ins if stage[a.id] == s) + c
+        if d > levels and c > 0:
+            s, d = s + 1, c
+        stage[n.id], depth[n.id] = s, d
+    last = max((stage[n.id] for n in outputs if not n.is_const), default=0)
+    last_use = {n.id: stage[n.id] for n in nodes}
+    for n in nodes:
+        for a in n.args:
+            if not a.is_const:
+                last_use[a.id] = max(last_use[a.id], stage[n.id])
+    for n in outputs:
+        if not n.is_const:
+            last_use[n.id] = last
+    return Schedule(stage, last_use, last, levels)

@@ -1,0 +1,202 @@
+"""Write a self-contained RTL project folder for a :class:`~hgq_fpga.ir.FirmwareModel`.
+
+Layout: ``src/<top>.v`` (the design), ``sim/`` (Verilator testbench, input codes and the
+emulator's expected outputs), ``synth/vivado.tcl``, ``scripts/report.py`` (the report parser,
+standard library only), ``ir/`` (the firmware IR), ``project.json`` (latency, ports, boards),
+``Makefile`` and ``README.md``.  The folder is built in a hidden sibling and renamed into place,
+so a failure never leaves half a project and a folder hgq_fpga did not write is never replaced.
+No absolute path is written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from hgq_fpga.backends.rtl import vectors
+from hgq_fpga.backends.rtl.lower import Port, lower_model
+from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject
+from hgq_fpga.backends.rtl.schedule import default_levels, live_nodes, schedule
+from hgq_fpga.backends.rtl.tools import PINNED
+from hgq_fpga.backends.rtl.verilog import emit_module
+from hgq_fpga.folders import move_into_place, observe, staging_folder
+
+#: Test vectors written into ``sim/`` when none are given.
+DEFAULT_VECTORS = 64
+MARKER = "hgq_fpga rtl project"
+
+
+def random_codes(fw, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Uniformly random raw codes of every input element's type (the whole range)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for spec in fw.inputs:
+        lo, hi = spec.type.bounds()
+        lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+        out.append(lo + np.floor(rng.random((n, *spec.shape)) * (hi - lo + 1)).astype(np.int64))
+    return out
+
+
+def expected_codes(fw, codes: list[np.ndarray]) -> list[np.ndarray]:
+    """The emulator's output codes for input codes (each code is exact as a float64 value)."""
+    values = [np.ldexp(c.astype(np.float64), -s.type.f) for c, s in zip(codes, fw.inputs)]
+    env = fw.run_raw(values if len(values) > 1 else values[0], keep_all=False)
+    return [env[o] for o in fw.outputs]
+
+
+#: Vivado family → Yosys ``synth_xilinx -family``, for board files without ``yosys_family``.
+YOSYS_FAMILIES = {"virtexuplus": "xcup", "kintexuplus": "xcup", "zynquplus": "xcup",
+                  "virtexu": "xcu", "kintexu": "xcu", "zynq": "xc7", "artix7": "xc7",
+                  "kintex7": "xc7", "virtex7": "xc7", "spartan7": "xc7"}
+
+
+def yosys_family(board) -> str:
+    """The board's Yosys family: its ``yosys_family`` field, else derived from ``family``."""
+    fam = getattr(board, "yosys_family", "") or YOSYS_FAMILIES.get(board.family.lower(), "")
+    if not fam:
+        raise ValueError(f"board {board.name!r}: no `yosys_family` field and no known Yosys family "
+                         f"for family {board.family!r}; add e.g. `yosys_family: xcup` to its file")
+    return fam
+
+
+def _boards(extra) -> list[dict]:
+    from hgq_fpga.backends.common.board import known_boards
+    boards = dict(known_boards())
+    boards[extra.name] = extra
+    return [{"name": b.name, "part": b.part, "yosys_family": yosys_family(b),
+             "clock_period_ns": b.clock_period_ns, "resources": b.resources}
+            for b in boards.values()]
+
+
+def _layout(p: Port) -> str:
+    if not p.elements:
+        return "–"
+    w = sorted(set(p.widths))
+    return f"{w[0]}..{w[-1]} bits" if len(w) > 1 else f"{w[0]} bits each"
+
+
+def _template_root() -> str:
+    """``hgq_fpga.templates`` (installed package data), or ``templates/`` beside the package in
+    a source checkout whose installed templates lack the RTL ones (e.g. another editable copy)."""
+    root = Path(str(resources.files("hgq_fpga.templates")))
+    if not (root / "rtl" / "tb.cpp.j2").is_file():
+        checkout = Path(__file__).resolve().parents[3] / "templates"
+        if (checkout / "rtl" / "tb.cpp.j2").is_file():
+            return str(checkout)
+        raise FileNotFoundError(f"RTL templates not found in {root / 'rtl'}; reinstall hgq_fpga")
+    return str(root)
+
+
+def _render(template: str, **ctx) -> str:
+    import jinja2
+    from hgq_fpga import __version__
+    root = _template_root()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(template).render(version=__version__, **ctx)
+
+
+def _is_ours(path: Path) -> bool:
+    info = path / "project.json"
+    try:
+        return json.loads(info.read_text()).get("written_by") == MARKER
+    except (OSError, ValueError):
+        return False
+
+
+def _check_out(out: Path, replace: bool) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not replace:
+            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
+                                  "pass replace=True (which replaces only a project hgq_fpga wrote)")
+        if not _is_ours(out):
+            raise FileExistsError(f"{out} exists, is not empty and is not an hgq_fpga RTL project; "
+                                  "refusing to replace it: choose a new folder")
+
+
+def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: float | None = None,
+                  top: str = "hgq_net", levels: int | None = None, cse: bool = True,
+                  share_products: bool = False,
+                  test_codes: list[np.ndarray] | None = None, n_vectors: int = DEFAULT_VECTORS,
+                  replace: bool = False, cache_dir: str | Path | None = None) -> RTLProject:
+    """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
+
+    ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
+    ``clock_period``: ns, default the board's; with ``levels`` (adder levels per pipeline stage,
+    default from the clock, see :func:`~hgq_fpga.backends.rtl.schedule.default_levels`) it sets
+    the register stages.  ``cse`` (default on; fewer LUTs than without on every model measured,
+    see bench/bench_rtl.py): share sub-expressions ``x_a ± x_b·2^d`` across the columns of each
+    Dense/Conv (greedy pair elimination).  ``share_products`` (with ``cse=False``): build each
+    ``x·m`` (odd ``m``) once per layer and share it across columns.  ``test_codes``: raw input codes for ``sim/`` (one array per input;
+    default ``n_vectors`` random codes).  ``replace``: swap out an earlier hgq_fpga RTL project.
+    """
+    from hgq_fpga.backends.common.board import load_board
+    if not top.isidentifier():
+        raise ValueError(f"top module name {top!r} is not a Verilog identifier")
+    out = Path(out_dir)
+    _check_out(out, replace)
+    b = load_board(board)
+    clock = float(clock_period if clock_period is not None else b.clock_period_ns)
+    if clock <= 0:
+        raise ValueError(f"clock period must be positive, got {clock} ns")
+    levels = int(levels) if levels is not None else default_levels(clock)
+    low = lower_model(fw, share_products=share_products, cse=cse)
+    outs = [n for ns in low.output_nodes for n in ns]
+    nodes = live_nodes(low.net, outs)
+    sched = schedule(nodes, outs, levels)
+    codes = test_codes if test_codes is not None else random_codes(fw, n_vectors)
+    codes = [np.asarray(c, dtype=np.int64) for c in codes]
+    expected = expected_codes(fw, codes)
+    ports = [dict(asdict(p), shape=list(p.shape)) for p in low.inputs + low.outputs]
+    boards = _boards(b)
+    info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
+            "levels_per_stage": levels, "latency_cycles": sched.latency,
+            "latency_ns": sched.latency * clock, "share_products": bool(share_products),
+            "cse": bool(cse),
+            "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
+            "boards": {d["name"]: d for d in boards},
+            "nodes": {k: sum(1 for n in nodes if n.kind == k) for k in sorted({n.kind for n in nodes})},
+            "pipeline_registers": sum(max(0, sched.last_use[n.id] - sched.stage[n.id]) * n.width
+                                      for n in nodes)}
+    word = {}
+    for group in (low.inputs, low.outputs):
+        at = 0
+        for p in group:
+            word[p.name] = at
+            at += vectors.words(p)
+    ctx = dict(top=top, board=b.name, clock=clock, levels=levels, latency=sched.latency,
+               latency_ns=f"{sched.latency * clock:g}", boards=boards, pinned=PINNED,
+               n_vectors=len(codes[0]) if codes else 0, share_products=share_products, cse=cse,
+               verilator_flags=" ".join(VERILATOR_FLAGS))
+    tb_ports = lambda ps: [{"name": p.name, "word": word[p.name]} for p in ps if p.width]  # noqa: E731
+    files = {
+        f"src/{top}.v": emit_module(low, nodes, sched, top,
+                                    f"// {top}: written by hgq_fpga from a firmware IR; do not edit.\n"
+                                    f"// Latency {sched.latency} cycles at {clock:g} ns, II = 1."),
+        "sim/tb.cpp": _render("rtl/tb.cpp.j2", inputs=tb_ports(low.inputs), outputs=tb_ports(low.outputs),
+                              in_words=sum(vectors.words(p) for p in low.inputs),
+                              out_words=sum(vectors.words(p) for p in low.outputs), **ctx),
+        "synth/vivado.tcl": _render("rtl/vivado.tcl.j2", **ctx),
+        "Makefile": _render("rtl/Makefile.j2", **ctx),
+        "README.md": _render("rtl/README.md.j2",
+                             inputs=[dict(asdict(p), width=p.width, layout=_layout(p)) for p in low.inputs],
+                             outputs=[dict(asdict(p), width=p.width, layout=_layout(p)) for p in low.outputs],
+                             **ctx),
+        "scripts/report.py": resources.files("hgq_fpga.backends.rtl").joinpath("synth_report.py").read_text(),
+        "project.json": json.dumps(info, indent=1) + "\n",
+    }
+    seen = observe(out)
+    with staging_folder(out) as d:
+        for rel, text in files.items():
+            path = d / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        vectors.write_inputs(d / "sim" / "input.bin", low.inputs, codes)
+        vectors.write_expected(d / "sim" / "expected.bin", low.outputs, expected)
+        fw.save(d / "ir")
+        move_into_place(d, out, seen=seen, ours=_is_ours if replace else None)
+    return RTLProject(fw, out, cache_dir)
