@@ -257,3 +257,16 @@ def test_bad_options_are_refused():
         TernaryQuantizer(group_size=0)
     with pytest.raises(ValueError, match="weights only"):
         TernaryQuantizer(kind="activation")
+
+
+def test_report_shows_the_adder_count():
+    from hgq_fpga.app.report.stats import summarize
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((6,))
+    x = L.HQuantize()(inp)
+    model = keras.Model(inp, L.HDense(3, kernel_quantizer=nhot(2), bias_initializer="random_normal")(x))
+    hgq_fpga.calibrate(model, np.random.default_rng(0).normal(0, 1, (32, 6)))
+    fw = hgq_fpga.to_firmware(model)
+    stats = summarize(fw).to_dict()
+    assert stats["adders"] == fw.resources().adders > 0
+    assert sum(layer["adders"] for layer in stats["layers"]) == stats["adders"]
