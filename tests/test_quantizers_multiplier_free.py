@@ -24,6 +24,8 @@ from hgq_fpga.nn.quantizers.nhot import NHotQuantizer, nearest_nhot_codes, nhot 
 from hgq_fpga.nn.quantizers.ternary import TernaryQuantizer, ternary, ternary_codes  # noqa: E402
 from hgq_fpga.nn.ternarize import ternarize  # noqa: E402
 
+tf_function = __import__("tensorflow").function
+
 
 def _digit_sets(bits: int) -> dict[int, int]:
     """Brute force: every integer reachable with digits {-1, 0, 1} on ``bits`` positions -> the
@@ -232,6 +234,16 @@ def test_two_stage_schedule_switches_terms():
     assert seen == [[3.0] * 3, [3.0] * 3, [1.0, 2.0, 1.0]]
     with pytest.raises(ValueError, match="max_terms"):
         nhot_quantizers(model)[0].set_terms(4)
+    # the variable drives the compiled training-mode rounding without a retrace
+    q = nhot_quantizers(model)[0]
+    rounding = tf_function(q.round_scaled)
+    v = keras.ops.convert_to_tensor(np.array([23.0, 45.0, 0.4, -11.0]), "float32")
+    got = {}
+    for n in (0, 1, 2, 3):
+        q.set_terms(n)
+        got[n] = keras.ops.convert_to_numpy(rounding(v)).tolist()
+    assert got == {0: [23.0, 45.0, 0.0, -11.0], 1: [16.0, 32.0, 0.0, -8.0], 2: [24.0, 48.0, 0.0, -10.0],
+                   3: [23.0, 46.0, 0.0, -11.0]}   # 45 needs 4 digits; 44 and 46 tie: up
 
 
 def test_ternarize_post_training():
