@@ -11,6 +11,7 @@ initialisers), so the resource study compares the bit-width assignment and nothi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import keras
 
@@ -65,7 +66,8 @@ def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict[str, dict]:
 
 
 def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: int = 0,
-          init_bits: int = 6, f_init: float = 6.0) -> keras.Model:
+          init_bits: int = 6, f_init: float = 6.0,
+          kernel_quantizer: Callable[[], Any] | None = None) -> keras.Model:
     """A fresh, uncompiled model of ``arch`` for images of ``image_shape`` (channels last).
 
     ``init_bits`` (significant bits of each weight) and ``f_init`` (fractional bits of each
@@ -73,21 +75,28 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
 
     For ``"uniform"`` every ``f`` variable is made non-trainable here; the widths are then set by
     :class:`bench.uniform.UniformBits` during training.
+
+    ``kernel_quantizer``, if given, makes a fresh kernel quantizer object for each kernel layer
+    (e.g. ``lambda: nhot(2)``; :mod:`bench.bench_multiplier_free`).
     """
     keras.utils.set_random_seed(seed)
-    q = _quantizers(flavour, init_bits, f_init)
+    base = _quantizers(flavour, init_bits, f_init)
+
+    def q() -> dict:
+        return base if kernel_quantizer is None else {**base, "kernel_quantizer": kernel_quantizer()}
+
     inp = keras.Input(tuple(image_shape))
-    x = HQuantize(output_quantizer=q["output_quantizer"])(inp)
+    x = HQuantize(output_quantizer=base["output_quantizer"])(inp)
     if arch.kind == "cnn":
         for c in arch.filters:
-            x = HConv2D(c, arch.kernel_size, activation="relu", **q)(x)
+            x = HConv2D(c, arch.kernel_size, activation="relu", **q())(x)
             x = HMaxPooling2D(2)(x)
     elif arch.kind != "mlp":
         raise ValueError(f"unknown architecture kind {arch.kind!r} (expected 'mlp' or 'cnn')")
     x = HFlatten()(x)
     for h in arch.hidden:
-        x = HDense(h, activation="relu", **q)(x)
-    out = HDense(arch.classes, **q)(x)
+        x = HDense(h, activation="relu", **q())(x)
+    out = HDense(arch.classes, **q())(x)
     model = keras.Model(inp, out, name=f"{arch.name}_{flavour}")
     if flavour == "uniform":
         from .uniform import freeze_f

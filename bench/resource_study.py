@@ -148,17 +148,24 @@ def _calibration_set(x: np.ndarray, cfg: StudyConfig) -> np.ndarray:
 
 def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple[list[Trained], dict]:
     """Train one HGQ model with a beta ramp; return every calibrated Pareto checkpoint and run facts."""
-    x, y = _train_data(split, plan)
     model = build(plan.arch, split.image_shape, "hgq", seed=cfg.seed, init_bits=cfg.hgq_init_bits,
                   f_init=cfg.hgq_f_init)
+    return train_front(model, "hgq", plan, split, cfg, workdir)
+
+
+def train_front(model: keras.Model, label: str, plan: Plan, split: Split, cfg: StudyConfig, workdir: str,
+                callbacks: tuple = ()) -> tuple[list[Trained], dict]:
+    """Train ``model`` with the plan's beta ramp (and ``callbacks``); return every calibrated Pareto
+    checkpoint (labelled ``<label>-e<epoch>``) and run facts."""
+    x, y = _train_data(split, plan)
     compile_for_training(model, cfg.learning_rate)
-    ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_hgq")
+    ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_{label}")
     # ParetoCheckpoint counts epochs from 1 (as Keras prints them): "epoch" = epochs trained
-    pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy", filename="hgq-epoch{epoch:04d}.keras")
+    pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy", filename="ckpt-epoch{epoch:04d}.keras")
     ramp = plan.beta_scheduler()
     t0 = time.perf_counter()
     model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
-              batch_size=cfg.batch_size, verbose=0, callbacks=[ramp, pareto])
+              batch_size=cfg.batch_size, verbose=0, callbacks=[ramp, *callbacks, pareto])
     train_s = time.perf_counter() - t0
     out = []
     for val_acc, train_ebops, path in sorted(pareto.front, key=lambda p: p[1]):
@@ -166,7 +173,7 @@ def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple
         epoch = int(re.search(r"epoch(\d+)", os.path.basename(path)).group(1))
         extra = {"epoch": epoch, "beta": ramp.schedule(epoch - 1), "val_accuracy": val_acc,
                  "training_ebops": train_ebops}
-        out.append(_finish(f"hgq-e{epoch}", copy, _calibration_set(x, cfg), split, extra))
+        out.append(_finish(f"{label}-e{epoch}", copy, _calibration_set(x, cfg), split, extra))
     for path in glob.glob(os.path.join(ckpt_dir, "*.keras")):
         os.remove(path)
     return out, {"train_s": round(train_s, 2), "checkpoints": len(out)}

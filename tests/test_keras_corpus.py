@@ -198,8 +198,23 @@ def tie_data(model: keras.Model, rng, n: int = 48) -> list[np.ndarray]:
     return data
 
 
-def check_architecture(seed: int) -> None:
-    arch = Architecture(seed)
+class MultiplierFreeArchitecture(Architecture):
+    """The same draws, with every kernel quantized by a random n-hot or ternary quantizer
+    (``docs/method.md`` §8)."""
+
+    def weight_layer_options(self) -> dict:
+        from hgq_fpga.nn.quantizers.nhot import nhot
+        from hgq_fpga.nn.quantizers.ternary import ternary
+        options = super().weight_layer_options()
+        if self.rng.random() < 0.5:
+            kq = nhot(int(self.rng.integers(1, 4)), init_bits=int(self.rng.integers(2, 7)))
+        else:
+            kq = ternary(self.pick([1, 3, 4, 16]), alpha_bits=int(self.rng.integers(1, 6)))
+        return dict(options, kernel_quantizer=kq)
+
+
+def check_architecture(seed: int, kind: type = Architecture) -> None:
+    arch = kind(seed)
     model = arch.build()
     calib = arch.calibration_data(model)
     exact_ebops = hgq_fpga.calibrate(model, _one(calib))
@@ -216,6 +231,11 @@ def check_architecture(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(30))
 def test_random_architecture_is_exact(seed):
     check_architecture(seed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_multiplier_free_architecture_is_exact(seed):
+    check_architecture(1000 + seed, MultiplierFreeArchitecture)
 
 
 @pytest.mark.slow

@@ -7,6 +7,9 @@ and predicts anywhere.
 * :class:`FirmwareModel` runs them bit-exactly in int64 (``predict``), reports bit widths and
   resources, and saves to JSON + .npz;
 * :func:`load_firmware` reads a saved model.
+
+Multiplier-free weights (n-hot, ternary) are ordinary Dense/Conv weight codes
+(:class:`hgq_fpga.ir.ops.Dense`; ``docs/method.md`` §8).
 """
 
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw

@@ -60,6 +60,11 @@ class Dense(Op):
     ``w_raw``/``w_f``: ``(n_in, n_out)`` weight codes and their fractional bits (value
     ``w_raw·2^-w_f``; code 0 is a pruned weight, skipped).  ``b_raw``/``b_f``: ``(n_out,)``.
     Applies to the last axis; leading axes are independent positions.
+
+    Multiplier-free weights (n-hot, fine-grained ternary; ``docs/method.md`` §8) are ordinary codes
+    here: an n-hot weight is a code with at most ``n`` nonzero signed digits, a ternary group of
+    scale ``α_g = a_g·2^-F_g`` is the codes ``±a_g`` (or 0) with ``w_f = F_g``. No other op or field
+    is needed; :mod:`hgq_fpga.ir.adders` counts their cost.
     """
 
     w_raw: np.ndarray = None

@@ -4,7 +4,8 @@ EBOPs follow HGQ (``docs/method.md`` §3): for every multiplication of an activa
 weight, add (input width × weight bits).  Convolutions count every output position (fully
 unrolled).  Average pooling has no weights: like the HGQ layer (and ``hgq_fpga.ebops``, the number
 training minimises) it counts 0 EBOPs, and its multiplication by the constant ``1/count`` shows as
-its product width in ``accumulator_width``.  Latency is in adder
+its product width in ``accumulator_width``.  The adder count
+(``adders``) is that of :mod:`hgq_fpga.ir.adders`. Latency is in adder
 levels: each computing op costs ``ceil(log2 fan_in) + 1``; reshape and concatenate are wiring (0);
 the model's latency is the longest input-to-output path.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hgq_fpga.fixed import bit_length
+from hgq_fpga.ir.adders import linear_adders
 from hgq_fpga.ir.types import linear_alignment, pool_windows
 
 
@@ -26,7 +28,8 @@ def weight_bits(w_raw: np.ndarray) -> np.ndarray:
 
 @dataclass
 class OpResources:
-    """Resources of one op: EBOPs, nonzero weights, widest accumulator (bits), adder levels."""
+    """Resources of one op: EBOPs, nonzero weights, widest accumulator (bits), adder levels, and
+    the adder count of its constant multiplications and sums (:mod:`hgq_fpga.ir.adders`)."""
 
     name: str
     kind: str
@@ -34,6 +37,7 @@ class OpResources:
     nonzero_weights: int = 0
     accumulator_width: int = 0
     adder_levels: int = 0
+    adders: int = 0
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Resources:
     nonzero_weights: int = 0
     accumulator_width: int = 0
     latency: int = 0
+    adders: int = 0
 
     def __str__(self) -> str:
         """A table: one row per op, then the totals (latency is the longest path, not a sum)."""
@@ -85,6 +90,7 @@ def resources(fw) -> Resources:
             r.nonzero_weights = int(np.count_nonzero(op.w_raw))
             r.accumulator_width = int(op.out.width.max(initial=0))
             r.adder_levels = _levels(int(plan.fan_in.max(initial=0)))
+            r.adders = sum(linear_adders(plan, op.w_raw))
         elif op.kind == "avgpool":
             _, idx = pool_windows(op, x)
             r.accumulator_width = int(max(op.sum_type.width.max(initial=0),
@@ -104,6 +110,7 @@ def resources(fw) -> Resources:
         res.ops.append(r)
     res.ebops = sum(r.ebops for r in res.ops)
     res.nonzero_weights = sum(r.nonzero_weights for r in res.ops)
+    res.adders = sum(r.adders for r in res.ops)
     res.accumulator_width = max((r.accumulator_width for r in res.ops), default=0)
     res.latency = max((depth[o] for o in fw.outputs), default=0)
     return res

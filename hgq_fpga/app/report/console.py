@@ -42,6 +42,7 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
         table.add_row(name, shown)
     share = 100 * d["pruned"] / d["weights"] if d["weights"] else 0.0
     table.add_row("EBOPs (exact)", f"{d['ebops']:,}")
+    table.add_row("adders", f"{d.get('adders', 0):,} (CSD digits − 1 per weight + accumulation trees)")
     table.add_row("weights", f"{d['kept']:,} kept, {d['pruned']:,} pruned ({share:.1f} %) of {d['weights']:,}")
     table.add_row("estimated latency", f"{d['latency_adder_levels']} adder levels (longest path)")
     table.add_row("mismatches", _mismatch_cell(data.get("verification")))
@@ -56,12 +57,14 @@ def layer_table(data: dict) -> Table:
     table = Table(title="per layer", title_style="bold", box=box.SIMPLE_HEAD,
                   caption="bits: min / mean / max; weight bits over kept weights, sign bit not counted")
     for column, justify in (("layer", "left"), ("kind", "left"), ("weights kept", "right"),
-                            ("weight bits", "right"), ("activation bits", "right"), ("EBOPs", "right")):
+                            ("weight bits", "right"), ("activation bits", "right"), ("EBOPs", "right"),
+                            ("adders", "right")):
         table.add_column(column, justify=justify)
     for layer in data["design"]["layers"]:
         weights = f"{layer['kept']:,} of {layer['weights']:,}" if layer["weights"] else "–"
         table.add_row(layer["name"], layer["kind"], weights, _range(layer["weight_bits"]),
-                      _range(layer["activation_bits"]), f"{layer['ebops']:,}" if layer["weights"] else "–")
+                      _range(layer["activation_bits"]), f"{layer['ebops']:,}" if layer["weights"] else "–",
+                      f"{layer.get('adders', 0):,}" if layer["weights"] else "–")
     return table
 
 

@@ -53,6 +53,7 @@ def _summary(data: dict) -> list[str]:
     share = d["pruned"] / d["weights"] if d["weights"] else 0.0
     lines += [
         f"| EBOPs (exact, from the firmware) | {d['ebops']:,} |",
+        f"| adders (CSD digits − 1 per weight + accumulation trees) | {d.get('adders', 0):,} |",
         f"| weights kept / total | {d['kept']:,} / {d['weights']:,} ({d['pruned']:,} pruned, {_pct(share)}) |",
         f"| estimated latency | {d['latency_adder_levels']} adder levels (longest path) |",
         f"| widest accumulator | {d['max_accumulator_width']} bits |",
@@ -70,12 +71,12 @@ def _layers(data: dict) -> list[str]:
              "pooling, output cast), so along a chain of layers they add up to the estimated latency.",
              "",
              "| layer | kind | weights kept / total | weight bits min / mean / max | "
-             "activation bits min / mean / max | EBOPs | adder levels |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "activation bits min / mean / max | EBOPs | adders | adder levels |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for l in data["design"]["layers"]:
         weights = f"{l['kept']:,} / {l['weights']:,}" if l["weights"] else "–"
         lines.append(f"| {l['name']} | {l['kind']} | {weights} | {_bits(l['weight_bits'])} | "
-                     f"{_bits(l['activation_bits'])} | {l['ebops']:,} | {l['adder_levels']} |")
+                     f"{_bits(l['activation_bits'])} | {l['ebops']:,} | {l.get('adders', 0):,} | {l['adder_levels']} |")
     return lines + [""]
 
 

@@ -64,6 +64,8 @@ class LayerStats:
     ebops: int = 0
     adder_levels: int = 0
     weight_ops: list[str] = field(default_factory=list)
+    #: adders of the layer's constant multiplications and sums (``docs/method.md`` §8)
+    adders: int = 0
 
     @property
     def weights(self) -> int:
@@ -92,6 +94,7 @@ class LayerStats:
             "pruned": self.pruned, "weight_bits": self.kept_weight_stats().to_dict(),
             "activation_bits": self.activation_stats().to_dict(), "ebops": self.ebops,
             "adder_levels": self.adder_levels, "weight_ops": list(self.weight_ops),
+            "adders": self.adders,
         }
 
 
@@ -107,6 +110,8 @@ class DesignStats:
     max_accumulator_width: int
     input_shapes: dict[str, tuple[int, ...]]
     output_shapes: dict[str, tuple[int, ...]]
+    #: total adder count (``fw.resources().adders``)
+    adders: int = 0
 
     @property
     def pruned(self) -> int:
@@ -118,7 +123,7 @@ class DesignStats:
 
     def to_dict(self) -> dict:
         return {
-            "ebops": self.ebops, "weights": self.weights, "kept": self.kept, "pruned": self.pruned,
+            "ebops": self.ebops, "adders": self.adders, "weights": self.weights, "kept": self.kept, "pruned": self.pruned,
             "latency_adder_levels": self.latency_adder_levels,
             "max_accumulator_width": self.max_accumulator_width,
             "inputs": {k: list(v) for k, v in self.input_shapes.items()},
@@ -202,12 +207,13 @@ def summarize(fw) -> DesignStats:
             row.weight_bits = _weight_array(weighted)
             row.ebops = int(per_op[weighted.name].ebops)
             row.weight_ops = [weighted.name]
+            row.adders = int(per_op[weighted.name].adders)
         layers.append(row)
     for op in fw.ops:  # a weighted op whose result is never requantized still costs resources
         if op.kind in WEIGHTED_KINDS and op.name not in claimed:
             layers.append(LayerStats(op.name, op.kind, _weight_array(op), op.out.width.copy(),
                                      int(per_op[op.name].ebops), int(per_op[op.name].adder_levels),
-                                     [op.name]))
+                                     [op.name], int(per_op[op.name].adders)))
     weights = sum(layer.weights for layer in layers)
     kept = sum(layer.kept for layer in layers)
     return DesignStats(
@@ -215,4 +221,5 @@ def summarize(fw) -> DesignStats:
         latency_adder_levels=int(res.latency), max_accumulator_width=int(res.accumulator_width),
         input_shapes={s.name: tuple(s.shape) for s in fw.inputs},
         output_shapes={o: tuple(fw.types[o].shape) for o in fw.outputs},
+        adders=int(res.adders),
     )

@@ -153,16 +153,22 @@ class HQuantizer(keras.layers.Layer):
         F = self._F()
         Fr = ops.stop_gradient(F)
         scale = _exp2(Fr)
-        xs = x * scale
-        if self.round_mode == "RND":
-            xs = xs + 0.5
-        xq_val = ops.stop_gradient(ops.floor(xs) / scale)
+        xq_val = ops.stop_gradient(self.round_scaled(x * scale) / scale)
         err = ops.stop_gradient(x - xq_val)  # = -(xq - x)
         # value: xq_val exactly; d/dx = 1; d/df = -ln2 * (xq - x) = ln2 * err
         xq = xq_val + (x - ops.stop_gradient(x)) + (F - Fr) * (_LN2 * err)
         if self.kind == "activation" and (training or self.recording):
             self._record(xq_val)
         return xq, F
+
+    def round_scaled(self, v):
+        """Training mode: round the scaled value ``v = x * 2**F`` to an integer code (float tensor).
+
+        The hook a weight quantizer with another code set overrides (``docs/method.md`` §8).
+        """
+        if self.round_mode == "RND":
+            v = v + 0.5
+        return ops.floor(v)
 
     def _record(self, xq) -> None:
         lo = ops.min(xq, axis=0)
@@ -273,13 +279,22 @@ class HQuantizer(keras.layers.Layer):
         f = np.clip(keras.ops.convert_to_numpy(self.f).astype(np.float64), self.f_min, self.f_max)
         return np.broadcast_to(np.round(f), self.tensor_shape).astype(np.int64)
 
-    def freeze_weight(self, w) -> np.ndarray:
-        """Fix tight per-element types for the weight values ``w``; return the exact ``wq`` (float64)."""
+    def weight_codes(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibration: the integer codes ``m`` and fractional bits ``F`` of the weights ``w``.
+
+        ``wq = m * 2**-F`` exactly (int64 arrays of the tensor's shape). The hook a weight quantizer
+        with another code set overrides (``docs/method.md`` §8).
+        """
         F = self.rounded_f()
-        w = np.broadcast_to(np.asarray(w, dtype=np.float64), self.tensor_shape)
         big = np.full(self.tensor_shape, 40, np.int64)
         wq = fixed.quantize(w, 1, big - F, F, round=self.round_mode, overflow="SAT")
-        m = np.ldexp(wq, F).astype(np.int64)
+        return np.ldexp(wq, F).astype(np.int64), F
+
+    def freeze_weight(self, w) -> np.ndarray:
+        """Fix tight per-element types for the weight values ``w``; return the exact ``wq`` (float64)."""
+        w = np.broadcast_to(np.asarray(w, dtype=np.float64), self.tensor_shape)
+        m, F = self.weight_codes(w)
+        wq = np.ldexp(m.astype(np.float64), -F)
         k = (m < 0).astype(np.int64)
         mag = np.where(m < 0, -m - 1, m)
         i = fixed.bit_length(mag) - F
