@@ -64,3 +64,80 @@ def test_makefile_names_no_python_and_knows_every_board(tmp_path):
     assert "PYTHON" not in text and "-m hgq_fpga" not in text
     for board in known_boards().values():
         assert f"BOARD_PART_{board.name.lower()} := {board.part}" in text
+
+
+def test_latency_estimate_in_cycles_and_ns():
+    from hgq_fpga.app.report.latency import estimate_latency, latency_text
+
+    est = estimate_latency(23, 5.0, "12.5%")          # 4.375 usable ns: 4 levels of ~1 ns per cycle
+    assert (est["cycles"], est["ns"], est["levels_per_cycle"]) == (6, 30.0, 4)
+    assert estimate_latency(0, 5.0)["cycles"] == 1
+    assert estimate_latency(8, 2.5, "12.5%")["cycles"] == 4   # 2 levels per 2.5 ns cycle
+    text = latency_text({"latency_adder_levels": 23, "latency_estimate": est})
+    assert "6 clock cycles = 30 ns" in text and "estimate" in text
+    with pytest.raises(ValueError, match="clock period"):
+        estimate_latency(3, 0)
+
+
+def test_saved_input_shapes_without_keras(tmp_path):
+    import json
+    import zipfile
+
+    from hgq_fpga.app.keras_file import saved_input_shapes
+
+    path = tmp_path / "m.keras"
+    config = {"class_name": "Functional", "config": {
+        "layers": [{"class_name": "InputLayer", "name": "inp", "config": {"name": "inp", "batch_shape": [None, 16]}}],
+        "input_layers": ["inp", 0, 0]}}
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", json.dumps(config))
+    assert saved_input_shapes(path) == [(16,)]
+    (tmp_path / "bad.keras").write_text("not a zip")
+    assert saved_input_shapes(tmp_path / "bad.keras") is None
+
+
+def test_wrong_feature_count_fails_before_tensorflow(tmp_path):
+    """convert reads the input shape from the .keras file: the error comes without importing TensorFlow."""
+    import json
+    import zipfile
+
+    model = tmp_path / "m.keras"
+    config = {"class_name": "Functional", "config": {
+        "layers": [{"class_name": "InputLayer", "name": "inp", "config": {"name": "inp", "batch_shape": [None, 16]}}],
+        "input_layers": [["inp", 0, 0]]}}
+    with zipfile.ZipFile(model, "w") as z:
+        z.writestr("config.json", json.dumps(config))
+    np.save(tmp_path / "calib.npy", np.zeros((10, 5)))
+    code = ("import sys; from hgq_fpga.app.cli import main\n"
+            "try:\n    main(sys.argv[1:], standalone_mode=False)\nexcept Exception as e:\n    print('ERR', e)\n"
+            "print('TF', 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, "convert", str(model), "--calib", str(tmp_path / "calib.npy"),
+                          "--out", str(tmp_path / "fw")], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert "TF False" in out.stdout, out.stdout + out.stderr
+    assert "16" in out.stdout and "5" in out.stdout and "ERR" in out.stdout
+
+
+def test_hls_project_folder_is_named_as_such(tmp_path):
+    from hgq_fpga.app.design import DesignError, open_design
+
+    prj = write_project(tiny_firmware(), tmp_path / "prj")
+    with pytest.raises(DesignError, match="HLS project .*build_design"):
+        open_design(prj.path)
+
+
+def test_plain_progress_lines_off_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from hgq_fpga.app.report.progress import RichProgress
+
+    screen = io.StringIO()
+    bar = RichProgress(2, Console(file=screen, width=80))
+    bar.on_train_begin()
+    bar.on_epoch_end(0, {"val_accuracy": 0.5, "ebops": 1234.0})
+    bar.on_epoch_end(1, {"val_accuracy": 0.75, "ebops": 1000.0})
+    bar.on_train_end()
+    lines = screen.getvalue().splitlines()
+    assert lines == ["training epoch 1/2  val acc 50.0 %  EBOPs 1,234", "training epoch 2/2  val acc 75.0 %  EBOPs 1,000"]

@@ -102,19 +102,24 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--clock", type=float, default=None, metavar="NS",
               help="Clock period in ns [default: the board's].")
 @click.option("--force", is_flag=True, help="Replace DIR if it holds an earlier design folder.")
+@click.option("--check", "check", default=None, metavar="DATA", type=click.Path(path_type=Path),
+              help="Held-out inputs to verify on as well (the report gives both results).")
+@click.option("--check-array", default=None, metavar="NAME", help="Array of an .npz --check file to use.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
-            clock: float | None, force: bool) -> None:
+            clock: float | None, force: bool, check: Path | None, check_array: str | None) -> None:
     """Convert a trained HGQ Keras model into a verified HLS project in DIR.
 
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
     project for the board, compiles its C simulation with g++, checks on DATA that Keras, the
-    emulator and the C++ give identical outputs, and writes DIR/report/. Nothing is left in DIR
-    if a step fails; a verification mismatch keeps DIR for inspection and exits with status 1.
+    emulator and the C++ give identical outputs (and on --check DATA, held-out data), and writes
+    DIR/report/. Nothing is left in DIR if a step fails; a verification mismatch keeps DIR for
+    inspection and exits with status 1.
     """
     from hgq_fpga.backends.common.board import load_board
     from hgq_fpga.app.datafile import fit_to_input, load_array
     from hgq_fpga.app.design import check_destination
     from hgq_fpga.app.design import build_design
+    from hgq_fpga.app.keras_file import saved_input_shapes
     from hgq_fpga.app.report.console import print_summary
 
     if not model_path.is_file():
@@ -129,16 +134,25 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     load_board(board)
     check_destination(out, force)
     data = load_array(calib, array)
+    held_out = load_array(check, check_array) if check is not None else None
+    saved = saved_input_shapes(model_path)  # cheap checks first: TensorFlow takes 20 s to import
+    if saved is not None:
+        shape = _single_input_shape(saved, f"model {model_path}")
+        data = fit_to_input(data, shape, calib)
+        held_out = None if check is None else fit_to_input(held_out, shape, check)
     model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
+    checks = {} if check is None else {f"held-out data {check.name}": fit_to_input(held_out, shape, check)}
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
-                          verification_label=f"calibration data {calib.name}", replace=force)
+                          verification_label=f"calibration data {calib.name}", checks=checks, replace=force)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     if not result.ok:
-        raise click.ClickException(f"verification failed: {result.verification.mismatches} mismatching "
-                                   f"values; the design is kept in {result.path} for inspection")
+        counts = ", ".join(f"{r.mismatches} on {label}" for label, r in
+                           zip([f"calibration data {calib.name}", *checks], [result.verification, *result.checks]))
+        raise click.ClickException(f"verification failed: mismatching values ({counts}); the design is "
+                                   f"kept in {result.path} for inspection")
 
 
 def _load_keras(path: Path):
