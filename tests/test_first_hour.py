@@ -141,3 +141,40 @@ def test_plain_progress_lines_off_a_terminal():
     bar.on_train_end()
     lines = screen.getvalue().splitlines()
     assert lines == ["training epoch 1/2  val acc 50.0 %  EBOPs 1,234", "training epoch 2/2  val acc 75.0 %  EBOPs 1,000"]
+
+
+def test_signal_efficiency_at_background():
+    from hgq_fpga.nn.metrics import signal_efficiency_at_background
+
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    scores = np.zeros((14, 2))
+    scores[:, 1] = [0.9, 0.8, 0.4, 0.2, 0.85, 0.5, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0]
+    # 10 % of 10 background samples may pass: the cut sits at the second-highest (0.5); 2 of 4 signal pass
+    assert signal_efficiency_at_background(labels, scores, 1, 0.1) == 0.5
+    assert signal_efficiency_at_background(labels, scores, 1, 0.05) == 0.25   # nothing may pass but >0.85
+    assert signal_efficiency_at_background(labels, scores, 1, 1.0) == 1.0
+    with pytest.raises(ValueError, match="background_efficiency"):
+        signal_efficiency_at_background(labels, scores, 1, 0)
+
+
+def test_pareto_checkpoint_monitors_a_physics_metric(tmp_path):
+    """The README's example: ParetoCheckpoint keeps the (signal efficiency, EBOPs) front."""
+    import keras
+
+    from conftest import build_hgq_mlp
+    from hgq_fpga.nn.callbacks import ParetoCheckpoint
+    from hgq_fpga.nn.metrics import EpochMetric, signal_efficiency_at_background
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] > 0.5).astype(int)
+    model = build_hgq_mlp(4, 4, 2)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    eff = EpochMetric("val_sig_eff", (x[:64], y[:64]),
+                      lambda labels, s: signal_efficiency_at_background(labels, s, signal=1, background_efficiency=0.1))
+    pareto = ParetoCheckpoint(str(tmp_path / "ckpt"), monitor="val_sig_eff")
+    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[eff, pareto])
+    assert len(history.history["val_sig_eff"]) == 2
+    assert pareto.front and all(0 <= metric <= 1 for metric, _, _ in pareto.front)
+    assert any(f"val_sig_eff={pareto.front[0][0]:.4f}" in path for _, _, path in pareto.front)
