@@ -178,3 +178,13 @@ def test_pareto_checkpoint_monitors_a_physics_metric(tmp_path):
     assert len(history.history["val_sig_eff"]) == 2
     assert pareto.front and all(0 <= metric <= 1 for metric, _, _ in pareto.front)
     assert any(f"val_sig_eff={pareto.front[0][0]:.4f}" in path for _, _, path in pareto.front)
+
+
+def test_bit_width_panels_share_layer_colours(tmp_path):
+    from hgq_fpga.app.report import summarize
+    from hgq_fpga.app.report.plots import layer_colours, plot_bit_widths
+
+    stats = summarize(tiny_firmware())
+    colours = layer_colours(stats)
+    assert list(colours) == [l.name for l in stats.layers] and len(set(colours.values())) == len(colours)
+    assert plot_bit_widths(stats, tmp_path / "bw.png").stat().st_size > 5000
