@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo bench clean
+.PHONY: install install-rtl-tools test test-all demo verify report bench clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ test-all: $(STAMP) install-rtl-tools
 DEMO_ARGS ?=
 demo: $(STAMP)
 	$(PY) -m hgq_fpga.app.demo $(DEMO_ARGS)
+
+# The CLI from a fresh shell, without activating .venv:
+#   make verify DIR=build/demo DATA=build/demo/data/test.npz ARRAY=x
+#   make report DIR=build/demo
+verify: $(STAMP)
+	@test -n "$(DIR)" -a -n "$(DATA)" || { echo "Error: usage: make verify DIR=<design folder> DATA=<file> [ARRAY=<name>]" >&2; exit 2; }
+	$(VENV)/bin/hgq-fpga verify $(DIR) --data $(DATA) $(if $(ARRAY),--array $(ARRAY),)
+
+report: $(STAMP)
+	@test -n "$(DIR)" || { echo "Error: usage: make report DIR=<design folder>" >&2; exit 2; }
+	$(VENV)/bin/hgq-fpga report $(DIR)
 
 # Benchmarks (Fashion-MNIST from Debian's dataset-fashion-mnist): `make bench`, or `make bench QUICK=1`.
 FASHION := /usr/share/datasets/fashion-mnist

@@ -76,7 +76,8 @@ def no_output(parent: Path, name: str) -> bool:
 def design(files):
     out = files / "design"
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--board", "vu9p",
-                 "--out", out, "--name", "tiny", "--clock", "4")
+                 "--out", out, "--name", "tiny", "--clock", "4", "--check", files / "test.npz",
+                 "--check-array", "x")
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -87,7 +88,8 @@ def test_convert_writes_a_verified_design(design, files):
                  "hgq_fpga.json", "report/report.md", "report/report.json", "report/bit_widths.png"):
         assert (out / name).is_file(), name
     run_record = json.loads((out / "hgq_fpga.json").read_text())
-    assert run_record["board"] == {"name": "vu9p", "part": "xcvu9p-flga2104-2L-e", "clock_period_ns": 4.0}
+    assert run_record["board"] == {"name": "vu9p", "part": "xcvu9p-flga2104-2L-e", "clock_period_ns": 4.0,
+                                   "clock_uncertainty": "12.5%"}
     assert run_record["verification"]["samples"] == 200
     assert run_record["verification"]["mismatches"] == 0
     report = json.loads((out / "report" / "report.json").read_text())
@@ -97,6 +99,13 @@ def test_convert_writes_a_verified_design(design, files):
     assert f"{report['design']['ebops']:,}" in output
     assert "0 (Keras = emulator = C++ on 200 samples, calibration data calib.npy)" in output
     assert "make synth BOARD=vu9p" in output
+    # --check: the held-out data is verified too, and both results are reported
+    assert run_record["checks"][0]["samples"] == 56 and run_record["checks"][0]["mismatches"] == 0
+    assert "Keras = emulator = C++ on 56 samples, held-out data test.npz" in output
+    markdown = (out / "report" / "report.md").read_text()
+    assert "on 200 samples (calibration data calib.npy)" in markdown and "on 56 samples (held-out data test.npz)" in markdown
+    # latency as clock cycles and ns at the 4 ns clock, marked as an estimate
+    assert "clock cycles" in markdown and "ns at 4 ns (estimate" in markdown
     assert no_output(files, "design.staging") and not list(files.glob(".design.*"))
 
 

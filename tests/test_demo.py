@@ -50,6 +50,15 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     assert "Keras = emulator = C++ on 450 samples" in text
     assert f"cd {out} && make synth BOARD=vu9p" in text
     assert (out / "Makefile").is_file() and (out / "firmware" / "myproject.cpp").is_file()
+    # the held-out split is saved (pixels already divided by 16), and the command that uses it printed
+    import numpy as np
+
+    saved = np.load(out / "data" / "test.npz")
+    assert saved["x"].shape == (450, 64) and saved["y"].shape == (450,) and 0 <= saved["x"].min() <= saved["x"].max() <= 1
+    assert f"hgq-fpga verify {out} --data {out / 'data' / 'test.npz'} --array x" in text
+    # the screen is not a terminal: plain lines per epoch, no cut-off bar; latency in cycles and ns
+    assert "training epoch 3/3" in text
+    assert "clock cycles" in text and "ns at 5 ns" in text
 
 
 def test_demo_refuses_a_foreign_folder(tmp_path):

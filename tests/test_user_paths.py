@@ -138,6 +138,17 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md quick start", "exec"), {"__name__": "__quickstart__"})
     assert "(0 mismatches)" in capsys.readouterr().out
     assert (tmp_path / "build" / "fw").is_dir() and any((tmp_path / "checkpoints").iterdir())
+    # the quick start builds the one folder type every command reads
+    from click.testing import CliRunner
+
+    from hgq_fpga.app.cli import main
+
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "build" / "fw")])
+    assert result.exit_code == 0, result.output
+    np.save(tmp_path / "x.npy", np.zeros((3, 16)))
+    result = CliRunner().invoke(main, ["emulate", str(tmp_path / "build" / "fw"), "--data", str(tmp_path / "x.npy"),
+                                       "--out", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
 
 
 def test_ebops_before_any_data_warns():

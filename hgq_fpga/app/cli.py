@@ -121,10 +121,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--ebops-budget", type=int, default=None,
               help="--from float: lower widths per layer (mixed precision) until EBOPs <= this.")
 @click.option("--drop-softmax", is_flag=True, help="--from float or qkeras: drop a softmax at the model output.")
+@click.option("--check", "check", default=None, metavar="DATA", type=click.Path(path_type=Path),
+              help="Held-out inputs to verify on as well (the report gives both results).")
+@click.option("--check-array", default=None, metavar="NAME", help="Array of an .npz --check file to use.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
-            drop_softmax: bool, input_type: str | None) -> None:
+            drop_softmax: bool, input_type: str | None, check: Path | None,
+            check_array: str | None) -> None:
     """Convert a trained model into a verified design folder DIR (HLS project, IR, report).
 
     MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
@@ -133,12 +137,14 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
 
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
     project for the board, compiles its C simulation with g++, checks on DATA that Keras, the
-    emulator and the C++ give identical outputs, and writes DIR/report/. Nothing is left in DIR
-    if a step fails; a verification mismatch keeps DIR for inspection and exits with status 1.
+    emulator and the C++ give identical outputs (and on --check DATA, held-out data), and writes
+    DIR/report/. Nothing is left in DIR if a step fails; a verification mismatch keeps DIR for
+    inspection and exits with status 1.
     """
     from hgq_fpga.backends.common.board import load_board
     from hgq_fpga.app.datafile import fit_to_input, load_array
     from hgq_fpga.app.design import build_design, check_destination
+    from hgq_fpga.app.keras_file import saved_input_shapes
     from hgq_fpga.app.report.console import print_summary
 
     if source == "qkeras":
@@ -155,6 +161,12 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     load_board(board)
     check_destination(out, force)
     data = load_array(calib, array)
+    held_out = load_array(check, check_array) if check is not None else None
+    saved = saved_input_shapes(model_path) if source != "qkeras" else None
+    if saved is not None:     # cheap checks first: TensorFlow takes 20 s to import
+        shape = _single_input_shape(saved, f"model {model_path}")
+        data = fit_to_input(data, shape, calib)
+        held_out = None if check is None else fit_to_input(held_out, shape, check)
     if source == "qkeras":
         from hgq_fpga.app.qkeras_commands import check_qkeras, import_model
 
@@ -163,6 +175,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
         model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
+    checks = {} if check is None else {f"held-out data {check.name}": fit_to_input(held_out, shape, check)}
     if source != "float" and (weight_bits, act_bits, ebops_budget) != (None, None, None):
         raise click.ClickException("--weight-bits, --act-bits and --ebops-budget are options of --from float")
     if drop_softmax and source == "hgq":
@@ -178,14 +191,16 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                                act_bits=bits if act_bits is None else act_bits, granularity=granularity,
                                search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
-                          verification_label=f"calibration data {calib.name}", replace=force,
-                          force=force, calibrate=source != "float")
+                          verification_label=f"calibration data {calib.name}", checks=checks,
+                          replace=force, force=force, calibrate=source != "float")
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     _warn_overflow(result.verification.overflow)
     if not result.ok:
-        raise click.ClickException(f"verification failed: {result.verification.mismatches} mismatching "
-                                   f"values; the design is kept in {result.path} for inspection")
+        counts = ", ".join(f"{r.mismatches} on {label}" for label, r in
+                           zip([f"calibration data {calib.name}", *checks], [result.verification, *result.checks]))
+        raise click.ClickException(f"verification failed: mismatching values ({counts}); the design is "
+                                   f"kept in {result.path} for inspection")
 
 
 def _warn_overflow(overflow) -> None:

@@ -33,7 +33,11 @@ SEED = 0
 
 
 def digits_splits(seed: int = SEED) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The 1,797 bundled digits as train / validation / test splits, pixels scaled to [0, 1]."""
+    """The 1,797 bundled digits as train / validation / test splits.
+
+    The pixels (integers 0 to 16) are divided by 16, so the model sees values in [0, 1]; the test
+    split the demo saves (``build/demo/data/test.npz``) is already scaled.
+    """
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -78,20 +82,26 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     try:
         check_destination(Path(out), replace=True)  # before training: never clobber a foreign folder
     except DesignError as err:
-        console.print(f"[red bold]error:[/] {err}", soft_wrap=True)
+        console.print(f"[red bold]Error:[/] {err}", soft_wrap=True)
         return 2
     console.rule("[bold]hgq_fpga demo: digits MLP → verified vu9p firmware")
     keras.utils.set_random_seed(seed)
     splits = digits_splits(seed)
     console.print(f"data: {len(splits['train'][0])} training, {len(splits['val'][0])} validation and "
-                  f"{len(splits['test'][0])} test images of 8×8 pixels (scikit-learn load_digits, bundled)")
+                  f"{len(splits['test'][0])} test images of 8×8 pixels (scikit-learn load_digits, bundled; pixels divided by 16)")
     status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console)
     console.print(f"done in {time.perf_counter() - started:.0f} s")
     return status
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m hgq_fpga.app.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m hgq_fpga.app.demo",
+        description="Train an HGQ MLP on the bundled 8x8 digits and write a verified vu9p HLS project.",
+        epilog=("Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "
+                "deploy the smallest checkpoint within one point of the best accuracy; check Keras = "
+                "emulator = C++ on the test set (saved to OUT/data/test.npz, pixels divided by 16); "
+                "write OUT/report/. Exit status 1 if any output differs."))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"project folder (default {DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default 0)")

@@ -51,11 +51,13 @@ class DesignResult:
     verification: Any
     run: dict
     report: dict = field(default_factory=dict)
+    #: the verifications on the ``checks`` data sets (held-out data), in their order
+    checks: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when Keras, the emulator and the C simulation agreed on every value."""
-        return self.verification.mismatches == 0
+        """True when Keras, the emulator and the C simulation agreed on every value of every data set."""
+        return all(r.mismatches == 0 for r in (self.verification, *self.checks))
 
 
 def verification_record(report, data_label: str) -> dict:
@@ -103,8 +105,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  verification_data: np.ndarray | None = None,
                  verification_label: str = "calibration data", metrics: dict | None = None,
                  evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
-                 replace: bool = False, force: bool = False,
-                 extra_files: Callable[[Path], None] | None = None,
+                 checks: dict[str, np.ndarray] | None = None, replace: bool = False,
+                 force: bool = False, extra_files: Callable[[Path], None] | None = None,
                  calibrate: bool = True) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
@@ -122,6 +124,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             ``{"test accuracy": 0.97}`` computed with ``fw.predict``) join ``metrics``, so that
             reported accuracies are those of the firmware itself.
         training: the training record (Pareto front, chosen checkpoint, per-epoch numbers).
+        checks: further data sets to verify on, ``{label: inputs}`` (held-out data, say); each
+            gets its own record in ``run["checks"]`` and counts for ``result.ok``.
         replace: replace the design folder that is at ``out`` when the call starts (never a folder
             hgq_fpga did not write).
         force: also replace a design folder that appeared at ``out`` while this call ran (as
@@ -157,16 +161,21 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             measured.update(evaluate(fw))
         x_check = calibration_data if verification_data is None else verification_data
         report = hgq_fpga.verify(model, x_check, firmware=fw, project=project)
+        checked = [(label, hgq_fpga.verify(model, x, firmware=fw, project=project))
+                   for label, x in (checks or {}).items()]
         run = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
             "board": {"name": target.name, "part": target.part,
-                      "clock_period_ns": float(clock_period or target.clock_period_ns)},
+                      "clock_period_ns": float(clock_period or target.clock_period_ns),
+                      "clock_uncertainty": target.clock_uncertainty},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "hgq_fpga_version": hgq_fpga.__version__,
             "keras_model": KERAS_FILE, "firmware": FIRMWARE_DIR,
             "verification": verification_record(report, verification_label),
             "metrics": measured,
         }
+        if checked:
+            run["checks"] = [verification_record(r, label) for label, r in checked]
         if training:
             run["training"] = training
         if extra_files is not None:
@@ -177,7 +186,7 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             move_into_place(staging, out, seen=seen, ours=is_design_folder, force=force)
         except FileExistsError as e:
             raise DesignError(str(e)) from None
-    return DesignResult(out, fw, report, run, data)
+    return DesignResult(out, fw, report, run, data, [r for _, r in checked])
 
 
 @dataclass
@@ -231,6 +240,10 @@ def open_design(path: str | Path) -> Design:
     if not path.is_dir():
         raise DesignError(f"{path} is a file; give the folder written by `hgq-fpga convert`")
     manifest = path / MANIFEST
+    if not manifest.is_file() and (path / "build_prj.tcl").is_file() and (path / FIRMWARE_DIR).is_dir():
+        raise DesignError(f"{path} is an HLS project (write_project), not a design folder: build the design "
+                          "folder that every command reads with hgq_fpga.app.design.build_design(model, "
+                          "calibration_data, DIR) or `hgq-fpga convert`")
     if not manifest.is_file():
         raise DesignError(f"{path} is not a design folder written by `hgq-fpga convert` (no {MANIFEST})")
     return Design(path, _read_run_record(manifest))

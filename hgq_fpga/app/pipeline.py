@@ -12,9 +12,17 @@ import numpy as np
 from rich.console import Console
 
 from hgq_fpga.app.design import build_design, check_destination
+
+#: where the design folder keeps the held-out test split (inputs ``x``, labels ``y``)
+TEST_DATA = "data/test.npz"
 from hgq_fpga.app.report.console import print_summary
 from hgq_fpga.app.report.progress import RichProgress
 from hgq_fpga.nn.recipe import accuracy, train_pareto
+
+
+def verify_command(out: str | Path) -> str:
+    """The command that verifies design ``out`` on its saved test split, as it runs from a fresh shell."""
+    return f".venv/bin/hgq-fpga verify {out} --data {Path(out) / TEST_DATA} --array x"
 
 
 def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
@@ -24,8 +32,9 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
 
     ``splits`` holds ``"train"``, ``"val"`` and ``"test"`` pairs ``(x, integer labels)``. The
     chosen model is calibrated on the training inputs, verified (Keras = emulator = C++) on the whole
-    test set, and its test accuracy is measured on the firmware emulator. An earlier design folder at
-    ``out`` is replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
+    test set, and its test accuracy is measured on the firmware emulator. The test split is saved in
+    ``out/data/test.npz`` (arrays ``x`` and ``y``) so that ``hgq-fpga verify`` can be run on it
+    again; the summary prints that command. An earlier design folder at ``out`` is replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
 
     Returns:
         The exit status: 0 when the three implementations agree on every test output, else 1.
@@ -51,12 +60,18 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
             training["deployed"] = [fw.resources().ebops, test_accuracy]
             return {"test accuracy": test_accuracy}
 
+        def extra_files(folder: Path) -> None:
+            outcome.copy_checkpoints(folder)
+            (folder / TEST_DATA).parent.mkdir(parents=True, exist_ok=True)
+            np.savez(folder / TEST_DATA, x=x_test, y=y_test)
+
         with console.status("calibrating, writing the HLS project, compiling the C simulation, verifying"):
             result = build_design(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
                              verification_label="whole test set", evaluate=evaluate, training=training,
-                             replace=True, extra_files=outcome.copy_checkpoints)
+                             replace=True, extra_files=extra_files)
     print_summary(result.report, out, f"cd {out} && make synth BOARD={result.run['board']['name']}",
                   console=console)
+    console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)
     if not result.ok:
         console.print(f"[red bold]verification FAILED[/]: {result.verification}")
         return 1

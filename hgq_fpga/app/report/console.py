@@ -12,7 +12,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hgq_fpga.app.report.markdown import verification_line
+from hgq_fpga.app.report.latency import latency_text
+from hgq_fpga.app.report.markdown import verification_line, verifications
 
 
 def _range(stats: dict) -> str:
@@ -44,8 +45,9 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     table.add_row("EBOPs (exact)", f"{d['ebops']:,}")
     table.add_row("adders", f"{d.get('adders', 0):,} (CSD digits − 1 per weight + accumulation trees)")
     table.add_row("weights", f"{d['kept']:,} kept, {d['pruned']:,} pruned ({share:.1f} %) of {d['weights']:,}")
-    table.add_row("estimated latency", f"{d['latency_adder_levels']} adder levels (longest path)")
-    table.add_row("mismatches", _mismatch_cell(data.get("verification")))
+    table.add_row("estimated latency", latency_text(d))
+    for v in verifications(data) or [None]:
+        table.add_row("mismatches", _mismatch_cell(v))
     if project_dir is not None:
         table.add_row("project", str(project_dir))
         table.add_row("report", str(Path(project_dir) / "report" / "report.md"))

@@ -39,8 +39,17 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def _grouped_fractions(ax, series: Sequence[tuple[str, np.ndarray]], what: str) -> None:
-    """Bars of the fraction of elements at each bit width, one colour per layer."""
+def layer_colours(stats: DesignStats) -> dict[str, str]:
+    """One colour per layer, the same in every panel and figure (matplotlib's tab10 cycle)."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"].colors
+    return {layer.name: palette[n % len(palette)] for n, layer in enumerate(stats.layers)}
+
+
+def _grouped_fractions(ax, series: Sequence[tuple[str, np.ndarray]], what: str,
+                       colours: dict[str, str] | None = None) -> None:
+    """Bars of the fraction of elements at each bit width, one colour per layer, centred on the ticks."""
     series = [(name, np.asarray(bits).ravel()) for name, bits in series if np.asarray(bits).size]
     if not series:
         ax.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=ax.transAxes)
@@ -51,7 +60,8 @@ def _grouped_fractions(ax, series: Sequence[tuple[str, np.ndarray]], what: str) 
     step = 0.8 / len(series)
     for n, (name, bits) in enumerate(series):
         fractions = np.bincount(bits, minlength=top + 1) / bits.size
-        ax.bar(widths - 0.4 + step * (n + 0.5), 100 * fractions, width=step, label=name)
+        ax.bar(widths - 0.4 + step * (n + 0.5), 100 * fractions, width=step, label=name,
+               color=(colours or {}).get(name), align="center")
     ax.set_xticks(widths)
     ax.set_xlabel("bit width (bits)")
     ax.set_ylabel(f"share of the layer's {what} (%)")
@@ -63,11 +73,14 @@ def plot_bit_widths(stats: DesignStats, path: str | Path) -> Path:
     """Distribution of weight and activation bit widths, per layer (0 bits = pruned)."""
     fig = _figure(11, 4.2)
     left, right = fig.subplots(1, 2)
-    _grouped_fractions(left, [(l.name, l.weight_bits) for l in stats.weighted_layers], "weights")
+    colours = layer_colours(stats)
+    _grouped_fractions(left, [(l.name, l.weight_bits) for l in stats.weighted_layers], "weights", colours)
     left.set_title(f"Weight bits, sign not counted ({stats.pruned:,} of {stats.weights:,} pruned = 0 bits)")
-    _grouped_fractions(right, [(l.name, l.activation_bits) for l in stats.layers], "activations")
-    right.set_title("Activation bit widths (k + i + f, 0 = constant zero)")
-    fig.suptitle("Learned bit widths per layer")
+    _grouped_fractions(right, [(l.name, l.activation_bits) for l in stats.layers], "activations", colours)
+    right.set_title("Activation bit widths k + i + f (0 = constant zero)")
+    fig.suptitle("Learned bit widths per layer (one colour per layer in both panels)")
+    right.set_xlabel("bit width k + i + f: sign bit k (0 or 1) + integer bits i + fractional bits f\n"
+                     "(the width of ap_fixed<k+i+f, k+i>)")
     return _save(fig, path)
 
 

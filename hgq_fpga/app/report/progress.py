@@ -2,6 +2,8 @@
 
 Besides the epoch count it shows what an HGQ user watches: the validation accuracy, the EBOPs
 and the current β of the EBOPs term, so the accuracy/resource trade-off is visible while it forms.
+When the output is not a terminal (a log file, a pipe), it prints one plain line per epoch instead,
+because a redrawn bar is cut off there.
 """
 
 from __future__ import annotations
@@ -24,13 +26,17 @@ class RichProgress(keras.callbacks.Callback):
         super().__init__()
         self.epochs = int(epochs)
         self.description = description
+        self.console = console or Console()
+        self.plain = not self.console.is_terminal
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[numbers]}"), console=console or Console(),
+                                 TextColumn("{task.fields[numbers]}"), console=self.console,
                                  transient=False)
         self.task = None
 
     def on_train_begin(self, logs=None) -> None:
+        if self.plain:
+            return
         self.progress.start()
         self.task = self.progress.add_task(self.description, total=self.epochs, numbers="")
 
@@ -45,7 +51,12 @@ class RichProgress(keras.callbacks.Callback):
             parts.append(f"EBOPs {logs['ebops']:,.0f}")
         if "beta" in logs:
             parts.append(f"β {logs['beta']:.1e}")
+        if self.plain:
+            self.console.print(f"{self.description} epoch {epoch + 1}/{self.epochs}  {'  '.join(parts)}",
+                               soft_wrap=True, highlight=False)
+            return
         self.progress.update(self.task, advance=1, numbers="  ".join(parts))
 
     def on_train_end(self, logs=None) -> None:
-        self.progress.stop()
+        if not self.plain:
+            self.progress.stop()

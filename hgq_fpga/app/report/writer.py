@@ -13,17 +13,20 @@ from pathlib import Path
 
 from hgq_fpga.app.report import plots
 from hgq_fpga.folders import move_into_place, observe, staging_folder
+from hgq_fpga.app.report.latency import estimate_latency
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
 from hgq_fpga.pareto import front_from_dicts
 from hgq_fpga.app.report.stats import DesignStats, summarize
 from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
 
 #: run-record keys copied into the report as they are
-RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "training")
+RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "checks", "training",
+            "classification")
 
 
 #: the report's JSON, the source of the Markdown
 REPORT_FILE = "report.json"
+
 
 def _training_figure(training: dict, path: Path) -> Path | None:
     points = front_from_dicts(training.get("front") or [])
@@ -97,6 +100,10 @@ def _write(fw, out: Path, run: dict, project_dir) -> dict:
         comparison = compare_with_estimates(synthesis, stats.ebops, stats.latency_adder_levels)
     data = {key: run[key] for key in RUN_KEYS if key in run}
     data["design"] = stats.to_dict()
+    board = run.get("board") or {}
+    if board.get("clock_period_ns"):
+        data["design"]["latency_estimate"] = estimate_latency(
+            stats.latency_adder_levels, board["clock_period_ns"], board.get("clock_uncertainty"))
     if synthesis is not None:
         data["synthesis"] = {"report": synthesis.to_dict(), "comparison": comparison}
     data["figures"] = _figures(stats, run, synthesis, comparison, out)

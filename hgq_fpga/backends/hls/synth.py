@@ -1,6 +1,7 @@
 """Drive Vitis HLS (or Vivado HLS) on a written project and turn its report into numbers.
 
-Used by ``make synth BOARD=<board>`` in a generated project. With no HLS tool on ``PATH`` it fails
+The generated project's Makefile runs Vitis itself (``make synth`` needs no Python); this driver
+is the same job from Python, returning the parsed numbers. With no HLS tool on ``PATH`` it fails
 with a message that says what was looked for and what to do instead, rather than half-running.
 """
 
@@ -17,7 +18,7 @@ from typing import Sequence
 
 from hgq_fpga.backends.common.board import Board, load_board
 from hgq_fpga.backends.common.toolchain import ToolchainError
-from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml, write_report
+from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml
 
 HLS_TOOLS = ("vitis_hls", "vivado_hls")
 #: the synthesis tool's output, beside build_prj.tcl
@@ -61,8 +62,9 @@ def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
                   steps: Sequence[str] = ("csynth",), tool: str | None = None) -> SynthesisReport | None:
     """Run the chosen ``steps`` of ``build_prj.tcl`` in ``project_dir``.
 
-    ``board`` overrides the part and clock the project was written for. When C synthesis ran, the
-    report is parsed and written as ``report.json`` and ``report.md`` beside the project, and returned.
+    ``board`` overrides the part and clock the project was written for. When C synthesis ran, its
+    report is parsed and returned (``hgq-fpga report DIR`` puts it into ``DIR/report/``, the one
+    ``report.md`` of a design).
     """
     project_dir = Path(project_dir)
     script = project_dir / "build_prj.tcl"
@@ -90,9 +92,7 @@ def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
                            f"output in {log}")
     if "csynth" not in steps:
         return None
-    report = parse_csynth_xml(find_csynth_xml(project_dir, top_function(script)))
-    write_report(report, project_dir)
-    return report
+    return parse_csynth_xml(find_csynth_xml(project_dir, top_function(script)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = run_synthesis(args.project, args.board, [s for s in args.steps.split(",") if s])
     except (ToolchainError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"Error: {err}", file=sys.stderr)
         return 1
     if report is not None:
         print(report.to_markdown())

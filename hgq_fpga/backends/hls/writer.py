@@ -4,17 +4,20 @@ The folder is built in a temporary sibling and renamed into place at the end, so
 never leaves a half-written project, and an existing non-empty folder is never touched.
 
 Layout: ``firmware/`` (C++), ``tb/`` (testbench and vectors from the emulator), ``ir/`` (the
-firmware IR), ``build_prj.tcl``, ``Makefile``, ``README.md``.
+firmware IR), ``ap_types/`` (the ``ap_fixed`` headers with their licence), ``build_prj.tcl``,
+``Makefile``, ``README.md``. The folder is portable: no file names a path of the writing machine,
+``make csim`` needs only g++ and ``make synth`` only Vitis HLS.
 """
 
 from __future__ import annotations
 
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.backends.common.board import Board, load_board
+from hgq_fpga.backends.common.board import Board, known_boards, load_board
+from hgq_fpga.backends.common.toolchain import copy_ap_types
 from hgq_fpga.backends.hls.emit import emit_firmware
 from hgq_fpga.backends.hls.plan import build_plan
 from hgq_fpga.backends.hls.project import HLSProject
@@ -42,6 +45,28 @@ def _tb_text(arrays: list[np.ndarray]) -> str:
     return "".join(" ".join(f"{v:.17g}" for v in row) + "\n" for row in rows)
 
 
+#: characters a make variable name may hold here (board names, aliases and parts become names)
+_MAKE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def board_table(current: Board) -> list[dict]:
+    """The boards the Makefile knows (the built-in ones and ``current``), with every name a user may type.
+
+    Each entry: ``name``, ``part``, ``clock`` and ``keys``: the name, aliases and part in lower case
+    (the Makefile lower-cases ``BOARD``), so ``make synth BOARD=...`` accepts what ``load_board`` does.
+    """
+    boards = {b.name: b for b in known_boards().values()}
+    boards.setdefault(current.name, current)
+    table = []
+    for b in boards.values():
+        keys = []
+        for key in (b.name, *b.aliases, b.part):
+            if _MAKE_NAME.match(key.lower()) and key.lower() not in keys:
+                keys.append(key.lower())
+        table.append({"name": b.name, "part": b.part, "clock": f"{b.clock_period_ns:g}", "keys": keys})
+    return table
+
+
 def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: list[np.ndarray],
                  protocol: str) -> None:
     plan = build_plan(fw, name)
@@ -51,13 +76,15 @@ def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: 
     files["tb/tb_data/tb_output.dat"] = _tb_text(y if isinstance(y, list) else [y])
     files["build_prj.tcl"] = render("hls/build_prj.tcl.j2", name=name, top=name, board=board,
                                     clock_period_ns=clock)
-    files["Makefile"] = render("hls/Makefile.j2", name=name, board=board, python=sys.executable)
+    files["Makefile"] = render("hls/Makefile.j2", name=name, top=name, board=board,
+                               boards=board_table(board))
     files["README.md"] = render("hls/README.md.j2", name=name, board=board, clock_period_ns=clock,
                                 plan=plan, n_samples=len(tb_inputs[0]))
     for rel, text in files.items():
         path = d / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    copy_ap_types(d / "ap_types")
     fw.save(d / "ir")
 
 
