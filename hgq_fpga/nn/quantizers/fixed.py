@@ -16,7 +16,6 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
-from hgq_fpga.nn.quantizers.exact import exp2_exact
 from hgq_fpga.nn.quantizers.hgq import HQuantizer
 
 ROUNDING = ("TRN", "RND", "RND_CONV")
@@ -94,33 +93,18 @@ class FixedQuantizer(HQuantizer):
     def fake_quantize(self, x, training: bool = False):
         raise ValueError(f"quantizer {self.name!r} has imported fixed types and cannot be trained")
 
-    def exact_quantize(self, x):
-        """Cast to the fixed types in float64 with exact operations (see ``HQuantizer.exact_quantize``)."""
-        x = ops.cast(x, "float64")
-        k = ops.cast(self.k_fixed, "float64")
-        i = ops.cast(self.i_fixed, "float64")
-        f = ops.cast(self.f_fixed, "float64")
-        w = k + i + f
-        live = w > 0
-        v = x * exp2_exact(f)
+    def _round(self, v, negative):
+        """Adds half-to-even (``RND_CONV``, QKeras's ``tf.round``) to HGQ's modes."""
+        if self.round_mode != "RND_CONV":
+            return super()._round(v, negative)
         fl = ops.floor(v)
         frac = v - fl
-        if self.round_mode == "RND":
-            fl = fl + ops.cast(frac >= 0.5, "float64")
-        elif self.round_mode == "RND_CONV":
-            odd = (fl - 2.0 * ops.floor(fl * 0.5)) > 0.5
-            fl = fl + ops.cast((frac > 0.5) | ((frac == 0.5) & odd), "float64")
-        wl = ops.where(live, w, 1.0)
-        span = exp2_exact(wl)
-        hi = ops.where(k > 0, span * 0.5, span) - 1.0
-        if self.overflow_mode == "WRAP":
-            r = fl - span * ops.floor(fl * exp2_exact(-wl))
-            r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
-            m = ops.where(r > hi, r - span, r)
-        else:
-            lo = -k * span * 0.5
-            if self.overflow_mode == "SAT_SYM":
-                lo = ops.where((k > 0) & (wl > 1), -hi, lo)
-            m = ops.minimum(ops.maximum(fl, lo), hi)
-        out = m * exp2_exact(-f)
-        return ops.where(live, out, ops.zeros_like(out)) + 0.0
+        odd = (fl - 2.0 * ops.floor(fl * 0.5)) > 0.5
+        return fl + ops.cast((frac > 0.5) | ((frac == 0.5) & odd), "float64")
+
+    def _lowest(self, k, span, hi, wl):
+        """Adds ``SAT_SYM`` (a signed range symmetric around 0) to HGQ's modes."""
+        lo = super()._lowest(k, span, hi, wl)
+        if self.overflow_mode == "SAT_SYM":
+            lo = ops.where((k > 0) & (wl > 1), -hi, lo)
+        return lo

@@ -239,14 +239,7 @@ class HQuantizer(keras.layers.Layer):
         f = ops.cast(self.f_fixed, "float64")
         w = k + i + f
         live = w > 0
-        v = x * exp2_exact(f)
-        fl = ops.floor(v)
-        if self.round_mode == "RND":
-            fl = fl + ops.cast((v - fl) >= 0.5, "float64")
-        else:
-            # a negative value truncates to -1 or below; TensorFlow flushes a product that
-            # underflows (or a float64 denormal input) to -0.0, whose floor would be 0
-            fl = ops.where(negative & (fl >= 0), -1.0, fl)
+        fl = self._round(x * exp2_exact(f), negative)
         wl = ops.where(live, w, 1.0)
         span = exp2_exact(wl)                                   # 2**W
         top = ops.where(k > 0, span * 0.5, span)                # 2**(W-k)
@@ -259,10 +252,22 @@ class HQuantizer(keras.layers.Layer):
             r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
             m = ops.where(r > hi, r - span, r)
         else:
-            lo = -k * span * 0.5
-            m = ops.minimum(ops.maximum(fl, lo), hi)
+            m = ops.minimum(ops.maximum(fl, self._lowest(k, span, hi, wl)), hi)
         out = m * exp2_exact(-f)
         return ops.where(live, out, ops.zeros_like(out)) + 0.0
+
+    def _round(self, v, negative):
+        """The integer code of the scaled value ``v`` under the rounding mode (exact ops only)."""
+        fl = ops.floor(v)
+        if self.round_mode == "RND":
+            return fl + ops.cast((v - fl) >= 0.5, "float64")
+        # a negative value truncates to -1 or below; TensorFlow flushes a product that underflows
+        # (or a float64 denormal input) to -0.0, whose floor would be 0
+        return ops.where(negative & (fl >= 0), -1.0, fl)
+
+    def _lowest(self, k, span, hi, wl):
+        """The lowest code a saturating cast keeps (``-2^(W-1)`` signed, 0 unsigned)."""
+        return -k * span * 0.5
 
     def fixed_types(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The calibrated per-element ``(k, i, f)`` as int64 arrays of the tensor's shape.
