@@ -5,6 +5,7 @@
     hgq-fpga emulate DIR --data DATA --out PRED.npy
     hgq-fpga report DIR
     hgq-fpga boards
+    hgq-fpga sweep SPEC.yaml --out DIR
 
 Every failure ends with exit status 1 and one line saying what is wrong (``--debug`` shows the
 traceback). Keras and TensorFlow are imported only by the commands that need them, so ``--help``,
@@ -287,6 +288,10 @@ def boards() -> None:
         table.add_row(*row[:len(headers)])
     console.print(table)
 
+
+from hgq_fpga.app.sweep.cli import sweep  # noqa: E402 - the sweep command lives with the sweep package
+
+main.add_command(sweep)
 
 if __name__ == "__main__":
     sys.exit(main())
