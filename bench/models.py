@@ -2,7 +2,9 @@
 
 * ``"hgq"``: per-element quantizers whose fractional bits ``f`` are trained against EBOPs;
 * ``"uniform"``: per-tensor quantizers whose ``f`` is not trainable; :class:`bench.uniform.UniformBits`
-  sets it so that every weight and activation tensor uses the same total width.
+  sets it so that every weight and activation tensor uses the same total width;
+* ``"saturating"``: the same with clipping during training (:mod:`bench.saturating`), as QKeras's
+  ``quantized_bits(bits, integer)``.
 
 Both flavours share every other choice (layers, rounding ``RND``, saturating activations,
 initialisers), so the resource study compares the bit-width assignment and nothing else.
@@ -16,7 +18,7 @@ import keras
 
 from hgq_fpga.layers import HConv2D, HDense, HFlatten, HMaxPooling2D, HQuantize
 
-FLAVOURS = ("hgq", "uniform")
+FLAVOURS = ("hgq", "uniform", "saturating")
 #: rounding and overflow shared by both flavours (saturation keeps test images outside the
 #: calibrated range from wrapping around)
 _WEIGHT = {"round_mode": "RND"}
@@ -52,9 +54,13 @@ MLP = Architecture("mlp", "mlp", hidden=(64, 32, 32))
 CNN = Architecture("cnn", "cnn", filters=(8, 16))
 
 
-def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict[str, dict]:
+def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict:
+    """The quantizer arguments of one layer (fresh objects for the ``"saturating"`` flavour)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, got {flavour!r}")
+    if flavour == "saturating":
+        from .saturating import saturating_quantizers
+        return saturating_quantizers()
     if flavour == "uniform":  # the starting widths are overwritten by UniformBits
         weight = {**_WEIGHT, "granularity": "per_tensor"}
         activation = {**_ACTIVATION, "granularity": "per_tensor"}
@@ -75,21 +81,24 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
     :class:`bench.uniform.UniformBits` during training.
     """
     keras.utils.set_random_seed(seed)
-    q = _quantizers(flavour, init_bits, f_init)
+
+    def q() -> dict:
+        return _quantizers(flavour, init_bits, f_init)
+
     inp = keras.Input(tuple(image_shape))
-    x = HQuantize(output_quantizer=q["output_quantizer"])(inp)
+    x = HQuantize(output_quantizer=q()["output_quantizer"])(inp)
     if arch.kind == "cnn":
         for c in arch.filters:
-            x = HConv2D(c, arch.kernel_size, activation="relu", **q)(x)
+            x = HConv2D(c, arch.kernel_size, activation="relu", **q())(x)
             x = HMaxPooling2D(2)(x)
     elif arch.kind != "mlp":
         raise ValueError(f"unknown architecture kind {arch.kind!r} (expected 'mlp' or 'cnn')")
     x = HFlatten()(x)
     for h in arch.hidden:
-        x = HDense(h, activation="relu", **q)(x)
-    out = HDense(arch.classes, **q)(x)
+        x = HDense(h, activation="relu", **q())(x)
+    out = HDense(arch.classes, **q())(x)
     model = keras.Model(inp, out, name=f"{arch.name}_{flavour}")
-    if flavour == "uniform":
+    if flavour in ("uniform", "saturating"):
         from .uniform import freeze_f
         freeze_f(model)
     return model

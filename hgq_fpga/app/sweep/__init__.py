@@ -9,7 +9,7 @@ calibrate, score, publish atomically), :mod:`.engine` (Dask, resumption, retries
 :mod:`.merge` (the merged front and its plot), :mod:`.progress` (bars or plain lines).
 """
 
-from .engine import SweepResult, connect, run_sweep
+from .engine import SweepResult, connect, run_sweep, run_tasks
 from .spec import RunSpec, SpecError, SweepSpec, load, parse
 
-__all__ = ["run_sweep", "connect", "SweepResult", "SpecError", "SweepSpec", "RunSpec", "load", "parse"]
+__all__ = ["run_sweep", "run_tasks", "connect", "SweepResult", "SpecError", "SweepSpec", "RunSpec", "load", "parse"]

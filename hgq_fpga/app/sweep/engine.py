@@ -25,7 +25,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .merge import write as write_merged
 from .progress import TOPIC_PREFIX, SweepProgress
@@ -149,32 +149,41 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(connect(scheduler, workers, retries))
-            _run_all(client, todo, out, retries, display, result)
+            result.ran, result.failed = run_tasks(
+                client, [(r.name, execute, (r, str(out.resolve()))) for r in todo], retries, display)
         _clear_staging(out, result.ran)  # what killed attempts of now finished runs left
     result.merged = write_merged(out, [r.name for r in spec.runs if is_done(run_folder(out, r.name))],
                                  spec.tolerance, spec.name)
     return result
 
 
-def _run_all(client, todo, out: Path, retries: int, display: SweepProgress, result: SweepResult) -> None:
+def run_tasks(client, tasks: Sequence[tuple[str, Callable, tuple]], retries: int,
+              display: SweepProgress) -> tuple[list[str], dict[str, str]]:
+    """Submit ``(name, function, args)`` tasks (``function(*args, topic)``, where ``topic`` is the
+    progress topic) with ``retries``; wait for all. Returns the finished names and, per failed
+    name, the error of its last attempt. Each function must publish its own result (see
+    :func:`hgq_fpga.app.sweep.run.produce`)."""
     from distributed import as_completed
 
     token = uuid.uuid4().hex[:8]
     topic = f"{TOPIC_PREFIX}{token}"
     client.subscribe_topic(topic, display.event)
-    futures = {client.submit(execute, run, str(out.resolve()), topic, key=f"hgq-sweep-{run.name}-{token}",
-                             retries=retries, pure=False): run.name for run in todo}
+    futures = {client.submit(fn, *args, topic, key=f"hgq-sweep-{name}-{token}", retries=retries, pure=False): name
+               for name, fn, args in tasks}
+    ran: list[str] = []
+    failed: dict[str, str] = {}
     try:
         with display:
             for future in as_completed(futures):
                 name = futures[future]
                 try:
                     future.result()
-                except Exception as exc:  # noqa: BLE001 - one failed run must not stop the others
-                    result.failed[name] = f"{type(exc).__name__}: {exc}"
-                    display.finished(name, ok=False, error=result.failed[name])
+                except Exception as exc:  # noqa: BLE001 - one failed task must not stop the others
+                    failed[name] = f"{type(exc).__name__}: {exc}"
+                    display.finished(name, ok=False, error=failed[name])
                 else:
-                    result.ran.append(name)
+                    ran.append(name)
                     display.finished(name)
     finally:
         client.unsubscribe_topic(topic)
+    return ran, failed

@@ -182,18 +182,27 @@ def publish(staging: Path, final: Path) -> bool:
     return True
 
 
-def execute(run: RunSpec, out_dir: str, topic: str | None = None) -> dict:
-    """The Dask task: run ``run`` unless it is finished; return ``{"name", "skipped", "seconds"}``."""
-    final = run_folder(out_dir, run.name)
+def produce(final: Path, work: Callable[[Path], dict]) -> tuple[dict, bool]:
+    """Build a result folder atomically: ``work(staging)`` fills a hidden staging folder beside
+    ``final`` and returns the record; ``result.json`` and then ``DONE`` are written, and the folder
+    is renamed to ``final``. Returns ``(record, published)``; an already finished ``final`` is
+    returned as it is (``published`` False) and never rewritten."""
+    final = Path(final)
     if is_done(final):
-        return {"name": run.name, "skipped": True, "seconds": 0.0}
+        return read_result(final), False
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run.name}.tmp-", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
-        record = train_and_score(run, staging, topic)
+        record = work(staging)
         _write_json(staging / RESULT, record)
-        (staging / DONE).write_text("")  # last: the run is complete
+        (staging / DONE).write_text("")  # last: the folder is complete
         published = publish(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return (record if published else read_result(final)), published
+
+
+def execute(run: RunSpec, out_dir: str, topic: str | None = None) -> dict:
+    """The Dask task: run ``run`` unless it is finished; return ``{"name", "skipped", "seconds"}``."""
+    record, published = produce(run_folder(out_dir, run.name), lambda staging: train_and_score(run, staging, topic))
     return {"name": run.name, "skipped": not published, "seconds": record["seconds"]}
