@@ -81,3 +81,37 @@ def test_saturating_quantizer_clips_in_training():
     x = keras.ops.convert_to_tensor(np.array([[-9.0, 0.3, 5.0]], np.float32))
     xq, _ = q.fake_quantize(x, training=True)
     assert np.array_equal(keras.ops.convert_to_numpy(xq), np.array([[-2.0, 0.25, 1.75]], np.float32))
+
+
+@pytest.mark.slow  # two models traced twice: about 20 s
+def test_training_benchmark_interleaves_whole_epochs():
+    from bench import bench_training
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
+    r = bench_training.run(rounds=5, batches=(64,), load=lambda n: (x, y, "random"))
+    b = r["per_batch"]["64"]
+    assert len(b["plain_s"]) == len(b["hgq_s"]) == 5
+    assert b["hgq_median_s"] == sorted(b["hgq_s"])[2] and b["ratio"] == b["hgq_median_s"] / b["plain_median_s"]
+    assert r["ratio"] == b["ratio"] and r["meets_target"] == (b["ratio"] <= 1.5)
+    with pytest.raises(ValueError, match="at least 5"):
+        bench_training.run(rounds=4, load=lambda n: (x, y, "random"))
+
+
+def test_interleaved_alternates_the_order():
+    from bench import bench_training
+
+    seen = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+        def compile(self, *a, **k):
+            pass
+
+        def fit(self, *a, **k):
+            seen.append(self.name)
+
+    bench_training.interleaved({"a": Fake("a"), "b": Fake("b")}, None, None, 64, 5)
+    assert seen == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
