@@ -270,3 +270,18 @@ def test_cli_reports_spec_error(project, tmp_path):
     spec.write_text(yaml.safe_dump({**BASE, "epochs": 0}))
     res = CliRunner().invoke(main, ["sweep", str(spec), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and "epochs: must be >= 1" in res.output
+
+
+def test_progress_bars_on_a_terminal():
+    from rich.console import Console
+
+    log = io.StringIO()
+    bars = SweepProgress(console=Console(file=log, force_terminal=True, width=120)).plan([("a", 2), ("b", 2)], 1)
+    assert bars.live
+    with bars:
+        bars.event((0.0, {"run": "a", "epoch": 1, "epochs": 2, "val_accuracy": 0.5, "ebops": 100.0}))
+        bars.event((0.0, {"run": "a", "stage": "calibrating"}))
+        bars.finished("a")
+        bars.finished("b", ok=False, error="boom")
+    text = log.getvalue()
+    assert "sweep" in text and "FAILED: boom" in text and "3/3" in text
