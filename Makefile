@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo verify report bench clean
+.PHONY: install install-rtl-tools test test-all demo verify report bench bench-seeds clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ bench: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
 	  { echo "make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+# The resource study over 3 seeds on the sweep engine (Dask, one worker per core), resumable:
+# `make bench-seeds` or `make bench-seeds QUICK=1`; results in build/bench_seeds/seeded_study.json.
+bench-seeds: $(STAMP)
+	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
+	  { echo "make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
+	$(PY) -m bench.seeded_study $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

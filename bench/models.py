@@ -2,7 +2,9 @@
 
 * ``"hgq"``: per-element quantizers whose fractional bits ``f`` are trained against EBOPs;
 * ``"uniform"``: per-tensor quantizers whose ``f`` is not trainable; :class:`bench.uniform.UniformBits`
-  sets it so that every weight and activation tensor uses the same total width.
+  sets it so that every weight and activation tensor uses the same total width;
+* ``"saturating"``: the same with clipping during training (:mod:`bench.saturating`), as QKeras's
+  ``quantized_bits(bits, integer)``.
 
 Both flavours share every other choice (layers, rounding ``RND``, saturating activations,
 initialisers), so the resource study compares the bit-width assignment and nothing else.
@@ -17,7 +19,7 @@ import keras
 
 from hgq_fpga.nn.layers import HConv2D, HDense, HFlatten, HMaxPooling2D, HQuantize
 
-FLAVOURS = ("hgq", "uniform")
+FLAVOURS = ("hgq", "uniform", "saturating")
 #: rounding and overflow shared by both flavours (saturation keeps test images outside the
 #: calibrated range from wrapping around)
 _WEIGHT = {"round_mode": "RND"}
@@ -53,9 +55,13 @@ MLP = Architecture("mlp", "mlp", hidden=(64, 32, 32))
 CNN = Architecture("cnn", "cnn", filters=(8, 16))
 
 
-def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict[str, dict]:
+def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict:
+    """The quantizer arguments of one layer (fresh objects for the ``"saturating"`` flavour)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, got {flavour!r}")
+    if flavour == "saturating":
+        from .saturating import saturating_quantizers
+        return saturating_quantizers()
     if flavour == "uniform":  # the starting widths are overwritten by UniformBits
         weight = {**_WEIGHT, "granularity": "per_tensor"}
         activation = {**_ACTIVATION, "granularity": "per_tensor"}
@@ -80,13 +86,13 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
     (e.g. ``lambda: nhot(2)``; :mod:`bench.bench_multiplier_free`).
     """
     keras.utils.set_random_seed(seed)
-    base = _quantizers(flavour, init_bits, f_init)
 
     def q() -> dict:
+        base = _quantizers(flavour, init_bits, f_init)
         return base if kernel_quantizer is None else {**base, "kernel_quantizer": kernel_quantizer()}
 
     inp = keras.Input(tuple(image_shape))
-    x = HQuantize(output_quantizer=base["output_quantizer"])(inp)
+    x = HQuantize(output_quantizer=q()["output_quantizer"])(inp)
     if arch.kind == "cnn":
         for c in arch.filters:
             x = HConv2D(c, arch.kernel_size, activation="relu", **q())(x)
@@ -98,7 +104,7 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
         x = HDense(h, activation="relu", **q())(x)
     out = HDense(arch.classes, **q())(x)
     model = keras.Model(inp, out, name=f"{arch.name}_{flavour}")
-    if flavour == "uniform":
+    if flavour in ("uniform", "saturating"):
         from .uniform import freeze_f
         freeze_f(model)
     return model

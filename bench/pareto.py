@@ -8,26 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hgq_fpga.pareto import covers
-
-
-def pareto_indices(accuracy: Sequence[float], ebops: Sequence[float]) -> list[int]:
-    """Indices of the points that no other point beats (accuracy at least as high and EBOPs at most
-    as large, one of them strictly), sorted by increasing EBOPs. Exact duplicates keep the first."""
-    if len(accuracy) != len(ebops):
-        raise ValueError(f"{len(accuracy)} accuracies but {len(ebops)} EBOPs values")
-    keep = []
-    for i, (a, e) in enumerate(zip(accuracy, ebops)):
-        dominated = False
-        for j, (b, f) in enumerate(zip(accuracy, ebops)):
-            if j == i:
-                continue
-            if covers(b, f, a, e) and (b > a or f < e or j < i):
-                dominated = True
-                break
-        if not dominated:
-            keep.append(i)
-    return sorted(keep, key=lambda i: (ebops[i], -accuracy[i]))
+from hgq_fpga.pareto import pareto_indices  # noqa: F401 - re-exported for the bench modules
 
 
 def smallest_reaching(accuracy: Sequence[float], ebops: Sequence[float], target: float) -> int | None:

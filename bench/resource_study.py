@@ -179,19 +179,37 @@ def train_front(model: keras.Model, label: str, plan: Plan, split: Split, cfg: S
     return out, {"train_s": round(train_s, 2), "checkpoints": len(out)}
 
 
-def train_uniform(plan: Plan, split: Split, cfg: StudyConfig, bits: int) -> Trained:
+#: uniform baselines: label prefix and model flavour of each training style
+UNIFORM_STYLES = {"free": ("uniform", "uniform"), "saturating": ("uniform-sat", "saturating")}
+
+
+def train_uniform(plan: Plan, split: Split, cfg: StudyConfig, bits: int, style: str = "free") -> Trained:
     """Train the plan's architecture with every tensor held at ``bits`` bits, keep its best
-    validation epoch; calibrate and score."""
+    validation epoch; calibrate and score.
+
+    ``style``: ``"free"`` (:class:`bench.uniform.UniformBits`: ranges follow the data, nothing
+    clips) or ``"saturating"`` (:class:`bench.saturating.SaturatingUniformBits`: integer bits
+    fixed after one warm-up epoch, values clipped, as QKeras trains).
+    """
+    if style not in UNIFORM_STYLES:
+        raise ValueError(f"uniform style must be one of {tuple(UNIFORM_STYLES)}, got {style!r}")
+    prefix, flavour = UNIFORM_STYLES[style]
     x, y = _train_data(split, plan)
-    model = build(plan.arch, split.image_shape, "uniform", seed=cfg.seed)
+    model = build(plan.arch, split.image_shape, flavour, seed=cfg.seed)
     compile_for_training(model, cfg.learning_rate)
     t0 = time.perf_counter()
     best = KeepBestEpoch("val_accuracy")
+    if style == "saturating":
+        from .saturating import SaturatingUniformBits
+        holder = SaturatingUniformBits(bits, x[:1024], warmup_epochs=min(1, plan.epochs - 1))
+    else:
+        holder = UniformBits(bits, x[:1024])
+    # KeepBestEpoch first: its restore at the end of training comes before the holder's last step
     model.fit(x, y, validation_data=(split.x_val, split.y_val), epochs=plan.epochs,
-              batch_size=cfg.batch_size, verbose=0, callbacks=[UniformBits(bits, x[:1024]), best])
-    extra = {"bits": bits, "train_s": round(time.perf_counter() - t0, 2), "epoch": best.best_epoch + 1,
-             "val_accuracy": float(best.best)}
-    return _finish(f"uniform-{bits}b", model, _calibration_set(x, cfg), split, extra)
+              batch_size=cfg.batch_size, verbose=0, callbacks=[holder, best] if style == "free" else [best, holder])
+    extra = {"bits": bits, "style": style, "train_s": round(time.perf_counter() - t0, 2),
+             "epoch": best.best_epoch + 1, "val_accuracy": float(best.best)}
+    return _finish(f"{prefix}-{bits}b", model, _calibration_set(x, cfg), split, extra)
 
 
 def compare(hgq: list[dict], uniform: list[dict]) -> dict:

@@ -25,6 +25,25 @@ def covers(metric_a: float, cost_a: float, metric_b: float, cost_b: float,
     return as_good and cost_a <= cost_b
 
 
+def pareto_indices(accuracy: Sequence[float], ebops: Sequence[float]) -> list[int]:
+    """Indices of the points that no other point beats (accuracy at least as high and EBOPs at most
+    as large, one of them strictly), sorted by increasing EBOPs. Exact duplicates keep the first."""
+    if len(accuracy) != len(ebops):
+        raise ValueError(f"{len(accuracy)} accuracies but {len(ebops)} EBOPs values")
+    keep = []
+    for i, (a, e) in enumerate(zip(accuracy, ebops)):
+        dominated = False
+        for j, (b, f) in enumerate(zip(accuracy, ebops)):
+            if j == i:
+                continue
+            if covers(b, f, a, e) and (b > a or f < e or j < i):
+                dominated = True
+                break
+        if not dominated:
+            keep.append(i)
+    return sorted(keep, key=lambda i: (ebops[i], -accuracy[i]))
+
+
 @dataclass
 class ParetoPoint:
     """One checkpoint on the front: its validation metric, its training-time EBOPs and its file."""

@@ -6,6 +6,7 @@
     hgq-fpga emulate DIR --data DATA --out PRED.npy
     hgq-fpga report DIR
     hgq-fpga boards
+    hgq-fpga sweep SPEC.yaml --out DIR
 
 Every failure ends with exit status 1 and one line saying what is wrong (``--debug`` shows the
 traceback). Keras and TensorFlow are imported only by the commands that need them, so ``--help``,
@@ -404,13 +405,16 @@ def boards() -> None:
     console.print(table)
 
 
-def _register_importers() -> None:
+def _register_commands() -> None:
+    """Commands that live with their own package: the QKeras import and the sweeps."""
     from hgq_fpga.app.qkeras_commands import import_qkeras_command
+    from hgq_fpga.app.sweep.cli import sweep
 
     main.add_command(import_qkeras_command)
+    main.add_command(sweep)
 
 
-_register_importers()
+_register_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

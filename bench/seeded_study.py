@@ -1,0 +1,255 @@
+"""The resource study over several seeds, on the sweep engine (:mod:`hgq_fpga.app.sweep`).
+
+Every training of :mod:`bench.resource_study` (one HGQ ramp, one model per uniform width and
+style) is repeated for each seed, each as one Dask task that publishes its own folder
+``runs/NAME/`` (atomically, resumable: a rerun skips finished trainings). The summary then reads
+all folders:
+
+* **uniform configurations** (style and width): mean and standard deviation over seeds of the
+  test accuracy, validation accuracy and exact EBOPs;
+* **HGQ front**: per seed, the front of the calibrated checkpoints on (validation accuracy,
+  EBOPs); its spread is shown at the EBOPs of each uniform configuration: per seed, the HGQ model
+  with the best validation accuracy within that budget, its test accuracy as mean and standard
+  deviation over seeds;
+* **matched-accuracy ratio**, per uniform configuration and per seed: the uniform model's EBOPs
+  over those of the smallest HGQ model of the same seed whose *validation* accuracy reaches the
+  uniform model's validation accuracy; reported as mean +- standard error over the seeds that
+  match (and how many did). The headline configuration is the one with the best mean validation
+  accuracy. Selection uses validation data only; test accuracies are reported, never used.
+
+    python -m bench.seeded_study [--quick] [--out DIR] [--scheduler ADDR] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from hgq_fpga.app.sweep.progress import emit
+from hgq_fpga.app.sweep.run import is_done, produce, read_result, run_folder
+
+from . import data
+from .pareto import matched_ratio, pareto_indices
+from .resource_study import TARGET_RATIO, UNIFORM_STYLES, Plan, StudyConfig
+
+RESULTS = "seeded_study.json"
+
+
+@dataclass(frozen=True)
+class SeededConfig:
+    """The study's trainings (``study``) repeated for each of ``seeds``, for each uniform style."""
+
+    study: StudyConfig
+    seeds: tuple[int, ...] = (0, 1, 2)
+    uniform_styles: tuple[str, ...] = ("saturating", "free")
+
+    def __post_init__(self) -> None:
+        if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and non-empty, got {self.seeds}")
+        for style in self.uniform_styles:
+            if style not in UNIFORM_STYLES:
+                raise ValueError(f"unknown uniform style {style!r}; expected one of {tuple(UNIFORM_STYLES)}")
+
+
+def config_label(bits: int | None, style: str | None) -> str:
+    """``"hgq"`` or the uniform model's label, e.g. ``"uniform-sat-4b"``."""
+    return "hgq" if bits is None else f"{UNIFORM_STYLES[style][0]}-{bits}b"
+
+
+def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int,
+              load_data: Callable[[], data.Split], bits: int | None, style: str | None,
+              topic: str | None = None) -> dict:
+    """One Dask task: train HGQ (``bits`` None) or one uniform model for ``seed``; publish it."""
+    from .resource_study import accuracy, train_hgq, train_uniform
+
+    def work(staging: Path) -> dict:
+        split = load_data()
+        cfg = replace(study, seed=seed)
+        if bits is None:
+            models, facts = train_hgq(plan, split, cfg, str(staging))
+        else:
+            models, facts = [train_uniform(plan, split, cfg, bits, style)], {}
+        points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)}
+                  for m in models]
+        return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style), "seed": seed,
+                "points": points, "facts": facts}
+
+    emit(topic, {"run": name, "stage": "training"})
+    record, _ = produce(run_folder(out_dir, name), work)
+    return record
+
+
+def tasks(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str) -> list[tuple[str, Callable, tuple]]:
+    """Every training of the study as ``(name, function, args)`` for :func:`run_tasks`."""
+    out = []
+    for plan in cfg.study.plans:
+        configs = [(None, None)] + [(b, s) for s in cfg.uniform_styles for b in cfg.study.uniform_bits]
+        for seed in cfg.seeds:
+            for bits, style in configs:
+                name = f"{plan.arch.name}-{config_label(bits, style)}-seed{seed}"
+                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, bits, style)))
+    return out
+
+
+def mean_std(values: Sequence[float]) -> dict:
+    """``{"n", "mean", "std"}`` (sample standard deviation; 0 for one value)."""
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None}
+    m = sum(values) / n
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {"n": n, "mean": m, "std": sd}
+
+
+def mean_se(values: Sequence[float]) -> dict:
+    """``{"n", "mean", "std", "se"}`` with the standard error of the mean ``std / sqrt(n)``."""
+    out = mean_std(values)
+    out["se"] = None if out["n"] == 0 else out["std"] / math.sqrt(out["n"])
+    return out
+
+
+def _val_points(points: list[dict]) -> list[dict]:
+    """The points with the calibrated validation accuracy as ``accuracy`` (for :mod:`bench.pareto`)."""
+    return [{**p, "test_accuracy": p["accuracy"], "accuracy": p["calibrated_val_accuracy"]} for p in points]
+
+
+def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
+    """The seeded summary of one architecture from its task records (see the module docstring)."""
+    hgq = {r["seed"]: _val_points(r["points"]) for r in records if r["config"] == "hgq"}
+    fronts = {s: [pts[i] for i in pareto_indices([p["accuracy"] for p in pts], [p["ebops"] for p in pts])]
+              for s, pts in hgq.items()}
+    uniform: dict[str, dict[int, dict]] = {}
+    for r in records:
+        if r["config"] != "hgq":
+            uniform.setdefault(r["config"], {})[r["seed"]] = _val_points(r["points"])[0]
+    configs = {}
+    for label, by_seed in sorted(uniform.items()):
+        pts = list(by_seed.values())
+        ratios, per_seed = [], {}
+        budget = mean_std([p["ebops"] for p in pts])["mean"]
+        within = []
+        for s, ref in sorted(by_seed.items()):
+            if s not in fronts:
+                continue
+            m = matched_ratio(ref, fronts[s])
+            if m["match"] is not None:
+                m["match_test_accuracy"] = fronts[s][m["match"]]["test_accuracy"]
+            per_seed[str(s)] = m
+            if m["ratio"] is not None:
+                ratios.append(m["ratio"])
+            under = [p for p in fronts[s] if p["ebops"] <= budget]
+            if under:
+                within.append(max(under, key=lambda p: (p["accuracy"], -p["ebops"]))["test_accuracy"])
+        configs[label] = {
+            "test_accuracy": mean_std([p["test_accuracy"] for p in pts]),
+            "val_accuracy": mean_std([p["accuracy"] for p in pts]),
+            "ebops": mean_std([p["ebops"] for p in pts]),
+            "ratio": mean_se(ratios), "seeds_matched": len(ratios), "seeds": len(per_seed),
+            "per_seed": per_seed,
+            "hgq_test_accuracy_within_its_ebops": mean_std(within)}
+    headline = max(configs, key=lambda c: configs[c]["val_accuracy"]["mean"], default=None)
+    return {"seeds": list(seeds), "hgq_fronts": {str(s): f for s, f in sorted(fronts.items())},
+            "hgq_front_size": mean_std([len(f) for f in fronts.values()]), "uniform": configs,
+            "headline_config": headline, "headline_ratio": configs[headline]["ratio"] if headline else None}
+
+
+def summarise(out_dir: Path, cfg: SeededConfig, names: Sequence[str]) -> dict:
+    """The whole summary from the finished task folders ``names``."""
+    records = [read_result(run_folder(out_dir, n)) for n in names if is_done(run_folder(out_dir, n))]
+    archs = {}
+    for plan in cfg.study.plans:
+        res = summarise_arch([r for r in records if r["arch"] == plan.arch.name], cfg.seeds)
+        res["target_ratio"] = TARGET_RATIO.get(plan.arch.name)
+        archs[plan.arch.name] = res
+    return {"config": {**cfg.study.describe(), "seeds": list(cfg.seeds),
+                       "uniform_styles": list(cfg.uniform_styles)},
+            "trainings": len(records), "missing": sorted(set(names) - {r["name"] for r in records}),
+            "architectures": archs}
+
+
+def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | Path, client=None,
+        scheduler: str | None = None, workers: int | None = None, retries: int = 2, progress=None) -> dict:
+    """Run every unfinished training on Dask, then write and return ``out_dir/seeded_study.json``."""
+    from hgq_fpga.app.sweep import connect, run_tasks
+    from hgq_fpga.app.sweep.progress import SweepProgress
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    todo_all = tasks(cfg, load_data, str(out.resolve()))
+    todo = [t for t in todo_all if not is_done(run_folder(out, t[0]))]
+    failed: dict[str, str] = {}
+    if todo:
+        display = (progress or SweepProgress()).plan([(t[0], 1) for t in todo], len(todo_all) - len(todo))
+        with connect(scheduler, workers, retries) if client is None else contextlib.nullcontext(client) as c:
+            _, failed = run_tasks(c, todo, retries, display)
+    summary = summarise(out, cfg, [t[0] for t in todo_all])
+    summary["failed"] = failed
+    tmp = out / f".{RESULTS}.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, out / RESULTS)
+    return summary
+
+
+def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
+    """``"full"``, ``"quick"`` (the MLP, 3 seeds, under 10 minutes on 2 cores by its sizes) or
+    ``"smoke"`` (tiny synthetic, for the test)."""
+    from . import config
+    from .models import MLP
+
+    if mode == "full":
+        base = config.full()
+        return SeededConfig(base.study), base.load_data
+    if mode == "quick":
+        base = config.quick()
+        plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=1e-5),)
+        study = replace(base.study, plans=plans, uniform_bits=(4, 8))
+        return SeededConfig(study, uniform_styles=("saturating",)), base.load_data
+    if mode == "smoke":
+        base = config.smoke()
+        plans = tuple(replace(p, epochs=2) for p in base.study.plans[:1])
+        return SeededConfig(replace(base.study, plans=plans), seeds=(0, 1), uniform_styles=("saturating",)), \
+            base.load_data
+    raise ValueError(f"unknown mode {mode!r}; expected full, quick or smoke")
+
+
+def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    spread = stat.get("se", stat.get("std"))
+    return f"{scale * stat['mean']:.{digits}f} ± {scale * spread:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.seeded_study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the MLP, 3 seeds, 2 saturating widths")
+    parser.add_argument("--out", type=Path, default=Path("build/bench_seeds"), help="study folder")
+    parser.add_argument("--scheduler", default=None, help="existing Dask scheduler (default: local cluster)")
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores)")
+    args = parser.parse_args(argv)
+    cfg, load = preset("quick" if args.quick else "full")
+    try:
+        load()  # fails now, with the install command, if Fashion-MNIST is missing
+    except data.DatasetMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = run(cfg, load, args.out, scheduler=args.scheduler, workers=args.workers)
+    for name, a in summary["architectures"].items():
+        print(f"{name}: HGQ front size {_fmt(a['hgq_front_size'], digits=1)} (mean ± std over seeds)")
+        for label, c in a["uniform"].items():
+            print(f"  {label}: test accuracy {_fmt(c['test_accuracy'], 100)} %, EBOPs {_fmt(c['ebops'], digits=0)}; "
+                  f"ratio {_fmt(c['ratio'])} (mean ± SE, {c['seeds_matched']}/{c['seeds']} seeds matched)")
+        print(f"  headline ({a['headline_config']}): {_fmt(a['headline_ratio'])}x, target {a['target_ratio']}")
+    print(f"wrote {args.out / RESULTS}")
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
