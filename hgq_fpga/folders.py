@@ -153,6 +153,21 @@ def _replace_without_exchange(staging: Path, out: Path, seen: Seen, ours, force:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def check_replaceable(out: Path, replace: bool, ours: Callable[[Path], bool], what: str) -> None:
+    """Refuse early, before any work, an ``out`` that holds something: unless ``replace`` is given
+    and ``ours`` recognises it as an earlier output (``what``, e.g. ``"RTL project"``) of hgq_fpga.
+
+    The final :func:`move_into_place` checks again, atomically, against what is there then.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not replace:
+            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
+                                  f"pass replace=True (which replaces only an hgq_fpga {what})")
+        if not ours(out):
+            raise FileExistsError(f"{out} exists, is not empty and was not written by hgq_fpga (it is "
+                                  f"not an hgq_fpga {what}); refusing to replace it: choose a new folder")
+
+
 def remove_stale_staging(out: Path) -> list[Path]:
     """Remove the staging folders of ``out`` whose writer is provably dead; return them.
 

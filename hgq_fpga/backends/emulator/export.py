@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from hgq_fpga.backends.emulator.aptypes import copy_ap_types
-from hgq_fpga.folders import move_into_place, observe, staging_folder
+from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 from hgq_fpga.backends.hls.names import check_top_name
 from hgq_fpga.backends.hls.plan import FirmwarePlan, build_plan
 from hgq_fpga.backends.hls.render import render
@@ -141,13 +141,7 @@ def export_emulator(source, out_dir: str | Path, name: str | None = None, test_d
     fw, name = _firmware_and_name(source, name)
     check_top_name(name)
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not replace:
-            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
-                                  "pass replace=True (which replaces only a library hgq_fpga wrote)")
-        if not is_emulator_folder(out):
-            raise FileExistsError(f"{out} exists, is not empty and was not written by hgq_fpga's "
-                                  f"export_emulator (no {MANIFEST}); refusing to replace it")
+    check_replaceable(out, replace, is_emulator_folder, f"emulator library (with {MANIFEST})")
     plan = build_plan(fw, f"{name}_firmware")
     xs = vector_inputs(fw) if test_data is None else [np.asarray(a, np.float64)
                                                     for a in fw.as_inputs(test_data)]

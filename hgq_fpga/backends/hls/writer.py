@@ -22,7 +22,7 @@ from hgq_fpga.backends.hls.emit import emit_firmware
 from hgq_fpga.backends.hls.plan import build_plan
 from hgq_fpga.backends.hls.project import HLSProject
 from hgq_fpga.backends.hls.render import render
-from hgq_fpga.folders import move_into_place, observe, staging_folder
+from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 
 #: Samples of the default testbench vectors.
 TB_SAMPLES = 32
@@ -109,13 +109,7 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     (and, with ``replace``, is not an hgq_fpga project).
     """
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not replace:
-            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
-                                  "pass replace=True (which replaces only a project hgq_fpga wrote)")
-        if not _is_hgq_project(out):
-            raise FileExistsError(f"{out} exists, is not empty and was not written by hgq_fpga; "
-                                  "refusing to replace it: choose a new folder")
+    check_replaceable(out, replace, _is_hgq_project, "HLS project")
     b = board if isinstance(board, Board) else load_board(board)
     clock = float(clock_period if clock_period is not None else b.clock_period_ns)
     if tb_data is None:

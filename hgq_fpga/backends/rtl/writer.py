@@ -23,7 +23,7 @@ from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject
 from hgq_fpga.backends.rtl.schedule import default_levels, live_nodes, schedule
 from hgq_fpga.backends.rtl.tools import PINNED
 from hgq_fpga.backends.rtl.verilog import emit_module
-from hgq_fpga.folders import move_into_place, observe, staging_folder
+from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 
 #: Test vectors written into ``sim/`` when none are given.
 DEFAULT_VECTORS = 64
@@ -108,16 +108,6 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def _check_out(out: Path, replace: bool) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not replace:
-            raise FileExistsError(f"{out} exists and is not empty; choose a new folder, remove it, or "
-                                  "pass replace=True (which replaces only a project hgq_fpga wrote)")
-        if not _is_ours(out):
-            raise FileExistsError(f"{out} exists, is not empty and is not an hgq_fpga RTL project; "
-                                  "refusing to replace it: choose a new folder")
-
-
 def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: float | None = None,
                   top: str = "hgq_net", levels: int | None = None, cse: bool = True,
                   share_products: bool = False,
@@ -138,7 +128,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     if not top.isidentifier():
         raise ValueError(f"top module name {top!r} is not a Verilog identifier")
     out = Path(out_dir)
-    _check_out(out, replace)
+    check_replaceable(out, replace, _is_ours, "RTL project")
     b = load_board(board)
     clock = float(clock_period if clock_period is not None else b.clock_period_ns)
     if clock <= 0:
