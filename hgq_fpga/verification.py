@@ -260,7 +260,8 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
     names = list(firmware.outputs)
 
     y_keras = _run_batched(_keras_call(model), arrays, batch_size)
-    y_fw = _run_batched(lambda a: firmware.predict(feed(a)), arrays, batch_size)
+    y_fw, overflow = firmware.predict(feed(arrays), report=True)   # chunked inside
+    y_fw = _to_list(y_fw)
     pairs = [compare_outputs(KERAS, y_keras, EMULATOR, y_fw, names)]
     if project is not None:
         y_prj = _run_batched(lambda a: project.predict(feed(a)), arrays, batch_size)
@@ -283,5 +284,5 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         rounded_inputs=sum(n for _, n in rounded),
         input_dtype=", ".join(sorted({str(t.dtype) for t in inputs})),
         pairs=tuple(pairs),
-        overflow=firmware.overflows(feed(arrays)),
+        overflow=overflow,
     )

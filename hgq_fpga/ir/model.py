@@ -166,13 +166,19 @@ class FirmwareModel:
     def overflows(self, x) -> OverflowReport:
         """How many values of the batch ``x``, at the inputs and inside the network, fell outside
         the calibrated range and wrapped or saturated (see :mod:`hgq_fpga.ir.overflow`)."""
-        xs = self.as_inputs(x)
+        return self._predict_counting(self.as_inputs(x))[1]
+
+    def _predict_counting(self, xs: list[np.ndarray]) -> tuple[list[np.ndarray], OverflowReport]:
+        """Outputs and overflow counts of validated inputs, in one pass over the chunks."""
         self._compiled()
         report = OverflowReport()
-        for s in range(0, len(xs[0]), self._chunk_rows):
+        parts = []
+        for s in range(0, max(len(xs[0]), 1), self._chunk_rows):   # an empty batch runs once
             chunk = [a[s:s + self._chunk_rows] for a in xs]
-            count_overflows(self, chunk, self._execute(chunk, keep_all=True), report)
-        return report
+            env = self._execute(chunk, keep_all=True)
+            count_overflows(self, chunk, env, report)
+            parts.append([self.value(o, env[o]) for o in self.outputs])
+        return [np.concatenate(p, axis=0) for p in zip(*parts)], report
 
     def predict(self, x, trace: bool = False, report: bool = False):
         """Emulate the firmware bit-exactly.
@@ -182,8 +188,11 @@ class FirmwareModel:
         of every tensor instead. With ``report=True`` returns ``(outputs, overflow report)``: how
         many values fell outside the calibrated range (:meth:`overflows`).
         """
+        if report and trace:
+            return self.predict(x, trace=True), self.overflows(x)
         if report:
-            return self.predict(x, trace=trace), self.overflows(x)
+            outs, counts = self._predict_counting(self.as_inputs(x))
+            return (outs[0] if len(outs) == 1 else outs), counts
         xs = self.as_inputs(x)
         if trace:
             return {n: self.value(n, r) for n, r in self._execute(xs, keep_all=True).items()}
