@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import pareto, plots
+from . import pareto, plots, studies
 from .results import flatten, load
 
 HERE = Path(__file__).resolve().parent
@@ -267,8 +267,10 @@ def render(results: dict, md_dir: Path, plot_dir: Path) -> str:
              "from `bench/results.json` by `bench/report.py`; re-render with `python -m bench.report`.")
     if mode in MODE_NOTES:
         intro += "\n\n> " + MODE_NOTES[mode]
-    return "\n\n".join([intro, _headline(results), _machine(results["machine"]),
-                        _resource(results, md_dir, plot_dir), _speed(results), _exactness(results)]) + "\n"
+    parts = [intro, _headline(results), _machine(results["machine"]),
+             _resource(results, md_dir, plot_dir), _speed(results), _exactness(results)]
+    parts += studies.render_all(results.get("studies", {}), md_dir, plot_dir)
+    return "\n\n".join(parts) + "\n"
 
 
 def write(results: dict, markdown: Path = DEFAULT_MARKDOWN, plot_dir: Path = HERE) -> Path:

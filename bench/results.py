@@ -6,7 +6,8 @@ Layout (``SCHEMA`` 1)::
      "machine":        bench.machine.describe(),
      "resource_study": {"dataset", "config", "architectures": {name: {...}}},
      "speed":          {"benchmarks": {name: {"status", ...}}, "targets": [...]},
-     "exactness":      {"samples", "mismatches", "models_checked", "architectures": {name: [...]}}}
+     "exactness":      {"samples", "mismatches", "models_checked", "architectures": {name: [...]}},
+     "studies":        {KEY: record of bench/studies/<module>}   (optional; see bench.studies)}
 
 :func:`problems` lists what is missing or inconsistent, so the smoke test (and the bench itself,
 before writing) can tell a well-formed record from a rotten one.
@@ -108,4 +109,7 @@ def problems(results: dict) -> list[str]:
             out.append("exactness.mismatches is not the sum over the models")
         if exact.get("models_checked") != len(rows):
             out.append("exactness.models_checked does not count the models")
+    from . import studies  # noqa: PLC0415 (studies import bench modules that import this one)
+
+    out.extend(studies.problems(results.get("studies", {})))
     return out

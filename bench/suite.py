@@ -42,6 +42,11 @@ def run_suite(cfg: BenchConfig, results_path: Path, markdown_path: Path, plot_di
         results.save(record, partial_path)
     record["speed"] = speed.run(cfg.speed_quick, speed_modules, log=log, importer=importer)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
+    if results_path.is_file():  # studies are run by their own scripts: a suite rerun keeps them
+        try:
+            record["studies"] = results.load(results_path).get("studies", {})
+        except ValueError:
+            log(f"{results_path}: an older schema; its studies are not carried over")
     record = results.jsonable(record)
     results.save(record, results_path)
     partial_path.unlink(missing_ok=True)
