@@ -5,8 +5,11 @@ or ``make bench``).  Exports the MLP of :func:`bench.bench_emulator.mlp` (random
 widths 4..8, ~8-bit weights, 20 % pruned) with :func:`hgq_fpga.backends.emulator.export_emulator`,
 builds it with its own Makefile at ``-O2`` (integer multiply-accumulates, the default, and the
 ``AP_FIXED_MACS=1`` build), checks that the library equals ``fw.predict`` on the whole batch, and
-times ``NAME_predict`` and ``NAME_predict_raw`` with the process pinned to one CPU (best of
-several repeats).  The numpy emulator is timed beside it for reference.
+times ``NAME_predict`` and ``NAME_predict_raw`` with the process pinned to one CPU. Every entry
+point is timed once per round, in turn, for several rounds (interleaved, so a noisy neighbour slows
+all of them alike); the record keeps each one's median and the ratios to the numpy emulator. The
+raw record ``bench/emulator_cpp_results.json`` goes into BENCHMARKS.md through
+``python -m bench.record emulator_cpp`` (:mod:`bench.studies.emulator_cpp`).
 """
 
 from __future__ import annotations
@@ -23,32 +26,37 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_emulator import mlp  # noqa: E402
+from bench.machine import describe  # noqa: E402
+from bench.studies import raw_path  # noqa: E402
+from bench.studies.emulator_cpp import KEY  # noqa: E402
 from hgq_fpga.backends.emulator import export_emulator  # noqa: E402
 from hgq_fpga.backends.emulator.library import EmulatorLibrary, build  # noqa: E402
 
 SIZES = (64, 32, 16, 10)
 
 
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _interleaved_medians(entries: dict, rounds: int) -> dict[str, float]:
+    """Median seconds of each callable in ``entries``, timed in turn for ``rounds`` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in entries}
+    for _ in range(rounds):
+        for name, fn in entries.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
 def run(quick: bool = False) -> dict:
     """Samples/s of each entry point and build; raises if the library is not bit-exact."""
-    batch, repeats = (20_000, 3) if quick else (200_000, 5)
+    batch, repeats = (20_000, 3) if quick else (50_000, 7)
+    machine = describe()  # before pinning, so it shows the machine's cores
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     fw = mlp(sizes=SIZES)
     x = np.random.default_rng(1).normal(scale=2.0, size=(batch, SIZES[0]))
     codes = fw.run_raw(x)["x"]
     want = fw.predict(x)
-    result = {"model": "-".join(map(str, SIZES)), "batch": batch, "repeats": repeats, "cflags": "-O2",
-              "numpy_emulator_samples_per_s": batch / _best(lambda: fw.predict(x), repeats)}
+    entries = {"numpy_emulator": lambda: fw.predict(x)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = export_emulator(fw, Path(tmp) / "emu", name="mlp")
         for label, extra in (("integer_macs", ()), ("ap_fixed_macs", ("AP_FIXED_MACS=1",))):
@@ -58,22 +66,26 @@ def run(quick: bool = False) -> dict:
             y, bad = lib.predict_raw(codes)
             if bad or not np.array_equal(y, want):
                 raise AssertionError(f"{label}: predict_raw differs from fw.predict")
-            result[f"cpp_{label}_samples_per_s"] = batch / _best(lambda: lib.predict(x), repeats)
-            result[f"cpp_{label}_raw_samples_per_s"] = batch / _best(lambda: lib.predict_raw(codes), repeats)
-    return result
+            entries[f"cpp_{label}"] = lambda lib=lib: lib.predict(x)
+            entries[f"cpp_{label}_raw"] = lambda lib=lib: lib.predict_raw(codes)
+        medians = _interleaved_medians(entries, repeats)
+    rates = {name: batch / seconds for name, seconds in medians.items()}
+    return {"model": "-".join(map(str, SIZES)), "batch": batch, "rounds": repeats, "cflags": "-O2",
+            "bit_exact": True, "machine": machine,
+            "samples_per_s": rates,
+            "ratio_to_numpy": {name: rate / rates["numpy_emulator"] for name, rate in rates.items()}}
 
 
 def main() -> None:
     args = sys.argv[1:]
     r = run(quick="--quick" in args)
-    print(f"{r['model']} MLP, batch {r['batch']:,}, one core, best of {r['repeats']} (bit-exact: checked)")
-    for key, value in r.items():
-        if key.endswith("samples_per_s"):
-            print(f"  {key.removesuffix('_samples_per_s'):<28} {value:>14,.0f} samples/s")
-    if "--json" in args:
-        out = Path(args[args.index("--json") + 1])
-        out.write_text(json.dumps(r, indent=1) + "\n")
-        print(f"wrote {out}")
+    print(f"{r['model']} MLP, batch {r['batch']:,}, one core, median of {r['rounds']} interleaved rounds "
+          "(bit-exact: checked)")
+    for name, value in r["samples_per_s"].items():
+        print(f"  {name:<28} {value:>14,.0f} samples/s  ({r['ratio_to_numpy'][name]:.3f} x numpy)")
+    out = Path(args[args.index("--json") + 1]) if "--json" in args else raw_path(KEY)
+    out.write_text(json.dumps(r, indent=1) + "\n")
+    print(f"wrote {out}; record it with `python -m bench.record {KEY}`")
 
 
 if __name__ == "__main__":

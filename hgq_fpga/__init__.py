@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from hgq_fpga import _aliases
+from hgq_fpga._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -35,12 +36,10 @@ _SUBMODULES = ("fixed", "ir", "nn", "backends", "app",
                *(old.split(".")[1] for old in _aliases.MOVED if old.count(".") == 1))
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(import_module(module), attr)
-        globals()[name] = value
-        return value
+def _submodule(name: str):
     if name in _SUBMODULES:
         return import_module(f"hgq_fpga.{name}")
     raise AttributeError(f"module 'hgq_fpga' has no attribute {name!r}")
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY, fallback=_submodule)

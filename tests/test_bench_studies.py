@@ -56,3 +56,16 @@ def test_render_refuses_a_study_without_module(tmp_path, monkeypatch):
 def test_every_study_module_is_well_formed():
     for key, module in studies.modules().items():
         assert module.KEY == key and isinstance(module.ORDER, int) and callable(module.render)
+
+
+def test_committed_raw_records_are_well_formed_and_recorded(tmp_path):
+    """Every committed raw record passes its module's checks, renders, and is what results.json holds."""
+    recorded = results.load(report.DEFAULT_RESULTS).get("studies", {})
+    for key, module in studies.modules().items():
+        raw = studies.raw_path(key)
+        if not raw.is_file():
+            continue
+        rec = json.loads(raw.read_text())
+        assert getattr(module, "problems", lambda r: [])(rec) == [], key
+        assert module.render(rec, tmp_path, tmp_path).startswith("## "), key
+        assert recorded.get(key) == rec, f"bench/{raw.name} is not recorded: run python -m bench.record {key}"

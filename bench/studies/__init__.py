@@ -71,3 +71,12 @@ def problems(studies: dict) -> list[str]:
         elif hasattr(known[key], "problems"):
             out.extend(f"studies.{key}: {p}" for p in known[key].problems(record))
     return out
+
+
+def context(machine: dict | None) -> str:
+    """One line saying when and on what a study ran (from :func:`bench.machine.describe`)."""
+    if not machine:
+        return "Machine not recorded."
+    load = machine.get("load_average_at_start")
+    return (f"Ran {machine.get('date')} on {machine.get('cpu')} ({machine.get('usable_cores')} usable cores"
+            + (f", load average {load[0]} at start" if load else "") + ").")

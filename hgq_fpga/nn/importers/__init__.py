@@ -9,7 +9,7 @@ Keras 3.
 
 from __future__ import annotations
 
-from importlib import import_module
+from hgq_fpga._lazy import lazy_getattr
 
 _LAZY = {
     "from_qkeras": ("hgq_fpga.nn.importers.qkeras_builder", "from_qkeras"),
@@ -22,10 +22,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hgq_fpga.nn.importers' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
