@@ -124,6 +124,11 @@ def test_verify_emulate_report(design, files):
     assert np.array_equal(y, hgq_fpga.load_firmware(out / "ir").predict(x))
     model = keras.models.load_model(out / "model.keras", compile=False)
     assert np.array_equal(y, np.asarray(model(x.astype(np.float32), training=False)))
+    # .npz works for one output too: one array, named as the firmware's output
+    result = run("emulate", out, "--data", files / "test.csv", "--out", files / "pred.npz")
+    assert result.exit_code == 0, result.output
+    saved = np.load(files / "pred.npz")
+    assert saved.files == hgq_fpga.load_firmware(out / "ir").outputs and np.array_equal(saved[saved.files[0]], y)
 
     front = [{"metric": 0.9, "ebops": 300}, {"metric": 0.8, "ebops": 100}]
     (files / "front.json").write_text(json.dumps(front))

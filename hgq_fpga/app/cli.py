@@ -3,7 +3,7 @@
     hgq-fpga convert MODEL.keras --calib DATA --board vu9p --out DIR
     hgq-fpga verify DIR --data DATA [--junit REPORT.xml]
     hgq-fpga export-emulator DIR --out EMU
-    hgq-fpga emulate DIR --data DATA --out PRED.npy
+    hgq-fpga emulate DIR --data DATA --out PRED.npy (or PRED.npz: one array per output)
     hgq-fpga report DIR
     hgq-fpga boards
     hgq-fpga sweep SPEC.yaml --out DIR
@@ -264,31 +264,47 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
 @click.option("--data", "data_path", required=True, metavar="DATA", type=click.Path(path_type=Path),
               help=f"Inputs to run: {DATA_HELP}.")
 @click.option("--array", default=None, metavar="NAME", help="Array of an .npz DATA file to use.")
-@click.option("--out", "out", required=True, metavar="PRED.npy", type=click.Path(path_type=Path),
-              help="Where to write the outputs (float64, one row per sample).")
+@click.option("--out", "out", required=True, metavar="PRED.npy|PRED.npz", type=click.Path(path_type=Path),
+              help="Where to write the outputs (float64, one row per sample): .npy for a design with "
+                   "one output, .npz (one array per output, named as the firmware's outputs) for any.")
 def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None:
     """Run the bit-exact firmware emulator of DIR on DATA and save the outputs.
 
     Needs only numpy: no Keras, no compiler. The values are exactly what the FPGA computes.
+    A design with one output may write PRED.npy (one array) or PRED.npz; a design with several
+    outputs writes PRED.npz with one array per output, named as the firmware IR names them
+    (the output ports of the HLS project; `np.load(PRED.npz).files` lists them, in order).
     """
-    import numpy as np
-
     from hgq_fpga.app.design import open_design
 
-    if out.suffix != ".npy":
-        raise click.ClickException(f"--out {out} must end in .npy")
+    if out.suffix not in (".npy", ".npz"):
+        raise click.ClickException(f"--out {out} must end in .npy (one output) or .npz (one array per output)")
     fw = open_design(design).firmware()
-    if len(fw.outputs) != 1:
-        raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs; emulate writes one "
-                                   "array, so use the Python API (hgq_fpga.load_firmware(DIR/'ir').predict)")
+    if len(fw.outputs) != 1 and out.suffix == ".npy":
+        raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs ({', '.join(fw.outputs)}); "
+                                   f"a .npy file holds one array: write --out {out.with_suffix('.npz')} "
+                                   "(one array per output)")
     x = _load_data(data_path, array, _single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
     y, overflow = fw.predict(x, report=True)
     _warn_overflow(overflow)
+    outputs = dict(zip(fw.outputs, [y] if len(fw.outputs) == 1 else y))
+    _save_outputs(outputs, out)
+    shapes = ", ".join(f"{name} {tuple(v.shape[1:])}" for name, v in outputs.items())
+    click.echo(f"wrote {len(x):,} predictions ({shapes}) to {out}")
+
+
+def _save_outputs(outputs: dict, out: Path) -> None:
+    """Write the emulator's outputs to ``out`` in one step (a hidden partial file renamed into place)."""
+    import numpy as np
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial.npy")
-    np.save(partial, y)
+    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    if out.suffix == ".npy":
+        (value,) = outputs.values()
+        np.save(partial, value)
+    else:
+        np.savez(partial, **outputs)
     os.replace(partial, out)
-    click.echo(f"wrote {len(y):,} predictions of shape {tuple(y.shape[1:])} to {out}")
 
 
 @main.command("export-emulator")
