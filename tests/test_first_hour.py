@@ -4,6 +4,7 @@ work as written, the demo's held-out data, latency in ns, reports and small thin
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,3 +188,21 @@ def test_bit_width_panels_share_layer_colours(tmp_path):
     colours = layer_colours(stats)
     assert list(colours) == [l.name for l in stats.layers] and len(set(colours.values())) == len(colours)
     assert plot_bit_widths(stats, tmp_path / "bw.png").stat().st_size > 5000
+
+
+def test_one_error_style_for_every_entry_point():
+    """click prints ``Error: ...``; the argparse entry points (synthesis drivers, demo) do too."""
+    for module in ("hgq_fpga.backends.hls.synth", "hgq_fpga.app.demo"):
+        proc = subprocess.run([sys.executable, "-m", module, "--no-such-option"], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines()[-1] == "Error: unrecognized arguments: --no-such-option", proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.backends.hls.synth", "/no/such/project"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: "), proc.stderr
+    lower = re.compile(r"""["'](\w+: )?error: """)  # a message printed as "error: ..." or "prog: error: ..."
+    sources = [p for d in ("hgq_fpga", "bench", "examples", "templates") for p in (REPO / d).rglob("*")
+               if p.suffix in (".py", ".j2", ".tcl", ".sh") or p.name == "Makefile"]
+    offenders = [f"{p.relative_to(REPO)}:{n}" for p in sources
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if lower.search(line)]
+    assert offenders == []

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from hgq_fpga.argparsing import ArgumentParser
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
 import numpy as np  # noqa: E402
@@ -95,7 +97,7 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hgq_fpga.app.demo",
         description="Train an HGQ MLP on the bundled 8x8 digits and write a verified vu9p HLS project.",
         epilog=("Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "
