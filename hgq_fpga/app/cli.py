@@ -125,11 +125,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--check", "check", default=None, metavar="DATA", type=click.Path(path_type=Path),
               help="Held-out inputs to verify on as well (the report gives both results).")
 @click.option("--check-array", default=None, metavar="NAME", help="Array of an .npz --check file to use.")
+@click.option("--check-labels", default=None, metavar="NAME",
+              help="Array of the .npz --check file that holds the integer class labels: the report gets a "
+                   "per-class accuracy table and ROC curves (Keras beside the firmware).")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
             drop_softmax: bool, input_type: str | None, check: Path | None,
-            check_array: str | None) -> None:
+            check_array: str | None, check_labels: str | None) -> None:
     """Convert a trained model into a verified design folder DIR (HLS project, IR, report).
 
     MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
@@ -163,6 +166,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     check_destination(out, force)
     data = load_array(calib, array)
     held_out = load_array(check, check_array) if check is not None else None
+    labels = _check_labels(check, check_labels, held_out)
     saved = saved_input_shapes(model_path) if source != "qkeras" else None
     if saved is not None:     # cheap checks first: TensorFlow takes 20 s to import
         shape = _single_input_shape(saved, f"model {model_path}")
@@ -176,7 +180,8 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
         model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
-    checks = {} if check is None else {f"held-out data {check.name}": fit_to_input(held_out, shape, check)}
+    label = f"held-out data {check.name}" if check is not None else "held-out data"
+    checks = {} if check is None else {label: fit_to_input(held_out, shape, check)}
     if source != "float" and (weight_bits, act_bits, ebops_budget) != (None, None, None):
         raise click.ClickException("--weight-bits, --act-bits and --ebops-budget are options of --from float")
     if drop_softmax and source == "hgq":
@@ -193,7 +198,9 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                                search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", checks=checks,
-                          replace=force, force=force, calibrate=source != "float")
+                          replace=force, force=force, calibrate=source != "float",
+                          labelled=None if labels is None else (checks[label], labels),
+                          labelled_label=label)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     _warn_overflow(result.verification.overflow)
@@ -202,6 +209,25 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                            zip([f"calibration data {calib.name}", *checks], [result.verification, *result.checks]))
         raise click.ClickException(f"verification failed: mismatching values ({counts}); the design is "
                                    f"kept in {result.path} for inspection")
+
+
+def _check_labels(check: Path | None, name: str | None, held_out) -> "np.ndarray | None":  # noqa: F821
+    """The integer labels of the --check data (array ``name`` of its .npz file), checked cheaply."""
+    if name is None:
+        return None
+    import numpy as np
+
+    from hgq_fpga.app.datafile import load_array
+
+    if check is None or check.suffix != ".npz":
+        raise click.ClickException("--check-labels names an array of the --check .npz file; give --check DATA.npz")
+    labels = load_array(check, name)
+    if labels.ndim != 1 or len(labels) != len(held_out):
+        raise click.ClickException(f"--check-labels {name} has shape {labels.shape}; expected one integer label "
+                                   f"per sample of --check ({len(held_out)},)")
+    if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)) or labels.min() < 0:
+        raise click.ClickException(f"--check-labels {name} must hold class numbers 0, 1, 2, ...")
+    return labels.astype(np.int64)
 
 
 def _warn_overflow(overflow) -> None:

@@ -91,7 +91,8 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     splits = digits_splits(seed)
     console.print(f"data: {len(splits['train'][0])} training, {len(splits['val'][0])} validation and "
                   f"{len(splits['test'][0])} test images of 8×8 pixels (scikit-learn load_digits, bundled; pixels divided by 16)")
-    status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console)
+    status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console,
+                              input_image=(8, 8))
     console.print(f"done in {time.perf_counter() - started:.0f} s")
     return status
 
