@@ -225,7 +225,7 @@ def _front_limits(front_values: np.ndarray, marks: Sequence[float]) -> tuple[flo
     """The y range of the Pareto figure: the front and the marked models, with a margin, not the warm-up."""
     values = np.concatenate([front_values, np.asarray(marks, dtype=float)])
     low, high = float(values.min()), float(values.max())
-    margin = max(0.15 * (high - low), 0.5)
+    margin = max(0.15 * (high - low), 2.0)   # at least 2 points: a short run's front may be one point
     return low - margin, high + margin
 
 
@@ -243,7 +243,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     """
     from matplotlib.lines import Line2D
 
-    fig = _figure(8.2, 5.0)
+    fig = _figure(8.2, 5.6)
     ax = fig.subplots()
     scale = 100.0
     ordered = sorted(points, key=lambda p: p.ebops)
@@ -269,28 +269,33 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
                    linewidth=1.1, zorder=6)
         handles.append(Line2D([], [], ls="-", lw=1.0, marker="o", markersize=7, markerfacecolor="none",
                               color="#333333", markeredgecolor="black",
-                              label=f"Pareto front ({len(ordered)} saved checkpoints, ringed)"))
+                              label=f"Pareto front ({len(ordered)} saved checkpoint{'' if len(ordered) == 1 else 's'}, ringed)"))
     if chosen is not None:
-        ax.scatter([chosen.ebops], [scale * chosen.metric], s=420, marker="*", facecolor="none",
+        ax.scatter([chosen.ebops], [scale * chosen.metric], s=300, marker="*", facecolor="none",
                    edgecolor="#dd8452", linewidth=2.0, zorder=5)
-        ax.annotate("chosen", (chosen.ebops, scale * chosen.metric), xytext=(-14, 16),
-                    textcoords="offset points", ha="right", color="#b35a1f", fontsize="small",
+        ax.annotate("chosen", (chosen.ebops, scale * chosen.metric), xytext=(16, 18),
+                    textcoords="offset points", ha="left", color="#b35a1f", fontsize="small",
                     arrowprops={"arrowstyle": "-", "color": "#b35a1f", "lw": 0.8})
         handles.append(Line2D([], [], ls="", marker="*", markersize=15, markerfacecolor="none",
                               markeredgecolor="#dd8452", markeredgewidth=1.8,
                               label=f"chosen: {chosen.ebops:,.0f} EBOPs, {scale * chosen.metric:.2f} % "
                                     "(training estimate, validation)"))
     if deployed is not None:
-        ax.scatter([deployed[0]], [scale * deployed[1]], s=55, marker="D", color="#55a868",
+        ax.scatter([deployed[0]], [scale * deployed[1]], s=38, marker="D", color="#55a868",
                    edgecolor="black", zorder=7)
         ax.annotate("deployed", (deployed[0], scale * deployed[1]), xytext=(14, -16),
                     textcoords="offset points", ha="left", va="top", color="#2f6b3e", fontsize="small",
                     arrowprops={"arrowstyle": "-", "color": "#2f6b3e", "lw": 0.8})
         handles.append(Line2D([], [], ls="", marker="D", markersize=7, color="#55a868", markeredgecolor="black",
                               label=f"deployed: {deployed[0]:,.0f} EBOPs (exact), {scale * deployed[1]:.2f} % test"))
-    xs = [p.ebops for p in points] + [x for x, _ in epochs] + ([deployed[0]] if deployed else [])
+    shown = [x for x, m in epochs if low is None or scale * m >= low]   # epochs below the axis do not widen it
+    xs = [p.ebops for p in points] + shown + ([deployed[0]] if deployed else [])
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
+        ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
+    elif xs:
+        pad = 0.06 * (max(xs) - min(xs)) or 0.05 * max(xs) or 1.0
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
     ax.xaxis.set_major_formatter(THOUSANDS)
     if low is not None:
         ax.set_ylim(low, high)
@@ -298,7 +303,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     ax.set_ylabel(f"{metric_name} (%)")
     ax.set_title("Accuracy vs. resource cost during training")
     ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize="small", loc="lower right")
+    fig.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=2)
     return _save(fig, path)
 
 
@@ -340,7 +345,7 @@ def _roc_x_start(curves: Sequence[dict | None]) -> float:
              for c in curves if c is not None and np.any(np.asarray(c["fpr"]) > 0)]
     if not rises:
         return 0.0
-    return max(0.0, np.floor((min(rises) - 0.05) / 0.05) * 0.05)
+    return max(0.0, float(np.floor((min(rises) - 0.05) / 0.05 + 1e-9)) * 0.05)
 
 
 def plot_roc(record: dict, path: str | Path) -> Path:
