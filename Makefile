@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo verify report bench bench-seeds clean
+.PHONY: install install-rtl-tools test test-all demo verify report docs bench bench-seeds clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ verify: $(STAMP)
 report: $(STAMP)
 	@test -n "$(DIR)" || { echo "Error: usage: make report DIR=<design folder>" >&2; exit 2; }
 	$(VENV)/bin/hgq-fpga report $(DIR)
+
+# API reference from the docstrings (pdoc, from the dev extra) into build/docs/ (generated, not checked in):
+# `make docs`, then open build/docs/index.html. Fails if pdoc warns (a module that does not import, a
+# broken docstring or annotation).
+DOCS_DIR ?= build/docs
+docs: $(STAMP)
+	$(PY) docs/api.py $(DOCS_DIR)
 
 # Benchmarks (Fashion-MNIST from Debian's dataset-fashion-mnist): `make bench`, or `make bench QUICK=1`.
 FASHION := /usr/share/datasets/fashion-mnist

@@ -51,8 +51,10 @@ def module_specs(modules: list[str]) -> list[str]:
     return specs
 
 
-def build(out: str | Path = "build/docs") -> list[str]:
-    """Write the HTML reference into ``out``; return the documented module names.
+def build(out: str | Path = "build/docs", modules: list[str] | None = None) -> list[str]:
+    """Write the HTML reference of ``modules`` (default: every public module) into ``out``.
+
+    Returns the documented module names.
 
     Raises:
         RuntimeError: pdoc warned (the messages are in the error).
@@ -60,7 +62,7 @@ def build(out: str | Path = "build/docs") -> list[str]:
     import pdoc
     import pdoc.render
 
-    modules = public_modules()
+    modules = public_modules() if modules is None else sorted(modules)
     pdoc.render.configure(docformat="google", search=True, show_source=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

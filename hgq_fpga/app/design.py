@@ -1,7 +1,7 @@
 """From a trained HGQ model to a verified, self-contained *design folder*; and back.
 
 A design folder is an HLS project (``make csim``, ``make synth BOARD=...``) with three additions
-that let every later step work from the folder alone::
+that let every later step work from the folder alone:
 
     DIR/
       Makefile, build_prj.tcl, firmware/, tb/   the HLS project (hgq_fpga.backends.hls.writer)
