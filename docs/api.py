@@ -59,8 +59,11 @@ def build(out: str | Path = "build/docs", modules: list[str] | None = None) -> l
     Raises:
         RuntimeError: pdoc warned (the messages are in the error).
     """
-    import pdoc
-    import pdoc.render
+    try:
+        import pdoc
+        import pdoc.render
+    except ImportError:
+        raise RuntimeError("pdoc is not installed: `make install` (or pip install -e '.[dev]') installs it") from None
 
     modules = public_modules() if modules is None else sorted(modules)
     pdoc.render.configure(docformat="google", search=True, show_source=False)

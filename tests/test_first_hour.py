@@ -240,8 +240,8 @@ def test_api_reference_of_the_numpy_side_without_warnings(tmp_path):
 def test_make_docs_writes_a_page_per_public_module(tmp_path):
     out = tmp_path / "docs"
     proc = subprocess.run(["make", "-s", "-o", ".venv/.hgq_fpga-installed", "docs", f"PY={sys.executable}",
-                           f"DOCS_DIR={out}"], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=1200)
+                           f"DOCS_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     modules = _docs_driver().public_modules()
     assert {"hgq_fpga", "hgq_fpga.nn.layers", "hgq_fpga.app.design", "hgq_fpga.backends.hls"} <= set(modules)
