@@ -155,7 +155,8 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
     keras.utils.set_random_seed(seed)
     splits = split_and_standardise(x, y, seed)
     return train_and_deploy(build_model(), splits, epochs=epochs, out=out, board="vu9p", name="jet_tagger",
-                            console=console, batch_size=batch_size, beta=(1e-7, 3e-5))
+                            console=console, batch_size=batch_size, beta=(1e-7, 3e-5),
+                            class_names=list(CLASSES))
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

@@ -109,7 +109,7 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  force: bool = False, extra_files: Callable[[Path], None] | None = None,
                  calibrate: bool = True,
                  labelled: tuple[np.ndarray, np.ndarray] | None = None,
-                 labelled_label: str = "test data",
+                 labelled_label: str = "test data", class_names: list[str] | None = None,
                  input_image: tuple[int, ...] | None = None) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
@@ -139,7 +139,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
         labelled: held-out inputs and their integer class labels ``(x, y)`` of a classifier
             (one output, one score per class): the report gets a per-class accuracy table and a
             ROC curve per class, Keras (``model`` before calibration) beside the firmware
-            (:mod:`hgq_fpga.app.report.classification`); ``labelled_label`` says what they are.
+            (:mod:`hgq_fpga.app.report.classification`); ``labelled_label`` says what they are,
+            ``class_names`` names the classes (default 0, 1, 2, ...).
         input_image: ``(height, width[, channels])`` when the flat input is an image (``(8, 8)``
             for the digits): the report draws each first-layer unit's weight bits as an image.
 
@@ -199,7 +200,7 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             from hgq_fpga.app.report.classification import classification_record
 
             run["classification"] = classification_record(labelled[1], fw.predict(labelled[0]), keras_scores,
-                                                          labelled_label)
+                                                          labelled_label, class_names)
         if extra_files is not None:
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")
