@@ -24,7 +24,7 @@ install-rtl-tools:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(RTL_TOOLS); \
 	else \
-	  echo "the RTL backend needs Verilator and Yosys: run 'sudo apt-get install $(RTL_TOOLS)' (Debian 12)" >&2; exit 2; \
+	  echo "Error: the RTL backend needs Verilator and Yosys: run 'sudo apt-get install $(RTL_TOOLS)' (Debian 12)" >&2; exit 2; \
 	fi
 
 test: $(STAMP) install-rtl-tools
@@ -61,14 +61,14 @@ docs: $(STAMP)
 FASHION := /usr/share/datasets/fashion-mnist
 bench: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
-	  { echo "make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
+	  { echo "Error: make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
 # The resource study over 3 seeds on the sweep engine (Dask, one worker per core), resumable:
 # `make bench-seeds` or `make bench-seeds QUICK=1`; results in build/bench_seeds/seeded_study.json.
 bench-seeds: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
-	  { echo "make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
+	  { echo "Error: make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
 	$(PY) -m bench.seeded_study $(if $(QUICK),--quick,)
 
 clean:

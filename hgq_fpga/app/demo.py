@@ -44,7 +44,7 @@ def digits_splits(seed: int = SEED) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        raise SystemExit("the demo needs scikit-learn for its bundled digits data: "
+        raise SystemExit("Error: the demo needs scikit-learn for its bundled digits data: "
                          "pip install scikit-learn (`make demo` installs it)") from None
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
