@@ -4,11 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo verify report bench bench-seeds clean
+.PHONY: install install-rtl-tools test test-all demo verify report docs bench bench-seeds clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'   # 77: SPDX licence strings (pyproject.toml)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# QKeras 0.9 for the importer, without its declared dependencies (see requirements-qkeras.txt)
 	$(PY) -m pip install --quiet --no-deps -r requirements-qkeras.txt
@@ -24,7 +24,7 @@ install-rtl-tools:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(RTL_TOOLS); \
 	else \
-	  echo "the RTL backend needs Verilator and Yosys: run 'sudo apt-get install $(RTL_TOOLS)' (Debian 12)" >&2; exit 2; \
+	  echo "Error: the RTL backend needs Verilator and Yosys: run 'sudo apt-get install $(RTL_TOOLS)' (Debian 12)" >&2; exit 2; \
 	fi
 
 test: $(STAMP) install-rtl-tools
@@ -50,18 +50,25 @@ report: $(STAMP)
 	@test -n "$(DIR)" || { echo "Error: usage: make report DIR=<design folder>" >&2; exit 2; }
 	$(VENV)/bin/hgq-fpga report $(DIR)
 
+# API reference from the docstrings (pdoc, from the dev extra) into build/docs/ (generated, not checked in):
+# `make docs`, then open build/docs/index.html. Fails if pdoc warns (a module that does not import, a
+# broken docstring or annotation).
+DOCS_DIR ?= build/docs
+docs: $(STAMP)
+	$(PY) docs/api.py $(DOCS_DIR)
+
 # Benchmarks (Fashion-MNIST from Debian's dataset-fashion-mnist): `make bench`, or `make bench QUICK=1`.
 FASHION := /usr/share/datasets/fashion-mnist
 bench: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
-	  { echo "make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
+	  { echo "Error: make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
 # The resource study over 3 seeds on the sweep engine (Dask, one worker per core), resumable:
 # `make bench-seeds` or `make bench-seeds QUICK=1`; results in build/bench_seeds/seeded_study.json.
 bench-seeds: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
-	  { echo "make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
+	  { echo "Error: make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
 	$(PY) -m bench.seeded_study $(if $(QUICK),--quick,)
 
 clean:

@@ -11,12 +11,14 @@ import os
 import sys
 from pathlib import Path
 
+from hgq_fpga.argparsing import ArgumentParser, error_line
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m bench", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="MLP only, training subset, fewer epochs/widths/models: under 10 minutes on 2 cores")
     parser.add_argument("--out", type=Path, default=None,
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_suite(preset("quick" if args.quick else "full"), results_path, markdown, plot_dir, command)
     except DatasetMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     return 0
 

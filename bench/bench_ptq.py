@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+from hgq_fpga.argparsing import ArgumentParser, error_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -107,8 +110,8 @@ def _row(p: dict, float_acc: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_ptq", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m bench.bench_ptq", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10,000 training images, 4 epochs, 2,000 test images")
     parser.add_argument("--cnn", action="store_true", help="also the CNN")
     parser.add_argument("--no-mixed", action="store_true", help="skip the mixed-precision points")
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         split = (fashion_mnist(n_train=10000, n_test=2000, seed=args.seed) if args.quick
                  else fashion_mnist(seed=args.seed))
     except DatasetMissingError as exc:
-        print(f"error: {exc}")
+        print(error_line(exc), file=sys.stderr)
         return 2
     epochs = args.epochs if args.epochs is not None else (4 if args.quick else 20)
     results = {"data": split.describe(), "epochs": epochs, "calibration_images": args.calib, "models": []}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from hgq_fpga.argparsing import ArgumentParser, error_line
 from hgq_fpga.app.sweep.progress import emit
 from hgq_fpga.app.sweep.run import is_done, produce, read_result, run_folder
 
@@ -227,8 +228,8 @@ def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.seeded_study", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m bench.seeded_study", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the MLP, 3 seeds, 2 saturating widths")
     parser.add_argument("--out", type=Path, default=Path("build/bench_seeds"), help="study folder")
     parser.add_argument("--scheduler", default=None, help="existing Dask scheduler (default: local cluster)")
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load()  # fails now, with the install command, if Fashion-MNIST is missing
     except data.DatasetMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     summary = run(cfg, load, args.out, scheduler=args.scheduler, workers=args.workers)
     for name, a in summary["architectures"].items():

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from hgq_fpga.argparsing import ArgumentParser, error_line
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -153,11 +155,12 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
     keras.utils.set_random_seed(seed)
     splits = split_and_standardise(x, y, seed)
     return train_and_deploy(build_model(), splits, epochs=epochs, out=out, board="vu9p", name="jet_tagger",
-                            console=console, batch_size=batch_size, beta=(1e-7, 3e-5))
+                            console=console, batch_size=batch_size, beta=(1e-7, 3e-5),
+                            class_names=list(CLASSES))
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", help="hls4ml_lhc_jets_hlf as .csv (or .parquet with pandas + pyarrow)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", default="build/jets", help="design folder (default build/jets)")
@@ -174,4 +177,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main(args.data, args.epochs, args.out, args.seed, args.max_jets, args.batch_size))
     except (JetDataError, DesignError) as err:
-        sys.exit(f"error: {err}")
+        sys.exit(error_line(err))

@@ -2,7 +2,7 @@
 
 Writers build into a hidden sibling folder (same file system, so the last step is a rename):
 
->>> seen = observe(out)                       # what is at ``out`` now
+>>> seen = observe(out)                       # what is at out now
 >>> with staging_folder(out) as staging:      # .NAME.staging-XXXX, locked while this process lives
 ...     write(staging)
 ...     move_into_place(staging, out, seen=seen, ours=is_mine)

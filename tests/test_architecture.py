@@ -17,7 +17,7 @@ PACKAGE = ROOT / "hgq_fpga"
 #: rank of each part of the package: a module may import only modules of lower or equal rank
 #: (equal: inside its own part). ``nn`` and ``backends`` share a rank but may not import each other.
 RANKS = {"hgq_fpga": 0, "hgq_fpga._aliases": 0, "hgq_fpga._lazy": 0, "hgq_fpga.fixed": 0, "hgq_fpga.pareto": 0,
-         "hgq_fpga.folders": 0,
+         "hgq_fpga.folders": 0, "hgq_fpga.argparsing": 0,
          "hgq_fpga.ir": 1, "hgq_fpga.nn": 2, "hgq_fpga.backends": 2,
          "hgq_fpga.verification": 3, "hgq_fpga.testing": 4, "hgq_fpga.app": 4}
 SIBLINGS_APART = {("hgq_fpga.nn", "hgq_fpga.backends"), ("hgq_fpga.backends", "hgq_fpga.nn")}

@@ -77,7 +77,7 @@ def design(files):
     out = files / "design"
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--board", "vu9p",
                  "--out", out, "--name", "tiny", "--clock", "4", "--check", files / "test.npz",
-                 "--check-array", "x")
+                 "--check-array", "x", "--check-labels", "y")
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -92,6 +92,13 @@ def test_convert_writes_a_verified_design(design, files):
                                    "clock_uncertainty": "12.5%"}
     assert run_record["verification"]["samples"] == 200
     assert run_record["verification"]["mismatches"] == 0
+    # --check-labels: per-class accuracy of the firmware (and of Keras) on the held-out data, and the ROC figure
+    classes = run_record["classification"]
+    y = np.load(files / "test.npz")["y"]
+    predicted = hgq_fpga.load_firmware(out / "ir").predict(np.load(files / "test.npz")["x"]).argmax(axis=1)
+    assert classes["samples"] == 56 and [r["samples"] for r in classes["per_class"]] == np.bincount(y, minlength=3).tolist()
+    assert classes["accuracy"]["firmware"] == np.mean(predicted == y)
+    assert (out / "report" / "roc.png").is_file() and "## Per-class accuracy" in (out / "report" / "report.md").read_text()
     report = json.loads((out / "report" / "report.json").read_text())
     model = keras.models.load_model(out / "model.keras", compile=False)
     assert report["design"]["ebops"] == hgq_fpga.ebops(model) > 0
@@ -124,6 +131,11 @@ def test_verify_emulate_report(design, files):
     assert np.array_equal(y, hgq_fpga.load_firmware(out / "ir").predict(x))
     model = keras.models.load_model(out / "model.keras", compile=False)
     assert np.array_equal(y, np.asarray(model(x.astype(np.float32), training=False)))
+    # .npz works for one output too: one array, named as the firmware's output
+    result = run("emulate", out, "--data", files / "test.csv", "--out", files / "pred.npz")
+    assert result.exit_code == 0, result.output
+    saved = np.load(files / "pred.npz")
+    assert saved.files == hgq_fpga.load_firmware(out / "ir").outputs and np.array_equal(saved[saved.files[0]], y)
 
     front = [{"metric": 0.9, "ebops": 300}, {"metric": 0.8, "ebops": 100}]
     (files / "front.json").write_text(json.dumps(front))
@@ -146,6 +158,8 @@ def test_verify_emulate_report(design, files):
     ("plain keras model", "has no HGQ layers; build it from hgq_fpga.nn.layers"),
     ("softmax", "softmax has no exact firmware equivalent"),
     ("1-d data", "flat.npy is one-dimensional (shape (20,)); the model expects samples of shape (8,)"),
+    ("labels without npz", "--check-labels names an array of the --check .npz file"),
+    ("labels of x", "--check-labels x has shape (56, 8); expected one integer label per sample"),
 ])
 def test_convert_bad_input(files, case, expected):
     out = files / f"out_{case.replace(' ', '_')}"
@@ -155,7 +169,10 @@ def test_convert_bad_input(files, case, expected):
             "unknown board": ["model.keras", "calib.npy", "--board", "vu99"],
             "nan": ["model.keras", "nan.npy"], "bad name": ["model.keras", "calib.npy", "--name", "1x"],
             "not a keras archive": ["corrupt.keras", "calib.npy"], "plain keras model": ["plain.keras", "calib.npy"],
-            "softmax": ["softmax.keras", "calib.npy"], "1-d data": ["model.keras", "flat.npy"]}[case]
+            "softmax": ["softmax.keras", "calib.npy"], "1-d data": ["model.keras", "flat.npy"],
+            "labels without npz": ["model.keras", "calib.npy", "--check", files / "calib.npy", "--check-labels", "y"],
+            "labels of x": ["model.keras", "calib.npy", "--check", files / "test.npz", "--check-array", "x",
+                            "--check-labels", "x"]}[case]
     model, data, *rest = args
     result = run("convert", files / model, "--calib", files / data, "--out", out, *rest)
     assert expected.format(root=files) in error_line(result)

@@ -42,6 +42,11 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["metrics"]["test accuracy"] == accuracy
     assert "pareto.png" in report["figures"].values()
+    # labelled test split: per-class table and ROC; the 8×8 input drawn per first-layer unit
+    assert {"roc.png", "first_layer_units.png"} <= set(report["figures"].values())
+    classes = run["classification"]
+    assert classes["samples"] == 450 and len(classes["per_class"]) == 10
+    assert classes["accuracy"]["firmware"] == accuracy
     for name in report["figures"].values():
         assert (out / "report" / name).stat().st_size > 5000
     # the screen summary shows the run's own numbers and the next step

@@ -4,6 +4,7 @@ work as written, the demo's held-out data, latency in ns, reports and small thin
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,3 +188,63 @@ def test_bit_width_panels_share_layer_colours(tmp_path):
     colours = layer_colours(stats)
     assert list(colours) == [l.name for l in stats.layers] and len(set(colours.values())) == len(colours)
     assert plot_bit_widths(stats, tmp_path / "bw.png").stat().st_size > 5000
+
+
+def test_one_error_style_for_every_entry_point():
+    """click prints ``Error: ...``; the argparse entry points (synthesis drivers, demo) do too."""
+    for module in ("hgq_fpga.backends.hls.synth", "hgq_fpga.app.demo"):
+        proc = subprocess.run([sys.executable, "-m", module, "--no-such-option"], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines()[-1] == "Error: unrecognized arguments: --no-such-option", proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "hgq_fpga.backends.hls.synth", "/no/such/project"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: "), proc.stderr
+    lower = re.compile(r"""["'](\w+: )?error: """)  # a message printed as "error: ..." or "prog: error: ..."
+    sources = [p for d in ("hgq_fpga", "bench", "examples", "templates") for p in (REPO / d).rglob("*")
+               if p.suffix in (".py", ".j2", ".tcl", ".sh") or p.name == "Makefile"]
+    offenders = [f"{p.relative_to(REPO)}:{n}" for p in sources
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if lower.search(line)]
+    assert offenders == []
+
+
+def _docs_driver():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hgq_fpga_docs_api", REPO / "docs" / "api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def page(out: Path, module: str) -> Path:
+    return out / (module.replace(".", "/") + ".html")
+
+
+def test_api_reference_of_the_numpy_side_without_warnings(tmp_path):
+    """pdoc renders the Keras-free modules (quick); every warning would fail ``make docs``."""
+    api = _docs_driver()
+    modules = [m for m in api.public_modules()
+               if m.startswith(("hgq_fpga.ir", "hgq_fpga.fixed", "hgq_fpga.pareto", "hgq_fpga.app.report"))]
+    assert "hgq_fpga.ir.emulator.casting" in modules and "hgq_fpga.app.report.classification" in modules
+    assert api.build(tmp_path, modules) == sorted(modules)
+    for module in modules:
+        assert page(tmp_path, module).is_file(), module
+    text = page(tmp_path, "hgq_fpga.app.report.classification").read_text()
+    assert "classification_record" in text and "one-vs-rest" in text
+    for module in modules:   # reST roles are rendered, not shown raw
+        assert ":func:`" not in page(tmp_path, module).read_text(), module
+
+
+@pytest.mark.slow   # imports every module, TensorFlow included, and renders 120+ pages: minutes on 2 cores
+def test_make_docs_writes_a_page_per_public_module(tmp_path):
+    out = tmp_path / "docs"
+    proc = subprocess.run(["make", "-s", "-o", ".venv/.hgq_fpga-installed", "docs", f"PY={sys.executable}",
+                           f"DOCS_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    modules = _docs_driver().public_modules()
+    assert {"hgq_fpga", "hgq_fpga.nn.layers", "hgq_fpga.app.design", "hgq_fpga.backends.hls"} <= set(modules)
+    missing = [m for m in modules if not page(out, m).is_file()]
+    assert missing == [] and (out / "index.html").is_file()
+    assert "build_design" in page(out, "hgq_fpga.app.design").read_text()

@@ -3,7 +3,7 @@
     hgq-fpga convert MODEL.keras --calib DATA --board vu9p --out DIR
     hgq-fpga verify DIR --data DATA [--junit REPORT.xml]
     hgq-fpga export-emulator DIR --out EMU
-    hgq-fpga emulate DIR --data DATA --out PRED.npy
+    hgq-fpga emulate DIR --data DATA --out PRED.npy (or PRED.npz: one array per output)
     hgq-fpga report DIR
     hgq-fpga boards
     hgq-fpga sweep SPEC.yaml --out DIR
@@ -125,11 +125,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--check", "check", default=None, metavar="DATA", type=click.Path(path_type=Path),
               help="Held-out inputs to verify on as well (the report gives both results).")
 @click.option("--check-array", default=None, metavar="NAME", help="Array of an .npz --check file to use.")
+@click.option("--check-labels", default=None, metavar="NAME",
+              help="Array of the .npz --check file that holds the integer class labels: the report gets a "
+                   "per-class accuracy table and ROC curves (Keras beside the firmware).")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
             drop_softmax: bool, input_type: str | None, check: Path | None,
-            check_array: str | None) -> None:
+            check_array: str | None, check_labels: str | None) -> None:
     """Convert a trained model into a verified design folder DIR (HLS project, IR, report).
 
     MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
@@ -163,6 +166,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     check_destination(out, force)
     data = load_array(calib, array)
     held_out = load_array(check, check_array) if check is not None else None
+    labels = _check_labels(check, check_labels, held_out)
     saved = saved_input_shapes(model_path) if source != "qkeras" else None
     if saved is not None:     # cheap checks first: TensorFlow takes 20 s to import
         shape = _single_input_shape(saved, f"model {model_path}")
@@ -176,7 +180,8 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
         model = _load_keras(model_path)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
-    checks = {} if check is None else {f"held-out data {check.name}": fit_to_input(held_out, shape, check)}
+    label = f"held-out data {check.name}" if check is not None else "held-out data"
+    checks = {} if check is None else {label: fit_to_input(held_out, shape, check)}
     if source != "float" and (weight_bits, act_bits, ebops_budget) != (None, None, None):
         raise click.ClickException("--weight-bits, --act-bits and --ebops-budget are options of --from float")
     if drop_softmax and source == "hgq":
@@ -193,7 +198,9 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                                search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", checks=checks,
-                          replace=force, force=force, calibrate=source != "float")
+                          replace=force, force=force, calibrate=source != "float",
+                          labelled=None if labels is None else (checks[label], labels),
+                          labelled_label=label)
     print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
                   console=_console())
     _warn_overflow(result.verification.overflow)
@@ -202,6 +209,25 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                            zip([f"calibration data {calib.name}", *checks], [result.verification, *result.checks]))
         raise click.ClickException(f"verification failed: mismatching values ({counts}); the design is "
                                    f"kept in {result.path} for inspection")
+
+
+def _check_labels(check: Path | None, name: str | None, held_out) -> "np.ndarray | None":  # noqa: F821
+    """The integer labels of the --check data (array ``name`` of its .npz file), checked cheaply."""
+    if name is None:
+        return None
+    import numpy as np
+
+    from hgq_fpga.app.datafile import load_array
+
+    if check is None or check.suffix != ".npz":
+        raise click.ClickException("--check-labels names an array of the --check .npz file; give --check DATA.npz")
+    labels = load_array(check, name)
+    if labels.ndim != 1 or len(labels) != len(held_out):
+        raise click.ClickException(f"--check-labels {name} has shape {labels.shape}; expected one integer label "
+                                   f"per sample of --check ({len(held_out)},)")
+    if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)) or labels.min() < 0:
+        raise click.ClickException(f"--check-labels {name} must hold class numbers 0, 1, 2, ...")
+    return labels.astype(np.int64)
 
 
 def _warn_overflow(overflow) -> None:
@@ -264,31 +290,47 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
 @click.option("--data", "data_path", required=True, metavar="DATA", type=click.Path(path_type=Path),
               help=f"Inputs to run: {DATA_HELP}.")
 @click.option("--array", default=None, metavar="NAME", help="Array of an .npz DATA file to use.")
-@click.option("--out", "out", required=True, metavar="PRED.npy", type=click.Path(path_type=Path),
-              help="Where to write the outputs (float64, one row per sample).")
+@click.option("--out", "out", required=True, metavar="PRED.npy|PRED.npz", type=click.Path(path_type=Path),
+              help="Where to write the outputs (float64, one row per sample): .npy for a design with "
+                   "one output, .npz (one array per output, named as the firmware's outputs) for any.")
 def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None:
     """Run the bit-exact firmware emulator of DIR on DATA and save the outputs.
 
     Needs only numpy: no Keras, no compiler. The values are exactly what the FPGA computes.
+    A design with one output may write PRED.npy (one array) or PRED.npz; a design with several
+    outputs writes PRED.npz with one array per output, named as the firmware IR names them
+    (the output ports of the HLS project; `np.load(PRED.npz).files` lists them, in order).
     """
-    import numpy as np
-
     from hgq_fpga.app.design import open_design
 
-    if out.suffix != ".npy":
-        raise click.ClickException(f"--out {out} must end in .npy")
+    if out.suffix not in (".npy", ".npz"):
+        raise click.ClickException(f"--out {out} must end in .npy (one output) or .npz (one array per output)")
     fw = open_design(design).firmware()
-    if len(fw.outputs) != 1:
-        raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs; emulate writes one "
-                                   "array, so use the Python API (hgq_fpga.load_firmware(DIR/'ir').predict)")
+    if len(fw.outputs) != 1 and out.suffix == ".npy":
+        raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs ({', '.join(fw.outputs)}); "
+                                   f"a .npy file holds one array: write --out {out.with_suffix('.npz')} "
+                                   "(one array per output)")
     x = _load_data(data_path, array, _single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
     y, overflow = fw.predict(x, report=True)
     _warn_overflow(overflow)
+    outputs = dict(zip(fw.outputs, [y] if len(fw.outputs) == 1 else y))
+    _save_outputs(outputs, out)
+    shapes = ", ".join(f"{name} {tuple(v.shape[1:])}" for name, v in outputs.items())
+    click.echo(f"wrote {len(x):,} predictions ({shapes}) to {out}")
+
+
+def _save_outputs(outputs: dict, out: Path) -> None:
+    """Write the emulator's outputs to ``out`` in one step (a hidden partial file renamed into place)."""
+    import numpy as np
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial.npy")
-    np.save(partial, y)
+    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    if out.suffix == ".npy":
+        (value,) = outputs.values()
+        np.save(partial, value)
+    else:
+        np.savez(partial, **outputs)
     os.replace(partial, out)
-    click.echo(f"wrote {len(y):,} predictions of shape {tuple(y.shape[1:])} to {out}")
 
 
 @main.command("export-emulator")

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from hgq_fpga.argparsing import ArgumentParser
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
 import numpy as np  # noqa: E402
@@ -42,7 +44,7 @@ def digits_splits(seed: int = SEED) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        raise SystemExit("the demo needs scikit-learn for its bundled digits data: "
+        raise SystemExit("Error: the demo needs scikit-learn for its bundled digits data: "
                          "pip install scikit-learn (`make demo` installs it)") from None
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
@@ -89,13 +91,14 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     splits = digits_splits(seed)
     console.print(f"data: {len(splits['train'][0])} training, {len(splits['val'][0])} validation and "
                   f"{len(splits['test'][0])} test images of 8×8 pixels (scikit-learn load_digits, bundled; pixels divided by 16)")
-    status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console)
+    status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console,
+                              input_image=(8, 8))
     console.print(f"done in {time.perf_counter() - started:.0f} s")
     return status
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hgq_fpga.app.demo",
         description="Train an HGQ MLP on the bundled 8x8 digits and write a verified vu9p HLS project.",
         epilog=("Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "

@@ -1,7 +1,7 @@
 """From a trained HGQ model to a verified, self-contained *design folder*; and back.
 
 A design folder is an HLS project (``make csim``, ``make synth BOARD=...``) with three additions
-that let every later step work from the folder alone::
+that let every later step work from the folder alone:
 
     DIR/
       Makefile, build_prj.tcl, firmware/, tb/   the HLS project (hgq_fpga.backends.hls.writer)
@@ -107,7 +107,10 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
                  checks: dict[str, np.ndarray] | None = None, replace: bool = False,
                  force: bool = False, extra_files: Callable[[Path], None] | None = None,
-                 calibrate: bool = True) -> DesignResult:
+                 calibrate: bool = True,
+                 labelled: tuple[np.ndarray, np.ndarray] | None = None,
+                 labelled_label: str = "test data", class_names: list[str] | None = None,
+                 input_image: tuple[int, ...] | None = None) -> DesignResult:
     """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
 
     Args:
@@ -133,6 +136,13 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
         extra_files: called with the staging folder to add files before it is moved into place.
         calibrate: calibrate ``model`` on the calibration data first; ``False`` keeps the fixed
             types of a model that already has them (e.g. from post-training quantization).
+        labelled: held-out inputs and their integer class labels ``(x, y)`` of a classifier
+            (one output, one score per class): the report gets a per-class accuracy table and a
+            ROC curve per class, Keras (``model`` before calibration) beside the firmware
+            (:mod:`hgq_fpga.app.report.classification`); ``labelled_label`` says what they are,
+            ``class_names`` names the classes (default 0, 1, 2, ...).
+        input_image: ``(height, width[, channels])`` when the flat input is an image (``(8, 8)``
+            for the digits): the report draws each first-layer unit's weight bits as an image.
 
     Returns:
         A :class:`DesignResult`. A verification mismatch does not raise: check ``result.ok``.
@@ -148,6 +158,12 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
     out = Path(out).resolve()
     check_destination(out, replace or force)
     seen = observe(out)
+    keras_scores = None
+    if labelled is not None:   # before calibration: the model as trained; refused early if not a classifier
+        from hgq_fpga.app.report.classification import check_classifier
+
+        keras_scores = np.asarray(model.predict(labelled[0], verbose=0, batch_size=1024))
+        check_classifier(keras_scores, labelled[1])
     with staging_folder(out) as staging:
         if calibrate:
             hgq_fpga.calibrate(model, calibration_data)
@@ -178,6 +194,13 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             run["checks"] = [verification_record(r, label) for label, r in checked]
         if training:
             run["training"] = training
+        if input_image is not None:
+            run["input_image"] = [int(d) for d in input_image]
+        if labelled is not None:
+            from hgq_fpga.app.report.classification import classification_record
+
+            run["classification"] = classification_record(labelled[1], fw.predict(labelled[0]), keras_scores,
+                                                          labelled_label, class_names)
         if extra_files is not None:
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")

@@ -27,14 +27,19 @@ def verify_command(out: str | Path) -> str:
 
 def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
                      epochs: int, out: str | Path, board: str = "vu9p", name: str = "myproject",
-                     console=None, **training_options: Any) -> int:
+                     console=None, input_image: tuple[int, ...] | None = None,
+                     class_names: list[str] | None = None,
+                     **training_options: Any) -> int:
     """Train ``model`` with the recipe, deploy the chosen checkpoint to ``out`` and print the summary.
 
     ``splits`` holds ``"train"``, ``"val"`` and ``"test"`` pairs ``(x, integer labels)``. The
     chosen model is calibrated on the training inputs, verified (Keras = emulator = C++) on the whole
     test set, and its test accuracy is measured on the firmware emulator. The test split is saved in
     ``out/data/test.npz`` (arrays ``x`` and ``y``) so that ``hgq-fpga verify`` can be run on it
-    again; the summary prints that command. An earlier design folder at ``out`` is replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
+    again; the summary prints that command. The report gets the per-class accuracy and ROC curves
+    on the test split (classes named by ``class_names``); ``input_image`` (e.g. ``(8, 8)``) draws
+    the first layer's units as images of the input. An earlier design folder at ``out`` is
+    replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
 
     Returns:
         The exit status: 0 when the three implementations agree on every test output, else 1.
@@ -68,7 +73,9 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
         with console.status("calibrating, writing the HLS project, compiling the C simulation, verifying"):
             result = build_design(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
                              verification_label="whole test set", evaluate=evaluate, training=training,
-                             replace=True, extra_files=extra_files)
+                             replace=True, extra_files=extra_files, labelled=(x_test, y_test),
+                             labelled_label="whole test set", input_image=input_image,
+                             class_names=class_names)
     print_summary(result.report, out, f"cd {out} && make synth BOARD={result.run['board']['name']}",
                   console=console)
     console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)

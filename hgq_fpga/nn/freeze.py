@@ -17,6 +17,7 @@ import numpy as np
 from hgq_fpga.nn.calibration import require_calibrated
 from hgq_fpga.nn.graph import functional_graph
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
+from hgq_fpga.ir.model import FirmwareModel
 from hgq_fpga.nn.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D, HAveragePooling2D,
                                 HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
                                 HMaxPooling2D, HQuantize, HReshape)
@@ -170,7 +171,7 @@ def _freeze_avgpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
                      strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=layer.name)
 
 
-def to_firmware(model: keras.Model) -> "FirmwareModel":  # noqa: F821 - see hgq_fpga.ir
+def to_firmware(model: keras.Model) -> FirmwareModel:
     """Freeze a calibrated HGQ model into the integer firmware IR.
 
     Each model input must feed :class:`HQuantize` layers only: their types become the firmware's

@@ -41,7 +41,7 @@ def signal_efficiency_at_background(labels: np.ndarray, scores: np.ndarray, sign
 class EpochMetric(keras.callbacks.Callback):
     """After each epoch, put ``function(labels, model outputs)`` on ``data`` into the logs as ``name``.
 
-    Example, keeping the front of signal efficiency (top quarks, class 4) at 1 % background::
+    Example, keeping the front of signal efficiency (top quarks, class 4) at 1 % background:
 
         eff = EpochMetric("val_top_eff", (x_val, y_val),
                           lambda y, s: signal_efficiency_at_background(y, s, signal=4, background_efficiency=0.01))

@@ -19,7 +19,6 @@ from hgq_fpga.pareto import ParetoPoint
 from hgq_fpga.app.report.stats import DesignStats
 
 DPI = 120
-PRUNED_COLOUR = "#d9d9d9"
 
 
 #: tick labels with thousands separators (12,000 rather than 12000)
@@ -49,7 +48,11 @@ def layer_colours(stats: DesignStats) -> dict[str, str]:
 
 def _grouped_fractions(ax, series: Sequence[tuple[str, np.ndarray]], what: str,
                        colours: dict[str, str] | None = None) -> None:
-    """Bars of the fraction of elements at each bit width, one colour per layer, centred on the ticks."""
+    """Bars of the share of elements at each bit width, one colour per layer.
+
+    At every width only the layers that have elements there get a bar, and that group is centred
+    on the width's tick, so no gap marks a layer without values and every group sits on its tick.
+    """
     series = [(name, np.asarray(bits).ravel()) for name, bits in series if np.asarray(bits).size]
     if not series:
         ax.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=ax.transAxes)
@@ -57,15 +60,21 @@ def _grouped_fractions(ax, series: Sequence[tuple[str, np.ndarray]], what: str,
         return
     top = max(int(bits.max()) for _, bits in series)
     widths = np.arange(top + 1)
-    step = 0.8 / len(series)
-    for n, (name, bits) in enumerate(series):
-        fractions = np.bincount(bits, minlength=top + 1) / bits.size
-        ax.bar(widths - 0.4 + step * (n + 0.5), 100 * fractions, width=step, label=name,
-               color=(colours or {}).get(name), align="center")
+    shares = {name: 100 * np.bincount(bits, minlength=top + 1) / bits.size for name, bits in series}
+    step = 0.84 / max(max(sum(shares[n][w] > 0 for n in shares) for w in widths), 1)
+    for w in widths:
+        present = [name for name, _ in series if shares[name][w] > 0]
+        for j, name in enumerate(present):
+            ax.bar(w + (j - (len(present) - 1) / 2) * step, shares[name][w], width=step,
+                   color=(colours or {}).get(name), edgecolor="white", linewidth=0.4)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=(colours or {}).get(name), label=name) for name, _ in series],
+              title="layer", fontsize="small")
     ax.set_xticks(widths)
+    ax.set_xlim(-0.6, top + 0.6)
     ax.set_xlabel("bit width (bits)")
     ax.set_ylabel(f"share of the layer's {what} (%)")
-    ax.legend(title="layer", fontsize="small")
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -90,20 +99,42 @@ def _as_matrix(bits: np.ndarray) -> np.ndarray:
     return bits.reshape(-1, bits.shape[-1]) if bits.ndim >= 2 else bits.reshape(1, -1)
 
 
+#: how a pruned (0-bit) weight is drawn: hatched on white, unlike any colour of the bits' scale
+PRUNED_HATCH = "////"
+
+
+def _pruned_background(ax) -> None:
+    """Hatch the whole panel: masked (pruned) cells of an image drawn above it show the hatching."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor="white",
+                           edgecolor=PRUNED_COLOUR_EDGE, hatch=PRUNED_HATCH, linewidth=0, zorder=0))
+
+
+#: colour of the hatching of pruned weights
+PRUNED_COLOUR_EDGE = "#9a9a9a"
+
+
+def _pruned_patch():
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor="white", edgecolor=PRUNED_COLOUR_EDGE, hatch=PRUNED_HATCH, label="pruned (0 bits)")
+
+
 def plot_weight_heatmaps(stats: DesignStats, path: str | Path) -> Path:
-    """One heat map per weighted layer: the bits of every weight, pruned weights in grey."""
+    """One heat map per weighted layer: the bits of every weight, pruned weights hatched."""
     layers = [l for l in stats.weighted_layers if l.kind in ("dense", "conv")]
     n = max(len(layers), 1)
-    fig = _figure(min(4.0 * n, 16), 4.6)
+    fig = _figure(min(4.0 * n, 16), 4.8)
     axes = np.atleast_1d(fig.subplots(1, n))
     top = max((int(l.weight_bits.max(initial=0)) for l in layers), default=1) or 1
     cmap = _discrete_cmap(top)
     image = None
     for ax, layer in zip(axes, layers):
         matrix = _as_matrix(layer.weight_bits).astype(float)
+        _pruned_background(ax)
         image = ax.imshow(np.ma.masked_equal(matrix, 0), cmap=cmap, vmin=0.5, vmax=top + 0.5,
-                          aspect="auto", interpolation="nearest")
-        ax.set_facecolor(PRUNED_COLOUR)
+                          aspect="auto", interpolation="nearest", zorder=1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{layer.name}\n{layer.kept:,} kept / {layer.pruned:,} pruned", fontsize="medium")
@@ -114,8 +145,53 @@ def plot_weight_heatmaps(stats: DesignStats, path: str | Path) -> Path:
         axes[0].set_axis_off()
     else:
         bar = fig.colorbar(image, ax=list(axes), ticks=range(1, top + 1), shrink=0.9)
-        bar.set_label("weight bits (grey = pruned, 0 bits)")
-    fig.suptitle("Weight bit widths per layer")
+        bar.set_label("weight bits (sign not counted)")
+        fig.legend(handles=[_pruned_patch()], loc="lower right", fontsize="small")
+    fig.suptitle("Weight bit widths per layer (hatched: pruned)")
+    return _save(fig, path)
+
+
+def plot_unit_images(stats: DesignStats, image_shape: Sequence[int], path: str | Path) -> Path | None:
+    """The first dense layer's weight bits, one small image of the input per unit (pruned hatched).
+
+    ``image_shape`` is ``(height, width)`` or ``(height, width, channels)`` of the flat input (8×8
+    for the digits); channels are averaged. ``None`` when the first weighted layer is not a dense
+    layer over that many inputs.
+    """
+    layers = stats.weighted_layers
+    shape = tuple(int(d) for d in image_shape)
+    if not layers or layers[0].kind != "dense" or len(shape) not in (2, 3):
+        return None
+    layer = layers[0]
+    matrix = _as_matrix(layer.weight_bits)
+    if matrix.shape[0] != int(np.prod(shape)):
+        return None
+    units = matrix.shape[1]
+    columns = int(np.ceil(np.sqrt(units * shape[0] / shape[1] * 1.6)))
+    rows = int(np.ceil(units / columns))
+    fig = _figure(min(1.05 * columns + 1.6, 16), min(1.05 * rows + 1.0, 16))
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    top = max(int(matrix.max(initial=0)), 1)
+    cmap = _discrete_cmap(top)
+    image = None
+    for unit, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if unit >= units:
+            ax.set_axis_off()
+            continue
+        bits = matrix[:, unit].reshape(shape).astype(float)
+        bits = bits.mean(axis=2) if bits.ndim == 3 else bits
+        _pruned_background(ax)
+        image = ax.imshow(np.ma.masked_equal(bits, 0), cmap=cmap, vmin=0.5, vmax=top + 0.5,
+                          interpolation="nearest", zorder=1)
+        ax.set_title(f"{unit}", fontsize="x-small", pad=1.5)
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes), ticks=range(1, top + 1), shrink=0.6)
+        bar.set_label("weight bits")
+        fig.legend(handles=[_pruned_patch()], loc="lower right", fontsize="small")
+    fig.suptitle(f"{layer.name}: the weight bits of each unit as an image of the {shape[0]}×{shape[1]} input "
+                 f"({layer.kept:,} kept, {layer.pruned:,} pruned; hatched: a pruned pixel)")
     return _save(fig, path)
 
 
@@ -145,43 +221,89 @@ def plot_ebops(stats: DesignStats, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def _front_limits(front_values: np.ndarray, marks: Sequence[float]) -> tuple[float, float]:
+    """The y range of the Pareto figure: the front and the marked models, with a margin, not the warm-up."""
+    values = np.concatenate([front_values, np.asarray(marks, dtype=float)])
+    low, high = float(values.min()), float(values.max())
+    margin = max(0.15 * (high - low), 2.0)   # at least 2 points: a short run's front may be one point
+    return low - margin, high + margin
+
+
 def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoPoint | None = None,
                 epochs: Sequence[tuple[float, float]] = (), metric_name: str = "validation accuracy",
                 deployed: tuple[float, float] | None = None) -> Path:
-    """Accuracy against EBOPs: every epoch (grey), the Pareto front (line), the chosen model (star).
+    """Accuracy against EBOPs: every epoch (coloured by epoch), the front, the chosen and deployed model.
 
-    ``epochs`` are ``(ebops, metric)`` pairs of every epoch; ``deployed`` is the chosen model's
-    ``(exact EBOPs, test metric)`` after calibration, drawn as a second marker when given.
+    ``epochs`` are ``(ebops, metric)`` pairs of every epoch, in training order: their colour shows
+    the direction of training. The y axis spans the Pareto front (and the two marked models) with
+    a margin, so the front is readable; epochs below it (the warm-up) are counted in the legend
+    instead. The chosen checkpoint is a hollow star, so front points inside it stay visible;
+    ``deployed`` is the chosen model's ``(exact EBOPs, test metric)`` after calibration, a diamond
+    whose label points at it from the other side.
     """
-    fig = _figure(7.5, 4.8)
+    from matplotlib.lines import Line2D
+
+    fig = _figure(8.2, 5.6)
     ax = fig.subplots()
     scale = 100.0
+    ordered = sorted(points, key=lambda p: p.ebops)
+    front_y = np.array([scale * p.metric for p in ordered], dtype=float)
+    marks = ([scale * chosen.metric] if chosen is not None else []) + \
+            ([scale * deployed[1]] if deployed is not None else [])
+    low, high = _front_limits(front_y, marks) if len(front_y) else (None, None)
+    handles = []
     if epochs:
         e = np.asarray(epochs, dtype=float)
-        ax.scatter(e[:, 0], scale * e[:, 1], s=12, color="#b0b0b0", label="every epoch")
-    if points:
-        ordered = sorted(points, key=lambda p: p.ebops)
-        ax.step([p.ebops for p in ordered], [scale * p.metric for p in ordered], where="post",
-                color="#4c72b0", alpha=0.6)
-        ax.scatter([p.ebops for p in ordered], [scale * p.metric for p in ordered], s=28,
-                   color="#4c72b0", label="Pareto front (saved checkpoints)", zorder=3)
+        order = np.arange(1, len(e) + 1)
+        dots = ax.scatter(e[:, 0], scale * e[:, 1], s=16, c=order, cmap="viridis", zorder=2,
+                          vmin=1, vmax=max(len(e), 2))
+        bar = fig.colorbar(dots, ax=ax, pad=0.01)
+        bar.set_label("epoch (β rises with the epoch)")
+        hidden = int(np.sum(scale * e[:, 1] < low)) if low is not None else 0
+        label = "every epoch" + (f" ({hidden} early epoch{'s' if hidden != 1 else ''} below the axis)"
+                                 if hidden else "")
+        handles.append(Line2D([], [], ls="", marker="o", markersize=5, color="#5a8f7b", label=label))
+    if ordered:
+        ax.step([p.ebops for p in ordered], front_y, where="post", color="#333333", alpha=0.5, lw=1.0, zorder=3)
+        ax.scatter([p.ebops for p in ordered], front_y, s=52, facecolor="none", edgecolor="black",
+                   linewidth=1.1, zorder=6)
+        handles.append(Line2D([], [], ls="-", lw=1.0, marker="o", markersize=7, markerfacecolor="none",
+                              color="#333333", markeredgecolor="black",
+                              label=f"Pareto front ({len(ordered)} saved checkpoint{'' if len(ordered) == 1 else 's'}, ringed)"))
     if chosen is not None:
-        ax.scatter([chosen.ebops], [scale * chosen.metric], s=260, marker="*", color="#dd8452",
-                   edgecolor="black", zorder=5,
-                   label=f"chosen: {chosen.ebops:,.0f} EBOPs, {scale * chosen.metric:.2f} %")
+        ax.scatter([chosen.ebops], [scale * chosen.metric], s=300, marker="*", facecolor="none",
+                   edgecolor="#dd8452", linewidth=2.0, zorder=5)
+        ax.annotate("chosen", (chosen.ebops, scale * chosen.metric), xytext=(16, 18),
+                    textcoords="offset points", ha="left", color="#b35a1f", fontsize="small",
+                    arrowprops={"arrowstyle": "-", "color": "#b35a1f", "lw": 0.8})
+        handles.append(Line2D([], [], ls="", marker="*", markersize=15, markerfacecolor="none",
+                              markeredgecolor="#dd8452", markeredgewidth=1.8,
+                              label=f"chosen: {chosen.ebops:,.0f} EBOPs, {scale * chosen.metric:.2f} % "
+                                    "(training estimate, validation)"))
     if deployed is not None:
-        ax.scatter([deployed[0]], [scale * deployed[1]], s=45, marker="D", color="#55a868",
-                   edgecolor="black", zorder=6,
-                   label=f"deployed (exact): {deployed[0]:,.0f} EBOPs, {scale * deployed[1]:.2f} % test")
-    xs = [p.ebops for p in points] + [x for x, _ in epochs]
+        ax.scatter([deployed[0]], [scale * deployed[1]], s=38, marker="D", color="#55a868",
+                   edgecolor="black", zorder=7)
+        ax.annotate("deployed", (deployed[0], scale * deployed[1]), xytext=(14, -16),
+                    textcoords="offset points", ha="left", va="top", color="#2f6b3e", fontsize="small",
+                    arrowprops={"arrowstyle": "-", "color": "#2f6b3e", "lw": 0.8})
+        handles.append(Line2D([], [], ls="", marker="D", markersize=7, color="#55a868", markeredgecolor="black",
+                              label=f"deployed: {deployed[0]:,.0f} EBOPs (exact), {scale * deployed[1]:.2f} % test"))
+    shown = [x for x, m in epochs if low is None or scale * m >= low]   # epochs below the axis do not widen it
+    xs = [p.ebops for p in points] + shown + ([deployed[0]] if deployed else [])
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
+        ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
+    elif xs:
+        pad = 0.06 * (max(xs) - min(xs)) or 0.05 * max(xs) or 1.0
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
     ax.xaxis.set_major_formatter(THOUSANDS)
+    if low is not None:
+        ax.set_ylim(low, high)
     ax.set_xlabel("EBOPs (training-time estimate; deployed: exact)")
     ax.set_ylabel(f"{metric_name} (%)")
     ax.set_title("Accuracy vs. resource cost during training")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    fig.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=2)
     return _save(fig, path)
 
 
@@ -210,4 +332,69 @@ def plot_synthesis(synth, comparison: dict, path: str | Path) -> Path:
                     f"({comparison['latency_ns_worst']:g} ns) vs. "
                     f"{comparison['adder_levels_estimate']} adder levels estimated", fontsize="medium")
     fig.suptitle(f"Synthesis ({synth.tool_version}, clock {synth.target_clock_ns:g} ns) beside the estimates")
+    return _save(fig, path)
+
+
+def _roc_x_start(curves: Sequence[dict | None]) -> float:
+    """Where the ROC figure's x axis starts: just before the first curve rises off zero background.
+
+    A good classifier keeps zero background up to a high signal efficiency; starting the axis
+    there (in steps of 0.05, never below 0) spreads the part where the classes differ.
+    """
+    rises = [float(np.asarray(c["tpr"])[np.argmax(np.asarray(c["fpr"]) > 0)])
+             for c in curves if c is not None and np.any(np.asarray(c["fpr"]) > 0)]
+    if not rises:
+        return 0.0
+    return max(0.0, float(np.floor((min(rises) - 0.05) / 0.05 + 1e-9)) * 0.05)
+
+
+def plot_roc(record: dict, path: str | Path) -> Path:
+    """ROC curve of every class (one-vs-rest): Keras solid, firmware dashed, one colour per class.
+
+    ``record`` is a :func:`hgq_fpga.app.report.classification.classification_record`. Signal
+    efficiency on x, background efficiency on a log y axis, as trigger rates are read. A background
+    efficiency of 0 is drawn on the bottom edge (half a background sample); the x axis starts just
+    before the first curve leaves it, so a near-perfect classifier's curves are not squeezed into
+    the right edge.
+    """
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+
+    fig = _figure(9.6, 5.4)
+    ax = fig.subplots()
+    names = record["classes"]
+    palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
+    counts = [row["samples"] for row in record["per_class"]]
+    floor = 0.5 / max(record["samples"] - min(counts), 1)
+    styles = {"keras": ("-", 2.2, 0.45), "firmware": ("--", 1.3, 1.0)}
+    for model in ("keras", "firmware"):
+        for c, curve in enumerate(record["roc"].get(model) or []):
+            if curve is None:
+                continue
+            style, width, alpha = styles[model]
+            ax.plot(curve["tpr"], np.maximum(curve["fpr"], floor), style, lw=width, alpha=alpha,
+                    color=palette[c % len(palette)])
+    ax.set_yscale("log")
+    ax.set_ylim(floor * 0.8, 1.1)
+    ax.set_xlim(_roc_x_start(record["roc"]["firmware"]), 1.005)
+    ax.set_xlabel("signal efficiency (true-positive rate of the class)")
+    ax.set_ylabel("background efficiency (false-positive rate, log)\nbottom edge: no background passes")
+    ax.grid(alpha=0.3, which="both")
+    firmware = record["roc"]["firmware"]
+    keras = record["roc"].get("keras")
+    handles = []
+    for c, name in enumerate(names):
+        if firmware[c] is None:
+            continue
+        text = f"{name}: {firmware[c]['auc']:.4f}"
+        if keras and keras[c] is not None:
+            text += f" (Keras {keras[c]['auc']:.4f})"
+        handles.append(Line2D([], [], color=palette[c % len(palette)], lw=2, label=text))
+    if keras:
+        handles += [Line2D([], [], color="black", ls="-", lw=2.2, alpha=0.45, label="Keras, before calibration"),
+                    Line2D([], [], color="black", ls="--", lw=1.3, label="firmware (= C++, bit-exact)")]
+    fig.legend(handles=handles, fontsize="small", loc="outside right center", title="class: AUC of the firmware",
+               title_fontsize="small")
+    ax.set_title(f"ROC per class, one against the rest ({record['samples']:,} samples, {record['data']})",
+                 fontsize="medium")
     return _save(fig, path)

@@ -21,7 +21,7 @@ from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
 
 #: run-record keys copied into the report as they are
 RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "checks", "training",
-            "classification")
+            "classification", "input_image")
 
 
 #: the report's JSON, the source of the Markdown
@@ -46,10 +46,16 @@ def _figures(stats: DesignStats, run: dict, synthesis, comparison, out: Path) ->
         "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
         "EBOPs per layer": plots.plot_ebops(stats, out / "ebops.png"),
     }
+    if run.get("input_image"):
+        units = plots.plot_unit_images(stats, run["input_image"], out / "first_layer_units.png")
+        if units is not None:
+            figures["First-layer weight bits as images of the input"] = units
     if run.get("training"):
         pareto = _training_figure(run["training"], out / "pareto.png")
         if pareto is not None:
             figures["Pareto front of the training run"] = pareto
+    if run.get("classification"):
+        figures["ROC curve per class"] = plots.plot_roc(run["classification"], out / "roc.png")
     if synthesis is not None:
         figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, comparison,
                                                                          out / "synthesis.png")

@@ -1,7 +1,7 @@
 """The sweep specification: a YAML file that lists training runs as a grid, a list, or both.
 
 A spec holds the settings of one run at its top level; ``grid`` (every combination of the listed
-values), ``runs`` (a list of overrides, each optionally ``name``-d) and ``seeds`` multiply them::
+values), ``runs`` (a list of overrides, each optionally ``name``-d) and ``seeds`` multiply them:
 
     data: digits.npz                 # .npz with x_train, y_train, x_val, y_val (x_test, y_test optional)
     architecture: models:mlp         # "module:function" (module beside the spec or importable), or a .keras file

@@ -4,7 +4,7 @@ The library is for software outside Python, such as an experiment's trigger simu
 no Vitis, no Python and nothing of hgq_fpga at run time.  Its firmware source is the C++ that the
 HLS backend writes for synthesis, without the ``#pragma HLS`` lines, so the emulator and the board
 run the same text; a thin C API (``NAME_predict`` on doubles, ``NAME_predict_raw`` on the integer
-codes of the input words) wraps it.  Layout of the folder::
+codes of the input words) wraps it.  Layout of the folder:
 
     include/NAME.h                 the C/C++ API (see its comment for the conventions)
     src/NAME.cpp                   the API; compiles src/firmware/ inside an unnamed namespace

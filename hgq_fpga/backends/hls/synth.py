@@ -7,7 +7,6 @@ with a message that says what was looked for and what to do instead, rather than
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from hgq_fpga.argparsing import ArgumentParser, error_line
 from hgq_fpga.backends.common.board import Board, load_board
 from hgq_fpga.backends.common.toolchain import ToolchainError
 from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml
@@ -97,8 +97,8 @@ def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry used by the generated project's Makefile."""
-    parser = argparse.ArgumentParser(prog="python -m hgq_fpga.backends.hls.synth",
-                                     description="Run Vitis/Vivado HLS on an hgq_fpga project.")
+    parser = ArgumentParser(prog="python -m hgq_fpga.backends.hls.synth",
+                            description="Run Vitis/Vivado HLS on an hgq_fpga project.")
     parser.add_argument("project", nargs="?", default=".", help="project folder (default: .)")
     parser.add_argument("--board", default=None, help="board name or YAML file (default: as written)")
     parser.add_argument("--steps", default="csynth",
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = run_synthesis(args.project, args.board, [s for s in args.steps.split(",") if s])
     except (ToolchainError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"Error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 1
     if report is not None:
         print(report.to_markdown())

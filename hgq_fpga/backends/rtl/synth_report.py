@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 #: Reported kinds, in table order.  BRAM counts 18K blocks (a RAMB36 is two).
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rep = make_report(args.project, args.board or None)
     except ReportError as err:
-        print(f"error: {err}")
+        print(f"Error: {err}", file=sys.stderr)
         return 2
     print(to_markdown(rep), end="")
     return 0

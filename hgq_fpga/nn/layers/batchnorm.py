@@ -1,9 +1,9 @@
 """Kernel layers with a batch normalisation folded into their kernel and bias before quantization.
 
 The firmware has no batch-norm op: it sees one dense or convolution layer whose quantized
-weights already contain the normalisation,
+weights already contain the normalisation:
 
-    ``W' = W * s``,  ``b' = (b - mean) * s + beta_bn``  with  ``s = gamma / sqrt(var + epsilon)``,
+    W' = W * s,   b' = (b - mean) * s + beta_bn,   with  s = gamma / sqrt(var + epsilon),
 
 so quantization is trained on (and calibrated for) exactly the weights the hardware multiplies by.
 Training uses the batch statistics of ``x ⊛ W + b`` and updates the moving averages; inference and

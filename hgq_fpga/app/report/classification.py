@@ -1,0 +1,136 @@
+"""Per-class accuracy and ROC curves of a classifier: the trained Keras model beside its firmware.
+
+:func:`classification_record` turns integer labels and the scores of the two models on the same
+labelled inputs into the JSON record that the design folder keeps (``hgq_fpga.json`` under
+``"classification"``), so that ``hgq-fpga report DIR`` redraws the table and the ROC figure from
+the folder alone, without Keras.
+
+*Keras* is the model as it was given to :func:`hgq_fpga.app.design.build_design`, before
+calibration (an HGQ model in its training-time quantization, the model the validation accuracy of
+training was measured on); *firmware* is the emulator of the deployed IR, which equals the C++
+bit for bit. The difference between the two curves is what calibration (the integer bits fixed on
+the calibration data) and deployment did to the classifier.
+
+A ROC curve is one class against all others (one-vs-rest) on the softmax of the outputs, drawn as
+the trigger physicist reads it: signal efficiency (true-positive rate) against background
+efficiency (false-positive rate, log scale). Curves are thinned to at most ``MAX_POINTS`` points for
+the JSON; the AUC is computed on the whole curve.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+#: most points kept per ROC curve in the record
+MAX_POINTS = 200
+
+
+class NotAClassifier(ValueError):
+    """The outputs or labels do not describe a multi-class classifier; the message says why."""
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def check_classifier(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores as (n, classes) float64, labels as int64)``; :class:`NotAClassifier` otherwise."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels)
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise NotAClassifier(f"the output has shape {scores.shape[1:]}; per-class tables need one score "
+                             "per class, (samples, classes) with at least 2 classes")
+    if labels.ndim != 1 or len(labels) != len(scores):
+        raise NotAClassifier(f"labels have shape {labels.shape}; expected one integer label per sample "
+                             f"({len(scores)})")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+            raise NotAClassifier(f"labels must be integer class numbers, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.min() < 0 or labels.max() >= scores.shape[1]:
+        raise NotAClassifier(f"labels run from {labels.min()} to {labels.max()}; the model has "
+                             f"{scores.shape[1]} classes (0 to {scores.shape[1] - 1})")
+    return scores, labels
+
+
+def _thin(fpr: np.ndarray, tpr: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(fpr) <= limit:
+        return fpr, tpr
+    keep = np.unique(np.linspace(0, len(fpr) - 1, limit).round().astype(int))
+    return fpr[keep], tpr[keep]
+
+
+def roc_curves(scores: np.ndarray, labels: np.ndarray, max_points: int = MAX_POINTS) -> list[dict]:
+    """One-vs-rest ROC curve and AUC of every class (``None`` for a class absent from ``labels``)."""
+    from sklearn.metrics import auc, roc_curve
+
+    probabilities = _softmax(scores)
+    curves = []
+    for c in range(scores.shape[1]):
+        positive = labels == c
+        if positive.all() or not positive.any():
+            curves.append(None)
+            continue
+        fpr, tpr, _ = roc_curve(positive, probabilities[:, c])
+        area = float(auc(fpr, tpr))
+        fpr, tpr = _thin(fpr, tpr, max_points)
+        curves.append({"fpr": [round(float(v), 6) for v in fpr], "tpr": [round(float(v), 6) for v in tpr],
+                       "auc": area})
+    return curves
+
+
+def per_class_accuracy(scores: np.ndarray, labels: np.ndarray) -> list[float | None]:
+    """Fraction of each class's samples whose highest score is that class (``None``: no samples)."""
+    predicted = scores.argmax(axis=1)
+    return [float(np.mean(predicted[labels == c] == c)) if np.any(labels == c) else None
+            for c in range(scores.shape[1])]
+
+
+def classification_record(labels: np.ndarray, firmware_scores: np.ndarray,
+                          keras_scores: np.ndarray | None = None, data_label: str = "test data",
+                          class_names: Sequence[str] | None = None,
+                          max_points: int = MAX_POINTS) -> dict:
+    """The per-class accuracies and ROC curves of the firmware (and of Keras) on labelled data.
+
+    Args:
+        labels: integer class of every sample, ``0 ... classes - 1``.
+        firmware_scores: the firmware's outputs ``(samples, classes)`` (``fw.predict``).
+        keras_scores: the Keras model's outputs on the same inputs, or ``None``.
+        data_label: what the data is, for the report ("whole test set").
+        class_names: a name per class (default ``"0"``, ``"1"``, ...).
+
+    Raises:
+        NotAClassifier: the outputs are not one score per class, or the labels do not fit them.
+    """
+    fw_scores, labels = check_classifier(firmware_scores, labels)
+    models = {"firmware": fw_scores}
+    if keras_scores is not None:
+        k_scores, _ = check_classifier(keras_scores, labels)
+        if k_scores.shape != fw_scores.shape:
+            raise NotAClassifier(f"Keras outputs {k_scores.shape} and firmware outputs {fw_scores.shape} differ in shape")
+        models["keras"] = k_scores
+    classes = fw_scores.shape[1]
+    names = [str(c) for c in range(classes)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != classes:
+        raise NotAClassifier(f"{len(names)} class names for {classes} classes")
+    counts = np.bincount(labels, minlength=classes)
+    accuracy = {m: per_class_accuracy(s, labels) for m, s in models.items()}
+    return {
+        "data": data_label, "samples": int(len(labels)), "classes": names,
+        "keras": "the model given to build_design, before calibration" if "keras" in models else None,
+        "accuracy": {m: float(np.mean(s.argmax(axis=1) == labels)) for m, s in models.items()},
+        "per_class": [{"class": names[c], "samples": int(counts[c]),
+                       **{f"{m}_accuracy": accuracy[m][c] for m in models}} for c in range(classes)],
+        "roc": {m: roc_curves(s, labels, max_points) for m, s in models.items()},
+    }
+
+
+def no_labels_text() -> str:
+    """What the report says where the design holds no labelled data."""
+    return ("No labelled data in this design, so no per-class accuracy and no ROC curves: give held-out "
+            "inputs with their integer labels (`hgq-fpga convert ... --check DATA.npz --check-array x "
+            "--check-labels y`, or `build_design(..., labelled=(x_test, y_test))` in Python).")
