@@ -19,8 +19,8 @@ that gives exactly what QKeras's float32 code gives. From the QKeras 0.9 source
   first and returns ``x_u + (xq - x_u)``, always exact: ``ap_ufixed<bits, integer, AP_RND_CONV,
   AP_SAT>`` (negative inputs saturate to 0, as the ReLU gives).
 
-``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish``, ``binary`` and ``ternary`` become
-exact tables instead
+``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish``, ``binary``, ``ternary`` and
+``quantized_po2`` become exact tables instead
 (:mod:`~hgq_fpga.nn.importers.qkeras_tables`). Every other runtime use is refused with :class:`QKerasImportError`, naming the layer, the quantizer,
 the reason and what to change.
 """
@@ -142,7 +142,6 @@ ACTIVATION_CASTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
 
 #: quantizers accepted for weights only, with the reason they cannot quantize activations
 WEIGHT_ONLY = {
-    "quantized_po2": "its exponent grid is not a fixed-point type",
     "quantized_relu_po2": "its exponent grid is not a fixed-point type",
     "stochastic_ternary": "it is random in training and data-dependent at inference",
     "stochastic_binary": "it is random in training and data-dependent at inference",

@@ -88,7 +88,10 @@ def describe_quantizer(q: Any) -> dict[str, Any] | None:
         q = qkeras.quantizers.get_quantizer(q)
     if isinstance(q, qkeras.quantizers.BaseQuantizer) or type(q).__module__.startswith("qkeras"):
         config = _plain(q.get_config() if hasattr(q, "get_config") else {})
-        return {"class": type(q).__name__, "config": config, "text": _text(q, config)}
+        out = {"class": type(q).__name__, "config": config, "text": _text(q, config)}
+        if hasattr(q, "_min_exp") and hasattr(q, "_max_exp"):   # po2: the exponent range it clips to
+            out["exponents"] = [int(q._min_exp), int(q._max_exp)]
+        return out
     name = getattr(q, "__name__", None)
     if name is None:
         return {"class": type(q).__name__, "config": {}, "text": str(q)}

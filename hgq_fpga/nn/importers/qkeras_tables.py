@@ -1,7 +1,7 @@
 """QKeras activation quantizers imported as exact lookup tables (numpy only; no TensorFlow, no Keras).
 
-``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish`` and, on activations, ``binary``
-and ``ternary`` (with a fixed ``alpha`` and threshold) are not fixed-point casts: they apply a
+``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish`` and, on activations, ``binary``,
+``ternary`` (with a fixed ``alpha`` and threshold) and ``quantized_po2`` are not fixed-point casts: they apply a
 float32 function (``tanh``, or QKeras's ``2 * hard_sigmoid(x) - 1``, ``sigmoid``, a hard swish, a
 threshold and QKeras's ``x + (q - x)``) before or around rounding. No formula of ours could promise QKeras's float32 bits, so the importer
 does not re-implement them. Their *input* is always on a finite grid, though (the type of the
@@ -134,6 +134,19 @@ def _ternary(layer: str, q: dict[str, Any]) -> CastSpec:
     return _levels(layer, q, _scale(layer, q), True)
 
 
+def _po2(layer: str, q: dict[str, Any]) -> CastSpec:
+    """``quantized_po2``: ``±2^e`` with ``e`` in the exponent range QKeras's constructor computed
+    (recorded by the reader; doubled with ``quadratic_approximation``)."""
+    c, text = q.get("config", {}), q.get("text", "quantized_po2")
+    if "exponents" not in q:
+        raise refuse(layer, text, "the description lacks its exponent range", "read the model file again")
+    if c.get("use_stochastic_rounding") or float(c.get("qnoise_factor", 1.0)) != 1.0:
+        raise refuse(layer, text, "stochastic rounding or qnoise_factor != 1 mixes randomness or "
+                     "unquantized values in", "use use_stochastic_rounding=False, qnoise_factor=1")
+    lo, hi = (int(e) * (2 if c.get("quadratic_approximation") else 1) for e in q["exponents"])
+    return CastSpec(1, hi + 1, max(0, -lo), "RND_CONV", "SAT", text)
+
+
 #: QKeras activation quantizer class -> the output type of its table (or a refusal)
 TABLE_OUTPUTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
     "quantized_tanh": _tanh,
@@ -141,6 +154,7 @@ TABLE_OUTPUTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
     "quantized_hswish": _hswish,
     "binary": _binary,
     "ternary": _ternary,
+    "quantized_po2": _po2,
 }
 
 
