@@ -48,7 +48,8 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         f"| RTL FFs (Yosys) | {_rtl(q, 'FF')} | {_rtl(h, 'FF')} |",
         f"| RTL latency | {_rtl(q, 'latency')} | {_rtl(h, 'latency')} |",
         "",
-        "The import's time is mostly the legacy subprocess (loading TensorFlow and QKeras).",
+        "Single wall-clock measurements on a heavily shared machine (not repeated); the import time includes "
+        "starting TensorFlow and QKeras in the legacy subprocess (twice: description, then tables if any).",
         "",
     ]
     return "\n".join(lines)
