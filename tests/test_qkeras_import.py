@@ -21,8 +21,8 @@ import pytest
 
 import hgq_fpga
 from hgq_fpga.nn.importers.description import ModelDescription
-from hgq_fpga.nn.importers.legacy import legacy_env
-from hgq_fpga.nn.importers.qkeras_builder import build_from_description
+from hgq_fpga.nn.importers.legacy import legacy_env, qkeras_tables
+from hgq_fpga.nn.importers.qkeras_builder import build_from_description, missing_tables, store_tables
 from hgq_fpga.nn.importers.qkeras_quantizers import QKerasImportError
 
 HERE = Path(__file__).resolve().parent
@@ -113,6 +113,34 @@ def cnn_spec(rng: np.random.Generator, name: str) -> dict:
             "tie_f": 1, "layers": layers}
 
 
+#: (tanh, sigmoid) activation quantizers of the table corpus: hard and real functions, a few widths
+TABLE_SETTINGS = [("quantized_tanh(4)", "quantized_sigmoid(4)", "binary(alpha=1)"),
+                  ("quantized_tanh(6,symmetric=1,use_real_tanh=1)", "quantized_sigmoid(6,use_real_sigmoid=1)",
+                   "ternary(alpha=0.5,threshold=0.25)"),
+                  ("quantized_tanh(8,use_real_tanh=1)", "quantized_sigmoid(3,symmetric=1)", "quantized_po2(4)")]
+
+
+def table_spec(rng: np.random.Generator, name: str, tanh: str, sigmoid: str, sign: str) -> dict:
+    """quantized_tanh on a Dense accumulator, quantized_sigmoid, a hard swish and a binary, ternary
+    or po2 on QActivations: each an exact table of QKeras's own float32 function over every code of its input."""
+    b = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731
+    qw = lambda: f"quantized_bits({b(3, 5)},0,alpha=1)"  # noqa: E731
+    in_bits, in_int = b(5, 7), b(1, 2)
+    layers = [{"type": "QActivation", "activation": f"quantized_bits({in_bits},{in_int},alpha=1)", "name": "inq"},
+              {"type": "QDense", "units": b(4, 8), "kernel_quantizer": qw(), "bias_quantizer": qw(),
+               "activation": tanh, "name": "d1"},
+              {"type": "QDense", "units": b(4, 8), "kernel_quantizer": qw(), "bias_quantizer": qw(), "name": "d2"},
+              {"type": "QActivation", "activation": sigmoid, "name": "sig"},
+              {"type": "QDense", "units": 4, "kernel_quantizer": qw(), "bias_quantizer": qw(), "name": "d3"},
+              {"type": "QActivation", "activation": "quantized_bits(6,2,alpha=1)", "name": "d3q"},
+              {"type": "QActivation", "activation": "quantized_hswish(6,2)", "name": "hswish"},
+              {"type": "QDense", "units": 4, "kernel_quantizer": qw(), "bias_quantizer": qw(), "name": "d4"},
+              {"type": "QActivation", "activation": sign, "name": "sign"},
+              {"type": "QDense", "units": 3, "kernel_quantizer": qw(), "bias_quantizer": qw(), "name": "out"}]
+    return {"name": name, "input_shape": [b(4, 8)], "input_type": None, "f": 8,
+            "tie_f": in_bits - 1 - in_int + 1, "layers": layers}
+
+
 #: activation quantizers probed on float32 values of every magnitude: (QKeras string, our cast)
 PROBES = [("quantized_bits(6,0,alpha=1)", (1, 0, 5, "SAT")), ("quantized_bits(8,2,1,alpha=1)", (1, 2, 5, "SAT_SYM")),
           ("quantized_bits(5,1,keep_negative=False,alpha=1)", (0, 1, 4, "SAT")),
@@ -152,7 +180,7 @@ def run_corpus(specs: list[dict], folder: Path, n: int, seed: int) -> list[dict]
 def compare(spec: dict, folder: Path, cxx: bool = False) -> dict:
     """Import one corpus model and count mismatches against QKeras on every data set."""
     desc = ModelDescription.load(folder / f"{spec['name']}.desc")
-    model = build_from_description(desc, input_type=spec["input_type"]).model
+    model = build_from_description(desc, input_type=spec["input_type"], tables=_no_subprocess).model
     fw = hgq_fpga.to_firmware(model)
     counts = {}
     project = None
@@ -172,12 +200,16 @@ def compare(spec: dict, folder: Path, cxx: bool = False) -> dict:
     return counts
 
 
-def shared_corpus(tmp_path_factory, tag: str, specs: list[dict], n: int) -> tuple[dict, Path]:
-    """Build a corpus once per test run, also when pytest-xdist workers share the module."""
+def shared_corpus(tmp_path_factory, tag: str, specs: list[dict], n: int, then=None) -> tuple[dict, Path]:
+    """Build a corpus once per test run, also when pytest-xdist workers share the module;
+    ``then(specs, folder)`` runs once after it is built."""
     uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if uid is None:
         folder = tmp_path_factory.mktemp(f"qkeras_{tag}")
-        return {s["name"]: s for s in run_corpus(specs, folder, n, seed=1)}, folder
+        run_corpus(specs, folder, n, seed=1)
+        if then is not None:
+            then(specs, folder)
+        return {s["name"]: s for s in specs}, folder
     folder = tmp_path_factory.getbasetemp().parent / f"qkeras_{tag}_{uid}"
     folder.mkdir(exist_ok=True)
     with open(folder / ".lock", "w") as lock:
@@ -185,6 +217,8 @@ def shared_corpus(tmp_path_factory, tag: str, specs: list[dict], n: int) -> tupl
         done = folder / "specs.json"
         if not done.exists():
             run_corpus(specs, folder, n, seed=1)
+            if then is not None:
+                then(specs, folder)
             done.write_text(json.dumps(specs))
         specs = json.loads(done.read_text())
     return {s["name"]: s for s in specs}, folder
@@ -195,6 +229,55 @@ def corpus(tmp_path_factory):
     rng = np.random.default_rng(16)
     specs = [jet_spec()] + [mlp_spec(rng, f"mlp{j}") for j in range(3)] + [cnn_spec(rng, f"cnn{j}") for j in range(2)]
     return shared_corpus(tmp_path_factory, "default", specs, n=400)
+
+
+@pytest.fixture(scope="module")
+def table_corpus(tmp_path_factory):
+    rng = np.random.default_rng(1616)
+    specs = [table_spec(rng, f"table{j}", *s) for j, s in enumerate(TABLE_SETTINGS)]
+    return shared_corpus(tmp_path_factory, "tables", specs, n=400, then=add_tables)
+
+
+def add_tables(specs: list[dict], folder: Path) -> None:
+    """Evaluate the tables every model of the corpus asks for, in one legacy subprocess, and store them."""
+    descs = {s["name"]: ModelDescription.load(folder / f"{s['name']}.desc") for s in specs}
+    requests = {n: missing_tables(d) for n, d in descs.items()}
+    assert all(len(r) == 4 for r in requests.values()), requests
+    merged = [{**r, "key": f"{n}:{r['key']}"} for n, rs in requests.items() for r in rs]
+    tables = qkeras_tables(merged)
+    for n, d in descs.items():
+        store_tables(d, requests[n], {k.split(":", 1)[1]: v for k, v in tables.items() if k.startswith(n + ":")})
+        d.save(folder / f"{n}.desc")
+
+
+@pytest.mark.parametrize("name", [f"table{j}" for j in range(len(TABLE_SETTINGS))])
+def test_tanh_sigmoid_tables_bit_exact_with_cxx(table_corpus, name):
+    """QKeras's predict == import == emulator == C++ with tanh, sigmoid and hard-swish tables."""
+    specs, folder = table_corpus
+    assert compare(specs[name], folder, cxx=True) == {"train": 0, "x4": 0, "ties": 0}
+    desc = ModelDescription.load(folder / f"{name}.desc")
+    fw = hgq_fpga.to_firmware(build_from_description(desc, tables=_no_subprocess).model)
+    kinds = [op.kind for op in fw.ops]
+    assert kinds.count("table") == 4, kinds
+
+
+def _no_subprocess(requests):
+    raise AssertionError(f"tables {requests} should have been stored in the description")
+
+
+def test_table_domain_too_large_is_refused(corpus):
+    """A tanh on the jet model's first accumulator (16-bit inputs) would need millions of codes."""
+    specs, folder = corpus
+    desc = ModelDescription.load(folder / "jet.desc")
+    desc.layer("relu1").quantizers["activation"] = {"class": "quantized_tanh", "config": {"bits": 4},
+                                                    "text": "quantized_tanh(4)"}
+    with pytest.raises(QKerasImportError, match=r"relu1.*quantized_tanh\(4\).*more than the 65,536.*"
+                                                r"quantize the input of this activation"):
+        build_from_description(desc, input_type="ap_fixed<16,6>", tables=_no_subprocess)
+    desc.layer("relu1").quantizers["activation"] = {"class": "quantized_sigmoid", "config": {"bits": 0},
+                                                    "text": "quantized_sigmoid(0)"}
+    with pytest.raises(QKerasImportError, match=r"relu1.*bits=0"):
+        build_from_description(desc, input_type="ap_fixed<16,6>", tables=_no_subprocess)
 
 
 def test_jet_model_bit_exact_with_cxx(corpus):
@@ -232,8 +315,8 @@ def test_refuses_inexact_and_unknown(corpus):
                                      "text": "quantized_bits(6,0,alpha='auto')"}
     with pytest.raises(QKerasImportError, match="relu1.*alpha='auto'.*batch"):
         build_from_description(desc, input_type="ap_fixed<16,6>")
-    relu.quantizers["activation"] = {"class": "quantized_tanh", "config": {}, "text": "quantized_tanh(4)"}
-    with pytest.raises(QKerasImportError, match="relu1.*quantized_tanh"):
+    relu.quantizers["activation"] = {"class": "quantized_ulaw", "config": {}, "text": "quantized_ulaw(8)"}
+    with pytest.raises(QKerasImportError, match="relu1.*quantized_ulaw"):
         build_from_description(desc, input_type="ap_fixed<16,6>")
     relu.quantizers["activation"] = {"function": "softmax"}
     with pytest.raises(QKerasImportError, match="relu1.*softmax"):
@@ -341,3 +424,74 @@ def test_batch_norm_only_with_power_of_two_scales(corpus):
     desc.arrays["bn/bn_scale"] = scale * np.float32(0.75)
     with pytest.raises(QKerasImportError, match="bn.*not a power of two"):
         build_from_description(desc)
+
+
+def readme_block(after: str) -> str:
+    """The first ```python block of README.md after the text ``after``."""
+    text = (HERE.parent / "README.md").read_text()
+    start = text.index("```python\n", text.index(after)) + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def test_readme_retrain_recipe_runs(corpus, monkeypatch):
+    """The README's HGQ retrain recipe, run as written on the corpus's jet model: it starts from the
+    imported widths, trains, calibrates and converts to a firmware that equals the Keras model."""
+    import keras
+
+    from hgq_fpga.nn.importers import retrainable
+
+    specs, folder = corpus
+    spec = specs["jet"]
+    x = np.load(spec["data"]["train"])
+    imported = build_from_description(ModelDescription.load(folder / "jet.desc"), spec["input_type"]).model
+    start = retrainable(imported)
+    for name in ("fc1", "fc2", "output"):
+        assert np.array_equal(start.get_layer(name).kq.f.numpy(), imported.get_layer(name).kq.fixed_types()[2])
+        assert np.array_equal(start.get_layer(name).kernel.numpy(), imported.get_layer(name).kernel.numpy())
+    y = np.argmax(np.load(folder / "jet.train.pred.npy"), axis=1)
+    monkeypatch.chdir(folder)
+    scope = {"x_train": x, "y_train": y}
+    exec(readme_block("**Retraining an import with HGQ.**"), scope)
+    model, fw = scope["model"], scope["fw"]
+    from hgq_fpga.nn.layers import hgq_layers
+    from hgq_fpga.nn.quantizers.fixed import FixedQuantizer
+
+    assert not any(isinstance(q, FixedQuantizer) for layer in hgq_layers(model) for q in layer.quantizers())
+    assert np.array_equal(fw.predict(x), np.asarray(model.predict(x, verbose=0), np.float64))
+    assert hgq_fpga.ebops(model) != hgq_fpga.ebops(imported)
+    assert isinstance(model, keras.Model)
+
+
+def test_table_activation_saves_loads_and_converts(tmp_path):
+    """A description with a quantized_tanh table (values given here, not by QKeras): the builder asks
+    for exactly the input codes, and the model keeps its table through save/load and to_firmware."""
+    import keras
+
+    from hgq_fpga.nn.importers.description import LayerDescription
+
+    qb = {"class": "quantized_bits", "config": {"bits": 5, "integer": 1, "alpha": 1}, "text": "quantized_bits(5,1)"}
+    qt = {"class": "quantized_tanh", "config": {"bits": 4}, "text": "quantized_tanh(4)"}
+    desc = ModelDescription("tiny", [("x", (3,))], [("t", 0)],
+                            [LayerDescription("x", "InputLayer", []),
+                             LayerDescription("q", "QActivation", [("x", 0)], quantizers={"activation": qb}),
+                             LayerDescription("t", "QActivation", [("q", 0)], quantizers={"activation": qt})], {})
+    asked = []
+
+    def tables(requests):
+        asked.extend(requests)
+        f, lo, hi = requests[0]["domain"]
+        x = np.arange(lo, hi + 1) / 2.0 ** f
+        return {"t": (np.round(np.tanh(x) * 8) / 8).clip(-1, 0.875).astype(np.float32)}
+
+    model = build_from_description(desc, tables=tables).model
+    assert [r["domain"] for r in asked] == [[3, -16, 15]]          # ap_fixed<5,2>: codes -16..15 of 2^-3
+    x = np.random.default_rng(0).uniform(-3, 3, (200, 3)).astype(np.float32)
+    y = np.asarray(model.predict(x, verbose=0), np.float64)
+    ideal = np.clip(np.round(np.tanh(np.clip(np.round(x * 8), -16, 15) / 8) * 8) / 8, -1, 0.875)
+    assert int((y != ideal).sum()) == 0
+    fw = hgq_fpga.to_firmware(model)
+    assert int((fw.predict(x) != y).sum()) == 0 and [op.kind for op in fw.ops].count("table") == 1
+    model.save(tmp_path / "tiny.keras")
+    loaded = keras.models.load_model(tmp_path / "tiny.keras", compile=False)
+    assert int((np.asarray(loaded.predict(x, verbose=0), np.float64) != y).sum()) == 0
+    assert build_from_description(desc, tables=_no_subprocess).model is not None   # stored in desc

@@ -8,6 +8,7 @@ set, and exchanges files in a temporary folder.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,17 @@ def qkeras_predict(path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
         run_legacy([_READER, "predict", str(path), f"{tmp}/x.npy", f"{tmp}/y.npy"],
                    f"running QKeras model {path}")
         return np.load(Path(tmp) / "y.npy")
+
+
+def qkeras_tables(requests: list[dict]) -> dict[str, np.ndarray]:
+    """QKeras's own float32 activation quantizers on given input grids, in one legacy subprocess.
+
+    ``requests``: ``[{"key", "quantizer": {"class", "config"}, "domain": [f, lo, hi]}]`` (see
+    :func:`hgq_fpga.nn.importers.qkeras_reader.tables`); returns ``{key: outputs}``.
+    """
+    with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
+        (Path(tmp) / "requests.json").write_text(json.dumps(requests))
+        run_legacy([_READER, "table", f"{tmp}/requests.json", f"{tmp}/tables.npz"],
+                   f"evaluating QKeras activation tables ({', '.join(r['key'] for r in requests)})")
+        with np.load(Path(tmp) / "tables.npz") as data:
+            return {k: data[k] for k in data.files}

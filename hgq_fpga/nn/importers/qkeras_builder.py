@@ -20,6 +20,7 @@ QKeras then equals this model for inputs on that grid and in that range (see ``I
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ from hgq_fpga.ir.tensor import TensorType, max_abs
 from hgq_fpga.nn.layers import (HActivation, HAdd, HAveragePooling1D, HAveragePooling2D, HConcatenate,
                              HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D, HMaxPooling2D,
                              HQuantize, HReshape)
+from hgq_fpga.nn.layers.lookup import CodeTable
 
 from .description import LayerDescription, ModelDescription
 from hgq_fpga.nn.quantizers.fixed import FixedQuantizer, tight_types
+from . import qkeras_tables
 from .qkeras_quantizers import CastSpec, QKerasImportError, activation_cast, refuse
 from .types import parse_type
 
@@ -84,6 +87,7 @@ class _Context:
         self.outputs = {name for name, _ in desc.outputs}
         self.result_notes: list[str] = []
         self.inexact: list[str] = []
+        self.table_requests: list[dict[str, Any]] = []
 
     def type_of(self, t: _Tensor) -> TensorType:
         return self.b.types[t.ir]
@@ -442,6 +446,60 @@ def _batch_norm(ctx: _Context, layer: LayerDescription) -> _Tensor:
                         f"{layer.cls}'s float32 x * scale + offset")
 
 
+def _with_table(ctx: _Context, layer: LayerDescription,
+                handler: Callable[[_Context, LayerDescription], _Tensor]) -> _Tensor:
+    """``handler`` for ``layer``, then its activation as an exact table when it is a table quantizer.
+
+    The layer itself (without the activation) yields its exact output; an :class:`HActivation`
+    with a :class:`CodeTable` of QKeras's own outputs on every code of that output's type follows.
+    A table not yet in the description is requested (``ctx.table_requests``) with zeros in its
+    place; :func:`build_from_description` evaluates the requests and builds again.
+    """
+    spec = None if layer.name in ctx.allow_float else qkeras_tables.table_spec(
+        layer.name, layer.quantizers.get("activation"))
+    if spec is None:
+        return handler(ctx, layer)
+    inner = dataclasses.replace(layer, quantizers={r: q for r, q in layer.quantizers.items() if r != "activation"})
+    x = handler(ctx, inner)
+    name = layer.name if layer.cls in ("QActivation", "Activation") else f"{layer.name}_table"
+    dom = qkeras_tables.domain(layer.name, spec, ctx.type_of(x))
+    values = qkeras_tables.stored_table(ctx.desc.arrays, layer.arrays, dom)
+    if values is None:
+        ctx.table_requests.append({"key": layer.name, "domain": [dom.f, dom.lo, dom.hi],
+                                   "quantizer": {"class": spec.quantizer["class"],
+                                                 "config": spec.quantizer.get("config", {})}})
+        values = np.zeros(dom.size)
+    else:
+        values = qkeras_tables.check_values(layer.name, spec, values)
+    fn = CodeTable(values, dom.f, dom.lo, name=spec.text)
+    out = spec.out
+    oq = fixed_quantizer(out, "output_quantizer")
+    ours = HActivation(fn, output_quantizer=oq, name=name)
+    y = ours(x.keras)
+    oq.set_types(out.k, out.i, out.f)
+    ir = ctx.b.table(x.ir, fn.lookup, out.k, out.i, out.f, round=out.round, overflow=out.overflow,
+                     label=spec.text, name=name)
+    return _Tensor(y, ir)
+
+
+def missing_tables(desc: ModelDescription, input_type: Any = None, allow_float: dict[str, Any] | None = None,
+                   drop_softmax: bool = False) -> list[dict[str, Any]]:
+    """The table requests (:func:`hgq_fpga.nn.importers.qkeras_reader.tables`) that building ``desc``
+    needs, e.g. to evaluate those of several models in one legacy subprocess."""
+    return _build(desc, input_type, allow_float, drop_softmax).table_requests
+
+
+def store_tables(desc: ModelDescription, requests: list[dict[str, Any]], tables: dict[str, np.ndarray]) -> None:
+    """Put evaluated tables into the description (arrays ``<layer>/activation_table[_domain]``)."""
+    for r in requests:
+        layer = desc.layer(r["key"])
+        for role, value in ((qkeras_tables.TABLE_ROLE, tables[r["key"]]),
+                            (qkeras_tables.DOMAIN_ROLE, np.asarray(r["domain"], np.float64))):
+            key = f"{layer.name}/{role}"
+            desc.arrays[key] = np.asarray(value, np.float32 if role == qkeras_tables.TABLE_ROLE else np.float64)
+            layer.arrays[role] = key
+
+
 #: QKeras / Keras layer class -> handler (a new layer family is a new entry)
 HANDLERS: dict[str, Callable[[_Context, LayerDescription], _Tensor]] = {
     "QDense": _kernel_layer, "Dense": _kernel_layer,
@@ -458,9 +516,31 @@ HANDLERS: dict[str, Callable[[_Context, LayerDescription], _Tensor]] = {
 
 
 def build_from_description(desc: ModelDescription, input_type: Any = None,
-                           allow_float: dict[str, Any] | None = None,
-                           drop_softmax: bool = False) -> ImportResult:
-    """Our model for a QKeras model description (see :func:`from_qkeras` for the options)."""
+                           allow_float: dict[str, Any] | None = None, drop_softmax: bool = False,
+                           tables: Callable[[list[dict[str, Any]]], dict[str, np.ndarray]] | None = None
+                           ) -> ImportResult:
+    """Our model for a QKeras model description (see :func:`from_qkeras` for the options).
+
+    Table activations (``quantized_tanh``, ...) whose tables the description lacks are evaluated
+    by ``tables`` (default: QKeras itself, in one legacy subprocess for all of them) and stored in
+    ``desc``; the model is then built again with them.
+    """
+    ctx = _build(desc, input_type, allow_float, drop_softmax)
+    if ctx.table_requests:
+        if tables is None:
+            from .legacy import qkeras_tables as tables
+        store_tables(desc, ctx.table_requests, tables(ctx.table_requests))
+        ctx = _build(desc, input_type, allow_float, drop_softmax)
+        if ctx.table_requests:
+            raise QKerasImportError(f"the tables of {[r['key'] for r in ctx.table_requests]} were not evaluated")
+    model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
+                        [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
+    return ImportResult(model, ctx.result_notes, ctx.inexact)
+
+
+def _build(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] | None,
+           drop_softmax: bool) -> _Context:
+    """One pass over the layers: our tensors in ``ctx.tensors``, missing tables in ``ctx.table_requests``."""
     ctx = _Context(desc, input_type, allow_float, drop_softmax)
     for layer in desc.layers:
         if layer.cls == "InputLayer":
@@ -475,16 +555,14 @@ def build_from_description(desc: ModelDescription, input_type: Any = None,
         if handler is None:
             raise QKerasImportError(f"layer {layer.name!r}: {layer.cls} is not supported by the QKeras importer; "
                                     f"supported: {', '.join(sorted(HANDLERS))}")
-        ctx.tensors[(layer.name, 0)] = handler(ctx, layer)
+        ctx.tensors[(layer.name, 0)] = _with_table(ctx, layer, handler)
     unknown = set(ctx.allow_float) - {l.name for l in desc.layers}
     if unknown:
         raise ValueError(f"allow_float names layers that the model does not have: {sorted(unknown)}")
     missing = [n for n, _ in desc.inputs if n not in ctx.inputs]
     if missing:
         raise QKerasImportError(f"model inputs {missing} are not used by any imported layer")
-    model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
-                        [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
-    return ImportResult(model, ctx.result_notes, ctx.inexact)
+    return ctx
 
 
 def import_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: dict[str, Any] | None = None,

@@ -19,7 +19,9 @@ that gives exactly what QKeras's float32 code gives. From the QKeras 0.9 source
   first and returns ``x_u + (xq - x_u)``, always exact: ``ap_ufixed<bits, integer, AP_RND_CONV,
   AP_SAT>`` (negative inputs saturate to 0, as the ReLU gives).
 
-Every other runtime use is refused with :class:`QKerasImportError`, naming the layer, the quantizer,
+``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish``, ``binary``, ``ternary`` and
+``quantized_po2`` become exact tables instead
+(:mod:`~hgq_fpga.nn.importers.qkeras_tables`). Every other runtime use is refused with :class:`QKerasImportError`, naming the layer, the quantizer,
 the reason and what to change.
 """
 
@@ -59,7 +61,7 @@ def refuse(layer: str, quantizer: str, why: str, fix: str) -> QKerasImportError:
     return QKerasImportError(f"layer {layer!r}: {quantizer}: {why}; {fix}")
 
 
-def _int(config: dict[str, Any], key: str, default: Any) -> int:
+def config_int(config: dict[str, Any], key: str, default: Any) -> int:
     value = config.get(key, default)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
@@ -79,10 +81,20 @@ def bits_float32_bound(f: int) -> float:
     return 2.0 ** (24 - f)
 
 
+def _refuse_noise(layer: str, text: str, c: dict[str, Any]) -> None:
+    """Refuse the options that mix randomness or unquantized values into an activation."""
+    if c.get("use_stochastic_rounding"):
+        raise refuse(layer, text, "stochastic rounding of activations has no exact inference form",
+                     "use use_stochastic_rounding=False")
+    if float(c.get("qnoise_factor", 1.0)) != 1.0:
+        raise refuse(layer, text, f"qnoise_factor={c.get('qnoise_factor')} mixes unquantized values in",
+                     "use qnoise_factor=1")
+
+
 def _quantized_bits(layer: str, q: dict[str, Any]) -> CastSpec:
     c = q.get("config", {})
     text = q.get("text", "quantized_bits")
-    bits, integer = _int(c, "bits", 8), _int(c, "integer", 0)
+    bits, integer = config_int(c, "bits", 8), config_int(c, "integer", 0)
     keep_negative = bool(c.get("keep_negative", True))
     symmetric = bool(c.get("symmetric", False))
     alpha = c.get("alpha")
@@ -92,12 +104,7 @@ def _quantized_bits(layer: str, q: dict[str, Any]) -> CastSpec:
     if alpha is not None and alpha != 1 and alpha != [1]:
         raise refuse(layer, text, f"alpha={alpha!r} scales the quantized activation after rounding",
                      "use alpha=1 (or None) on activations")
-    if c.get("use_stochastic_rounding"):
-        raise refuse(layer, text, "stochastic rounding of activations has no exact inference form",
-                     "use use_stochastic_rounding=False")
-    if float(c.get("qnoise_factor", 1.0)) != 1.0:
-        raise refuse(layer, text, f"qnoise_factor={c.get('qnoise_factor')} mixes unquantized values in",
-                     "use qnoise_factor=1")
+    _refuse_noise(layer, text, c)
     u = bits - int(keep_negative)
     if u <= 0:
         raise refuse(layer, text, "with no magnitude bits it returns the sign (+1 or -1), not a fixed-point "
@@ -110,19 +117,14 @@ def _quantized_bits(layer: str, q: dict[str, Any]) -> CastSpec:
 def _quantized_relu(layer: str, q: dict[str, Any]) -> CastSpec:
     c = q.get("config", {})
     text = q.get("text", "quantized_relu")
-    bits, integer = _int(c, "bits", 8), _int(c, "integer", 0)
+    bits, integer = config_int(c, "bits", 8), config_int(c, "integer", 0)
     if c.get("use_sigmoid"):
         raise refuse(layer, text, "use_sigmoid=1 applies a sigmoid-shaped transfer before rounding",
                      "use use_sigmoid=0")
     if float(c.get("negative_slope", 0.0) or 0.0) != 0.0:
         raise refuse(layer, text, "a negative slope (leaky ReLU) is not supported by the importer yet",
                      "use negative_slope=0")
-    if c.get("use_stochastic_rounding"):
-        raise refuse(layer, text, "stochastic rounding of activations has no exact inference form",
-                     "use use_stochastic_rounding=False")
-    if float(c.get("qnoise_factor", 1.0)) != 1.0:
-        raise refuse(layer, text, f"qnoise_factor={c.get('qnoise_factor')} mixes unquantized values in",
-                     "use qnoise_factor=1")
+    _refuse_noise(layer, text, c)
     if not c.get("is_quantized_clip", True) and c.get("relu_upper_bound") is not None:
         raise refuse(layer, text, "relu_upper_bound with is_quantized_clip=False clips at a float bound",
                      "use is_quantized_clip=True")
@@ -140,17 +142,11 @@ ACTIVATION_CASTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
 
 #: quantizers accepted for weights only, with the reason they cannot quantize activations
 WEIGHT_ONLY = {
-    "quantized_po2": "its exponent grid is not a fixed-point type",
     "quantized_relu_po2": "its exponent grid is not a fixed-point type",
-    "ternary": "it thresholds (after a tanh when alpha is None) with a data-dependent or float scale",
     "stochastic_ternary": "it is random in training and data-dependent at inference",
-    "binary": "it returns a sign, not a fixed-point cast",
     "stochastic_binary": "it is random in training and data-dependent at inference",
     "bernoulli": "it is random",
     "quantized_ulaw": "its mu-law curve is not a fixed-point cast",
-    "quantized_tanh": "tables of QKeras's own float32 tanh are not supported by the importer yet",
-    "quantized_sigmoid": "tables of QKeras's own float32 sigmoid are not supported by the importer yet",
-    "quantized_hswish": "hard swish tables are not supported by the importer yet",
 }
 
 

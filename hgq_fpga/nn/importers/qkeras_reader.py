@@ -6,16 +6,21 @@ QKeras, never Keras 3 or the rest of hgq_fpga. Commands::
 
     python -m hgq_fpga.nn.importers.qkeras_reader describe MODEL OUTDIR
     python -m hgq_fpga.nn.importers.qkeras_reader predict MODEL X.npy OUT.npy
+    python -m hgq_fpga.nn.importers.qkeras_reader table REQUESTS.json OUT.npz
 
 ``describe`` writes the layer graph, every quantizer's class and config, and the weights *as QKeras
 multiplies by them*: the output of each weight quantizer, computed by QKeras itself (eagerly and in
 a ``tf.function``, which must agree), so that no quantizer semantics of weights has to be
 re-implemented. ``predict`` runs QKeras's own ``model.predict`` in float32, the reference that the
-imported model is compared with bit for bit.
+imported model is compared with bit for bit. ``table`` evaluates activation quantizers
+(``quantized_tanh``, ``quantized_sigmoid``, ...; rebuilt from their class and config) on every
+input code the builder asks for (:mod:`hgq_fpga.nn.importers.qkeras_tables`), the same way.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import sys
 from typing import Any
@@ -66,6 +71,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _text(q: Any, config: dict[str, Any]) -> str:
+    """``str(q)`` (QKeras's own spelling); ``quantized_hswish.__str__`` fails in QKeras 0.9.0."""
+    try:
+        return str(q)
+    except Exception:  # noqa: BLE001 - any failure of a third-party __str__
+        args = ",".join(f"{k}={v!r}" for k, v in config.items() if v is not None)
+        return f"{type(q).__name__}({args})"
+
+
 def describe_quantizer(q: Any) -> dict[str, Any] | None:
     """``{"class", "config"}`` for a QKeras quantizer, ``{"function"}`` for a Keras activation."""
     if q is None:
@@ -73,8 +87,11 @@ def describe_quantizer(q: Any) -> dict[str, Any] | None:
     if isinstance(q, str):
         q = qkeras.quantizers.get_quantizer(q)
     if isinstance(q, qkeras.quantizers.BaseQuantizer) or type(q).__module__.startswith("qkeras"):
-        config = q.get_config() if hasattr(q, "get_config") else {}
-        return {"class": type(q).__name__, "config": _plain(config), "text": str(q)}
+        config = _plain(q.get_config() if hasattr(q, "get_config") else {})
+        out = {"class": type(q).__name__, "config": config, "text": _text(q, config)}
+        if hasattr(q, "_min_exp") and hasattr(q, "_max_exp"):   # po2: the exponent range it clips to
+            out["exponents"] = [int(q._min_exp), int(q._max_exp)]
+        return out
     name = getattr(q, "__name__", None)
     if name is None:
         return {"class": type(q).__name__, "config": {}, "text": str(q)}
@@ -192,6 +209,36 @@ def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     return np.asarray(model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0))
 
 
+def rebuild_quantizer(cls_name: str, config: dict[str, Any]):
+    """The QKeras quantizer of class ``cls_name`` with ``config``, checked to round-trip.
+
+    Keys that the constructor does not take are dropped (``quantized_hswish.get_config`` returns
+    ``keep_negative``, which its ``__init__`` refuses in QKeras 0.9.0); the rebuilt quantizer must
+    then report the very same configuration."""
+    cls = getattr(qkeras.quantizers, cls_name)
+    accepted = inspect.signature(cls.__init__).parameters
+    q = cls(**{k: v for k, v in config.items() if k in accepted})
+    again = _plain(q.get_config())
+    if again != config:
+        raise ValueError(f"{cls_name}{config} rebuilds as {cls_name}{again}")
+    return q
+
+
+def tables(requests: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """QKeras's own float32 output of each requested quantizer on each requested input grid.
+
+    A request is ``{"key", "quantizer": {"class", "config"}, "domain": [f, lo, hi]}``; the inputs
+    are ``code * 2^-f`` for every code ``lo..hi`` (exact in float32).
+    """
+    out = {}
+    for r in requests:
+        q = rebuild_quantizer(r["quantizer"]["class"], r["quantizer"]["config"])
+        f, lo, hi = (int(v) for v in r["domain"])
+        x = np.ldexp(np.arange(lo, hi + 1, dtype=np.float64), -f).astype(np.float32)
+        out[r["key"]] = _quantized(q, x)
+    return out
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "describe":
         describe(load(argv[1])).save(argv[2])
@@ -199,6 +246,10 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 4 and argv[0] == "predict":
         y = predict(load(argv[1]), np.load(argv[2]))
         np.save(argv[3], y)
+        return 0
+    if len(argv) >= 3 and argv[0] == "table":
+        with open(argv[1]) as fh:
+            np.savez(argv[2], **tables(json.load(fh)))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -5,7 +5,8 @@ The layer set (every one converts to the firmware IR with :func:`hgq_fpga.to_fir
 * input: :class:`HQuantize`;
 * kernels: :class:`HDense`, :class:`HConv1D`, :class:`HConv2D`, and with a folded batch norm
   :class:`HDenseBatchNorm`, :class:`HConv1DBatchNorm`, :class:`HConv2DBatchNorm`;
-* element-wise: :class:`HActivation` (relu exact; other functions become lookup tables);
+* element-wise: :class:`HActivation` (relu exact; other functions become lookup tables; a
+  :class:`CodeTable` function is a table given by its values, as the QKeras importer makes);
 * merging: :class:`HAdd`, :class:`HConcatenate`;
 * pooling: :class:`HMaxPooling1D`/``2D``, :class:`HAveragePooling1D`/``2D``;
 * shape only: :class:`HFlatten`, :class:`HReshape`.
@@ -27,6 +28,7 @@ from hgq_fpga.nn.layers.conv import HConv1D, HConv2D
 from hgq_fpga.nn.layers.core import UNARY_ACTIVATIONS, HActivation, HFlatten, HQuantize, HReshape
 from hgq_fpga.nn.layers.dense import HDense
 from hgq_fpga.nn.layers.linear import HLinear
+from hgq_fpga.nn.layers.lookup import CodeTable
 from hgq_fpga.nn.layers.merge import HAdd, HConcatenate
 from hgq_fpga.nn.layers.pooling import HAveragePooling1D, HAveragePooling2D, HMaxPooling1D, HMaxPooling2D
 
@@ -39,4 +41,4 @@ __all__ = ["HLayer", "HOutputQuantized", "HLinear", "HQuantize", "HDense", "HDen
            "HConv1D", "HConv2D", "HConv1DBatchNorm", "HConv2DBatchNorm", "HActivation", "HAdd",
            "HConcatenate", "HMaxPooling1D", "HMaxPooling2D", "HAveragePooling1D",
            "HAveragePooling2D", "HFlatten", "HReshape", "LAYER_SET", "UNARY_ACTIVATIONS",
-           "hgq_layers", "connected_hgq_layers"]
+           "hgq_layers", "connected_hgq_layers", "CodeTable"]
