@@ -34,7 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-BITS = (8, 7, 6, 5, 4)
+#: the targets' widths (8, 6) first, so that a run stopped early still judges them
+BITS = (8, 6, 4, 7, 5)
 KINDS = ("mlp", "cnn")
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -131,19 +132,43 @@ def fronts(kind: str, results_path: Path) -> dict | None:
             "uniform_front_labels": list(arch.get("uniform_front_labels", []))}
 
 
-def run_model(kind: str, split, args, bits_list, mixed: bool) -> dict:
-    from hgq_fpga.nn.importers.ptq import ptq, ptq_budgets
+def float_trained(kind: str, split, args) -> tuple:
+    """The trained float model, its recipe, test accuracy, best epoch and training seconds.
 
-    model = float_model(kind, split.image_shape, args.seed)
+    With ``--float-cache DIR`` a model trained earlier with the same recipe is loaded from DIR
+    instead (and a newly trained one is saved there), so a stopped run restarts without training.
+    """
+    import keras
+
     r = recipe(kind, args.smoke, dict(args.epochs))
+    cache = None
+    if args.float_cache is not None:
+        tag = f"{kind}_{r['n_train']}_{r['epochs']}_{r['batch_size']}_{r['learning_rate']:g}_{args.seed}"
+        cache = Path(args.float_cache) / tag
+        if (cache / "model.keras").is_file():
+            info = json.loads((cache / "info.json").read_text())
+            return keras.saving.load_model(cache / "model.keras"), r, *info
+    model = float_model(kind, split.image_shape, args.seed)
     t0 = time.time()
     float_acc, best_epoch = train(model, split, r)
+    info = [float_acc, best_epoch, time.time() - t0]
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        model.save(cache / "model.keras")
+        (cache / "info.json").write_text(json.dumps(info))
+    return model, r, *info
+
+
+def run_model(kind: str, split, args, bits_list, mixed: bool, save) -> dict:
+    """Every point of one architecture; ``save(record)`` after each, so a stopped run keeps its points."""
+    from hgq_fpga.nn.importers.ptq import ptq, ptq_budgets
+
+    model, r, float_acc, best_epoch, train_s = float_trained(kind, split, args)
     record = {"kind": kind, "recipe": {**r, "n_train": r["n_train"] or len(split.x_train),
                                        "best_val_epoch": best_epoch},
-              "float_accuracy": float_acc, "train_s": time.time() - t0, "points": [],
-              "fronts": fronts(kind, args.fronts)}
-    print(f"{kind}: float test accuracy {float_acc:.4f} (epoch {best_epoch}, {record['train_s']:.0f} s)",
-          flush=True)
+              "float_accuracy": float_acc, "train_s": train_s, "points": [],
+              "fronts": fronts(kind, args.fronts), "complete": False}
+    print(f"{kind}: float test accuracy {float_acc:.4f} (epoch {best_epoch}, {train_s:.0f} s)", flush=True)
     x_calib = split.x_train[:args.calib]
     for bits in bits_list:
         for search in ("minmax", "easyquant"):
@@ -152,9 +177,11 @@ def run_model(kind: str, split, args, bits_list, mixed: bool) -> dict:
             point = measure(res, split, f"{search} {bits}b", bits, search)
             point["ptq_s"] = time.time() - t0
             record["points"].append(point)
+            save(record)
             print(_row(point, float_acc), flush=True)
     if mixed:
-        budgets = [p["ebops"] for p in record["points"] if p["search"] == "easyquant" and p["bits"] < 8]
+        budgets = sorted((p["ebops"] for p in record["points"] if p["search"] == "easyquant" and p["bits"] < 8),
+                         reverse=True)
         t0 = time.time()
         found = ptq_budgets(model, x_calib, budgets, 8, 8, search="easyquant", mixed_samples=args.mixed_samples)
         ptq_s = time.time() - t0
@@ -163,7 +190,10 @@ def run_model(kind: str, split, args, bits_list, mixed: bool) -> dict:
             point.update(budget=budget, ptq_s=ptq_s, greedy_steps=len(res.lowered),
                          widths={name: [c.wbits, c.abits] for name, c in res.layers.items()})
             record["points"].append(point)
+            save(record)
             print(_row(point, float_acc) + " (one descent for all budgets)", flush=True)
+    record["complete"] = True
+    save(record)
     return record
 
 
@@ -179,7 +209,21 @@ def _settings(args, split) -> dict:
 
 
 def save_model(out: Path, settings: dict, record: dict) -> dict:
-    """Merge one model's record into ``out`` (replacing that kind; other settings start afresh)."""
+    """Merge one model's record into ``out`` (replacing that kind; other settings start afresh).
+
+    Under a lock, so that runs of different models side by side keep each other's records.
+    """
+    import fcntl
+
+    fd = os.open(out.parent, os.O_RDONLY)          # the folder is the lock: no stray lock file
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _merge(out, settings, record)
+    finally:
+        os.close(fd)
+
+
+def _merge(out: Path, settings: dict, record: dict) -> dict:
     results = {**settings, "models": []}
     if out.is_file():
         old = json.loads(out.read_text())
@@ -213,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fronts", type=Path, default=RESULTS,
                         help="results.json whose resource study gives the HGQ and uniform-QAT fronts")
+    parser.add_argument("--float-cache", type=Path, default=None, metavar="DIR",
+                        help="keep the trained float models here and reuse them on a rerun")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("ptq_results.json"))
     args = parser.parse_args(argv)
 
@@ -229,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     bits_list = (8, 6) if args.smoke else BITS
     settings = _settings(args, split)
     for kind in args.models:
-        save_model(args.out, settings, run_model(kind, split, args, bits_list, not args.no_mixed))
+        run_model(kind, split, args, bits_list, not args.no_mixed, lambda rec: save_model(args.out, settings, rec))
         print(f"wrote {args.out}", flush=True)
     return 0
 

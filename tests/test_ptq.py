@@ -220,14 +220,14 @@ def test_mixed_precision_greedy_on_a_subset(data):
     from hgq_fpga.nn.importers.ptq.search import run_search
 
     x, _ = data
-    model = _model("cnn1d")
-    budget = ptq(model, x[:200], 8, 8).ebops * 2 // 5
-    r = ptq(model, x[:200], 8, 8, ebops_budget=budget, mixed_samples=64)
+    model = _model("sequential")
+    budget = ptq(model, x[:200], 6, 6).ebops // 2
+    r = ptq(model, x[:200], 6, 6, ebops_budget=budget, mixed_samples=64)
     assert r.ebops <= budget
     assert r.lowered[0]["samples"] == 64 and r.state.quant[r.state.mapped.outputs[0]].shape[0] == 200
     _exact(r.model, x)
     widths = [(c.wbits, c.abits) for c in r.layers.values()]
-    again = run_search(r.state.mapped, [x[:200]], 8, 8, "easyquant", widths=widths)
+    again = run_search(r.state.mapped, [x[:200]], 6, 6, "easyquant", widths=widths)
     if not any(e["samples"] == 200 for e in r.lowered):     # no settling step: the full search at those widths
         assert again.ebops() == r.ebops and again.output_cosine() == r.output_cosine
 
@@ -236,12 +236,12 @@ def test_budgets_from_one_descent_equal_single_runs(data):
     from hgq_fpga.nn.importers.ptq import ptq_budgets
 
     x, _ = data
-    model = _model("branches")
-    full = ptq(model, x[:200], 6, 6).ebops
+    model = _model("sequential")
+    full = ptq(model, x[:128], 6, 6).ebops
     budgets = [full * 3 // 4, full // 2]
-    many = ptq_budgets(model, x[:200], budgets, 6, 6, mixed_samples=64)
+    many = ptq_budgets(model, x[:128], budgets, 6, 6, mixed_samples=32)
     for budget, r in zip(budgets, many):
-        one = ptq(model, x[:200], 6, 6, ebops_budget=budget, mixed_samples=64)
+        one = ptq(model, x[:128], 6, 6, ebops_budget=budget, mixed_samples=32)
         assert r.ebops == one.ebops <= budget
         assert [(c.wbits, c.abits) for c in r.layers.values()] == [(c.wbits, c.abits) for c in one.layers.values()]
         _exact(r.model, x)

@@ -63,9 +63,12 @@ def plot(model: dict, path: Path) -> None:
         hgq = sorted(fr["hgq_front"], key=lambda p: p["ebops"])
         ax.plot([p["ebops"] for p in hgq], [p["accuracy"] for p in hgq], "o-", color="tab:blue",
                 label="HGQ front (QAT)")
-        uni = sorted((p for p in fr["uniform_points"] if p["ebops"] > 0), key=lambda p: p["ebops"])
-        ax.plot([p["ebops"] for p in uni], [p["accuracy"] for p in uni], "s--", color="tab:orange",
-                label="uniform QAT")
+        uni = sorted((p for p in fr["uniform_points"] if p["ebops"] > 0), key=lambda p: p.get("bits", 0))
+        ax.plot([p["ebops"] for p in uni], [p["accuracy"] for p in uni], "s", color="tab:orange",
+                label="uniform QAT (best validation epoch)")
+        for p in uni:
+            ax.annotate(f"{p['bits']}b", (p["ebops"], p["accuracy"]), fontsize=7, color="tab:orange",
+                        textcoords="offset points", xytext=(3, 3))
     for search, style, color, name in (("minmax", "v:", "tab:gray", "PTQ min/max"),
                                        ("easyquant", "^-", "tab:green", "PTQ EasyQuant")):
         pts = sorted((p for p in model["points"] if p["search"] == search), key=lambda p: p["ebops"])
@@ -141,6 +144,11 @@ def _architecture(model: dict, record: dict, md_dir: Path, plot_dir: Path) -> li
         lines[-1] += (f" The resource study's QAT models beside it trained on {fr['n_train']:,} images for "
                       f"{fr['epochs']} epochs per run"
                       + (" — the same recipe." if same else " — a **different** recipe: compare with care."))
+    if not model.get("complete", True):
+        missing = [f"{b} bits" for b in BITS if _point(model, "easyquant", b) is None]
+        missing += [] if _mixed(model) else ["mixed precision"]
+        lines += ["", "**This run stopped before it finished**: only the points below were measured"
+                  + (f" (missing: {', '.join(missing)})." if missing else ".")]
     lines += ["", *_uniform_table(model), "",
               "Budgeted mixed precision (EasyQuant at 8 bits, widths lowered per layer, greedily by output "
               "cosine lost per EBOP saved, to the EBOPs of each uniform EasyQuant model):", "",
