@@ -215,6 +215,39 @@ def test_mixed_precision_meets_ebops_budget(data):
     assert len(widths) > 1                                 # mixed, not uniform
 
 
+def test_mixed_precision_greedy_on_a_subset(data):
+    """Trials scored on 64 inputs; the final types are searched on all 200 and the budget holds there."""
+    from hgq_fpga.nn.importers.ptq.search import run_search
+
+    x, _ = data
+    model = _model("sequential")
+    budget = ptq(model, x[:200], 6, 6).ebops // 2
+    r = ptq(model, x[:200], 6, 6, ebops_budget=budget, mixed_samples=64)
+    assert r.ebops <= budget
+    assert r.lowered[0]["samples"] == 64 and r.state.quant[r.state.mapped.outputs[0]].shape[0] == 200
+    _exact(r.model, x)
+    widths = [(c.wbits, c.abits) for c in r.layers.values()]
+    again = run_search(r.state.mapped, [x[:200]], 6, 6, "easyquant", widths=widths)
+    if not any(e["samples"] == 200 for e in r.lowered):     # no settling step: the full search at those widths
+        assert again.ebops() == r.ebops and again.output_cosine() == r.output_cosine
+
+
+def test_budgets_from_one_descent_equal_single_runs(data):
+    from hgq_fpga.nn.importers.ptq import ptq_budgets
+
+    x, _ = data
+    model = _model("sequential")
+    full = ptq(model, x[:128], 6, 6).ebops
+    budgets = [full * 3 // 4, full // 2]
+    many = ptq_budgets(model, x[:128], budgets, 6, 6, mixed_samples=32)
+    for budget, r in zip(budgets, many):
+        one = ptq(model, x[:128], 6, 6, ebops_budget=budget, mixed_samples=32)
+        assert r.ebops == one.ebops <= budget
+        assert [(c.wbits, c.abits) for c in r.layers.values()] == [(c.wbits, c.abits) for c in one.layers.values()]
+        _exact(r.model, x)
+    assert many[1].ebops < many[0].ebops
+
+
 def test_mixed_precision_impossible_budget_raises(data):
     x, _ = data
     with pytest.raises(ValueError, match="cannot be met"):
@@ -289,4 +322,7 @@ def test_cli_convert_from_float(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     refused = run("convert", tmp_path / "float.keras", "--calib", tmp_path / "calib.npy",
                   "--out", tmp_path / "d2", "--weight-bits", "4")
-    assert refused.exit_code != 0 and "--from float" in refused.output
+    assert refused.exit_code != 0 and "--weight-bits: option(s) of --from float" in refused.output
+    refused = run("convert", tmp_path / "float.keras", "--calib", tmp_path / "calib.npy",
+                  "--out", tmp_path / "d2", "--search", "minmax", "--bits", "8")
+    assert refused.exit_code != 0 and "--bits, --search: option(s) of --from float" in refused.output

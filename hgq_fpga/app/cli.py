@@ -182,8 +182,13 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     data = fit_to_input(data, shape, calib)
     label = f"held-out data {check.name}" if check is not None else "held-out data"
     checks = {} if check is None else {label: fit_to_input(held_out, shape, check)}
-    if source != "float" and (weight_bits, act_bits, ebops_budget) != (None, None, None):
-        raise click.ClickException("--weight-bits, --act-bits and --ebops-budget are options of --from float")
+    if source != "float":
+        ctx = click.get_current_context()
+        given = [f"--{n.replace('_', '-')}" for n in ("bits", "weight_bits", "act_bits", "search", "granularity",
+                                                       "ebops_budget")
+                 if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.ClickException(f"{', '.join(given)}: option(s) of --from float only")
     if drop_softmax and source == "hgq":
         raise click.ClickException("--drop-softmax is an option of --from float and --from qkeras")
     if input_type is not None and source != "qkeras":

@@ -10,7 +10,7 @@ fixed types: ``hgq_fpga.to_firmware(qmodel)`` converts it and Keras = emulator b
 :func:`unfreeze` hands it to HGQ training with its widths as the starting point.
 """
 
-from .api import PTQResult, ptq, quantize_float, unfreeze
+from .api import PTQResult, ptq, ptq_budgets, quantize_float, unfreeze
 from .mapping import UnmappableLayerError
 
-__all__ = ["PTQResult", "ptq", "quantize_float", "unfreeze", "UnmappableLayerError"]
+__all__ = ["PTQResult", "ptq", "ptq_budgets", "quantize_float", "unfreeze", "UnmappableLayerError"]

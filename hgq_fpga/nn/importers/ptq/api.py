@@ -9,10 +9,12 @@ import numpy as np
 
 from . import grid
 from .mapping import map_model
-from .mixed import accuracy, lower_bits
+from .mixed import accuracy, search_mixed
 from .search import SEARCHES, Choice, State, run_search
 
 GRANULARITIES = ("per_channel", "per_tensor")
+#: calibration inputs the greedy mixed-precision trials are scored on (see :mod:`.mixed`)
+MIXED_SAMPLES = 500
 
 
 @dataclass
@@ -70,12 +72,8 @@ def finish(state: State, lowered: list[dict]) -> PTQResult:
     return PTQResult(model, state.ebops(), state.output_cosine(), layers, state, lowered)
 
 
-def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
-        granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
-        rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
-        max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
-        metric=accuracy) -> PTQResult:
-    """Quantize a float Keras model after training; see :func:`quantize_float` for the arguments."""
+def _prepared(model, x_calib, weight_bits, act_bits, granularity, search, clip_steps, rounds):
+    """Checked arguments: (weight_bits, act_bits, calibration arrays)."""
     weight_bits = grid.check_bits(weight_bits, "weight_bits")
     act_bits = grid.check_bits(act_bits, "act_bits", most=32)
     if granularity not in GRANULARITIES:
@@ -84,20 +82,50 @@ def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
         raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
     if int(clip_steps) < 0 or int(rounds) < 1:
         raise ValueError(f"need clip_steps >= 0 and rounds >= 1, got {clip_steps}, {rounds}")
-    xs = _arrays(model, x_calib)
-    mapped = map_model(model, granularity, drop_softmax)
-    state = run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds)
-    lowered = []
-    if ebops_budget is not None or max_accuracy_loss is not None:
-        lowered = lower_bits(state, ebops_budget, x_val, y_val, max_accuracy_loss, min_bits, metric)
+    return weight_bits, act_bits, _arrays(model, x_calib)
+
+
+def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
+        granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
+        rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
+        max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
+        metric=accuracy, mixed_samples: int | None = MIXED_SAMPLES) -> PTQResult:
+    """Quantize a float Keras model after training; see :func:`quantize_float` for the arguments."""
+    weight_bits, act_bits, xs = _prepared(model, x_calib, weight_bits, act_bits, granularity, search,
+                                          clip_steps, rounds)
+    if ebops_budget is None and max_accuracy_loss is None:
+        mapped = map_model(model, granularity, drop_softmax)
+        return finish(run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds), [])
+    [(state, lowered)] = search_mixed(lambda: map_model(model, granularity, drop_softmax), xs,
+                                      weight_bits, act_bits, search, clip_steps, rounds, mixed_samples,
+                                      [ebops_budget], x_val, y_val, max_accuracy_loss, min_bits, metric)
     return finish(state, lowered)
+
+
+def ptq_budgets(model: keras.Model, x_calib, budgets: list[int], weight_bits: int = 8, act_bits: int = 8,
+                granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
+                rounds: int = 2, drop_softmax: bool = False, min_bits: int = 2,
+                mixed_samples: int | None = MIXED_SAMPLES) -> list[PTQResult]:
+    """Mixed-precision PTQ models for several EBOPs budgets from one greedy descent.
+
+    The same models as ``ptq(..., ebops_budget=b)`` for each ``b`` (the greedy choices do not
+    depend on the budget, see :mod:`.mixed`), for the cost of the descent to the smallest budget.
+    """
+    if not budgets:
+        raise ValueError("ptq_budgets needs at least one EBOPs budget")
+    weight_bits, act_bits, xs = _prepared(model, x_calib, weight_bits, act_bits, granularity, search,
+                                          clip_steps, rounds)
+    found = search_mixed(lambda: map_model(model, granularity, drop_softmax), xs, weight_bits, act_bits,
+                         search, clip_steps, rounds, mixed_samples, [int(b) for b in budgets],
+                         min_bits=min_bits)
+    return [finish(state, lowered) for state, lowered in found]
 
 
 def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
                    granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
                    rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
                    max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
-                   unfreeze: bool = False) -> keras.Model:
+                   unfreeze: bool = False, mixed_samples: int | None = MIXED_SAMPLES) -> keras.Model:
     """A float Keras model as an hgq_fpga model with fixed types, without retraining.
 
     Args:
@@ -120,6 +148,9 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
             ``(x_val, y_val)`` (integer labels, argmax of the first output) stays within this
             fraction (e.g. 0.01) of the float model's.
         min_bits: no width is lowered below this.
+        mixed_samples: mixed precision scores its greedy trials on the first this many calibration
+            inputs (``None``: all), then searches the binary points again on all of them at the
+            chosen widths and settles the budget there (see :mod:`.mixed`).
         unfreeze: return the model in HGQ training mode, starting from the found widths (see
             :func:`unfreeze`); otherwise it is in deployment mode, ready for ``to_firmware``.
 
@@ -127,7 +158,8 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
         UnmappableLayerError: naming the first layer that has no hgq_fpga equivalent.
     """
     result = ptq(model, x_calib, weight_bits, act_bits, granularity, search, clip_steps, rounds,
-                 drop_softmax, ebops_budget, max_accuracy_loss, x_val, y_val, min_bits)
+                 drop_softmax, ebops_budget, max_accuracy_loss, x_val, y_val, min_bits,
+                 mixed_samples=mixed_samples)
     if unfreeze:
         globals()["unfreeze"](result.model)
     return result.model

@@ -244,8 +244,15 @@ class State:
 
 
 def run_search(mapped: Mapped, xs: list[np.ndarray], weight_bits: int, act_bits: int, search: str,
-               clip_steps: int = 3, rounds: int = 2) -> State:
-    """Fix every step's types in order; returns the state (values, choices) for further steps."""
+               clip_steps: int = 3, rounds: int = 2,
+               widths: list[tuple[int | None, int | None]] | None = None) -> State:
+    """Fix every step's types in order; returns the state (values, choices) for further steps.
+
+    ``widths`` (one ``(wbits, abits)`` per step, as a mixed-precision search left them) replaces
+    the uniform ``weight_bits`` / ``act_bits``.
+    """
+    if widths is not None and len(widths) != len(mapped.steps):
+        raise ValueError(f"widths has {len(widths)} entries for {len(mapped.steps)} steps")
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
     ref = {v: np.asarray(x, np.float64) for v, x in zip(mapped.inputs, xs)}
@@ -253,8 +260,9 @@ def run_search(mapped: Mapped, xs: list[np.ndarray], weight_bits: int, act_bits:
     state = State(mapped, [], ref, quant, search, int(clip_steps), int(rounds))
     for index, step in enumerate(mapped.steps):
         ref[step.output] = step.reference(state.inputs_of(step, ref))
-        choice = Choice(wbits=weight_bits if step.is_kernel else None,
-                        abits=act_bits if has_output_quantizer(step) else None)
+        wbits, abits = (weight_bits, act_bits) if widths is None else widths[index]
+        choice = Choice(wbits=wbits if step.is_kernel else None,
+                        abits=abits if has_output_quantizer(step) else None)
         state.choices.append(choice)
         state.redo(index)
         quant[step.output] = _call(step.layer, state.inputs_of(step, quant))
