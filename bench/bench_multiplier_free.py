@@ -8,8 +8,8 @@ calibration, test score of the deployed model):
 * ``hgq``: plain HGQ (the reference);
 * ``nhot<n>`` for each ``n``: n-hot kernels, two-stage schedule (the first half of the epochs with
   plain HGQ rounding, then ``n`` terms: :class:`hgq_fpga.nn.nhot_schedule.NHotSchedule`);
-* ``<method>+adders``: the same with the adder-count cost (:mod:`hgq_fpga.nn.adder_cost`),
-  ``adder_gamma = GAMMA_PER_BETA * beta`` along the ramp;
+* ``<method>+adders<r>``: the same with the adder-count cost (:mod:`hgq_fpga.nn.adder_cost`),
+  ``adder_gamma = r * beta`` along the ramp;
 * ``ternary<N>-post``: every HGQ front model ternarized with groups of ``N`` (``ternarize``), then
   calibrated, no training;
 * ``ternary<N>-ft``: the most accurate HGQ front model (by validation accuracy) ternarized and
@@ -55,18 +55,19 @@ from .resource_study import Plan, StudyConfig, Trained, _finish, _train_data, tr
 from .studies.multiplier_free import plot
 
 
-#: the adder-cost weight follows the beta ramp: ``adder_gamma = GAMMA_PER_BETA * beta`` (the EBOPs
-#: gradient on a weight's ``f`` is its input width, ~4 bits; the adder one ~0.5 digit per bit)
-GAMMA_PER_BETA = 10.0
+#: the adder-cost runs ``(method, r)``: ``adder_gamma = r * beta`` along the ramp. ``r = 10`` makes a
+#: weight's two gradients on ``f`` comparable (EBOPs: its input width, ~4 bits; adders: ~0.5 digit
+#: per bit); ``r = 2`` is the next point of a coarse log sweep
+GAMMA_RUNS = (("hgq", 10.0), ("nhot2", 10.0), ("hgq", 2.0), ("nhot1", 2.0))
 
 
 @dataclass(frozen=True)
 class MultiplierFreeConfig:
     """Sizes of one run: the study settings (one plan: the MLP), the methods' parameters.
 
-    ``gamma_methods``: the methods (``"hgq"``, ``"nhot<n>"``) also trained with the adder cost
-    (:mod:`hgq_fpga.nn.adder_cost`; named ``<method>+adders``), ``adder_gamma = gamma_per_beta *
-    beta`` at every epoch. ``synth``: Yosys LUTs of the matched-accuracy points.
+    ``gamma_runs``: ``(method, r)`` pairs, the methods (``"hgq"``, ``"nhot<n>"``) also trained with
+    the adder cost (:mod:`hgq_fpga.nn.adder_cost`; named ``<method>+adders<r>``), ``adder_gamma =
+    r * beta`` at every epoch. ``synth``: Yosys LUTs of the matched-accuracy points.
     """
 
     study: StudyConfig
@@ -75,8 +76,7 @@ class MultiplierFreeConfig:
     group_sizes: tuple[int, ...] = (4, 16, 64)
     alpha_bits: int = 4
     finetune_epochs: int = 10
-    gamma_methods: tuple[str, ...] = ("hgq", "nhot2")
-    gamma_per_beta: float = GAMMA_PER_BETA
+    gamma_runs: tuple[tuple[str, float], ...] = GAMMA_RUNS
     synth: bool = True
     #: what this preset reduces against the issue's full study (rendered with the record)
     reduced: str = ""
@@ -84,7 +84,7 @@ class MultiplierFreeConfig:
     def methods(self) -> list[str]:
         """Every method name, in training order (``ternary*`` need the HGQ front first)."""
         names = ["hgq"] + [f"nhot{n}" for n in self.nhot_terms]
-        names += [f"{m}+adders" for m in self.gamma_methods]
+        names += [f"{m}+adders{r:g}" for m, r in self.gamma_runs]
         for N in self.group_sizes:
             names += [f"ternary{N}-post", f"ternary{N}-ft"]
         return names
@@ -116,7 +116,7 @@ def preset(mode: str) -> MultiplierFreeConfig:
         plan = Plan(Architecture("mlp", "mlp", hidden=(8,)), epochs=2, beta_start=1e-6, beta_stop=1e-6)
         study = StudyConfig((plan,), uniform_bits=(), batch_size=128)
         return MultiplierFreeConfig(study, data.synthetic, nhot_terms=(2,), group_sizes=(4,),
-                                    finetune_epochs=1, gamma_methods=("nhot2",))
+                                    finetune_epochs=1, gamma_runs=(("nhot2", 10.0),))
     raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join([*PRESETS, 'smoke'])}")
 
 
@@ -142,11 +142,11 @@ def _front(points: list[dict]) -> list[dict]:
     return [points[i] for i in keep]
 
 
-def compare(methods: dict[str, list[dict]], n_test: int) -> dict:
-    """Fewest adders (and EBOPs) per method at the best HGQ accuracy less one standard error;
-    LUTs and their ratio where the selected point was synthesised (``luts`` in the point)."""
+def compare(methods: dict[str, list[dict]], n_test: int, level: float | None = None) -> dict:
+    """Fewest adders (and EBOPs) per method at HGQ's accuracy ``level`` (default: its best) less one
+    standard error; LUTs and their ratio where the selected point was synthesised (``luts``)."""
     hgq = methods["hgq"]
-    best = max(p["accuracy"] for p in hgq)
+    best = max(p["accuracy"] for p in hgq) if level is None else level
     target = best - standard_error(best, n_test)
     ref = hgq[smallest_reaching([p["accuracy"] for p in hgq], [p["adders"] for p in hgq], target)]
     rows = {}
@@ -201,18 +201,19 @@ class Store:
         path = self.root / "luts" / f"{label}.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def synth(self, label: str, timeout: float | None = None) -> dict:
-        """Yosys ``synth_xilinx`` of the RTL project of model ``label`` (cached)."""
+    def synth(self, label: str, timeout: float | None = None, cse: bool = True) -> dict:
+        """Yosys ``synth_xilinx`` of the RTL project of model ``label`` (cached; ``cse``: the
+        writer's sub-expression sharing, whose pair search is slow on a 784-input layer)."""
         got = self.luts(label)
         if got is not None:
             return got
         fw = hgq_fpga.to_firmware(self.model(label))
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as d:
-            prj = write_project(fw, Path(d) / "rtl")
+            prj = write_project(fw, Path(d) / "rtl", cse=cse)
             t1 = time.perf_counter()
             rep = prj.synth(tool="yosys", timeout=timeout)
-        got = {"luts": int(rep["resources"]["LUT"]), "resources": rep["resources"],
+        got = {"luts": int(rep["resources"]["LUT"]), "resources": rep["resources"], "cse": cse,
                "latency_cycles": rep["latency_cycles"], "write_s": round(t1 - t0, 1),
                "yosys_s": round(time.perf_counter() - t1, 1)}
         self._write(self.root / "luts" / f"{label}.json", got)
@@ -240,10 +241,10 @@ def train_methods(cfg: MultiplierFreeConfig, store: Store, only: Sequence[str] |
                      f_init=study.hgq_f_init, kernel_quantizer=quantizer(method), adder_gamma=gamma)
 
     def trained(method: str):
-        base = method.removesuffix("+adders")
-        gamma = base != method
+        base, _, ratio = method.partition("+adders")
+        gamma = bool(ratio)
         callbacks = (NHotSchedule(plan.epochs // 2, n_loose=0),) if base.startswith("nhot") else ()
-        callbacks += (_GammaFollowsBeta(plan, cfg.gamma_per_beta),) if gamma else ()
+        callbacks += (_GammaFollowsBeta(plan, float(ratio)),) if gamma else ()
         return train_front(fresh(base, 0.0 if gamma else None), method, plan, split, study,
                            str(store.root / "ckpt"), callbacks=callbacks)
 
@@ -258,7 +259,7 @@ def train_methods(cfg: MultiplierFreeConfig, store: Store, only: Sequence[str] |
             if kind == "post":
                 models = [_finish(f"ternary{N}-post-{p['label']}",
                                   ternarize(store.model(p["label"]), N, alpha_bits=cfg.alpha_bits),
-                                  x_calib, split, {k: p[k] for k in ("epoch", "val_accuracy")})
+                                  x_calib, split, {"source": p["label"]})
                           for p in hgq["points"]]
                 facts = None
             else:
@@ -273,16 +274,16 @@ def train_methods(cfg: MultiplierFreeConfig, store: Store, only: Sequence[str] |
 
 
 def synthesise(cfg: MultiplierFreeConfig, store: Store, n_test: int, log=print,
-               timeout: float | None = None) -> None:
+               timeout: float | None = None, cse: bool = True, only: Sequence[str] | None = None) -> None:
     """Yosys LUTs of the matched-accuracy points: HGQ's reference first, then the other methods'
-    selected points, fewest adders first (cached in ``store``)."""
+    selected points, fewest adders first (cached in ``store``; ``only``: these labels)."""
     methods = {m: store.part(m)["points"] for m in cfg.methods() if store.part(m) is not None}
     rows = compare(methods, n_test)
     labels = [rows["hgq_reference"]] + [r["label"] for _, r in sorted(
         ((k, r) for k, r in rows["methods"].items() if r["reaches"]), key=lambda kr: kr[1]["adders"])]
     for label in dict.fromkeys(labels):
-        if store.luts(label) is None:
-            got = store.synth(label, timeout)
+        if store.luts(label) is None and (not only or label in only):
+            got = store.synth(label, timeout, cse)
             log(f"{label}: {got['luts']} LUTs (write {got['write_s']} s, Yosys {got['yosys_s']} s)")
 
 
@@ -306,14 +307,18 @@ def assemble(cfg: MultiplierFreeConfig, store: Store) -> dict:
             "config": {**cfg.study.describe(), "nhot_terms": list(cfg.nhot_terms),
                        "group_sizes": list(cfg.group_sizes), "alpha_bits": cfg.alpha_bits,
                        "finetune_epochs": cfg.finetune_epochs, "nhot_loose_epochs": plan.epochs // 2,
-                       "gamma_methods": list(cfg.gamma_methods), "gamma_per_beta": cfg.gamma_per_beta,
-                       "yosys": "Yosys 0.23 synth_xilinx via hgq_fpga.backends.rtl (write_project "
-                                "defaults: vu9p, CSE on) of the matched-accuracy points only"},
+                       "gamma_runs": [list(r) for r in cfg.gamma_runs],
+                       "yosys": "Yosys 0.23 synth_xilinx via hgq_fpga.backends.rtl.write_project "
+                                "(vu9p, default pipelining; CSE per point in `synthesis`) of the "
+                                "matched-accuracy points only"},
             "runs": facts,
             "reduced": cfg.reduced,
             "synthesis": synthesised,
             "methods": {k: {"points": v, "front": _front(v)} for k, v in methods.items()},
-            "comparison": compare(methods, len(split.x_test))}
+            "comparison": compare(methods, len(split.x_test)),
+            # the same at every HGQ front model's accuracy (the headline is the first)
+            "comparisons": [compare(methods, len(split.x_test), p["accuracy"])
+                            for p in sorted(methods["hgq"], key=lambda p: -p["accuracy"])]}
 
 
 def run(cfg: MultiplierFreeConfig, workdir: str, log=print) -> dict:
@@ -345,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synth-only", action="store_true", help="only the Yosys stage (needs --work)")
     parser.add_argument("--no-synth", action="store_true", help="skip Yosys (no LUTs)")
     parser.add_argument("--synth-timeout", type=float, default=None, help="seconds per Yosys run")
+    parser.add_argument("--no-cse", action="store_true", help="RTL without sub-expression sharing")
+    parser.add_argument("--synth-labels", help="comma-separated points to synthesise (default: all selected)")
+    parser.add_argument("--note", default="", help="what this run measured or left out, kept in the record")
     args = parser.parse_args(argv)
     cfg = preset(args.mode)
     if (args.only or args.synth_only) and not args.work:
@@ -357,10 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.synth_only:
             train_methods(cfg, store)
         if not args.no_synth:
-            synthesise(cfg, store, len(cfg.load_data().x_test), timeout=args.synth_timeout)
+            synthesise(cfg, store, len(cfg.load_data().x_test), timeout=args.synth_timeout,
+                       cse=not args.no_cse, only=args.synth_labels.split(",") if args.synth_labels else None)
         if args.synth_only:
             return 0
         record = assemble(cfg, store)
+    if args.note:
+        record["note"] = args.note
     write(record, Path(args.out))
     print(json.dumps(record["comparison"], indent=1))
     return 0

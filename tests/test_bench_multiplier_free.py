@@ -18,12 +18,12 @@ def test_smoke_run_records_every_method(tmp_path):
     record = mf.run(cfg, str(tmp_path / "work"), log=lambda *_: None)
     mf.write(record, tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "multiplier_free_results.json").read_text())
-    assert set(saved["methods"]) == {"hgq", "nhot2", "nhot2+adders", "ternary4-post", "ternary4-ft"}
+    assert set(saved["methods"]) == {"hgq", "nhot2", "nhot2+adders10", "ternary4-post", "ternary4-ft"}
     for name, method in saved["methods"].items():
         assert method["points"], name
         for p in method["points"]:
             assert isinstance(p["adders"], int) and isinstance(p["ebops"], int) and 0 <= p["accuracy"] <= 1
-    assert saved["config"]["gamma_methods"] == ["nhot2"]
+    assert saved["config"]["gamma_runs"] == [["nhot2", 10.0]]
     comp = saved["comparison"]
     hgq_best = max(saved["methods"]["hgq"]["points"], key=lambda p: p["accuracy"])
     assert comp["hgq_best_accuracy"] == hgq_best["accuracy"]

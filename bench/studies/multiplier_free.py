@@ -57,21 +57,24 @@ def plot(record: dict, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), dpi=110, sharey=True)
+    rows = record["comparison"]["methods"]
+    synth = [(n, r) for n, r in rows.items() if r.get("reaches") and r.get("luts")]
+    fig, axes = plt.subplots(1, 3 if synth else 2, figsize=(15 if synth else 11, 4.8), dpi=110, sharey=True)
+    colour = dict(zip(record["methods"], plt.get_cmap("tab20").colors))
     panels = (("adders", "adders (CSD digits − 1 + trees)"), ("ebops", "exact EBOPs"))
     for ax, (key, label) in zip(axes, panels):
         for name, front in _fronts(record, key).items():
             style = "s--" if "adders" in name else ("^:" if "post" in name else "o-")
-            ax.plot([max(p[key], 1) for p in front], [p["accuracy"] for p in front], style, ms=3, label=name)
+            ax.plot([max(p[key], 1) for p in front], [p["accuracy"] for p in front], style, ms=3, label=name,
+                    color=colour[name])
         ax.set_xscale("log")
         ax.set_xlabel(label + " (log scale)")
-    rows = record["comparison"]["methods"]
-    synth = [(n, r) for n, r in rows.items() if r.get("reaches") and r.get("luts")]
     for name, r in synth:
-        axes[2].plot([r["luts"]], [r["accuracy"]], "o", ms=6, label=name)
+        axes[2].plot([r["luts"]], [r["accuracy"]], "o", ms=6, label=name, color=colour[name])
         axes[2].annotate(name, (r["luts"], r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    axes[2].set_xscale("log")
-    axes[2].set_xlabel("Yosys LUTs (matched-accuracy points; log scale)")
+    if synth:
+        axes[2].set_xscale("log")
+        axes[2].set_xlabel("Yosys LUTs (matched-accuracy points; log scale)")
     target = record["comparison"]["target_accuracy"]
     for ax in axes:
         ax.axhline(target, color="grey", lw=0.8, ls=":")
@@ -107,7 +110,9 @@ def answer(record: dict) -> str:
     if best_add:
         name, r = best_add
         lines.append(f"Fewest adders at matched accuracy: **{name}** ({r['label']}), {r['adders']:,} adders "
-                     f"against HGQ's {ref['adders']:,}: **{r['adder_ratio_vs_hgq']:.2f}×** fewer.")
+                     f"against HGQ's {ref['adders']:,}: **{r['adder_ratio_vs_hgq']:.2f}×** fewer, with "
+                     f"{r['ebops'] / ref['ebops']:.2f}× HGQ's exact EBOPs ({r['ebops']:,} against "
+                     f"{ref['ebops']:,}).")
     best_lut = _best(rows, "luts")
     if best_lut and ref.get("luts"):
         name, r = best_lut
@@ -126,7 +131,9 @@ def answer(record: dict) -> str:
             lines.append(f"Goal (≥ {GOAL}× fewer LUTs for an n-hot model): not measured, no n-hot point "
                          "was synthesised.")
     else:
-        lines.append("No LUTs measured for the HGQ reference: the LUT question is not answered by this record.")
+        lines.append(f"No LUTs were measured for the HGQ reference, so the issue's LUT goal (an n-hot model "
+                     f"with ≥ {GOAL}× fewer LUTs than plain HGQ) is **not answered** by this record; it is "
+                     "answered in adders only.")
     missed = [n for n, r in rows.items() if not r.get("reaches")]
     if missed:
         lines.append("Not reaching the matched accuracy at all: " + ", ".join(
@@ -151,8 +158,9 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         f"{cfg['batch_size']}. n-hot: {cfg['nhot_loose_epochs']} epochs of plain HGQ rounding, then n terms. "
         f"Ternary: FGQ groups of N along the input axis, α with {cfg['alpha_bits']} significant bits, "
         f"post-training on every HGQ front model, or the HGQ model with the best validation accuracy "
-        f"fine-tuned {cfg['finetune_epochs']} epochs. `+adders`: the adder-count cost "
-        f"(`hgq_fpga.nn.adder_cost`) with `adder_gamma = {cfg['gamma_per_beta']:g} · beta`. "
+        f"fine-tuned {cfg['finetune_epochs']} epochs. `+adders<r>`: the adder-count cost "
+        f"(`hgq_fpga.nn.adder_cost`) with `adder_gamma = r · beta` "
+        f"({', '.join(f'{m} r = {r:g}' for m, r in cfg['gamma_runs'])}). "
         f"Every front model is calibrated and scored as deployed; LUTs: {cfg['yosys']}.",
         "",
         f"Matched accuracy: the most accurate HGQ front model ({comp['hgq_best_accuracy']:.4f}) less one "
@@ -172,7 +180,22 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         out.append(f"| {name} | {r['label']} | {r['accuracy']:.4f} ± {se:.4f} | {r['ebops']:,} | "
                    f"{r['adders']:,} | {_fmt(r.get('luts'))} | {_fmt(inv(r['adder_ratio_vs_hgq']))} | "
                    f"{_fmt(inv(r.get('lut_ratio_vs_hgq')))} |")
-    out += ["", answer(record), "", f"![multiplier-free fronts]({rel})", ""]
+    out += ["", answer(record), ""]
+    others = record.get("comparisons", [])[1:]
+    if others:
+        out += ["The same comparison at each lower HGQ front model's accuracy (less one s.e.): adders "
+                "of each method's cheapest point reaching it, and HGQ's adders divided by them.", "",
+                "| HGQ point (accuracy) | target | " + " | ".join(comp["methods"]) + " |",
+                "|---|---|" + "---|" * len(comp["methods"])]
+        for c in others:
+            cells = []
+            for name in comp["methods"]:
+                r = c["methods"].get(name, {})
+                cells.append(f"{r['adders']:,} ({r['adder_ratio_vs_hgq']:.2f}×)" if r.get("reaches") else "–")
+            out.append(f"| {c['hgq_reference']} ({c['hgq_best_accuracy']:.4f}) | {c['target_accuracy']:.4f} | "
+                       + " | ".join(cells) + " |")
+        out.append("")
+    out += [f"![multiplier-free fronts]({rel})", ""]
     synth = record.get("synthesis", {})
     if synth:
         out.append("Synthesis runs: " + "; ".join(
@@ -181,4 +204,6 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         out.append("")
     if record.get("reduced"):
         out += [f"**Reduced study.** {record['reduced']}", ""]
+    if record.get("note"):
+        out += [f"**This run.** {record['note']}", ""]
     return "\n".join(out)
