@@ -73,7 +73,8 @@ def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict:
 
 def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: int = 0,
           init_bits: int = 6, f_init: float = 6.0,
-          kernel_quantizer: Callable[[], Any] | None = None) -> keras.Model:
+          kernel_quantizer: Callable[[], Any] | None = None,
+          adder_gamma: float | None = None) -> keras.Model:
     """A fresh, uncompiled model of ``arch`` for images of ``image_shape`` (channels last).
 
     ``init_bits`` (significant bits of each weight) and ``f_init`` (fractional bits of each
@@ -83,7 +84,8 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
     :class:`bench.uniform.UniformBits` during training.
 
     ``kernel_quantizer``, if given, makes a fresh kernel quantizer object for each kernel layer
-    (e.g. ``lambda: nhot(2)``; :mod:`bench.bench_multiplier_free`).
+    (e.g. ``lambda: nhot(2)``; :mod:`bench.bench_multiplier_free`). ``adder_gamma``, if given,
+    builds every kernel layer with the adder-count cost (:mod:`hgq_fpga.nn.adder_cost`).
     """
     keras.utils.set_random_seed(seed)
 
@@ -91,18 +93,21 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
         base = _quantizers(flavour, init_bits, f_init)
         return base if kernel_quantizer is None else {**base, "kernel_quantizer": kernel_quantizer()}
 
+    def kq() -> dict:
+        return q() if adder_gamma is None else {**q(), "adder_gamma": adder_gamma}
+
     inp = keras.Input(tuple(image_shape))
     x = HQuantize(output_quantizer=q()["output_quantizer"])(inp)
     if arch.kind == "cnn":
         for c in arch.filters:
-            x = HConv2D(c, arch.kernel_size, activation="relu", **q())(x)
+            x = HConv2D(c, arch.kernel_size, activation="relu", **kq())(x)
             x = HMaxPooling2D(2)(x)
     elif arch.kind != "mlp":
         raise ValueError(f"unknown architecture kind {arch.kind!r} (expected 'mlp' or 'cnn')")
     x = HFlatten()(x)
     for h in arch.hidden:
-        x = HDense(h, activation="relu", **q())(x)
-    out = HDense(arch.classes, **q())(x)
+        x = HDense(h, activation="relu", **kq())(x)
+    out = HDense(arch.classes, **kq())(x)
     model = keras.Model(inp, out, name=f"{arch.name}_{flavour}")
     if flavour in ("uniform", "saturating"):
         from .uniform import freeze_f

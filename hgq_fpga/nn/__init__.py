@@ -4,6 +4,7 @@
 * :mod:`.layers` - the HGQ layer set;
 * :mod:`.calibration` - fix every tensor's ``(k, i, f)`` from data;
 * :mod:`.ebops` - the differentiable resource cost, and the β that weighs it;
+* :mod:`.adder_cost` - the adder count as an optional training cost, and the γ that weighs it;
 * :mod:`.callbacks` - β schedules and Pareto checkpoints for ``Model.fit``;
 * :mod:`.recipe` - the standard training recipe (β ramp, Pareto front, choice);
 * :mod:`.freeze` - freeze a calibrated Keras model into the firmware IR (``to_firmware``).

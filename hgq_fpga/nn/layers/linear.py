@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga.fixed import bit_length
+from hgq_fpga.nn import adder_cost
 from hgq_fpga.nn.quantizers.hgq import (WEIGHT_DEFAULTS, HQuantizer, make_quantizer,
                                         serialize_quantizer)
 from hgq_fpga.nn.layers.base import HOutputQuantized, check_float64_exact
@@ -38,6 +39,8 @@ class HLinear(HOutputQuantized):
         kernel_initializer, bias_initializer: Keras initializers of the float weights.
         kernel_quantizer, bias_quantizer, output_quantizer: option dicts for the quantizers.
         beta: EBOPs weight in the loss.
+        adder_gamma: weight of the adder-count surrogate in the loss (:mod:`hgq_fpga.nn.adder_cost`);
+            ``None`` (default) leaves it out of the training step.
     """
 
     has_ebops = True
@@ -45,8 +48,10 @@ class HLinear(HOutputQuantized):
     def __init__(self, activation: str | None = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_quantizer: dict | None = None, bias_quantizer: dict | None = None,
-                 output_quantizer: dict | None = None, beta: float = 0.0, **kwargs: Any) -> None:
+                 output_quantizer: dict | None = None, beta: float = 0.0,
+                 adder_gamma: float | None = None, **kwargs: Any) -> None:
         super().__init__(output_quantizer=output_quantizer, beta=beta, **kwargs)
+        self.adder_gamma, self.adders_var = adder_cost.make_gamma(self, adder_gamma)
         if activation not in (None, "linear", "relu"):
             raise ValueError(f"{type(self).__name__} supports activation None, 'linear' or 'relu', got "
                              f"{activation!r}; use an HActivation layer after it for other functions")
@@ -94,11 +99,14 @@ class HLinear(HOutputQuantized):
         kernel, bias = self.float_weights(x, training)
         wq, Fw = self.kq.fake_quantize(kernel)
         y = self.apply_kernel(x, wq)
+        bq = self.bq.fake_quantize(bias)[0] if self.use_bias else None
         if self.use_bias:
-            y = y + self.bq.fake_quantize(bias)[0]
+            y = y + bq
         out, _ = self.oq.fake_quantize(self._activate(y), training=training)
         if training:
             self._track_ebops(self._ebops(self.input_bits(), HQuantizer.weight_bits(wq, Fw)))
+            if self.adder_gamma is not None:
+                adder_cost.track(self, kernel, wq, Fw, bq)
         return out
 
     def _call_exact(self, x):
@@ -203,5 +211,6 @@ class HLinear(HOutputQuantized):
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
                       bias_initializer=keras.initializers.serialize(self.bias_initializer),
                       kernel_quantizer=serialize_quantizer(self.kq),
-                      bias_quantizer=serialize_quantizer(self.bq) if self.use_bias else None)
+                      bias_quantizer=serialize_quantizer(self.bq) if self.use_bias else None,
+                      adder_gamma=adder_cost.gamma_config(self))
         return config

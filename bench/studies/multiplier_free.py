@@ -1,0 +1,209 @@
+"""The multiplier-free weights study (issue 17; ``bench/bench_multiplier_free.py``): n-hot, FGQ
+ternary and the adder cost against plain HGQ, in test accuracy, exact EBOPs, adders and Yosys LUTs.
+
+The section and the plot are drawn from the raw record only (``multiplier_free_results.json``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KEY = "multiplier_free"
+ORDER = 40
+#: the issue's goal: an n-hot (+ HGQ) model with this many times fewer LUTs than plain HGQ
+GOAL = 1.5
+_NEEDED = ("dataset", "architecture", "config", "methods", "comparison")
+
+
+def problems(record: dict) -> list[str]:
+    """Missing parts, a comparison without the HGQ reference, ratios inconsistent with their rows."""
+    out = [f"missing {k!r}" for k in _NEEDED if k not in record]
+    if out:
+        return out
+    comp = record["comparison"]
+    rows = comp.get("methods", {})
+    if "hgq" not in rows or not rows["hgq"].get("reaches"):
+        out.append("comparison has no HGQ reference row")
+        return out
+    ref = rows["hgq"]
+    for name, row in rows.items():
+        if name not in record["methods"]:
+            out.append(f"comparison row {name!r} has no method")
+        if not row.get("reaches"):
+            continue
+        if row["accuracy"] < comp["target_accuracy"]:
+            out.append(f"{name}: selected accuracy {row['accuracy']} below the target")
+        if row["adders"] and abs(row["adder_ratio_vs_hgq"] - ref["adders"] / row["adders"]) > 1e-12:
+            out.append(f"{name}: adder ratio does not match its row")
+        if row.get("luts") and ref.get("luts") and abs(row["lut_ratio_vs_hgq"] - ref["luts"] / row["luts"]) > 1e-12:
+            out.append(f"{name}: LUT ratio does not match its row")
+    return out
+
+
+def _fronts(record: dict, key: str) -> dict[str, list[dict]]:
+    from hgq_fpga.pareto import pareto_indices
+    out = {}
+    for name, method in record["methods"].items():
+        pts = method["points"]
+        keep = pareto_indices([p["accuracy"] for p in pts], [p[key] for p in pts])
+        out[name] = sorted((pts[i] for i in keep), key=lambda p: p[key])
+    return out
+
+
+def plot(record: dict, path: Path) -> Path:
+    """Test accuracy against adders and against exact EBOPs (log x), one front per method; the
+    synthesised points' LUTs in a third panel."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = record["comparison"]["methods"]
+    synth = [(n, r) for n, r in rows.items() if r.get("reaches") and r.get("luts")]
+    fig, axes = plt.subplots(1, 3 if synth else 2, figsize=(15 if synth else 11, 4.8), dpi=110, sharey=True)
+    colour = dict(zip(record["methods"], plt.get_cmap("tab20").colors))
+    panels = (("adders", "adders (CSD digits − 1 + trees)"), ("ebops", "exact EBOPs"))
+    for ax, (key, label) in zip(axes, panels):
+        for name, front in _fronts(record, key).items():
+            style = "s--" if "adders" in name else ("^:" if "post" in name else "o-")
+            ax.plot([max(p[key], 1) for p in front], [p["accuracy"] for p in front], style, ms=3, label=name,
+                    color=colour[name])
+        ax.set_xscale("log")
+        ax.set_xlabel(label + " (log scale)")
+    for name, r in synth:
+        axes[2].plot([r["luts"]], [r["accuracy"]], "o", ms=6, label=name, color=colour[name])
+        axes[2].annotate(name, (r["luts"], r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if synth:
+        axes[2].set_xscale("log")
+        axes[2].set_xlabel("Yosys LUTs (matched-accuracy points; log scale)")
+    target = record["comparison"]["target_accuracy"]
+    for ax in axes:
+        ax.axhline(target, color="grey", lw=0.8, ls=":")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("test accuracy (deployed model)")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"multiplier-free weights: {record['architecture']} on {record['dataset']['name']}")
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _fmt(x, digits: int = 2) -> str:
+    return "–" if x is None else (f"{x:,}" if isinstance(x, int) else f"{x:.{digits}f}")
+
+
+def _best(rows: dict, key: str) -> tuple[str, dict] | None:
+    have = [(n, r) for n, r in rows.items() if r.get("reaches") and r.get(key)]
+    return min(have, key=lambda nr: nr[1][key]) if have else None
+
+
+def answer(record: dict) -> str:
+    """The issue's question answered from the comparison rows (what was measured, goal met or not)."""
+    comp = record["comparison"]
+    rows = comp["methods"]
+    ref = rows["hgq"]
+    lines = []
+    best_add = _best(rows, "adders")
+    if best_add:
+        name, r = best_add
+        lines.append(f"Fewest adders at matched accuracy: **{name}** ({r['label']}), {r['adders']:,} adders "
+                     f"against HGQ's {ref['adders']:,}: **{r['adder_ratio_vs_hgq']:.2f}×** fewer, with "
+                     f"{r['ebops'] / ref['ebops']:.2f}× HGQ's exact EBOPs ({r['ebops']:,} against "
+                     f"{ref['ebops']:,}).")
+    best_lut = _best(rows, "luts")
+    if best_lut and ref.get("luts"):
+        name, r = best_lut
+        ratio = r["lut_ratio_vs_hgq"]
+        nhot = {n: x for n, x in rows.items() if n.startswith("nhot") and x.get("reaches") and x.get("luts")}
+        best_nhot = max(nhot.items(), key=lambda nx: nx[1]["lut_ratio_vs_hgq"]) if nhot else None
+        lines.append(f"Fewest LUTs at matched accuracy: **{name}** ({r['label']}), {r['luts']:,} LUTs against "
+                     f"HGQ's {ref['luts']:,}: **{ratio:.2f}×** fewer.")
+        if best_nhot:
+            n, x = best_nhot
+            met = "met" if x["lut_ratio_vs_hgq"] >= GOAL else "**missed**"
+            lines.append(f"Goal (an n-hot model with ≥ {GOAL}× fewer LUTs than plain HGQ at the same accuracy "
+                         f"± one s.e.): {met}; the best n-hot point, {n} ({x['label']}), needs "
+                         f"{x['lut_ratio_vs_hgq']:.2f}× fewer LUTs.")
+        else:
+            lines.append(f"Goal (≥ {GOAL}× fewer LUTs for an n-hot model): not measured, no n-hot point "
+                         "was synthesised.")
+    else:
+        lines.append(f"No LUTs were measured for the HGQ reference, so the issue's LUT goal (an n-hot model "
+                     f"with ≥ {GOAL}× fewer LUTs than plain HGQ) is **not answered** by this record; it is "
+                     "answered in adders only.")
+    missed = [n for n, r in rows.items() if not r.get("reaches")]
+    if missed:
+        lines.append("Not reaching the matched accuracy at all: " + ", ".join(
+            f"{n} (best {rows[n]['best_accuracy']:.4f})" for n in missed) + ".")
+    return " ".join(lines)
+
+
+def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
+    comp = record["comparison"]
+    cfg = record["config"]
+    ds = record["dataset"]
+    plan = next(iter(cfg["plans"].values()))
+    png = plot(record, Path(plot_dir) / "multiplier_free.png")
+    rel = os.path.relpath(png, md_dir)
+    out = [
+        "## Multiplier-free weights: n-hot, fine-grained ternary and the adder cost (issue 17)",
+        "",
+        f"{record['architecture']} on {ds['name']}: {ds['n_train']:,} training images, {ds['n_val']:,} "
+        f"validation images (checkpoint selection), the official {ds['n_test']:,} test images (scores). "
+        f"One seed ({cfg['seed']}); {plan['epochs']} epochs per run with the beta ramp "
+        f"{plan['beta_start']:g} → {plan['beta_stop']:g}, Adam lr {cfg['learning_rate']:g}, batch "
+        f"{cfg['batch_size']}. n-hot: {cfg['nhot_loose_epochs']} epochs of plain HGQ rounding, then n terms. "
+        f"Ternary: FGQ groups of N along the input axis, α with {cfg['alpha_bits']} significant bits, "
+        f"post-training on every HGQ front model, or the HGQ model with the best validation accuracy "
+        f"fine-tuned {cfg['finetune_epochs']} epochs. `+adders<r>`: the adder-count cost "
+        f"(`hgq_fpga.nn.adder_cost`) with `adder_gamma = r · beta` "
+        f"({', '.join(f'{m} r = {r:g}' for m, r in cfg['gamma_runs'])}). "
+        f"Every front model is calibrated and scored as deployed; LUTs: {cfg['yosys']}.",
+        "",
+        f"Matched accuracy: the most accurate HGQ front model ({comp['hgq_best_accuracy']:.4f}) less one "
+        f"binomial standard error ({comp['standard_error']:.4f}): **{comp['target_accuracy']:.4f}**. "
+        "Per method, the point with the fewest adders at or above it:",
+        "",
+        "| method | point | test accuracy ± s.e. | exact EBOPs | adders | Yosys LUTs | adders ÷ HGQ's | LUTs ÷ HGQ's |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    n = comp["n_test"]
+    for name, r in comp["methods"].items():
+        if not r.get("reaches"):
+            out.append(f"| {name} | – | best {r['best_accuracy']:.4f} (does not reach) | – | – | – | – | – |")
+            continue
+        se = (r["accuracy"] * (1 - r["accuracy"]) / n) ** 0.5
+        inv = lambda x: None if not x else 1 / x  # noqa: E731
+        out.append(f"| {name} | {r['label']} | {r['accuracy']:.4f} ± {se:.4f} | {r['ebops']:,} | "
+                   f"{r['adders']:,} | {_fmt(r.get('luts'))} | {_fmt(inv(r['adder_ratio_vs_hgq']))} | "
+                   f"{_fmt(inv(r.get('lut_ratio_vs_hgq')))} |")
+    out += ["", answer(record), ""]
+    others = record.get("comparisons", [])[1:]
+    if others:
+        out += ["The same comparison at each lower HGQ front model's accuracy (less one s.e.): adders "
+                "of each method's cheapest point reaching it, and HGQ's adders divided by them.", "",
+                "| HGQ point (accuracy) | target | " + " | ".join(comp["methods"]) + " |",
+                "|---|---|" + "---|" * len(comp["methods"])]
+        for c in others:
+            cells = []
+            for name in comp["methods"]:
+                r = c["methods"].get(name, {})
+                cells.append(f"{r['adders']:,} ({r['adder_ratio_vs_hgq']:.2f}×)" if r.get("reaches") else "–")
+            out.append(f"| {c['hgq_reference']} ({c['hgq_best_accuracy']:.4f}) | {c['target_accuracy']:.4f} | "
+                       + " | ".join(cells) + " |")
+        out.append("")
+    out += [f"![multiplier-free fronts]({rel})", ""]
+    synth = record.get("synthesis", {})
+    if synth:
+        out.append("Synthesis runs: " + "; ".join(
+            f"{k} {v['luts']:,} LUTs (write {v['write_s']:g} s, Yosys {v['yosys_s']:g} s)"
+            for k, v in synth.items()) + ".")
+        out.append("")
+    if record.get("reduced"):
+        out += [f"**Reduced study.** {record['reduced']}", ""]
+    if record.get("note"):
+        out += [f"**This run.** {record['note']}", ""]
+    return "\n".join(out)
