@@ -64,6 +64,9 @@ def default_cache_dir() -> Path:
 class RTLProject:
     """The folder ``path`` that :func:`~hgq_fpga.backends.rtl.write_project` wrote for ``fw``."""
 
+    #: how ``hgq_fpga.verify`` names this implementation in its report
+    verification_name = "RTL"
+
     def __init__(self, fw, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.fw = fw
         self.path = Path(path)
