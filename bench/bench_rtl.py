@@ -273,8 +273,8 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     return row
 
 
-def collect(out: Path) -> dict:
-    """Merge every ``OUT/<model>.json`` into the raw record ``bench/rtl_results.json``."""
+def collect(out: Path, raw: Path = RAW) -> dict:
+    """Merge every ``OUT/<model>.json`` into the raw record ``raw`` (``bench/rtl_results.json``)."""
     models = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "load_average": list(os.getloadavg())},
@@ -282,8 +282,8 @@ def collect(out: Path) -> dict:
               "settings": {"clock_ns": CLOCK_NS, "da4ml_latency_cutoff": DA4ML_CUTOFF, "n_sim": N_SIM,
                            "yosys": yosys_commands("SRC", "TOP", "xcup", "stat.json") + "; ltp -noff"},
               "models": models}
-    RAW.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {RAW} ({len(models)} models)")
+    raw.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {raw} ({len(models)} models)")
     return record
 
 

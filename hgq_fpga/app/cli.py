@@ -376,8 +376,8 @@ def report(design: Path, out: Path | None, pareto: Path | None) -> None:
     """Write report.md, report.json and PNG figures for DIR.
 
     Bit widths per layer, a heat map of the weight bits, EBOPs per layer, the training's Pareto
-    front (from the conversion record or --pareto) and, once `make synth` has run in DIR, the
-    synthesis results beside the estimates.
+    front (from the conversion record or --pareto) and, once `make synth` has run in DIR (Vitis
+    HLS) or in DIR/rtl (Yosys or Vivado), the synthesis results beside the estimates.
     """
     from hgq_fpga.app.design import REPORT_DIR, open_design
     from hgq_fpga.app.report import write_report

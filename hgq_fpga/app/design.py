@@ -21,6 +21,7 @@ result is replaced in one step.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -172,13 +173,17 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
     out = Path(out).resolve()
     check_destination(out, replace or force)
     seen = observe(out)
-    with staging_folder(out) as staging:
+    with staging_folder(out) as staging, ExitStack() as stack:
         if calibrate:
             hgq_fpga.calibrate(model, calibration_data)
         fw = hgq_fpga.to_firmware(model)  # refuses a model without fixed types
         projects = _write_projects(fw, staging, BACKENDS[backend], board=board, name=name,
                                    clock_period=clock_period, rtl_options=rtl_options,
                                    tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
+        # Yosys is single-threaded: it runs while the simulations are compiled and compared
+        synthesis = projects[-1].start_synth(board=target.name, tool="yosys") if synth else None
+        stack.enter_context(synthesis or nullcontext())
+        compile_all(projects)
         model.save(staging / KERAS_FILE)
         measured = dict(metrics or {})
         if evaluate is not None:
@@ -187,7 +192,7 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
         report = hgq_fpga.verify(model, x_check, firmware=fw, project=projects)
         checked = [(label, hgq_fpga.verify(model, x, firmware=fw, project=projects))
                    for label, x in (checks or {}).items()]
-        rtl_synthesis = projects[-1].synth(board=target.name, tool="yosys") if synth else None
+        rtl_synthesis = synthesis.wait() if synthesis is not None else None
         run = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
             "board": {"name": target.name, "part": target.part,
@@ -226,19 +231,30 @@ def next_command(path: Path, run: dict) -> str:
 
 def _write_projects(fw, folder: Path, backends: tuple[str, ...], *, board: str, name: str,
                     clock_period: float | None, rtl_options: dict | None, tb_data) -> list:
-    """Write and compile the projects of ``backends`` into ``folder``; the HLS one first."""
+    """Write the projects of ``backends`` into ``folder`` (not yet compiled); the HLS one first.
+    The C++ is compiled as HLS synthesises it (``macs="ap_fixed"``) for the verification."""
     projects = []
     if "hls" in backends:
         from hgq_fpga.backends.hls.writer import write_project as write_hls
-        hls = write_hls(fw, folder, board=board, name=name, clock_period=clock_period, tb_data=tb_data)
-        hls.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it
-        projects.append(hls)
+        projects.append(write_hls(fw, folder, board=board, name=name, clock_period=clock_period,
+                                  tb_data=tb_data))
+    else:
+        fw.save(folder / FIRMWARE_DIR)   # the HLS project holds it; without one, the folder does
     if "rtl" in backends:
         from hgq_fpga.backends.rtl import write_project as write_rtl
-        rtl = write_rtl(fw, folder / RTL_DIR, board=board, clock_period=clock_period,
-                        **(rtl_options or {}))
-        rtl.compile()
-        projects.append(rtl)
+        projects.append(write_rtl(fw, folder / RTL_DIR, board=board, clock_period=clock_period,
+                                  **(rtl_options or {})))
+    return projects
+
+
+def compile_all(projects: list) -> list:
+    """Compile every project's simulation: the C++ exactly as HLS synthesises it, the RTL with
+    Verilator; returns ``projects``."""
+    for prj in projects:
+        if prj.verification_name == "C++":
+            prj.compile(macs="ap_fixed")
+        else:
+            prj.compile()
     return projects
 
 
@@ -305,16 +321,9 @@ class Design:
     def projects(self, firmware=None) -> list:
         """Every project of the folder, compiled, in verification order (C++ first, then RTL)."""
         fw = firmware if firmware is not None else self.firmware()
-        found = []
-        if "hls" in self.backends:
-            hls = self.project(fw)
-            hls.compile(macs="ap_fixed")  # the C++ exactly as HLS synthesises it
-            found.append(hls)
-        if "rtl" in self.backends:
-            rtl = self.rtl_project(fw)
-            rtl.compile()
-            found.append(rtl)
-        return found
+        found = ([self.project(fw)] if "hls" in self.backends else []) \
+            + ([self.rtl_project(fw)] if "rtl" in self.backends else [])
+        return compile_all(found)
 
     def save_run(self) -> None:
         """Write the run record back (after a new verification, for instance)."""

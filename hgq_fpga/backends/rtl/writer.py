@@ -81,13 +81,9 @@ def _layout(p: Port) -> str:
 
 
 def _template_root() -> str:
-    """``hgq_fpga.templates`` (installed package data), or ``templates/`` beside the package in
-    a source checkout whose installed templates lack the RTL ones (e.g. another editable copy)."""
+    """``hgq_fpga.templates``: the installed package data (``templates/`` of the source tree)."""
     root = Path(str(resources.files("hgq_fpga.templates")))
     if not (root / "rtl" / "tb.cpp.j2").is_file():
-        checkout = Path(__file__).resolve().parents[3] / "templates"
-        if (checkout / "rtl" / "tb.cpp.j2").is_file():
-            return str(checkout)
         raise FileNotFoundError(f"RTL templates not found in {root / 'rtl'}; reinstall hgq_fpga")
     return str(root)
 
