@@ -21,9 +21,9 @@ da4ml's own interpreter must give our emulator's outputs on the test inputs (cou
 same Yosys with the same script (:func:`hgq_fpga.backends.rtl.tools.yosys_commands`), and Yosys
 ``ltp -noff`` gives each design's longest register-to-register path in cells.
 
-Each model's record goes to ``OUT/<model>.json`` as it finishes (runs of different models can go in
-parallel); the end of every run merges all of them into ``bench/rtl_results.json`` (see
-``bench/studies/rtl.py``).
+Each model's record goes to ``OUT/<model>.<part>.json`` as it finishes (``--parts ours`` and
+``--parts da4ml``, and different models, can run in parallel processes); the end of every run
+merges all of them into ``bench/rtl_results.json`` (see ``bench/studies/rtl.py``).
 """
 
 from __future__ import annotations
@@ -155,59 +155,51 @@ def da4ml_row(fw, x: np.ndarray, python: Path, out: Path) -> dict:
 
 # ----------------------------------------------------------------------------- ours
 
-def ours_row(fw, x: np.ndarray, out: Path, **options) -> dict:
-    with tempfile.TemporaryDirectory(prefix="rtl_cache.") as cache:   # a cold Verilator build
-        t = time.perf_counter()
-        prj = write_project(fw, out / "rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache, **options)
-        t_write = time.perf_counter() - t
-        t = time.perf_counter()
-        prj.compile()
-        t_compile = time.perf_counter() - t
-        y = prj.predict(x)
-    got, want = np.asarray(y).reshape(len(x), -1), np.asarray(fw.predict(x)).reshape(len(x), -1)
+def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict, object]:
+    """Write, cold-compile (empty cache ``cache``), simulate and synthesize our RTL of ``fw``."""
+    t = time.perf_counter()
+    prj = write_project(fw, out / "rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache, **options)
+    t_write = time.perf_counter() - t
+    t = time.perf_counter()
+    prj.compile()
+    t_compile = time.perf_counter() - t
+    got = np.asarray(prj.predict(x)).reshape(len(x), -1)
+    want = np.asarray(fw.predict(x)).reshape(len(x), -1)
     row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
-    row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"], mismatches=int(np.sum(got != want)),
-               compared=int(want.size), write_s=round(t_write, 2), verilator_s=round(t_compile, 2))
+    row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
+               mismatches=int(np.sum(got != want)), compared=int(want.size),
+               write_s=round(t_write, 2), verilator_s=round(t_compile, 2))
     # da4ml registers both its inputs and its outputs: our latency with the same convention
     row["latency_both_registered"] = (prj.latency + (not prj.info["register_inputs"])
                                       + (not prj.info["register_outputs"]))
-    return row
+    return row, prj
 
 
-def speed_row(fw, out: Path) -> dict:
-    """Write + cold Verilator compile (and with the runtime cached), and predict throughput of the
-    RTL simulation against the HLS C simulation on the same inputs (interleaved, medians)."""
+def speed_row(fw, prj, row: dict, out: Path, cache: str) -> dict:
+    """RTL write + cold Verilator compile (from ``row``), and predict throughput of the RTL
+    simulation against the HLS C simulation (one thread each) on the same inputs, interleaved."""
     from hgq_fpga.backends.hls.writer import write_project as write_hls
     x = _float_inputs(fw, N_SPEED, seed=3)
-    with tempfile.TemporaryDirectory(prefix="rtl_speed.") as cache:
+    hls = write_hls(fw, out / "speed_hls", replace=True)
+    t = time.perf_counter()
+    hls.compile(cache_dir=cache)
+    t_hls = time.perf_counter() - t
+    rtl_s, csim_s = [], []
+    for _ in range(REPEATS):
         t = time.perf_counter()
-        prj = write_project(fw, out / "speed_rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache)
-        prj.compile()
-        cold = time.perf_counter() - t
+        y_rtl = prj.predict(x)
+        rtl_s.append(time.perf_counter() - t)
         t = time.perf_counter()
-        prj2 = write_project(fw, out / "speed_rtl2", clock_period=CLOCK_NS, replace=True, cache_dir=cache,
-                             top="hgq_net2")                                 # new RTL, runtime cached
-        prj2.compile()
-        warm = time.perf_counter() - t
-        hls = write_hls(fw, out / "speed_hls", replace=True)
-        t = time.perf_counter()
-        hls.compile(cache_dir=cache)
-        t_hls = time.perf_counter() - t
-        rtl_s, csim_s = [], []
-        for _ in range(REPEATS):
-            t = time.perf_counter()
-            y_rtl = prj.predict(x)
-            rtl_s.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            y_c = hls.predict(x, threads=1)
-            csim_s.append(time.perf_counter() - t)
-    same = int(np.sum(np.asarray(y_rtl) != np.asarray(y_c)))
+        y_c = hls.predict(x, threads=1)
+        csim_s.append(time.perf_counter() - t)
     med_r, med_c = float(np.median(rtl_s)), float(np.median(csim_s))
-    return {"samples": N_SPEED, "repeats": REPEATS, "write_compile_cold_s": round(cold, 2),
-            "write_compile_runtime_cached_s": round(warm, 2), "csim_compile_s": round(t_hls, 2),
-            "rtl_predict_s": rtl_s, "csim_predict_s": csim_s,
+    return {"samples": N_SPEED, "repeats": REPEATS, "write_s": row["write_s"],
+            "verilator_compile_cold_s": row["verilator_s"],
+            "write_compile_cold_s": round(row["write_s"] + row["verilator_s"], 2),
+            "csim_compile_s": round(t_hls, 2), "rtl_predict_s": rtl_s, "csim_predict_s": csim_s,
             "rtl_samples_per_s": N_SPEED / med_r, "csim_samples_per_s": N_SPEED / med_c,
-            "rtl_over_csim_throughput": med_c / med_r, "rtl_vs_csim_mismatches": same}
+            "rtl_over_csim_throughput": med_c / med_r,
+            "rtl_vs_csim_mismatches": int(np.sum(np.asarray(y_rtl) != np.asarray(y_c)))}
 
 
 # ----------------------------------------------------------------------------- models
@@ -251,31 +243,45 @@ def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
     return found
 
 
-def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool) -> dict:
+def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool,
+              parts: tuple[str, ...] = ("ours", "da4ml")) -> dict:
+    """Measure ``parts`` of one model; each part's record goes to ``OUT/<label>.<part>.json`` as it
+    finishes (so that parts can run in parallel processes), merged by :func:`collect`."""
     d = out / label
     d.mkdir(parents=True, exist_ok=True)
     x = _float_inputs(fw, N_SIM)
     shape = [int(s.shape[0]) if len(s.shape) == 1 else list(s.shape) for s in fw.inputs]
     row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
-    print(f"[{label}] ours", flush=True)
-    row["ours"] = ours_row(fw, x, d)
-    if python is not None:
+    if "ours" in parts:
+        with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:   # cold builds
+            print(f"[{label}] ours", flush=True)
+            row["ours"], prj = ours_row(fw, x, d, cache)
+            if speed:
+                print(f"[{label}] speed", flush=True)
+                row["speed"] = speed_row(fw, prj, row["ours"], d, cache)
+        _save(out, label, "ours", row)
+    if python is not None and "da4ml" in parts:
         print(f"[{label}] da4ml", flush=True)
         try:
-            row["da4ml"] = da4ml_row(fw, x, python, d)
+            da = da4ml_row(fw, x, python, d)
         except subprocess.CalledProcessError as err:
-            row["da4ml"] = {"error": f"{err}"}
-    if speed:
-        print(f"[{label}] speed", flush=True)
-        row["speed"] = speed_row(fw, d)
-    (out / f"{label}.json").write_text(json.dumps(row, indent=1) + "\n")
+            da = {"error": f"{err}"}
+        _save(out, label, "da4ml", {**{k: row[k] for k in ("info", "inputs", "ebops")}, "da4ml": da})
+        row["da4ml"] = da
     print(json.dumps({label: {k: v for k, v in row.items() if k != "speed"}}, indent=1), flush=True)
     return row
 
 
+def _save(out: Path, label: str, part: str, row: dict) -> None:
+    (out / f"{label}.{part}.json").write_text(json.dumps(row, indent=1) + "\n")
+
+
 def collect(out: Path, raw: Path = RAW) -> dict:
     """Merge every ``OUT/<model>.json`` into the raw record ``raw`` (``bench/rtl_results.json``)."""
-    models = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    models: dict[str, dict] = {}
+    for p in sorted(out.glob("*.*.json")):
+        label = p.name.split(".")[0]
+        models.setdefault(label, {}).update(json.loads(p.read_text()))
     record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "load_average": list(os.getloadavg())},
               "tools": {"yosys": version("yosys"), "verilator": version("verilator"), "da4ml": DA4ML},
@@ -297,22 +303,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fmnist-train", type=int, default=10000)
     ap.add_argument("--fmnist-epochs", type=int, default=15)
     ap.add_argument("--fmnist-points", type=int, default=1)
+    ap.add_argument("--parts", default="ours,da4ml", help="what to measure: ours, da4ml or both")
     ap.add_argument("--collect", action="store_true", help="only merge the per-model results")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.collect:
-        python = None if args.no_da4ml else ensure_da4ml(Path(args.da4ml_venv))
+        parts = tuple(args.parts.split(","))
+        python = None if args.no_da4ml or "da4ml" not in parts else ensure_da4ml(Path(args.da4ml_venv))
         for name in args.models.split(","):
             if name == "demo":
                 fw, info = demo_firmware(Path(args.demo))
-                run_model("demo", fw, info, out, python, speed=True)
+                run_model("demo", fw, info, out, python, speed=True, parts=parts)
             elif name in ("small", "jet"):
                 sizes = {"small": (16, 16, 5), "jet": (16, 64, 32, 32, 5)}[name]
-                run_model(name, mlp(sizes), {"sizes": list(sizes), "weights": "random"}, out, python, False)
+                run_model(name, mlp(sizes), {"sizes": list(sizes), "weights": "random"}, out, python, False,
+                          parts)
             elif name == "fmnist":
                 for label, fw, info in fmnist_front(out, args.fmnist_train, args.fmnist_epochs, args.fmnist_points):
-                    run_model(label, fw, info, out, python, False)
+                    run_model(label, fw, info, out, python, False, parts)
             else:
                 raise SystemExit(f"unknown model {name!r}")
     collect(out)
