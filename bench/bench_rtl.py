@@ -91,12 +91,12 @@ def yosys(sources: str, top: str, out: Path) -> dict:
     """Synthesize with the project's Yosys script; resources, longest path (cells) and time."""
     stat = out / "yosys_stat.json"
     script = yosys_commands(sources, top, "xcup", str(stat)) + "; ltp -noff"
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     proc = subprocess.run(["yosys", "-p", script], capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, _cpu() - c
     m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", proc.stdout)
     return {"resources": parse_yosys_stat(stat), "longest_path_cells": int(m[-1]) if m else None,
-            "yosys_s": round(seconds, 2)}
+            "yosys_s": round(seconds, 2), "yosys_cpu_s": round(cpu, 2)}
 
 
 def _float_inputs(fw, n: int, seed: int = 1) -> np.ndarray:
@@ -155,20 +155,28 @@ def da4ml_row(fw, x: np.ndarray, python: Path, out: Path) -> dict:
 
 # ----------------------------------------------------------------------------- ours
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (wall time is misleading on a shared machine)."""
+    import resource
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict, object]:
     """Write, cold-compile (empty cache ``cache``), simulate and synthesize our RTL of ``fw``."""
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     prj = write_project(fw, out / "rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache, **options)
-    t_write = time.perf_counter() - t
-    t = time.perf_counter()
+    t_write, c_write = time.perf_counter() - t, _cpu() - c
+    t, c = time.perf_counter(), _cpu()
     prj.compile()
-    t_compile = time.perf_counter() - t
+    t_compile, c_compile = time.perf_counter() - t, _cpu() - c
     got = np.asarray(prj.predict(x)).reshape(len(x), -1)
     want = np.asarray(fw.predict(x)).reshape(len(x), -1)
     row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
     row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
                mismatches=int(np.sum(got != want)), compared=int(want.size),
-               write_s=round(t_write, 2), verilator_s=round(t_compile, 2))
+               write_s=round(t_write, 2), verilator_s=round(t_compile, 2),
+               write_cpu_s=round(c_write, 2), verilator_cpu_s=round(c_compile, 2))
     # da4ml registers both its inputs and its outputs: our latency with the same convention
     row["latency_both_registered"] = (prj.latency + (not prj.info["register_inputs"])
                                       + (not prj.info["register_outputs"]))

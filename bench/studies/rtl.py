@@ -80,7 +80,15 @@ def _cells(row: dict) -> list[str]:
             f"{o.get('longest_path_cells', '–')} / {d.get('longest_path_cells', '–')}",
             f"{o['mismatches']} of {o['compared']:,}",
             f"{d['mismatches']} of {d['compared']:,}" if "mismatches" in d else "–",
-            f"{o['yosys_s']:.0f} / {d['yosys_s']:.0f}" if "yosys_s" in d else f"{o['yosys_s']:.0f} / –"]
+            f"{_secs(o)} / {_secs(d)}"]
+
+
+def _secs(part: dict) -> str:
+    """Yosys wall seconds, with CPU seconds when recorded (the wall time on a shared machine)."""
+    if "yosys_s" not in part:
+        return "–"
+    cpu = part.get("yosys_cpu_s")
+    return f"{part['yosys_s']:.0f}" + (f" (CPU {cpu:.0f})" if cpu is not None else "")
 
 
 def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
@@ -110,7 +118,9 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         worst = max(ratios.values())
         lines += ["", f"Target LUTs ours ÷ da4ml ≤ {TARGET_LUT_RATIO:g} on every model: "
                       f"{_ok(worst <= TARGET_LUT_RATIO)} (worst {worst:.2f}, on {max(ratios, key=ratios.get)})."]
-    notes = [f"- {n}: {r['info']}" for n, r in models.items() if r.get("info")]
+    notes = [f"- {n}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in r["info"].items() if v is not None)
+             for n, r in models.items() if r.get("info")]
     if notes:
         lines += ["", "Models:", ""] + notes
     fit = fit_lut_per_ebop(list(models.values()))
@@ -125,11 +135,15 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
               f"One model: LUT + 55·DSP = {fit['a']:.2f} × EBOPs.", "", f"![LUTs against EBOPs]({rel})"]
     speed = {n: r["speed"] for n, r in models.items() if r.get("speed")}
     for name, sp in speed.items():
+        ours = models[name]["ours"]
+        cpu = ([f"| the same in CPU seconds (the wall time above is on a shared machine) | "
+                f"{ours['write_cpu_s']:.1f} + {ours['verilator_cpu_s']:.1f} s |"] if "write_cpu_s" in ours else [])
         lines += ["", f"### Speed ({name} model)", "",
                   "| quantity | value |", "| --- | ---: |",
                   f"| RTL write + Verilator compile, cold cache | {sp['write_compile_cold_s']:.1f} s "
                   f"({sp['write_s']:.1f} + {sp['verilator_compile_cold_s']:.1f}; target < "
                   f"{TARGET_WRITE_COMPILE_S:g} s: {_ok(sp['write_compile_cold_s'] < TARGET_WRITE_COMPILE_S)}) |",
+                  *cpu,
                   f"| HLS C simulation compile (for comparison) | {sp['csim_compile_s']:.1f} s |",
                   f"| Verilator predict, one thread | {sp['rtl_samples_per_s']:,.0f} samples/s |",
                   f"| HLS C simulation predict, one thread | {sp['csim_samples_per_s']:,.0f} samples/s |",
