@@ -33,10 +33,11 @@ test: $(STAMP) install-rtl-tools
 test-all: $(STAMP) install-rtl-tools
 	$(PY) -m pytest -q -n 2 -m ''
 
-# Train an HGQ MLP on the bundled digits, write a verified vu9p HLS project to build/demo/.
-# Options go through DEMO_ARGS, e.g. `make demo DEMO_ARGS="--epochs 20"`.
+# Train an HGQ MLP on the bundled digits, write verified vu9p firmware to build/demo/ (HLS project,
+# and RTL in build/demo/rtl/ synthesized with Yosys). Options go through DEMO_ARGS, e.g.
+# `make demo DEMO_ARGS="--epochs 20"` or DEMO_ARGS="--backend hls" (no Verilator/Yosys needed).
 DEMO_ARGS ?=
-demo: $(STAMP)
+demo: $(STAMP) install-rtl-tools
 	$(PY) -m hgq_fpga.app.demo $(DEMO_ARGS)
 
 # The CLI from a fresh shell, without activating .venv:

@@ -1,20 +1,41 @@
-"""RTL backend benchmark (not run in CI): Yosys LUTs/FFs/CARRY, latency and timings of our
-Verilog, with and without product sharing, and against da4ml 0.6.0 on the same integer weights.
+"""RTL backend benchmark (not run in CI): Yosys LUT/FF/CARRY, latency, RTL-simulation mismatches
+and Yosys time of our Verilog, against da4ml 0.6.0 on the same integer weights; write and
+Verilator-compile time, and Verilator predict throughput against the HLS C simulation.
 
-    python bench/bench_rtl.py [--out build/bench_rtl] [--da4ml-python /work/venvs/da4ml/bin/python]
+    python -m bench.bench_rtl [--models demo,small,jet,fmnist] [--out build/bench_rtl]
+    python -m bench.bench_rtl --collect            # merge the per-model results only
 
-da4ml is installed in a separate virtual environment (``pip install da4ml==0.6.0``); its Verilog
-is written there by ``bench/da4ml_emit.py`` from the same integer weights and input types, and
-synthesised here by the same Yosys with the same ``synth_xilinx`` options.  Writes
-``results.json`` and prints a Markdown table.
+Models: ``demo`` (the chosen checkpoint of ``make demo``, read from ``--demo DIR``, trained by
+running the demo when that folder is missing); ``small`` (16-16-5) and ``jet`` (16-64-32-32-5):
+HGQ-like MLPs with random integer weights (5-bit, 30 % pruned, per-layer 8-bit RND/SAT ReLU
+activations; no accuracy, there is no data); ``fmnist``: the Pareto front of a 784-64-32-32-10
+HGQ MLP trained here on a Fashion-MNIST subset (``--fmnist-train`` images, ``--fmnist-epochs``;
+bench/results.json's resource study keeps points, not models), of which the ``--fmnist-points``
+smallest are synthesized.
+
+da4ml lives in its own virtual environment (``--da4ml-venv``, created with ``python -m venv`` and
+``pip install da4ml==0.6.0`` when missing).  Each model's IR is exported (per-element input types,
+integer weights, casts) and rebuilt there with da4ml's tracing API by ``bench/da4ml_emit.py``;
+da4ml's own interpreter must give our emulator's outputs on the test inputs (counted as
+``da4ml.mismatches``), so both designs compute the same function.  Both are synthesized by the
+same Yosys with the same script (:func:`hgq_fpga.backends.rtl.tools.yosys_commands`), and Yosys
+``ltp -noff`` gives each design's longest register-to-register path in cells.
+
+Each model's record goes to ``OUT/<model>.<part>.json`` as it finishes (``--parts ours`` and
+``--parts da4ml``, and different models, can run in parallel processes); the end of every run
+merges all of them into ``bench/rtl_results.json`` (see ``bench/studies/rtl.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,87 +43,296 @@ import numpy as np
 
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
+from hgq_fpga.backends.rtl.tools import version, yosys_commands
 from hgq_fpga.ir import FirmwareBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
-YOSYS_SCRIPT = ("read_verilog {src}; synth_xilinx -family xcup -top {top} -flatten -nodsp -noiopad "
-                "-noclkbuf; tee -q -o {out} stat -json")
-
-
-#: our option sets compared
-VARIANTS = {"ours_plain": {"cse": False}, "ours_cse": {}, "ours_share": {"cse": False, "share_products": True}}
+RAW = ROOT / "bench" / "rtl_results.json"
+DA4ML = "da4ml==0.6.0"
+#: the clock of the study (ns) and da4ml's pipelining cut-off in its own delay units
+CLOCK_NS = 5.0
+DA4ML_CUTOFF = 5.0
+#: samples simulated per model (RTL and da4ml's interpreter against our emulator)
+N_SIM = 2000
+#: predict-throughput comparison: samples per call, interleaved repeats
+N_SPEED, REPEATS = 20000, 5
 
 
 def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 0.3):
     """An HGQ-like MLP: 8-bit inputs, ``w_bits``-bit weights (some pruned), RND/SAT 8-bit
-    activations after every hidden ReLU.  Returns the IR and the per-layer integer weights."""
+    activations after every hidden ReLU."""
     rng = np.random.default_rng(seed)
     b = FirmwareBuilder()
     h = b.input("x", (sizes[0],), k=1, i=2, f=5)
-    layers = []
     for n, (a, o) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.integers(-(1 << (w_bits - 1)) + 1, 1 << (w_bits - 1), (a, o))
         w[rng.random((a, o)) < pruned] = 0
-        bias = rng.integers(-8, 8, o)
-        layers.append({"w": w, "w_f": 3, "b": bias, "b_f": 2})
-        h = b.dense(h, w, 3, bias, 2)
+        h = b.dense(h, w, 3, rng.integers(-8, 8, o), 2)
         if n < len(sizes) - 2:
             h = b.relu(b.cast(h, 1, 3, 4, "RND", "SAT"))
-    return b.build([h]), layers
+    return b.build([h])
 
 
-def yosys_stat(src: Path, top: str, out: Path) -> tuple[dict, float]:
+# ----------------------------------------------------------------------------- tools
+
+def ensure_da4ml(venv: Path) -> Path:
+    """The Python of the da4ml virtual environment, created (from PyPI) when missing."""
+    python = venv / "bin" / "python"
+    ok = python.is_file() and subprocess.run([str(python), "-c", "import da4ml"],
+                                              capture_output=True).returncode == 0
+    if not ok:
+        print(f"creating {venv} with {DA4ML}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", DA4ML], check=True)
+    return python
+
+
+def yosys(sources: str, top: str, out: Path) -> dict:
+    """Synthesize with the project's Yosys script; resources, longest path (cells) and time."""
+    stat = out / "yosys_stat.json"
+    script = yosys_commands(sources, top, "xcup", str(stat)) + "; ltp -noff"
+    t, c = time.perf_counter(), _cpu()
+    proc = subprocess.run(["yosys", "-p", script], capture_output=True, text=True, check=True)
+    seconds, cpu = time.perf_counter() - t, _cpu() - c
+    m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", proc.stdout)
+    return {"resources": parse_yosys_stat(stat), "longest_path_cells": int(m[-1]) if m else None,
+            "yosys_s": round(seconds, 2), "yosys_cpu_s": round(cpu, 2)}
+
+
+def _float_inputs(fw, n: int, seed: int = 1) -> np.ndarray:
+    """Values spread over (and beyond) the input types' ranges: saturation and wrapping occur."""
+    t = fw.inputs[0].type
+    lo, hi = (np.ldexp(b.astype(np.float64), -t.f) for b in t.bounds())
+    rng = np.random.default_rng(seed)
+    return lo + (hi - lo) * rng.uniform(-0.1, 1.1, (n, *fw.inputs[0].shape))
+
+
+# ----------------------------------------------------------------------------- da4ml
+
+def export_program(fw, x: np.ndarray, out: Path) -> None:
+    """The IR as ``program.json`` + ``arrays.npz`` for ``bench/da4ml_emit.py`` (no hgq_fpga there)."""
+    out.mkdir(parents=True, exist_ok=True)
+    arrays, ops = {}, []
+    spec = fw.inputs[0]
+    for field in "kif":
+        arrays[f"{spec.name}.{field}"] = getattr(spec.type, field)
+    for op in fw.ops:
+        entry = {"name": op.name, "kind": op.kind, "inputs": list(op.inputs), "shape": list(op.shape)}
+        if op.kind == "dense":
+            for field in ("w_raw", "w_f", "b_raw", "b_f"):
+                arrays[f"{op.name}.{field}"] = np.asarray(getattr(op, field), dtype=np.int64)
+        elif op.kind == "cast":
+            entry.update(round=op.round, overflow=op.overflow)
+            for field in "kif":
+                arrays[f"{op.name}.{field}"] = getattr(op.out, field)
+        ops.append(entry)
+    codes = [c.astype(np.float64) for c in fw.as_inputs(x)]
+    # the values the input ports carry: quantized exactly as the emulator and the RTL do
+    from hgq_fpga.ir.emulator.casting import InputQuantizer
+    q = InputQuantizer(spec.type, spec.round, spec.overflow)(codes[0])
+    arrays["test_inputs"] = np.ldexp(np.asarray(q, dtype=np.float64), -spec.type.f)
+    np.savez(out / "arrays.npz", **arrays)
+    (out / "program.json").write_text(json.dumps({"inputs": [{"name": spec.name, "shape": list(spec.shape)}],
+                                                  "ops": ops, "outputs": list(fw.outputs)}))
+
+
+def da4ml_row(fw, x: np.ndarray, python: Path, out: Path) -> dict:
+    export_program(fw, x, out / "export")
+    vdir = out / "da4ml"
     t = time.perf_counter()
-    subprocess.run(["yosys", "-q", "-p", YOSYS_SCRIPT.format(src=src, top=top, out=out)], check=True)
-    return parse_yosys_stat(out), time.perf_counter() - t
+    subprocess.run([str(python), str(ROOT / "bench" / "da4ml_emit.py"), str(out / "export"), str(vdir),
+                    str(DA4ML_CUTOFF)], check=True)
+    emit_s = time.perf_counter() - t
+    meta = json.loads((vdir / "meta.json").read_text())
+    theirs = np.load(meta["outputs"]).reshape(len(x), -1)
+    ours = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    row = yosys(" ".join(meta["sources"]), meta["top"], vdir)
+    row.update(latency_cycles=meta["latency_cycles"], pipeline_stages=meta["pipeline_stages"],
+               latency_cutoff=meta["latency_cutoff"], emit_s=round(emit_s, 2),
+               mismatches=int(np.sum(theirs != ours)), compared=int(ours.size))
+    return row
 
 
-def ours(fw, out: Path, **options) -> dict:
-    t = time.perf_counter()
-    prj = write_project(fw, out, replace=True, **options)
-    t_write = time.perf_counter() - t
-    t = time.perf_counter()
+# ----------------------------------------------------------------------------- ours
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (wall time is misleading on a shared machine)."""
+    import resource
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict, object]:
+    """Write, cold-compile (empty cache ``cache``), simulate and synthesize our RTL of ``fw``."""
+    t, c = time.perf_counter(), _cpu()
+    prj = write_project(fw, out / "rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache, **options)
+    t_write, c_write = time.perf_counter() - t, _cpu() - c
+    t, c = time.perf_counter(), _cpu()
     prj.compile()
-    t_compile = time.perf_counter() - t
-    x = np.random.default_rng(1).normal(0, 2, (2000, fw.inputs[0].shape[0]))
-    mismatches = int(np.sum(prj.predict(x) != fw.predict(x)))
-    counts, t_syn = yosys_stat(prj.path / "src" / "hgq_net.v", "hgq_net", out / "stat.json")
-    return {"resources": counts, "latency_cycles": prj.latency, "mismatches": mismatches,
-            "write_s": t_write, "verilator_s": t_compile, "yosys_s": t_syn}
+    t_compile, c_compile = time.perf_counter() - t, _cpu() - c
+    got = np.asarray(prj.predict(x)).reshape(len(x), -1)
+    want = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
+    row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
+               mismatches=int(np.sum(got != want)), compared=int(want.size),
+               write_s=round(t_write, 2), verilator_s=round(t_compile, 2),
+               write_cpu_s=round(c_write, 2), verilator_cpu_s=round(c_compile, 2))
+    # da4ml registers both its inputs and its outputs: our latency with the same convention
+    row["latency_both_registered"] = (prj.latency + (not prj.info["register_inputs"])
+                                      + (not prj.info["register_outputs"]))
+    return row, prj
+
+
+def speed_row(fw, prj, row: dict, out: Path, cache: str) -> dict:
+    """RTL write + cold Verilator compile (from ``row``), and predict throughput of the RTL
+    simulation against the HLS C simulation (one thread each) on the same inputs, interleaved."""
+    from hgq_fpga.backends.hls.writer import write_project as write_hls
+    x = _float_inputs(fw, N_SPEED, seed=3)
+    hls = write_hls(fw, out / "speed_hls", replace=True)
+    t = time.perf_counter()
+    hls.compile(cache_dir=cache)
+    t_hls = time.perf_counter() - t
+    rtl_s, csim_s = [], []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        y_rtl = prj.predict(x)
+        rtl_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        y_c = hls.predict(x, threads=1)
+        csim_s.append(time.perf_counter() - t)
+    med_r, med_c = float(np.median(rtl_s)), float(np.median(csim_s))
+    return {"samples": N_SPEED, "repeats": REPEATS, "write_s": row["write_s"],
+            "verilator_compile_cold_s": row["verilator_s"],
+            "write_compile_cold_s": round(row["write_s"] + row["verilator_s"], 2),
+            "csim_compile_s": round(t_hls, 2), "rtl_predict_s": rtl_s, "csim_predict_s": csim_s,
+            "rtl_samples_per_s": N_SPEED / med_r, "csim_samples_per_s": N_SPEED / med_c,
+            "rtl_over_csim_throughput": med_c / med_r,
+            "rtl_vs_csim_mismatches": int(np.sum(np.asarray(y_rtl) != np.asarray(y_c)))}
+
+
+# ----------------------------------------------------------------------------- models
+
+def demo_firmware(design: Path):
+    """The demo's chosen model: from its design folder, trained by the demo if missing."""
+    from hgq_fpga.app.design import open_design
+    if not (design / "hgq_fpga.json").is_file():
+        print(f"{design} missing: running the demo", flush=True)
+        subprocess.run([sys.executable, "-m", "hgq_fpga.app.demo", "--out", str(design)], check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    found = open_design(design)
+    return found.firmware(), {"test accuracy": found.run.get("metrics", {}).get("test accuracy")}
+
+
+def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
+    """(label, firmware, info) of the smallest-EBOPs checkpoints of a Fashion-MNIST MLP trained here."""
+    import keras
+
+    import hgq_fpga
+    from bench.data import fashion_mnist
+    from bench.models import MLP, build
+    from hgq_fpga.nn.recipe import accuracy, train_pareto
+    split = fashion_mnist(n_train=n_train, n_val=2000, n_test=2000, seed=0)
+    model = build(MLP, (28, 28, 1), "hgq", seed=0, init_bits=4, f_init=4.0)
+    t = time.perf_counter()
+    outcome = train_pareto(model, split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+                           epochs=epochs, checkpoint_dir=out / "fmnist_checkpoints", beta=(1e-6, 1e-4),
+                           batch_size=128)
+    train_s = time.perf_counter() - t
+    front = sorted(outcome.front, key=lambda p: p.ebops)[:points]
+    found = []
+    for p in front:
+        m = keras.models.load_model(p.path, compile=False)
+        hgq_fpga.calibrate(m, split.x_train[:5000])
+        fw = hgq_fpga.to_firmware(m)
+        label = f"fmnist_e{p.epoch}"
+        found.append((label, fw, {"epoch": p.epoch, "val_accuracy": p.metric,
+                                  "test_accuracy": accuracy(fw.predict(split.x_test), split.y_test),
+                                  "n_train": n_train, "epochs": epochs, "train_s": round(train_s, 1)}))
+    return found
+
+
+def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool,
+              parts: tuple[str, ...] = ("ours", "da4ml")) -> dict:
+    """Measure ``parts`` of one model; each part's record goes to ``OUT/<label>.<part>.json`` as it
+    finishes (so that parts can run in parallel processes), merged by :func:`collect`."""
+    d = out / label
+    d.mkdir(parents=True, exist_ok=True)
+    x = _float_inputs(fw, N_SIM)
+    shape = [int(s.shape[0]) if len(s.shape) == 1 else list(s.shape) for s in fw.inputs]
+    row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
+    if "ours" in parts:
+        with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:   # cold builds
+            print(f"[{label}] ours", flush=True)
+            row["ours"], prj = ours_row(fw, x, d, cache)
+            if speed:
+                print(f"[{label}] speed", flush=True)
+                row["speed"] = speed_row(fw, prj, row["ours"], d, cache)
+        _save(out, label, "ours", row)
+    if python is not None and "da4ml" in parts:
+        print(f"[{label}] da4ml", flush=True)
+        try:
+            da = da4ml_row(fw, x, python, d)
+        except subprocess.CalledProcessError as err:
+            da = {"error": f"{err}"}
+        _save(out, label, "da4ml", {**{k: row[k] for k in ("info", "inputs", "ebops")}, "da4ml": da})
+        row["da4ml"] = da
+    print(json.dumps({label: {k: v for k, v in row.items() if k != "speed"}}, indent=1), flush=True)
+    return row
+
+
+def _save(out: Path, label: str, part: str, row: dict) -> None:
+    (out / f"{label}.{part}.json").write_text(json.dumps(row, indent=1) + "\n")
+
+
+def collect(out: Path, raw: Path = RAW) -> dict:
+    """Merge every ``OUT/<model>.json`` into the raw record ``raw`` (``bench/rtl_results.json``)."""
+    models: dict[str, dict] = {}
+    for p in sorted(out.glob("*.*.json")):
+        label = p.name.split(".")[0]
+        models.setdefault(label, {}).update(json.loads(p.read_text()))
+    record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                          "load_average": list(os.getloadavg())},
+              "tools": {"yosys": version("yosys"), "verilator": version("verilator"), "da4ml": DA4ML},
+              "settings": {"clock_ns": CLOCK_NS, "da4ml_latency_cutoff": DA4ML_CUTOFF, "n_sim": N_SIM,
+                           "yosys": yosys_commands("SRC", "TOP", "xcup", "stat.json") + "; ltp -noff"},
+              "models": models}
+    raw.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {raw} ({len(models)} models)")
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="build/bench_rtl")
-    ap.add_argument("--da4ml-python", default="/work/venvs/da4ml/bin/python")
-    ap.add_argument("--models", default="small,jet")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--models", default="demo,small,jet,fmnist")
+    ap.add_argument("--demo", default="build/demo", help="the demo's design folder")
+    ap.add_argument("--da4ml-venv", default="/work/venvs/da4ml")
+    ap.add_argument("--no-da4ml", action="store_true")
+    ap.add_argument("--fmnist-train", type=int, default=10000)
+    ap.add_argument("--fmnist-epochs", type=int, default=15)
+    ap.add_argument("--fmnist-points", type=int, default=1)
+    ap.add_argument("--parts", default="ours,da4ml", help="what to measure: ours, da4ml or both")
+    ap.add_argument("--collect", action="store_true", help="only merge the per-model results")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    zoo = {"small": (16, 16, 5), "jet": (16, 64, 32, 32, 5)}
-    results = {}
-    for name in args.models.split(","):
-        fw, layers = mlp(zoo[name])
-        row = {"sizes": zoo[name]}
-        for variant in args.variants.split(","):
-            row[variant] = ours(fw, out / f"{name}_{variant}", **VARIANTS[variant])
-        da = Path(args.da4ml_python)
-        if da.is_file():
-            np.savez(out / f"{name}_weights.npz", **{f"w{n}": l["w"] for n, l in enumerate(layers)},
-                     **{f"b{n}": l["b"] for n, l in enumerate(layers)})
-            vdir = out / f"{name}_da4ml"
-            t = time.perf_counter()
-            subprocess.run([str(da), str(ROOT / "bench" / "da4ml_emit.py"), str(out / f"{name}_weights.npz"),
-                            str(vdir)], check=True)
-            t_emit = time.perf_counter() - t
-            meta = json.loads((vdir / "meta.json").read_text())
-            counts, t_syn = yosys_stat(" ".join(meta["sources"]), meta["top"], vdir / "stat.json")
-            row["da4ml"] = {"resources": counts, "latency_cycles": meta.get("latency_cycles"),
-                            "emit_s": t_emit, "yosys_s": t_syn}
-        results[name] = row
-        print(json.dumps({name: row}, indent=1), flush=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    if not args.collect:
+        parts = tuple(args.parts.split(","))
+        python = None if args.no_da4ml or "da4ml" not in parts else ensure_da4ml(Path(args.da4ml_venv))
+        for name in args.models.split(","):
+            if name == "demo":
+                fw, info = demo_firmware(Path(args.demo))
+                run_model("demo", fw, info, out, python, speed=True, parts=parts)
+            elif name in ("small", "jet"):
+                sizes = {"small": (16, 16, 5), "jet": (16, 64, 32, 32, 5)}[name]
+                run_model(name, mlp(sizes), {"sizes": list(sizes), "weights": "random"}, out, python, False,
+                          parts)
+            elif name == "fmnist":
+                for label, fw, info in fmnist_front(out, args.fmnist_train, args.fmnist_epochs, args.fmnist_points):
+                    run_model(label, fw, info, out, python, False, parts)
+            else:
+                raise SystemExit(f"unknown model {name!r}")
+    collect(out)
     return 0
 
 

@@ -1,8 +1,14 @@
-"""Run inside the da4ml 0.6.0 virtual environment: write da4ml's Verilog for the MLP whose
-integer weights ``bench/bench_rtl.py`` saved (same input types, weights, biases and activation
-casts as our IR), and ``meta.json`` with the sources, top module and latency.
+"""Run inside the da4ml 0.6.0 virtual environment (no hgq_fpga there): rebuild a firmware IR that
+``bench/bench_rtl.py`` exported (``program.json`` + ``arrays.npz``: the same per-element input
+types, integer weights, biases, casts and ReLUs) with da4ml's tracing API, write da4ml's Verilog,
+and evaluate da4ml's own interpreter on the exported test inputs, so that the bench can check that
+both designs compute the same function before it compares their LUTs.
 
-    /work/venvs/da4ml/bin/python bench/da4ml_emit.py weights.npz out_dir [latency_cutoff]
+    /work/venvs/da4ml/bin/python bench/da4ml_emit.py EXPORT_DIR OUT_DIR [latency_cutoff]
+
+Writes ``OUT_DIR/meta.json``: the Verilog sources, the top module, the latency in clock cycles
+(input register, one register per pipeline stage, output register) and the path of the outputs
+of da4ml's interpreter (``da4ml_outputs.npy``).
 """
 
 import json
@@ -13,32 +19,63 @@ import numpy as np
 from da4ml.codegen import VerilogModel
 from da4ml.trace import FixedVariableArrayInput, comb_trace
 
+#: the IR's rounding / overflow modes that da4ml's quantize offers
+ROUND = {"TRN": "TRN", "RND": "RND"}
+OVERFLOW = {"WRAP": "WRAP", "SAT": "SAT", "SAT_SYM": "SAT_SYM"}
+
+
+def _modes(op: dict) -> dict:
+    if op["round"] not in ROUND or op["overflow"] not in OVERFLOW:
+        raise SystemExit(f"da4ml has no {op['round']}/{op['overflow']} cast (op {op['name']})")
+    return {"round_mode": ROUND[op["round"]], "overflow_mode": OVERFLOW[op["overflow"]]}
+
+
+def build(program: dict, arrays) -> tuple:
+    """The traced input and outputs of the exported program."""
+    (spec,) = program["inputs"]
+    inp = FixedVariableArrayInput(tuple(spec["shape"]))
+    # the input port carries codes of exactly the IR input type (quantized upstream)
+    env = {spec["name"]: inp.quantize(arrays[f"{spec['name']}.k"], arrays[f"{spec['name']}.i"],
+                                      arrays[f"{spec['name']}.f"])}
+    for op in program["ops"]:
+        x = env[op["inputs"][0]]
+        a = lambda field: arrays[f"{op['name']}.{field}"]  # noqa: E731
+        if op["kind"] == "dense":
+            w = np.ldexp(a("w_raw").astype(np.float64), -a("w_f"))
+            b = np.ldexp(a("b_raw").astype(np.float64), -a("b_f"))
+            y = x @ w + b
+        elif op["kind"] == "cast":
+            y = x.quantize(a("k"), a("i"), a("f"), **_modes(op))
+        elif op["kind"] == "relu":
+            y = x.relu()
+        elif op["kind"] == "reshape":
+            y = x.reshape(*op["shape"])
+        else:
+            raise SystemExit(f"no da4ml translation for op kind {op['kind']!r} ({op['name']})")
+        env[op["name"]] = y
+    (out,) = program["outputs"]
+    return inp, env[out]
+
 
 def main() -> int:
-    data = np.load(sys.argv[1])
-    out = Path(sys.argv[2])
+    export, out = Path(sys.argv[1]), Path(sys.argv[2])
     cutoff = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
-    n = len([k for k in data.files if k.startswith("w")])
-    n_in = data["w0"].shape[0]
-    inp = FixedVariableArrayInput((n_in,))
-    h = inp.quantize(1, 2, 5)                                  # the IR input type (k, i, f)
-    for layer in range(n):
-        w = data[f"w{layer}"].astype(np.float64) * 2.0 ** -3   # w_f = 3
-        b = data[f"b{layer}"].astype(np.float64) * 2.0 ** -2   # b_f = 2
-        h = h @ w + b
-        if layer < n - 1:
-            h = h.quantize(1, 3, 4, overflow_mode="SAT", round_mode="RND").relu()
-    comb = comb_trace(inp, h)
+    program = json.loads((export / "program.json").read_text())
+    arrays = np.load(export / "arrays.npz")
+    inp, y = build(program, arrays)
+    comb = comb_trace(inp, y)
+    x = arrays["test_inputs"]
+    np.save(out.parent / f"{out.name}_outputs.npy", np.asarray(comb.predict(x.reshape(len(x), -1))))
     model = VerilogModel(comb, "da4ml_net", out, latency_cutoff=cutoff)
     model.write()
+    stages = len(model._pipe.solutions) if model._pipe is not None else 0
     # the wrapper is for da4ml's own simulation; the ROM module needs memory files this MLP has none of
     srcs = sorted(str(p) for p in (out / "src").rglob("*.v")
                   if not p.name.endswith("_wrapper.v") and p.name != "lookup_table.v")
-    lat = None
-    meta_path = out / "metadata.json"
-    if meta_path.is_file():
-        lat = json.loads(meta_path.read_text()).get("latency")
-    (out / "meta.json").write_text(json.dumps({"sources": srcs, "top": "da4ml_net", "latency_cycles": lat}))
+    (out / "meta.json").write_text(json.dumps({
+        "sources": srcs, "top": "da4ml_net", "pipeline_stages": stages,
+        "latency_cycles": stages + 1 if stages else 0, "latency_cutoff": cutoff,
+        "outputs": str(out.parent / f"{out.name}_outputs.npy")}))
     return 0
 
 

@@ -61,7 +61,8 @@ def assert_bit_exact(model_or_design, x, *, firmware: FirmwareModel | None = Non
 
     ``model_or_design``: a calibrated Keras model, a design folder (path or opened
     :class:`~hgq_fpga.app.design.Design`: its Keras copy, firmware IR and, with ``csim``, its C
-    simulation built exactly as HLS synthesises it), or a :class:`~hgq_fpga.ir.FirmwareModel`
+    simulation built exactly as HLS synthesises it and its RTL's Verilator simulation, whichever
+    the folder holds), or a :class:`~hgq_fpga.ir.FirmwareModel`
     (compared with ``project`` only).  ``firmware``/``project``: as in :func:`hgq_fpga.verify`;
     ``project`` is anything with ``predict(x)``, e.g. an exported emulator's
     :class:`~hgq_fpga.backends.emulator.library.EmulatorLibrary`.
@@ -78,8 +79,7 @@ def assert_bit_exact(model_or_design, x, *, firmware: FirmwareModel | None = Non
         model = design.keras_model()
         firmware = firmware if firmware is not None else design.firmware()
         if project is None and csim:
-            project = design.project(firmware)
-            project.compile(macs="ap_fixed")
+            project = design.projects(firmware)   # the C++ (as HLS synthesises it) and/or the RTL
     else:
         model = model_or_design
     report = hgq_fpga.verify(model, x, firmware=firmware, project=project, batch_size=batch_size)

@@ -1,8 +1,9 @@
 """``hgq_fpga.verify`` (this module is ``hgq_fpga.verification``, so that the function keeps the short name): prove on data that Keras, the firmware emulator (and the C++) agree bit for bit.
 
 The calibrated Keras model (deployment mode), the integer emulator of its firmware IR and, when
-given, a third implementation such as the HLS C simulation all run on the same inputs; every output
-value is compared with ``==``.  A :class:`VerificationReport` gives the mismatch count per pair and,
+given, further implementations (the HLS C simulation, the Verilator simulation of the RTL) all run
+on the same inputs; every output value is compared with ``==``.  Each implementation is compared
+with the emulator and named in the report by its ``verification_name`` ("C++", "RTL").  A :class:`VerificationReport` gives the mismatch count per pair and,
 for the first mismatch, where it is (sample, output, element), both values, and the first layer in
 which Keras and the emulator part ways, found by tracing that one sample through both.
 
@@ -30,6 +31,11 @@ from hgq_fpga.nn.graph import functional_graph
 KERAS, EMULATOR, CSIM = "Keras", "emulator", "C++"
 
 
+def implementation_name(project) -> str:
+    """How the report names an implementation: its ``verification_name`` (default "C++")."""
+    return str(getattr(project, "verification_name", CSIM))
+
+
 @dataclass(frozen=True)
 class VerificationReport:
     """Outcome of :func:`verify`.
@@ -39,7 +45,8 @@ class VerificationReport:
         outputs: output values per sample (summed over all model outputs).
         compared: values compared per pair (``samples * outputs``).
         keras_vs_emulator: number of differing values between Keras and the emulator.
-        emulator_vs_csim: the same between the emulator and ``project`` (``None`` without one).
+        emulator_vs_csim: the same between the emulator and the C++ (the project named "C++",
+            or any project without a ``verification_name``); ``None`` without one.
         first_mismatch: the first differing value (Keras/emulator pair first), or ``None``.
         diverging_layer: name of the first layer (in graph order) whose output differs between
             Keras and the emulator on the first mismatching sample; ``None`` if the Keras/emulator
@@ -50,6 +57,8 @@ class VerificationReport:
         overflow: how many values of ``x``, at the inputs and inside the network, fell outside the
             calibrated range and wrapped or saturated (bit-exact, but maybe not what was meant).
         pairs: the full :class:`~hgq_fpga.ir.compare.Comparison` of every pair.
+        emulator_vs: mismatches between the emulator and each project, by name (``{"C++": 0,
+            "RTL": 0}``), in the order given.
     """
 
     samples: int
@@ -64,6 +73,12 @@ class VerificationReport:
     input_dtype: str
     pairs: tuple[Comparison, ...]
     overflow: OverflowReport | None = None
+    emulator_vs: dict[str, int] | None = None
+
+    @property
+    def implementations(self) -> list[str]:
+        """The names compared, in chain order: ``["Keras", "emulator", "C++", "RTL"]``."""
+        return [KERAS, EMULATOR, *(self.emulator_vs or {})]
 
     @property
     def mismatches(self) -> int:
@@ -75,7 +90,7 @@ class VerificationReport:
         return self.mismatches == 0
 
     def __str__(self) -> str:
-        names = " = ".join([KERAS, EMULATOR] + ([CSIM] if self.emulator_vs_csim is not None else []))
+        names = " = ".join(self.implementations)
         head = f"{self.samples} samples × {self.outputs} outputs"
         note = (f"\n  note: {self.rounded_inputs} input values were first rounded to the model's "
                 f"{self.input_dtype} input dtype" if self.rounded_inputs else "")
@@ -233,8 +248,10 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         x: inputs: an array ``(batch, *shape)``, or for several inputs a list in the model's input
             order or a dict keyed by input name.
         firmware: the :class:`~hgq_fpga.ir.FirmwareModel` to check; default ``to_firmware(model)``.
-        project: optional third implementation, anything with ``predict(x)`` that takes inputs as
-            ``FirmwareModel.predict`` does and returns the output values (e.g. the HLS C simulation).
+        project: optional further implementation(s): one, or a list, of objects with
+            ``predict(x)`` that take inputs as ``FirmwareModel.predict`` does and return the output
+            values (the HLS C simulation, the RTL's Verilator simulation); each is compared with
+            the emulator and named by its ``verification_name`` attribute ("C++" by default).
         batch_size: samples per call of each implementation.
 
     Returns:
@@ -263,9 +280,15 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
     y_fw, overflow = firmware.predict(feed(arrays), report=True)   # chunked inside
     y_fw = _to_list(y_fw)
     pairs = [compare_outputs(KERAS, y_keras, EMULATOR, y_fw, names)]
-    if project is not None:
-        y_prj = _run_batched(lambda a: project.predict(feed(a)), arrays, batch_size)
-        pairs.append(compare_outputs(EMULATOR, y_fw, CSIM, y_prj, names))
+    projects = [] if project is None else list(project) if isinstance(project, (list, tuple)) else [project]
+    labels = [implementation_name(p) for p in projects]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"verify: two projects have the same name {labels}; give each its own "
+                         "verification_name")
+    for prj, label in zip(projects, labels):
+        y_prj = _run_batched(lambda a, prj=prj: prj.predict(feed(a)), arrays, batch_size)
+        pairs.append(compare_outputs(EMULATOR, y_fw, label, y_prj, names))
+    emulator_vs = {label: p.mismatches for label, p in zip(labels, pairs[1:])}
 
     first = next((p.first for p in pairs if p.first is not None), None)
     layer = None
@@ -277,7 +300,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         outputs=sum(int(np.prod(y.shape[1:], dtype=np.int64)) for y in y_fw),
         compared=pairs[0].compared,
         keras_vs_emulator=pairs[0].mismatches,
-        emulator_vs_csim=pairs[1].mismatches if project is not None else None,
+        emulator_vs_csim=emulator_vs.get(CSIM),
         first_mismatch=first,
         diverging_layer=layer,
         max_abs_diff=max(p.max_abs_diff for p in pairs),
@@ -285,4 +308,5 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         input_dtype=", ".join(sorted({str(t.dtype) for t in inputs})),
         pairs=tuple(pairs),
         overflow=overflow,
+        emulator_vs=emulator_vs,
     )

@@ -12,8 +12,22 @@ from hgq_fpga.app import demo
 from hgq_fpga.app.design import MANIFEST
 
 
+def _tiny_model():
+    """A 64-4-10 network in place of the demo's, so that Yosys on its early epochs takes seconds."""
+    import keras
+
+    from hgq_fpga.nn.layers import HDense, HQuantize
+
+    inputs = keras.Input((64,), name="pixels")
+    x = HQuantize(output_quantizer={"overflow_mode": "SAT"}, name="inputs")(inputs)
+    x = HDense(4, activation="relu", name="dense1")(x)
+    return keras.Model(inputs, HDense(10, name="logits")(x), name="tiny_digits")
+
+
 def test_demo_end_to_end(tmp_path, monkeypatch):
+    """The demo's whole path (HLS and RTL, Yosys synthesis) on a smaller network."""
     monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(demo, "build_model", _tiny_model)
     out = tmp_path / "build" / "demo"
     # an earlier demo output is replaced as a whole
     out.mkdir(parents=True)
@@ -52,7 +66,16 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     # the screen summary shows the run's own numbers and the next step
     assert f"{report['design']['ebops']:,}" in text
     assert f"{100 * accuracy:.2f} %" in text
-    assert "Keras = emulator = C++ on 450 samples" in text
+    assert "Keras = emulator = C++ = RTL on 450 samples" in text
+    # the RTL was simulated (verification above) and synthesized: LUTs, FFs, share of vu9p, latency
+    synth = json.loads((out / "rtl" / "reports" / "report.json").read_text())
+    lut, ff = synth["resources"]["LUT"], synth["resources"]["FF"]
+    assert lut > 0 and ff > 0 and synth["board"] == "vu9p"
+    assert f"{lut:,} = {100 * lut / 1182240:.3f} % of vu9p" in text
+    assert f"{ff:,} = {100 * ff / 2364480:.3f} % of vu9p" in text
+    cycles = synth["latency_cycles"]
+    assert f"{cycles} clock cycles = {cycles * 5:g} ns at 5 ns, II = 1" in text
+    assert report["rtl_synthesis"]["report"]["resources"] == synth["resources"]
     assert f"cd {out} && make synth BOARD=vu9p" in text
     assert (out / "Makefile").is_file() and (out / "firmware" / "myproject.cpp").is_file()
     # the held-out split is saved (pixels already divided by 16), and the command that uses it printed

@@ -33,3 +33,15 @@ def test_wheel_ships_boards_and_templates(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "xcvu9p-flga2104-2L-e"
+
+    # ... and the RTL writer renders its templates from the wheel (no fallback to a source tree)
+    probe = ("import pathlib; from hgq_fpga.backends.rtl import writer; from hgq_fpga.ir import FirmwareBuilder; "
+             "assert writer._template_root().startswith(%r), writer._template_root(); "
+             "b = FirmwareBuilder(); x = b.input('x', (2,), k=1, i=2, f=1); "
+             "p = writer.write_project(b.build([b.relu(x)]), 'rtl_prj'); "
+             "print((p.path / 'Makefile').is_file() and (p.path / 'sim' / 'tb.cpp').is_file())"
+             % str(target.resolve()))
+    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

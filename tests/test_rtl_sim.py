@@ -119,10 +119,28 @@ def test_every_wire_has_its_ir_width_and_zero_width_makes_no_logic(tmp_path):
 def test_latency_follows_the_adder_budget(tmp_path):
     fw = arch_mlp(np.random.default_rng(4))
     lat = [write_project(fw, tmp_path / f"p{lv}", levels=lv).latency for lv in (1, 2, 4, 100)]
-    assert lat == sorted(lat, reverse=True) and lat[0] > lat[-1] == 2
+    # one stage; by default the outputs are registered, the inputs not: one clock cycle
+    assert lat == sorted(lat, reverse=True) and lat[0] > lat[-1] == 1
     fast = write_project(fw, tmp_path / "clk", clock_period=1.0).latency
     slow = write_project(fw, tmp_path / "clk2", clock_period=20.0).latency
     assert fast > slow
+
+
+@pytest.mark.parametrize("reg_in,reg_out,levels", [(False, False, 100), (True, True, 100),
+                                                    (True, False, 2), (False, True, 2)])
+def test_port_registers_are_optional_and_counted_in_the_latency(tmp_path, reg_in, reg_out, levels):
+    """Without port registers and in one stage the module is combinational (latency 0); each
+    port register adds one cycle; the simulated latency must equal the declared one."""
+    rng = np.random.default_rng(7)
+    fw = arch_mlp(rng, "RND", "SAT")
+    base = write_project(fw, tmp_path / "base", levels=levels, register_inputs=False,
+                         register_outputs=False).latency
+    prj = write_project(fw, tmp_path / "p", levels=levels, register_inputs=reg_in, register_outputs=reg_out)
+    assert prj.latency == base + reg_in + reg_out
+    assert (base == 0) == (levels == 100)
+    text = (prj.path / "src" / "hgq_net.v").read_text()
+    assert ("output reg " in text) == reg_out
+    assert _mismatches(prj, fw, rng) == 0        # predict() also checks the simulated latency
 
 
 def test_folder_is_portable_atomic_and_never_replaces_foreign_files(tmp_path):

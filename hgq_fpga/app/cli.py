@@ -128,26 +128,32 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--check-labels", default=None, metavar="NAME",
               help="Array of the .npz --check file that holds the integer class labels: the report gets a "
                    "per-class accuracy table and ROC curves (Keras beside the firmware).")
+@click.option("--backend", type=click.Choice(["hls", "rtl", "both"]), default="hls", show_default=True,
+              help="hls: the Vitis HLS project (C simulation with g++); rtl: Verilog in DIR/rtl/ "
+                   "(simulated with Verilator); both: the two, each verified against the emulator.")
+@click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
+              "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
             drop_softmax: bool, input_type: str | None, check: Path | None,
-            check_array: str | None, check_labels: str | None) -> None:
-    """Convert a trained model into a verified design folder DIR (HLS project, IR, report).
+            check_array: str | None, check_labels: str | None, backend: str, synth: bool) -> None:
+    """Convert a trained model into a verified design folder DIR (HLS and/or RTL project, IR, report).
 
     MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
     on DATA, see the README's "From a float model"), or with --from qkeras a QKeras 0.9 model
     (imported bit-exactly, see "From QKeras").
 
     Calibrates the model on DATA, freezes it into the integer firmware IR, writes the Vitis HLS
-    project for the board, compiles its C simulation with g++, checks on DATA that Keras, the
-    emulator and the C++ give identical outputs (and on --check DATA, held-out data), and writes
-    DIR/report/. Nothing is left in DIR if a step fails; a verification mismatch keeps DIR for
+    project for the board (and/or with --backend rtl|both the Verilog RTL project in DIR/rtl/),
+    compiles its C simulation with g++ (the RTL's with Verilator), checks on DATA that Keras, the
+    emulator and the C++ (and the RTL) give identical outputs (and on --check DATA, held-out
+    data), and writes DIR/report/. Nothing is left in DIR if a step fails; a verification mismatch keeps DIR for
     inspection and exits with status 1.
     """
     from hgq_fpga.backends.common.board import load_board
     from hgq_fpga.app.datafile import fit_to_input, load_array
-    from hgq_fpga.app.design import build_design, check_destination
+    from hgq_fpga.app.design import build_design, check_destination, next_command
     from hgq_fpga.app.keras_file import saved_input_shapes
     from hgq_fpga.app.report.console import print_summary
 
@@ -162,6 +168,9 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
         raise click.ClickException(f"--name {name!r} is not a C identifier (letters, digits, _)")
     if clock is not None and not clock > 0:
         raise click.ClickException(f"--clock must be a positive period in ns, got {clock}")
+    if synth and backend == "hls":
+        raise click.ClickException("--synth synthesizes the RTL project: add --backend rtl or --backend both")
+    _require_backend_tools(backend, synth)
     load_board(board)
     check_destination(out, force)
     data = load_array(calib, array)
@@ -203,11 +212,10 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
                                search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", checks=checks,
-                          replace=force, force=force, calibrate=source != "float",
-                          labelled=None if labels is None else (checks[label], labels),
+                          replace=force, force=force, calibrate=source != "float", backend=backend,
+                          synth=synth, labelled=None if labels is None else (checks[label], labels),
                           labelled_label=label)
-    print_summary(result.report, result.path, f"cd {result.path} && make synth BOARD={result.run['board']['name']}",
-                  console=_console())
+    print_summary(result.report, result.path, next_command(result.path, result.run), console=_console())
     _warn_overflow(result.verification.overflow)
     if not result.ok:
         counts = ", ".join(f"{r.mismatches} on {label}" for label, r in
@@ -233,6 +241,16 @@ def _check_labels(check: Path | None, name: str | None, held_out) -> "np.ndarray
     if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)) or labels.min() < 0:
         raise click.ClickException(f"--check-labels {name} must hold class numbers 0, 1, 2, ...")
     return labels.astype(np.int64)
+
+
+def _require_backend_tools(backend: str, synth: bool) -> None:
+    """Fail before any work when a tool of the chosen backend is missing (the message says what to install)."""
+    if backend in ("rtl", "both"):
+        from hgq_fpga.backends.rtl.tools import require
+
+        require("verilator")
+        if synth:
+            require("yosys")
 
 
 def _warn_overflow(overflow) -> None:
@@ -266,9 +284,10 @@ def _load_keras(path: Path):
 @click.option("--junit", default=None, metavar="REPORT.xml", type=click.Path(path_type=Path),
               help="Also write the result as JUnit XML for CI systems (written on failure too).")
 def verify(design: Path, data_path: Path, array: str | None, junit: Path | None) -> None:
-    """Check that Keras, the emulator and the C++ of DIR agree on every output for DATA.
+    """Check that Keras, the emulator and the C++ (and/or RTL) of DIR agree on every output for DATA.
 
-    DIR is a folder written by `hgq-fpga convert` (or `make demo`). Exits with status 1 if any
+    DIR is a folder written by `hgq-fpga convert` (or `make demo`); every project it holds (the
+    HLS C simulation, the RTL's Verilator simulation) is compared. Exits with status 1 if any
     output value differs, and prints where the first difference is.
     """
     import hgq_fpga
@@ -278,9 +297,7 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
     fw = found.firmware()
     x = _load_data(data_path, array, _single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
     model = found.keras_model()
-    project = found.project(fw)
-    project.compile(macs="ap_fixed")  # the C++ exactly as HLS synthesises it
-    report = hgq_fpga.verify(model, x, firmware=fw, project=project)
+    report = hgq_fpga.verify(model, x, firmware=fw, project=found.projects(fw))
     click.echo(str(report))
     if junit is not None:
         from hgq_fpga.testing import write_junit
@@ -405,8 +422,8 @@ def report(design: Path, out: Path | None, pareto: Path | None) -> None:
     """Write report.md, report.json and PNG figures for DIR.
 
     Bit widths per layer, a heat map of the weight bits, EBOPs per layer, the training's Pareto
-    front (from the conversion record or --pareto) and, once `make synth` has run in DIR, the
-    synthesis results beside the estimates.
+    front (from the conversion record or --pareto) and, once `make synth` has run in DIR (Vitis
+    HLS) or in DIR/rtl (Yosys or Vivado), the synthesis results beside the estimates.
     """
     from hgq_fpga.app.design import REPORT_DIR, open_design
     from hgq_fpga.app.report import write_report

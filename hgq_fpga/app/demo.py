@@ -1,15 +1,18 @@
-"""``make demo``: the whole job on built-in data, from training to a verified vu9p HLS project.
+"""``make demo``: the whole job on built-in data, from training to verified vu9p firmware.
 
-    python -m hgq_fpga.app.demo [--epochs N] [--out build/demo]
+    python -m hgq_fpga.app.demo [--epochs N] [--out build/demo] [--backend both|hls|rtl]
 
 1. trains an HGQ MLP (64-32-16-10) on scikit-learn's bundled 8×8 ``load_digits`` images while β
    ramps up, keeping the (validation accuracy, EBOPs) Pareto front;
 2. deploys the smallest-EBOPs checkpoint within one percentage point of the best accuracy:
-   calibration, firmware IR, Vitis HLS project for vu9p, C simulation compiled with g++;
-3. checks on the whole test set that Keras, the emulator and the C++ give the same bits;
-4. prints a summary and writes ``report/`` (Markdown, JSON, figures) into the project.
+   calibration, firmware IR, Vitis HLS project for vu9p, C simulation compiled with g++, and the
+   Verilog RTL (``rtl/``) with its Verilator simulation;
+3. checks on the whole test set that Keras, the emulator, the C++ and the RTL give the same bits;
+4. synthesizes the RTL with Yosys for vu9p (``rtl/reports/``);
+5. prints a summary (with LUTs, flip-flops, their share of vu9p and the latency in clock cycles
+   and ns) and writes ``report/`` (Markdown, JSON, figures) into the project.
 
-Nothing is downloaded. The exit status is 1 if any output value differs between the three.
+Nothing is downloaded. The exit status is 1 if any output value differs between the implementations.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from rich.console import Console  # noqa: E402
 
 DEFAULT_EPOCHS = 80
 DEFAULT_OUT = "build/demo"
+#: the demo writes both projects and synthesizes the RTL with Yosys
+DEFAULT_BACKEND = "both"
 BOARD = "vu9p"
 SEED = 0
 
@@ -68,11 +73,14 @@ def build_model():
 
 
 def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int = SEED,
-         console: Console | None = None) -> int:
+         console: Console | None = None, backend: str = DEFAULT_BACKEND) -> int:
     """Run the demo; write the project to ``out`` (an earlier demo there is replaced).
 
+    ``backend``: ``"both"`` (default), ``"hls"`` or ``"rtl"``; with the RTL the demo also runs
+    Yosys and shows its LUTs, flip-flops and latency.
+
     Returns the exit status: 0 on success, 1 if any output differs between Keras, the emulator and
-    the C++, 2 if ``out`` is a folder the demo must not replace.
+    the C++ / RTL, 2 if ``out`` is a folder the demo must not replace or a tool is missing.
     """
     import keras
 
@@ -86,13 +94,24 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     except DesignError as err:
         console.print(f"[red bold]Error:[/] {err}", soft_wrap=True)
         return 2
-    console.rule("[bold]hgq_fpga demo: digits MLP → verified vu9p firmware")
+    rtl = backend in ("rtl", "both")
+    if rtl:
+        from hgq_fpga.backends.rtl import ToolMissingError
+        from hgq_fpga.backends.rtl.tools import require
+        try:
+            require("verilator")
+            require("yosys")
+        except ToolMissingError as err:
+            console.print(f"[red bold]Error:[/] {err} (or run the demo with --backend hls)", soft_wrap=True)
+            return 2
+    console.rule("[bold]hgq_fpga demo: digits MLP → verified vu9p firmware"
+                 + (" (HLS and RTL)" if backend == "both" else f" ({backend.upper()})"))
     keras.utils.set_random_seed(seed)
     splits = digits_splits(seed)
     console.print(f"data: {len(splits['train'][0])} training, {len(splits['val'][0])} validation and "
                   f"{len(splits['test'][0])} test images of 8×8 pixels (scikit-learn load_digits, bundled; pixels divided by 16)")
     status = train_and_deploy(build_model(), splits, epochs=epochs, out=out, board=BOARD, console=console,
-                              input_image=(8, 8))
+                              input_image=(8, 8), backend=backend, synth=rtl)
     console.print(f"done in {time.perf_counter() - started:.0f} s")
     return status
 
@@ -100,17 +119,19 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="python -m hgq_fpga.app.demo",
-        description="Train an HGQ MLP on the bundled 8x8 digits and write a verified vu9p HLS project.",
+        description="Train an HGQ MLP on the bundled 8x8 digits and write verified vu9p firmware (HLS and RTL).",
         epilog=("Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "
                 "deploy the smallest checkpoint within one point of the best accuracy; check Keras = "
-                "emulator = C++ on the test set (saved to OUT/data/test.npz, pixels divided by 16); "
-                "write OUT/report/. Exit status 1 if any output differs."))
+                "emulator = C++ = RTL on the test set (saved to OUT/data/test.npz, pixels divided by 16); "
+                "synthesize the RTL with Yosys; write OUT/report/. Exit status 1 if any output differs."))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"project folder (default {DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default 0)")
+    parser.add_argument("--backend", choices=("both", "hls", "rtl"), default=DEFAULT_BACKEND,
+                        help="projects to write (default both: HLS, and RTL synthesized with Yosys)")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     args = _parse(sys.argv[1:])
-    sys.exit(main(epochs=args.epochs, out=args.out, seed=args.seed))
+    sys.exit(main(epochs=args.epochs, out=args.out, seed=args.seed, backend=args.backend))

@@ -1,10 +1,12 @@
 """From a trained HGQ model to a verified, self-contained *design folder*; and back.
 
-A design folder is an HLS project (``make csim``, ``make synth BOARD=...``) with three additions
-that let every later step work from the folder alone:
+A design folder is an HLS project (``make csim``, ``make synth BOARD=...``), an RTL project in
+``rtl/`` (``make sim``, ``make synth BOARD=...``), or both (``backend="hls"|"rtl"|"both"``), with
+three additions that let every later step work from the folder alone:
 
     DIR/
       Makefile, build_prj.tcl, firmware/, tb/   the HLS project (hgq_fpga.backends.hls.writer)
+      rtl/                                      the Verilog RTL project (hgq_fpga.backends.rtl)
       ir/                                       the integer firmware IR it was generated from
       model.keras                               the calibrated Keras model (deployment mode)
       hgq_fpga.json                             the run record: board, verification, metrics, training
@@ -19,6 +21,7 @@ result is replaced in one step.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +37,12 @@ MANIFEST_VERSION = 1
 KERAS_FILE = "model.keras"
 FIRMWARE_DIR = "ir"
 REPORT_DIR = "report"
+#: the RTL project inside a design folder
+RTL_DIR = "rtl"
+#: ``backend`` choices: which projects a design folder holds
+BACKENDS = {"hls": ("hls",), "rtl": ("rtl",), "both": ("hls", "rtl")}
+#: the default: see :func:`build_design` (``backend``)
+DEFAULT_BACKEND = "hls"
 #: samples of the calibration data written as the C testbench's vectors (``make csim``)
 TESTBENCH_SAMPLES = 100
 
@@ -54,9 +63,12 @@ class DesignResult:
     #: the verifications on the ``checks`` data sets (held-out data), in their order
     checks: list = field(default_factory=list)
 
+    #: the synthesis report of the RTL project (``synth=True``), else None
+    rtl_synthesis: dict | None = None
+
     @property
     def ok(self) -> bool:
-        """True when Keras, the emulator and the C simulation agreed on every value of every data set."""
+        """True when Keras, the emulator and the C++ / RTL simulations agreed on every value of every data set."""
         return all(r.mismatches == 0 for r in (self.verification, *self.checks))
 
 
@@ -68,6 +80,8 @@ def verification_record(report, data_label: str) -> dict:
         "mismatches": int(report.mismatches),
         "keras_vs_emulator": int(report.keras_vs_emulator),
         "emulator_vs_csim": None if report.emulator_vs_csim is None else int(report.emulator_vs_csim),
+        "emulator_vs": {name: int(n) for name, n in (report.emulator_vs or {}).items()},
+        "chain": report.implementations,
         "ok": bool(report.ok),
         "overflow": None if report.overflow is None else report.overflow.to_dict(),
         "details": str(report),
@@ -107,11 +121,12 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
                  evaluate: Callable[[Any], dict] | None = None, training: dict | None = None,
                  checks: dict[str, np.ndarray] | None = None, replace: bool = False,
                  force: bool = False, extra_files: Callable[[Path], None] | None = None,
-                 calibrate: bool = True,
+                 calibrate: bool = True, backend: str = DEFAULT_BACKEND, synth: bool = False,
+                 rtl_options: dict | None = None,
                  labelled: tuple[np.ndarray, np.ndarray] | None = None,
                  labelled_label: str = "test data", class_names: list[str] | None = None,
                  input_image: tuple[int, ...] | None = None) -> DesignResult:
-    """Calibrate ``model``, write its HLS project, compile the C simulation, verify, and report.
+    """Calibrate ``model``, write its HLS and/or RTL project, compile the simulations, verify, report.
 
     Args:
         model: a trained HGQ Keras model (it is calibrated in place).
@@ -136,6 +151,13 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
         extra_files: called with the staging folder to add files before it is moved into place.
         calibrate: calibrate ``model`` on the calibration data first; ``False`` keeps the fixed
             types of a model that already has them (e.g. from post-training quantization).
+        backend: ``"hls"`` (default: the Vitis HLS project and its C simulation, needs only g++),
+            ``"rtl"`` (the Verilog project in ``DIR/rtl/``, simulated with Verilator) or
+            ``"both"``; every project written is verified against the emulator.
+        synth: also synthesize the RTL project with Yosys (``make synth`` in ``DIR/rtl``; needs
+            ``backend`` ``"rtl"`` or ``"both"``), so that the report shows LUTs and flip-flops.
+        rtl_options: further arguments of :func:`hgq_fpga.backends.rtl.write_project`
+            (``levels``, ``register_inputs``, ...).
         labelled: held-out inputs and their integer class labels ``(x, y)`` of a classifier
             (one output, one score per class): the report gets a per-class accuracy table and a
             ROC curve per class, Keras (``model`` before calibration) beside the firmware
@@ -149,9 +171,12 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
     """
     import hgq_fpga
     from hgq_fpga.backends.common.board import load_board
-    from hgq_fpga.backends.hls.writer import write_project
     from hgq_fpga.app.report import write_report
 
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if synth and "rtl" not in BACKENDS[backend]:
+        raise ValueError(f"synth=True synthesizes the RTL project: use backend 'rtl' or 'both', not {backend!r}")
     target = load_board(board)
     if clock_period is not None and not clock_period > 0:
         raise ValueError(f"clock period must be a positive number of ns, got {clock_period}")
@@ -164,21 +189,26 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
 
         keras_scores = np.asarray(model.predict(labelled[0], verbose=0, batch_size=1024))
         check_classifier(keras_scores, labelled[1])
-    with staging_folder(out) as staging:
+    with staging_folder(out) as staging, ExitStack() as stack:
         if calibrate:
             hgq_fpga.calibrate(model, calibration_data)
         fw = hgq_fpga.to_firmware(model)  # refuses a model without fixed types
-        project = write_project(fw, staging, board=board, name=name, clock_period=clock_period,
-                                tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
-        project.compile(macs="ap_fixed")  # verify the C++ exactly as HLS synthesises it
+        projects = _write_projects(fw, staging, BACKENDS[backend], board=board, name=name,
+                                   clock_period=clock_period, rtl_options=rtl_options,
+                                   tb_data=_first_samples(calibration_data, TESTBENCH_SAMPLES))
+        # Yosys is single-threaded: it runs while the simulations are compiled and compared
+        synthesis = projects[-1].start_synth(board=target.name, tool="yosys") if synth else None
+        stack.enter_context(synthesis or nullcontext())
+        compile_all(projects)
         model.save(staging / KERAS_FILE)
         measured = dict(metrics or {})
         if evaluate is not None:
             measured.update(evaluate(fw))
         x_check = calibration_data if verification_data is None else verification_data
-        report = hgq_fpga.verify(model, x_check, firmware=fw, project=project)
-        checked = [(label, hgq_fpga.verify(model, x, firmware=fw, project=project))
+        report = hgq_fpga.verify(model, x_check, firmware=fw, project=projects)
+        checked = [(label, hgq_fpga.verify(model, x, firmware=fw, project=projects))
                    for label, x in (checks or {}).items()]
+        rtl_synthesis = synthesis.wait() if synthesis is not None else None
         run = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
             "board": {"name": target.name, "part": target.part,
@@ -187,6 +217,8 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "hgq_fpga_version": hgq_fpga.__version__,
             "keras_model": KERAS_FILE, "firmware": FIRMWARE_DIR,
+            "backends": list(BACKENDS[backend]),
+            **({"rtl": _rtl_record(projects[-1])} if "rtl" in BACKENDS[backend] else {}),
             "verification": verification_record(report, verification_label),
             "metrics": measured,
         }
@@ -209,7 +241,53 @@ def build_design(model, calibration_data: np.ndarray, out: str | Path, *, board:
             move_into_place(staging, out, seen=seen, ours=is_design_folder, force=force)
         except FileExistsError as e:
             raise DesignError(str(e)) from None
-    return DesignResult(out, fw, report, run, data, [r for _, r in checked])
+    return DesignResult(out, fw, report, run, data, [r for _, r in checked], rtl_synthesis)
+
+
+def next_command(path: Path, run: dict) -> str:
+    """What to run next in a design folder: synthesis of its HLS project, else of its RTL project."""
+    board = run["board"]["name"]
+    if "hls" in (run.get("backends") or ("hls",)):
+        return f"cd {path} && make synth BOARD={board}"
+    return f"cd {Path(path) / RTL_DIR} && make synth BOARD={board}"
+
+
+def _write_projects(fw, folder: Path, backends: tuple[str, ...], *, board: str, name: str,
+                    clock_period: float | None, rtl_options: dict | None, tb_data) -> list:
+    """Write the projects of ``backends`` into ``folder`` (not yet compiled); the HLS one first.
+    The C++ is compiled as HLS synthesises it (``macs="ap_fixed"``) for the verification."""
+    projects = []
+    if "hls" in backends:
+        from hgq_fpga.backends.hls.writer import write_project as write_hls
+        projects.append(write_hls(fw, folder, board=board, name=name, clock_period=clock_period,
+                                  tb_data=tb_data))
+    else:
+        fw.save(folder / FIRMWARE_DIR)   # the HLS project holds it; without one, the folder does
+    if "rtl" in backends:
+        from hgq_fpga.backends.rtl import write_project as write_rtl
+        projects.append(write_rtl(fw, folder / RTL_DIR, board=board, clock_period=clock_period,
+                                  **(rtl_options or {})))
+    return projects
+
+
+def compile_all(projects: list) -> list:
+    """Compile every project's simulation: the C++ exactly as HLS synthesises it, the RTL with
+    Verilator; returns ``projects``."""
+    for prj in projects:
+        if prj.verification_name == "C++":
+            prj.compile(macs="ap_fixed")
+        else:
+            prj.compile()
+    return projects
+
+
+def _rtl_record(project) -> dict:
+    """What the run record keeps of the RTL project: where it is and its pipeline."""
+    info = project.info
+    return {"path": RTL_DIR, "top": info["top"], "latency_cycles": int(info["latency_cycles"]),
+            "clock_period_ns": float(info["clock_period_ns"]), "levels_per_stage": int(info["levels_per_stage"]),
+            "register_inputs": bool(info.get("register_inputs")),
+            "register_outputs": bool(info.get("register_outputs"))}
 
 
 @dataclass
@@ -240,11 +318,35 @@ class Design:
             raise DesignError(f"{path} is missing: the design folder is incomplete")
         return keras.models.load_model(path)
 
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The projects the folder holds (``("hls",)`` for folders written before the RTL backend)."""
+        return tuple(self.run.get("backends") or ("hls",))
+
     def project(self, firmware=None):
         """The HLS project's C simulation (compiled on first use)."""
         from hgq_fpga.backends.hls.writer import HLSProject
 
+        if "hls" not in self.backends:
+            raise DesignError(f"{self.path} holds no HLS project (converted with --backend "
+                              f"{'+'.join(self.backends)}); convert again with --backend hls or both")
         return HLSProject(firmware if firmware is not None else self.firmware(), self.path, self.name)
+
+    def rtl_project(self, firmware=None):
+        """The RTL project in ``rtl/`` (Verilator simulation compiled on first use)."""
+        from hgq_fpga.backends.rtl import RTLProject
+
+        folder = self.path / (self.run.get("rtl") or {}).get("path", RTL_DIR)
+        if "rtl" not in self.backends or not (folder / "project.json").is_file():
+            raise DesignError(f"{self.path} holds no RTL project; convert again with --backend rtl or both")
+        return RTLProject(firmware if firmware is not None else self.firmware(), folder)
+
+    def projects(self, firmware=None) -> list:
+        """Every project of the folder, compiled, in verification order (C++ first, then RTL)."""
+        fw = firmware if firmware is not None else self.firmware()
+        found = ([self.project(fw)] if "hls" in self.backends else []) \
+            + ([self.rtl_project(fw)] if "rtl" in self.backends else [])
+        return compile_all(found)
 
     def save_run(self) -> None:
         """Write the run record back (after a new verification, for instance)."""

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from rich.console import Console
 
-from hgq_fpga.app.design import build_design, check_destination
+from hgq_fpga.app.design import build_design, check_destination, next_command
 
 #: where the design folder keeps the held-out test split (inputs ``x``, labels ``y``)
 TEST_DATA = "data/test.npz"
@@ -27,7 +27,8 @@ def verify_command(out: str | Path) -> str:
 
 def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
                      epochs: int, out: str | Path, board: str = "vu9p", name: str = "myproject",
-                     console=None, input_image: tuple[int, ...] | None = None,
+                     console=None, backend: str = "hls", synth: bool = False,
+                     input_image: tuple[int, ...] | None = None,
                      class_names: list[str] | None = None,
                      **training_options: Any) -> int:
     """Train ``model`` with the recipe, deploy the chosen checkpoint to ``out`` and print the summary.
@@ -39,10 +40,12 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
     again; the summary prints that command. The report gets the per-class accuracy and ROC curves
     on the test split (classes named by ``class_names``); ``input_image`` (e.g. ``(8, 8)``) draws
     the first layer's units as images of the input. An earlier design folder at ``out`` is
-    replaced. ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
+    replaced. ``backend`` and ``synth`` go to :func:`~hgq_fpga.app.design.build_design` (``"both"``
+    and ``True``: also the RTL, simulated and synthesized with Yosys, whose LUTs and latency the
+    summary shows). ``training_options`` go to :func:`train_pareto` (``beta``, ``batch_size``, ...).
 
     Returns:
-        The exit status: 0 when the three implementations agree on every test output, else 1.
+        The exit status: 0 when all implementations agree on every test output, else 1.
     """
     console = console or Console()
     out = Path(out)
@@ -70,14 +73,17 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
             (folder / TEST_DATA).parent.mkdir(parents=True, exist_ok=True)
             np.savez(folder / TEST_DATA, x=x_test, y=y_test)
 
-        with console.status("calibrating, writing the HLS project, compiling the C simulation, verifying"):
+        steps = {"hls": "writing the HLS project, compiling the C simulation",
+                 "rtl": "writing the RTL, compiling its Verilator simulation",
+                 "both": "writing the HLS project and the RTL, compiling the C and Verilator simulations"}
+        doing = f"calibrating, {steps[backend]}, verifying" + (", synthesizing the RTL with Yosys" if synth else "")
+        with console.status(doing):
             result = build_design(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
-                             verification_label="whole test set", evaluate=evaluate, training=training,
-                             replace=True, extra_files=extra_files, labelled=(x_test, y_test),
-                             labelled_label="whole test set", input_image=input_image,
-                             class_names=class_names)
-    print_summary(result.report, out, f"cd {out} && make synth BOARD={result.run['board']['name']}",
-                  console=console)
+                                  verification_label="whole test set", evaluate=evaluate, training=training,
+                                  replace=True, extra_files=extra_files, backend=backend, synth=synth,
+                                  labelled=(x_test, y_test), labelled_label="whole test set",
+                                  input_image=input_image, class_names=class_names)
+    print_summary(result.report, out, next_command(out, result.run), console=console)
     console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)
     if not result.ok:
         console.print(f"[red bold]verification FAILED[/]: {result.verification}")

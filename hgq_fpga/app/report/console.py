@@ -12,8 +12,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from hgq_fpga.app.report import hardware
 from hgq_fpga.app.report.latency import latency_text
-from hgq_fpga.app.report.markdown import verification_line, verifications
+from hgq_fpga.app.report.markdown import chain, verification_line, verifications
 
 
 def _range(stats: dict) -> str:
@@ -24,7 +25,7 @@ def _mismatch_cell(verification: dict | None) -> str:
     if not verification:
         return "[yellow]not verified[/]"
     if verification["mismatches"] == 0:
-        return (f"[green bold]0[/] (Keras = emulator = C++ on {verification['samples']:,} samples, "
+        return (f"[green bold]0[/] ({chain(verification)} on {verification['samples']:,} samples, "
                 f"{verification.get('data', 'data')})")
     return f"[red bold]{verification_line(verification)}[/]"
 
@@ -46,6 +47,8 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     table.add_row("adders", f"{d.get('adders', 0):,} (CSD digits − 1 per weight + accumulation trees)")
     table.add_row("weights", f"{d['kept']:,} kept, {d['pruned']:,} pruned ({share:.1f} %) of {d['weights']:,}")
     table.add_row("estimated latency", latency_text(d))
+    for row in hardware.summary_rows(data.get("rtl_synthesis")):
+        table.add_row(*row)
     for v in verifications(data) or [None]:
         table.add_row("mismatches", _mismatch_cell(v))
     if project_dir is not None:

@@ -5,6 +5,7 @@ The Markdown is produced from the JSON data only, so the two files can never dis
 
 from __future__ import annotations
 
+from hgq_fpga.app.report import hardware
 from hgq_fpga.app.report.classification import no_labels_text
 from hgq_fpga.app.report.latency import latency_text
 
@@ -43,9 +44,14 @@ def verification_line(verification: dict | None) -> str:
     """One sentence: how many samples were compared and how many outputs differed."""
     if not verification:
         return "not run"
-    verdict = "Keras = emulator = C++" if verification["mismatches"] == 0 else "MISMATCH"
+    verdict = chain(verification) if verification["mismatches"] == 0 else "MISMATCH"
     return (f"{verification['mismatches']} mismatches on {verification['samples']:,} samples "
             f"({verification.get('data', 'data')}): {verdict}")
+
+
+def chain(verification: dict) -> str:
+    """``Keras = emulator = C++ = RTL``: the implementations a verification compared."""
+    return " = ".join(verification.get("chain") or ["Keras", "emulator", "C++"])
 
 
 def verifications(data: dict) -> list[dict]:
@@ -166,6 +172,7 @@ def render_markdown(data: dict) -> str:
     lines += _summary(data) + _layers(data) + _training(data.get("training"))
     lines += _classification(data.get("classification"))
     lines += _synthesis(data.get("synthesis"), data["design"])
+    lines += hardware.markdown_lines(data.get("rtl_synthesis"))
     details = [v for v in verifications(data) if v.get("details")]
     if details:
         lines += ["## Verification", ""]

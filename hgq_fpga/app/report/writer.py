@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from hgq_fpga.app.report import plots
+from hgq_fpga.app.report.hardware import find_rtl_synthesis
 from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.app.report.latency import estimate_latency
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
@@ -71,7 +72,8 @@ def write_report(fw, out_dir: str | Path, run: dict | None = None,
         out_dir: folder for ``report.json``, ``report.md`` and the PNGs. It is written in one
             step; an existing folder is replaced only if it holds an earlier report.
         run: the run record (``name``, ``board``, ``metrics``, ``verification``, ``training``, ...).
-        project_dir: the HLS project, searched for a Vitis C-synthesis report.
+        project_dir: the design folder, searched for a Vitis C-synthesis report and for the
+            RTL project's synthesis report (``rtl/reports/report.json``).
     """
     run = dict(run or {})
     out = Path(out_dir)
@@ -112,6 +114,9 @@ def _write(fw, out: Path, run: dict, project_dir) -> dict:
             stats.latency_adder_levels, board["clock_period_ns"], board.get("clock_uncertainty"))
     if synthesis is not None:
         data["synthesis"] = {"report": synthesis.to_dict(), "comparison": comparison}
+    rtl = find_rtl_synthesis(project_dir, stats.ebops) if project_dir is not None else None
+    if rtl is not None:
+        data["rtl_synthesis"] = rtl
     data["figures"] = _figures(stats, run, synthesis, comparison, out)
     (out / REPORT_FILE).write_text(json.dumps(data, indent=1) + "\n")
     (out / "report.md").write_text(render_markdown(data))

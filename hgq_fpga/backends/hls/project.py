@@ -52,6 +52,9 @@ def default_threads() -> int:
 class HLSProject:
     """The project folder ``path`` of firmware ``fw`` with top function ``name``."""
 
+    #: how ``hgq_fpga.verify`` names this implementation in its report
+    verification_name = "C++"
+
     def __init__(self, fw, path: str | Path, name: str, cache_dir: str | Path | None = None) -> None:
         self.fw = fw
         self.path = Path(path)

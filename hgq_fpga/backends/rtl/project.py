@@ -64,6 +64,9 @@ def default_cache_dir() -> Path:
 class RTLProject:
     """The folder ``path`` that :func:`~hgq_fpga.backends.rtl.write_project` wrote for ``fw``."""
 
+    #: how ``hgq_fpga.verify`` names this implementation in its report
+    verification_name = "RTL"
+
     def __init__(self, fw, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.fw = fw
         self.path = Path(path)
@@ -166,20 +169,53 @@ class RTLProject:
 
         ``tool``: ``"vivado"`` or ``"yosys"``; default Vivado when ``vivado`` is on PATH, else Yosys.
         """
+        return self.start_synth(board, tool).wait(timeout)
+
+    def start_synth(self, board: str | None = None, tool: str | None = None) -> "SynthRun":
+        """Start ``make synth`` in the background (Yosys is single-threaded: other work, such as
+        the simulations, can use the other cores meanwhile); ``.wait()`` returns :meth:`report`."""
         if tool not in (None, "vivado", "yosys"):
             raise ValueError(f"synthesis tool must be 'vivado' or 'yosys', got {tool!r}")
         if tool == "yosys" or (tool is None and shutil.which("vivado") is None):
             require("yosys")
         args = ["make", "-C", str(self.path), "synth"] + ([f"BOARD={board}"] if board else []) \
             + ([f"SYNTH_TOOL={tool}"] if tool else [])
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-            raise RuntimeError(f"synthesis in {self.path} failed:\n{tail}")
-        return self.report(board)
+        return SynthRun(self, board, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                      text=True))
 
     def report(self, board: str | None = None) -> dict:
         """The synthesis figures (see :mod:`hgq_fpga.backends.rtl.synth_report`); also written
         to ``reports/report.json`` and ``reports/report.md``."""
         from hgq_fpga.backends.rtl.synth_report import make_report
         return make_report(self.path, board)
+
+
+class SynthRun:
+    """A ``make synth`` that runs in the background; a context manager that stops it on error."""
+
+    def __init__(self, project: RTLProject, board: str | None, proc: subprocess.Popen) -> None:
+        self.project, self.board, self.proc = project, board, proc
+
+    def wait(self, timeout: float | None = None) -> dict:
+        """Wait for the synthesis; its report (a RuntimeError with the log's tail if it failed)."""
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        if self.proc.returncode != 0:
+            tail = "\n".join(out.strip().splitlines()[-30:])
+            raise RuntimeError(f"synthesis in {self.project.path} failed:\n{tail}")
+        return self.project.report(self.board)
+
+    def stop(self) -> None:
+        """End the synthesis if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def __enter__(self) -> "SynthRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -3,8 +3,9 @@
 Nodes are placed as soon as possible (ASAP).  A node joins the stage of its latest operand if
 the combinational depth there, plus its own cost (:data:`~hgq_fpga.backends.rtl.netlist.COST`),
 stays within ``levels`` adder levels; otherwise it opens the next stage and its operands are
-registered in between.  Inputs are registered on entry (stage 0) and outputs on exit, so the
-latency is ``last stage + 2`` clock cycles, and a new sample may enter on every clock.
+registered in between.  Optionally the inputs are registered on entry and the outputs on exit
+(see :data:`REGISTER_INPUTS`, :data:`REGISTER_OUTPUTS`), so the latency is ``last stage +
+registered inputs + registered outputs`` clock cycles, and a new sample may enter on every clock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from hgq_fpga.backends.rtl.netlist import COST, Netlist, Node
 #: Adder levels per ns of clock period, the default budget: a ripple adder of trigger-network
 #: width on UltraScale+ (carry chain, one LUT and routing) takes about 1.2 ns.
 NS_PER_LEVEL = 1.2
+
+#: Default port registers.  Outputs are registered, inputs are not: a module fed by registers
+#: (the usual case: a deserializer, or another such module) would otherwise register the same
+#: bits twice, one clock cycle for nothing; and every path of a design still starts and ends at
+#: a register, so its timing is that of one clean pipeline stage per cycle.
+REGISTER_INPUTS = False
+REGISTER_OUTPUTS = True
 
 
 def default_levels(clock_period_ns: float) -> int:
@@ -40,11 +48,14 @@ class Schedule:
     last_use: dict[int, int]
     last_stage: int
     levels: int
+    register_inputs: bool = REGISTER_INPUTS
+    register_outputs: bool = REGISTER_OUTPUTS
 
     @property
     def latency(self) -> int:
-        """Clock cycles from the edge that samples ``in_valid`` to the one that raises ``out_valid``."""
-        return self.last_stage + 2
+        """Clock cycles from a sample at the input ports (``in_valid``) to its result at the
+        output ports (``out_valid``); 0 for a purely combinational module."""
+        return self.last_stage + int(self.register_inputs) + int(self.register_outputs)
 
 
 def live_nodes(net: Netlist, outputs: list[Node]) -> list[Node]:
@@ -60,8 +71,10 @@ def live_nodes(net: Netlist, outputs: list[Node]) -> list[Node]:
     return [n for n in net.nodes if n.id in keep or n.kind == "input"]
 
 
-def schedule(nodes: list[Node], outputs: list[Node], levels: int) -> Schedule:
-    """ASAP stages of ``nodes`` (topologically ordered) within ``levels`` adder levels per stage."""
+def schedule(nodes: list[Node], outputs: list[Node], levels: int,
+             register_inputs: bool = REGISTER_INPUTS, register_outputs: bool = REGISTER_OUTPUTS) -> Schedule:
+    """ASAP stages of ``nodes`` (topologically ordered) within ``levels`` adder levels per stage;
+    the port registers as asked (they add a cycle each, see :attr:`Schedule.latency`)."""
     if levels < 1:
         raise ValueError(f"adder levels per stage must be at least 1, got {levels}")
     stage: dict[int, int] = {}
@@ -86,4 +99,4 @@ def schedule(nodes: list[Node], outputs: list[Node], levels: int) -> Schedule:
     for n in outputs:
         if not n.is_const:
             last_use[n.id] = last
-    return Schedule(stage, last_use, last, levels)
+    return Schedule(stage, last_use, last, levels, bool(register_inputs), bool(register_outputs))

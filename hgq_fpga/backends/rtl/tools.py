@@ -35,3 +35,16 @@ def version(tool: str) -> str:
     flag = "-V" if tool == "yosys" else "--version"
     out = subprocess.run([require(tool), flag], capture_output=True, text=True)
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else tool
+
+
+#: ``synth_xilinx`` options of ``make synth`` (and of the benchmark, for both designs compared):
+#: out-of-context (no I/O buffers), one flat netlist, LUTs and carry chains only (the RTL is
+#: multiplier-free; DSPs are used only where a user asks for them, see ``DSP``).
+SYNTH_XILINX_OPTIONS = "-flatten -nodsp -noiopad -noclkbuf"
+
+
+def yosys_commands(sources: str, top: str, family: str, stat_json: str, stat_txt: str | None = None) -> str:
+    """The Yosys script (``-p``) that synthesizes ``sources`` for ``family`` and writes ``stat``."""
+    script = (f"read_verilog {sources}; synth_xilinx -family {family} -top {top} {SYNTH_XILINX_OPTIONS}; "
+              f"tee -q -o {stat_json} stat -json")
+    return script + (f"; tee -q -o {stat_txt} stat" if stat_txt else "")

@@ -161,16 +161,11 @@ def _bus(port: Port, nodes: list[Node], r: _Refs, stage: int) -> str:
     return "{" + ", ".join(reversed(parts)) + "}" if len(parts) > 1 else parts[0]
 
 
-def emit_module(low: Lowered, nodes: list[Node], sched: Schedule, top: str, header: str) -> str:
-    """The text of module ``top``: ports, input registers, staged logic, pipeline registers."""
-    r = _Refs(sched)
-    lat = sched.latency
-    ports = ["input wire clk", "input wire rst", "input wire in_valid"]
-    ports += [f"input wire {_decl(p.width)}{p.name}" for p in low.inputs if p.width]
-    ports += ["output wire out_valid"]
-    ports += [f"output reg {_decl(p.width)}{p.name}" for p in low.outputs if p.width]
-    out = [header, f"module {top} (", ",\n".join("  " + p for p in ports), ");", ""]
-    out += [f"  // latency {lat} clock cycles, a new sample every clock (II = 1)",
+def _valid(lat: int) -> list[str]:
+    """The valid pipeline: ``in_valid`` delayed by ``lat`` clocks (a wire for ``lat = 0``)."""
+    if lat == 0:
+        return ["  // combinational: no clock cycle from input to output", "  assign out_valid = in_valid;", ""]
+    return [f"  // latency {lat} clock cycles, a new sample every clock (II = 1)",
             f"  reg [{lat - 1}:0] valid_sr;",
             "  always @(posedge clk) begin",
             "    if (rst) valid_sr <= " + lit(0, lat) + ";",
@@ -178,21 +173,47 @@ def emit_module(low: Lowered, nodes: list[Node], sched: Schedule, top: str, head
             "    else valid_sr <= in_valid;",
             "  end",
             f"  assign out_valid = valid_sr[{lat - 1}];", ""]
+
+
+def emit_module(low: Lowered, nodes: list[Node], sched: Schedule, top: str, header: str) -> str:
+    """The text of module ``top``: ports, optional input registers, staged logic, pipeline
+    registers and optional output registers."""
+    r = _Refs(sched)
+    out_kind = "reg" if sched.register_outputs else "wire"
+    ports = ["input wire clk", "input wire rst", "input wire in_valid"]
+    ports += [f"input wire {_decl(p.width)}{p.name}" for p in low.inputs if p.width]
+    ports += ["output wire out_valid"]
+    ports += [f"output {out_kind} {_decl(p.width)}{p.name}" for p in low.outputs if p.width]
+    out = [header, f"module {top} (", ",\n".join("  " + p for p in ports), ");", ""]
+    out += _valid(sched.latency)
     for tid, t in enumerate(low.net.tables):
         out += [_rom(tid, t), ""]
     regs, assigns = [], []
+    read = {a.id for n in nodes for a in n.args} | {n.id for ns in low.output_nodes for n in ns}
     for n in nodes:
+        if n.kind == "input" and n.id not in read:
+            continue                                   # an input element nothing depends on
         if n.kind == "input":
-            out.append(f"  reg {_decl(n.width)}n{n.id};")
-            regs.append(f"    n{n.id} <= {n.params['port']}[{n.params['offset'] + n.width - 1}:"
-                        f"{n.params['offset']}];")
+            bits = f"{n.params['port']}[{n.params['offset'] + n.width - 1}:{n.params['offset']}]"
+            if sched.register_inputs:
+                out.append(f"  reg {_decl(n.width)}n{n.id};")
+                regs.append(f"    n{n.id} <= {bits};")
+            else:
+                assigns.append(f"  wire {_decl(n.width)}n{n.id} = {bits};")
         else:
             assigns.append(f"  wire {_decl(n.width)}n{n.id} = {_expr(n, r, sched.stage[n.id])};")
         for d in range(1, sched.last_use[n.id] - sched.stage[n.id] + 1):
             out.append(f"  reg {_decl(n.width)}n{n.id}_d{d};")
             regs.append(f"    n{n.id}_d{d} <= {r.name(n, sched.stage[n.id] + d - 1)};")
     for p, ns in zip(low.outputs, low.output_nodes):
-        if p.width:
+        if not p.width:
+            continue
+        if sched.register_outputs:
             regs.append(f"    {p.name} <= {_bus(p, ns, r, sched.last_stage)};")
-    out += [""] + assigns + ["", "  always @(posedge clk) begin"] + regs + ["  end", "", "endmodule", ""]
+        else:
+            assigns.append(f"  assign {p.name} = {_bus(p, ns, r, sched.last_stage)};")
+    out += [""] + assigns
+    if regs:
+        out += ["", "  always @(posedge clk) begin"] + regs + ["  end"]
+    out += ["", "endmodule", ""]
     return "\n".join(out)

@@ -20,8 +20,9 @@ import numpy as np
 from hgq_fpga.backends.rtl import vectors
 from hgq_fpga.backends.rtl.lower import Port, lower_model
 from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject
-from hgq_fpga.backends.rtl.schedule import default_levels, live_nodes, schedule
-from hgq_fpga.backends.rtl.tools import PINNED
+from hgq_fpga.backends.rtl.schedule import (REGISTER_INPUTS, REGISTER_OUTPUTS, default_levels,
+                                            live_nodes, schedule)
+from hgq_fpga.backends.rtl.tools import PINNED, yosys_commands
 from hgq_fpga.backends.rtl.verilog import emit_module
 from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 
@@ -80,13 +81,9 @@ def _layout(p: Port) -> str:
 
 
 def _template_root() -> str:
-    """``hgq_fpga.templates`` (installed package data), or ``templates/`` beside the package in
-    a source checkout whose installed templates lack the RTL ones (e.g. another editable copy)."""
+    """``hgq_fpga.templates``: the installed package data (``templates/`` of the source tree)."""
     root = Path(str(resources.files("hgq_fpga.templates")))
     if not (root / "rtl" / "tb.cpp.j2").is_file():
-        checkout = Path(__file__).resolve().parents[3] / "templates"
-        if (checkout / "rtl" / "tb.cpp.j2").is_file():
-            return str(checkout)
         raise FileNotFoundError(f"RTL templates not found in {root / 'rtl'}; reinstall hgq_fpga")
     return str(root)
 
@@ -110,7 +107,8 @@ def _is_ours(path: Path) -> bool:
 
 def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: float | None = None,
                   top: str = "hgq_net", levels: int | None = None, cse: bool = True,
-                  share_products: bool = False,
+                  share_products: bool = False, register_inputs: bool = REGISTER_INPUTS,
+                  register_outputs: bool = REGISTER_OUTPUTS,
                   test_codes: list[np.ndarray] | None = None, n_vectors: int = DEFAULT_VECTORS,
                   replace: bool = False, cache_dir: str | Path | None = None) -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
@@ -121,7 +119,9 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     the register stages.  ``cse`` (default on; fewer LUTs than without on every model measured,
     see bench/bench_rtl.py): share sub-expressions ``x_a ± x_b·2^d`` across the columns of each
     Dense/Conv (greedy pair elimination).  ``share_products`` (with ``cse=False``): build each
-    ``x·m`` (odd ``m``) once per layer and share it across columns.  ``test_codes``: raw input codes for ``sim/`` (one array per input;
+    ``x·m`` (odd ``m``) once per layer and share it across columns.  ``register_inputs`` /
+    ``register_outputs``: a register stage at the input / output ports, one clock cycle each
+    (default: outputs only, see :data:`~hgq_fpga.backends.rtl.schedule.REGISTER_INPUTS`).  ``test_codes``: raw input codes for ``sim/`` (one array per input;
     default ``n_vectors`` random codes).  ``replace``: swap out an earlier hgq_fpga RTL project.
     """
     from hgq_fpga.backends.common.board import load_board
@@ -137,7 +137,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     low = lower_model(fw, share_products=share_products, cse=cse)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
-    sched = schedule(nodes, outs, levels)
+    sched = schedule(nodes, outs, levels, register_inputs, register_outputs)
     codes = test_codes if test_codes is not None else random_codes(fw, n_vectors)
     codes = [np.asarray(c, dtype=np.int64) for c in codes]
     expected = expected_codes(fw, codes)
@@ -146,7 +146,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "latency_cycles": sched.latency,
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
-            "cse": bool(cse),
+            "cse": bool(cse), "register_inputs": bool(register_inputs),
+            "register_outputs": bool(register_outputs),
             "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
             "boards": {d["name"]: d for d in boards},
             "nodes": {k: sum(1 for n in nodes if n.kind == k) for k in sorted({n.kind for n in nodes})},
@@ -161,7 +162,10 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
     ctx = dict(top=top, board=b.name, clock=clock, levels=levels, latency=sched.latency,
                latency_ns=f"{sched.latency * clock:g}", boards=boards, pinned=PINNED,
                n_vectors=len(codes[0]) if codes else 0, share_products=share_products, cse=cse,
-               verilator_flags=" ".join(VERILATOR_FLAGS))
+               register_inputs=bool(register_inputs), register_outputs=bool(register_outputs),
+               verilator_flags=" ".join(VERILATOR_FLAGS),
+               yosys_script=yosys_commands("$(SRC)", top, "$(FAMILY)", "reports/yosys_stat.json",
+                                           "reports/yosys_stat.txt"))
     tb_ports = lambda ps: [{"name": p.name, "word": word[p.name]} for p in ps if p.width]  # noqa: E731
     files = {
         f"src/{top}.v": emit_module(low, nodes, sched, top,
