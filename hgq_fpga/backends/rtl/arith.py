@@ -130,7 +130,42 @@ def _pair_key(a: Term, b: Term) -> tuple | None:
     return a.node.id, b.node.id, b.shift - a.shift, a.sign * b.sign
 
 
-def share_pairs(net: Netlist, columns: list[list[Term]]) -> list[list[Term]]:
+#: pair candidates a layer may hold before :func:`share_pairs` works in blocks of inputs
+MAX_PAIRS = 2_000_000
+
+
+def share_pairs(net: Netlist, columns: list[list[Term]], max_pairs: int | None = None) -> list[list[Term]]:
+    """Common sub-expression elimination across the columns of a constant matrix-vector product.
+
+    The greedy search keeps a count of every pair of terms in every column: ``n²/2`` per column of
+    ``n`` terms, which for a layer with hundreds of inputs is gigabytes. When a layer has more than
+    ``max_pairs`` (default :data:`MAX_PAIRS`) candidate pairs, its inputs are split into contiguous blocks small enough to stay
+    under that bound, and pairs are shared across the columns within each block only. The sum is
+    unchanged (each column is still the sum of all its terms); only sharing across blocks is lost.
+    """
+    max_pairs = MAX_PAIRS if max_pairs is None else max_pairs
+    pairs = sum(len(c) * (len(c) - 1) // 2 for c in columns)
+    if pairs <= max_pairs:
+        return _share_pairs(net, columns)
+    ids = sorted({t.node.id for c in columns for t in c})
+    rank = {node_id: i for i, node_id in enumerate(ids)}
+    longest = max(len(c) for c in columns)
+    terms_per_input = longest / len(ids)
+    # per block: len(columns) columns of about block * terms_per_input terms
+    per_block = max(2, int((2 * max_pairs / len(columns)) ** 0.5 / max(terms_per_input, 1.0)))
+    n_blocks = -(-len(ids) // per_block)
+    blocks: list[list[list[Term]]] = [[[] for _ in columns] for _ in range(n_blocks)]
+    for c, terms in enumerate(columns):
+        for t in terms:
+            blocks[rank[t.node.id] // per_block][c].append(t)
+    out: list[list[Term]] = [[] for _ in columns]
+    for block in blocks:
+        for c, terms in enumerate(_share_pairs(net, block)):
+            out[c] += terms
+    return out
+
+
+def _share_pairs(net: Netlist, columns: list[list[Term]]) -> list[list[Term]]:
     """Common sub-expression elimination across the columns of one constant matrix-vector product.
 
     Greedy: the pair of terms ``x_a·2^s ± x_b·2^(s+d)`` that occurs in the most columns becomes one
