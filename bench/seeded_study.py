@@ -28,6 +28,7 @@ import json
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -41,6 +42,15 @@ from .pareto import matched_ratio, pareto_indices
 from .resource_study import TARGET_RATIO, UNIFORM_STYLES, Plan, StudyConfig
 
 RESULTS = "seeded_study.json"
+#: the raw record for BENCHMARKS.md (bench/studies/seeded.py renders it)
+RAW = Path(__file__).resolve().parent / "seeded_results.json"
+#: what each preset leaves out of the full study, for the record
+REDUCTIONS = {
+    "full": "nothing: MLP and CNN, all training images, the full epochs, every uniform width and style",
+    "quick": "the MLP only, 10,000 training images, 20 epochs, saturating uniform at 4 and 8 bits",
+    "reduced": "the MLP only, 2,000 training images (1,000 validation, 2,000 test), 5 epochs, "
+               "the saturating uniform baseline at 4 bits only, 1,000 calibration images",
+}
 
 
 @dataclass(frozen=True)
@@ -71,12 +81,15 @@ def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int
     from .resource_study import accuracy, train_hgq, train_uniform
 
     def work(staging: Path) -> dict:
+        from hgq_fpga.nn.seeding import seeded
+
         split = load_data()
         cfg = replace(study, seed=seed)
-        if bits is None:
-            models, facts = train_hgq(plan, split, cfg, str(staging))
-        else:
-            models, facts = [train_uniform(plan, split, cfg, bits, style)], {}
+        with seeded(seed):  # not the process-wide RNG, which the worker's event loop draws from
+            if bits is None:
+                models, facts = train_hgq(plan, split, cfg, str(staging))
+            else:
+                models, facts = [train_uniform(plan, split, cfg, bits, style)], {}
         points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)}
                   for m in models]
         return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style), "seed": seed,
@@ -198,6 +211,10 @@ def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | P
     return summary
 
 
+def _reduced_data() -> data.Split:
+    return data.fashion_mnist(n_train=2000, n_val=1000, n_test=2000)
+
+
 def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
     """``"full"``, ``"quick"`` (the MLP, 3 seeds, under 10 minutes on 2 cores by its sizes) or
     ``"smoke"`` (tiny synthetic, for the test)."""
@@ -212,12 +229,29 @@ def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
         plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=1e-5),)
         study = replace(base.study, plans=plans, uniform_bits=(4, 8))
         return SeededConfig(study, uniform_styles=("saturating",)), base.load_data
+    if mode == "reduced":
+        # what 2 cores shared by 6 jobs (load ~20) could finish in half an hour on 2026-12-02:
+        # 3 seeds, the saturating uniform baseline at 4 bits, 5 epochs on 2,000 images
+        base = config.quick()
+        plans = (Plan(MLP, epochs=5, beta_start=1e-8, beta_stop=1e-5),)
+        study = replace(base.study, plans=plans, uniform_bits=(4,), n_calibration=1000)
+        return SeededConfig(study, uniform_styles=("saturating",)), _reduced_data
     if mode == "smoke":
         base = config.smoke()
         plans = tuple(replace(p, epochs=2) for p in base.study.plans[:1])
         return SeededConfig(replace(base.study, plans=plans), seeds=(0, 1), uniform_styles=("saturating",)), \
             base.load_data
-    raise ValueError(f"unknown mode {mode!r}; expected full, quick or smoke")
+    raise ValueError(f"unknown mode {mode!r}; expected full, quick, reduced or smoke")
+
+
+def write_record(summary: dict, preset_name: str, wall_seconds: float, path: Path = RAW) -> dict:
+    """The raw record: the summary, the preset and what it reduced, the wall time of the run, the
+    machine's load average at the end."""
+    record = {**summary, "preset": preset_name, "reduced": REDUCTIONS[preset_name],
+              "wall_seconds": round(wall_seconds, 1), "cores": os.cpu_count(),
+              "load_average": list(os.getloadavg())}
+    path.write_text(json.dumps(record, indent=1))
+    return record
 
 
 def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
@@ -231,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m bench.seeded_study", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the MLP, 3 seeds, 2 saturating widths")
+    parser.add_argument("--preset", choices=("full", "quick", "reduced"), default=None,
+                        help="reduced: the MLP, 3 seeds, 5 epochs on 2,000 images, saturating uniform at 4 bits")
     parser.add_argument("--out", type=Path, default=Path("build/bench_seeds"), help="study folder")
     parser.add_argument("--scheduler", default=None, help="existing Dask scheduler (default: local cluster)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores)")
+    parser.add_argument("--record", action="store_true", help=f"also write the raw record {RAW.name} for BENCHMARKS.md")
     args = parser.parse_args(argv)
-    cfg, load = preset("quick" if args.quick else "full")
+    t0 = time.perf_counter()
+    cfg, load = preset(args.preset or ("quick" if args.quick else "full"))
     try:
         load()  # fails now, with the install command, if Fashion-MNIST is missing
     except data.DatasetMissingError as exc:
@@ -249,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"ratio {_fmt(c['ratio'])} (mean ± SE, {c['seeds_matched']}/{c['seeds']} seeds matched)")
         print(f"  headline ({a['headline_config']}): {_fmt(a['headline_ratio'])}x, target {a['target_ratio']}")
     print(f"wrote {args.out / RESULTS}")
+    if args.record:
+        write_record(summary, args.preset or ("quick" if args.quick else "full"), time.perf_counter() - t0)
+        print(f"wrote {RAW}")
     return 1 if summary["failed"] else 0
 
 

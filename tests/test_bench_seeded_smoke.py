@@ -115,3 +115,35 @@ def test_interleaved_alternates_the_order():
 
     bench_training.interleaved({"a": Fake("a"), "b": Fake("b")}, None, None, 64, 5)
     assert seen == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
+
+
+def test_seeded_record_renders_its_numbers(study, tmp_path):
+    from bench.studies import seeded
+
+    _, _, _, summary = study
+    record = seeded_study.write_record(summary, "reduced", 12.0, tmp_path / "seeded_results.json")
+    assert json.loads((tmp_path / "seeded_results.json").read_text()) == json.loads(json.dumps(record))
+    text = seeded.render(record, tmp_path, tmp_path)
+    assert text.startswith("## ") and "uniform-sat-4b" in text and seeded_study.REDUCTIONS["reduced"] in text
+    c = record["architectures"]["mlp"]["uniform"]["uniform-sat-4b"]
+    assert f"{100 * c['val_accuracy']['mean']:.1f} ± {100 * c['val_accuracy']['std']:.1f}" in text
+    assert seeded.problems(record) == ["seeded: fewer than 3 seeds"]  # the smoke preset has 2
+
+
+def test_training_time_record_renders_every_mode_and_batch(tmp_path):
+    from bench.studies import training_time
+
+    def mode(ratio64):
+        return {"data": "fashion-mnist", "n_train": 10000, "rounds": 5, "per_batch": {
+            "64": {"plain_median_s": 2.0, "hgq_median_s": 2.0 * ratio64, "ratio": ratio64, "target": 1.5,
+                   "meets_target": ratio64 <= 1.5},
+            "1024": {"plain_median_s": 1.0, "hgq_median_s": 1.1, "ratio": 1.1, "target": 1.2, "meets_target": True}}}
+
+    record = {"modes": {"graph": mode(1.25), "xla": mode(1.75)}, "date": "2026-12-02 02:00 UTC", "cores": 2,
+              "load_before": [19.0, 0, 0], "load_after": [18.0, 0, 0]}
+    text = training_time.render(record, tmp_path, tmp_path)
+    assert text.startswith("## ") and text.count("| 64 |") == 2 and text.count("| 1024 |") == 2
+    assert "| 1.25 | ≤ 1.5 | met |" in text and "| 1.75 | ≤ 1.5 | missed |" in text
+    assert training_time.problems(record) == []
+    del record["modes"]["xla"]
+    assert training_time.problems(record) == ["training_time: no xla measurement"]

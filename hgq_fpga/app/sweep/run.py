@@ -118,6 +118,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
 
     import hgq_fpga
     from hgq_fpga.nn.recipe import train_pareto
+    from hgq_fpga.nn.seeding import seeded
 
     from .widths import set_initial_widths
 
@@ -127,17 +128,17 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
         arrays = {k: z[k] for k in z.files}
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     validation = (arrays["x_val"], arrays["y_val"])
-    keras.utils.set_random_seed(int(s["seed"]))
-    model = build_model(run)
-    widths = s["init_widths"]
-    if widths:
-        set_initial_widths(model, widths.get("weight_bits"), widths.get("activation_f"))
-    callbacks = [resolve_entry_point(c, run.base_dir)() for c in s["callbacks"]]
-    callbacks.append(_epoch_reporter(topic, run.name, s["epochs"]))
-    outcome = train_pareto(model, x_train, y_train, validation_data=validation, epochs=s["epochs"],
-                           checkpoint_dir=folder / CHECKPOINTS, beta=tuple(s["beta"]),
-                           learning_rate=s["learning_rate"], batch_size=s["batch_size"],
-                           tolerance=s["tolerance"], callbacks=callbacks)
+    with seeded(int(s["seed"])):  # not the process-wide RNG, which the worker's event loop draws from
+        model = build_model(run)
+        widths = s["init_widths"]
+        if widths:
+            set_initial_widths(model, widths.get("weight_bits"), widths.get("activation_f"))
+        callbacks = [resolve_entry_point(c, run.base_dir)() for c in s["callbacks"]]
+        callbacks.append(_epoch_reporter(topic, run.name, s["epochs"]))
+        outcome = train_pareto(model, x_train, y_train, validation_data=validation, epochs=s["epochs"],
+                               checkpoint_dir=folder / CHECKPOINTS, beta=tuple(s["beta"]),
+                               learning_rate=s["learning_rate"], batch_size=s["batch_size"],
+                               tolerance=s["tolerance"], callbacks=callbacks)
     emit(topic, {"run": run.name, "stage": "calibrating"})
     x_calib = x_train if s["n_calibration"] is None else x_train[:s["n_calibration"]]
     points = []

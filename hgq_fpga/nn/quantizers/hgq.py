@@ -42,6 +42,51 @@ def _exp2(t):
     return ops.power(ops.cast(2.0, t.dtype), t)
 
 
+def _broadcast_axes(x_shape, f_shape) -> tuple[list[int], tuple]:
+    """The axes of ``x`` that a tensor of ``f_shape`` is broadcast along, and ``f_shape`` itself."""
+    x_shape, f_shape = tuple(x_shape), tuple(f_shape)
+    lead = len(x_shape) - len(f_shape)
+    axes = list(range(lead)) + [lead + a for a, n in enumerate(f_shape) if n == 1 and x_shape[lead + a] != 1]
+    return axes, f_shape
+
+
+def _read(x):
+    """``x`` as a tensor; a variable as the tensor of its value (``custom_gradient`` would
+    otherwise see the variable itself and demand that its gradient be given too)."""
+    if isinstance(x, keras.Variable):
+        x = x.value
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        if isinstance(x, tf.Variable):
+            return tf.identity(x)
+    return ops.convert_to_tensor(x)
+
+
+def _fake_quantize(x, F, round_scaled):
+    """``(xq, xq_val)``: ``xq`` carries the straight-through gradients (see ``fake_quantize``),
+    ``xq_val`` is the same value without gradient."""
+    x, F = _read(x), _read(F)  # a variable is read once, outside: the op sees tensors only
+
+    @ops.custom_gradient
+    def quantize(x, F):
+        scale = _exp2(ops.stop_gradient(F))
+        xq = round_scaled(x * scale) / scale
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            dF = upstream * (_LN2 * (x - xq))  # x - xq = -(xq - x)
+            axes, f_shape = _broadcast_axes(dF.shape, F.shape)
+            if axes:
+                dF = ops.sum(dF, axis=axes)
+            return upstream, ops.reshape(dF, f_shape)
+
+        return xq, grad
+
+    xq = quantize(x, F)
+    return xq, ops.stop_gradient(xq)
+
+
 @keras.saving.register_keras_serializable(package="hgq_fpga")
 class HQuantizer(keras.layers.Layer):
     """Quantize one tensor with learned per-element (or per-channel / per-tensor) bit widths.
@@ -149,14 +194,18 @@ class HQuantizer(keras.layers.Layer):
         return fc + ops.stop_gradient(ops.round(fc) - fc)
 
     def fake_quantize(self, x, training: bool = False):
-        """Training-mode quantization in the input's float dtype; returns ``(xq, F)``."""
+        """Training-mode quantization in the input's float dtype; returns ``(xq, F)``.
+
+        Value ``xq = round_scaled(x * 2**F) / 2**F``; gradients: ``d/dx = 1`` (straight through)
+        and ``d/dF = ln2 * (x - xq)`` (the surrogate), summed over the axes that ``F`` is
+        broadcast along. Written as one custom-gradient op, the forward pass is the quantization
+        alone: the same value and gradients as ``xq + (x - sg(x)) + (F - sg(F)) * ln2 * (x - xq)``
+        (``sg`` = stop_gradient), without evaluating that expression's zero terms and their
+        gradients on every element of every batch. (A zero may keep the sign of ``x``, ``-0.0``
+        where the sum gave ``0.0``; the two are equal, and training mode is not the exact path.)
+        """
         F = self._F()
-        Fr = ops.stop_gradient(F)
-        scale = _exp2(Fr)
-        xq_val = ops.stop_gradient(self.round_scaled(x * scale) / scale)
-        err = ops.stop_gradient(x - xq_val)  # = -(xq - x)
-        # value: xq_val exactly; d/dx = 1; d/df = -ln2 * (xq - x) = ln2 * err
-        xq = xq_val + (x - ops.stop_gradient(x)) + (F - Fr) * (_LN2 * err)
+        xq, xq_val = _fake_quantize(x, F, self.round_scaled)
         if self.kind == "activation" and (training or self.recording):
             self._record(xq_val)
         return xq, F
