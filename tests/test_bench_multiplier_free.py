@@ -13,6 +13,7 @@ from bench import bench_multiplier_free as mf  # noqa: E402
 from bench.studies import multiplier_free as study  # noqa: E402
 
 
+@pytest.mark.slow   # about 3 min on 2 cores (training, Yosys, rerun); the study module is tested below
 def test_smoke_run_records_every_method(tmp_path):
     cfg = mf.preset("smoke")
     record = mf.run(cfg, str(tmp_path / "work"), log=lambda *_: None)

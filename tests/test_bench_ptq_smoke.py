@@ -11,7 +11,8 @@ from bench import bench_ptq
 from bench.report import DEFAULT_RESULTS
 from bench.studies import ptq as study
 
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+              pytest.mark.slow]   # the bench run takes minutes; tests/test_ptq.py covers the method
 
 
 @pytest.fixture(scope="module")

@@ -342,6 +342,7 @@ def test_imported_model_saves_calibrates_and_keeps_types(corpus, tmp_path):
     assert np.array_equal(before, np.asarray(model.predict(x, verbose=0)))
 
 
+@pytest.mark.slow   # 2 min; the jet model's bit-exactness with C++ stays in the default suite
 def test_cli_import_and_convert_from_qkeras(corpus, tmp_path):
     from click.testing import CliRunner
 
