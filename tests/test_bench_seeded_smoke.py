@@ -13,6 +13,9 @@ from bench import seeded_study
 from bench.saturating import SaturatingQuantizer
 
 
+pytestmark = pytest.mark.slow   # a bench smoke run of a minute or more; make test-all runs it
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from distributed import Client, LocalCluster

@@ -232,6 +232,7 @@ def test_mixed_precision_greedy_on_a_subset(data):
         assert again.ebops() == r.ebops and again.output_cosine() == r.output_cosine
 
 
+@pytest.mark.slow   # 30 s; the budget search itself is tested in the default suite
 def test_budgets_from_one_descent_equal_single_runs(data):
     from hgq_fpga.nn.importers.ptq import ptq_budgets
 
