@@ -4,6 +4,7 @@ Verilator-compile time, and Verilator predict throughput against the HLS C simul
 
     python -m bench.bench_rtl [--models demo,small,jet,fmnist] [--out build/bench_rtl]
     python -m bench.bench_rtl --collect            # merge the per-model results only
+    python -m bench.bench_rtl --time-demo --models '' # time a whole `make demo` run (idle machine!)
 
 Models: ``demo`` (the chosen checkpoint of ``make demo``, read from ``--demo DIR``, trained by
 running the demo when that folder is missing); ``small`` (16-16-5) and ``jet`` (16-64-32-32-5):
@@ -24,6 +25,8 @@ same Yosys with the same script (:func:`hgq_fpga.backends.rtl.tools.yosys_comman
 Each model's record goes to ``OUT/<model>.<part>.json`` as it finishes (``--parts ours`` and
 ``--parts da4ml``, and different models, can run in parallel processes); the end of every run
 merges all of them into ``bench/rtl_results.json`` (see ``bench/studies/rtl.py``).
+``--time-demo`` runs the demo (``python -m hgq_fpga.app.demo``, HLS + RTL + Yosys) once into a
+scratch folder and records its wall and CPU time and the load average (``OUT/demo_run.json``).
 """
 
 from __future__ import annotations
@@ -251,6 +254,21 @@ def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
     return found
 
 
+def time_demo(out: Path) -> dict:
+    """Wall and CPU seconds of one whole demo run (after installation), with the load around it."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="demo_timed.", dir=out) as d:
+        c, t = _cpu(), time.perf_counter()
+        subprocess.run([sys.executable, "-m", "hgq_fpga.app.demo", "--out", str(Path(d) / "demo")],
+                       check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+        wall, cpu = time.perf_counter() - t, _cpu() - c
+    run = {"command": "python -m hgq_fpga.app.demo", "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)}
+    (out / "demo_run.json").write_text(json.dumps(run, indent=1) + "\n")
+    print(json.dumps({"demo_run": run}), flush=True)
+    return run
+
+
 def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool,
               parts: tuple[str, ...] = ("ours", "da4ml")) -> dict:
     """Measure ``parts`` of one model; each part's record goes to ``OUT/<label>.<part>.json`` as it
@@ -263,7 +281,9 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     if "ours" in parts:
         with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:   # cold builds
             print(f"[{label}] ours", flush=True)
+            load = os.getloadavg()[0]
             row["ours"], prj = ours_row(fw, x, d, cache)
+            row["ours"]["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
             if speed:
                 print(f"[{label}] speed", flush=True)
                 row["speed"] = speed_row(fw, prj, row["ours"], d, cache)
@@ -271,7 +291,9 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     if python is not None and "da4ml" in parts:
         print(f"[{label}] da4ml", flush=True)
         try:
+            load = os.getloadavg()[0]
             da = da4ml_row(fw, x, python, d)
+            da["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
         except subprocess.CalledProcessError as err:
             da = {"error": f"{err}"}
         _save(out, label, "da4ml", {**{k: row[k] for k in ("info", "inputs", "ebops")}, "da4ml": da})
@@ -296,6 +318,8 @@ def collect(out: Path, raw: Path = RAW) -> dict:
               "settings": {"clock_ns": CLOCK_NS, "da4ml_latency_cutoff": DA4ML_CUTOFF, "n_sim": N_SIM,
                            "yosys": yosys_commands("SRC", "TOP", "xcup", "stat.json") + "; ltp -noff"},
               "models": models}
+    if (out / "demo_run.json").is_file():
+        record["demo_run"] = json.loads((out / "demo_run.json").read_text())
     raw.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {raw} ({len(models)} models)")
     return record
@@ -313,13 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fmnist-points", type=int, default=1)
     ap.add_argument("--parts", default="ours,da4ml", help="what to measure: ours, da4ml or both")
     ap.add_argument("--collect", action="store_true", help="only merge the per-model results")
+    ap.add_argument("--time-demo", action="store_true", help="also time one whole demo run")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.collect:
         parts = tuple(args.parts.split(","))
         python = None if args.no_da4ml or "da4ml" not in parts else ensure_da4ml(Path(args.da4ml_venv))
-        for name in args.models.split(","):
+        if args.time_demo:
+            time_demo(out)
+        for name in filter(None, args.models.split(",")):
             if name == "demo":
                 fw, info = demo_firmware(Path(args.demo))
                 run_model("demo", fw, info, out, python, speed=True, parts=parts)
