@@ -64,25 +64,50 @@ def po2_batch_norm(layer, rng) -> None:
     layer.set_weights([w.astype(np.float32) for w in (gamma, beta, mean, np.ones(n))])
 
 
+def learnable_targets(x: np.ndarray, shape: tuple[int, ...], rng) -> np.ndarray:
+    """Targets that are a fixed random function of the inputs. (Pure noise targets teach the model
+    to output their mean, 0, and a coarse output quantizer then rounds every output to 0: the
+    comparison would be vacuous.)"""
+    flat = x.reshape(len(x), -1)
+    proj = rng.normal(size=(flat.shape[1], int(np.prod(shape)))) / np.sqrt(flat.shape[1])
+    y = 2.0 * np.tanh(flat @ proj)
+    return y.reshape((len(x),) + shape).astype(np.float32)
+
+
+#: seeds tried per model: its brief training on 400 samples is not deterministic (threads) and
+#: can end with dead ReLUs and an all-zero output, which would make the comparison vacuous
+ATTEMPTS = 5
+
+
+def train_save_predict(spec: dict, folder: str):
+    """Build, train one short epoch, save and reload the model; QKeras's predictions on every data set."""
+    model = build(spec)
+    x = np.load(spec["data"]["train"]).astype(np.float32)
+    rng = np.random.default_rng(spec["seed"])
+    y = learnable_targets(x, tuple(model.output_shape[1:]), rng)
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    for layer in model.layers:
+        if isinstance(layer, qkeras.QBatchNormalization):
+            po2_batch_norm(layer, rng)
+    path = os.path.join(folder, spec["name"] + ".h5")
+    model.save(path)
+    loaded = qkeras_reader.load(path)
+    return loaded, {name: qkeras_reader.predict(loaded, np.load(data)) for name, data in spec["data"].items()}
+
+
 def main(job_path: str) -> int:
     job = json.load(open(job_path))
     folder = job["folder"]
     for spec in job["models"]:
-        model = build(spec)
-        x = np.load(spec["data"]["train"]).astype(np.float32)
-        rng = np.random.default_rng(spec["seed"])
-        y = rng.normal(size=(len(x),) + tuple(model.output_shape[1:])).astype(np.float32)
-        model.compile(keras.optimizers.Adam(0.01), "mse")
-        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-        for layer in model.layers:
-            if isinstance(layer, qkeras.QBatchNormalization):
-                po2_batch_norm(layer, rng)
-        path = os.path.join(folder, spec["name"] + ".h5")
-        model.save(path)
-        loaded = qkeras_reader.load(path)
+        for attempt in range(ATTEMPTS):
+            loaded, preds = train_save_predict({**spec, "seed": spec["seed"] + attempt}, folder)
+            if all(np.any(p != 0) for p in preds.values()):
+                break
+        else:
+            raise SystemExit(f"{spec['name']}: QKeras output all zero on some data set after {ATTEMPTS} seeds")
         qkeras_reader.describe(loaded).save(os.path.join(folder, spec["name"] + ".desc"))
-        for name, data in spec["data"].items():
-            pred = qkeras_reader.predict(loaded, np.load(data))
+        for name, pred in preds.items():
             np.save(os.path.join(folder, f"{spec['name']}.{name}.pred.npy"), pred)
     for probe in job.get("probes", []):
         q = qkeras.quantizers.get_quantizer(probe["quantizer"])

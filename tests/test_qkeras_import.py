@@ -285,9 +285,7 @@ def test_jet_model_bit_exact_with_cxx(corpus):
     assert compare(specs["jet"], folder, cxx=True) == {"train": 0, "x4": 0, "ties": 0}
 
 
-# cnn1 is slow-only: its brief QKeras training in the legacy subprocess sometimes ends all-zero (dead
-# ReLUs), which the vacuity guard below rightly refuses; fix the spec, then move it back
-@pytest.mark.parametrize("name", ["mlp0", "mlp1", "mlp2", "cnn0", pytest.param("cnn1", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["mlp0", "mlp1", "mlp2", "cnn0", "cnn1"])
 def test_corpus_bit_exact(corpus, name):
     specs, folder = corpus
     assert compare(specs[name], folder) == {"train": 0, "x4": 0, "ties": 0}
