@@ -227,31 +227,71 @@ def demo_firmware(design: Path):
 
 
 def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
-    """(label, firmware, info) of the smallest-EBOPs checkpoints of a Fashion-MNIST MLP trained here."""
-    import keras
+    """(label, firmware, info) of the ``points`` smallest-EBOPs checkpoints of the Pareto front of a
+    Fashion-MNIST MLP trained here.
 
-    import hgq_fpga
+    The front is trained once per setting (index ``OUT/fmnist_front.json``, written last and
+    atomically) and each chosen checkpoint's calibrated firmware is saved in
+    ``OUT/fmnist_front/<label>/`` (its ``info.json`` last): a second process (``--parts da4ml``
+    beside ``--parts ours``) or a later run with more ``--fmnist-points`` reuses the same models."""
+    from hgq_fpga.ir.model import load_firmware
+    index = out / "fmnist_front.json"
+    setting = {"n_train": n_train, "epochs": epochs}
+    if not (index.is_file() and json.loads(index.read_text())["setting"] == setting):
+        _atomic_json(index, {"setting": setting, **_train_fmnist_front(out, n_train, epochs)})
+    trained = json.loads(index.read_text())
+    found, split = [], None
+    for p in sorted(trained["front"], key=lambda p: p["ebops"])[:points]:
+        label = f"fmnist_e{p['epoch']}"
+        d = out / "fmnist_front" / label
+        if not (d / "info.json").is_file():
+            split = split or _fmnist_split(n_train)
+            fw, test_accuracy = _fmnist_firmware(out / p["path"], split)
+            fw.save(d / "ir")
+            _atomic_json(d / "info.json", {"epoch": p["epoch"], "val_accuracy": p["metric"],
+                                           "test_accuracy": test_accuracy, "n_train": n_train,
+                                           "epochs": epochs, "train_s": trained["train_s"]})
+        found.append((label, load_firmware(d / "ir"), json.loads((d / "info.json").read_text())))
+    return found
+
+
+def _atomic_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _fmnist_split(n_train: int):
     from bench.data import fashion_mnist
+    return fashion_mnist(n_train=n_train, n_val=2000, n_test=2000, seed=0)
+
+
+def _train_fmnist_front(out: Path, n_train: int, epochs: int) -> dict:
+    """Train the MLP; ``{"front": [point dicts, paths relative to out], "train_s"}``."""
     from bench.models import MLP, build
-    from hgq_fpga.nn.recipe import accuracy, train_pareto
-    split = fashion_mnist(n_train=n_train, n_val=2000, n_test=2000, seed=0)
+    from hgq_fpga.nn.recipe import train_pareto
+    split = _fmnist_split(n_train)
     model = build(MLP, (28, 28, 1), "hgq", seed=0, init_bits=4, f_init=4.0)
     t = time.perf_counter()
     outcome = train_pareto(model, split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
                            epochs=epochs, checkpoint_dir=out / "fmnist_checkpoints", beta=(1e-6, 1e-4),
                            batch_size=128)
-    train_s = time.perf_counter() - t
-    front = sorted(outcome.front, key=lambda p: p.ebops)[:points]
-    found = []
-    for p in front:
-        m = keras.models.load_model(p.path, compile=False)
-        hgq_fpga.calibrate(m, split.x_train[:5000])
-        fw = hgq_fpga.to_firmware(m)
-        label = f"fmnist_e{p.epoch}"
-        found.append((label, fw, {"epoch": p.epoch, "val_accuracy": p.metric,
-                                  "test_accuracy": accuracy(fw.predict(split.x_test), split.y_test),
-                                  "n_train": n_train, "epochs": epochs, "train_s": round(train_s, 1)}))
-    return found
+    front = [{**p.to_dict(), "path": os.path.relpath(p.path, out)} for p in outcome.front]
+    return {"front": front, "train_s": round(time.perf_counter() - t, 1)}
+
+
+def _fmnist_firmware(checkpoint: Path, split):
+    """The calibrated firmware of one checkpoint, and its test accuracy."""
+    import keras
+
+    import hgq_fpga
+    import hgq_fpga.nn.layers  # noqa: F401  (registers the layers that load_model finds)
+    from hgq_fpga.nn.recipe import accuracy
+    m = keras.models.load_model(checkpoint, compile=False)
+    hgq_fpga.calibrate(m, split.x_train[:5000])
+    fw = hgq_fpga.to_firmware(m)
+    return fw, accuracy(fw.predict(split.x_test), split.y_test)
 
 
 def time_demo(out: Path) -> dict:
