@@ -224,7 +224,7 @@ def test_renderer_shows_hgq2_and_the_verdict():
     assert "| graph (tf.function) | 64 | 2.000 | 2.500 | 5.000 | 1.25 | ≤ 1.5 | met | 2.00 | yes |" in text
     assert "| XLA (jit_compile) | 64 | 2.000 | 2.500 | 2.000 | 1.25 | ≤ 1.5 | met | 0.80 | no |" in text
     assert "| graph (tf.function) | 1024 | 1.000 | 1.100 | 3.300 | 1.10 | ≤ 1.2 | met | 3.00 | yes |" in text
-    assert "HGQ2 0.2.0 (Keras 3.15.1)" in text and "has the same kernels (53706 float weights, ours 53706)" in text
+    assert "interleaved (A B C, C B A, ...)" in text and "HGQ2 0.2.0 (Keras 3.15.1)" in text and "has the same kernels (53706 float weights, ours 53706)" in text
     assert training_time.problems(record) == []
 
 
@@ -240,4 +240,5 @@ def test_problems_only_fault_missing_hgq2_when_it_was_requested():
     old = {"modes": {"graph": {k: v for k, v in _mode(None, False).items() if k not in ("hgq2_requested", "models")}}}
     old.update(date="d", cores=2, load_before=[1.0], load_after=[1.0])
     assert training_time.problems(old) == ["training_time: no xla measurement"]
-    assert "## Training time: HGQ against plain Keras\n" in training_time.render(old, Path("."), Path("."))
+    text = training_time.render(old, Path("."), Path("."))
+    assert "## Training time: HGQ against plain Keras\n" in text and "interleaved (A B, B A, ...)" in text

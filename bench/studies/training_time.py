@@ -40,10 +40,10 @@ def _hgq2_line(record: dict) -> list[str]:
 def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
     first = next(iter(record["modes"].values()))
     with_hgq2 = any("hgq2_median_s" in b for r in record["modes"].values() for b in r["per_batch"].values())
-    who = "plain Keras and HGQ2" if with_hgq2 else "plain Keras"
+    who, order = ("plain Keras and HGQ2", "A B C, C B A") if with_hgq2 else ("plain Keras", "A B, B A")
     lines = [f"## Training time: HGQ against {who}", "",
              f"{first['data']}, {first['n_train']} images per epoch, 784-64-32-32-10 MLP; one untimed warm-up epoch "
-             f"each, then {first['rounds']} timed epochs per model, interleaved (A B C, C B A, ...); medians. "
+             f"each, then {first['rounds']} timed epochs per model, interleaved ({order}, ...); medians. "
              f"Measured {record['date']} on {record['cores']} cores shared with other jobs (load average "
              f"{record['load_before'][0]:.1f} before, {record['load_after'][0]:.1f} after): interleaving makes "
              "the ratios fair, the absolute times are not the machine's.", ""]
