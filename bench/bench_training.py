@@ -1,15 +1,21 @@
-"""Training time of the 784-64-32-32-10 HGQ MLP against the same plain Keras (float) Dense MLP.
+"""Training time of the 784-64-32-32-10 HGQ MLP against the same plain Keras (float) Dense MLP
+and against the same MLP in HGQ2 (PyPI ``hgq2==0.2.0``), the reference implementation.
 
 Whole ``fit`` epochs of real data (Fashion-MNIST when installed, else the synthetic stand-in), at
-batch 64 and at batch 1024, both models in the same process. After one untimed warm-up epoch each
-(tracing, allocation), the two are timed **interleaved**, one epoch each per round, the order
-alternating (A B, B A, ...) so that a drift of the machine's speed falls on both alike; each gets
-``rounds`` >= 5 timed epochs and the figure is the ratio of the **medians**. The HGQ model pays for
-the fake quantization of every weight and activation, the range tracking and the EBOPs term.
+batch 64 and at batch 1024. Ours and plain Keras run in this process; HGQ2 runs in a worker process
+inside its own venv (``bench/hgq2_env.py``, ``bench/hgq2_worker.py``: HGQ2 must never share a venv
+with hgq_fpga), driven through a proxy with the same "one epoch, return its seconds" interface.
+After one untimed warm-up epoch each (tracing, allocation), the contenders are timed
+**interleaved**, one epoch each per round, the order reversed every other round (A B C, C B A, ...)
+so that a drift of the machine's speed falls on all alike; each gets ``rounds`` >= 5 timed epochs
+and the figures are ratios of **medians**. The HGQ models pay for the fake quantization of every
+weight and activation, the range tracking and the EBOPs term.
 
-Targets (issue 19): HGQ / plain <= 1.5 at batch 64 and <= 1.2 at batch 1024.
+Targets (issue 19): HGQ / plain <= 1.5 at batch 64 and <= 1.2 at batch 1024, and ours faster than
+HGQ2 at both batches, with and without XLA.
 
     .venv/bin/python -m bench.bench_training [--quick] [--rounds 6] [--n-train N] [--xla | --write]
+                                             [--no-hgq2] [--hgq2-venv /work/venvs/hgq2]
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ import argparse
 import json
 import os
 import statistics
+import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import keras
 import numpy as np
@@ -30,6 +39,10 @@ TARGETS = {64: 1.5, 1024: 1.2}
 MIN_ROUNDS = 5
 #: the raw record of ``--write`` (bench/studies/training_time.py renders it)
 RAW = Path(__file__).resolve().parent / "training_time_results.json"
+#: the worker that runs the HGQ2 model inside the HGQ2 venv
+HGQ2_WORKER = Path(__file__).resolve().parent / "hgq2_worker.py"
+#: the contenders in their order of the first round
+ORDER = ("plain", "hgq", "hgq2")
 
 
 def plain_mlp() -> keras.Model:
@@ -51,26 +64,98 @@ def hgq_mlp() -> keras.Model:
     return keras.Model(inp, HDense(10, beta=1e-6)(x))
 
 
-def _epoch(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> float:
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-    return time.perf_counter() - t0
+class Contender(Protocol):
+    """Something the benchmark can time: one whole training epoch per call."""
+
+    def epoch(self) -> float:
+        """Run one epoch; return its wall seconds."""
+        ...
 
 
-def interleaved(models: dict[str, keras.Model], x: np.ndarray, y: np.ndarray, batch: int,
-                rounds: int, jit: bool = False) -> dict[str, list[float]]:
-    """Epoch times of each model, one warm-up epoch each, then ``rounds`` rounds of one epoch
-    each, the order reversed every other round; ``jit``: compiled with XLA (``jit_compile``)."""
-    names = list(models)
+class KerasContender:
+    """A Keras model of this process, compiled like every contender (Adam(1e-3), sparse categorical
+    cross-entropy from logits; ``jit``: XLA), one ``fit`` epoch of ``(x, y)`` at ``batch`` per call."""
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int, jit: bool = False) -> None:
+        self.model, self.x, self.y, self.batch = model, x, y, batch
+        model.compile(keras.optimizers.Adam(1e-3),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+
+    def epoch(self) -> float:
+        t0 = time.perf_counter()
+        self.model.fit(self.x, self.y, batch_size=self.batch, epochs=1, verbose=0)
+        return time.perf_counter() - t0
+
+
+class WorkerContender:
+    """Proxy of a model trained in a worker process (``bench/hgq2_worker.py``'s line protocol):
+    ``epoch()`` asks for one epoch at ``batch`` and returns the seconds the worker measured around
+    its own ``fit``, so the pipe's latency is not counted."""
+
+    def __init__(self, worker, batch: int, timeout: float = 600.0) -> None:
+        self.worker, self.batch, self.timeout = worker, int(batch), timeout
+
+    def epoch(self) -> float:
+        answer = self.worker.request(f"epoch {self.batch}", self.timeout)
+        seconds = answer.get("seconds")
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"{self.worker.name}: expected {{'seconds': s >= 0}}, got {answer}")
+        return float(seconds)
+
+
+def interleaved(contenders: dict[str, Contender], rounds: int) -> dict[str, list[float]]:
+    """Epoch times of each contender: one untimed warm-up epoch each (in order), then ``rounds``
+    rounds of one timed epoch each, the order reversed every other round (A B C, C B A, A B C, ...)."""
+    names = list(contenders)
     for name in names:
-        models[name].compile(keras.optimizers.Adam(1e-3),
-                             keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
-        _epoch(models[name], x, y, batch)
+        contenders[name].epoch()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            times[name].append(_epoch(models[name], x, y, batch))
+            times[name].append(contenders[name].epoch())
     return times
+
+
+def hgq2_command(python: Path, x_path: Path, y_path: Path, jit: bool = False, seed: int = 0) -> list[str]:
+    """The command line of the HGQ2 worker (run by the HGQ2 venv's ``python``)."""
+    return [str(python), str(HGQ2_WORKER), str(x_path), str(y_path), "--seed", str(seed)] + (["--jit"] if jit else [])
+
+
+def worker_env() -> dict[str, str]:
+    """The HGQ2 worker's environment: ours without PYTHONPATH (hgq_fpga must not be importable
+    there), TensorFlow's C++ log quiet, the TensorFlow backend."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+
+
+def describe(model: keras.Model) -> dict:
+    """Layer structure and parameter counts of a Keras model (the same fields as the HGQ2 worker's)."""
+    model(np.zeros((2, *model.input_shape[1:]), np.float32), training=False)  # build every quantizer
+    layers = [{"class": type(layer).__name__, "units": getattr(layer, "units", None),
+               "activation": (a if isinstance(a := getattr(layer, "activation", None), str) or a is None
+                              else getattr(a, "__name__", str(a))),
+               "kernel": list(layer.kernel.shape) if hasattr(layer, "kernel") else None,
+               "params": int(layer.count_params())} for layer in model.layers[1:]]
+    float_weights = sum(int(np.prod(v.shape)) for layer in model.layers[1:]
+                        for v in (getattr(layer, "kernel", None), getattr(layer, "bias", None)) if v is not None)
+    return {"layers": layers, "params": int(model.count_params()),
+            "trainable_params": sum(int(np.prod(v.shape)) for v in model.trainable_variables),
+            "float_weights": float_weights}
+
+
+def batch_summary(times: dict[str, list[float]], target: float | None) -> dict:
+    """Medians and ratios of one batch size's epoch times (``times``: contender -> seconds).
+
+    ``ratio`` is ours / plain (the issue's first target, ``meets_target``); with an ``"hgq2"`` entry
+    also ``hgq2_ratio`` = HGQ2 / ours and ``meets_hgq2_target`` = ours strictly faster than HGQ2.
+    """
+    p, h = statistics.median(times["plain"]), statistics.median(times["hgq"])
+    out = {"plain_s": times["plain"], "hgq_s": times["hgq"], "plain_median_s": p, "hgq_median_s": h,
+           "ratio": h / p, "target": target, "meets_target": None if target is None else h / p <= target}
+    if "hgq2" in times:
+        q = statistics.median(times["hgq2"])
+        out.update(hgq2_s=times["hgq2"], hgq2_median_s=q, hgq2_ratio=q / h, meets_hgq2_target=h < q)
+    return out
 
 
 def _real_data(n_train: int | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -87,38 +172,68 @@ def _real_data(n_train: int | None) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def run(quick: bool = False, rounds: int | None = None, n_train: int | None = None,
-        batches: tuple[int, ...] = tuple(TARGETS), load: Callable | None = None, jit: bool = False) -> dict:
-    """Time both models at each batch size; return the measurements.
+        batches: tuple[int, ...] = tuple(TARGETS), load: Callable | None = None, jit: bool = False,
+        hgq2: bool = False, hgq2_venv: Path | None = None, hgq2_python: Path | None = None) -> dict:
+    """Time the contenders at each batch size; return the measurements.
 
     Args:
         quick: 10,000 training images instead of all (the ratio is per epoch either way).
         rounds: timed epochs per model and batch (default 6; at least 5).
         load: ``n_train -> (x, y, name)`` (default: Fashion-MNIST, or the synthetic set).
-        jit: compile both models with XLA (``jit_compile=True``; Keras' default on CPU is off).
+        jit: compile every model with XLA (``jit_compile=True``; Keras' default on CPU is off).
+        hgq2: also time HGQ2 (off by default so that library callers and CI need no network; the
+            command line turns it on). Its venv is created on first use (``bench/hgq2_env.py``).
+        hgq2_venv: where that venv lives (default ``/work/venvs/hgq2``).
+        hgq2_python: a ready interpreter to run the worker with instead (skips the venv check).
 
     Returns:
-        ``{"data", "n_train", "rounds", "per_batch": {batch: {"plain_s": [...], "hgq_s": [...],
-        "plain_median_s", "hgq_median_s", "ratio", "target", "meets_target"}}, "ratio" (batch
-        1024's), "target_ratio", "meets_target" (every batch)}``.
+        ``{"data", "n_train", "rounds", "hgq2_requested", "models": {name: describe(...)},
+        "per_batch": {batch: batch_summary(...)}, "ratio" (batch 1024's), "target_ratio",
+        "meets_target" (ours / plain, every batch), "meets_hgq2_target" (ours faster than HGQ2 at
+        every batch; only with hgq2)}``.
     """
     rounds = rounds or 6
     if rounds < MIN_ROUNDS:
         raise ValueError(f"need at least {MIN_ROUNDS} timed epochs per model, got rounds={rounds}")
     x, y, name = (load or _real_data)(10000 if quick and n_train is None else n_train)
-    per_batch = {}
-    for batch in batches:
-        keras.utils.set_random_seed(0)
-        times = interleaved({"plain": plain_mlp(), "hgq": hgq_mlp()}, x, y, batch, rounds, jit)
-        p, h = statistics.median(times["plain"]), statistics.median(times["hgq"])
-        target = TARGETS.get(batch)
-        per_batch[str(batch)] = {"plain_s": times["plain"], "hgq_s": times["hgq"], "plain_median_s": p,
-                                 "hgq_median_s": h, "ratio": h / p, "target": target,
-                                 "meets_target": None if target is None else h / p <= target}
+    x, y = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y)
+    python = None
+    if hgq2:
+        from .hgq2_env import DEFAULT_VENV, ensure_hgq2_venv
+
+        python = hgq2_python or ensure_hgq2_venv(hgq2_venv or DEFAULT_VENV)
+    per_batch, models = {}, {}
+    with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp, ExitStack() as stack:
+        if python is not None:
+            x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
+            np.save(x_path, x)
+            np.save(y_path, y)
+        for batch in batches:
+            keras.utils.set_random_seed(0)
+            plain, ours = plain_mlp(), hgq_mlp()
+            if not models:
+                models = {"plain": describe(plain), "hgq": describe(ours)}
+            contenders: dict[str, Contender] = {"plain": KerasContender(plain, x, y, batch, jit),
+                                                "hgq": KerasContender(ours, x, y, batch, jit)}
+            if python is not None:
+                from .line_worker import LineWorker
+
+                worker = LineWorker(hgq2_command(python, x_path, y_path, jit), name="HGQ2 worker", env=worker_env())
+                stack.callback(worker.close)
+                models.setdefault("hgq2", {**worker.hello["model"], "hgq2": worker.hello.get("hgq2"),
+                                           "keras": worker.hello.get("keras")})
+                contenders["hgq2"] = WorkerContender(worker, batch)
+            per_batch[str(batch)] = batch_summary(interleaved(contenders, rounds), TARGETS.get(batch))
+            if python is not None:
+                worker.close()
     last = per_batch[str(max(batches))]
     verdicts = [b["meets_target"] for b in per_batch.values() if b["meets_target"] is not None]
-    return {"data": name, "n_train": len(x), "rounds": rounds, "order": "interleaved, alternating", "xla": jit,
-            "per_batch": per_batch, "batch": max(batches), "ratio": last["ratio"], "target_ratio": last["target"],
-            "meets_target": all(verdicts) if verdicts else None}
+    out = {"data": name, "n_train": len(x), "rounds": rounds, "order": "interleaved, alternating", "xla": jit,
+           "hgq2_requested": bool(hgq2), "models": models, "per_batch": per_batch, "batch": max(batches),
+           "ratio": last["ratio"], "target_ratio": last["target"], "meets_target": all(verdicts) if verdicts else None}
+    if python is not None:
+        out["meets_hgq2_target"] = all(b["meets_hgq2_target"] for b in per_batch.values())
+    return out
 
 
 def record(path: Path, **kwargs) -> dict:
@@ -142,19 +257,32 @@ def main() -> None:
     parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile=True)")
     parser.add_argument("--write", action="store_true",
                         help="run without and with XLA and write bench/training_time_results.json")
+    parser.add_argument("--no-hgq2", action="store_true", help="leave HGQ2 out (ours against plain Keras only)")
+    parser.add_argument("--hgq2-venv", type=Path, default=None,
+                        help="the HGQ2 venv, created when missing (default /work/venvs/hgq2)")
     args = parser.parse_args()
+    common = dict(quick=args.quick, rounds=args.rounds, n_train=args.n_train, hgq2=not args.no_hgq2,
+                  hgq2_venv=args.hgq2_venv)
     if args.write:
-        rec = record(RAW, quick=args.quick, rounds=args.rounds, n_train=args.n_train)
+        rec = record(RAW, **common)
         runs = rec["modes"].items()
         print(f"wrote {RAW} (load average {rec['load_before']} -> {rec['load_after']})")
     else:
-        runs = [("xla" if args.xla else "graph", run(quick=args.quick, rounds=args.rounds, n_train=args.n_train,
-                                                      jit=args.xla))]
+        runs = [("xla" if args.xla else "graph", run(jit=args.xla, **common))]
     for mode, r in runs:
         print(f"{mode}: {r['data']}: {r['n_train']} images per epoch, {r['rounds']} timed epochs per model, interleaved")
+        for who, m in r["models"].items():
+            layers = " ".join(f"{layer['class']}({layer['units'] or ''})" for layer in m["layers"])
+            print(f"  {who}: {layers}; "
+                  f"{m['float_weights']} float weights, {m['trainable_params']} trainable, {m['params']} in all")
         for batch, b in r["per_batch"].items():
-            print(f"  batch {batch}: plain {b['plain_median_s']:.3f} s, HGQ {b['hgq_median_s']:.3f} s per epoch "
-                  f"(medians); HGQ/plain {b['ratio']:.2f} (target <= {b['target']})")
+            line = (f"  batch {batch}: plain {b['plain_median_s']:.3f} s, HGQ {b['hgq_median_s']:.3f} s"
+                    + (f", HGQ2 {b['hgq2_median_s']:.3f} s" if "hgq2_median_s" in b else "")
+                    + f" per epoch (medians); HGQ/plain {b['ratio']:.2f} (target <= {b['target']})")
+            if "hgq2_ratio" in b:
+                line += f"; HGQ2/HGQ {b['hgq2_ratio']:.2f} (ours faster: {b['meets_hgq2_target']})"
+            print(line)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
