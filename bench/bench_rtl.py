@@ -24,7 +24,8 @@ same Yosys with the same script (:func:`hgq_fpga.backends.rtl.tools.yosys_comman
 
 Each model's record goes to ``OUT/<model>.<part>.json`` as it finishes (``--parts ours`` and
 ``--parts da4ml``, and different models, can run in parallel processes); the end of every run
-merges all of them into ``bench/rtl_results.json`` (see ``bench/studies/rtl.py``).
+merges all of them into ``bench/rtl_results.json`` (see ``bench/studies/rtl.py``). A part whose
+record is already there is kept, so an interrupted run resumes.
 ``--time-demo`` runs the demo (``python -m hgq_fpga.app.demo``, HLS + RTL + Yosys) once into a
 scratch folder and records its wall and CPU time and the load average (``OUT/demo_run.json``).
 """
@@ -318,6 +319,10 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     x = _float_inputs(fw, N_SIM)
     shape = [int(s.shape[0]) if len(s.shape) == 1 else list(s.shape) for s in fw.inputs]
     row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
+    done = {part: out / f"{label}.{part}.json" for part in parts if (out / f"{label}.{part}.json").is_file()}
+    for part, path in done.items():
+        print(f"[{label}] {part}: kept {path} (delete it to measure again)", flush=True)
+    parts = tuple(p for p in parts if p not in done)
     if "ours" in parts:
         with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:   # cold builds
             print(f"[{label}] ours", flush=True)

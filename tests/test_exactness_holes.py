@@ -52,13 +52,13 @@ def test_float64_denormals_and_underflowing_products(rnd):
 
 def test_float32_denormal_on_a_fine_grid_keeps_its_value():
     """With many fractional bits a float32 denormal is a nonzero code, so it must not read as 0."""
-    m = _quantizer_model(f_init=127.0, f_max=127.0)      # 2^127: the finest grid float32 trains on
+    m = _quantizer_model(f_init=126.0, f_max=126.0)      # 2^-126: the finest grid float32 trains on
     hgq_fpga.calibrate(m, np.array([[-3e-37], [2e-37]], np.float32))
     fw = hgq_fpga.to_firmware(m)
     x = np.array([[1.1e-38], [-1.1e-38], [5e-39], [-1.4e-45]], np.float32)
     assert np.all(np.abs(x) < np.finfo(np.float32).tiny)  # all denormal
     want = fw.predict(x.astype(np.float64))
-    assert want[0, 0] == 2.0 ** -127 and want[1, 0] == -2 * 2.0 ** -127
+    assert want[0, 0] == 0.0 and want[1, 0] == -2.0 ** -126 and want[3, 0] == -2.0 ** -126   # TRN
     assert np.array_equal(_keras(m, x), want)
 
 

@@ -28,18 +28,14 @@ from keras import ops
 from hgq_fpga import fixed
 from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
+from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
+from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2_pair
 
 GRANULARITIES = ("per_element", "per_channel", "per_tensor")
 KINDS = ("weight", "activation")
 TRAIN_ROUNDING = ("TRN", "RND")
 TRAIN_OVERFLOW = ("WRAP", "SAT")
 _LN2 = math.log(2.0)
-
-
-def _exp2(t):
-    """``2**t`` in ``t``'s dtype (training mode: fast, not guaranteed exact by every compiler)."""
-    t = ops.convert_to_tensor(t)
-    return ops.power(ops.cast(2.0, t.dtype), t)
 
 
 def _broadcast_axes(x_shape, f_shape) -> tuple[list[int], tuple]:
@@ -62,6 +58,25 @@ def _read(x):
     return ops.convert_to_tensor(x)
 
 
+def _round_clipped(f, lo: float, hi: float):
+    """``round(clip(f, lo, hi))`` with the gradient of the clip alone (straight through the round:
+    1 where ``lo <= f <= hi``, else 0), as one op."""
+    f = _read(f)
+
+    @ops.custom_gradient
+    def rounded(f):
+        fc = ops.clip(f, lo, hi)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return upstream * ops.cast(ops.equal(fc, f), upstream.dtype)   # lo <= f <= hi
+
+        return ops.round(fc), grad
+
+    return rounded(f)
+
+
 def _fake_quantize(x, F, round_scaled):
     """``(xq, xq_val)``: ``xq`` carries the straight-through gradients (see ``fake_quantize``),
     ``xq_val`` is the same value without gradient."""
@@ -69,8 +84,8 @@ def _fake_quantize(x, F, round_scaled):
 
     @ops.custom_gradient
     def quantize(x, F):
-        scale = _exp2(ops.stop_gradient(F))
-        xq = round_scaled(x * scale) / scale
+        scale, inverse = pow2_pair(ops.stop_gradient(F))
+        xq = round_scaled(x * scale) * inverse           # exact: products by powers of two
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -122,6 +137,9 @@ class HQuantizer(keras.layers.Layer):
             raise ValueError(f"HQuantizer supports overflow {TRAIN_OVERFLOW}, got {overflow_mode!r}")
         if not f_min <= f_init <= f_max:
             raise ValueError(f"need f_min <= f_init <= f_max, got {f_min}, {f_init}, {f_max}")
+        if not -POW2_LIMIT <= f_min <= f_max <= POW2_LIMIT:
+            raise ValueError(f"f_min and f_max must lie in [-{POW2_LIMIT}, {POW2_LIMIT}] (2**f must be a "
+                             f"normal float32), got {f_min}, {f_max}")
         self.kind = kind
         self.granularity = granularity
         self.round_mode = round_mode
@@ -190,8 +208,7 @@ class HQuantizer(keras.layers.Layer):
     # --------------------------------------------------------------- training
     def _F(self):
         """``F = round(clip(f))`` in value, with a straight-through gradient to ``f``."""
-        fc = ops.clip(self.f, self.f_min, self.f_max)
-        return fc + ops.stop_gradient(ops.round(fc) - fc)
+        return _round_clipped(self.f, self.f_min, self.f_max)
 
     def fake_quantize(self, x, training: bool = False):
         """Training-mode quantization in the input's float dtype; returns ``(xq, F)``.
@@ -260,18 +277,14 @@ class HQuantizer(keras.layers.Layer):
         lo = ops.where(seen, lo, 0.0)
         hi = ops.where(seen, hi, 0.0)
         mag = ops.maximum(hi, -lo)
-        live = mag > 0
         k = ops.cast(lo < 0, "float32")
-        i = ops.floor(ops.log2(ops.where(live, mag, 1.0))) + 1.0
-        return ops.where(live, ops.relu(k + i + F), 0.0)
+        return ops.relu(k + int_bits(mag) + F)      # mag == 0: k = 0, int_bits = -POW2_LIMIT: 0
 
     @staticmethod
     def weight_bits(wq, F):
-        """Per-element weight width ``bw = max(0, floor(log2|wq|) + 1 + F)``, 0 for ``wq == 0``."""
-        a = ops.stop_gradient(ops.abs(wq))
-        live = a > 0
-        i = ops.floor(ops.log2(ops.where(live, a, 1.0))) + 1.0
-        return ops.where(live, ops.relu(i + F), 0.0)
+        """Per-element weight width ``bw = max(0, floor(log2|wq|) + 1 + F)``, 0 for ``wq == 0``
+        (whose :func:`~hgq_fpga.nn.quantizers.pow2.int_bits` is ``-POW2_LIMIT``, below any ``-F``)."""
+        return ops.relu(int_bits(ops.stop_gradient(wq)) + F)
 
     # ------------------------------------------------------------- deployment
     def exact_quantize(self, x):
