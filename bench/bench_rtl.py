@@ -250,7 +250,8 @@ def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
             fw, test_accuracy = _fmnist_firmware(out / p["path"], split)
             fw.save(d / "ir")
             _atomic_json(d / "info.json", {"epoch": p["epoch"], "val_accuracy": p["metric"],
-                                           "test_accuracy": test_accuracy, "n_train": n_train,
+                                           "test_accuracy": test_accuracy, "n_test": len(split.y_test),
+                                           "n_train": n_train,
                                            "epochs": epochs, "train_s": trained["train_s"]})
         found.append((label, load_firmware(d / "ir"), json.loads((d / "info.json").read_text())))
     return found
