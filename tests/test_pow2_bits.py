@@ -58,3 +58,8 @@ def test_activation_bits_from_the_range_are_exact():
 def test_fractional_bit_bounds_beyond_float32_powers_are_refused(bad):
     with pytest.raises(ValueError, match="normal float32"):
         HQuantizer("weight", **bad)
+
+
+def test_int_bits_refuses_other_float_widths():
+    with pytest.raises(TypeError, match="float32"):
+        int_bits(np.array([1.0, 2.0]))

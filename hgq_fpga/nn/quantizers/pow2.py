@@ -27,5 +27,8 @@ def int_bits(x):
     """``floor(log2 |x|) + 1`` (float32) of a float32 tensor: the integer bits of ``|x|``'s
     leading one. A zero (or a denormal, which TensorFlow flushes to zero) gives ``-LIMIT``, so
     that ``relu(int_bits(x) + F)`` is 0 for it whenever ``F <= LIMIT``."""
+    x = ops.convert_to_tensor(x)
+    if x.dtype != "float32":   # another width's bits would be misread (float64 views as 2 x int32)
+        raise TypeError(f"int_bits reads float32 exponents; got a {x.dtype} tensor")
     field = ops.bitwise_and(ops.right_shift(ops.view(x, "int32"), _MANTISSA_BITS), 0xFF)
     return ops.cast(field - (_BIAS - 1), "float32")
