@@ -81,14 +81,8 @@ def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 
 
 def ensure_da4ml(venv: Path) -> Path:
     """The Python of the da4ml virtual environment, created (from PyPI) when missing."""
-    python = venv / "bin" / "python"
-    ok = python.is_file() and subprocess.run([str(python), "-c", "import da4ml"],
-                                              capture_output=True).returncode == 0
-    if not ok:
-        print(f"creating {venv} with {DA4ML}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", DA4ML], check=True)
-    return python
+    from .side_venv import ensure_venv
+    return ensure_venv(venv, (DA4ML,), "import da4ml")
 
 
 def yosys(sources: str, top: str, out: Path) -> dict:
