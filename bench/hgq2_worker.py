@@ -13,6 +13,22 @@ categorical cross-entropy from logits, optionally ``jit_compile``) and then answ
 
 One JSON object per line on stdout, nothing else: everything Keras or TensorFlow prints goes to stderr.
 
+A second mode trains one HGQ2 front for the seeded resource study (``bench/hgq2_front.py``):
+
+    python bench/hgq2_worker.py front DATA.npz OUT_DIR --betas B0,B1,... [--units 64,32,32,10]
+        [--batch-size 64] [--learning-rate 2e-3] [--seed 0] [--init default|fair]
+        [--init-bits 4] [--f-init 4]
+
+It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images) with ``beta = B<epoch>`` at each
+epoch and after every epoch writes ``OUT_DIR/epoch<k>.npz`` (written, then renamed): per layer ``j``
+the quantized kernel ``kernel<j>`` and bias ``bias<j>`` (HGQ2's ``qkernel``, ``qbias``), the input
+quantizer's rounded fractional and integer bits ``f_in<j>``, ``i_in<j>``, the last layer's output
+quantizer's ``f_out``, ``i_out``, and HGQ2's own ``val_accuracy`` and ``ebops``. It ends with one JSON line
+``{"done": true, "epochs": E, "train_s": ...}``. ``--init fair`` starts each weight with ``--init-bits``
+significant bits (``b = init_bits``, ``i`` = the integer bits of the weight's float value, as
+``hgq_fpga``'s ``init_bits`` does) and every activation with ``--f-init`` fractional bits; ``default``
+keeps HGQ2's own starting widths.
+
 The model, HGQ2's idiom: every ``QDense`` quantizes its *input* (HGQ2's default ``iq``), so the
 first layer's input quantizer is the model's input quantizer, like our ``HQuantize``; the last layer
 also quantizes its output (``enable_oq``), like our last ``HDense``, so both models quantize the
@@ -38,16 +54,21 @@ BETA = 1e-6
 UNITS = (64, 32, 32, 10)
 
 
-def build_model(n_in: int = 784, beta: float = BETA):
-    """The 784-64-32-32-10 MLP with HGQ2's layers (see the module docstring)."""
+def build_model(n_in: int = 784, beta: float = BETA, units: tuple[int, ...] = UNITS, datalane_f0: float | None = None):
+    """The MLP ``n_in``-``units`` with HGQ2's layers (see the module docstring); ``datalane_f0``:
+    the starting fractional bits of every activation quantizer (default: HGQ2's)."""
     import keras
+    from hgq.config import QuantizerConfig
     from hgq.layers import QDense
 
+    act = {} if datalane_f0 is None else {"iq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0),
+                                          "oq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0)}
     inp = keras.Input((n_in,))
     x = inp
-    for j, units in enumerate(UNITS):
-        last = j == len(UNITS) - 1
-        x = QDense(units, activation=None if last else "relu", beta0=beta, enable_oq=last)(x)
+    for j, width in enumerate(units):
+        last = j == len(units) - 1
+        x = QDense(width, activation=None if last else "relu", beta0=beta, enable_oq=last,
+                   **(act if last else {k: v for k, v in act.items() if k == "iq_conf"}))(x)
     return keras.Model(inp, x)
 
 
@@ -65,6 +86,88 @@ def describe(model) -> dict:
     trainable = sum(int(v.numpy().size) for v in model.trainable_variables)
     return {"layers": layers, "params": int(model.count_params()), "trainable_params": trainable,
             "float_weights": float_weights}
+
+
+def _fair_weight_bits(model, init_bits: int) -> None:
+    """Every kernel weight starts with ``init_bits`` significant bits: ``b = init_bits`` and ``i`` the
+    integer bits ``floor(log2|w|) + 1`` of its float value (``f = b - i``, as ``hgq_fpga`` starts)."""
+    import numpy as np
+
+    for layer in model.layers[1:]:
+        q = layer.kq.quantizer
+        w = np.asarray(layer.kernel.numpy(), np.float64)
+        mag = np.where(w == 0, 1.0, np.abs(w))
+        q._b.assign(np.full(w.shape, float(init_bits), np.float32))
+        q._i.assign((np.floor(np.log2(mag)) + 1).astype(np.float32))
+
+
+def export_epoch(model, path: str, logs: dict) -> None:
+    """The quantized values and activation widths of ``model`` (see the module docstring), as ``path``."""
+    import numpy as np
+
+    arrays = {}
+    layers = model.layers[1:]
+    for j, layer in enumerate(layers):
+        arrays[f"kernel{j}"] = np.asarray(layer.qkernel, np.float64)
+        arrays[f"bias{j}"] = np.asarray(layer.qbias, np.float64)
+        iq = layer.iq.quantizer
+        arrays[f"f_in{j}"] = np.asarray(iq.f, np.float64).reshape(-1)
+        arrays[f"i_in{j}"] = np.asarray(iq.i, np.float64).reshape(-1)
+    oq = layers[-1].oq.quantizer
+    arrays["f_out"] = np.asarray(oq.f, np.float64).reshape(-1)
+    arrays["i_out"] = np.asarray(oq.i, np.float64).reshape(-1)
+    arrays["val_accuracy"] = np.float64(logs.get("val_accuracy", np.nan))
+    arrays["ebops"] = np.float64(sum(float(layer.ebops) for layer in layers))
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def front_main(argv: list[str]) -> int:
+    """The ``front`` mode (see the module docstring)."""
+    ap = argparse.ArgumentParser(prog="hgq2_worker.py front", description="train one HGQ2 front")
+    ap.add_argument("data", help=".npz with x_train, y_train, x_val, y_val (flattened inputs)")
+    ap.add_argument("out", help="folder of the per-epoch exports")
+    ap.add_argument("--betas", required=True, help="comma-separated beta of each epoch")
+    ap.add_argument("--units", default=",".join(map(str, UNITS)))
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--learning-rate", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", choices=("default", "fair"), default="default")
+    ap.add_argument("--init-bits", type=int, default=4)
+    ap.add_argument("--f-init", type=float, default=4.0)
+    args = ap.parse_args(argv)
+    result_fd = os.dup(1)  # the one result line goes there; Keras's prints go to stderr
+    os.dup2(2, 1)
+    betas = [float(b) for b in args.betas.split(",")]
+
+    import numpy as np
+    import keras
+    from hgq.utils.sugar import BetaScheduler
+
+    d = np.load(args.data)
+    x, y, xv, yv = (d[k] for k in ("x_train", "y_train", "x_val", "y_val"))
+    keras.utils.set_random_seed(args.seed)
+    fair = args.init == "fair"
+    model = build_model(x.shape[1], beta=betas[0], units=tuple(int(u) for u in args.units.split(",")),
+                        datalane_f0=args.f_init if fair else None)
+    model(x[:2], training=False)
+    if fair:
+        _fair_weight_bits(model, args.init_bits)
+    model.compile(keras.optimizers.Adam(args.learning_rate),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    os.makedirs(args.out, exist_ok=True)
+
+    class Export(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            export_epoch(self.model, os.path.join(args.out, f"epoch{epoch + 1}.npz"), logs or {})
+
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=args.batch_size, epochs=len(betas), validation_data=(xv, yv), verbose=0,
+              callbacks=[BetaScheduler(lambda e: betas[min(e, len(betas) - 1)]), Export()])
+    result = {"done": True, "epochs": len(betas), "train_s": round(time.perf_counter() - t0, 2)}
+    os.write(result_fd, (json.dumps(result) + "\n").encode())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,4 +220,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(front_main(sys.argv[2:]) if sys.argv[1:2] == ["front"] else main())

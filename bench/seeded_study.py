@@ -15,7 +15,12 @@ all folders:
   over those of the smallest HGQ model of the same seed whose *validation* accuracy reaches the
   uniform model's validation accuracy; reported as mean +- standard error over the seeds that
   match (and how many did). The headline configuration is the one with the best mean validation
-  accuracy. Selection uses validation data only; test accuracies are reported, never used.
+  accuracy. Selection uses validation data only; test accuracies are reported, never used;
+* **HGQ2** (PyPI ``hgq2==0.2.0`` in its own venv, :mod:`bench.hgq2_front`), trained on the same
+  recipe from each of its starts (``hgq2_inits``: its default and a fair one) and recounted with
+  our EBOPs: per seed its front, and the ratio HGQ2 EBOPs / ours at the accuracy of HGQ2's most
+  accurate front model (validation, same seed), mean +- standard error over seeds. The start with
+  the lower mean ratio (HGQ2's better showing) is the headline.
 
     python -m bench.seeded_study [--quick] [--out DIR] [--scheduler ADDR] [--workers N]
 """
@@ -60,8 +65,15 @@ class SeededConfig:
     study: StudyConfig
     seeds: tuple[int, ...] = (0, 1, 2)
     uniform_styles: tuple[str, ...] = ("saturating", "free")
+    #: HGQ2's starts to train (:data:`bench.hgq2_front.INITS`); empty: no HGQ2 contender
+    hgq2_inits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from .hgq2_front import INITS
+
+        for init in self.hgq2_inits:
+            if init not in INITS:
+                raise ValueError(f"unknown HGQ2 start {init!r}; expected one of {INITS}")
         if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct and non-empty, got {self.seeds}")
         for style in self.uniform_styles:
@@ -69,15 +81,21 @@ class SeededConfig:
                 raise ValueError(f"unknown uniform style {style!r}; expected one of {tuple(UNIFORM_STYLES)}")
 
 
-def config_label(bits: int | None, style: str | None) -> str:
-    """``"hgq"`` or the uniform model's label, e.g. ``"uniform-sat-4b"``."""
+HGQ2_PREFIX = "hgq2-"
+
+
+def config_label(bits: int | None, style: str | None, hgq2_init: str | None = None) -> str:
+    """``"hgq"``, ``"hgq2-<init>"`` or the uniform model's label, e.g. ``"uniform-sat-4b"``."""
+    if hgq2_init is not None:
+        return HGQ2_PREFIX + hgq2_init
     return "hgq" if bits is None else f"{UNIFORM_STYLES[style][0]}-{bits}b"
 
 
 def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int,
               load_data: Callable[[], data.Split], bits: int | None, style: str | None,
-              topic: str | None = None) -> dict:
-    """One Dask task: train HGQ (``bits`` None) or one uniform model for ``seed``; publish it."""
+              hgq2_init: str | None = None, topic: str | None = None) -> dict:
+    """One Dask task: train HGQ (``bits`` None), one uniform model or HGQ2 (``hgq2_init``) for
+    ``seed``; publish it."""
     from .resource_study import accuracy, train_hgq, train_uniform
 
     def work(staging: Path) -> dict:
@@ -86,13 +104,16 @@ def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int
         split = load_data()
         cfg = replace(study, seed=seed)
         with seeded(seed):  # not the process-wide RNG, which the worker's event loop draws from
-            if bits is None:
+            if hgq2_init is not None:
+                from .hgq2_front import train_hgq2
+                models, facts = train_hgq2(plan, split, cfg, str(staging), hgq2_init)
+            elif bits is None:
                 models, facts = train_hgq(plan, split, cfg, str(staging))
             else:
                 models, facts = [train_uniform(plan, split, cfg, bits, style)], {}
         points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)}
                   for m in models]
-        return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style), "seed": seed,
+        return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style, hgq2_init), "seed": seed,
                 "points": points, "facts": facts}
 
     emit(topic, {"run": name, "stage": "training"})
@@ -108,7 +129,12 @@ def tasks(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str) 
         for seed in cfg.seeds:
             for bits, style in configs:
                 name = f"{plan.arch.name}-{config_label(bits, style)}-seed{seed}"
-                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, bits, style)))
+                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, bits, style, None)))
+            if plan.arch.kind != "mlp":
+                continue  # the HGQ2 contender builds MLPs only
+            for init in cfg.hgq2_inits:
+                name = f"{plan.arch.name}-{config_label(None, None, init)}-seed{seed}"
+                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, None, None, init)))
     return out
 
 
@@ -134,14 +160,43 @@ def _val_points(points: list[dict]) -> list[dict]:
     return [{**p, "test_accuracy": p["accuracy"], "accuracy": p["calibrated_val_accuracy"]} for p in points]
 
 
+def _front(points: list[dict]) -> list[dict]:
+    """The (validation accuracy, EBOPs) Pareto front of ``points``."""
+    return [points[i] for i in pareto_indices([p["accuracy"] for p in points], [p["ebops"] for p in points])]
+
+
+def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
+    """Per HGQ2 start: its fronts per seed and the ratio HGQ2 EBOPs / ours at the validation
+    accuracy of its most accurate front model, per seed and as mean +- SE (see the module docstring)."""
+    out = {}
+    for r in records:
+        init = r["config"][len(HGQ2_PREFIX):]
+        entry = out.setdefault(init, {"fronts": {}, "per_seed": {}})
+        front = _front(_val_points(r["points"]))
+        entry["fronts"][str(r["seed"])] = front
+        if r["seed"] in fronts and front:
+            best = max(front, key=lambda p: (p["accuracy"], -p["ebops"]))
+            m = matched_ratio(best, fronts[r["seed"]])
+            m["hgq2_label"], m["hgq2_test_accuracy"] = best["label"], best["test_accuracy"]
+            if m["match"] is not None:
+                m["match_test_accuracy"] = fronts[r["seed"]][m["match"]]["test_accuracy"]
+            entry["per_seed"][str(r["seed"])] = m
+    for entry in out.values():
+        ratios = [m["ratio"] for m in entry["per_seed"].values() if m["ratio"] is not None]
+        entry["ratio"] = mean_se(ratios)
+        entry["seeds_matched"], entry["seeds"] = len(ratios), len(entry["per_seed"])
+        entry["best_val_accuracy"] = mean_std([m["target_accuracy"] for m in entry["per_seed"].values()])
+        entry["best_test_accuracy"] = mean_std([m["hgq2_test_accuracy"] for m in entry["per_seed"].values()])
+    return out
+
+
 def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
     """The seeded summary of one architecture from its task records (see the module docstring)."""
     hgq = {r["seed"]: _val_points(r["points"]) for r in records if r["config"] == "hgq"}
-    fronts = {s: [pts[i] for i in pareto_indices([p["accuracy"] for p in pts], [p["ebops"] for p in pts])]
-              for s, pts in hgq.items()}
+    fronts = {s: _front(pts) for s, pts in hgq.items()}
     uniform: dict[str, dict[int, dict]] = {}
     for r in records:
-        if r["config"] != "hgq":
+        if r["config"] != "hgq" and not r["config"].startswith(HGQ2_PREFIX):
             uniform.setdefault(r["config"], {})[r["seed"]] = _val_points(r["points"])[0]
     configs = {}
     for label, by_seed in sorted(uniform.items()):
@@ -169,9 +224,14 @@ def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
             "per_seed": per_seed,
             "hgq_test_accuracy_within_its_ebops": mean_std(within)}
     headline = max(configs, key=lambda c: configs[c]["val_accuracy"]["mean"], default=None)
+    hgq2 = summarise_hgq2([r for r in records if r["config"].startswith(HGQ2_PREFIX)], fronts)
+    better = min((i for i in hgq2 if hgq2[i]["ratio"]["mean"] is not None),
+                 key=lambda i: hgq2[i]["ratio"]["mean"], default=None)
     return {"seeds": list(seeds), "hgq_fronts": {str(s): f for s, f in sorted(fronts.items())},
             "hgq_front_size": mean_std([len(f) for f in fronts.values()]), "uniform": configs,
-            "headline_config": headline, "headline_ratio": configs[headline]["ratio"] if headline else None}
+            "headline_config": headline, "headline_ratio": configs[headline]["ratio"] if headline else None,
+            "hgq2": hgq2, "hgq2_headline_init": better,
+            "hgq2_headline_ratio": hgq2[better]["ratio"] if better else None}
 
 
 def summarise(out_dir: Path, cfg: SeededConfig, names: Sequence[str]) -> dict:
@@ -183,7 +243,7 @@ def summarise(out_dir: Path, cfg: SeededConfig, names: Sequence[str]) -> dict:
         res["target_ratio"] = TARGET_RATIO.get(plan.arch.name)
         archs[plan.arch.name] = res
     return {"config": {**cfg.study.describe(), "seeds": list(cfg.seeds),
-                       "uniform_styles": list(cfg.uniform_styles)},
+                       "uniform_styles": list(cfg.uniform_styles), "hgq2_inits": list(cfg.hgq2_inits)},
             "trainings": len(records), "missing": sorted(set(names) - {r["name"] for r in records}),
             "architectures": archs}
 
@@ -219,16 +279,17 @@ def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
     """``"full"``, ``"quick"`` (the MLP, 3 seeds, under 10 minutes on 2 cores by its sizes) or
     ``"smoke"`` (tiny synthetic, for the test)."""
     from . import config
+    from .hgq2_front import INITS
     from .models import MLP
 
     if mode == "full":
         base = config.full()
-        return SeededConfig(base.study), base.load_data
+        return SeededConfig(base.study, hgq2_inits=INITS), base.load_data
     if mode == "quick":
         base = config.quick()
         plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=1e-5),)
         study = replace(base.study, plans=plans, uniform_bits=(4, 8))
-        return SeededConfig(study, uniform_styles=("saturating",)), base.load_data
+        return SeededConfig(study, uniform_styles=("saturating",), hgq2_inits=INITS), base.load_data
     if mode == "reduced":
         # what 2 cores shared by 6 jobs (load ~20) could finish in half an hour on 2026-12-02:
         # 3 seeds, the saturating uniform baseline at 4 bits, 5 epochs on 2,000 images
@@ -286,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label}: test accuracy {_fmt(c['test_accuracy'], 100)} %, EBOPs {_fmt(c['ebops'], digits=0)}; "
                   f"ratio {_fmt(c['ratio'])} (mean ± SE, {c['seeds_matched']}/{c['seeds']} seeds matched)")
         print(f"  headline ({a['headline_config']}): {_fmt(a['headline_ratio'])}x, target {a['target_ratio']}")
+        for init, h in a.get("hgq2", {}).items():
+            print(f"  HGQ2 ({init} start): best val. accuracy {_fmt(h['best_val_accuracy'], 100)} %; "
+                  f"HGQ2 EBOPs / ours at it {_fmt(h['ratio'])} (mean ± SE, {h['seeds_matched']}/{h['seeds']} seeds matched)")
     print(f"wrote {args.out / RESULTS}")
     if args.record:
         write_record(summary, args.preset or ("quick" if args.quick else "full"), time.perf_counter() - t0)

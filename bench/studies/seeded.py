@@ -4,6 +4,7 @@ seeds, the matched-accuracy ratio as mean ± standard error over seeds, chosen o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 KEY = "seeded"
@@ -41,10 +42,66 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
                    else ("met" if head["mean"] >= target else "missed"))
         lines += ["", f"Headline ({a['headline_config']}, the uniform configuration with the best mean validation "
                   f"accuracy): {_ms(head, digits=2, spread='se')}×, target ≥ {target}× (mean): **{verdict}**.", ""]
+        lines += _hgq2_lines(arch, a, plot_dir, md_dir)
     if record.get("failed") or record.get("missing"):
         lines += [f"Missing trainings: {', '.join(record.get('missing', []))}; failed: "
                   f"{', '.join(record.get('failed', {}))}.", ""]
     return "\n".join(lines)
+
+
+def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path) -> list[str]:
+    """The HGQ2 table (both starts), the verdict and the plot of both fronts, where HGQ2 ran."""
+    hgq2 = a.get("hgq2") or {}
+    if not hgq2:
+        return []
+    lines = ["HGQ2 0.2.0 on the same recipe (its own venv), each epoch's model rebuilt as ours and "
+             "calibrated, so both sides' EBOPs are our exact count from the trained values (a weight is "
+             "charged the bits its value needs; HGQ2's own count charges declared widths and biases). "
+             "Ratio: HGQ2's EBOPs over ours at the validation accuracy of HGQ2's most accurate front "
+             "model, same seed.", "",
+             "| HGQ2 start | its best val. accuracy % | its test accuracy % | HGQ2 EBOPs ÷ ours at that "
+             "accuracy (± SE) | seeds matched |", "|---|---|---|---|---|"]
+    for init, h in hgq2.items():
+        lines.append(f"| {init} | {_ms(h['best_val_accuracy'], 100)} | {_ms(h['best_test_accuracy'], 100)} | "
+                     f"{_ms(h['ratio'], digits=2, spread='se')} | {h['seeds_matched']}/{h['seeds']} |")
+    best = a.get("hgq2_headline_init")
+    if best:
+        ratio = a["hgq2_headline_ratio"]
+        verdict = "ours needs fewer EBOPs" if ratio["mean"] > 1 else "HGQ2 needs fewer EBOPs"
+        lines += ["", f"HGQ2's better start ({best}): ours needs {_ms(ratio, digits=2, spread='se')}× fewer "
+                  f"EBOPs at matched validation accuracy: **{verdict}**.", ""]
+    png = _plot(a, Path(plot_dir) / f"seeded_{arch}_hgq2.png")
+    return lines + [f"![HGQ and HGQ2 fronts, {arch}]({os.path.relpath(png, md_dir)})", ""]
+
+
+def _plot(a: dict, path: Path) -> Path:
+    """Validation accuracy against exact EBOPs: our HGQ fronts and HGQ2's, one marker per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = "osD^v<>"
+    series = [("HGQ (ours)", a["hgq_fronts"], "C0")]
+    series += [(f"HGQ2, {init} start", h["fronts"], f"C{k + 1}") for k, (init, h) in enumerate(a["hgq2"].items())]
+    for label, fronts, colour in series:
+        for k, (seed, front) in enumerate(sorted(fronts.items())):
+            pts = sorted(front, key=lambda p: p["ebops"])
+            ax.plot([p["ebops"] for p in pts], [100 * p["accuracy"] for p in pts], color=colour,
+                    marker=markers[k % len(markers)], ms=4, lw=1,
+                    label=f"{label}, seed {seed}")
+    ax.set_xscale("log")
+    ax.set_xlabel("EBOPs (exact, calibrated; our count on both sides)")
+    ax.set_ylabel("validation accuracy %")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
 
 
 def problems(record: dict) -> list[str]:
