@@ -117,6 +117,9 @@ def test_summary_ratio_is_hgq2_ebops_over_ours_at_its_best_accuracy():
     assert fair["per_seed"]["0"]["ratio"] == 1000 / 250 and fair["per_seed"]["1"]["ratio"] == 600 / 300
     assert fair["ratio"]["mean"] == 3.0 and math.isclose(fair["ratio"]["se"], math.sqrt(2) / math.sqrt(2))
     assert default["seeds_matched"] == 0 and default["ratio"]["mean"] is None
+    # at our best (0.85 at 900 EBOPs in seed 0): HGQ2's front never gets there; default's does (5000)
+    assert fair["seeds_matched_at_ours_best"] == 0
+    assert default["per_seed"]["0"]["at_ours_best"]["ratio"] == 5000 / 900
     assert s["hgq2_headline_init"] == "fair" and s["uniform"] == {}
 
 

@@ -184,14 +184,17 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
     others = record.get("comparisons", [])[1:]
     if others:
         out += ["The same comparison at each lower HGQ front model's accuracy (less one s.e.): adders "
-                "of each method's cheapest point reaching it, and HGQ's adders divided by them.", "",
+                "of each method's cheapest point reaching it, and HGQ's adders divided by them (and its "
+                "Yosys LUTs, HGQ's LUTs divided by them, where both points were synthesised).", "",
                 "| HGQ point (accuracy) | target | " + " | ".join(comp["methods"]) + " |",
                 "|---|---|" + "---|" * len(comp["methods"])]
         for c in others:
             cells = []
             for name in comp["methods"]:
                 r = c["methods"].get(name, {})
-                cells.append(f"{r['adders']:,} ({r['adder_ratio_vs_hgq']:.2f}×)" if r.get("reaches") else "–")
+                lut = (f"; {r['luts']:,} LUTs, {r['lut_ratio_vs_hgq']:.2f}×" if r.get("reaches")
+                       and r.get("lut_ratio_vs_hgq") else "")
+                cells.append(f"{r['adders']:,} ({r['adder_ratio_vs_hgq']:.2f}×{lut})" if r.get("reaches") else "–")
             out.append(f"| {c['hgq_reference']} ({c['hgq_best_accuracy']:.4f}) | {c['target_accuracy']:.4f} | "
                        + " | ".join(cells) + " |")
         out.append("")
