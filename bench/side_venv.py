@@ -3,6 +3,7 @@ first use and never mixed with the project's venv (HGQ2's wheel, for one, overwr
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -41,14 +42,23 @@ def ensure_venv(path: Path, packages: Sequence[str], probe: str, base_python: st
     python = venv_python(path)
     if venv_ready(python, probe):
         return python
-    print(f"creating {path} with {' '.join(packages)} (minutes)", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # one creator at a time (several Dask workers may ask at once); the others wait, then reuse it
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if venv_ready(python, probe):
+            return python
+        _create(path, python, packages, probe, base_python)
+    return python
+
+
+def _create(path: Path, python: Path, packages: Sequence[str], probe: str, base_python: str | None) -> None:
+    print(f"creating {path} with {' '.join(packages)} (minutes)", flush=True)
     _step([base_python or _base_python(), "-m", "venv", "--clear", str(path)], f"python -m venv {path}")
     _step([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
           f"pip install {' '.join(packages)} into {path}")
     if not venv_ready(python, probe):
         raise VenvError(f"{path}: created, but its python fails the check {probe!r}")
-    return python
 
 
 def _base_python() -> str:
