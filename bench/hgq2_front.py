@@ -35,6 +35,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from hgq_fpga.nn.quantizers.fixed import tight_types
+
 from .data import Split
 from .hgq2_env import ensure_hgq2_venv
 from .models import build
@@ -50,16 +52,14 @@ class HGQ2FrontError(RuntimeError):
 
 def fewest_fractional_bits(values: np.ndarray, floor: int) -> np.ndarray:
     """Per value, the fewest fractional bits ``F >= floor`` with ``value * 2**F`` an integer
-    (``floor`` for zero). Exact: read from the float64 mantissa, no logarithms."""
+    (``floor`` for zero): the ``f`` of the tightest exact type (:func:`tight_types`)."""
     v = np.asarray(values, np.float64)
-    mant, exp = np.frexp(np.abs(v))                      # |v| = mant * 2**exp, mant in [0.5, 1)
-    m = np.ldexp(mant, 53).astype(np.int64)              # the 53-bit integer mantissa
-    tz = np.zeros(v.shape, np.int64)
-    low = (m & -m)                                       # lowest set bit
-    nz = m != 0
-    tz[nz] = np.log2(low[nz].astype(np.float64)).astype(np.int64)  # an exact power of two
-    F = -(exp.astype(np.int64) - 53 + tz)
-    return np.where(nz, np.maximum(F, floor), floor)
+    return np.where(v != 0, np.maximum(tight_types(v)[2], floor), floor)
+
+
+def _dense_layers(model: keras.Model) -> list:
+    """The kernel layers of ``model`` in order (those with a kernel quantizer)."""
+    return [layer for layer in model.layers if hasattr(layer, "kq")]
 
 
 def _set_f(q, F: np.ndarray) -> None:
@@ -73,10 +73,10 @@ def _set_f(q, F: np.ndarray) -> None:
 def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarray]) -> keras.Model:
     """Our uncalibrated model of ``plan.arch`` holding one HGQ2 export (see the module docstring)."""
     model = build(plan.arch, image_shape, "hgq")
-    quantize, dense = model.layers[1], [l for l in model.layers if hasattr(l, "kq")]
-    if len(dense) != len([k for k in export if k.startswith("kernel")]):
-        raise HGQ2FrontError(f"the export has {len([k for k in export if k.startswith('kernel')])} kernels, "
-                             f"{plan.arch.name} has {len(dense)} dense layers")
+    quantize, dense = model.layers[1], _dense_layers(model)
+    kernels = sum(k.startswith("kernel") for k in export)
+    if len(dense) != kernels:
+        raise HGQ2FrontError(f"the export has {kernels} kernels, {plan.arch.name} has {len(dense)} dense layers")
     outs = [quantize.oq] + [l.oq for l in dense]
     f_act = [export[f"f_in{j}"] for j in range(len(dense))] + [export["f_out"]]
     i_act = [export[f"i_in{j}"] for j in range(len(dense))] + [export["i_out"]]
@@ -97,7 +97,7 @@ def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarr
 
 def check_exact(model: keras.Model, export: dict[str, np.ndarray]) -> None:
     """Raise unless the calibrated ``model``'s kernels and biases equal HGQ2's exactly."""
-    for j, layer in enumerate(l for l in model.layers if hasattr(l, "kq")):
+    for j, layer in enumerate(_dense_layers(model)):
         kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.deployed_weights())
         for name, ours, theirs in (("kernel", kernel, export[f"kernel{j}"]), ("bias", bias, export[f"bias{j}"])):
             bad = int(np.sum(ours != theirs))

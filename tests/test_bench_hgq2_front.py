@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import hgq_fpga
+from hgq_fpga import fixed
 from bench import hgq2_front, seeded_study
 from bench.models import Architecture
 from bench.resource_study import Plan, StudyConfig
@@ -78,7 +79,7 @@ def test_an_export_rebuilt_as_ours_is_exact_and_prunes_what_hgq2_pruned():
     expected = 0
     for layer, j, (ak, ai, af) in zip(dense, (0, 1), widths_in):
         magnitude = np.abs(np.ldexp(ex[f"kernel{j}"], hgq2_front.fewest_fractional_bits(ex[f"kernel{j}"], -8)))
-        bits = np.array([int(c).bit_length() for c in magnitude.astype(np.int64).ravel()]).reshape(magnitude.shape)
+        bits = fixed.bit_length(magnitude.astype(np.int64))
         expected += int((bits * (ak + ai + af)[:, None]).sum())
     assert ebops == expected > 0
 
@@ -141,7 +142,7 @@ def test_hgq2_tasks_bind_their_start_and_the_engine_topic():
 
 @pytest.mark.slow
 def test_hgq2_trains_and_every_epoch_rebuilds_exactly(tmp_path):
-    """End to end: the HGQ2 venv (created from PyPI on first use), two epochs on 600 images."""
+    """End to end: the HGQ2 venv (created from PyPI on first use), two epochs on the synthetic images."""
     from bench import data
 
     split = data.synthetic()
