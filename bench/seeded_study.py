@@ -48,8 +48,14 @@ from .pareto import matched_ratio, pareto_indices
 from .resource_study import TARGET_RATIO, UNIFORM_STYLES, Plan, StudyConfig
 
 RESULTS = "seeded_study.json"
+#: the full study's folder: longer than one sitting, so its finished runs' ``result.json`` and
+#: ``DONE`` are committed (``.gitignore`` keeps out the checkpoints) and a later sitting resumes
+FULL_OUT = Path(__file__).resolve().parent / "seeded_full"
+DEFAULT_OUT = Path("build/bench_seeds")
 #: the raw record for BENCHMARKS.md (bench/studies/seeded.py renders it)
 RAW = Path(__file__).resolve().parent / "seeded_results.json"
+#: the full preset's raw record, which may be part way (bench/studies/seeded_full.py renders it)
+RAW_FULL = Path(__file__).resolve().parent / "seeded_full_results.json"
 #: what each preset leaves out of the full study, for the record
 REDUCTIONS = {
     "full": "nothing: MLP and CNN, all training images, the full epochs, every uniform width and style",
@@ -102,6 +108,7 @@ def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int
     def work(staging: Path) -> dict:
         from hgq_fpga.nn.seeding import seeded
 
+        t0 = time.perf_counter()
         split = load_data()
         cfg = replace(study, seed=seed)
         with seeded(seed):  # not the process-wide RNG, which the worker's event loop draws from
@@ -115,27 +122,37 @@ def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int
         points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)}
                   for m in models]
         return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style, hgq2_init), "seed": seed,
-                "points": points, "facts": facts}
+                "points": points, "facts": facts,
+                "seconds": round(time.perf_counter() - t0, 1), "machine_cores": os.cpu_count()}
 
     emit(topic, {"run": name, "stage": "training"})
     record, _ = produce(run_folder(out_dir, name), work)
     return record
 
 
-def tasks(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str) -> list[tuple[str, Callable, tuple]]:
-    """Every training of the study as ``(name, function, args)`` for :func:`run_tasks`."""
+def configurations(cfg: SeededConfig) -> list[tuple[Plan, int | None, str | None, str | None]]:
+    """The study's configurations ``(plan, bits, style, hgq2_init)``, the most needed first: per
+    architecture, HGQ, then the first uniform style from the widest width down, then HGQ2's starts
+    (MLPs only: the HGQ2 contender builds MLPs), then the other uniform styles."""
     out = []
     for plan in cfg.study.plans:
-        configs = [(None, None)] + [(b, s) for s in cfg.uniform_styles for b in cfg.study.uniform_bits]
+        widths = sorted(cfg.study.uniform_bits, reverse=True)
+        uniform = [[(plan, b, style, None) for b in widths] for style in cfg.uniform_styles] or [[]]
+        hgq2 = [(plan, None, None, init) for init in cfg.hgq2_inits] if plan.arch.kind == "mlp" else []
+        out += [(plan, None, None, None)] + uniform[0] + hgq2 + [c for group in uniform[1:] for c in group]
+    return out
+
+
+def tasks(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str) -> list[tuple[str, Callable, tuple]]:
+    """Every training of the study as ``(name, function, args)`` for :func:`run_tasks`, in the order
+    of :func:`configurations`, each configuration for every seed before the next (Dask starts them
+    in this order). So a study stopped part way (the full one is longer than a sitting) holds whole
+    configurations, beginning with the headline's."""
+    out = []
+    for plan, bits, style, init in configurations(cfg):
         for seed in cfg.seeds:
-            for bits, style in configs:
-                name = f"{plan.arch.name}-{config_label(bits, style)}-seed{seed}"
-                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, bits, style, None)))
-            if plan.arch.kind != "mlp":
-                continue  # the HGQ2 contender builds MLPs only
-            for init in cfg.hgq2_inits:
-                name = f"{plan.arch.name}-{config_label(None, None, init)}-seed{seed}"
-                out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, None, None, init)))
+            name = f"{plan.arch.name}-{config_label(bits, style, init)}-seed{seed}"
+            out.append((name, train_one, (out_dir, name, plan, cfg.study, seed, load_data, bits, style, init)))
     return out
 
 
@@ -241,30 +258,59 @@ def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
             "hgq2_headline_ratio": hgq2[better]["ratio"] if better else None}
 
 
+def whole_configurations(records: list[dict], cfg: SeededConfig) -> tuple[list[dict], dict[str, list[int]]]:
+    """The records of the configurations that every seed has finished, and for each other
+    configuration of the study (``"arch/config"``, in the study's order) the seeds it has, maybe
+    none: a mean over fewer seeds than the study names is not reported, so a study stopped part
+    way shows whole configurations only."""
+    done: dict[str, list[dict]] = {}
+    for r in records:
+        done.setdefault(f"{r['arch']}/{r['config']}", []).append(r)
+    whole, partial = [], {}
+    for plan, bits, style, init in configurations(cfg):
+        key = f"{plan.arch.name}/{config_label(bits, style, init)}"
+        group = done.get(key, [])
+        seeds = sorted(r["seed"] for r in group)
+        if set(cfg.seeds) <= set(seeds):
+            whole += group
+        else:
+            partial[key] = seeds
+    return whole, partial
+
+
 def summarise(out_dir: Path, cfg: SeededConfig, names: Sequence[str]) -> dict:
-    """The whole summary from the finished task folders ``names``."""
+    """The whole summary from the finished task folders ``names`` (whole configurations only)."""
     records = [read_result(run_folder(out_dir, n)) for n in names if is_done(run_folder(out_dir, n))]
+    whole, partial = whole_configurations(records, cfg)
     archs = {}
     for plan in cfg.study.plans:
-        res = summarise_arch([r for r in records if r["arch"] == plan.arch.name], cfg.seeds)
+        res = summarise_arch([r for r in whole if r["arch"] == plan.arch.name], cfg.seeds)
         res["target_ratio"] = TARGET_RATIO.get(plan.arch.name)
         archs[plan.arch.name] = res
     return {"config": {**cfg.study.describe(), "seeds": list(cfg.seeds),
                        "uniform_styles": list(cfg.uniform_styles), "hgq2_inits": list(cfg.hgq2_inits)},
-            "trainings": len(records), "missing": sorted(set(names) - {r["name"] for r in records}),
+            "trainings": len(records), "trainings_planned": len(names),
+            "missing": sorted(set(names) - {r["name"] for r in records}),
+            "incomplete_configurations": partial,
+            # each training's own wall time, summed: the study's cost in one-core worker hours
+            # (the full study is resumed over several sittings, so no single wall clock spans it)
+            "training_seconds": {"sum": round(sum(r.get("seconds", 0.0) for r in records), 1),
+                                 "timed": sum(1 for r in records if "seconds" in r)},
             "architectures": archs}
 
 
 def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | Path, client=None,
-        scheduler: str | None = None, workers: int | None = None, retries: int = 2, progress=None) -> dict:
-    """Run every unfinished training on Dask, then write and return ``out_dir/seeded_study.json``."""
+        scheduler: str | None = None, workers: int | None = None, retries: int = 2, progress=None,
+        train: bool = True) -> dict:
+    """Run every unfinished training on Dask (none when ``train`` is False), then write and return
+    ``out_dir/seeded_study.json``."""
     from hgq_fpga.app.sweep import connect, run_tasks
     from hgq_fpga.app.sweep.progress import SweepProgress
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo_all = tasks(cfg, load_data, str(out.resolve()))
-    todo = [t for t in todo_all if not is_done(run_folder(out, t[0]))]
+    todo = [t for t in todo_all if train and not is_done(run_folder(out, t[0]))]
     failed: dict[str, str] = {}
     if todo:
         display = (progress or SweepProgress()).plan([(t[0], 1) for t in todo], len(todo_all) - len(todo))
@@ -312,13 +358,17 @@ def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
     raise ValueError(f"unknown mode {mode!r}; expected full, quick, reduced or smoke")
 
 
-def write_record(summary: dict, preset_name: str, wall_seconds: float, path: Path = RAW) -> dict:
-    """The raw record: the summary, the preset and what it reduced, the wall time of the run, the
-    machine's load average at the end."""
+def write_record(summary: dict, preset_name: str, wall_seconds: float, path: Path | None = None) -> dict:
+    """The raw record, written atomically to ``path`` (default: :data:`RAW_FULL` for the full preset,
+    :data:`RAW` otherwise): the summary, the preset and what it reduced, the wall time of this
+    sitting, the machine's load average at the end."""
     record = {**summary, "preset": preset_name, "reduced": REDUCTIONS[preset_name],
               "wall_seconds": round(wall_seconds, 1), "cores": os.cpu_count(),
               "load_average": list(os.getloadavg())}
-    path.write_text(json.dumps(record, indent=1))
+    path = path or (RAW_FULL if preset_name == "full" else RAW)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
     return record
 
 
@@ -335,19 +385,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the MLP, 3 seeds, 2 saturating widths")
     parser.add_argument("--preset", choices=("full", "quick", "reduced"), default=None,
                         help="reduced: the MLP, 3 seeds, 5 epochs on 2,000 images, saturating uniform at 4 bits")
-    parser.add_argument("--out", type=Path, default=Path("build/bench_seeds"), help="study folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"study folder (default: bench/{FULL_OUT.name} for the full preset, whose finished "
+                             f"runs are committed; {DEFAULT_OUT} otherwise)")
     parser.add_argument("--scheduler", default=None, help="existing Dask scheduler (default: local cluster)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores)")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="train nothing: summarise the finished runs (a study stopped part way)")
     parser.add_argument("--record", action="store_true", help=f"also write the raw record {RAW.name} for BENCHMARKS.md")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    cfg, load = preset(args.preset or ("quick" if args.quick else "full"))
+    name = args.preset or ("quick" if args.quick else "full")
+    cfg, load = preset(name)
+    args.out = args.out or (FULL_OUT if name == "full" else DEFAULT_OUT)
     try:
         load()  # fails now, with the install command, if Fashion-MNIST is missing
     except data.DatasetMissingError as exc:
         print(error_line(exc), file=sys.stderr)
         return 2
-    summary = run(cfg, load, args.out, scheduler=args.scheduler, workers=args.workers)
+    summary = run(cfg, load, args.out, scheduler=args.scheduler, workers=args.workers, train=not args.summarise_only)
     for name, a in summary["architectures"].items():
         print(f"{name}: HGQ front size {_fmt(a['hgq_front_size'], digits=1)} (mean ± std over seeds)")
         for label, c in a["uniform"].items():
@@ -359,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"HGQ2 EBOPs / ours at it {_fmt(h['ratio'])} (mean ± SE, {h['seeds_matched']}/{h['seeds']} seeds matched)")
     print(f"wrote {args.out / RESULTS}")
     if args.record:
-        write_record(summary, args.preset or ("quick" if args.quick else "full"), time.perf_counter() - t0)
-        print(f"wrote {RAW}")
+        write_record(summary, name, time.perf_counter() - t0)
+        print(f"wrote {RAW_FULL if name == 'full' else RAW}")
     return 1 if summary["failed"] else 0
 
 

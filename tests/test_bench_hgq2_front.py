@@ -130,8 +130,8 @@ def test_hgq2_tasks_bind_their_start_and_the_engine_topic():
                                     uniform_styles=("saturating",), hgq2_inits=("fair",))
     tasks = seeded_study.tasks(cfg, lambda: None, "/out")
     names = [t[0] for t in tasks]
-    assert names == ["tiny-hgq-seed0", "tiny-uniform-sat-4b-seed0", "tiny-hgq2-fair-seed0",
-                     "tiny-hgq-seed1", "tiny-uniform-sat-4b-seed1", "tiny-hgq2-fair-seed1"]
+    assert names == ["tiny-hgq-seed0", "tiny-hgq-seed1", "tiny-uniform-sat-4b-seed0", "tiny-uniform-sat-4b-seed1",
+                     "tiny-hgq2-fair-seed0", "tiny-hgq2-fair-seed1"]
     for name, fn, args in tasks:
         bound = inspect.signature(fn).bind(*args, "TOPIC").arguments   # the engine appends the topic
         assert bound["topic"] == "TOPIC"

@@ -23,15 +23,29 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
              f"Preset `{record['preset']}`, {len(cfg['seeds'])} seeds ({', '.join(map(str, cfg['seeds']))}), "
              f"{record['trainings']} trainings, {record['wall_seconds'] / 60:.1f} min wall on {record['cores']} "
              f"shared cores (load average at the end {record['load_average'][0]:.1f}). "
-             f"Reduced from the full study: {record['reduced']}.", "",
-             "Models are chosen and matched on the validation set only; test accuracies are reported. "
+             f"Reduced from the full study: {record['reduced']}.", ""]
+    lines += body(record, md_dir, plot_dir, "seeded")
+    if record.get("failed") or record.get("missing"):
+        lines += [f"Missing trainings: {', '.join(record.get('missing', []))}; failed: "
+                  f"{', '.join(record.get('failed', {}))}.", ""]
+    return "\n".join(lines)
+
+
+def body(record: dict, md_dir: Path, plot_dir: Path, plot_prefix: str, provisional: bool = False) -> list[str]:
+    """The tables, verdicts and plots of a seeded record; ``provisional``: the record is part way,
+    so the headline is among the configurations finished so far."""
+    lines = ["Models are chosen and matched on the validation set only; test accuracies are reported. "
              "EBOPs are the exact counts of the calibrated models. Spreads: ± standard deviation over "
              "seeds; the ratio: ± standard error over the seeds that matched.", ""]
+    so_far = " finished so far" if provisional else ""
     for arch, a in record["architectures"].items():
-        lines += [f"**{arch}**: HGQ front size {_ms(a['hgq_front_size'])} points.", "",
-                  "| configuration | val. accuracy % | test accuracy % | EBOPs | HGQ test acc. % within its EBOPs "
-                  "| EBOPs ratio at matched val. accuracy | seeds matched |",
-                  "|---|---|---|---|---|---|---|"]
+        if not a["hgq_fronts"]:
+            continue
+        lines += [f"**{arch}**: HGQ front size {_ms(a['hgq_front_size'])} points.", ""]
+        if a["uniform"]:
+            lines += ["| configuration | val. accuracy % | test accuracy % | EBOPs | HGQ test acc. % within its EBOPs "
+                      "| EBOPs ratio at matched val. accuracy | seeds matched |",
+                      "|---|---|---|---|---|---|---|"]
         for label, c in a["uniform"].items():
             lines.append(f"| {label} | {_ms(c['val_accuracy'], 100)} | {_ms(c['test_accuracy'], 100)} | "
                          f"{_ms(c['ebops'], digits=0)} | {_ms(c['hgq_test_accuracy_within_its_ebops'], 100)} | "
@@ -40,16 +54,18 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
         target = a.get("target_ratio")
         verdict = ("n/a" if head.get("mean") is None or target is None
                    else ("met" if head["mean"] >= target else "missed"))
-        lines += ["", f"Headline ({a['headline_config']}, the uniform configuration with the best mean validation "
-                  f"accuracy): {_ms(head, digits=2, spread='se')}×, target ≥ {target}× (mean): **{verdict}**.", ""]
-        lines += _hgq2_lines(arch, a, plot_dir, md_dir)
-    if record.get("failed") or record.get("missing"):
-        lines += [f"Missing trainings: {', '.join(record.get('missing', []))}; failed: "
-                  f"{', '.join(record.get('failed', {}))}.", ""]
-    return "\n".join(lines)
+        if provisional and verdict != "n/a":
+            verdict += " so far"
+        if a["uniform"]:
+            lines += ["", f"Headline ({a['headline_config']}, the uniform configuration{so_far} with the best mean "
+                      f"validation accuracy): {_ms(head, digits=2, spread='se')}×"
+                      + (f", target ≥ {target}× (mean): **{verdict}**." if target is not None else " (no target).")
+                      , ""]
+        lines += _hgq2_lines(arch, a, plot_dir, md_dir, plot_prefix)
+    return lines
 
 
-def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path) -> list[str]:
+def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path, plot_prefix: str) -> list[str]:
     """The HGQ2 table (both starts), the verdict and the plot of both fronts, where HGQ2 ran."""
     hgq2 = a.get("hgq2") or {}
     if not hgq2:
@@ -75,7 +91,7 @@ def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path) -> list[str]:
         lines += ["", f"HGQ2's better start ({best}, the lower mean ratio): HGQ2's EBOPs are "
                   f"{_ms(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
                   f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
-    png = _plot(a, Path(plot_dir) / f"seeded_{arch}_hgq2.png")
+    png = _plot(a, Path(plot_dir) / f"{plot_prefix}_{arch}_hgq2.png")
     return lines + [f"![HGQ and HGQ2 fronts, {arch}]({os.path.relpath(png, md_dir)})", ""]
 
 
