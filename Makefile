@@ -66,7 +66,8 @@ bench: $(STAMP)
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
 # The resource study over 3 seeds on the sweep engine (Dask, one worker per core), resumable:
-# `make bench-seeds` or `make bench-seeds QUICK=1`; results in build/bench_seeds/seeded_study.json.
+# `make bench-seeds` or `make bench-seeds QUICK=1`; results in bench/seeded_full/ (full: its finished runs are
+# committed, so later sittings resume) or build/bench_seeds/ (quick), each with seeded_study.json.
 bench-seeds: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
 	  { echo "Error: make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
