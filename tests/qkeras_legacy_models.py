@@ -57,7 +57,8 @@ def build(spec: dict):
 def po2_batch_norm(layer, rng) -> None:
     """Give a batch norm power-of-two scales: gamma = 2^k, variance 1 (with a tiny epsilon,
     var + eps is 1.0 in float32), mean and beta on the grid 2^-3. A trained batch norm has
-    arbitrary scales, which the importer refuses."""
+    arbitrary scales, which the importer refuses. The layer needs fewer than 8 channels: TensorFlow's
+    vectorized CPU rsqrt rounds rsqrt(1.0) to 0.99999988 on full 8-float packets."""
     n = layer.gamma.shape[0]
     gamma = 2.0 ** rng.integers(-2, 2, n)
     beta, mean = (np.round(rng.normal(size=n) * 8) / 8 for _ in range(2))
