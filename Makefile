@@ -28,7 +28,7 @@ install-rtl-tools:
 	fi
 
 test: $(STAMP) install-rtl-tools
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --durations=25   # the slowest cases, to keep CI under 20 minutes
 
 test-all: $(STAMP) install-rtl-tools
 	$(PY) -m pytest -q -n 2 -m ''
