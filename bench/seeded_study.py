@@ -404,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         print(error_line(exc), file=sys.stderr)
         return 2
     summary = run(cfg, load, args.out, scheduler=args.scheduler, workers=args.workers, train=not args.summarise_only)
-    for name, a in summary["architectures"].items():
-        print(f"{name}: HGQ front size {_fmt(a['hgq_front_size'], digits=1)} (mean ± std over seeds)")
+    for arch, a in summary["architectures"].items():
+        print(f"{arch}: HGQ front size {_fmt(a['hgq_front_size'], digits=1)} (mean ± std over seeds)")
         for label, c in a["uniform"].items():
             print(f"  {label}: test accuracy {_fmt(c['test_accuracy'], 100)} %, EBOPs {_fmt(c['ebops'], digits=0)}; "
                   f"ratio {_fmt(c['ratio'])} (mean ± SE, {c['seeds_matched']}/{c['seeds']} seeds matched)")

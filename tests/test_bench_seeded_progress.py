@@ -87,3 +87,14 @@ def test_a_finished_record_renders_as_complete(part_way, tmp_path_factory):
                               part_way, part_way)
     assert text.startswith("## Resource study over seeds, full recipe (complete)")
     assert "so far" not in text and "uniform-4b |" in text
+
+
+def test_the_command_summarises_and_records_without_training(part_way, tmp_path_factory, monkeypatch, capsys):
+    raw = tmp_path_factory.mktemp("raw") / "seeded_full_results.json"
+    monkeypatch.setattr(seeded_study, "preset", lambda mode: (CFG, lambda: None))
+    monkeypatch.setattr(seeded_study, "RAW_FULL", raw)
+    assert seeded_study.main(["--summarise-only", "--record", "--out", str(part_way)]) == 0
+    record = json.loads(raw.read_text())
+    assert record["preset"] == "full" and record["trainings"] == 7
+    assert set(record["architectures"]["mlp"]["uniform"]) == {"uniform-sat-8b"}
+    assert f"wrote {raw}" in capsys.readouterr().out
