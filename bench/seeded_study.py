@@ -157,19 +157,20 @@ def tasks(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str) 
 
 
 def mean_std(values: Sequence[float]) -> dict:
-    """``{"n", "mean", "std"}`` (sample standard deviation; 0 for one value)."""
+    """``{"n", "mean", "std"}`` (sample standard deviation; None for one value, where no spread
+    can be measured: a spread of 0 would read as agreement between seeds)."""
     n = len(values)
     if n == 0:
         return {"n": 0, "mean": None, "std": None}
     m = sum(values) / n
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else None
     return {"n": n, "mean": m, "std": sd}
 
 
 def mean_se(values: Sequence[float]) -> dict:
     """``{"n", "mean", "std", "se"}`` with the standard error of the mean ``std / sqrt(n)``."""
     out = mean_std(values)
-    out["se"] = None if out["n"] == 0 else out["std"] / math.sqrt(out["n"])
+    out["se"] = None if out["std"] is None else out["std"] / math.sqrt(out["n"])
     return out
 
 
@@ -376,6 +377,8 @@ def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
     spread = stat.get("se", stat.get("std"))
+    if stat.get("n") == 1 or spread is None:
+        return f"{scale * stat['mean']:.{digits}f} (one seed)"
     return f"{scale * stat['mean']:.{digits}f} ± {scale * spread:.{digits}f}"
 
 

@@ -6,6 +6,7 @@ are written by hand here; nothing is trained."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from bench import seeded_study
 from bench.models import Architecture
 from bench.resource_study import Plan, StudyConfig
-from bench.studies import seeded_full
+from bench.studies import seeded, seeded_full
 from hgq_fpga.app.sweep.run import DONE, RESULT, run_folder
 
 TINY = Architecture("mlp", "mlp", hidden=(5,), classes=3)
@@ -98,3 +99,18 @@ def test_the_command_summarises_and_records_without_training(part_way, tmp_path_
     assert record["preset"] == "full" and record["trainings"] == 7
     assert set(record["architectures"]["mlp"]["uniform"]) == {"uniform-sat-8b"}
     assert f"wrote {raw}" in capsys.readouterr().out
+
+
+def test_mean_se():
+    s = seeded_study.mean_se([1.0, 2.0, 4.0])
+    assert s["n"] == 3 and s["mean"] == 7 / 3
+    assert s["std"] == math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)
+    assert s["se"] == s["std"] / math.sqrt(3)
+    assert seeded_study.mean_se([])["mean"] is None
+
+
+def test_one_seed_has_no_spread():
+    assert seeded_study.mean_se([2.5]) == {"n": 1, "mean": 2.5, "std": None, "se": None}
+    assert seeded._ms(seeded_study.mean_se([2.5]), digits=2, spread="se") == "2.50 (one seed)"
+    assert seeded._ms({"n": 1, "mean": 2.5, "std": 0.0, "se": 0.0}, digits=2, spread="se") == "2.50 (one seed)"
+    assert seeded._ms(seeded_study.mean_se([2.0, 3.0]), digits=2, spread="se") == "2.50 ± 0.50"

@@ -67,14 +67,6 @@ def test_rerun_trains_nothing(study):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("result.json")} == before
 
 
-def test_mean_se():
-    s = seeded_study.mean_se([1.0, 2.0, 4.0])
-    assert s["n"] == 3 and s["mean"] == 7 / 3
-    assert s["std"] == math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)
-    assert s["se"] == s["std"] / math.sqrt(3)
-    assert seeded_study.mean_se([])["mean"] is None
-
-
 def test_saturating_quantizer_clips_in_training():
     import keras
 

@@ -14,6 +14,8 @@ ORDER = 40
 def _ms(stat: dict | None, scale: float = 1.0, digits: int = 1, spread: str = "std") -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
+    if stat.get("n") == 1 or stat.get(spread) is None:   # (older records stored a spread of 0 for one seed)
+        return f"{scale * stat['mean']:.{digits}f} (one seed)"
     return f"{scale * stat['mean']:.{digits}f} ± {scale * stat[spread]:.{digits}f}"
 
 
@@ -88,6 +90,8 @@ def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path, plot_prefix: s
         ratio = a["hgq2_headline_ratio"]
         verdict = "ours needs fewer EBOPs" if ratio["mean"] > 1 else "HGQ2 needs fewer EBOPs"
         h = hgq2[best]
+        if h["seeds_matched"] < 2:
+            verdict += ", on one seed only"
         lines += ["", f"HGQ2's better start ({best}, the lower mean ratio): HGQ2's EBOPs are "
                   f"{_ms(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
                   f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
