@@ -374,12 +374,10 @@ def write_record(summary: dict, preset_name: str, wall_seconds: float, path: Pat
 
 
 def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    spread = stat.get("se", stat.get("std"))
-    if stat.get("n") == 1 or spread is None:
-        return f"{scale * stat['mean']:.{digits}f} (one seed)"
-    return f"{scale * stat['mean']:.{digits}f} ± {scale * spread:.{digits}f}"
+    """A statistic for the console: its standard error where it has one, else its deviation."""
+    from .studies.seeded import format_stat
+
+    return format_stat(stat, scale, digits, spread="se" if stat and "se" in stat else "std")
 
 
 def main(argv: list[str] | None = None) -> int:

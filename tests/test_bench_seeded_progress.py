@@ -111,6 +111,6 @@ def test_mean_se():
 
 def test_one_seed_has_no_spread():
     assert seeded_study.mean_se([2.5]) == {"n": 1, "mean": 2.5, "std": None, "se": None}
-    assert seeded._ms(seeded_study.mean_se([2.5]), digits=2, spread="se") == "2.50 (one seed)"
-    assert seeded._ms({"n": 1, "mean": 2.5, "std": 0.0, "se": 0.0}, digits=2, spread="se") == "2.50 (one seed)"
-    assert seeded._ms(seeded_study.mean_se([2.0, 3.0]), digits=2, spread="se") == "2.50 ± 0.50"
+    assert seeded.format_stat(seeded_study.mean_se([2.5]), digits=2, spread="se") == "2.50 (one seed)"
+    assert seeded.format_stat({"n": 1, "mean": 2.5, "std": 0.0, "se": 0.0}, digits=2, spread="se") == "2.50 (one seed)"
+    assert seeded.format_stat(seeded_study.mean_se([2.0, 3.0]), digits=2, spread="se") == "2.50 ± 0.50"

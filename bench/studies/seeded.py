@@ -11,7 +11,9 @@ KEY = "seeded"
 ORDER = 40
 
 
-def _ms(stat: dict | None, scale: float = 1.0, digits: int = 1, spread: str = "std") -> str:
+def format_stat(stat: dict | None, scale: float = 1.0, digits: int = 1, spread: str = "std") -> str:
+    """``mean ± spread`` of a statistic over seeds (``spread``: its "std" or "se"), "(one seed)" where
+    there is no spread, "n/a" where there is no mean."""
     if not stat or stat.get("mean") is None:
         return "n/a"
     if stat.get("n") == 1 or stat.get(spread) is None:   # (older records stored a spread of 0 for one seed)
@@ -43,15 +45,16 @@ def body(record: dict, md_dir: Path, plot_dir: Path, plot_prefix: str, provision
     for arch, a in record["architectures"].items():
         if not a["hgq_fronts"]:
             continue
-        lines += [f"**{arch}**: HGQ front size {_ms(a['hgq_front_size'])} points.", ""]
+        lines += [f"**{arch}**: HGQ front size {format_stat(a['hgq_front_size'])} points.", ""]
         if a["uniform"]:
             lines += ["| configuration | val. accuracy % | test accuracy % | EBOPs | HGQ test acc. % within its EBOPs "
                       "| EBOPs ratio at matched val. accuracy | seeds matched |",
                       "|---|---|---|---|---|---|---|"]
         for label, c in a["uniform"].items():
-            lines.append(f"| {label} | {_ms(c['val_accuracy'], 100)} | {_ms(c['test_accuracy'], 100)} | "
-                         f"{_ms(c['ebops'], digits=0)} | {_ms(c['hgq_test_accuracy_within_its_ebops'], 100)} | "
-                         f"{_ms(c['ratio'], digits=2, spread='se')} | {c['seeds_matched']}/{c['seeds']} |")
+            lines.append(f"| {label} | {format_stat(c['val_accuracy'], 100)} | "
+                         f"{format_stat(c['test_accuracy'], 100)} | {format_stat(c['ebops'], digits=0)} | "
+                         f"{format_stat(c['hgq_test_accuracy_within_its_ebops'], 100)} | "
+                         f"{format_stat(c['ratio'], digits=2, spread='se')} | {c['seeds_matched']}/{c['seeds']} |")
         head = a.get("headline_ratio") or {}
         target = a.get("target_ratio")
         verdict = ("n/a" if head.get("mean") is None or target is None
@@ -60,7 +63,7 @@ def body(record: dict, md_dir: Path, plot_dir: Path, plot_prefix: str, provision
             verdict += " so far"
         if a["uniform"]:
             lines += ["", f"Headline ({a['headline_config']}, the uniform configuration{so_far} with the best mean "
-                      f"validation accuracy): {_ms(head, digits=2, spread='se')}×"
+                      f"validation accuracy): {format_stat(head, digits=2, spread='se')}×"
                       + (f", target ≥ {target}× (mean): **{verdict}**." if target is not None else " (no target).")
                       , ""]
         lines += _hgq2_lines(arch, a, plot_dir, md_dir, plot_prefix)
@@ -81,9 +84,10 @@ def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path, plot_prefix: s
              "accuracy (± SE) | seeds matched | HGQ2 EBOPs ÷ ours at *our* best val. accuracy | seeds matched |",
              "|---|---|---|---|---|---|---|"]
     for init, h in hgq2.items():
-        lines.append(f"| {init} | {_ms(h['best_val_accuracy'], 100)} | {_ms(h['best_test_accuracy'], 100)} | "
-                     f"{_ms(h['ratio'], digits=2, spread='se')} | {h['seeds_matched']}/{h['seeds']} | "
-                     f"{_ms(h.get('ratio_at_ours_best'), digits=2, spread='se')} | "
+        lines.append(f"| {init} | {format_stat(h['best_val_accuracy'], 100)} | "
+                     f"{format_stat(h['best_test_accuracy'], 100)} | "
+                     f"{format_stat(h['ratio'], digits=2, spread='se')} | {h['seeds_matched']}/{h['seeds']} | "
+                     f"{format_stat(h.get('ratio_at_ours_best'), digits=2, spread='se')} | "
                      f"{h.get('seeds_matched_at_ours_best', 0)}/{h['seeds']} |")
     best = a.get("hgq2_headline_init")
     if best:
@@ -93,7 +97,7 @@ def _hgq2_lines(arch: str, a: dict, plot_dir: Path, md_dir: Path, plot_prefix: s
         if h["seeds_matched"] < 2:
             verdict += ", on one seed only"
         lines += ["", f"HGQ2's better start ({best}, the lower mean ratio): HGQ2's EBOPs are "
-                  f"{_ms(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
+                  f"{format_stat(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
                   f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
     png = _plot(a, Path(plot_dir) / f"{plot_prefix}_{arch}_hgq2.png")
     return lines + [f"![HGQ and HGQ2 fronts, {arch}]({os.path.relpath(png, md_dir)})", ""]
