@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from hgq_fpga.app.report.log_axis import log_scale  # noqa: E402
+
 
 def plot_name(arch_name: str) -> str:
     """File name of an architecture's accuracy-vs-EBOPs plot."""
@@ -38,7 +40,7 @@ def resource_plot(arch_name: str, arch: dict, path: Path) -> None:
         ax.text((head["match_ebops"] * head["reference_ebops"]) ** 0.5, head["target_accuracy"],
                 f"{head['ratio']:.1f}x fewer EBOPs", color="tab:green", ha="center", va="bottom",
                 fontsize=9)
-    ax.set_xscale("log")
+    log_scale(ax)
     ax.set_xlabel("exact EBOPs after calibration (log scale)")
     ax.set_ylabel("test accuracy (deployed model)")
     ax.set_title(f"{arch_name}: {arch['architecture']}")

@@ -57,6 +57,8 @@ def plot(record: dict, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from hgq_fpga.app.report.log_axis import log_scale
     synth = [(n, p) for n, m in record["methods"].items() for p in m["points"] if p.get("luts")]
     fig, axes = plt.subplots(1, 3 if synth else 2, figsize=(15 if synth else 11, 4.8), dpi=110, sharey=True)
     colour = dict(zip(record["methods"], plt.get_cmap("tab20").colors))
@@ -66,13 +68,13 @@ def plot(record: dict, path: Path) -> Path:
             style = "s--" if "adders" in name else ("^:" if "post" in name else "o-")
             ax.plot([max(p[key], 1) for p in front], [p["accuracy"] for p in front], style, ms=3, label=name,
                     color=colour[name])
-        ax.set_xscale("log")
+        log_scale(ax)
         ax.set_xlabel(label + " (log scale)")
     for name, r in synth:
         axes[2].plot([r["luts"]], [r["accuracy"]], "o", ms=6, label=name, color=colour[name])
         axes[2].annotate(r["label"], (r["luts"], r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if synth:
-        axes[2].set_xscale("log")
+        log_scale(axes[2])
         axes[2].set_xlabel("Yosys LUTs (every synthesised point; log scale)")
     target = record["comparison"]["target_accuracy"]
     for ax in axes:

@@ -59,7 +59,8 @@ def plot(model: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker.NullFormatter below)
+
+    from hgq_fpga.app.report.log_axis import log_scale
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     fr = model.get("fronts")
@@ -85,8 +86,7 @@ def plot(model: dict, path: Path) -> None:
         ax.plot([p["ebops"] for p in mixed], [p["accuracy"] for p in mixed], "D-", color="tab:red",
                 label="PTQ EasyQuant, mixed precision")
     ax.axhline(model["float_accuracy"], color="black", lw=0.8, ls=":", label="float")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())    # minor labels overlap
+    log_scale(ax)
     ax.set_xlabel("EBOPs (exact, firmware)")
     ax.set_ylabel("test accuracy")
     lo = min([p["accuracy"] for p in model["points"] if p["bits"] is None or p["bits"] >= 5]

@@ -110,6 +110,8 @@ def _plot(a: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from hgq_fpga.app.report.log_axis import log_scale
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = "osD^v<>"
     series = [("HGQ (ours)", a["hgq_fronts"], "C0")]
@@ -120,7 +122,7 @@ def _plot(a: dict, path: Path) -> Path:
             ax.plot([p["ebops"] for p in pts], [100 * p["accuracy"] for p in pts], color=colour,
                     marker=markers[k % len(markers)], ms=4, lw=1,
                     label=f"{label}, seed {seed}")
-    ax.set_xscale("log")
+    log_scale(ax)
     ax.set_xlabel("EBOPs (exact, calibrated; our count on both sides)")
     ax.set_ylabel("validation accuracy %")
     ax.grid(alpha=0.3)

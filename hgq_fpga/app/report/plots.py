@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from hgq_fpga.pareto import ParetoPoint
+from hgq_fpga.app.report.log_axis import log_scale
 from hgq_fpga.app.report.stats import DesignStats
 
 DPI = 120
@@ -291,7 +292,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     shown = [x for x, m in epochs if low is None or scale * m >= low]   # epochs below the axis do not widen it
     xs = [p.ebops for p in points] + shown + ([deployed[0]] if deployed else [])
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
-        ax.set_xscale("log")
+        log_scale(ax, base=THOUSANDS)
         ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
     elif xs:
         pad = 0.06 * (max(xs) - min(xs)) or 0.05 * max(xs) or 1.0
@@ -374,7 +375,7 @@ def plot_roc(record: dict, path: str | Path) -> Path:
             style, width, alpha = styles[model]
             ax.plot(curve["tpr"], np.maximum(curve["fpr"], floor), style, lw=width, alpha=alpha,
                     color=palette[c % len(palette)])
-    ax.set_yscale("log")
+    log_scale(ax, "y")
     ax.set_ylim(floor * 0.8, 1.1)
     ax.set_xlim(_roc_x_start(record["roc"]["firmware"]), 1.005)
     ax.set_xlabel("signal efficiency (true-positive rate of the class)")

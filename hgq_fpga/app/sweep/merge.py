@@ -17,6 +17,7 @@ from typing import Sequence
 
 from hgq_fpga.pareto import ParetoPoint, choose, pareto_indices
 
+from hgq_fpga.app.report.log_axis import log_scale
 from hgq_fpga.app.sweep.run import RUNS, read_result
 
 METRIC = "val_accuracy"
@@ -86,7 +87,7 @@ def plot(merged: dict, path: Path, title: str = "sweep") -> None:
                 lw=1.5, label="merged front")
         c = merged["chosen"]
         ax.scatter([c["ebops"]], [100 * c[METRIC]], marker="*", s=150, color="red", zorder=5, label="chosen")
-    ax.set_xscale("log")
+    log_scale(ax)
     ax.set_xlabel("EBOPs (exact, calibrated)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(f"{title}: {len(runs)} runs, {len(merged['points'])} checkpoints")
