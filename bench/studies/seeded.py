@@ -123,6 +123,9 @@ def _plot(a: dict, path: Path) -> Path:
                     marker=markers[k % len(markers)], ms=4, lw=1,
                     label=f"{label}, seed {seed}")
     log_scale(ax)
+    ratios = "; ".join(f"{init} start {format_stat(h['ratio'], digits=2, spread='se')}, "
+                       f"matched on {h['seeds_matched']}/{h['seeds']} seeds" for init, h in a["hgq2"].items())
+    ax.set_title(f"HGQ2 EBOPs ÷ ours at HGQ2's best validation accuracy\n{ratios}", fontsize=9)
     ax.set_xlabel("EBOPs (exact, calibrated; our count on both sides)")
     ax.set_ylabel("validation accuracy %")
     ax.grid(alpha=0.3)
