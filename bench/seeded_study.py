@@ -46,6 +46,7 @@ from hgq_fpga.app.sweep.run import is_done, produce, read_result, run_folder
 from . import data
 from .pareto import matched_ratio, pareto_indices
 from .resource_study import TARGET_RATIO, UNIFORM_STYLES, Plan, StudyConfig
+from .studies.seeded import format_stat
 
 RESULTS = "seeded_study.json"
 #: the full study's folder: longer than one sitting, so its finished runs' ``result.json`` and
@@ -375,8 +376,6 @@ def write_record(summary: dict, preset_name: str, wall_seconds: float, path: Pat
 
 def _fmt(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
     """A statistic for the console: its standard error where it has one, else its deviation."""
-    from .studies.seeded import format_stat
-
     return format_stat(stat, scale, digits, spread="se" if stat and "se" in stat else "std")
 
 
