@@ -10,7 +10,7 @@ epoch with the best validation accuracy are kept, as for the uniform QAT points)
 it after training at 8, 7, 6, 5 and 4 bits (weights and activations alike) with
 ``search="minmax"`` and ``search="easyquant"``, and adds budgeted mixed-precision points:
 EasyQuant at 8 bits lowered per layer to the EBOPs of each uniform EasyQuant model below 8 bits
-(one greedy descent, :func:`hgq_fpga.nn.importers.ptq.ptq_budgets`). Every point is converted to
+(one greedy descent, :func:`hgq_fpga.nn.ptq.quantize_float_budgets`). Every point is converted to
 firmware; its accuracy is the *firmware's* on the test set (``fw.predict``), and Keras = emulator
 is checked on the whole test set (the mismatch count is recorded and must be 0).
 
@@ -164,7 +164,7 @@ def float_trained(kind: str, split, args) -> tuple:
 
 def run_model(kind: str, split, args, bits_list, mixed: bool, save) -> dict:
     """Every point of one architecture; ``save(record)`` after each, so a stopped run keeps its points."""
-    from hgq_fpga.nn.importers.ptq import ptq, ptq_budgets
+    from hgq_fpga.nn.ptq import quantize_float, quantize_float_budgets
 
     model, r, float_acc, best_epoch, train_s = float_trained(kind, split, args)
     record = {"kind": kind, "recipe": {**r, "n_train": r["n_train"] or len(split.x_train),
@@ -176,7 +176,7 @@ def run_model(kind: str, split, args, bits_list, mixed: bool, save) -> dict:
     for bits in bits_list:
         for search in ("minmax", "easyquant"):
             t0 = time.time()
-            res = ptq(model, x_calib, bits, bits, search=search)
+            res = quantize_float(model, x_calib, bits, bits, search=search)
             point = measure(res, split, f"{search} {bits}b", bits, search)
             point["ptq_s"] = time.time() - t0
             record["points"].append(point)
@@ -186,7 +186,7 @@ def run_model(kind: str, split, args, bits_list, mixed: bool, save) -> dict:
         budgets = sorted((p["ebops"] for p in record["points"] if p["search"] == "easyquant" and p["bits"] < 8),
                          reverse=True)
         t0 = time.time()
-        found = ptq_budgets(model, x_calib, budgets, 8, 8, search="easyquant", mixed_samples=args.mixed_samples)
+        found = quantize_float_budgets(model, x_calib, budgets, 8, 8, search="easyquant", mixed_samples=args.mixed_samples)
         ptq_s = time.time() - t0
         for budget, res in zip(budgets, found):
             point = measure(res, split, f"mixed <= {budget}", None, "easyquant+mixed")

@@ -85,7 +85,7 @@ def rtl(fw, folder: Path) -> dict:
 
 
 def train_qkeras(folder: Path, epochs: int, seed: int) -> float:
-    from hgq_fpga.nn.importers.legacy import legacy_env
+    from hgq_fpga.nn.importers.qkeras.runner import legacy_env
 
     subprocess.run([sys.executable, str(ROOT / "bench" / "qkeras_jet_legacy.py"), str(folder), str(epochs),
                     str(seed)], env=legacy_env(), check=True, timeout=3600)
@@ -95,7 +95,7 @@ def train_qkeras(folder: Path, epochs: int, seed: int) -> float:
 def import_qkeras_model(folder: Path, data: dict) -> tuple[dict, object]:
     import hgq_fpga
     from hgq_fpga.ir.resources import resources
-    from hgq_fpga.nn.importers.qkeras_builder import import_qkeras
+    from hgq_fpga.nn.importers.qkeras.builder import import_qkeras
 
     start = time.perf_counter()
     result = import_qkeras(folder / "jet.h5", input_type=INPUT_TYPE, drop_softmax=True)

@@ -98,7 +98,7 @@ def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarr
 def check_exact(model: keras.Model, export: dict[str, np.ndarray]) -> None:
     """Raise unless the calibrated ``model``'s kernels and biases equal HGQ2's exactly."""
     for j, layer in enumerate(_dense_layers(model)):
-        kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.deployed_weights())
+        kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.calibrated_weights())
         for name, ours, theirs in (("kernel", kernel, export[f"kernel{j}"]), ("bias", bias, export[f"bias{j}"])):
             bad = int(np.sum(ours != theirs))
             if bad:

@@ -102,7 +102,7 @@ METHOD = """\
 `BetaScheduler.log_ramp` over the run; `ParetoCheckpoint` keeps every epoch on the (validation
 accuracy, training EBOPs) front. Each kept checkpoint is loaded as a copy, calibrated with
 `hgq_fpga.calibrate` on training images (which returns its exact EBOPs), and scored on the test set
-in deployment mode, i.e. exactly as the firmware computes. The front below is recomputed from those
+in calibrated mode, i.e. exactly as the firmware computes. The front below is recomputed from those
 exact numbers.
 
 **Uniform baseline: how "fixed bits" is realised.** The same layers and quantizer, with every

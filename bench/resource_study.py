@@ -6,7 +6,7 @@ For each architecture:
    :class:`~hgq_fpga.nn.callbacks.ParetoCheckpoint` keeps every epoch on the (validation accuracy,
    training EBOPs) front. Each kept checkpoint is loaded as a copy, calibrated with
    :func:`hgq_fpga.calibrate` (which gives its exact EBOPs) and scored on the test set in
-   deployment mode; the front is then recomputed from those exact numbers.
+   calibrated mode; the front is then recomputed from those exact numbers.
 2. **Uniform**: the same architecture trained once per width ``B`` with every tensor held at
    ``B`` bits (see :mod:`bench.uniform`); the epoch with the best validation accuracy is kept
    (both sides are selected on validation data), then calibrated and scored the same way.

@@ -20,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: modules that are not part of the API: the QKeras reader runs only inside the legacy-Keras
-#: subprocess of hgq_fpga.nn.importers.legacy (it refuses to import anywhere else)
-EXCLUDED = ("hgq_fpga.nn.importers.qkeras_reader",)
+#: subprocess of hgq_fpga.nn.importers.qkeras.runner (it refuses to import anywhere else)
+EXCLUDED = ("hgq_fpga.nn.importers.qkeras.keras2_reader",)
 
 
 def public_modules() -> list[str]:

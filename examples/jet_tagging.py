@@ -13,14 +13,11 @@ set's mean and standard deviation; the firmware takes the standardised features 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import sys
 from pathlib import Path
-from typing import Sequence
 
-from hgq_fpga.argparsing import ArgumentParser, error_line
+import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -159,22 +156,22 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
                             class_names=list(CLASSES))
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data", help="hls4ml_lhc_jets_hlf as .csv (or .parquet with pandas + pyarrow)")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default="build/jets", help="design folder (default build/jets)")
-    parser.add_argument("--max-jets", type=int, default=None, help="use only the first N jets")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+@click.command(help=__doc__.split("\n\n")[0])
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--out", default="build/jets", show_default=True, help="Design folder.")
+@click.option("--max-jets", type=click.IntRange(min=1), default=None, help="Use only the first N jets.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def cli(data: Path, epochs: int, out: str, max_jets: int | None, batch_size: int, seed: int) -> None:
+    """DATA: hls4ml_lhc_jets_hlf as .csv (or .parquet with pandas + pyarrow)."""
+    from hgq_fpga.app.design import DesignError
+
+    try:
+        raise SystemExit(main(data, epochs, out, seed, max_jets, batch_size))
+    except (JetDataError, DesignError) as err:
+        raise click.ClickException(str(err)) from None
 
 
 if __name__ == "__main__":
-    from hgq_fpga.app.design import DesignError
-
-    args = _parse(sys.argv[1:])
-    try:
-        sys.exit(main(args.data, args.epochs, args.out, args.seed, args.max_jets, args.batch_size))
-    except (JetDataError, DesignError) as err:
-        sys.exit(error_line(err))
+    cli()

@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 import qkeras  # noqa: E402
 
-from hgq_fpga.nn.importers import qkeras_reader  # noqa: E402
+from hgq_fpga.nn.importers.qkeras import keras2_reader as qkeras_reader  # noqa: E402
 
 _QKERAS = {"QDense", "QConv1D", "QConv2D", "QConv2DBatchnorm", "QActivation", "QAveragePooling2D",
            "QBatchNormalization"}

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "hgq_fpga"
 RANKS = {"hgq_fpga": 0, "hgq_fpga._aliases": 0, "hgq_fpga._lazy": 0, "hgq_fpga.fixed": 0, "hgq_fpga.pareto": 0,
          "hgq_fpga.folders": 0, "hgq_fpga.argparsing": 0,
          "hgq_fpga.ir": 1, "hgq_fpga.nn": 2, "hgq_fpga.backends": 2,
-         "hgq_fpga.verification": 3, "hgq_fpga.testing": 4, "hgq_fpga.app": 4}
+         "hgq_fpga.checks.verify": 3, "hgq_fpga.checks.testing": 4, "hgq_fpga.app": 4}
 SIBLINGS_APART = {("hgq_fpga.nn", "hgq_fpga.backends"), ("hgq_fpga.backends", "hgq_fpga.nn")}
 KERAS_FREE = ("hgq_fpga.fixed", "hgq_fpga.pareto", "hgq_fpga.folders", "hgq_fpga.ir", "hgq_fpga.backends")
 
@@ -134,7 +134,7 @@ def test_old_module_paths_are_the_new_modules():
             "import hgq_fpga.nn.callbacks as cb\n"
             "assert hgq_fpga.callbacks is cb\n"
             "assert hgq_fpga.hls.write_project is w2\n"
-            "import hgq_fpga.verification\n"
+            "import hgq_fpga.checks.verify\n"
             "assert callable(hgq_fpga.verify) and hgq_fpga.verify.__name__ == 'verify'\n"
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

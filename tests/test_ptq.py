@@ -1,4 +1,4 @@
-"""Post-training quantization of float Keras models (hgq_fpga.nn.importers.ptq).
+"""Post-training quantization of float Keras models (hgq_fpga.nn.ptq).
 
 A corpus of small float architectures covering every mapped layer kind (Dense, Conv1D/2D,
 BatchNormalization folded into a kernel, ReLU/Activation/LeakyReLU, max and average pooling, Add,
@@ -18,7 +18,7 @@ import keras
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 import hgq_fpga  # noqa: E402
-from hgq_fpga.nn.importers.ptq import UnmappableLayerError, ptq, quantize_float  # noqa: E402
+from hgq_fpga.nn.ptq import UnmappableLayerError, quantize_float  # noqa: E402
 
 L = keras.layers
 
@@ -127,7 +127,7 @@ def test_ptq_bit_exact_and_easyquant_beats_minmax(name, data):
     model = _model(name)
     results = {}
     for search in ("minmax", "easyquant"):
-        r = ptq(model, x, weight_bits=6, act_bits=6, search=search, drop_softmax=True)
+        r = quantize_float(model, x, weight_bits=6, act_bits=6, search=search, drop_softmax=True)
         fw = _exact(r.model, x)
         assert fw.resources().ebops == r.ebops == hgq_fpga.ebops(r.model)
         results[search] = r.output_cosine
@@ -136,7 +136,7 @@ def test_ptq_bit_exact_and_easyquant_beats_minmax(name, data):
 
 def test_per_tensor_and_8_bits(data):
     x, _ = data
-    qmodel = quantize_float(_model("cnn2d"), x, weight_bits=8, act_bits=8, granularity="per_tensor")
+    qmodel = quantize_float(_model("cnn2d"), x, weight_bits=8, act_bits=8, granularity="per_tensor").model
     _exact(qmodel, x)
     for layer in qmodel.layers:
         if hasattr(layer, "kq"):
@@ -148,7 +148,7 @@ def test_per_tensor_and_8_bits(data):
 
 def test_widths_respected(data):
     x, _ = data
-    r = ptq(_model("branches"), x, weight_bits=5, act_bits=7)
+    r = quantize_float(_model("branches"), x, weight_bits=5, act_bits=7)
     for layer in r.model.layers:
         if hasattr(layer, "kq"):
             k, i, f = layer.kernel_types()
@@ -162,7 +162,7 @@ def test_hls_csim_bit_exact(data, tmp_path):
     from hgq_fpga.backends.hls.writer import write_project
 
     x, _ = data
-    qmodel = quantize_float(_model("branches"), x[:200], weight_bits=6, act_bits=6)
+    qmodel = quantize_float(_model("branches"), x[:200], weight_bits=6, act_bits=6).model
     fw = hgq_fpga.to_firmware(qmodel)
     project = write_project(fw, tmp_path / "fw", board="vu9p")
     project.compile(macs="ap_fixed")
@@ -172,7 +172,7 @@ def test_hls_csim_bit_exact(data, tmp_path):
 
 def test_saved_and_loaded(data, tmp_path):
     x, _ = data
-    qmodel = quantize_float(_model("mlp"), x, drop_softmax=True)
+    qmodel = quantize_float(_model("mlp"), x, drop_softmax=True).model
     qmodel.save(tmp_path / "q.keras")
     loaded = keras.models.load_model(tmp_path / "q.keras", compile=False)
     assert np.array_equal(np.asarray(loaded.predict(x, verbose=0)), np.asarray(qmodel.predict(x, verbose=0)))
@@ -204,9 +204,9 @@ def test_bad_arguments(data):
 def test_mixed_precision_meets_ebops_budget(data):
     x, _ = data
     model = _model("mlp")
-    uniform = ptq(model, x[:200], 8, 8, drop_softmax=True)
+    uniform = quantize_float(model, x[:200], 8, 8, drop_softmax=True)
     budget = uniform.ebops // 2
-    r = ptq(model, x[:200], 8, 8, drop_softmax=True, ebops_budget=budget)
+    r = quantize_float(model, x[:200], 8, 8, drop_softmax=True, ebops_budget=budget)
     assert r.ebops <= budget < uniform.ebops
     assert r.lowered and r.lowered[-1]["ebops"] == r.ebops
     fw = _exact(r.model, x)
@@ -217,12 +217,12 @@ def test_mixed_precision_meets_ebops_budget(data):
 
 def test_mixed_precision_greedy_on_a_subset(data):
     """Trials scored on 64 inputs; the final types are searched on all 200 and the budget holds there."""
-    from hgq_fpga.nn.importers.ptq.search import run_search
+    from hgq_fpga.nn.ptq.search import run_search
 
     x, _ = data
     model = _model("sequential")
-    budget = ptq(model, x[:200], 6, 6).ebops // 2
-    r = ptq(model, x[:200], 6, 6, ebops_budget=budget, mixed_samples=64)
+    budget = quantize_float(model, x[:200], 6, 6).ebops // 2
+    r = quantize_float(model, x[:200], 6, 6, ebops_budget=budget, mixed_samples=64)
     assert r.ebops <= budget
     assert r.lowered[0]["samples"] == 64 and r.state.quant[r.state.mapped.outputs[0]].shape[0] == 200
     _exact(r.model, x)
@@ -234,15 +234,15 @@ def test_mixed_precision_greedy_on_a_subset(data):
 
 @pytest.mark.slow   # 30 s; the budget search itself is tested in the default suite
 def test_budgets_from_one_descent_equal_single_runs(data):
-    from hgq_fpga.nn.importers.ptq import ptq_budgets
+    from hgq_fpga.nn.ptq import quantize_float_budgets
 
     x, _ = data
     model = _model("sequential")
-    full = ptq(model, x[:128], 6, 6).ebops
+    full = quantize_float(model, x[:128], 6, 6).ebops
     budgets = [full * 3 // 4, full // 2]
-    many = ptq_budgets(model, x[:128], budgets, 6, 6, mixed_samples=32)
+    many = quantize_float_budgets(model, x[:128], budgets, 6, 6, mixed_samples=32)
     for budget, r in zip(budgets, many):
-        one = ptq(model, x[:128], 6, 6, ebops_budget=budget, mixed_samples=32)
+        one = quantize_float(model, x[:128], 6, 6, ebops_budget=budget, mixed_samples=32)
         assert r.ebops == one.ebops <= budget
         assert [(c.wbits, c.abits) for c in r.layers.values()] == [(c.wbits, c.abits) for c in one.layers.values()]
         _exact(r.model, x)
@@ -252,7 +252,7 @@ def test_budgets_from_one_descent_equal_single_runs(data):
 def test_mixed_precision_impossible_budget_raises(data):
     x, _ = data
     with pytest.raises(ValueError, match="cannot be met"):
-        ptq(_model("sequential"), x[:100], 4, 4, ebops_budget=1, min_bits=3)
+        quantize_float(_model("sequential"), x[:100], 4, 4, ebops_budget=1, min_bits=3)
 
 
 def _trained_mlp(x, y) -> keras.Model:
@@ -264,14 +264,14 @@ def _trained_mlp(x, y) -> keras.Model:
 
 
 def test_mixed_precision_by_accuracy_loss():
-    from hgq_fpga.nn.importers.ptq.mixed import accuracy
+    from hgq_fpga.nn.ptq.mixed import accuracy
 
     x, y = _digits()
     model = _trained_mlp(x[:1200], y[:1200])
     x_val, y_val = x[1200:1500], y[1200:1500]
     float_acc = accuracy(y_val, np.asarray(model.predict(x_val, verbose=0)))
-    uniform = ptq(model, x[:200], 6, 6)
-    r = ptq(model, x[:200], 6, 6, max_accuracy_loss=0.02, x_val=x_val, y_val=y_val)
+    uniform = quantize_float(model, x[:200], 6, 6)
+    r = quantize_float(model, x[:200], 6, 6, max_accuracy_loss=0.02, x_val=x_val, y_val=y_val)
     assert r.ebops < uniform.ebops
     acc = accuracy(y_val, np.asarray(r.model.predict(x_val, verbose=0)))
     assert float_acc - acc <= 0.02
@@ -279,14 +279,16 @@ def test_mixed_precision_by_accuracy_loss():
 
 
 # ------------------------------------------------------------------ fine-tuning
-def test_unfreeze_hands_widths_to_hgq_training():
+def test_uncalibrate_hands_ptq_widths_to_hgq_training():
     from hgq_fpga.nn.callbacks import BetaScheduler
 
     x, y = _digits()
     model = _trained_mlp(x[:1200], y[:1200])
-    frozen = ptq(model, x[:300], 6, 6)
+    frozen = quantize_float(model, x[:300], 6, 6)
     fixed_f = {l.name: l.kq.fixed_types()[2].copy() for l in frozen.model.layers if hasattr(l, "kq")}
-    qmodel = quantize_float(model, x[:300], 6, 6, unfreeze=True)
+    from hgq_fpga.nn.calibration import uncalibrate
+
+    qmodel = uncalibrate(quantize_float(model, x[:300], 6, 6).model)
     for layer in qmodel.layers:
         if hasattr(layer, "kq"):                            # training starts from the PTQ binary points
             f = layer.kq.rounded_f()

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 import hgq_fpga
-from hgq_fpga.nn.importers.description import ModelDescription
-from hgq_fpga.nn.importers.legacy import legacy_env, qkeras_tables
-from hgq_fpga.nn.importers.qkeras_builder import build_from_description, missing_tables, store_tables
-from hgq_fpga.nn.importers.qkeras_quantizers import QKerasImportError
+from hgq_fpga.nn.importers.qkeras.description import ModelDescription
+from hgq_fpga.nn.importers.qkeras.runner import legacy_env, qkeras_tables
+from hgq_fpga.nn.importers.qkeras.builder import build_from_description, missing_tables, store_tables
+from hgq_fpga.nn.importers.qkeras.quantizers import QKerasImportError
 
 HERE = Path(__file__).resolve().parent
 Q6 = "quantized_bits(6,0,alpha=1)"
@@ -374,7 +374,7 @@ def test_float32_characterisation_of_activation_quantizers(corpus):
     and beyond that bound it does not (so the bound the importer enforces is needed); quantized_relu
     equals it for every float32 input. The casts are the ones the importer maps the strings to."""
     from hgq_fpga.fixed import quantize
-    from hgq_fpga.nn.importers.qkeras_quantizers import activation_cast
+    from hgq_fpga.nn.importers.qkeras.quantizers import activation_cast
 
     _, folder = corpus
     x = np.load(folder / "probe.x.npy").astype(np.float64)
@@ -437,19 +437,19 @@ def readme_block(after: str) -> str:
     return text[start:text.index("```", start)]
 
 
-@pytest.mark.slow   # 40 s; retrainable() itself is covered by the table and corpus tests
+@pytest.mark.slow   # 40 s; uncalibrate() of imports itself is covered by the table and corpus tests
 def test_readme_retrain_recipe_runs(corpus, monkeypatch):
     """The README's HGQ retrain recipe, run as written on the corpus's jet model: it starts from the
     imported widths, trains, calibrates and converts to a firmware that equals the Keras model."""
     import keras
 
-    from hgq_fpga.nn.importers import retrainable
+    from hgq_fpga.nn.calibration import uncalibrate
 
     specs, folder = corpus
     spec = specs["jet"]
     x = np.load(spec["data"]["train"])
     imported = build_from_description(ModelDescription.load(folder / "jet.desc"), spec["input_type"]).model
-    start = retrainable(imported)
+    start = uncalibrate(imported)
     for name in ("fc1", "fc2", "output"):
         assert np.array_equal(start.get_layer(name).kq.f.numpy(), imported.get_layer(name).kq.fixed_types()[2])
         assert np.array_equal(start.get_layer(name).kernel.numpy(), imported.get_layer(name).kernel.numpy())
@@ -472,7 +472,7 @@ def test_table_activation_saves_loads_and_converts(tmp_path):
     for exactly the input codes, and the model keeps its table through save/load and to_firmware."""
     import keras
 
-    from hgq_fpga.nn.importers.description import LayerDescription
+    from hgq_fpga.nn.importers.qkeras.description import LayerDescription
 
     qb = {"class": "quantized_bits", "config": {"bits": 5, "integer": 1, "alpha": 1}, "text": "quantized_bits(5,1)"}
     qt = {"class": "quantized_tanh", "config": {"bits": 4}, "text": "quantized_tanh(4)"}

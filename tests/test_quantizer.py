@@ -79,7 +79,7 @@ def test_fixed_types_requires_calibration():
 def test_weight_freeze_tight_types():
     q = _q((6,), kind="weight")
     q.f.assign(np.full((6,), 2.0, np.float32))
-    wq = q.freeze_weight(np.array([0.0, 0.1, -1.0, 1.0, -0.3, 3.0]))
+    wq = q.calibrate_weight(np.array([0.0, 0.1, -1.0, 1.0, -0.3, 3.0]))
     k, i, f = q.fixed_types()
     assert np.array_equal(wq, [0.0, 0.0, -1.0, 1.0, -0.5, 3.0])  # TRN: toward -inf
     assert np.array_equal(k + i + f, [0, 0, 3, 3, 2, 4])  # f=2 kept; 0 → W=0 (pruned)

@@ -1,4 +1,4 @@
-"""``hgq_fpga.testing`` and the CI-facing commands: ``assert_bit_exact`` passes exact designs and
+"""``hgq_fpga.checks.testing`` and the CI-facing commands: ``assert_bit_exact`` passes exact designs and
 names the first wrong value and layer otherwise; the ``hgq_fpga_design`` fixture works in a user's
 own pytest run; ``hgq-fpga verify --junit`` and ``hgq-fpga export-emulator`` on a design folder."""
 
@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from hgq_fpga.backends.emulator.library import EmulatorLibrary
 from hgq_fpga.app.cli import main
 from hgq_fpga.app.design import convert, open_design
-from hgq_fpga.testing import assert_bit_exact, write_junit
+from hgq_fpga.checks.junit import write_junit
+from hgq_fpga.checks.testing import assert_bit_exact
 from test_verify import OffByOneLSB, _calibrated_mlp, _flip_one_weight
 
 pytest_plugins = ["pytester"]
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 USER_TEST = '''
 import numpy as np, pytest
-from hgq_fpga.testing import assert_bit_exact
+from hgq_fpga.checks.testing import assert_bit_exact
 
 @pytest.mark.hgq_fpga_design({design!r})
 def test_firmware_is_bit_exact(hgq_fpga_design):
@@ -67,7 +68,7 @@ def test_assert_bit_exact_names_the_first_value_and_layer(design):
 
 def test_fixture_in_a_users_own_pytest_run(design, pytester):
     path, _, _, _ = design
-    pytester.makeconftest('pytest_plugins = ["hgq_fpga.testing"]')
+    pytester.makeconftest('pytest_plugins = ["hgq_fpga.checks.testing"]')
     pytester.makepyfile(test_user=USER_TEST.format(design=str(path), data=str(path.parent / "holdout.npy")))
     pytester.makepyfile(test_option='''
 def test_from_the_command_line(hgq_fpga_design):

@@ -2,7 +2,7 @@
 
 ``model.compile(...)`` then ``model.predict`` / ``model.evaluate`` (eagerly traced, and compiled by
 XLA with ``jit_compile=True``, which Keras picks by default on a GPU), saving and loading, float32
-inputs. Deployment-mode Keras must give the emulator's bits in every case.
+inputs. Calibrated-mode Keras must give the emulator's bits in every case.
 """
 
 from __future__ import annotations

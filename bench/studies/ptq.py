@@ -171,7 +171,7 @@ def render(record: dict, md_dir: Path, plot_dir: Path) -> str:
     """The BENCHMARKS.md section of the PTQ study, with one plot per architecture."""
     d = record["data"]
     lines = ["## Post-training quantization of float models (EasyQuant scale search)", "",
-             "`hgq_fpga.nn.importers.ptq`: a trained float Keras model, quantized without retraining to fixed "
+             "`hgq_fpga.nn.ptq`: a trained float Keras model, quantized without retraining to fixed "
              "types per tensor (weights per output channel), then converted to firmware. **min/max** puts each "
              "binary point where it holds the largest calibration value; **EasyQuant** (Wu et al. 2020) also "
              "tries clipping steps below it and keeps, per layer, the choice that maximizes the cosine "

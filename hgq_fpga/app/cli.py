@@ -205,11 +205,11 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     if source == "qkeras":
         check_qkeras(model_path, model, data, f"calibration data {calib.name}")
     if source == "float":
-        from hgq_fpga.nn.importers.ptq import quantize_float
+        from hgq_fpga.nn.ptq import quantize_float
 
         model = quantize_float(model, data, weight_bits=bits if weight_bits is None else weight_bits,
                                act_bits=bits if act_bits is None else act_bits, granularity=granularity,
-                               search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax)
+                               search=search, ebops_budget=ebops_budget, drop_softmax=drop_softmax).model
     result = build_design(model, data, out, board=board, name=name, clock_period=clock,
                           verification_label=f"calibration data {calib.name}", checks=checks,
                           replace=force, force=force, calibrate=source != "float", backend=backend,
@@ -300,7 +300,7 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
     report = hgq_fpga.verify(model, x, firmware=fw, project=found.projects(fw))
     click.echo(str(report))
     if junit is not None:
-        from hgq_fpga.testing import write_junit
+        from hgq_fpga.checks.junit import write_junit
 
         click.echo(f"wrote JUnit XML to {write_junit(report, junit)}")
     if not report.ok:

@@ -17,14 +17,11 @@ Nothing is downloaded. The exit status is 1 if any output value differs between 
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Sequence
 
-from hgq_fpga.argparsing import ArgumentParser
+import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
@@ -116,22 +113,21 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     return status
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = ArgumentParser(
-        prog="python -m hgq_fpga.app.demo",
-        description="Train an HGQ MLP on the bundled 8x8 digits and write verified vu9p firmware (HLS and RTL).",
-        epilog=("Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "
-                "deploy the smallest checkpoint within one point of the best accuracy; check Keras = "
-                "emulator = C++ = RTL on the test set (saved to OUT/data/test.npz, pixels divided by 16); "
-                "synthesize the RTL with Yosys; write OUT/report/. Exit status 1 if any output differs."))
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"project folder (default {DEFAULT_OUT})")
-    parser.add_argument("--seed", type=int, default=SEED, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=("both", "hls", "rtl"), default=DEFAULT_BACKEND,
-                        help="projects to write (default both: HLS, and RTL synthesized with Yosys)")
-    return parser.parse_args(argv)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="Steps: train while the EBOPs weight beta rises, keeping the accuracy/EBOPs Pareto front; "
+                      "deploy the smallest checkpoint within one point of the best accuracy; check Keras = "
+                      "emulator = C++ = RTL on the test set (saved to OUT/data/test.npz, pixels divided by 16); "
+                      "synthesize the RTL with Yosys; write OUT/report/. Exit status 1 if any output differs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True,
+              help="Training epochs.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, help="Design folder to write.")
+@click.option("--seed", type=int, default=SEED, show_default=True, help="Random seed.")
+@click.option("--backend", type=click.Choice(["both", "hls", "rtl"]), default=DEFAULT_BACKEND, show_default=True,
+              help="Projects to write (both: HLS, and RTL synthesized with Yosys).")
+def cli(epochs: int, out: str, seed: int, backend: str) -> None:
+    """Train an HGQ MLP on the bundled 8x8 digits and write verified vu9p firmware (HLS and RTL)."""
+    raise SystemExit(main(epochs=epochs, out=out, seed=seed, backend=backend))
 
 
 if __name__ == "__main__":
-    args = _parse(sys.argv[1:])
-    sys.exit(main(epochs=args.epochs, out=args.out, seed=args.seed, backend=args.backend))
+    cli(prog_name="python -m hgq_fpga.app.demo")

@@ -8,7 +8,7 @@ three additions that let every later step work from the folder alone:
       Makefile, build_prj.tcl, firmware/, tb/   the HLS project (hgq_fpga.backends.hls.writer)
       rtl/                                      the Verilog RTL project (hgq_fpga.backends.rtl)
       ir/                                       the integer firmware IR it was generated from
-      model.keras                               the calibrated Keras model (deployment mode)
+      model.keras                               the calibrated Keras model (calibrated mode)
       hgq_fpga.json                             the run record: board, verification, metrics, training
       report/                                   report.md, report.json and PNG figures
 
@@ -73,7 +73,7 @@ class DesignResult:
 
 
 def verification_record(report, data_label: str) -> dict:
-    """The JSON form of a :class:`hgq_fpga.verification.VerificationReport`."""
+    """The JSON form of a :class:`hgq_fpga.checks.verify.VerificationReport`."""
     return {
         "data": data_label,
         "samples": int(report.samples),

@@ -19,7 +19,7 @@ INPUT_TYPE_HELP = ("Fixed-point type of the model inputs, e.g. 'ap_fixed<16,6>',
 
 def qkeras_mismatches(path: Path, model, x: np.ndarray) -> tuple[int, int]:
     """``(mismatching values, values)`` between QKeras's own float32 predict and ``model`` on ``x``."""
-    from hgq_fpga.nn.importers.legacy import qkeras_predict
+    from hgq_fpga.nn.importers.qkeras.runner import qkeras_predict
 
     x = np.asarray(x, np.float32)
     ref = np.asarray(qkeras_predict(path, x), np.float64)
@@ -31,7 +31,7 @@ def qkeras_mismatches(path: Path, model, x: np.ndarray) -> tuple[int, int]:
 
 def import_model(path: Path, input_type: str | None, drop_softmax: bool, allow_float: dict[str, str]):
     """Import ``path`` and print the notes on what the exactness claim assumes."""
-    from hgq_fpga.nn.importers.qkeras_builder import import_qkeras
+    from hgq_fpga.nn.importers.qkeras.builder import import_qkeras
 
     if not path.exists():
         raise click.ClickException(f"QKeras model {path} does not exist")

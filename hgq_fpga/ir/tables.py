@@ -1,7 +1,7 @@
 """Lookup tables of unary functions: one table of output codes per distinct (input type, output
 type) pair, over every raw code of the input type (``docs/method.md`` §5).
 
-The firmware holds these tables, and the Keras side looks its deployment-mode values up in the very
+The firmware holds these tables, and the Keras side looks its calibrated-mode values up in the very
 same arrays, so both give the same bits for every input code.
 """
 

@@ -1,4 +1,4 @@
-"""Calibration: fix every ``(k, i, f)`` and switch an HGQ model to exact deployment mode (``docs/method.md`` §4)."""
+"""Calibration: fix every ``(k, i, f)`` and switch an HGQ model to exact calibrated mode (``docs/method.md`` §4)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _batches(x, batch_size: int, shapes: list[tuple] = ()):
 
 
 def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) -> int:
-    """Trace activation ranges on ``x``, fix every type, and switch ``model`` to deployment mode.
+    """Trace activation ranges on ``x``, fix every type, and switch ``model`` to calibrated mode.
 
     After this the HGQ layers compute in float64 with each quantizer's rounding and overflow mode,
     exactly as the firmware will, also for inputs outside the calibrated range.
@@ -70,7 +70,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
                          "(HQuantize on every input, then HDense, HConv2D, HActivation, ...)")
     batches = list(_batches(x, batch_size, _input_shapes(model)))
     for layer in layers:
-        layer.unfreeze()
+        layer.uncalibrate()
         layer.reset_ranges()
         layer.set_recording(True)
     try:
@@ -81,7 +81,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
             layer.set_recording(False)
     _refuse_non_finite_ranges(model, layers, batches)
     for layer in layers:
-        layer.freeze(margin)
+        layer.calibrate_types(margin)
     for layer in layers:
         layer.check_exact()
     _forget_compiled(model)
@@ -131,15 +131,75 @@ def _forget_compiled(model: keras.Model) -> None:
             setattr(model, attr, None)
 
 
-def uncalibrate(model: keras.Model) -> None:
-    """Switch ``model`` back to training mode, so that it can be trained (fine-tuned) again.
+def uncalibrate(model: keras.Model) -> keras.Model:
+    """Back to training mode: the model, trainable again from its calibrated bit widths; use the result.
 
-    A calibrated model refuses ``fit``: its exact deployment arithmetic has no gradients, and its
-    fixed types were chosen for the weights of that moment. Calibrate again before converting.
+    A calibrated model refuses ``fit``: its exact arithmetic has no gradients, and its fixed types
+    were chosen for the weights of that moment. An HGQ or post-training-quantized model is switched
+    back in place and returned (each quantizer's trainable ``f`` already holds its widths). A model
+    with fixed quantizers (a QKeras import), which never train, is returned as a new model of the
+    same architecture with trainable quantizers started at the imported widths and the imported
+    weights; its rounding becomes HGQ's (``RND_CONV`` trains as ``RND``, ``SAT_SYM`` as ``SAT``),
+    so it is no longer QKeras-exact. Calibrate again before converting.
+
+    Raises:
+        ValueError: a fixed model holds a table activation (a QKeras ``quantized_tanh``, say): a
+            table of another tool's outputs has no gradient to train through.
     """
-    for layer in hgq_layers(model):
-        layer.unfreeze()
+    from hgq_fpga.nn.quantizers.fixed import FixedQuantizer
+
+    layers = hgq_layers(model)
+    if any(isinstance(q, FixedQuantizer) for layer in layers for q in layer.quantizers()):
+        return _trainable_copy(model, layers)
+    for layer in layers:
+        layer.uncalibrate()
     _forget_compiled(model)
+    return model
+
+
+#: fixed-quantizer modes that HGQ trains with their nearest trainable mode
+_TRAINABLE_ROUND = {"RND_CONV": "RND"}
+_TRAINABLE_OVERFLOW = {"SAT_SYM": "SAT"}
+
+
+def _trainable_config(config):
+    """A layer config with every FixedQuantizer config replaced by an HQuantizer's."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "FixedQuantizer":
+            inner = config["config"]
+            return {"kind": inner.get("kind", "activation"),
+                    "round_mode": _TRAINABLE_ROUND.get(inner["round_mode"], inner["round_mode"]),
+                    "overflow_mode": _TRAINABLE_OVERFLOW.get(inner["overflow_mode"], inner["overflow_mode"]),
+                    "name": inner.get("name")}
+        return {k: _trainable_config(v) for k, v in config.items()}
+    return config
+
+
+def _trainable_copy(model: keras.Model, layers) -> keras.Model:
+    """A trainable copy of a model with fixed quantizers (see :func:`uncalibrate`)."""
+    from hgq_fpga.nn.layers import CodeTable, HActivation
+    from hgq_fpga.nn.quantizers.fixed import FixedQuantizer
+
+    for layer in layers:
+        if isinstance(layer, HActivation) and isinstance(layer.fn, CodeTable):
+            raise ValueError(f"layer {layer.name!r} is a table of QKeras's {layer.fn.__name__}, which has no "
+                             "gradient; rebuild that activation with HActivation('tanh'/'sigmoid') to retrain")
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config(_trainable_config(layer.get_config()))
+
+    new = keras.models.clone_model(model, clone_function=clone)
+    for old_layer, new_layer in zip(model.layers, new.layers):
+        for attr in ("kernel", "bias"):
+            if getattr(old_layer, attr, None) is not None and getattr(new_layer, attr, None) is not None:
+                getattr(new_layer, attr).assign(getattr(old_layer, attr))
+        old_qs = old_layer.quantizers() if hasattr(old_layer, "quantizers") else []
+        new_qs = new_layer.quantizers() if hasattr(new_layer, "quantizers") else []
+        for old_q, new_q in zip(old_qs, new_qs):
+            if isinstance(old_q, FixedQuantizer):
+                f = np.clip(old_q.fixed_types()[2], new_q.f_min, new_q.f_max)
+                new_q.f.assign(np.broadcast_to(f, new_q.f.shape).astype(np.float32))
+    return new
 
 
 def require_calibrated(model: keras.Model) -> None:
@@ -152,6 +212,6 @@ def require_calibrated(model: keras.Model) -> None:
         raise ValueError(f"model {model.name!r} has no HGQ layers, so it has no fixed-point types; build "
                          "it from hgq_fpga.nn.layers (HQuantize on every input, then HDense, HConv2D, ...)")
     for layer in layers:
-        if not layer.deployed:
+        if not layer.calibrated:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) of model {model.name!r} is "
                              "not calibrated; run hgq_fpga.calibrate(model, x) first")

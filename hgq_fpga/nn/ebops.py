@@ -21,7 +21,7 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
         per_layer: return ``{layer name: EBOPs}`` for every multiplying layer instead of the total.
     """
     layers = hgq_layers(model)
-    if not any(layer.deployed for layer in layers) and _no_range_seen(layers):
+    if not any(layer.calibrated for layer in layers) and _no_range_seen(layers):
         warnings.warn("ebops: the model has not seen data yet (no activation range recorded), so every "
                       "activation counts 0 bits and EBOPs are 0; run model.fit (or calibrate) first",
                       stacklevel=2)
@@ -29,7 +29,7 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
     for layer in layers:
         if not layer.has_ebops:
             continue
-        if layer.deployed:
+        if layer.calibrated:
             out[layer.name] = layer.exact_ebops()
         else:
             out[layer.name] = float(np.asarray(keras.ops.convert_to_numpy(layer.compute_ebops())))

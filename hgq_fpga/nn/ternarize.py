@@ -37,5 +37,5 @@ def ternarize(model: keras.Model, group_size: int, **options: Any) -> keras.Mode
         if source is not None and "kernel_quantizer" not in v.path and tuple(source.shape) == tuple(v.shape):
             v.assign(source)
     for layer in hgq_layers(new):
-        layer.unfreeze()
+        layer.uncalibrate()
     return new

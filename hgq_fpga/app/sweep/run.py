@@ -7,7 +7,7 @@ no ``runs/NAME`` at all, and a finished run is never rewritten: when two attempt
 both finish (Dask may start a second one if it believed the first worker lost), the second one
 sees the first one's ``DONE`` and discards its own copy.
 
-Scores are those of the calibrated (deployed) models, i.e. of the firmware (docs/method.md):
+Scores are those of the calibrated models, i.e. of the firmware (docs/method.md):
 every checkpoint on the training-time front is calibrated on the training inputs, which gives its
 exact EBOPs, then scored on the validation set (the front and the choice use only these) and on
 the test set when the data file has one (reported, never used to select).

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from hgq_fpga.argparsing import ArgumentParser, error_line
+import click
+
 from hgq_fpga.backends.common.board import Board, load_board
 from hgq_fpga.backends.common.toolchain import ToolchainError
 from hgq_fpga.backends.hls.synth_report import SynthesisReport, parse_csynth_xml
@@ -95,24 +96,20 @@ def run_synthesis(project_dir: str | Path, board: str | Board | None = None,
     return parse_csynth_xml(find_csynth_xml(project_dir, top_function(script)))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry used by the generated project's Makefile."""
-    parser = ArgumentParser(prog="python -m hgq_fpga.backends.hls.synth",
-                            description="Run Vitis/Vivado HLS on an hgq_fpga project.")
-    parser.add_argument("project", nargs="?", default=".", help="project folder (default: .)")
-    parser.add_argument("--board", default=None, help="board name or YAML file (default: as written)")
-    parser.add_argument("--steps", default="csynth",
-                        help=f"comma-separated steps from {','.join(STEPS)} (default: csynth)")
-    args = parser.parse_args(argv)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("project", default=".", type=click.Path(path_type=Path))
+@click.option("--board", default=None, help="Board name or YAML file [default: as written].")
+@click.option("--steps", default="csynth", show_default=True,
+              help=f"Comma-separated steps from {','.join(STEPS)}.")
+def main(project: Path, board: str | None, steps: str) -> None:
+    """Run Vitis/Vivado HLS on an hgq_fpga project (the project Makefile's `make synth`)."""
     try:
-        report = run_synthesis(args.project, args.board, [s for s in args.steps.split(",") if s])
+        report = run_synthesis(project, board, [s for s in steps.split(",") if s])
     except (ToolchainError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(error_line(err), file=sys.stderr)
-        return 1
+        raise click.ClickException(str(err)) from None
     if report is not None:
-        print(report.to_markdown())
-    return 0
+        click.echo(report.to_markdown())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(prog_name="python -m hgq_fpga.backends.hls.synth")

@@ -18,7 +18,7 @@ Public interface for the converter (after :func:`hgq_fpga.calibrate`):
 * kernel layers: ``quantized_kernel()`` / ``quantized_bias()``: exact float64 weight values
   (fused with the batch norm where there is one); ``kernel_types()`` / ``bias_types()``: their
   per-element ``(k, i, f)``;
-* ``HActivation.table(x)``: deployment-mode outputs, i.e. the lookup table for inputs ``x``;
+* ``HActivation.table(x)``: calibrated-mode outputs, i.e. the lookup table for inputs ``x``;
 * average pooling: ``c_f`` (fractional bits of the constant ``1/count``).
 """
 

@@ -86,10 +86,10 @@ class HLayer(keras.layers.Layer):
         return [q for q in self._layers if isinstance(q, HQuantizer)]
 
     @property
-    def deployed(self) -> bool:
+    def calibrated(self) -> bool:
         """True once :func:`hgq_fpga.calibrate` fixed this layer's types."""
         qs = self.quantizers()
-        return all(q.deployed for q in qs) if qs else True
+        return all(q.calibrated for q in qs) if qs else True
 
     def reset_ranges(self) -> None:
         for q in self.quantizers():
@@ -99,13 +99,13 @@ class HLayer(keras.layers.Layer):
         for q in self.quantizers():
             q.recording = on
 
-    def freeze(self, margin: int = 0) -> None:
+    def calibrate_types(self, margin: int = 0) -> None:
         """Fix every ``(k, i, f)`` of this layer (called by calibration)."""
 
-    def unfreeze(self) -> None:
+    def uncalibrate(self) -> None:
         """Back to training mode (the fixed types are kept but not used)."""
         for q in self.quantizers():
-            q.deployed = False
+            q.calibrated = False
 
     # ----------------------------------------------------------- graph access
     def producer(self, index: int = 0) -> tuple[keras.layers.Layer, int]:
@@ -166,7 +166,7 @@ class HLayer(keras.layers.Layer):
         self.ebops_var.assign(ops.stop_gradient(ebops))
 
     def check_exact(self) -> None:
-        """Raise if deployment-mode float64 arithmetic could be inexact (called by calibration)."""
+        """Raise if calibrated-mode float64 arithmetic could be inexact (called by calibration)."""
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -178,7 +178,7 @@ class HOutputQuantized(HLayer):
     """An HGQ layer whose result passes through its own activation quantizer ``self.oq``.
 
     The output widths, calibrated types and rounding/overflow modes are those of ``oq``; in
-    deployment mode the layer computes in float64 (see :meth:`out_dtype`).
+    calibrated mode the layer computes in float64 (see :meth:`out_dtype`).
 
     Args:
         output_quantizer: options for the output :class:`~hgq_fpga.nn.quantizers.hgq.HQuantizer` (a dict),
@@ -190,24 +190,24 @@ class HOutputQuantized(HLayer):
         super().__init__(beta=beta, **kwargs)
         self.oq = make_quantizer(output_quantizer, ACTIVATION_DEFAULTS, "output_quantizer")
 
-    def _deployed_for(self, training) -> bool:
+    def _calibrated_for(self, training) -> bool:
         """Whether :meth:`call` runs the exact deployment path; refuses to train a calibrated layer.
 
-        Deployment mode is exact integer arithmetic in float64 without gradients, and its types
+        Calibrated mode is exact integer arithmetic in float64 without gradients, and its types
         were fixed for the weights at calibration: training it would either do nothing or leave
         types that no longer fit the weights.
         """
-        if not self.oq.deployed:
+        if not self.oq.calibrated:
             return False
         if training:
-            raise ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact deployment mode, no "
+            raise ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact calibrated mode, no "
                              "gradients) and cannot be trained; run hgq_fpga.nn.calibration.uncalibrate(model) "
                              "to train again, then hgq_fpga.calibrate(model, x) before converting")
         return True
 
     def out_dtype(self) -> str:
         """``"float64"`` once calibrated (exact arithmetic), ``"float32"`` in training mode."""
-        return "float64" if self.oq.deployed else "float32"
+        return "float64" if self.oq.calibrated else "float32"
 
     def output_bits(self):
         return self.oq.activation_bits()
@@ -218,11 +218,11 @@ class HOutputQuantized(HLayer):
     def output_modes(self) -> tuple[str, str]:
         return self.oq.round_mode, self.oq.overflow_mode
 
-    def freeze(self, margin: int = 0) -> None:
-        self.oq.freeze_activation(margin)
+    def calibrate_types(self, margin: int = 0) -> None:
+        self.oq.calibrate_activation(margin)
 
     def check_exact(self) -> None:
-        """Refuse an output type wider than float64 holds exactly: deployment-mode values of it
+        """Refuse an output type wider than float64 holds exactly: calibrated-mode values of it
         would round in Keras while the firmware keeps every bit."""
         check_width_float64_exact(self, self.oq.fixed_types(), "output")
 
@@ -240,7 +240,7 @@ def check_float64_exact(layer: keras.layers.Layer, bound: np.ndarray, f: np.ndar
                         hint: str) -> None:
     """Raise unless every value ``|v| <= bound`` on the grid ``2^-f`` fits float64's 53 bits.
 
-    Deployment mode computes sums and products of calibrated values in float64; they are exact
+    Calibrated mode computes sums and products of calibrated values in float64; they are exact
     exactly when this holds for every intermediate. ``what`` names the quantity (``{j}`` is
     replaced by the flat index of the worst element), ``hint`` says how to fix it.
     """
@@ -251,7 +251,7 @@ def check_float64_exact(layer: keras.layers.Layer, bound: np.ndarray, f: np.ndar
         j = int(np.argmax(bits))
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: {what.format(j=j)} needs about "
                          f"{math.ceil(bits.reshape(-1)[j])} bits, more than the {FLOAT64_BITS} that "
-                         f"float64 holds exactly; deployment-mode inference cannot be exact. {hint}")
+                         f"float64 holds exactly; calibrated-mode inference cannot be exact. {hint}")
 
 
 def check_width_float64_exact(layer: keras.layers.Layer, types, what: str) -> None:
@@ -261,7 +261,7 @@ def check_width_float64_exact(layer: keras.layers.Layer, types, what: str) -> No
     if width.size and int(width.max()) > FLOAT64_BITS:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: the {what} is up to "
                          f"{int(width.max())} bits wide, more than the {FLOAT64_BITS} that float64 "
-                         "holds exactly; deployment-mode inference cannot be exact. Lower the bit "
+                         "holds exactly; calibrated-mode inference cannot be exact. Lower the bit "
                          "widths feeding it (fewer fractional or integer bits)")
 
 

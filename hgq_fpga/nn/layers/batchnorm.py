@@ -8,7 +8,7 @@ weights already contain the normalisation:
 so quantization is trained on (and calibrated for) exactly the weights the hardware multiplies by.
 Training uses the batch statistics of ``x ⊛ W + b`` and updates the moving averages; inference and
 calibration use the moving averages. Calibration stores the fused, quantized kernel and bias
-(float64 variables ``kernel_deployed``, ``bias_deployed``): deployment and conversion read those and
+(float64 variables ``kernel_calibrated``, ``bias_calibrated``): deployment and conversion read those and
 never recompute the fusion, whose float32 result depends on how it is compiled (XLA rewrites
 ``gamma / sqrt(var)`` as ``gamma * rsqrt(var)``, for example).
 """
@@ -62,9 +62,9 @@ class BatchNormFolding:
         self.moving_var = self.add_weight(name="moving_var", shape=n, initializer="ones",
                                           trainable=False, dtype="float32")
         # the fused quantized weights fixed by calibration (what deployment multiplies by)
-        self.kernel_deployed = self.add_weight(name="kernel_deployed", shape=tuple(self.kernel.shape),
+        self.kernel_calibrated = self.add_weight(name="kernel_calibrated", shape=tuple(self.kernel.shape),
                                                initializer="zeros", trainable=False, dtype="float64")
-        self.bias_deployed = self.add_weight(name="bias_deployed", shape=n, initializer="zeros",
+        self.bias_calibrated = self.add_weight(name="bias_calibrated", shape=n, initializer="zeros",
                                              trainable=False, dtype="float64")
 
     def _batch_moments(self, x):
@@ -85,14 +85,14 @@ class BatchNormFolding:
         scale = self.gamma / ops.sqrt(var + self.epsilon)
         return self.kernel * scale, (self.bias - mean) * scale + self.bn_beta
 
-    def deployed_weights(self):
+    def calibrated_weights(self):
         """The fused quantized kernel and bias stored at calibration (float64)."""
-        return (ops.convert_to_tensor(self.kernel_deployed, "float64"),
-                ops.convert_to_tensor(self.bias_deployed, "float64"))
+        return (ops.convert_to_tensor(self.kernel_calibrated, "float64"),
+                ops.convert_to_tensor(self.bias_calibrated, "float64"))
 
-    def _store_deployed(self, wq, bq) -> None:
-        self.kernel_deployed.assign(np.asarray(wq, np.float64))
-        self.bias_deployed.assign(np.asarray(bq, np.float64))
+    def _store_calibrated(self, wq, bq) -> None:
+        self.kernel_calibrated.assign(np.asarray(wq, np.float64))
+        self.bias_calibrated.assign(np.asarray(bq, np.float64))
 
     def get_config(self) -> dict:
         config = super().get_config()

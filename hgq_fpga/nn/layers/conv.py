@@ -19,7 +19,7 @@ class HConv(HLinear):
 
     EBOPs count every multiplication of a fully unrolled (``io_parallel``) implementation: for each
     output position, each kernel tap and each input channel, ``ba(input element) * bw(weight)``.
-    Positions that read zero padding cost nothing. Deployment mode computes in float64, exactly.
+    Positions that read zero padding cost nothing. Calibrated mode computes in float64, exactly.
     See :class:`~hgq_fpga.nn.layers.linear.HLinear` for the other arguments.
 
     Args:

@@ -36,7 +36,7 @@ class HQuantize(HOutputQuantized):
         self.oq.build(tuple(input_shape[1:]))
 
     def call(self, x, training=None):
-        if self._deployed_for(training):
+        if self._calibrated_for(training):
             return self.oq.exact_quantize(x)
         xq, _ = self.oq.fake_quantize(ops.cast(x, "float32"), training=training)
         return xq
@@ -70,9 +70,9 @@ class HActivation(HOutputQuantized):
 
     ``relu`` and ``linear`` are exact arithmetic; any other unary function (tanh, sigmoid, a
     registered custom function) becomes a lookup table in firmware, indexed by the raw bits of the
-    input. Use :meth:`table` to evaluate the deployed layer on given input values: that is the table.
+    input. Use :meth:`table` to evaluate the calibrated layer on given input values: that is the table.
 
-    In deployment mode the layer is that table too: the function is evaluated eagerly, once, on
+    In calibrated mode the layer is that table too: the function is evaluated eagerly, once, on
     every code of each input type, and the outputs are quantized and looked up by the input's raw
     code. The values then do not depend on how ``model.predict`` is compiled (XLA's ``tanh`` is not
     the eager ``tanh``, and saturates to 1.0 earlier), and equal the firmware's table.
@@ -98,8 +98,8 @@ class HActivation(HOutputQuantized):
         return not (isinstance(self.activation, str) and self.activation in ("linear", "relu"))
 
     def call(self, x, training=None):
-        if self._deployed_for(training):
-            lut = _outside_trace(self._deployed_lut) if self.is_table else None
+        if self._calibrated_for(training):
+            lut = _outside_trace(self._calibrated_lut) if self.is_table else None
             if lut is None:
                 return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
             base, scale, values = lut
@@ -114,8 +114,8 @@ class HActivation(HOutputQuantized):
         t = ops.convert_to_tensor(np.asarray(values, np.float64), dtype="float64")
         return np.asarray(ops.convert_to_numpy(self.fn(t)), np.float64)
 
-    def _deployed_lut(self):
-        """``(base, scale, values)`` of the deployed table for the current types, or ``None``.
+    def _calibrated_lut(self):
+        """``(base, scale, values)`` of the calibrated table for the current types, or ``None``.
 
         The very table the firmware gets (:func:`hgq_fpga.ir.tables.build_table`), as values: an
         element with input ``x`` reads ``values[x * scale + base]`` (``scale = 2**f_in``).
@@ -145,12 +145,12 @@ class HActivation(HOutputQuantized):
         return keras.KerasTensor(x.shape, dtype=self.out_dtype())
 
     def table(self, x) -> np.ndarray:
-        """Deployment-mode outputs for inputs ``x`` (batch first), as float64: the lookup table.
+        """Calibrated-mode outputs for inputs ``x`` (batch first), as float64: the lookup table.
 
         The function is evaluated at ``x`` and quantized to the output types, so ``x`` may be any
         values, not only the input type's codes.
         """
-        if not self.oq.deployed:
+        if not self.oq.calibrated:
             raise ValueError(f"HActivation {self.name!r} is not calibrated; run hgq_fpga.calibrate first")
         y = self.fn(ops.convert_to_tensor(np.asarray(x, np.float64), dtype="float64"))
         return ops.convert_to_numpy(self.oq.exact_quantize(y)).astype(np.float64)

@@ -30,7 +30,7 @@ class HLinear(HOutputQuantized):
 
     EBOPs are ``sum over multiplications of ba(input element) * bw(weight)``, counted by running
     :meth:`apply_kernel` on the input widths with the weight widths as kernel; in training they are
-    added to the loss as ``beta * EBOPs``. In deployment mode the layer computes in float64: the
+    added to the loss as ``beta * EBOPs``. In calibrated mode the layer computes in float64: the
     products and sums of calibrated values are exact, which :meth:`check_exact` verifies.
 
     Args:
@@ -93,7 +93,7 @@ class HLinear(HOutputQuantized):
         return ops.relu(y) if self.activation == "relu" else y
 
     def call(self, x, training=None):
-        if self._deployed_for(training):
+        if self._calibrated_for(training):
             return self._call_exact(x)
         x = ops.cast(x, "float32")
         kernel, bias = self.float_weights(x, training)
@@ -110,15 +110,15 @@ class HLinear(HOutputQuantized):
         return out
 
     def _call_exact(self, x):
-        """Deployment mode: float64 products and sums of calibrated values, then the output cast."""
-        kernel, bias = self.deployed_weights()
+        """Calibrated mode: float64 products and sums of calibrated values, then the output cast."""
+        kernel, bias = self.calibrated_weights()
         y = self.apply_kernel(ops.cast(x, "float64"), kernel)
         if self.use_bias:
             y = y + bias
         return self.oq.exact_quantize(self._activate(y))
 
-    def deployed_weights(self):
-        """Deployment mode: the quantized kernel and bias (``None`` without bias) as float64 tensors.
+    def calibrated_weights(self):
+        """Calibrated mode: the quantized kernel and bias (``None`` without bias) as float64 tensors.
 
         Computed from the float variables with exact operations only; a layer whose float weights
         are themselves computed (a folded batch norm) overrides this with values fixed at calibration.
@@ -127,7 +127,7 @@ class HLinear(HOutputQuantized):
         return (self.kq.exact_quantize(kernel),
                 self.bq.exact_quantize(bias) if self.use_bias else None)
 
-    def _store_deployed(self, wq: np.ndarray, bq: np.ndarray | None) -> None:
+    def _store_calibrated(self, wq: np.ndarray, bq: np.ndarray | None) -> None:
         """Calibration hook: the exact quantized kernel and bias just fixed (float64 arrays)."""
 
     # ------------------------------------------------------------------ EBOPs
@@ -148,14 +148,14 @@ class HLinear(HOutputQuantized):
     # ----------------------------------------------------------- information
     def quantized_kernel(self) -> np.ndarray:
         """The kernel as the firmware multiplies by it: exact float64 values (after calibration)."""
-        v = self.deployed_weights()[0] if self.kq.deployed else self.kq.fake_quantize(self.float_weights()[0])[0]
+        v = self.calibrated_weights()[0] if self.kq.calibrated else self.kq.fake_quantize(self.float_weights()[0])[0]
         return ops.convert_to_numpy(v).astype(np.float64)
 
     def quantized_bias(self) -> np.ndarray:
         """The bias as exact float64 values (zeros when ``use_bias=False``)."""
         if not self.use_bias:
             return np.zeros(self.kernel.shape[-1:], np.float64)
-        v = self.deployed_weights()[1] if self.bq.deployed else self.bq.fake_quantize(self.float_weights()[1])[0]
+        v = self.calibrated_weights()[1] if self.bq.calibrated else self.bq.fake_quantize(self.float_weights()[1])[0]
         return ops.convert_to_numpy(v).astype(np.float64)
 
     def kernel_types(self):
@@ -170,16 +170,16 @@ class HLinear(HOutputQuantized):
     def weight_bit_widths(self) -> np.ndarray:
         """Per-weight width ``bw`` (magnitude bits) as int64: the multiplier size; 0 = pruned."""
         wq = self.quantized_kernel()
-        F = self.kq.fixed_types()[2] if self.kq.deployed else self.kq.rounded_f()
+        F = self.kq.fixed_types()[2] if self.kq.calibrated else self.kq.rounded_f()
         return bit_length(np.abs(np.ldexp(wq, F)).astype(np.int64))
 
     # ------------------------------------------------------------ calibration
-    def freeze(self, margin: int = 0) -> None:
+    def calibrate_types(self, margin: int = 0) -> None:
         kernel, bias = self.float_weights()
-        wq = self.kq.freeze_weight(ops.convert_to_numpy(kernel))
-        bq = self.bq.freeze_weight(ops.convert_to_numpy(bias)) if self.use_bias else None
-        self._store_deployed(wq, bq)
-        super().freeze(margin)
+        wq = self.kq.calibrate_weight(ops.convert_to_numpy(kernel))
+        bq = self.bq.calibrate_weight(ops.convert_to_numpy(bias)) if self.use_bias else None
+        self._store_calibrated(wq, bq)
+        super().calibrate_types(margin)
 
     def check_exact(self) -> None:
         """Refuse a calibration whose accumulators could need more than float64's 53 bits.

@@ -19,7 +19,7 @@ _register = keras.saving.register_keras_serializable(package="hgq_fpga")
 class HAdd(HOutputQuantized):
     """Element-wise sum of several HGQ tensors, then a per-activation quantizer.
 
-    The sum itself is exact (float64 in deployment mode); only the output cast rounds.
+    The sum itself is exact (float64 in calibrated mode); only the output cast rounds.
 
     Args:
         output_quantizer: options for the output quantizer (a dict).
@@ -33,7 +33,7 @@ class HAdd(HOutputQuantized):
         total = ops.cast(inputs[0], dtype)
         for t in inputs[1:]:
             total = total + ops.cast(t, dtype)
-        if self._deployed_for(training):
+        if self._calibrated_for(training):
             return self.oq.exact_quantize(total)
         return self.oq.fake_quantize(total, training=training)[0]
 

@@ -119,11 +119,11 @@ class HAveragePooling(PoolingWindow, HOutputQuantized):
     ``y = q_out(S * c)``, where ``S`` is the exact sum over the window's real elements (padding
     excluded) and ``c = c_raw * 2^-c_f`` with ``c_raw = round_half_up(2^c_f / count)``, ``count`` the
     number of real elements in the window. This is the firmware IR's ``AvgPool`` op
-    (:meth:`hgq_fpga.ir.FirmwareBuilder.avgpool`), so deployment-mode Keras and the firmware agree
+    (:meth:`hgq_fpga.ir.FirmwareBuilder.avgpool`), so calibrated-mode Keras and the firmware agree
     bit for bit. ``c`` is ``1/count`` exactly when ``count`` is a power of two (and ``c_f`` is large
     enough); otherwise it is ``1/count`` to ``c_f`` fractional bits.
 
-    In deployment mode the sum and the product are computed in float64, which
+    In calibrated mode the sum and the product are computed in float64, which
     :meth:`check_exact` (run by calibration) proves exact. Training mode computes the same in
     float32 with fake quantization of the output.
 
@@ -176,7 +176,7 @@ class HAveragePooling(PoolingWindow, HOutputQuantized):
         dtype = self.out_dtype()
         c = np.ldexp(self.c_raw.astype(np.float64), -self.c_f)[..., None]
         mean = self._window_sum(ops.cast(x, dtype)) * ops.convert_to_tensor(c, dtype=dtype)
-        if self._deployed_for(training):
+        if self._calibrated_for(training):
             return self.oq.exact_quantize(mean)
         return self.oq.fake_quantize(mean, training=training)[0]
 

@@ -1,6 +1,6 @@
 """Operations that give the same bits in every TensorFlow execution mode (eager, graph, XLA).
 
-Deployment-mode inference (``docs/method.md`` §4) must not trust TensorFlow's float arithmetic to be
+Calibrated-mode inference (``docs/method.md`` §4) must not trust TensorFlow's float arithmetic to be
 IEEE: its CPU kernels flush denormal numbers to zero (inputs and results), ``pow`` may be an
 approximation, and products overflow to ``inf``. These helpers use only exact steps: table
 look-ups, integer reinterpretation of a float's bits, and products of normal float64 numbers.
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-#: deployment-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
+#: calibrated-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
 EXP2_BITS = 8
 #: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
 _POW2 = np.ldexp(1.0, np.arange(-(2 ** EXP2_BITS) + 1, 2 ** EXP2_BITS))

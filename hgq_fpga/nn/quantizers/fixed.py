@@ -54,7 +54,7 @@ class FixedQuantizer(HQuantizer):
 
     def __init__(self, kind: str = "activation", round_mode: str = "TRN", overflow_mode: str = "WRAP",
                  **kwargs: Any) -> None:
-        kwargs.pop("deployed", None)
+        kwargs.pop("calibrated", None)
         super().__init__(kind=kind, round_mode="TRN", overflow_mode="WRAP", **kwargs)
         round_mode = fixed.check_round(round_mode)
         overflow_mode = fixed.check_overflow(overflow_mode)
@@ -64,13 +64,13 @@ class FixedQuantizer(HQuantizer):
         self.round_mode = round_mode
         self.overflow_mode = overflow_mode
 
-    # the types are given, so the quantizer is always deployed and unfreeze/calibrate keep them
+    # the types are given, so the quantizer is always calibrated and uncalibrate/calibrate keep them
     @property
-    def deployed(self) -> bool:
+    def calibrated(self) -> bool:
         return True
 
-    @deployed.setter
-    def deployed(self, value: bool) -> None:
+    @calibrated.setter
+    def calibrated(self, value: bool) -> None:
         pass
 
     def set_types(self, k, i, f) -> None:
@@ -78,7 +78,7 @@ class FixedQuantizer(HQuantizer):
         shape = self.tensor_shape
         self._set_types(*(np.broadcast_to(np.asarray(t, np.int64), shape) for t in (k, i, f)))
 
-    def freeze_weight(self, w) -> np.ndarray:
+    def calibrate_weight(self, w) -> np.ndarray:
         """Calibration: keep the imported types; the weights must still be exactly representable."""
         w = np.asarray(w, np.float64)
         wq = np.asarray(ops.convert_to_numpy(self.exact_quantize(w)), np.float64)
@@ -87,7 +87,7 @@ class FixedQuantizer(HQuantizer):
                              "changed after import); import the model again")
         return wq
 
-    def freeze_activation(self, margin: int = 0) -> None:
+    def calibrate_activation(self, margin: int = 0) -> None:
         """Calibration: keep the imported types (``margin`` does not apply to them)."""
 
     def fake_quantize(self, x, training: bool = False):

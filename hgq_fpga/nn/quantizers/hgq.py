@@ -7,7 +7,7 @@ variable ``f`` (fractional bits) at the chosen granularity and has two modes:
   with respect to ``x`` is straight-through and the gradient with respect to ``f`` is the surrogate
   ``-ln2 * (xq - x)``. Integer bits are not trained: weights take them from their value,
   activations from the running min/max of ``xq`` (reset every epoch by :class:`hgq_fpga.nn.layers.base.RangeResetter`).
-* **deployment mode** (after :func:`hgq_fpga.calibrate`): every element has a fixed ``(k, i, f)``
+* **calibrated mode** (after :func:`hgq_fpga.calibrate`): every element has a fixed ``(k, i, f)``
   stored in the variables ``k_fixed``, ``i_fixed``, ``f_fixed``; the quantizer computes in float64
   and applies its rounding *and overflow* mode exactly as ``ap_fixed`` does, so Keras inference
   equals the firmware even outside the calibrated range.
@@ -112,17 +112,17 @@ class HQuantizer(keras.layers.Layer):
         granularity: ``"per_element"`` (default), ``"per_channel"`` (last axis) or ``"per_tensor"``:
             the shape of the trainable ``f``.
         round_mode: ``"TRN"`` (toward -inf) or ``"RND"`` (half up), as ``ap_fixed`` defines them.
-        overflow_mode: ``"WRAP"`` or ``"SAT"``; applied in deployment mode only.
+        overflow_mode: ``"WRAP"`` or ``"SAT"``; applied in calibrated mode only.
         f_init: initial fractional bits (activations; weights when ``init_bits`` is None).
         init_bits: for weights, start each weight with about this many significant bits.
         f_min, f_max: bounds on ``f``.
-        deployed: whether the fixed types are in force (set by calibration; saved in the config).
+        calibrated: whether the fixed types are in force (set by calibration; saved in the config).
     """
 
     def __init__(self, kind: str = "activation", granularity: str = "per_element",
                  round_mode: str = "TRN", overflow_mode: str = "WRAP", f_init: float = 6.0,
                  init_bits: int | None = None, f_min: float = -8.0, f_max: float = 16.0,
-                 deployed: bool = False, **kwargs: Any) -> None:
+                 calibrated: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if kind not in KINDS:
@@ -148,7 +148,7 @@ class HQuantizer(keras.layers.Layer):
         self.init_bits = init_bits
         self.f_min = float(f_min)
         self.f_max = float(f_max)
-        self.deployed = bool(deployed)
+        self.calibrated = bool(calibrated)
         #: set by calibration: record ranges even outside training
         self.recording = False
         self.tensor_shape: tuple[int, ...] | None = None
@@ -267,7 +267,7 @@ class HQuantizer(keras.layers.Layer):
         """
         if self.kind != "activation":
             raise TypeError("activation_bits is for activation quantizers")
-        if self.deployed:
+        if self.calibrated:
             return ops.convert_to_tensor(self.k_fixed + self.i_fixed + self.f_fixed)
         if F is None:
             F = self._F()
@@ -288,7 +288,7 @@ class HQuantizer(keras.layers.Layer):
 
     # ------------------------------------------------------------- deployment
     def exact_quantize(self, x):
-        """Deployment-mode cast to the fixed per-element types, in float64, with overflow.
+        """Calibrated-mode cast to the fixed per-element types, in float64, with overflow.
 
         Only exact operations: products by powers of two (:func:`exp2_exact`, never ``pow``),
         ``floor``, comparisons and sums of integers below ``2**53``, so the result is the same
@@ -336,7 +336,7 @@ class HQuantizer(keras.layers.Layer):
 
         Raises if the quantizer has not been calibrated (see :func:`hgq_fpga.calibrate`).
         """
-        if not self.deployed:
+        if not self.calibrated:
             raise ValueError(f"quantizer {self.name!r} is not calibrated; run hgq_fpga.calibrate(model, x)")
         return tuple(np.asarray(keras.ops.convert_to_numpy(v)).astype(np.int64)
                      for v in (self.k_fixed, self.i_fixed, self.f_fixed))
@@ -357,7 +357,7 @@ class HQuantizer(keras.layers.Layer):
         wq = fixed.quantize(w, 1, big - F, F, round=self.round_mode, overflow="SAT")
         return np.ldexp(wq, F).astype(np.int64), F
 
-    def freeze_weight(self, w) -> np.ndarray:
+    def calibrate_weight(self, w) -> np.ndarray:
         """Fix tight per-element types for the weight values ``w``; return the exact ``wq`` (float64)."""
         w = np.broadcast_to(np.asarray(w, dtype=np.float64), self.tensor_shape)
         m, F = self.weight_codes(w)
@@ -369,7 +369,7 @@ class HQuantizer(keras.layers.Layer):
         self._set_types(np.where(zero, 0, k), np.where(zero, 0, i), np.where(zero, 0, F))
         return wq
 
-    def freeze_activation(self, margin: int = 0) -> None:
+    def calibrate_activation(self, margin: int = 0) -> None:
         """Fix per-element types from the recorded range of the quantized values, plus ``margin`` bits."""
         F = self.rounded_f()
         lo = keras.ops.convert_to_numpy(self.vmin).astype(np.float64)
@@ -396,7 +396,7 @@ class HQuantizer(keras.layers.Layer):
         self.k_fixed.assign(np.asarray(k, np.float32))
         self.i_fixed.assign(np.asarray(i, np.float32))
         self.f_fixed.assign(np.asarray(f, np.float32))
-        self.deployed = True
+        self.calibrated = True
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -404,7 +404,7 @@ class HQuantizer(keras.layers.Layer):
         config.update(kind=self.kind, granularity=self.granularity, round_mode=self.round_mode,
                       overflow_mode=self.overflow_mode, f_init=self.f_init,
                       init_bits=self.init_bits, f_min=self.f_min, f_max=self.f_max,
-                      deployed=self.deployed)
+                      calibrated=self.calibrated)
         return config
 
 

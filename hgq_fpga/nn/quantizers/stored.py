@@ -1,10 +1,10 @@
-"""Weight quantizers whose deployed values are stored at calibration (``docs/method.md`` §8).
+"""Weight quantizers whose calibrated values are stored at calibration (``docs/method.md`` §8).
 
 The multiplier-free quantizers (:mod:`~hgq_fpga.nn.quantizers.nhot`,
 :mod:`~hgq_fpga.nn.quantizers.ternary`) pick each weight's code with searches and group statistics
 that are easy in numpy but not exact in float32/float64 Keras ops. So calibration computes the codes
 once, in exact integer numpy (:meth:`HQuantizer.weight_codes`), and stores the quantized values in a
-float64 variable; deployment mode returns those values (the same thing the batch-norm layers do
+float64 variable; calibrated mode returns those values (the same thing the batch-norm layers do
 with their fused weights). The layers see an ordinary :class:`HQuantizer`: nothing in them changes.
 """
 
@@ -37,20 +37,20 @@ class StoredWeightQuantizer(HQuantizer):
         if self.tensor_shape is not None:
             return
         super().build(shape)
-        self.w_deployed = self.add_weight(name="w_deployed", shape=self.tensor_shape, initializer="zeros",
+        self.w_calibrated = self.add_weight(name="w_calibrated", shape=self.tensor_shape, initializer="zeros",
                                           trainable=False, dtype="float64")
 
-    def freeze_weight(self, w) -> np.ndarray:
-        wq = super().freeze_weight(w)
-        self.w_deployed.assign(np.asarray(wq, np.float64))
+    def calibrate_weight(self, w) -> np.ndarray:
+        wq = super().calibrate_weight(w)
+        self.w_calibrated.assign(np.asarray(wq, np.float64))
         return wq
 
     def exact_quantize(self, x):
-        """Deployment mode: the quantized weights stored at calibration (float64, exact)."""
+        """Calibrated mode: the quantized weights stored at calibration (float64, exact)."""
         if tuple(x.shape) != tuple(self.tensor_shape):
             raise ValueError(f"quantizer {self.name!r} stores weights of shape {self.tensor_shape}; "
                              f"got a tensor of shape {tuple(x.shape)}")
-        return ops.convert_to_tensor(self.w_deployed, "float64")
+        return ops.convert_to_tensor(self.w_calibrated, "float64")
 
 
 register = keras.saving.register_keras_serializable(package="hgq_fpga")

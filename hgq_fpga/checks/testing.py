@@ -1,4 +1,4 @@
-"""``hgq_fpga.testing``: bit-exactness checks for a physicist's own test suite and CI.
+"""``hgq_fpga.checks.testing``: bit-exactness checks for a physicist's own test suite and CI.
 
 * :func:`assert_bit_exact` runs a model (or a design folder) through Keras, the firmware emulator
   and the C++, and raises ``AssertionError`` naming the first differing value and the first layer
@@ -6,9 +6,8 @@
 * the pytest fixture ``hgq_fpga_design`` opens a design folder (``hgq-fpga convert``) named by
   ``@pytest.mark.hgq_fpga_design("DIR")``, by indirect parametrisation, by
   ``--hgq-fpga-design DIR`` or by ``$HGQ_FPGA_DESIGN``.  The plugin is registered for pytest
-  through the ``pytest11`` entry point ``hgq_fpga.testing`` (or add
-  ``pytest_plugins = ["hgq_fpga.testing"]`` to the top-level ``conftest.py``);
-* :func:`write_junit` writes a verification as JUnit XML (``hgq-fpga verify --junit``).
+  through the ``pytest11`` entry point ``hgq_fpga.checks.testing`` (or add
+  ``pytest_plugins = ["hgq_fpga.checks.testing"]`` to the top-level ``conftest.py``);
 
 Importing this module is cheap: Keras is imported only when a Keras model is checked.
 """
@@ -16,8 +15,6 @@ Importing this module is cheap: Keras is imported only when a Keras model is che
 from __future__ import annotations
 
 import os
-import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -86,34 +83,6 @@ def assert_bit_exact(model_or_design, x, *, firmware: FirmwareModel | None = Non
     if not report.ok:
         raise AssertionError(f"not bit-exact:\n{report}")
     return report
-
-
-def write_junit(report, path: str | Path, suite: str = "hgq_fpga.verify") -> Path:
-    """Write a :func:`hgq_fpga.verify` report as JUnit XML: one test case per compared pair
-    (``Keras vs emulator``, ``emulator vs C++``), failing with the mismatch details.  The file is
-    written next to its final name and renamed into place."""
-    path = Path(path)
-    failures = [p for p in report.pairs if p.mismatches]
-    root = ET.Element("testsuites")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(report.pairs)),
-                       failures=str(len(failures)), errors="0", skipped="0")
-    for pair in report.pairs:
-        case = ET.SubElement(ts, "testcase", classname=suite, name=f"{pair.a} vs {pair.b}")
-        if pair.mismatches:
-            message = (f"{pair.mismatches} of {pair.compared} values differ in "
-                       f"{pair.samples_with_mismatch} sample(s)")
-            ET.SubElement(case, "failure", message=message, type="BitMismatch").text = str(report)
-    ET.SubElement(ts, "system-out").text = str(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            ET.ElementTree(root).write(handle, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------------ pytest plugin

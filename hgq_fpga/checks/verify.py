@@ -1,6 +1,6 @@
-"""``hgq_fpga.verify`` (this module is ``hgq_fpga.verification``, so that the function keeps the short name): prove on data that Keras, the firmware emulator (and the C++) agree bit for bit.
+"""``hgq_fpga.verify`` (this module is ``hgq_fpga.checks.verify``, so that the function keeps the short name): prove on data that Keras, the firmware emulator (and the C++) agree bit for bit.
 
-The calibrated Keras model (deployment mode), the integer emulator of its firmware IR and, when
+The calibrated Keras model (calibrated mode), the integer emulator of its firmware IR and, when
 given, further implementations (the HLS C simulation, the Verilator simulation of the RTL) all run
 on the same inputs; every output value is compared with ``==``.  Each implementation is compared
 with the emulator and named in the report by its ``verification_name`` ("C++", "RTL").  A :class:`VerificationReport` gives the mismatch count per pair and,

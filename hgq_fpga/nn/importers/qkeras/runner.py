@@ -2,7 +2,7 @@
 
 QKeras 0.9 needs Keras 2 (``tf_keras``), which TensorFlow selects only when ``TF_USE_LEGACY_KERAS=1``
 is set *before* it is imported. The user's process runs Keras 3 and never sees that flag: each call
-here starts ``python -m hgq_fpga.nn.importers.qkeras_reader`` (the same interpreter) with the flag
+here starts ``python -m hgq_fpga.nn.importers.qkeras.keras2_reader`` (the same interpreter) with the flag
 set, and exchanges files in a temporary folder.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .description import ModelDescription
+from hgq_fpga.nn.importers.qkeras.description import ModelDescription
 
 #: seconds one reader subprocess may take (loading TensorFlow alone takes several)
 TIMEOUT_S = 600
-_READER = "hgq_fpga.nn.importers.qkeras_reader"
+_READER = "hgq_fpga.nn.importers.qkeras.keras2_reader"
 _INSTALL_HINT = ("QKeras 0.9 and tf_keras are installed by `make install` (requirements-qkeras.txt, "
                  "installed with --no-deps so that TensorFlow and absl-py stay as they are)")
 
@@ -86,7 +86,7 @@ def qkeras_tables(requests: list[dict]) -> dict[str, np.ndarray]:
     """QKeras's own float32 activation quantizers on given input grids, in one legacy subprocess.
 
     ``requests``: ``[{"key", "quantizer": {"class", "config"}, "domain": [f, lo, hi]}]`` (see
-    :func:`hgq_fpga.nn.importers.qkeras_reader.tables`); returns ``{key: outputs}``.
+    :func:`hgq_fpga.nn.importers.qkeras.keras2_reader.tables`); returns ``{key: outputs}``.
     """
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
         (Path(tmp) / "requests.json").write_text(json.dumps(requests))

@@ -1,4 +1,5 @@
-"""The public entry points of post-training quantization: :func:`ptq`, :func:`quantize_float`, :func:`unfreeze`."""
+"""The public entry points of post-training quantization: :func:`quantize_float` (one model) and
+:func:`quantize_float_budgets` (one model per EBOPs budget, from one greedy descent)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from . import grid
-from .mapping import map_model
-from .mixed import accuracy, search_mixed
-from .search import SEARCHES, Choice, State, run_search
+from hgq_fpga.nn.ptq import grid
+from hgq_fpga.nn.ptq.mapping import map_model
+from hgq_fpga.nn.ptq.mixed import accuracy, search_mixed
+from hgq_fpga.nn.ptq.search import SEARCHES, Choice, State, run_search
 
 GRANULARITIES = ("per_channel", "per_tensor")
 #: calibration inputs the greedy mixed-precision trials are scored on (see :mod:`.mixed`)
@@ -22,7 +23,7 @@ class PTQResult:
     """A PTQ model and how it was made.
 
     Attributes:
-        model: the HGQ model in deployment mode (fixed types), ready for ``hgq_fpga.to_firmware``.
+        model: the HGQ model in calibrated mode (fixed types), ready for ``hgq_fpga.to_firmware``.
         ebops: its exact EBOPs.
         output_cosine: cosine similarity of its outputs with the float model's on the calibration data.
         layers: per HGQ layer: weight and activation widths, chosen types and the layer's cosine.
@@ -85,34 +86,17 @@ def _prepared(model, x_calib, weight_bits, act_bits, granularity, search, clip_s
     return weight_bits, act_bits, _arrays(model, x_calib)
 
 
-def ptq(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: int = 8,
-        granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
-        rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
-        max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
-        metric=accuracy, mixed_samples: int | None = MIXED_SAMPLES) -> PTQResult:
-    """Quantize a float Keras model after training; see :func:`quantize_float` for the arguments."""
-    weight_bits, act_bits, xs = _prepared(model, x_calib, weight_bits, act_bits, granularity, search,
-                                          clip_steps, rounds)
-    if ebops_budget is None and max_accuracy_loss is None:
-        mapped = map_model(model, granularity, drop_softmax)
-        return finish(run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds), [])
-    [(state, lowered)] = search_mixed(lambda: map_model(model, granularity, drop_softmax), xs,
-                                      weight_bits, act_bits, search, clip_steps, rounds, mixed_samples,
-                                      [ebops_budget], x_val, y_val, max_accuracy_loss, min_bits, metric)
-    return finish(state, lowered)
-
-
-def ptq_budgets(model: keras.Model, x_calib, budgets: list[int], weight_bits: int = 8, act_bits: int = 8,
+def quantize_float_budgets(model: keras.Model, x_calib, budgets: list[int], weight_bits: int = 8, act_bits: int = 8,
                 granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
                 rounds: int = 2, drop_softmax: bool = False, min_bits: int = 2,
                 mixed_samples: int | None = MIXED_SAMPLES) -> list[PTQResult]:
     """Mixed-precision PTQ models for several EBOPs budgets from one greedy descent.
 
-    The same models as ``ptq(..., ebops_budget=b)`` for each ``b`` (the greedy choices do not
+    The same models as ``quantize_float(..., ebops_budget=b)`` for each ``b`` (the greedy choices do not
     depend on the budget, see :mod:`.mixed`), for the cost of the descent to the smallest budget.
     """
     if not budgets:
-        raise ValueError("ptq_budgets needs at least one EBOPs budget")
+        raise ValueError("quantize_float_budgets needs at least one EBOPs budget")
     weight_bits, act_bits, xs = _prepared(model, x_calib, weight_bits, act_bits, granularity, search,
                                           clip_steps, rounds)
     found = search_mixed(lambda: map_model(model, granularity, drop_softmax), xs, weight_bits, act_bits,
@@ -125,12 +109,14 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
                    granularity: str = "per_channel", search: str = "easyquant", clip_steps: int = 3,
                    rounds: int = 2, drop_softmax: bool = False, ebops_budget: int | None = None,
                    max_accuracy_loss: float | None = None, x_val=None, y_val=None, min_bits: int = 2,
-                   unfreeze: bool = False, mixed_samples: int | None = MIXED_SAMPLES) -> keras.Model:
+                   metric=accuracy, mixed_samples: int | None = MIXED_SAMPLES) -> PTQResult:
     """A float Keras model as an hgq_fpga model with fixed types, without retraining.
+
+    ``quantize_float(model, x).model`` is the model; the result also says how it was made.
 
     Args:
         model: a plain Keras 3 model (Sequential with an Input, or functional); see
-            :mod:`hgq_fpga.nn.importers.ptq.mapping` for the layers it maps.
+            :mod:`hgq_fpga.nn.ptq.mapping` for the layers it maps.
         x_calib: calibration inputs (an array, or a list for several inputs); a few hundred to a
             few thousand representative samples.
         weight_bits: total width of every weight (sign included); 2..24.
@@ -151,28 +137,21 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
         mixed_samples: mixed precision scores its greedy trials on the first this many calibration
             inputs (``None``: all), then searches the binary points again on all of them at the
             chosen widths and settles the budget there (see :mod:`.mixed`).
-        unfreeze: return the model in HGQ training mode, starting from the found widths (see
-            :func:`unfreeze`); otherwise it is in deployment mode, ready for ``to_firmware``.
+
+    Returns:
+        A :class:`PTQResult`; its ``model`` is in calibrated mode, ready for ``to_firmware``.
+        ``hgq_fpga.nn.calibration.uncalibrate(result.model)`` hands it to HGQ training, starting
+        from the found widths.
 
     Raises:
         UnmappableLayerError: naming the first layer that has no hgq_fpga equivalent.
     """
-    result = ptq(model, x_calib, weight_bits, act_bits, granularity, search, clip_steps, rounds,
-                 drop_softmax, ebops_budget, max_accuracy_loss, x_val, y_val, min_bits,
-                 mixed_samples=mixed_samples)
-    if unfreeze:
-        globals()["unfreeze"](result.model)
-    return result.model
-
-
-def unfreeze(model: keras.Model) -> keras.Model:
-    """Hand a PTQ model to HGQ training: its found fractional bits are each quantizer's start.
-
-    Every quantizer's trainable ``f`` already holds the binary point the search chose, so
-    ``model.fit`` (with :class:`hgq_fpga.nn.callbacks.BetaScheduler` to trade bits for EBOPs) starts
-    from the PTQ widths. Calibrate again (``hgq_fpga.calibrate(model, x)``) before converting.
-    """
-    from hgq_fpga.nn.calibration import uncalibrate
-
-    uncalibrate(model)
-    return model
+    weight_bits, act_bits, xs = _prepared(model, x_calib, weight_bits, act_bits, granularity, search,
+                                          clip_steps, rounds)
+    if ebops_budget is None and max_accuracy_loss is None:
+        mapped = map_model(model, granularity, drop_softmax)
+        return finish(run_search(mapped, xs, weight_bits, act_bits, search, clip_steps, rounds), [])
+    [(state, lowered)] = search_mixed(lambda: map_model(model, granularity, drop_softmax), xs,
+                                      weight_bits, act_bits, search, clip_steps, rounds, mixed_samples,
+                                      [ebops_budget], x_val, y_val, max_accuracy_loss, min_bits, metric)
+    return finish(state, lowered)

@@ -17,9 +17,9 @@ scales (weight scales fixed) for ``rounds`` rounds. Per-channel weight scales ar
 coordinate ascent of the cosine of the whole output (each output channel depends on its own
 weights only, so the per-candidate, per-channel dot products and norms are computed once).
 
-The chosen types are written straight into the HGQ layers' quantizers (deployment mode,
+The chosen types are written straight into the HGQ layers' quantizers (calibrated mode,
 docs/method.md §4): weights are stored already on their grid, biases on the accumulator's grid
-(their width costs no EBOPs). Each step's output is then recomputed by the deployed layer
+(their width costs no EBOPs). Each step's output is then recomputed by the calibrated layer
 itself, so what later steps see is exactly what the firmware computes.
 """
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from keras import ops
 
-from . import grid
-from .mapping import Mapped, Step
+from hgq_fpga.nn.ptq import grid
+from hgq_fpga.nn.ptq.mapping import Mapped, Step
 
 SEARCHES = ("easyquant", "minmax")
 #: the wide type an activation quantizer is given to read the value it will quantize
@@ -55,7 +55,7 @@ def _np(t) -> np.ndarray:
 
 
 def _call(layer, xs: list[np.ndarray]) -> np.ndarray:
-    """The (deployed) layer on eager inputs, in inference mode."""
+    """The (calibrated) layer on eager inputs, in inference mode."""
     args = [ops.convert_to_tensor(x) for x in xs]
     return _np(layer(args if len(args) > 1 else args[0], training=False))
 
@@ -94,11 +94,11 @@ def set_kernel(step: Step, wi: np.ndarray, bits: int) -> None:
     wq, f = _weight_grid(step, wi, bits)
     layer.kernel.assign(wq.astype(np.float32))            # <= 24 bits: exact in float32
     layer.kq.f.assign(np.broadcast_to(f, layer.kq.f.shape).astype(np.float32))
-    layer.kq.freeze_weight(wq)
+    layer.kq.calibrate_weight(wq)
     _, fb = _bias_grid(step, f)
     layer.bias.assign(step.bias.astype(np.float32))
     layer.bq.f.assign(fb.astype(np.float32))
-    layer.bq.freeze_weight(step.bias.astype(np.float32))
+    layer.bq.calibrate_weight(step.bias.astype(np.float32))
 
 
 # ------------------------------------------------------------------------------- the search
@@ -231,7 +231,7 @@ class State:
                     self.search, self.clip_steps, self.rounds)
 
     def forward(self, start: int = 0) -> None:
-        """Recompute the quantized values from step ``start`` on with the deployed layers."""
+        """Recompute the quantized values from step ``start`` on with the calibrated layers."""
         for step in self.mapped.steps[start:]:
             self.quant[step.output] = _call(step.layer, self.inputs_of(step, self.quant))
 

@@ -10,7 +10,7 @@ quantize (exact accumulators, sums), and as the proof that QKeras's own float32 
   multiple of the finest input lsb and below ``2^24`` of those lsbs (24 significant bits), which
   the shadow plan's magnitude bound checks for every input *in the input types' ranges*;
 * an activation quantizer ``x + (xq - x)`` is exact while ``|x|`` stays within
-  :attr:`~hgq_fpga.nn.importers.qkeras_quantizers.CastSpec.float32_input_bound`.
+  :attr:`~hgq_fpga.nn.importers.qkeras.quantizers.CastSpec.float32_input_bound`.
 
 Where either fails, the import is refused with a message naming the layer, or (with
 ``allow_float``) the layer gets the user's type and the result lists it as not QKeras-exact.
@@ -38,11 +38,11 @@ from hgq_fpga.nn.layers import (HActivation, HAdd, HAveragePooling1D, HAveragePo
                              HQuantize, HReshape)
 from hgq_fpga.nn.layers.lookup import CodeTable
 
-from .description import LayerDescription, ModelDescription
+from hgq_fpga.nn.importers.qkeras.description import LayerDescription, ModelDescription
 from hgq_fpga.nn.quantizers.fixed import FixedQuantizer, tight_types
-from . import qkeras_tables
-from .qkeras_quantizers import CastSpec, QKerasImportError, activation_cast, refuse
-from .types import parse_type
+from hgq_fpga.nn.importers.qkeras import tables as qkeras_tables
+from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec, QKerasImportError, activation_cast, refuse
+from hgq_fpga.nn.importers.qkeras.types import parse_type
 
 #: float32 holds every integer up to 2**24 exactly: the bound on partial sums in lsb units
 FLOAT32_EXACT = 2.0 ** 24
@@ -55,7 +55,7 @@ class ImportResult:
     """An imported model and what holds about it.
 
     Attributes:
-        model: the hgq_fpga Keras model (deployed: fixed types, ready for ``to_firmware``).
+        model: the hgq_fpga Keras model (calibrated: fixed types, ready for ``to_firmware``).
         notes: conditions of the exactness claim (input grids and ranges) and every layer that
             ``allow_float`` made not QKeras-exact.
         inexact_layers: names of layers imported with a user type instead of QKeras's semantics.
@@ -486,7 +486,7 @@ def _with_table(ctx: _Context, layer: LayerDescription,
 
 def missing_tables(desc: ModelDescription, input_type: Any = None, allow_float: dict[str, Any] | None = None,
                    drop_softmax: bool = False) -> list[dict[str, Any]]:
-    """The table requests (:func:`hgq_fpga.nn.importers.qkeras_reader.tables`) that building ``desc``
+    """The table requests (:func:`hgq_fpga.nn.importers.qkeras.keras2_reader.tables`) that building ``desc``
     needs, e.g. to evaluate those of several models in one legacy subprocess."""
     return _build(desc, input_type, allow_float, drop_softmax).table_requests
 
@@ -521,7 +521,7 @@ def build_from_description(desc: ModelDescription, input_type: Any = None,
                            allow_float: dict[str, Any] | None = None, drop_softmax: bool = False,
                            tables: Callable[[list[dict[str, Any]]], dict[str, np.ndarray]] | None = None
                            ) -> ImportResult:
-    """Our model for a QKeras model description (see :func:`from_qkeras` for the options).
+    """Our model for a QKeras model description (see :func:`import_qkeras` for the options).
 
     Table activations (``quantized_tanh``, ...) whose tables the description lacks are evaluated
     by ``tables`` (default: QKeras itself, in one legacy subprocess for all of them) and stored in
@@ -569,20 +569,13 @@ def _build(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] 
 
 def import_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: dict[str, Any] | None = None,
                   drop_softmax: bool = False) -> ImportResult:
-    """:func:`from_qkeras` that also returns the notes on what the exactness claim assumes."""
-    from .legacy import describe_qkeras
-
-    return build_from_description(describe_qkeras(path), input_type, allow_float, drop_softmax)
-
-
-def from_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: dict[str, Any] | None = None,
-                drop_softmax: bool = False) -> keras.Model:
     """Import a QKeras 0.9 model file as an hgq_fpga model with QKeras's fixed bit widths.
 
-    The file is read in a legacy Keras 2 subprocess (this process keeps Keras 3). The result is
-    deployed (every type fixed), so ``hgq_fpga.to_firmware(model)`` works at once; ``calibrate``
-    keeps the imported types. Its float64 inference equals QKeras's own float32 ``model.predict``
-    bit for bit for inputs on the input grid and range (``import_qkeras(...).notes`` says which).
+    The file is read in a legacy Keras 2 subprocess (this process keeps Keras 3). The model
+    (``import_qkeras(...).model``) is calibrated (every type fixed), so ``hgq_fpga.to_firmware``
+    works at once; ``calibrate`` keeps the imported types. Its float64 inference equals QKeras's
+    own float32 ``model.predict`` bit for bit for inputs on the input grid and range (the result's
+    ``notes`` say which).
 
     Args:
         path: ``.h5`` file, SavedModel folder or ``tf_keras`` ``.keras`` file.
@@ -592,7 +585,12 @@ def from_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: di
             QKeras's result cannot be reproduced exactly (they are then *not* QKeras-exact).
         drop_softmax: drop a softmax on an output layer (the firmware then outputs logits).
 
+    Returns:
+        An :class:`ImportResult`: the model and the notes on what its exactness assumes.
+
     Raises:
         QKerasImportError: a layer or quantizer that cannot be exact, with what to change.
     """
-    return import_qkeras(path, input_type, allow_float, drop_softmax).model
+    from hgq_fpga.nn.importers.qkeras.runner import describe_qkeras
+
+    return build_from_description(describe_qkeras(path), input_type, allow_float, drop_softmax)

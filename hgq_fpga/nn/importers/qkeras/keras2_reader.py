@@ -1,12 +1,12 @@
 """Read a QKeras 0.9 model inside the legacy environment and write its neutral description.
 
-This module runs only in a subprocess started by :mod:`hgq_fpga.nn.importers.legacy` with
+This module runs only in a subprocess started by :mod:`hgq_fpga.nn.importers.qkeras.runner` with
 ``TF_USE_LEGACY_KERAS=1`` (Keras 2 through ``tf_keras``); it imports TensorFlow, ``tf_keras`` and
 QKeras, never Keras 3 or the rest of hgq_fpga. Commands::
 
-    python -m hgq_fpga.nn.importers.qkeras_reader describe MODEL OUTDIR
-    python -m hgq_fpga.nn.importers.qkeras_reader predict MODEL X.npy OUT.npy
-    python -m hgq_fpga.nn.importers.qkeras_reader table REQUESTS.json OUT.npz
+    python -m hgq_fpga.nn.importers.qkeras.keras2_reader describe MODEL OUTDIR
+    python -m hgq_fpga.nn.importers.qkeras.keras2_reader predict MODEL X.npy OUT.npy
+    python -m hgq_fpga.nn.importers.qkeras.keras2_reader table REQUESTS.json OUT.npz
 
 ``describe`` writes the layer graph, every quantizer's class and config, and the weights *as QKeras
 multiplies by them*: the output of each weight quantizer, computed by QKeras itself (eagerly and in
@@ -14,7 +14,7 @@ a ``tf.function``, which must agree), so that no quantizer semantics of weights 
 re-implemented. ``predict`` runs QKeras's own ``model.predict`` in float32, the reference that the
 imported model is compared with bit for bit. ``table`` evaluates activation quantizers
 (``quantized_tanh``, ``quantized_sigmoid``, ...; rebuilt from their class and config) on every
-input code the builder asks for (:mod:`hgq_fpga.nn.importers.qkeras_tables`), the same way.
+input code the builder asks for (:mod:`hgq_fpga.nn.importers.qkeras.tables`), the same way.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .description import LayerDescription, ModelDescription
+from hgq_fpga.nn.importers.qkeras.description import LayerDescription, ModelDescription
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - guarded by legacy.py
-    raise RuntimeError("qkeras_reader must run with TF_USE_LEGACY_KERAS=1 (use hgq_fpga.nn.importers.legacy)")
+    raise RuntimeError("qkeras_reader must run with TF_USE_LEGACY_KERAS=1 (use hgq_fpga.nn.importers.qkeras.runner)")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402

@@ -7,7 +7,7 @@ from typing import Any
 
 from hgq_fpga import fixed
 
-from .qkeras_quantizers import CastSpec
+from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec
 
 _AP = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(?:AP_)?(\w+)\s*)?(?:,\s*(?:AP_)?(\w+)\s*)?>\s*$")
 

@@ -21,7 +21,7 @@ that gives exactly what QKeras's float32 code gives. From the QKeras 0.9 source
 
 ``quantized_tanh``, ``quantized_sigmoid``, ``quantized_hswish``, ``binary``, ``ternary`` and
 ``quantized_po2`` become exact tables instead
-(:mod:`~hgq_fpga.nn.importers.qkeras_tables`). Every other runtime use is refused with :class:`QKerasImportError`, naming the layer, the quantizer,
+(:mod:`~hgq_fpga.nn.importers.qkeras.tables`). Every other runtime use is refused with :class:`QKerasImportError`, naming the layer, the quantizer,
 the reason and what to change.
 """
 

@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 from keras import ops
 
-from .mapping import Mapped
-from .search import State, apply_choice, run_search
+from hgq_fpga.nn.ptq.mapping import Mapped
+from hgq_fpga.nn.ptq.search import State, apply_choice, run_search
 
 
 def _knobs(state: State, min_bits: int) -> list[tuple[int, str]]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from hgq_fpga.ir.tensor import TensorType
 
-from .qkeras_quantizers import CastSpec, QKerasImportError, activation_cast, config_int, refuse
+from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec, QKerasImportError, activation_cast, config_int, refuse
 
 #: most input codes a table of QKeras's function may have (2^16: a 64 Ki-entry table per layer)
 MAX_TABLE_CODES = 1 << 16
