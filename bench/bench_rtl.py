@@ -212,7 +212,7 @@ def speed_row(fw, prj, row: dict, out: Path, cache: str) -> dict:
 
 def demo_firmware(design: Path):
     """The demo's chosen model: from its design folder, trained by the demo if missing."""
-    from hgq_fpga.app.design import open_design
+    from hgq_fpga.checks.design_folder import open_design
     if not (design / "hgq_fpga.json").is_file():
         print(f"{design} missing: running the demo", flush=True)
         subprocess.run([sys.executable, "-m", "hgq_fpga.app.demo", "--out", str(design)], check=True,

@@ -165,7 +165,7 @@ def main(path: str | Path, epochs: int = 30, out: str | Path = "build/jets", see
 @click.option("--seed", type=int, default=0, show_default=True)
 def cli(data: Path, epochs: int, out: str, max_jets: int | None, batch_size: int, seed: int) -> None:
     """DATA: hls4ml_lhc_jets_hlf as .csv (or .parquet with pandas + pyarrow)."""
-    from hgq_fpga.app.design import DesignError
+    from hgq_fpga.checks.design_folder import DesignError
 
     try:
         raise SystemExit(main(data, epochs, out, seed, max_jets, batch_size))

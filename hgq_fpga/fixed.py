@@ -384,13 +384,20 @@ def range_type(lo_raw: int, hi_raw: int, f: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class FixedType:
-    """One fixed-point type with its rounding and overflow modes, as the firmware declares it."""
+    """One fixed-point type ``(k, i, f)`` (docs/method.md §1), with its rounding and overflow modes.
+
+    The one class of the package that describes a scalar fixed-point type: the HLS backend spells
+    its containers and casts with it, the QKeras importer describes QKeras's casts with it.
+    ``round``/``overflow`` are mode names (``"RND"``, ``"SAT"``, ...) or ``None`` for the
+    ``ap_fixed`` defaults (truncate, wrap), which are then not spelled out: right for a type that
+    never rounds or overflows (a container that holds every value exactly).
+    """
 
     k: int
     i: int
     f: int
-    round: str = "TRN"
-    overflow: str = "WRAP"
+    round: str | None = None
+    overflow: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("k", "i", "f"):
@@ -402,8 +409,10 @@ class FixedType:
             raise ValueError(f"FixedType.k must be 0 or 1, got {self.k}")
         if self.width < 0:
             raise ValueError(f"FixedType width k+i+f must be >= 0, got {self.width}")
-        object.__setattr__(self, "round", check_round(self.round))
-        object.__setattr__(self, "overflow", check_overflow(self.overflow))
+        if self.round is not None:
+            object.__setattr__(self, "round", check_round(self.round))
+        if self.overflow is not None:
+            object.__setattr__(self, "overflow", check_overflow(self.overflow))
 
     @property
     def width(self) -> int:
@@ -423,15 +432,24 @@ class FixedType:
         return 2.0 ** self.i - 2.0 ** -self.f if self.width else 0.0
 
     def quantize(self, x) -> np.ndarray:
-        """Cast values to this type (see :func:`quantize`)."""
-        return quantize(x, self.k, self.i, self.f, self.round, self.overflow)
+        """Cast values to this type (see :func:`quantize`; ``None`` modes are TRN and WRAP)."""
+        return quantize(x, self.k, self.i, self.f, self.round or "TRN", self.overflow or "WRAP")
 
+    @property
     def cpp(self) -> str:
-        """The C++ spelling, e.g. ``ap_fixed<8,3,AP_RND,AP_SAT>``."""
-        if self.width == 0:
-            raise ValueError("a zero-width type is the constant 0 and has no ap_fixed spelling")
+        """The C++ spelling: ``ap_fixed<8,3>``, or with modes ``ap_fixed<8,3,AP_RND,AP_SAT>``."""
+        if self.width <= 0:
+            raise ValueError(f"type (k={self.k}, i={self.i}, f={self.f}) has width 0: it is the constant 0 "
+                             "and has no ap_fixed spelling")
         base = "ap_fixed" if self.signed else "ap_ufixed"
-        return f"{base}<{self.width},{self.k + self.i},AP_{self.round},AP_{self.overflow}>"
+        args = [str(self.width), str(self.k + self.i)]
+        if self.round is not None or self.overflow is not None:
+            args += [f"AP_{self.round or 'TRN'}", f"AP_{self.overflow or 'WRAP'}"]
+        return f"{base}<{','.join(args)}>"
+
+    def describe(self) -> str:
+        """``(k, i, f)`` as text, for comments."""
+        return f"k={self.k} i={self.i} f={self.f}"
 
     def __str__(self) -> str:
-        return f"({self.k},{self.i},{self.f}){self.round}/{self.overflow}"
+        return f"({self.k},{self.i},{self.f}){self.round or 'TRN'}/{self.overflow or 'WRAP'}"

@@ -84,7 +84,7 @@ def design(files):
 
 def test_convert_writes_a_verified_design(design, files):
     out, output = design
-    for name in ("Makefile", "build_prj.tcl", "firmware/tiny.cpp", "ir/model.json", "model.keras",
+    for name in ("hls/Makefile", "hls/build_prj.tcl", "hls/firmware/tiny.cpp", "ir/model.json", "model.keras",
                  "hgq_fpga.json", "report/report.md", "report/report.json", "report/bit_widths.png"):
         assert (out / name).is_file(), name
     run_record = json.loads((out / "hgq_fpga.json").read_text())
@@ -199,7 +199,7 @@ def test_existing_design_needs_force(design, files):
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out, "--name", "tiny",
                  "--clock", "4", "--force")
     assert result.exit_code == 0, result.output
-    assert not (out / "stale.txt").exists() and (out / "firmware" / "tiny.cpp").is_file()
+    assert not (out / "stale.txt").exists() and (out / "hls" / "firmware" / "tiny.cpp").is_file()
     assert json.loads((out / "hgq_fpga.json").read_text())["verification"]["mismatches"] == 0
     assert not list(files.glob(".design.*"))
 

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from hgq_fpga.app import demo
-from hgq_fpga.app.design import MANIFEST
+from hgq_fpga.checks.design_folder import MANIFEST
 
 
 def _tiny_model():
@@ -75,9 +75,9 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     assert f"{ff:,} = {100 * ff / 2364480:.3f} % of vu9p" in text
     cycles = synth["latency_cycles"]
     assert f"{cycles} clock cycles = {cycles * 5:g} ns at 5 ns, II = 1" in text
-    assert report["rtl_synthesis"]["report"]["resources"] == synth["resources"]
+    assert report["synthesis"]["rtl"]["figures"]["resources"] == synth["resources"]
     assert f"cd {out} && make synth BOARD=vu9p" in text
-    assert (out / "Makefile").is_file() and (out / "firmware" / "myproject.cpp").is_file()
+    assert (out / "hls" / "Makefile").is_file() and (out / "hls" / "firmware" / "myproject.cpp").is_file()
     # the held-out split is saved (pixels already divided by 16), and the command that uses it printed
     import numpy as np
 

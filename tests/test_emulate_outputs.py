@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import hgq_fpga
 from hgq_fpga.app.cli import main
-from hgq_fpga.app.design import FIRMWARE_DIR, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from hgq_fpga.checks.design_folder import FIRMWARE_DIR, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from hgq_fpga.nn.layers import HDense, HQuantize
 
 
@@ -30,7 +30,7 @@ def two_output_design(tmp_path_factory):
     design = root / "design"
     fw.save(design / FIRMWARE_DIR)
     (design / MANIFEST).write_text(json.dumps({"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
-                                               "name": "two", "firmware": FIRMWARE_DIR}))
+                                               "name": "two", "firmware": FIRMWARE_DIR, "backends": {}}))
     np.save(root / "x.npy", x)
     return design, root, fw, x
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from hgq_fpga.backends.emulator import export_emulator
-from hgq_fpga.backends.emulator.aptypes import include_closure
+from hgq_fpga.backends.common.aptypes import include_closure
 from hgq_fpga.backends.emulator.library import EmulatorLibrary, build
 from hgq_fpga.backends.common.toolchain import find_ap_types_include, find_compiler
 from test_hls_csim import (_data, arch_all_cast_modes, arch_avgpool, arch_concat_reshape, arch_conv,

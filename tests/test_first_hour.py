@@ -119,7 +119,7 @@ def test_wrong_feature_count_fails_before_tensorflow(tmp_path):
 
 
 def test_hls_project_folder_is_named_as_such(tmp_path):
-    from hgq_fpga.app.design import DesignError, open_design
+    from hgq_fpga.checks.design_folder import DesignError, open_design
 
     prj = write_project(tiny_firmware(), tmp_path / "prj")
     with pytest.raises(DesignError, match="HLS project .*build_design"):

@@ -119,19 +119,20 @@ def test_fixed_type_validation() -> None:
 # ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("t, spelling", [
-    (FixedType(1, 3, 4), "ap_fixed<8,4,AP_TRN,AP_WRAP>"),
+    (FixedType(1, 3, 4, "TRN", "WRAP"), "ap_fixed<8,4,AP_TRN,AP_WRAP>"),
+    (FixedType(1, 3, 4), "ap_fixed<8,4>"),                  # no modes given: ap_fixed's defaults
     (FixedType(0, 3, 4, "RND", "SAT"), "ap_ufixed<7,3,AP_RND,AP_SAT>"),
     (FixedType(1, -3, 5, "rnd_conv", "sat_sym"), "ap_fixed<3,-2,AP_RND_CONV,AP_SAT_SYM>"),
     (FixedType(0, 6, -2, "TRN_ZERO", "SAT_ZERO"), "ap_ufixed<4,6,AP_TRN_ZERO,AP_SAT_ZERO>"),
     (FixedType(1, 0, 0, "RND_MIN_INF"), "ap_fixed<1,1,AP_RND_MIN_INF,AP_WRAP>"),
 ])
 def test_fixed_type_cpp(t: FixedType, spelling: str) -> None:
-    assert t.cpp() == spelling
+    assert t.cpp == spelling
 
 
 def test_zero_width_type_has_no_spelling() -> None:
-    with pytest.raises(ValueError, match="zero-width"):
-        FixedType(0, 2, -2).cpp()
+    with pytest.raises(ValueError, match="width 0"):
+        FixedType(0, 2, -2).cpp
 
 
 def test_fixed_type_range_and_quantize() -> None:

@@ -195,7 +195,8 @@ def test_firmware_save_never_replaces_a_user_folder(tmp_path):
 def test_design_folder_created_during_convert_survives(tmp_path):
     """The race of the issue: a user folder appears at --out while the design is being built."""
     from conftest import build_hgq_mlp
-    from hgq_fpga.app.design import DesignError, build_design
+    from hgq_fpga.app.design import build_design
+    from hgq_fpga.checks.design_folder import DesignError
 
     x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
     out = tmp_path / "design"

@@ -240,17 +240,17 @@ def test_tables_concat_zero_width_pruned_multi_io(tmp_path):
 
 
 def test_integer_mac_plan_refuses_sums_beyond_62_bits():
-    from hgq_fpga.backends.hls.fxtypes import FixedSpec
+    from hgq_fpga.fixed import FixedType
     from hgq_fpga.backends.hls.lower_linear import integer_macs
-    x, w, acc = FixedSpec(1, 10, 10), FixedSpec(1, 4, 8), FixedSpec(1, 20, 18)
-    plan = integer_macs(x, w, FixedSpec(1, 6, 2), acc, max_terms=100, max_weight_code=1 << 11,
+    x, w, acc = FixedType(1, 10, 10), FixedType(1, 4, 8), FixedType(1, 20, 18)
+    plan = integer_macs(x, w, FixedType(1, 6, 2), acc, max_terms=100, max_weight_code=1 << 11,
                         max_bias_code=200)
     assert (plan.product_shift, plan.bias_shift) == (0, 16)
     # 2^20 · 2^41 · 2 = 2^62: one term too many for the margin
-    assert integer_macs(FixedSpec(1, 10, 10), w, None, FixedSpec(1, 43, 18), 2, 1 << 41, 0) is None
-    assert integer_macs(FixedSpec(1, 10, 10), w, None, FixedSpec(1, 43, 18), 1, 1 << 41, 0) is not None
-    assert integer_macs(x, w, None, FixedSpec(1, 40, 30), 1, 1, 0) is None          # 71-bit container
-    assert integer_macs(x, w, FixedSpec(1, 6, 20), acc, 1, 1, 1) is None            # bias finer than acc
+    assert integer_macs(FixedType(1, 10, 10), w, None, FixedType(1, 43, 18), 2, 1 << 41, 0) is None
+    assert integer_macs(FixedType(1, 10, 10), w, None, FixedType(1, 43, 18), 1, 1 << 41, 0) is not None
+    assert integer_macs(x, w, None, FixedType(1, 40, 30), 1, 1, 0) is None          # 71-bit container
+    assert integer_macs(x, w, FixedType(1, 6, 20), acc, 1, 1, 1) is None            # bias finer than acc
 
 
 @pytest.mark.slow

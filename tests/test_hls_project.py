@@ -47,13 +47,13 @@ def test_cpp_uses_per_element_ap_fixed_types(project):
     cpp = (project.path / "firmware/myproject.cpp").read_text()
     hdr = (project.path / "firmware/myproject.h").read_text()
     # input quantizer: one typedef per distinct element type, with the input's modes
-    assert "typedef ap_fixed<4, 1, AP_RND, AP_SAT> q_fx;" in hdr         # k=1 i=0 f=3
-    assert "typedef ap_fixed<3, 3, AP_RND, AP_SAT> q_fx;" in hdr         # k=1 i=2 f=0
-    assert "typedef ap_fixed<6, 3> x_t;" in hdr                           # container: k1 i2 f3
+    assert "typedef ap_fixed<4,1,AP_RND,AP_SAT> q_fx;" in hdr         # k=1 i=0 f=3
+    assert "typedef ap_fixed<3,3,AP_RND,AP_SAT> q_fx;" in hdr         # k=1 i=2 f=0
+    assert "typedef ap_fixed<6,3> x_t;" in hdr                           # container: k1 i2 f3
     # the cast: three distinct element types, one of them unsigned
-    assert "typedef ap_fixed<5, 3, AP_RND, AP_SAT> q_fx;" in cpp
-    assert "typedef ap_fixed<5, 2, AP_RND, AP_SAT> q_fx;" in cpp
-    assert "typedef ap_ufixed<4, 3, AP_RND, AP_SAT> q_fx;" in cpp
+    assert "typedef ap_fixed<5,3,AP_RND,AP_SAT> q_fx;" in cpp
+    assert "typedef ap_fixed<5,2,AP_RND,AP_SAT> q_fx;" in cpp
+    assert "typedef ap_ufixed<4,3,AP_RND,AP_SAT> q_fx;" in cpp
     assert re.search(r"out\[e( \+ \d+)?\] = \(q_fx\) in0\[e( \+ \d+)?\];", cpp)
     # weights: integer code table of the 7 nonzero weights only, loaded with setBits
     assert re.search(r"static const signed char code\[7\] = \{", cpp)
@@ -98,7 +98,7 @@ def test_make_csim_two_inputs_two_outputs(tmp_path):
     h = b.dense(b.flatten(y), [[1, -2, 0], [0, 3, 1], [2, 0, 0], [-1, 1, 1]], 1)
     s = b.cast(b.add(h, x), 1, 2, 1, "RND", "SAT")
     fw = b.build([s, b.relu(b.cast(y, 1, 1, 1, "TRN", "SAT"))])
-    prj = write_project(fw, tmp_path / "p", tb_data=[np.linspace(-3, 3, 60).reshape(20, 3),
+    prj = write_project(fw, tmp_path / "p", test_data=[np.linspace(-3, 3, 60).reshape(20, 3),
                                                       np.linspace(-5, 9, 80).reshape(20, 2, 2)])
     run = subprocess.run(["make", "csim"], cwd=prj.path, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr

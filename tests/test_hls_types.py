@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hgq_fpga.backends.hls.ctables import IntTable, c_literal
-from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec, container, group_by_type, int_ctype
+from hgq_fpga.backends.common.ctables import IntTable, c_literal
+from hgq_fpga.backends.common.ctables import int_ctype
+from hgq_fpga.backends.hls.fxtypes import code_spec, container, group_by_type
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.backends.hls.names import NameTable, check_top_name
 from hgq_fpga.ir import TensorType
 
 
 def test_spelling():
-    assert FixedSpec(1, 2, 3).cpp == "ap_fixed<6, 3>"
-    assert FixedSpec(0, -2, 5, "RND_CONV", "SAT_SYM").cpp == "ap_ufixed<3, -2, AP_RND_CONV, AP_SAT_SYM>"
-    assert FixedSpec(1, 7, -3, "TRN", "WRAP").cpp == "ap_fixed<5, 8, AP_TRN, AP_WRAP>"
+    assert FixedType(1, 2, 3).cpp == "ap_fixed<6,3>"
+    assert FixedType(0, -2, 5, "RND_CONV", "SAT_SYM").cpp == "ap_ufixed<3,-2,AP_RND_CONV,AP_SAT_SYM>"
+    assert FixedType(1, 7, -3, "TRN", "WRAP").cpp == "ap_fixed<5,8,AP_TRN,AP_WRAP>"
     with pytest.raises(ValueError, match="width 0"):
-        FixedSpec(0, 0, 0).cpp
+        FixedType(0, 0, 0).cpp
 
 
 def test_container_holds_every_live_element():
@@ -29,14 +31,14 @@ def test_container_holds_every_live_element():
         for v in (int(lo[e]) * step, int(hi[e]) * step):
             assert -spec.k * 2.0 ** spec.i <= v <= 2.0 ** spec.i - 2.0 ** -spec.f
             assert (v * 2.0 ** spec.f) == int(v * 2.0 ** spec.f)
-    assert container(TensorType.of(0, 0, 0, (3,))).cpp == "ap_ufixed<1, 1>"
+    assert container(TensorType.of(0, 0, 0, (3,))).cpp == "ap_ufixed<1,1>"
 
 
 def test_group_by_type():
     t = TensorType.of([1, 1, 0, 1, 1], [2, 1, 0, 2, 1], [3, 3, 0, 3, 3])
     groups, dead = group_by_type(t, "RND", "SAT")
     assert [(g.cpp, idx.tolist()) for g, idx in groups] == [
-        ("ap_fixed<5, 2, AP_RND, AP_SAT>", [1, 4]), ("ap_fixed<6, 3, AP_RND, AP_SAT>", [0, 3])]
+        ("ap_fixed<5,2,AP_RND,AP_SAT>", [1, 4]), ("ap_fixed<6,3,AP_RND,AP_SAT>", [0, 3])]
     assert dead.tolist() == [2]
 
 

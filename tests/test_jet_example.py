@@ -112,7 +112,7 @@ def test_full_path_on_a_tiny_file(jets, tmp_path, monkeypatch):
     run = json.loads((out / "hgq_fpga.json").read_text())
     assert run["name"] == "jet_tagger" and run["board"]["part"] == "xcvu9p-flga2104-2L-e"
     assert run["verification"] == {**run["verification"], "samples": 80, "mismatches": 0, "ok": True}
-    assert (out / "firmware" / "jet_tagger.cpp").is_file()
+    assert (out / "hls" / "firmware" / "jet_tagger.cpp").is_file()
     assert run["classification"]["classes"] == ["g", "q", "w", "z", "t"]       # the report names the classes
     report = json.loads((out / "report" / "report.json").read_text())
     assert [layer["name"] for layer in report["design"]["layers"]] == ["inputs", "dense1", "dense2", "dense3",

@@ -144,16 +144,19 @@ def test_training_and_synthesis_sections(tmp_path):
     run = {"name": "myproject",
            "training": {"metric": "val_accuracy", "tolerance": 0.01, "front": front, "chosen": front[0],
                         "epochs": [[6000.0, 0.5], [4000.0, 0.95], [1500.0, 0.9]], "deployed": [102, 0.93]}}
-    data = write_report(fw, tmp_path / "rep", run, project_dir=project)
+    from hgq_fpga.backends.hls.project import HLSProject
+
+    run["synthesis"] = {"hls": HLSProject(fw, project, top="myproject").report()}   # the project's figures
+    data = write_report(fw, tmp_path / "rep", run)
     assert set(data["figures"].values()) >= {"pareto.png", "synthesis.png"}
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| 3 | 95.00 % | 4,000 | ★ |" in md and "| 9 | 90.00 % | 1,500 |  |" in md
     assert "within 1 percentage point(s)" in md and "exactly 102 EBOPs" in md
     # the numbers of tests/data/fake_csynth.xml: 23117 LUT, 3 DSP, 7 cycles at 5 ns
-    comparison = data["synthesis"]["comparison"]
+    comparison = data["synthesis"]["hls"]["comparison"]
     assert comparison["lut_plus_55_dsp"] == 23117 + 55 * 3
     assert comparison["ebops_estimate"] == 102
-    assert "| LUT + 55·DSP | 23,282 | 102 EBOPs |" in md
+    assert "| LUT + 55·DSP | 23,282 | 102 EBOPs (ratio 228.25) |" in md
     assert "7 cycles = 35 ns" in md
     for name in ("pareto.png", "synthesis.png"):
         assert png_size(tmp_path / "rep" / name)[0] > 300

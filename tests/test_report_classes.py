@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from hgq_fpga.app.report import summarize
 from hgq_fpga.app.report import plots
-from hgq_fpga.app.report.classification import NotAClassifier, classification_record
+from hgq_fpga.app.report.classification import LabelledData, NotAClassifier, classification_record
 from hgq_fpga.app.report.markdown import render_markdown
 from hgq_fpga.ir import FirmwareBuilder
 from hgq_fpga.pareto import ParetoPoint
@@ -36,7 +36,7 @@ def test_per_class_accuracy_and_auc_by_hand():
     firmware = np.array([[2, 0, 0], [0, 1, 0], [0, 3, 0], [0, 3, 0], [5, 0, 0], [0, 0, 1]], float)
     keras = firmware.copy()
     keras[1] = [1, 0, 0]                           # Keras gets sample 1 right, the firmware does not
-    record = classification_record(labels, firmware, keras, "six samples", class_names=["a", "b", "c"])
+    record = classification_record(LabelledData(None, labels, "six samples", ["a", "b", "c"]), firmware, keras)
     rows = {r["class"]: r for r in record["per_class"]}
     assert [rows[c]["samples"] for c in "abc"] == [2, 3, 1]
     assert rows["a"]["firmware_accuracy"] == 0.5 and rows["a"]["keras_accuracy"] == 1.0
@@ -47,7 +47,7 @@ def test_per_class_accuracy_and_auc_by_hand():
 
 def test_roc_auc_matches_sklearn_and_curves_are_thinned():
     scores, labels = scores_and_labels(n=3000)
-    record = classification_record(labels, scores, max_points=50)
+    record = classification_record(LabelledData(None, labels), scores, max_points=50)
     e = np.exp(scores - scores.max(axis=1, keepdims=True))
     probabilities = e / e.sum(axis=1, keepdims=True)
     for c, curve in enumerate(record["roc"]["firmware"]):
@@ -65,7 +65,7 @@ def test_roc_auc_matches_sklearn_and_curves_are_thinned():
 ])
 def test_not_a_classifier_is_refused_with_the_reason(scores, labels, message):
     with pytest.raises(NotAClassifier, match=message):
-        classification_record(labels, scores)
+        classification_record(LabelledData(None, labels), scores)
 
 
 def tiny_stats():
@@ -78,7 +78,7 @@ def tiny_stats():
 
 def test_markdown_table_and_no_labels_note(tmp_path):
     scores, labels = scores_and_labels()
-    record = classification_record(labels, scores, scores + 0.01, "whole test set")
+    record = classification_record(LabelledData(None, labels, "whole test set"), scores, scores + 0.01)
     data = {"design": summarize_dict(), "classification": record}
     text = render_markdown(data)
     assert "## Per-class accuracy" in text and "| class | samples | firmware | Keras | ROC AUC (firmware) |" in text
@@ -93,13 +93,13 @@ def summarize_dict():
 
 def test_roc_figure_draws_both_models_per_class(tmp_path):
     scores, labels = scores_and_labels()
-    record = classification_record(labels, scores, scores * 1.1, "test")
+    record = classification_record(LabelledData(None, labels, "test"), scores, scores * 1.1)
     path = plots.plot_roc(record, tmp_path / "roc.png")
     assert path.read_bytes()[:8] == PNG
     rises = [c["tpr"][int(np.argmax(np.array(c["fpr"]) > 0))] for c in record["roc"]["firmware"]]
     start = plots._roc_x_start(record["roc"]["firmware"])          # just before the first curve rises
     assert min(rises) - 0.1 < start <= min(rises) - 0.05 and round(start / 0.05, 9) % 1 == 0
-    perfect = classification_record(labels, np.eye(3)[labels] + 0.0, None, "test")
+    perfect = classification_record(LabelledData(None, labels, "test"), np.eye(3)[labels] + 0.0, None)
     assert plots._roc_x_start(perfect["roc"]["firmware"]) == pytest.approx(0.95)  # rises only at 100 %
 
 

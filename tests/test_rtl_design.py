@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import hgq_fpga
-from hgq_fpga.app.design import DesignError, open_design
+from hgq_fpga.checks.design_folder import DesignError, open_design
 from hgq_fpga.backends.rtl import write_project
 from test_cli import error_line, files, run  # noqa: F401  (files is a fixture)
 
@@ -30,20 +30,20 @@ def both(files):  # noqa: F811
 def test_convert_both_verifies_the_rtl_and_reports_yosys_numbers(both):
     out, output = both
     run_record = json.loads((out / "hgq_fpga.json").read_text())
-    assert run_record["backends"] == ["hls", "rtl"]
+    assert list(run_record["backends"]) == ["hls", "rtl"]
     ver = run_record["verification"]
     assert ver["chain"] == ["Keras", "emulator", "C++", "RTL"]
     assert ver["emulator_vs"] == {"C++": 0, "RTL": 0} and ver["mismatches"] == 0
     assert "Keras = emulator = C++ = RTL on 200 samples" in output
-    assert (out / "Makefile").is_file() and (out / "rtl" / "Makefile").is_file()
+    assert (out / "hls" / "Makefile").is_file() and (out / "rtl" / "Makefile").is_file()
     info = json.loads((out / "rtl" / "project.json").read_text())
-    assert run_record["rtl"]["latency_cycles"] == info["latency_cycles"]
+    assert run_record["backends"]["rtl"]["latency_cycles"] == info["latency_cycles"]
     synth = json.loads((out / "rtl" / "reports" / "report.json").read_text())
     assert synth["tool"] == "yosys" and synth["resources"]["LUT"] > 0 and synth["resources"]["FF"] > 0
     # the report puts the Yosys numbers beside the EBOPs; the summary prints them
     report = json.loads((out / "report" / "report.json").read_text())
-    rtl = report["rtl_synthesis"]
-    assert rtl["report"]["resources"] == synth["resources"]
+    rtl = report["synthesis"]["rtl"]
+    assert rtl["figures"]["resources"] == synth["resources"]
     assert rtl["comparison"]["ebops_estimate"] == report["design"]["ebops"]
     assert rtl["comparison"]["lut_plus_55_dsp"] == synth["resources"]["LUT"] + 55 * synth["resources"]["DSP"]
     md = (out / "report" / "report.md").read_text()
@@ -70,14 +70,14 @@ def test_convert_rtl_only(files):  # noqa: F811
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out,
                  "--backend", "rtl")
     assert result.exit_code == 0, result.output
-    assert not (out / "build_prj.tcl").exists() and (out / "rtl" / "src" / "hgq_net.v").is_file()
+    assert not (out / "hls").exists() and (out / "rtl" / "src" / "myproject.v").is_file()
     assert "Keras = emulator = RTL on 200 samples" in result.output
     assert f"cd {out / 'rtl'} && make synth BOARD=vu9p" in result.output
     assert "## RTL synthesis" not in (out / "report" / "report.md").read_text()   # not synthesized
     result = run("verify", out, "--data", files / "test.npz", "--array", "x")
     assert result.exit_code == 0 and "Keras = emulator = RTL (0 mismatches)" in result.output
-    with pytest.raises(DesignError, match="holds no HLS project"):
-        open_design(out).project()
+    with pytest.raises(DesignError, match="holds no hls project"):
+        open_design(out).project("hls")
 
 
 def test_synth_needs_the_rtl(files):  # noqa: F811
@@ -90,7 +90,7 @@ def test_synth_needs_the_rtl(files):  # noqa: F811
 class OffByOne:
     """An implementation whose first output value is one LSB too large."""
 
-    verification_name = "RTL"
+    name = "RTL"
 
     def __init__(self, fw) -> None:
         self.fw = fw
@@ -110,7 +110,7 @@ def test_verify_with_an_rtl_project_counts_exactly(both, tmp_path):
     report = hgq_fpga.verify(model, x, firmware=fw, project=prj)
     assert report.ok and report.emulator_vs == {"RTL": 0} and report.emulator_vs_csim is None
     assert "Keras = emulator = RTL (0 mismatches)" in str(report)
-    bad = hgq_fpga.verify(model, x, firmware=fw, project=[found.project(fw), OffByOne(fw)])
+    bad = hgq_fpga.verify(model, x, firmware=fw, project=[found.project("hls", fw), OffByOne(fw)])
     assert bad.emulator_vs == {"C++": 0, "RTL": 1} and bad.mismatches == 1 and bad.emulator_vs_csim == 0
     assert re.search(r"emulator vs RTL:\s+1 of 150 values differ", str(bad)) and "≠ RTL" in str(bad)
     with pytest.raises(ValueError, match="same name"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hgq_fpga.backends.common.board import load_board
-from hgq_fpga.backends.hls.render import render
+from hgq_fpga.backends.common.templates import render
 from hgq_fpga.backends.hls.synth import run_synthesis
 from hgq_fpga.backends.common.toolchain import ToolchainError
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from hgq_fpga.backends.emulator.library import EmulatorLibrary
 from hgq_fpga.app.cli import main
-from hgq_fpga.app.design import convert, open_design
+from hgq_fpga.app.design import build_design
+from hgq_fpga.checks.design_folder import open_design
 from hgq_fpga.checks.junit import write_junit
 from hgq_fpga.checks.testing import assert_bit_exact
 from test_verify import OffByOneLSB, _calibrated_mlp, _flip_one_weight
@@ -37,7 +38,7 @@ def design(tmp_path_factory):
     env = pytest.MonkeyPatch()
     env.setenv("HGQ_FPGA_CACHE", str(root / "cache"))
     model, x = _calibrated_mlp(seed=3)
-    result = convert(model, x[:200], root / "design", name="kit")
+    result = build_design(model, x[:200], root / "design", name="kit")
     assert result.ok
     np.save(root / "holdout.npy", x[200:])
     yield root / "design", model, x[200:], result.firmware

@@ -81,7 +81,8 @@ def main(epochs: int = DEFAULT_EPOCHS, out: str | Path = DEFAULT_OUT, seed: int 
     """
     import keras
 
-    from hgq_fpga.app.design import DesignError, check_destination
+    from hgq_fpga.app.design import check_destination
+    from hgq_fpga.checks.design_folder import DesignError
     from hgq_fpga.app.pipeline import train_and_deploy
 
     console = console or Console()

@@ -11,13 +11,14 @@ import keras
 import numpy as np
 from rich.console import Console
 
-from hgq_fpga.app.design import build_design, check_destination, next_command
-
-#: where the design folder keeps the held-out test split (inputs ``x``, labels ``y``)
-TEST_DATA = "data/test.npz"
+from hgq_fpga.app.design import backend_list, build_design, check_destination, next_command
+from hgq_fpga.app.report.classification import LabelledData
 from hgq_fpga.app.report.console import print_summary
 from hgq_fpga.app.report.progress import RichProgress
 from hgq_fpga.nn.recipe import accuracy, train_pareto
+
+#: where the design folder keeps the held-out test split (inputs ``x``, labels ``y``)
+TEST_DATA = "data/test.npz"
 
 
 def verify_command(out: str | Path) -> str:
@@ -73,16 +74,15 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
             (folder / TEST_DATA).parent.mkdir(parents=True, exist_ok=True)
             np.savez(folder / TEST_DATA, x=x_test, y=y_test)
 
-        steps = {"hls": "writing the HLS project, compiling the C simulation",
-                 "rtl": "writing the RTL, compiling its Verilator simulation",
-                 "both": "writing the HLS project and the RTL, compiling the C and Verilator simulations"}
-        doing = f"calibrating, {steps[backend]}, verifying" + (", synthesizing the RTL with Yosys" if synth else "")
+        backends = backend_list(backend)
+        doing = (f"calibrating, writing and compiling the {', '.join(b.upper() for b in backends)} project(s), "
+                 "verifying" + (", synthesizing the RTL with Yosys" if synth else ""))
+        record = {"training": training, **({"input_image": [int(d) for d in input_image]} if input_image else {})}
         with console.status(doing):
-            result = build_design(outcome.model, x_train, out, board=board, name=name, verification_data=x_test,
-                                  verification_label="whole test set", evaluate=evaluate, training=training,
-                                  replace=True, extra_files=extra_files, backend=backend, synth=synth,
-                                  labelled=(x_test, y_test), labelled_label="whole test set",
-                                  input_image=input_image, class_names=class_names)
+            result = build_design(outcome.model, x_train, out, board=board, name=name, backends=backends,
+                                  synth=synth, checks={"whole test set": x_test}, evaluate=evaluate,
+                                  record=record, replace=True, extra_files=extra_files,
+                                  labelled=LabelledData(x_test, y_test, "whole test set", class_names))
     print_summary(result.report, out, next_command(out, result.run), console=console)
     console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)
     if not result.ok:

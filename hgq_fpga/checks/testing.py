@@ -18,17 +18,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hgq_fpga.ir import FirmwareModel
+from hgq_fpga.checks.design_folder import Design, open_design
 from hgq_fpga.ir.compare import compare_outputs
+from hgq_fpga.ir.model import FirmwareModel
 
 #: Environment variable naming the design folder of the ``hgq_fpga_design`` fixture.
 DESIGN_ENV = "HGQ_FPGA_DESIGN"
 
 
 def _design(source):
-    """A :class:`hgq_fpga.app.design.Design` for a folder path; ``None`` for anything else."""
-    from hgq_fpga.app.design import Design, open_design
-
+    """A :class:`~hgq_fpga.checks.design_folder.Design` for a folder path; ``None`` for anything else."""
     if isinstance(source, Design):
         return source
     if isinstance(source, (str, os.PathLike)):
@@ -57,9 +56,9 @@ def assert_bit_exact(model_or_design, x, *, firmware: FirmwareModel | None = Non
     """Assert that every implementation gives the same bits on ``x``; return the report.
 
     ``model_or_design``: a calibrated Keras model, a design folder (path or opened
-    :class:`~hgq_fpga.app.design.Design`: its Keras copy, firmware IR and, with ``csim``, its C
-    simulation built exactly as HLS synthesises it and its RTL's Verilator simulation, whichever
-    the folder holds), or a :class:`~hgq_fpga.ir.FirmwareModel`
+    :class:`~hgq_fpga.checks.design_folder.Design`: its Keras copy, firmware IR and, with ``csim``,
+    every project the folder holds: the C simulation built exactly as HLS synthesises it, the RTL's
+    Verilator simulation, the C++ library), or a :class:`~hgq_fpga.ir.FirmwareModel`
     (compared with ``project`` only).  ``firmware``/``project``: as in :func:`hgq_fpga.verify`;
     ``project`` is anything with ``predict(x)``, e.g. an exported emulator's
     :class:`~hgq_fpga.backends.emulator.library.EmulatorLibrary`.
@@ -69,17 +68,17 @@ def assert_bit_exact(model_or_design, x, *, firmware: FirmwareModel | None = Non
     """
     if isinstance(model_or_design, FirmwareModel):
         return _firmware_only(model_or_design, x, project)
-    import hgq_fpga
+    from hgq_fpga.checks.verify import verify
 
     design = _design(model_or_design)
     if design is not None:
         model = design.keras_model()
         firmware = firmware if firmware is not None else design.firmware()
         if project is None and csim:
-            project = design.projects(firmware)   # the C++ (as HLS synthesises it) and/or the RTL
+            project = design.projects(firmware)   # every project of the folder, compiled
     else:
         model = model_or_design
-    report = hgq_fpga.verify(model, x, firmware=firmware, project=project, batch_size=batch_size)
+    report = verify(model, x, firmware=firmware, project=project, batch_size=batch_size)
     if not report.ok:
         raise AssertionError(f"not bit-exact:\n{report}")
     return report

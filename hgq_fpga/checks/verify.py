@@ -1,9 +1,10 @@
 """``hgq_fpga.verify`` (this module is ``hgq_fpga.checks.verify``, so that the function keeps the short name): prove on data that Keras, the firmware emulator (and the C++) agree bit for bit.
 
 The calibrated Keras model (calibrated mode), the integer emulator of its firmware IR and, when
-given, further implementations (the HLS C simulation, the Verilator simulation of the RTL) all run
-on the same inputs; every output value is compared with ``==``.  Each implementation is compared
-with the emulator and named in the report by its ``verification_name`` ("C++", "RTL").  A :class:`VerificationReport` gives the mismatch count per pair and,
+given, further implementations (each backend's project: the HLS C simulation, the Verilator
+simulation of the RTL, the C++ library) all run on the same inputs; every output value is compared
+with ``==``.  Each implementation is compared with the emulator and named in the report by its
+``name`` ("C++", "RTL", ...; :class:`hgq_fpga.backends.registry.Project`).  A :class:`VerificationReport` gives the mismatch count per pair and,
 for the first mismatch, where it is (sample, output, element), both values, and the first layer in
 which Keras and the emulator part ways, found by tracing that one sample through both.
 
@@ -32,8 +33,9 @@ KERAS, EMULATOR, CSIM = "Keras", "emulator", "C++"
 
 
 def implementation_name(project) -> str:
-    """How the report names an implementation: its ``verification_name`` (default "C++")."""
-    return str(getattr(project, "verification_name", CSIM))
+    """How the report names an implementation: its ``name`` (a project of the backend protocol);
+    "C++" for an object that only has ``predict``."""
+    return str(getattr(project, "name", CSIM))
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,6 @@ class VerificationReport:
         outputs: output values per sample (summed over all model outputs).
         compared: values compared per pair (``samples * outputs``).
         keras_vs_emulator: number of differing values between Keras and the emulator.
-        emulator_vs_csim: the same between the emulator and the C++ (the project named "C++",
-            or any project without a ``verification_name``); ``None`` without one.
         first_mismatch: the first differing value (Keras/emulator pair first), or ``None``.
         diverging_layer: name of the first layer (in graph order) whose output differs between
             Keras and the emulator on the first mismatching sample; ``None`` if the Keras/emulator
@@ -65,7 +65,6 @@ class VerificationReport:
     outputs: int
     compared: int
     keras_vs_emulator: int
-    emulator_vs_csim: int | None
     first_mismatch: Difference | None
     diverging_layer: str | None
     max_abs_diff: float
@@ -74,6 +73,11 @@ class VerificationReport:
     pairs: tuple[Comparison, ...]
     overflow: OverflowReport | None = None
     emulator_vs: dict[str, int] | None = None
+
+    @property
+    def emulator_vs_csim(self) -> int | None:
+        """Mismatches between the emulator and the implementation named "C++" (``None`` without one)."""
+        return (self.emulator_vs or {}).get(CSIM)
 
     @property
     def implementations(self) -> list[str]:
@@ -251,7 +255,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         project: optional further implementation(s): one, or a list, of objects with
             ``predict(x)`` that take inputs as ``FirmwareModel.predict`` does and return the output
             values (the HLS C simulation, the RTL's Verilator simulation); each is compared with
-            the emulator and named by its ``verification_name`` attribute ("C++" by default).
+            the emulator and named by its ``name`` attribute ("C++" where it has none).
         batch_size: samples per call of each implementation.
 
     Returns:
@@ -283,8 +287,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
     projects = [] if project is None else list(project) if isinstance(project, (list, tuple)) else [project]
     labels = [implementation_name(p) for p in projects]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"verify: two projects have the same name {labels}; give each its own "
-                         "verification_name")
+        raise ValueError(f"verify: two projects have the same name {labels}; give each its own name")
     for prj, label in zip(projects, labels):
         y_prj = _run_batched(lambda a, prj=prj: prj.predict(feed(a)), arrays, batch_size)
         pairs.append(compare_outputs(EMULATOR, y_fw, label, y_prj, names))
@@ -300,7 +303,6 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         outputs=sum(int(np.prod(y.shape[1:], dtype=np.int64)) for y in y_fw),
         compared=pairs[0].compared,
         keras_vs_emulator=pairs[0].mismatches,
-        emulator_vs_csim=emulator_vs.get(CSIM),
         first_mismatch=first,
         diverging_layer=layer,
         max_abs_diff=max(p.max_abs_diff for p in pairs),

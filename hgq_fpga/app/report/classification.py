@@ -5,8 +5,7 @@ labelled inputs into the JSON record that the design folder keeps (``hgq_fpga.js
 ``"classification"``), so that ``hgq-fpga report DIR`` redraws the table and the ROC figure from
 the folder alone, without Keras.
 
-*Keras* is the model as it was given to :func:`hgq_fpga.app.design.build_design`, before
-calibration (an HGQ model in its training-time quantization, the model the validation accuracy of
+*Keras* is the model as it was converted, before calibration (an HGQ model in its training-time quantization, the model the validation accuracy of
 training was measured on); *firmware* is the emulator of the deployed IR, which equals the C++
 bit for bit. The difference between the two curves is what calibration (the integer bits fixed on
 the calibration data) and deployment did to the classifier.
@@ -19,7 +18,8 @@ the JSON; the AUC is computed on the whole curve.
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -29,6 +29,36 @@ MAX_POINTS = 200
 
 class NotAClassifier(ValueError):
     """The outputs or labels do not describe a multi-class classifier; the message says why."""
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Held-out inputs ``x`` of a classifier and their integer class labels ``y``.
+
+    ``label`` says what they are in the report ("whole test set"); ``class_names`` names the
+    classes (default ``0``, ``1``, ...).
+    """
+
+    x: Any
+    y: np.ndarray
+    label: str = "test data"
+    class_names: Sequence[str] | None = None
+
+    @staticmethod
+    def of(value) -> "LabelledData | None":
+        """``value`` as labelled data: a :class:`LabelledData`, a pair ``(x, y)``, or ``None``."""
+        if value is None or isinstance(value, LabelledData):
+            return value
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return LabelledData(value[0], value[1])
+        raise TypeError(f"labelled must be (x, y) or a LabelledData, got {type(value).__name__}")
+
+
+def model_scores(model, data: LabelledData) -> np.ndarray:
+    """The model's outputs on the labelled inputs, checked to be a classifier's (one score per class)."""
+    scores = np.asarray(model.predict(data.x, verbose=0, batch_size=1024))
+    check_classifier(scores, data.y)
+    return scores
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -90,23 +120,19 @@ def per_class_accuracy(scores: np.ndarray, labels: np.ndarray) -> list[float | N
             for c in range(scores.shape[1])]
 
 
-def classification_record(labels: np.ndarray, firmware_scores: np.ndarray,
-                          keras_scores: np.ndarray | None = None, data_label: str = "test data",
-                          class_names: Sequence[str] | None = None,
-                          max_points: int = MAX_POINTS) -> dict:
-    """The per-class accuracies and ROC curves of the firmware (and of Keras) on labelled data.
+def classification_record(data: LabelledData, firmware_scores: np.ndarray,
+                          keras_scores: np.ndarray | None = None, max_points: int = MAX_POINTS) -> dict:
+    """The per-class accuracies and ROC curves of the firmware (and of Keras) on labelled ``data``.
 
     Args:
-        labels: integer class of every sample, ``0 ... classes - 1``.
+        data: the labelled inputs (their labels, what they are and the class names are used here).
         firmware_scores: the firmware's outputs ``(samples, classes)`` (``fw.predict``).
         keras_scores: the Keras model's outputs on the same inputs, or ``None``.
-        data_label: what the data is, for the report ("whole test set").
-        class_names: a name per class (default ``"0"``, ``"1"``, ...).
 
     Raises:
         NotAClassifier: the outputs are not one score per class, or the labels do not fit them.
     """
-    fw_scores, labels = check_classifier(firmware_scores, labels)
+    fw_scores, labels = check_classifier(firmware_scores, data.y)
     models = {"firmware": fw_scores}
     if keras_scores is not None:
         k_scores, _ = check_classifier(keras_scores, labels)
@@ -114,14 +140,14 @@ def classification_record(labels: np.ndarray, firmware_scores: np.ndarray,
             raise NotAClassifier(f"Keras outputs {k_scores.shape} and firmware outputs {fw_scores.shape} differ in shape")
         models["keras"] = k_scores
     classes = fw_scores.shape[1]
-    names = [str(c) for c in range(classes)] if class_names is None else [str(n) for n in class_names]
+    names = [str(c) for c in range(classes)] if data.class_names is None else [str(n) for n in data.class_names]
     if len(names) != classes:
         raise NotAClassifier(f"{len(names)} class names for {classes} classes")
     counts = np.bincount(labels, minlength=classes)
     accuracy = {m: per_class_accuracy(s, labels) for m, s in models.items()}
     return {
-        "data": data_label, "samples": int(len(labels)), "classes": names,
-        "keras": "the model given to build_design, before calibration" if "keras" in models else None,
+        "data": data.label, "samples": int(len(labels)), "classes": names,
+        "keras": "the Keras model before calibration (as trained)" if "keras" in models else None,
         "accuracy": {m: float(np.mean(s.argmax(axis=1) == labels)) for m, s in models.items()},
         "per_class": [{"class": names[c], "samples": int(counts[c]),
                        **{f"{m}_accuracy": accuracy[m][c] for m in models}} for c in range(classes)],

@@ -6,13 +6,14 @@ Printed at the end of ``make demo`` and ``hgq-fpga convert``; it shows the same 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hgq_fpga.app.report import hardware
+from hgq_fpga.app.report import synthesis
 from hgq_fpga.app.report.latency import latency_text
 from hgq_fpga.app.report.markdown import chain, verification_line, verifications
 
@@ -47,7 +48,7 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     table.add_row("adders", f"{d.get('adders', 0):,} (CSD digits − 1 per weight + accumulation trees)")
     table.add_row("weights", f"{d['kept']:,} kept, {d['pruned']:,} pruned ({share:.1f} %) of {d['weights']:,}")
     table.add_row("estimated latency", latency_text(d))
-    for row in hardware.summary_rows(data.get("rtl_synthesis")):
+    for row in synthesis.summary_rows(data.get("synthesis") or {}):
         table.add_row(*row)
     for v in verifications(data) or [None]:
         table.add_row("mismatches", _mismatch_cell(v))
@@ -82,3 +83,10 @@ def print_summary(data: dict, project_dir: str | Path | None = None, next_comman
     if next_command:
         # on a line of its own and never wrapped, so it can be copied and pasted as it is
         console.print(f"next: [bold cyan]{next_command}[/]", soft_wrap=True)
+
+
+def summary_text(data: dict, project_dir: str | Path | None = None, width: int = 120) -> str:
+    """The summary that :func:`print_summary` prints, as plain text (``str`` of a build's result)."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    print_summary(data, project_dir, console=console)
+    return console.export_text()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from hgq_fpga.backends.common.board import check_clock_period
+
 #: assumed delay of one adder level, logic and routing, in ns (UltraScale+, -2 speed grade)
 NS_PER_ADDER_LEVEL = 1.0
 #: clock uncertainty assumed when the board's is unknown (the built-in boards use 12.5 %)
@@ -33,8 +35,7 @@ def estimate_latency(adder_levels: int, clock_period_ns: float, uncertainty: str
     Returns ``{"cycles", "ns", "clock_period_ns", "ns_per_adder_level", "levels_per_cycle"}``: the
     levels are packed into cycles of ``clock_period_ns × (1 − uncertainty)`` usable ns, at least one.
     """
-    if not clock_period_ns > 0:
-        raise ValueError(f"clock period must be a positive number of ns, got {clock_period_ns}")
+    clock_period_ns = check_clock_period(clock_period_ns)
     usable = clock_period_ns * (1 - _uncertainty(uncertainty))
     per_cycle = max(1, math.floor(usable / ns_per_level))
     cycles = max(1, math.ceil(int(adder_levels) / per_cycle))

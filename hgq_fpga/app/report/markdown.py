@@ -5,7 +5,7 @@ The Markdown is produced from the JSON data only, so the two files can never dis
 
 from __future__ import annotations
 
-from hgq_fpga.app.report import hardware
+from hgq_fpga.app.report import synthesis
 from hgq_fpga.app.report.classification import no_labels_text
 from hgq_fpga.app.report.latency import latency_text
 
@@ -140,27 +140,6 @@ def _classification(record: dict | None) -> list[str]:
     return lines + [""]
 
 
-def _synthesis(synthesis: dict | None, design: dict) -> list[str]:
-    if not synthesis:
-        return ["## Synthesis", "",
-                "No synthesis report in this project yet: run `make synth BOARD=<board>` in the project "
-                "folder (needs Vitis HLS), then `hgq-fpga report DIR` again.", ""]
-    s, c = synthesis["report"], synthesis["comparison"]
-    lines = [f"## Synthesis ({s['tool_version']}, part {s['part']})", "",
-             "| quantity | synthesis | estimate before synthesis |", "| --- | ---: | ---: |",
-             f"| latency | {s['latency_cycles_worst']} cycles = {s['latency_ns_worst']:g} ns "
-             f"(clock {s['target_clock_ns']:g} ns) | {latency_text(design)} |",
-             f"| LUT + 55·DSP | {c['lut_plus_55_dsp']:,} | {c['ebops_estimate']:,} EBOPs |",
-             f"| initiation interval | {s['interval_min']}–{s['interval_max']} | – |", "",
-             "| resource | used | available | utilisation |", "| --- | ---: | ---: | ---: |"]
-    for kind, used in s["resources"].items():
-        avail = s["available"].get(kind)
-        util = s["utilisation"].get(kind)
-        lines.append(f"| {kind} | {used:,} | {f'{avail:,}' if avail else '–'} | "
-                     f"{_pct(util) if util is not None else '–'} |")
-    return lines + [""]
-
-
 def render_markdown(data: dict) -> str:
     """The whole ``report.md`` for report ``data``."""
     board = data.get("board") or {}
@@ -171,8 +150,7 @@ def render_markdown(data: dict) -> str:
                   f" on {data.get('created', '?')}.", ""]
     lines += _summary(data) + _layers(data) + _training(data.get("training"))
     lines += _classification(data.get("classification"))
-    lines += _synthesis(data.get("synthesis"), data["design"])
-    lines += hardware.markdown_lines(data.get("rtl_synthesis"))
+    lines += synthesis.markdown_lines(data.get("synthesis") or {}, latency_text(data["design"]))
     details = [v for v in verifications(data) if v.get("details")]
     if details:
         lines += ["## Verification", ""]

@@ -308,31 +308,46 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     return _save(fig, path)
 
 
-def plot_synthesis(synth, comparison: dict, path: str | Path) -> Path:
-    """Synthesised utilisation per resource, and EBOPs against ``LUT + 55·DSP``."""
+def plot_synthesis(sections: dict, path: str | Path) -> Path:
+    """Synthesized utilisation per resource kind, and EBOPs against ``LUT + 55·DSP``, per project.
+
+    ``sections``: ``{backend: {"figures": ..., "comparison": ...}}``
+    (:func:`hgq_fpga.app.report.synthesis.sections`).
+    """
     fig = _figure(11, 4.2)
     left, right = fig.subplots(1, 2)
-    util = synth.utilisation()
-    kinds = [k for k in synth.resources if k in util]
-    bars = left.bar(kinds, [100 * util[k] for k in kinds], color="#4c72b0")
-    for bar, kind in zip(bars, kinds):
-        left.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
-                  f"{synth.resources[kind]:,}\nof {synth.available[kind]:,}", ha="center",
-                  va="bottom", fontsize="small")
-    left.set_ylim(0, max([100 * util[k] for k in kinds], default=1) * 1.4 or 1)
+    names = list(sections)
+    width = 0.8 / len(names)
+    kinds = [k for k in ("LUT", "FF", "DSP", "BRAM_18K")
+             if any(k in sections[n]["figures"]["utilisation"] for n in names)]
+    tallest = 1.0
+    for j, name in enumerate(names):
+        f = sections[name]["figures"]
+        shares = [100 * f["utilisation"].get(k, 0.0) for k in kinds]
+        tallest = max(tallest, *shares) if shares else tallest
+        bars = left.bar(np.arange(len(kinds)) + (j - (len(names) - 1) / 2) * width, shares, width,
+                        label=f"{name.upper()} ({f['tool']})")
+        for bar, kind in zip(bars, kinds):
+            left.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{f['resources'].get(kind, 0):,}",
+                      ha="center", va="bottom", fontsize="small")
+    left.set_xticks(np.arange(len(kinds)), kinds)
+    left.set_ylim(0, tallest * 1.4)
     left.set_ylabel("utilisation of the part (%)")
-    left.set_title(f"C synthesis on {synth.part}")
-    labels = ["EBOPs\n(estimate)", "LUT + 55·DSP\n(synthesis)"]
-    values = [comparison["ebops_estimate"], comparison["lut_plus_55_dsp"]]
-    right.bar(labels, values, color=["#8172b2", "#4c72b0"])
+    left.set_title(f"synthesis on {sections[names[0]]['figures']['part']}")
+    left.legend(fontsize="small")
+    labels = ["EBOPs\n(estimate)", *(f"LUT + 55·DSP\n({n.upper()})" for n in names)]
+    values = [sections[names[0]]["comparison"]["ebops_estimate"],
+              *(sections[n]["comparison"]["lut_plus_55_dsp"] for n in names)]
+    right.bar(labels, values, color=["#8172b2", *["#4c72b0"] * len(names)])
     for x, value in enumerate(values):
         right.text(x, value, f"{value:,}", ha="center", va="bottom")
     right.yaxis.set_major_formatter(THOUSANDS)
     right.set_ylabel("LUT equivalents")
-    right.set_title(f"latency: {comparison['latency_cycles_worst']} cycles "
-                    f"({comparison['latency_ns_worst']:g} ns) vs. "
-                    f"{comparison['adder_levels_estimate']} adder levels estimated", fontsize="medium")
-    fig.suptitle(f"Synthesis ({synth.tool_version}, clock {synth.target_clock_ns:g} ns) beside the estimates")
+    latency = "; ".join(f"{n.upper()} {sections[n]['figures']['latency_cycles']} cycles "
+                        f"({sections[n]['figures']['latency_ns']:g} ns)" for n in names)
+    right.set_title(f"latency: {latency}; {sections[names[0]]['comparison']['adder_levels_estimate']} "
+                    "adder levels estimated", fontsize="medium")
+    fig.suptitle("Synthesis beside the estimates")
     return _save(fig, path)
 
 

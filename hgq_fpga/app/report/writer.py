@@ -1,9 +1,9 @@
 """Write ``report.json``, ``report.md`` and the PNG figures of one design.
 
 The numbers come from two places only: the firmware IR (bit widths, EBOPs, latency; see
-:mod:`hgq_fpga.app.report.stats`) and the *run record* that the conversion saved (board, verification
-result, accuracy, the training's Pareto front). A synthesis report found in the project is added
-beside the estimates.
+:mod:`hgq_fpga.app.report.stats`) and the design's manifest (board, verification results,
+accuracy, the training's Pareto front, and the synthesis figures of its projects, set beside the
+estimates).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import json
 from pathlib import Path
 
 from hgq_fpga.app.report import plots
-from hgq_fpga.app.report.hardware import find_rtl_synthesis
-from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.app.report.latency import estimate_latency
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
-from hgq_fpga.pareto import front_from_dicts
 from hgq_fpga.app.report.stats import DesignStats, summarize
-from hgq_fpga.app.report.synthesis import compare_with_estimates, find_synthesis
+from hgq_fpga.app.report.synthesis import sections
+from hgq_fpga.folders import move_into_place, observe, staging_folder
+from hgq_fpga.pareto import front_from_dicts
 
 #: run-record keys copied into the report as they are
 RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "checks", "training",
@@ -41,7 +40,7 @@ def _training_figure(training: dict, path: Path) -> Path | None:
         deployed=tuple(training["deployed"]) if training.get("deployed") else None)
 
 
-def _figures(stats: DesignStats, run: dict, synthesis, comparison, out: Path) -> dict[str, str]:
+def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[str, str]:
     figures = {
         "Bit-width distributions": plots.plot_bit_widths(stats, out / "bit_widths.png"),
         "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
@@ -57,23 +56,20 @@ def _figures(stats: DesignStats, run: dict, synthesis, comparison, out: Path) ->
             figures["Pareto front of the training run"] = pareto
     if run.get("classification"):
         figures["ROC curve per class"] = plots.plot_roc(run["classification"], out / "roc.png")
-    if synthesis is not None:
-        figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, comparison,
-                                                                         out / "synthesis.png")
+    if synthesis:
+        figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, out / "synthesis.png")
     return {title: Path(p).name for title, p in figures.items()}
 
 
-def write_report(fw, out_dir: str | Path, run: dict | None = None,
-                 project_dir: str | Path | None = None) -> dict:
+def write_report(fw, out_dir: str | Path, run: dict | None = None) -> dict:
     """Write the report of firmware ``fw`` into ``out_dir``; return the report data.
 
     Args:
         fw: the :class:`~hgq_fpga.ir.FirmwareModel`.
         out_dir: folder for ``report.json``, ``report.md`` and the PNGs. It is written in one
             step; an existing folder is replaced only if it holds an earlier report.
-        run: the run record (``name``, ``board``, ``metrics``, ``verification``, ``training``, ...).
-        project_dir: the design folder, searched for a Vitis C-synthesis report and for the
-            RTL project's synthesis report (``rtl/reports/report.json``).
+        run: the manifest (``name``, ``board``, ``metrics``, ``verification``, ``training``,
+            ``synthesis`` figures by backend, ...).
     """
     run = dict(run or {})
     out = Path(out_dir)
@@ -85,7 +81,7 @@ def write_report(fw, out_dir: str | Path, run: dict | None = None,
         raise FileExistsError(f"report folder {out} exists and holds no earlier report (no "
                               f"{REPORT_FILE}); refusing to write into it: give a new folder")
     with staging_folder(out) as staging:
-        data = _write(fw, staging, run, project_dir)
+        data = _write(fw, staging, run)
         move_into_place(staging, out, seen=seen, ours=is_report_folder, force=True)
     return data
 
@@ -99,25 +95,18 @@ def is_report_folder(path: Path) -> bool:
     return isinstance(doc, dict) and "design" in doc and "figures" in doc
 
 
-def _write(fw, out: Path, run: dict, project_dir) -> dict:
+def _write(fw, out: Path, run: dict) -> dict:
     stats = summarize(fw)
-    synthesis = comparison = None
-    if project_dir is not None:
-        synthesis = find_synthesis(project_dir, run.get("name", "myproject"))
-    if synthesis is not None:
-        comparison = compare_with_estimates(synthesis, stats.ebops, stats.latency_adder_levels)
     data = {key: run[key] for key in RUN_KEYS if key in run}
     data["design"] = stats.to_dict()
     board = run.get("board") or {}
     if board.get("clock_period_ns"):
         data["design"]["latency_estimate"] = estimate_latency(
             stats.latency_adder_levels, board["clock_period_ns"], board.get("clock_uncertainty"))
-    if synthesis is not None:
-        data["synthesis"] = {"report": synthesis.to_dict(), "comparison": comparison}
-    rtl = find_rtl_synthesis(project_dir, stats.ebops) if project_dir is not None else None
-    if rtl is not None:
-        data["rtl_synthesis"] = rtl
-    data["figures"] = _figures(stats, run, synthesis, comparison, out)
+    synthesis = sections(run.get("synthesis"), stats.ebops, stats.latency_adder_levels)
+    if synthesis:
+        data["synthesis"] = synthesis
+    data["figures"] = _figures(stats, run, synthesis, out)
     (out / REPORT_FILE).write_text(json.dumps(data, indent=1) + "\n")
     (out / "report.md").write_text(render_markdown(data))
     return data

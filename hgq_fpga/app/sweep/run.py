@@ -116,7 +116,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
     import keras
     import numpy as np
 
-    import hgq_fpga
+    from hgq_fpga.nn.calibration import calibrate
     from hgq_fpga.nn.recipe import train_pareto
     from hgq_fpga.nn.seeding import seeded
 
@@ -146,7 +146,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
         deployed = keras.models.load_model(p.path, compile=False)
         point = {"epoch": p.epoch, "checkpoint": f"{CHECKPOINTS}/{Path(p.path).name}",
                  "training_val_accuracy": p.metric, "training_ebops": p.ebops,
-                 "ebops": int(hgq_fpga.calibrate(deployed, x_calib)),
+                 "ebops": int(calibrate(deployed, x_calib)),
                  "val_accuracy": _accuracy(deployed, *validation)}
         if "x_test" in arrays and "y_test" in arrays:
             point["test_accuracy"] = _accuracy(deployed, arrays["x_test"], arrays["y_test"])

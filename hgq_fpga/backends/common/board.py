@@ -6,6 +6,7 @@ source tree). A user may also pass the path of their own YAML file with the same
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -95,3 +96,20 @@ def load_board(name_or_path: str | Path) -> Board:
     listing = ", ".join(known_boards())
     raise UnknownBoardError(f"unknown board {text!r}; known boards: {listing} "
                             "(or give the path of a YAML file with the same fields)")
+
+
+def check_clock_period(period, option: str = "clock period") -> float:
+    """``period`` as a float number of ns; a clear error unless it is positive and finite.
+    ``option`` is how the caller's user spells it (``--clock``, ``clock_period``)."""
+    try:
+        value = float(period)
+    except (TypeError, ValueError):
+        raise ValueError(f"{option} must be a clock period in ns, got {period!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{option} must be a positive, finite clock period in ns, got {period!r}")
+    return value
+
+
+def clock_period(board: Board, period: float | None = None, option: str = "clock_period") -> float:
+    """The clock period in ns: ``period`` if given, else the board's (checked as :func:`check_clock_period`)."""
+    return check_clock_period(board.clock_period_ns if period is None else period, option)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.backends.emulator.aptypes import copy_ap_types
+from hgq_fpga.backends.common.aptypes import copy_ap_types
 from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 from hgq_fpga.backends.hls.names import check_top_name
 from hgq_fpga.backends.hls.plan import FirmwarePlan, build_plan
-from hgq_fpga.backends.hls.render import render
+from hgq_fpga.backends.common.templates import render
 from hgq_fpga.backends.hls.writer import default_tb_data
 from hgq_fpga.ir import FirmwareModel, load_firmware
 

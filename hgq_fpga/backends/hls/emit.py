@@ -7,7 +7,7 @@ testbench; the project writer adds the data, scripts and README.
 from __future__ import annotations
 
 from hgq_fpga.backends.hls.plan import FirmwarePlan, build_plan
-from hgq_fpga.backends.hls.render import render
+from hgq_fpga.backends.common.templates import render
 
 #: Port protocols the top function can use (``#pragma HLS INTERFACE <protocol>``).
 PROTOCOLS = ("ap_vld", "ap_none")

@@ -11,70 +11,31 @@ once with the mode of the op that produces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from hgq_fpga.fixed import bit_length
+from hgq_fpga.fixed import FixedType, bit_length
 from hgq_fpga.ir.tensor import TensorType
 
-#: C integer types for constant tables, narrowest first: (name, magnitude bits it holds).
-_INT_TYPES = (("signed char", 7), ("short", 15), ("int", 31), ("long long", 63))
 
 
-@dataclass(frozen=True)
-class FixedSpec:
-    """One ``ap_[u]fixed`` type: ``(k, i, f)`` plus optional rounding/overflow mode names.
-
-    ``round``/``overflow`` are the IR's names (``"RND"``, ``"SAT"``...); ``None`` leaves the
-    ``ap_fixed`` defaults (truncate, wrap), which is right for types that never round.
-    """
-
-    k: int
-    i: int
-    f: int
-    round: str | None = None
-    overflow: str | None = None
-
-    @property
-    def width(self) -> int:
-        return self.k + self.i + self.f
-
-    @property
-    def cpp(self) -> str:
-        """The C++ spelling, e.g. ``ap_fixed<8, 3, AP_RND, AP_SAT>``."""
-        if self.width <= 0:
-            raise ValueError(f"type (k={self.k}, i={self.i}, f={self.f}) has width 0: it is the "
-                             "constant 0 and has no ap_fixed spelling")
-        base = "ap_fixed" if self.k else "ap_ufixed"
-        args = [str(self.width), str(self.k + self.i)]
-        if self.round is not None or self.overflow is not None:
-            args += [f"AP_{self.round or 'TRN'}", f"AP_{self.overflow or 'WRAP'}"]
-        return f"{base}<{', '.join(args)}>"
-
-    def describe(self) -> str:
-        """``(k, i, f)`` as text, for comments."""
-        return f"k={self.k} i={self.i} f={self.f}"
-
-
-def union_spec(k: np.ndarray, i: np.ndarray, f: np.ndarray, live: np.ndarray) -> FixedSpec:
+def union_spec(k: np.ndarray, i: np.ndarray, f: np.ndarray, live: np.ndarray) -> FixedType:
     """Smallest type holding every live element's type exactly (see module doc).
 
     A tensor with no live element is all zeros; it gets ``ap_ufixed<1, 1>``, which holds 0.
     """
     live = np.asarray(live, dtype=bool)
     if not live.any():
-        return FixedSpec(0, 1, 0)
-    return FixedSpec(int(np.max(k[live])), int(np.max(i[live])), int(np.max(f[live])))
+        return FixedType(0, 1, 0)
+    return FixedType(int(np.max(k[live])), int(np.max(i[live])), int(np.max(f[live])))
 
 
-def container(t: TensorType) -> FixedSpec:
+def container(t: TensorType) -> FixedType:
     """The array element type of tensor ``t``."""
     return union_spec(t.k, t.i, t.f, t.live)
 
 
 def group_by_type(t: TensorType, round: str | None = None, overflow: str | None = None
-                  ) -> tuple[list[tuple[FixedSpec, np.ndarray]], np.ndarray]:
+                  ) -> tuple[list[tuple[FixedType, np.ndarray]], np.ndarray]:
     """Split the flattened elements of ``t`` by distinct ``(k, i, f)``.
 
     Returns ``(groups, dead)``: one ``(spec, flat_indices)`` per distinct live type (spec carrying
@@ -89,13 +50,13 @@ def group_by_type(t: TensorType, round: str | None = None, overflow: str | None 
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     where = np.nonzero(live)[0]
     inverse = inverse.reshape(-1)
-    groups = [(FixedSpec(int(kk), int(ii), int(ff), round, overflow), where[inverse == n])
+    groups = [(FixedType(int(kk), int(ii), int(ff), round, overflow), where[inverse == n])
               for n, (kk, ii, ff) in enumerate(uniq.tolist())]
     return groups, dead
 
 
 def code_spec(codes: np.ndarray, f: np.ndarray, what: str = "constants"
-              ) -> tuple[FixedSpec, np.ndarray]:
+              ) -> tuple[FixedType, np.ndarray]:
     """One container type for integer constants ``codes·2^-f`` and their codes in it.
 
     Used for weights, biases and pooling constants: the container is the union of each nonzero
@@ -109,11 +70,11 @@ def code_spec(codes: np.ndarray, f: np.ndarray, what: str = "constants"
     codes = codes.reshape(-1)
     nz = codes != 0
     if not nz.any():
-        return FixedSpec(0, 1, 0), np.zeros(codes.shape, np.int64)
+        return FixedType(0, 1, 0), np.zeros(codes.shape, np.int64)
     c = codes[nz]
     mag = np.where(c < 0, -c - 1, c)
     bits = bit_length(mag)
-    spec = FixedSpec(int((c < 0).any()), int((bits - f[nz]).max()), int(f[nz].max()))
+    spec = FixedType(int((c < 0).any()), int((bits - f[nz]).max()), int(f[nz].max()))
     if spec.width > 63:
         raise ValueError(f"{what} need a {spec.width}-bit container ({spec.describe()}): their "
                          "integer bits and fractional bits span too far; at most 63 bits are "
@@ -121,15 +82,3 @@ def code_spec(codes: np.ndarray, f: np.ndarray, what: str = "constants"
     shifted = np.zeros(codes.shape, np.int64)
     shifted[nz] = c << (spec.f - f[nz])
     return spec, shifted
-
-
-def int_ctype(values: np.ndarray) -> str:
-    """Narrowest C integer type holding every value (``signed char`` .. ``long long``)."""
-    values = np.asarray(values, dtype=np.int64)
-    if values.size == 0:
-        return "signed char"
-    lo, hi = int(values.min()), int(values.max())
-    for name, bits in _INT_TYPES:
-        if -(1 << bits) <= lo and hi < (1 << bits):
-            return name
-    raise ValueError("internal: constant beyond 64 bits")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
+from hgq_fpga.backends.common.ctables import IntTable
 from hgq_fpga.backends.hls.opplan import CastPlan, OpPlan, TensorRef, cast_plan, flat_positions
 from hgq_fpga.ir import ops as O
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
-from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec
+from hgq_fpga.backends.common.ctables import IntTable
+from hgq_fpga.backends.hls.fxtypes import code_spec
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.backends.hls.opplan import OpPlan, TensorRef
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.types import linear_alignment
@@ -51,13 +52,13 @@ class LinearPlan(OpPlan):
     ptr: IntTable
     src: IntTable
     code: IntTable
-    weight: FixedSpec
-    bias_spec: FixedSpec | None
+    weight: FixedType
+    bias_spec: FixedType | None
     bias: IntTable
     integer_macs: IntegerMacs | None
 
 
-def integer_macs(x: FixedSpec, weight: FixedSpec, bias: FixedSpec | None, acc: FixedSpec,
+def integer_macs(x: FixedType, weight: FixedType, bias: FixedType | None, acc: FixedType,
                  max_terms: int, max_weight_code: int, max_bias_code: int) -> IntegerMacs | None:
     """The integer-code plan of a linear op, or ``None`` when a sum might reach ``2^62``.
 

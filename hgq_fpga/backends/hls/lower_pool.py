@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
-from hgq_fpga.backends.hls.fxtypes import FixedSpec, code_spec, container
+from hgq_fpga.backends.common.ctables import IntTable
+from hgq_fpga.backends.hls.fxtypes import code_spec, container
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.backends.hls.opplan import CastPlan, OpPlan, TensorRef, cast_plan
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.types import pool_windows
@@ -28,10 +29,10 @@ class PoolPlan(OpPlan):
 
 @dataclass(eq=False)
 class AvgPoolPlan(PoolPlan):
-    sum_spec: FixedSpec
-    c_spec: FixedSpec
+    sum_spec: FixedType
+    c_spec: FixedType
     c_code: IntTable
-    prod_spec: FixedSpec
+    prod_spec: FixedType
     cast: CastPlan
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
-from hgq_fpga.backends.hls.fxtypes import FixedSpec
+from hgq_fpga.backends.common.ctables import IntTable
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.backends.hls.opplan import OpPlan, TensorRef
 from hgq_fpga.ir import ops as O
 
@@ -20,8 +20,8 @@ from hgq_fpga.ir import ops as O
 @dataclass(eq=False)
 class TableGroup:
     table: int
-    x: FixedSpec            # input element type (width 0: the input is the constant 0)
-    y: FixedSpec            # output element type (width 0: the output is the constant 0)
+    x: FixedType            # input element type (width 0: the input is the constant 0)
+    y: FixedType            # output element type (width 0: the output is the constant 0)
     offset: int             # start - lo of the table
     idx: IntTable
 
@@ -43,7 +43,7 @@ def lower_table(op: O.Table, out: TensorRef, x: TensorRef) -> TablePlan:
     lo = np.asarray(op.lo, np.int64)
     groups = []
     for n, (t, kx, ix, fx, ky, iy, fy) in enumerate(uniq.tolist()):
-        groups.append(TableGroup(table=t, x=FixedSpec(kx, ix, fx), y=FixedSpec(ky, iy, fy),
+        groups.append(TableGroup(table=t, x=FixedType(kx, ix, fx), y=FixedType(ky, iy, fy),
                                  offset=int(start[t] - lo[t]),
                                  idx=IntTable.of(np.nonzero(inverse == n)[0])))
     summary = (f"Table {op.name!r} ({op.function or 'unary function'}): {len(lo)} table(s), "

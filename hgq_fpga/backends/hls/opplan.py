@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
-from hgq_fpga.backends.hls.fxtypes import FixedSpec, container, group_by_type
+from hgq_fpga.backends.common.ctables import IntTable
+from hgq_fpga.backends.hls.fxtypes import container, group_by_type
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.ir.tensor import TensorType
 
 
@@ -23,7 +24,7 @@ class TensorRef:
     name: str
     cid: str
     type: TensorType
-    spec: FixedSpec = field(init=False)
+    spec: FixedType = field(init=False)
 
     def __post_init__(self) -> None:
         self.spec = container(self.type)
@@ -63,7 +64,7 @@ class TensorRef:
 class CastGroup:
     """Elements ``idx`` (flat) that share the element type ``spec``."""
 
-    spec: FixedSpec
+    spec: FixedType
     idx: IntTable
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -37,6 +38,9 @@ CSIM_FLAGS = ("-O1", "-std=c++14", "-w", "-pthread")
 #: ``macs`` choices of :meth:`HLSProject.compile` and the g++ flags each adds
 MAC_BUILDS = {"integer": ("-DHGQ_CSIM_INTEGER_MACS",), "ap_fixed": ()}
 
+#: the project's record of itself: top, board, clock (see :func:`~hgq_fpga.backends.hls.writer.write_project`)
+PROJECT_FILE = "project.json"
+
 #: System headers that the generated bridge includes.
 BRIDGE_SYSTEM_HEADERS = ("thread", "vector")
 
@@ -50,42 +54,52 @@ def default_threads() -> int:
 
 
 class HLSProject:
-    """The project folder ``path`` of firmware ``fw`` with top function ``name``."""
+    """The HLS project folder ``path`` of firmware ``fw``, with top function ``top``.
 
-    #: how ``hgq_fpga.verify`` names this implementation in its report
-    verification_name = "C++"
+    ``macs`` picks the build :meth:`compile` makes by default (see the module doc): ``"integer"``
+    (fast) or ``"ap_fixed"`` (exactly the text HLS synthesises, as design folders verify it).
+    """
 
-    def __init__(self, fw, path: str | Path, name: str, cache_dir: str | Path | None = None) -> None:
+    #: how a verification names this implementation
+    name = "C++"
+
+    def __init__(self, fw, path: str | Path, top: str | None = None, cache_dir: str | Path | None = None,
+                 macs: str = "integer") -> None:
+        if macs not in MAC_BUILDS:
+            raise ValueError(f"macs must be one of {sorted(MAC_BUILDS)}, got {macs!r}")
         self.fw = fw
         self.path = Path(path)
-        self.name = name
+        info = self.path / PROJECT_FILE
+        self.info = json.loads(info.read_text()) if info.is_file() else {"top": top}
+        self.top = top or self.info["top"]
         self.cache_dir = cache_dir
+        self.macs = macs
         self._lib = self._fn = None
 
     @property
     def sources(self) -> list[Path]:
         """The C++ compiled for the C simulation: the firmware and the batch bridge."""
         fw_dir = self.path / "firmware"
-        return [fw_dir / f"{self.name}.cpp", fw_dir / f"{self.name}_bridge.cpp"]
+        return [fw_dir / f"{self.top}.cpp", fw_dir / f"{self.top}_bridge.cpp"]
 
     @property
     def header(self) -> Path:
-        return self.path / "firmware" / f"{self.name}.h"
+        return self.path / "firmware" / f"{self.top}.h"
 
     def compile(self, cache_dir: str | Path | None = None, flags: Sequence[str] = CSIM_FLAGS,
-                macs: str = "integer") -> Path:
+                macs: str | None = None) -> Path:
         """Build (or fetch from the cache) the C-simulation library; returns its path.
 
-        ``macs="ap_fixed"`` builds exactly what HLS synthesises; ``"integer"`` (default, several
-        times faster) does the multiply-accumulates on integer codes (see the module doc).
+        ``macs`` (default: the project's): ``"ap_fixed"`` builds exactly what HLS synthesises;
+        ``"integer"`` (several times faster) does the multiply-accumulates on integer codes.
         """
         return compile_projects([self], cache_dir=cache_dir if cache_dir is not None
-                                else self.cache_dir, flags=flags, macs=macs)
+                                else self.cache_dir, flags=flags, macs=macs or self.macs)
 
     def bind(self, library: str | Path) -> None:
-        """Use the ``<name>_batch`` entry point of an already built library."""
+        """Use the ``<top>_batch`` entry point of an already built library."""
         lib = ctypes.CDLL(str(library))
-        fn = getattr(lib, f"{self.name}_batch")
+        fn = getattr(lib, f"{self.top}_batch")
         n_ports = len(self.fw.inputs) + len(self.fw.outputs)
         fn.argtypes = [ctypes.c_void_p] * n_ports + [ctypes.c_long, ctypes.c_int]
         fn.restype = None
@@ -110,8 +124,31 @@ class HLSProject:
         self._fn(*(a.ctypes.data for a in xs), *(y.ctypes.data for y in ys), n, threads)
         return ys[0] if len(ys) == 1 else ys
 
+    def synth(self, board: str | None = None, steps: Sequence[str] = ("csynth",)) -> dict | None:
+        """Run Vitis HLS (``make synth``; needs ``vitis_hls`` on PATH) and return :meth:`report`."""
+        from hgq_fpga.backends.hls.synth import run_synthesis
+
+        run_synthesis(self.path, board, steps)
+        return self.report()
+
+    def report(self) -> dict | None:
+        """The C-synthesis figures (:mod:`hgq_fpga.backends.common.synthesis`), or None before synthesis."""
+        from hgq_fpga.backends.common.synthesis import figures
+        from hgq_fpga.backends.common.toolchain import ToolchainError
+        from hgq_fpga.backends.hls.synth import find_csynth_xml
+        from hgq_fpga.backends.hls.synth_report import parse_csynth_xml
+
+        try:
+            rep = parse_csynth_xml(find_csynth_xml(self.path, self.top))
+        except ToolchainError:
+            return None
+        return figures(backend="hls", tool=rep.tool_version, top=rep.top, board=self.info.get("board", rep.part),
+                       part=rep.part, resources=rep.resources, available=rep.available,
+                       latency_cycles=rep.latency_cycles_worst, clock_period_ns=rep.target_clock_ns,
+                       ii=rep.interval_max, estimated_clock_ns=rep.estimated_clock_ns)
+
     def __repr__(self) -> str:
-        return f"HLSProject({str(self.path)!r}, top={self.name!r})"
+        return f"HLSProject({str(self.path)!r}, top={self.top!r})"
 
 
 def _content_hash(files: Sequence[Path]) -> str:
@@ -139,17 +176,17 @@ def compile_projects(projects: Sequence[HLSProject], cache_dir: str | Path | Non
     """
     if macs not in MAC_BUILDS:
         raise ValueError(f"macs must be one of {sorted(MAC_BUILDS)}, got {macs!r}")
-    names = [p.name for p in projects]
+    names = [p.top for p in projects]
     if not names:
         raise ValueError("compile_projects needs at least one project")
     if len(set(names)) != len(names):
-        raise ValueError(f"projects compiled together need distinct names, got {names}")
+        raise ValueError(f"projects compiled together need distinct top functions, got {names}")
     # Every system header the generated files include comes first: its include guard then keeps
     # it out of the namespaces below.
     lines = ['// C simulation of several hgq_fpga projects, one namespace each.',
              *(f"#include <{h}>" for h in BRIDGE_SYSTEM_HEADERS), '#include "ap_fixed.h"']
     for p in projects:
-        lines.append(f"namespace hgq_{p.name}_{_content_hash([*p.sources, p.header])} {{")
+        lines.append(f"namespace hgq_{p.top}_{_content_hash([*p.sources, p.header])} {{")
         lines += [f'#include "{src.resolve()}"' for src in p.sources]
         lines.append("}")
     with tempfile.TemporaryDirectory() as work:

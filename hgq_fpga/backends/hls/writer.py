@@ -3,25 +3,27 @@
 The folder is built in a temporary sibling and renamed into place at the end, so a failure
 never leaves a half-written project, and an existing non-empty folder is never touched.
 
-Layout: ``firmware/`` (C++), ``tb/`` (testbench and vectors from the emulator), ``ir/`` (the
-firmware IR), ``ap_types/`` (the ``ap_fixed`` headers with their licence), ``build_prj.tcl``,
-``Makefile``, ``README.md``. The folder is portable: no file names a path of the writing machine,
-``make csim`` needs only g++ and ``make synth`` only Vitis HLS.
+Layout: ``firmware/`` (C++), ``tb/`` (testbench and vectors from the emulator), ``ap_types/`` (the
+``ap_fixed`` headers with their licence), ``build_prj.tcl``, ``Makefile``, ``README.md`` and
+``project.json`` (top, board, clock). The folder is portable: no file names a path of the writing
+machine, ``make csim`` needs only g++ and ``make synth`` only Vitis HLS. The firmware IR is not
+copied in: a design folder keeps it once, beside its projects.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.backends.common.board import Board, known_boards, load_board
-from hgq_fpga.backends.common.toolchain import copy_ap_types
+from hgq_fpga.backends.common.board import Board, clock_period as checked_clock, known_boards, load_board
+from hgq_fpga.backends.common.aptypes import copy_ap_types
 from hgq_fpga.backends.hls.emit import emit_firmware
 from hgq_fpga.backends.hls.plan import build_plan
-from hgq_fpga.backends.hls.project import HLSProject
-from hgq_fpga.backends.hls.render import render
+from hgq_fpga.backends.hls.project import PROJECT_FILE, HLSProject
+from hgq_fpga.backends.common.templates import render
 from hgq_fpga.folders import check_replaceable, move_into_place, observe, staging_folder
 
 #: Samples of the default testbench vectors.
@@ -80,44 +82,53 @@ def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: 
                                boards=board_table(board))
     files["README.md"] = render("hls/README.md.j2", name=name, board=board, clock_period_ns=clock,
                                 plan=plan, n_samples=len(tb_inputs[0]))
+    files[PROJECT_FILE] = json.dumps({"written_by": MARKER, "top": name, "board": board.name, "part": board.part,
+                                      "clock_period_ns": clock, "protocol": protocol}, indent=1) + "\n"
     for rel, text in files.items():
         path = d / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     copy_ap_types(d / "ap_types")
-    fw.save(d / "ir")
 
 
-def _is_hgq_project(path: Path) -> bool:
-    """Whether ``path`` holds a project that :func:`write_project` wrote (its tcl says so)."""
-    tcl = path / "build_prj.tcl"
-    return tcl.is_file() and "written by hgq_fpga" in tcl.read_text(errors="replace")[:400]
+#: what ``project.json`` says of the writer
+MARKER = "hgq_fpga hls project"
+
+
+def is_hls_project(path: Path) -> bool:
+    """Whether ``path`` holds a project that :func:`write_project` wrote (its record says so)."""
+    try:
+        return json.loads((Path(path) / PROJECT_FILE).read_text()).get("written_by") == MARKER
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
-                  name: str = "myproject", clock_period: float | None = None, tb_data=None,
+                  name: str = "myproject", clock_period: float | None = None, test_data=None,
                   cache_dir: str | Path | None = None, protocol: str = "ap_vld",
-                  replace: bool = False) -> HLSProject:
+                  replace: bool = False, macs: str = "integer") -> HLSProject:
     """Write the HLS project of ``fw`` into ``out_dir`` and return it (not yet compiled).
 
     ``board``: a built-in board name or alias, a YAML file, or a :class:`Board`.
-    ``clock_period``: ns, default the board's.  ``tb_data``: testbench inputs (an array, or a
-    list for several inputs; default random ones).  ``cache_dir``: where compiled C simulations
-    are kept.  ``protocol``: port protocol of the top function, ``ap_vld`` or ``ap_none``.
+    ``name``: the top function (a C identifier).  ``clock_period``: ns, default the board's.
+    ``test_data``: testbench inputs (an array, or a list for several inputs; default random ones
+    reaching every element's range and beyond).  ``cache_dir``: where compiled C simulations are
+    kept.  ``protocol``: port protocol of the top function, ``ap_vld`` or ``ap_none``.
     ``replace``: swap out an earlier hgq_fpga project in ``out_dir`` in one step (never a folder
-    hgq_fpga did not write).  Raises ``FileExistsError`` if ``out_dir`` exists and is not empty
-    (and, with ``replace``, is not an hgq_fpga project).
+    hgq_fpga did not write).  ``macs``: the C simulation :meth:`HLSProject.compile` builds by
+    default.  Raises ``FileExistsError`` if ``out_dir`` exists and is not empty (and, with
+    ``replace``, is not an hgq_fpga project).
     """
     out = Path(out_dir)
-    check_replaceable(out, replace, _is_hgq_project, "HLS project")
+    check_replaceable(out, replace, is_hls_project, "HLS project")
     b = board if isinstance(board, Board) else load_board(board)
-    clock = float(clock_period if clock_period is not None else b.clock_period_ns)
-    if tb_data is None:
+    clock = checked_clock(b, clock_period)
+    if test_data is None:
         tb_inputs = default_tb_data(fw)
     else:
-        tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(tb_data)]
+        tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(test_data)]
     seen = observe(out)
     with staging_folder(out) as staging:
         _write_files(fw, staging, name, b, clock, tb_inputs, protocol)
-        move_into_place(staging, out, seen=seen, ours=_is_hgq_project if replace else None)
-    return HLSProject(fw, out, name, cache_dir)
+        move_into_place(staging, out, seen=seen, ours=is_hls_project if replace else None)
+    return HLSProject(fw, out, name, cache_dir, macs)

@@ -61,11 +61,19 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("HGQ_FPGA_CACHE", Path.home() / ".cache" / "hgq_fpga")) / "rtl"
 
 
+def input_codes(fw, x) -> list[np.ndarray]:
+    """Raw codes of the IR input types for float inputs ``x``, quantized as ``fw.predict`` does
+    (the RTL's input ports take those codes)."""
+    from hgq_fpga.ir.emulator.casting import InputQuantizer
+
+    return [InputQuantizer(s.type, s.round, s.overflow)(a) for s, a in zip(fw.inputs, fw.as_inputs(x))]
+
+
 class RTLProject:
     """The folder ``path`` that :func:`~hgq_fpga.backends.rtl.write_project` wrote for ``fw``."""
 
-    #: how ``hgq_fpga.verify`` names this implementation in its report
-    verification_name = "RTL"
+    #: how a verification names this implementation
+    name = "RTL"
 
     def __init__(self, fw, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.fw = fw
@@ -131,12 +139,6 @@ class RTLProject:
         self._binary = binary
         return binary
 
-    def quantize_inputs(self, x) -> list[np.ndarray]:
-        """Raw codes of the IR input types for float inputs ``x``, as ``fw.predict`` makes them."""
-        from hgq_fpga.ir.emulator.casting import InputQuantizer
-        xs = self.fw.as_inputs(x)
-        return [InputQuantizer(s.type, s.round, s.overflow)(a) for s, a in zip(self.fw.inputs, xs)]
-
     def predict_raw(self, codes: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
         """Output codes for input codes (one array per input port), and the measured latency."""
         binary = self._binary or self.compile()
@@ -154,7 +156,7 @@ class RTLProject:
         """Output values of the simulated RTL for inputs ``x`` (as ``fw.predict``: an array, or a
         list for several outputs).  Raises if the pipeline's measured latency differs from the
         one written in ``project.json``."""
-        codes = self.quantize_inputs(x)
+        codes = input_codes(self.fw, x)
         raw, latency = self.predict_raw(codes)
         if len(codes[0]) and latency != self.latency:
             raise RuntimeError(f"simulated latency {latency} cycles differs from the declared "
@@ -183,11 +185,20 @@ class RTLProject:
         return SynthRun(self, board, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                       text=True))
 
-    def report(self, board: str | None = None) -> dict:
-        """The synthesis figures (see :mod:`hgq_fpga.backends.rtl.synth_report`); also written
-        to ``reports/report.json`` and ``reports/report.md``."""
-        from hgq_fpga.backends.rtl.synth_report import make_report
-        return make_report(self.path, board)
+    def report(self, board: str | None = None) -> dict | None:
+        """The synthesis figures (:mod:`hgq_fpga.backends.common.synthesis`) of the last
+        ``make synth``, or None before synthesis; ``reports/report.json`` and ``reports/report.md``
+        are written again (:mod:`hgq_fpga.backends.rtl.synth_report`)."""
+        from hgq_fpga.backends.common.synthesis import figures
+        from hgq_fpga.backends.rtl.synth_report import has_report, make_report
+
+        if not has_report(self.path):
+            return None
+        rep = make_report(self.path, board)
+        return figures(backend="rtl", tool=rep["tool"], top=rep["top"], board=rep["board"], part=rep["part"],
+                       resources=rep["resources"], available=rep["available"],
+                       latency_cycles=rep["latency_cycles"], clock_period_ns=rep["clock_period_ns"],
+                       ii=rep.get("ii", 1), wns_ns=rep.get("wns_ns"))
 
 
 class SynthRun:
@@ -197,7 +208,7 @@ class SynthRun:
         self.project, self.board, self.proc = project, board, proc
 
     def wait(self, timeout: float | None = None) -> dict:
-        """Wait for the synthesis; its report (a RuntimeError with the log's tail if it failed)."""
+        """Wait for the synthesis; its figures (a RuntimeError with the log's tail if it failed)."""
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -116,6 +116,12 @@ def parse_vivado_wns(path: str | Path) -> float | None:
     return None
 
 
+def has_report(project: str | Path) -> bool:
+    """Whether a synthesis left its report in ``project`` (``make synth`` ran)."""
+    reports = Path(project) / "reports"
+    return (reports / "vivado_utilization.rpt").is_file() or (reports / "yosys_stat.json").is_file()
+
+
 def make_report(project: str | Path, board: str | None = None) -> dict:
     """The report of the last synthesis in ``project``; also written to ``reports/``."""
     project = Path(project)

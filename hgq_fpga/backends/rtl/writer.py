@@ -1,9 +1,9 @@
 """Write a self-contained RTL project folder for a :class:`~hgq_fpga.ir.FirmwareModel`.
 
-Layout: ``src/<top>.v`` (the design), ``sim/`` (Verilator testbench, input codes and the
+Layout: ``src/<name>.v`` (the design), ``sim/`` (Verilator testbench, input codes and the
 emulator's expected outputs), ``synth/vivado.tcl``, ``scripts/report.py`` (the report parser,
-standard library only), ``ir/`` (the firmware IR), ``project.json`` (latency, ports, boards),
-``Makefile`` and ``README.md``.  The folder is built in a hidden sibling and renamed into place,
+standard library only), ``project.json`` (latency, ports, boards), ``Makefile`` and ``README.md``.
+The firmware IR is not copied in: a design folder keeps it once, beside its projects.  The folder is built in a hidden sibling and renamed into place,
 so a failure never leaves half a project and a folder hgq_fpga did not write is never replaced.
 No absolute path is written anywhere.
 """
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
+from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
 from hgq_fpga.backends.rtl.lower import Port, lower_model
-from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject
+from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject, input_codes
 from hgq_fpga.backends.rtl.schedule import (REGISTER_INPUTS, REGISTER_OUTPUTS, default_levels,
                                             live_nodes, schedule)
 from hgq_fpga.backends.rtl.tools import PINNED, yosys_commands
@@ -80,23 +82,6 @@ def _layout(p: Port) -> str:
     return f"{w[0]}..{w[-1]} bits" if len(w) > 1 else f"{w[0]} bits each"
 
 
-def _template_root() -> str:
-    """``hgq_fpga.templates``: the installed package data (``templates/`` of the source tree)."""
-    root = Path(str(resources.files("hgq_fpga.templates")))
-    if not (root / "rtl" / "tb.cpp.j2").is_file():
-        raise FileNotFoundError(f"RTL templates not found in {root / 'rtl'}; reinstall hgq_fpga")
-    return str(root)
-
-
-def _render(template: str, **ctx) -> str:
-    import jinja2
-    from hgq_fpga import __version__
-    root = _template_root()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template(template).render(version=__version__, **ctx)
-
-
 def _is_ours(path: Path) -> bool:
     info = path / "project.json"
     try:
@@ -105,41 +90,45 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: float | None = None,
-                  top: str = "hgq_net", levels: int | None = None, cse: bool = True,
-                  share_products: bool = False, register_inputs: bool = REGISTER_INPUTS,
-                  register_outputs: bool = REGISTER_OUTPUTS,
-                  test_codes: list[np.ndarray] | None = None, n_vectors: int = DEFAULT_VECTORS,
-                  replace: bool = False, cache_dir: str | Path | None = None) -> RTLProject:
+def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myproject",
+                  clock_period: float | None = None, test_data=None, levels: int | None = None,
+                  cse: bool = True, share_products: bool = False, register_inputs: bool = REGISTER_INPUTS,
+                  register_outputs: bool = REGISTER_OUTPUTS, test_codes: list[np.ndarray] | None = None,
+                  n_vectors: int = DEFAULT_VECTORS, replace: bool = False,
+                  cache_dir: str | Path | None = None) -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
 
     ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
-    ``clock_period``: ns, default the board's; with ``levels`` (adder levels per pipeline stage,
-    default from the clock, see :func:`~hgq_fpga.backends.rtl.schedule.default_levels`) it sets
-    the register stages.  ``cse`` (default on; fewer LUTs than without on every model measured,
-    see bench/bench_rtl.py): share sub-expressions ``x_a ± x_b·2^d`` across the columns of each
-    Dense/Conv (greedy pair elimination).  ``share_products`` (with ``cse=False``): build each
-    ``x·m`` (odd ``m``) once per layer and share it across columns.  ``register_inputs`` /
-    ``register_outputs``: a register stage at the input / output ports, one clock cycle each
-    (default: outputs only, see :data:`~hgq_fpga.backends.rtl.schedule.REGISTER_INPUTS`).  ``test_codes``: raw input codes for ``sim/`` (one array per input;
-    default ``n_vectors`` random codes).  ``replace``: swap out an earlier hgq_fpga RTL project.
+    ``name``: the top module (a Verilog identifier). ``clock_period``: ns, default the board's;
+    with ``levels`` (adder levels per pipeline stage, default from the clock, see
+    :func:`~hgq_fpga.backends.rtl.schedule.default_levels`) it sets the register stages.  ``cse``
+    (default on; fewer LUTs than without on every model measured, see the RTL benchmark): share
+    sub-expressions ``x_a ± x_b·2^d`` across the columns of each Dense/Conv (greedy pair
+    elimination).  ``share_products`` (with ``cse=False``): build each ``x·m`` (odd ``m``) once per
+    layer and share it across columns.  ``register_inputs`` / ``register_outputs``: a register
+    stage at the input / output ports, one clock cycle each (default: outputs only, see
+    :data:`~hgq_fpga.backends.rtl.schedule.REGISTER_INPUTS`).  ``sim/`` holds the codes of
+    ``test_data`` (float inputs, quantized as the emulator does) followed by ``test_codes`` (raw
+    input codes, one array per input; default ``n_vectors`` random codes over each type's whole
+    range).  ``replace``: swap out an earlier hgq_fpga RTL project.
     """
-    from hgq_fpga.backends.common.board import load_board
+    top = name
     if not top.isidentifier():
         raise ValueError(f"top module name {top!r} is not a Verilog identifier")
     out = Path(out_dir)
     check_replaceable(out, replace, _is_ours, "RTL project")
     b = load_board(board)
-    clock = float(clock_period if clock_period is not None else b.clock_period_ns)
-    if clock <= 0:
-        raise ValueError(f"clock period must be positive, got {clock} ns")
+    clock = checked_clock(b, clock_period)
     levels = int(levels) if levels is not None else default_levels(clock)
     low = lower_model(fw, share_products=share_products, cse=cse)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
     sched = schedule(nodes, outs, levels, register_inputs, register_outputs)
-    codes = test_codes if test_codes is not None else random_codes(fw, n_vectors)
-    codes = [np.asarray(c, dtype=np.int64) for c in codes]
+    codes = [np.asarray(c, dtype=np.int64) for c in (test_codes if test_codes is not None
+                                                     else random_codes(fw, n_vectors))]
+    if test_data is not None:
+        given = input_codes(fw, test_data)
+        codes = [np.concatenate([g, c]) for g, c in zip(given, codes)]
     expected = expected_codes(fw, codes)
     ports = [dict(asdict(p), shape=list(p.shape)) for p in low.inputs + low.outputs]
     boards = _boards(b)
@@ -191,6 +180,5 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", clock_period: fl
             path.write_text(text)
         vectors.write_inputs(d / "sim" / "input.bin", low.inputs, codes)
         vectors.write_expected(d / "sim" / "expected.bin", low.outputs, expected)
-        fw.save(d / "ir")
         move_into_place(d, out, seen=seen, ours=_is_ours if replace else None)
     return RTLProject(fw, out, cache_dir)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.fxtypes import int_ctype
+
+#: C integer types for constant tables, narrowest first: (name, magnitude bits it holds).
+_INT_TYPES = (("signed char", 7), ("short", 15), ("int", 31), ("long long", 63))
 
 #: Numbers per line in a table literal (keeps lines short enough to read and diff).
 PER_LINE = 24
@@ -67,3 +69,15 @@ def c_literal(values, indent: str = "    ") -> str:
         return "{" + ", ".join(text) + "}"
     lines = [", ".join(text[n:n + PER_LINE]) for n in range(0, len(text), PER_LINE)]
     return "{\n" + ",\n".join(indent + "    " + line for line in lines) + "\n" + indent + "}"
+
+
+def int_ctype(values: np.ndarray) -> str:
+    """Narrowest C integer type holding every value (``signed char`` .. ``long long``)."""
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return "signed char"
+    lo, hi = int(values.min()), int(values.max())
+    for name, bits in _INT_TYPES:
+        if -(1 << bits) <= lo and hi < (1 << bits):
+            return name
+    raise ValueError("internal: constant beyond 64 bits")

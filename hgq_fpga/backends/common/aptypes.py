@@ -1,4 +1,7 @@
-"""Bundle the ``ap_types`` headers that an exported emulator includes, with their licence.
+"""Bundle the ``ap_types`` headers that generated C++ includes, with their licence.
+
+Every project that compiles ``ap_fixed`` code (the HLS project, the exported emulator library)
+carries this copy, so that it builds with nothing but a C++ compiler.
 
 The headers (``ap_fixed.h`` and what it includes; Copyright Xilinx, Apache-2.0) ship in the
 ``hls4ml`` package, which :func:`hgq_fpga.backends.common.toolchain.find_ap_types_include` locates.  Only the

@@ -1,7 +1,6 @@
 """Command-line side of the QKeras importer: ``hgq-fpga import-qkeras`` and ``convert --from qkeras``.
 
-Kept out of ``hgq_fpga/cli.py`` so that the command line only registers it; Keras and the legacy
-subprocess are started only when a command runs.
+Keras and the legacy subprocess are started only when a command runs.
 """
 
 from __future__ import annotations

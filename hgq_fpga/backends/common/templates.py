@@ -12,7 +12,7 @@ from importlib import resources
 import jinja2
 
 from hgq_fpga import __version__
-from hgq_fpga.backends.hls.ctables import c_literal
+from hgq_fpga.backends.common.ctables import c_literal
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,74 @@
+"""What the ``hgq-fpga`` commands share: data files, the console, backend names, warning lines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
+
+DATA_HELP = ("samples as .npy, .npz (pick the array with --array NAME, or the only one) or .csv "
+             "(numbers, optional header line)")
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line; a longer message is cut and points to ``--debug``."""
+    text = str(err).strip() or type(err).__name__
+    first, _, rest = text.partition("\n")
+    return f"{first} (more with --debug)" if rest.strip() else first
+
+
+def console():
+    """A rich console; at least 120 columns when the output is a file or a pipe."""
+    from rich.console import Console
+
+    found = Console()
+    return found if found.is_terminal else Console(width=max(found.width, 120))
+
+
+def load_data(path: Path, array: str | None, shape: Sequence[int]):
+    """The samples of a data file, checked against the model's per-sample input ``shape``."""
+    from hgq_fpga.app.datafile import fit_to_input, load_array
+
+    return fit_to_input(load_array(path, array), shape, path)
+
+
+def single_input_shape(shapes: list[tuple[int, ...]], what: str) -> tuple[int, ...]:
+    """The one input shape of a model or design; the command line handles single-input models."""
+    if len(shapes) != 1:
+        raise click.ClickException(f"{what} has {len(shapes)} inputs; the command line handles "
+                                   "single-input models only (use the Python API for more)")
+    return shapes[0]
+
+
+def warn_overflow(overflow) -> None:
+    """One warning line when values left the calibrated range: bit-exact, but maybe not meant."""
+    if overflow is not None and overflow.any:
+        click.echo(f"Warning: {overflow.summary()}; calibrate on data that covers these inputs, or "
+                   "check their scaling", err=True)
+
+
+class BackendNames(click.ParamType):
+    """``--backend``: registered backend names, comma-separated, or ``both`` (hls and rtl).
+
+    The names come from the backend registry when the command runs, so a backend registered by
+    another package is a valid choice without any edit here.
+    """
+
+    name = "backends"
+
+    def convert(self, value, param, ctx) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        from hgq_fpga.app.design import backend_list
+
+        try:
+            return backend_list(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param, *args, **kwargs) -> str:
+        return "NAME[,NAME...]"
