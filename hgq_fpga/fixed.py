@@ -28,6 +28,42 @@ MAX_FLOAT_WIDTH = 53
 MAX_RAW_WIDTH = 62
 
 
+#: integers up to this magnitude are exact in float64
+FLOAT64_EXACT_INTEGER = 2 ** MAX_FLOAT_WIDTH
+
+
+def exact_float64(a, what: str) -> np.ndarray:
+    """``a`` as a float64 array, or a ValueError naming ``what`` when float64 would not hold its values
+    exactly: complex numbers (numpy would drop the imaginary part with a warning), text, objects,
+    dates, and integers beyond 2**53. bool, integers and floats of any width are taken as they are."""
+    try:
+        raw = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} is not an array of numbers ({e})") from None
+    kind = raw.dtype.kind
+    if kind == "c":
+        raise ValueError(f"{what} holds complex numbers ({raw.dtype}); the firmware takes real values, and "
+                         "dropping the imaginary parts would change them: pass the real part")
+    if kind in "US":
+        raise ValueError(f"{what} holds text ({raw.dtype}), not numbers")
+    if kind == "O":
+        try:
+            raw = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{what} is not an array of numbers ({e})") from None
+        kind = "f"
+    if kind not in "biuf":
+        raise ValueError(f"{what} holds values of type {raw.dtype}, not numbers (bool, integers or floats)")
+    if kind in "iu" and raw.size:
+        big = (raw > FLOAT64_EXACT_INTEGER) if kind == "u" else \
+            (raw > FLOAT64_EXACT_INTEGER) | (raw < -FLOAT64_EXACT_INTEGER)
+        if np.any(big):
+            first = np.unravel_index(int(np.argmax(big)), raw.shape)
+            raise ValueError(f"{what} holds integers beyond 2**53 (the first at sample {first[0]}), which "
+                             "float64 cannot hold exactly")
+    return np.asarray(raw, dtype=np.float64)
+
+
 def bit_length(n) -> np.ndarray:
     """Bits of non-negative integers (0 for 0), element-wise and exact: ``int.bit_length`` of each.
 

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from hgq_fpga.fixed import exact_float64
+
 SUFFIXES = (".npy", ".npz", ".csv")
 
 
@@ -58,10 +60,12 @@ def _number(text: str) -> float | None:
 
 
 def _from_csv(path: Path) -> np.ndarray:
+    """The numbers of a CSV file; a first line with no number in it is a header, anything else that
+    does not parse is an error naming the line and column (never a silently dropped row)."""
     with path.open(newline="") as handle:
         rows = [(n, row) for n, row in enumerate(csv.reader(handle), start=1)
                 if row and any(cell.strip() for cell in row)]
-    if rows and any(_number(cell) is None for cell in rows[0][1]):
+    if rows and all(_number(cell) is None for cell in rows[0][1]):
         rows = rows[1:]  # a header line
     if not rows:
         raise DataError(f"{path} holds no data rows")
@@ -76,6 +80,14 @@ def _from_csv(path: Path) -> np.ndarray:
                 raise DataError(f"{path} line {line}, column {column}: {cell.strip()!r} is not a number")
         values.append(numbers)
     return np.asarray(values, dtype=np.float64)
+
+
+def _as_float64(raw: np.ndarray, path: Path) -> np.ndarray:
+    """``raw`` as float64, refusing every dtype whose values float64 would not hold exactly."""
+    try:
+        return exact_float64(raw, str(path))
+    except ValueError as err:
+        raise DataError(str(err)) from None
 
 
 def load_array(path: str | Path, array: str | None = None) -> np.ndarray:
@@ -96,9 +108,7 @@ def load_array(path: str | Path, array: str | None = None) -> np.ndarray:
     if array is not None and suffix != ".npz":
         raise DataError(f"--array {array} only applies to .npz files, and {path} is a {suffix} file")
     raw = {".npy": _from_npy, ".csv": _from_csv}.get(suffix, lambda p: _from_npz(p, array))(path)
-    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
-        raise DataError(f"{path} holds values of type {raw.dtype}, not numbers")
-    data = np.asarray(raw, dtype=np.float64)
+    data = _as_float64(raw, path)
     if data.ndim == 0 or data.size == 0:
         raise DataError(f"{path} holds no samples (array shape {data.shape})")
     for bad, what in ((np.isnan(data), "NaN"), (np.isinf(data), "infinite")):

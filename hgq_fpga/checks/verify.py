@@ -169,30 +169,16 @@ def _as_keras_dtype(a: np.ndarray, tensor) -> tuple[np.ndarray, int]:
     return r, int(np.count_nonzero(r != a))
 
 
-def _firmware_feed(model: keras.Model, fw, inputs: Sequence) -> Callable[[list], Any]:
-    """A function from per-Keras-input arrays to what ``fw.predict`` takes.
-
-    Each firmware input is named after the HQuantize layer that quantizes a model input; the Keras
-    input feeding that layer supplies it.  A firmware whose input names are not layers of the model
-    is fed positionally.
-    """
-    graph = functional_graph(model)
-    position = {id(t): n for n, t in enumerate(inputs)}
-    order = []
-    for spec in fw.inputs:
-        try:
-            order.append(position[id(graph.get_layer(spec.name).input)])
-        except (ValueError, KeyError, AttributeError):
-            order = None
-            break
-    if order is None:
-        if len(fw.inputs) != len(inputs):
-            raise ValueError(f"verify: the firmware has {len(fw.inputs)} inputs, the model "
-                             f"{len(inputs)}; was the firmware converted from this model?")
-        order = list(range(len(inputs)))
+def _firmware_feed(fw, inputs: Sequence) -> Callable[[list], Any]:
+    """A function from per-Keras-input arrays to what ``fw.predict`` takes: positionally, in the
+    model's input order, exactly as a user calls ``predict`` (never matched by name, so a firmware
+    whose inputs are in another order shows as mismatches)."""
+    if len(fw.inputs) != len(inputs):
+        raise ValueError(f"verify: the firmware has {len(fw.inputs)} inputs, the model "
+                         f"{len(inputs)}; was the firmware converted from this model?")
     if len(fw.inputs) == 1:
-        return lambda arrays: arrays[order[0]]
-    return lambda arrays: {s.name: arrays[j] for s, j in zip(fw.inputs, order)}
+        return lambda arrays: arrays[0]
+    return lambda arrays: list(arrays)
 
 
 # ---------------------------------------------------------------------------------- running
@@ -277,7 +263,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         raise ValueError(f"verify: inputs have different numbers of samples {[len(a) for a in arrays]}")
     rounded = [_as_keras_dtype(a, t) for a, t in zip(arrays, inputs)]
     arrays = [a for a, _ in rounded]
-    feed = _firmware_feed(model, firmware, inputs)
+    feed = _firmware_feed(firmware, inputs)
     names = list(firmware.outputs)
 
     y_keras = _run_batched(_keras_call(model), arrays, batch_size)

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from hgq_fpga.fixed import MAX_FLOAT_WIDTH
+from hgq_fpga.fixed import MAX_FLOAT_WIDTH, exact_float64
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.emulator.casting import InputQuantizer
 from hgq_fpga.ir.emulator.kernels import compile_op
@@ -37,14 +37,11 @@ def _gathered_elements(op: O.Op) -> int:
 def checked_input(a, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``a`` as a float64 array ``(batch, *shape)``.
 
-    Raises a ValueError naming input ``name`` for anything else: not numbers, a wrong shape, a
-    missing batch axis, NaN or inf (with the first offending sample), since none of these has a
-    fixed-point meaning.
+    Raises a ValueError naming input ``name`` for anything else: not numbers (or numbers float64 does
+    not hold exactly: complex, integers beyond 2**53), a wrong shape, a missing batch axis, NaN or
+    inf (with the first offending sample), since none of these has a fixed-point meaning.
     """
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"input {name!r} is not an array of numbers ({e})") from None
+    a = exact_float64(a, f"input {name!r}")
     want = f"(batch, {', '.join(map(str, shape))})" if shape else "(batch,)"
     if a.shape == tuple(shape):
         raise ValueError(f"input {name!r}: got shape {a.shape} without a batch axis; expected {want}")

@@ -174,9 +174,11 @@ def _freeze_avgpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
 def to_firmware(model: keras.Model) -> FirmwareModel:
     """Freeze a calibrated HGQ model into the integer firmware IR.
 
-    Each model input must feed :class:`HQuantize` layers only: their types become the firmware's
-    input types. Raises :class:`UnsupportedLayerError` naming any layer outside the layer set, and
-    ``ValueError`` for an uncalibrated model.
+    Each model input must feed one :class:`HQuantize` layer, whose type becomes the firmware's input
+    type. The firmware's inputs and outputs are in the model's own order (``model.inputs``,
+    ``model.outputs``), so ``fw.predict([xa, xb])`` takes what ``model([xa, xb])`` takes, and so do
+    every backend's ports. Raises :class:`UnsupportedLayerError` naming any layer outside the layer
+    set, and ``ValueError`` for an uncalibrated model.
     """
     try:
         graph = functional_graph(model)
@@ -188,23 +190,21 @@ def to_firmware(model: keras.Model) -> FirmwareModel:
     require_calibrated(model)
     b = FirmwareBuilder()
     names: dict[int, str] = {}
+    quantized: dict[int, list[str]] = {}          # model input tensor -> the HQuantize layers reading it
     for depth in sorted(graph._nodes_by_depth, reverse=True):
         for node in graph._nodes_by_depth[depth]:
             layer = node.operation
             if isinstance(layer, keras.layers.InputLayer):
                 continue
-            xs = []
-            for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation
-                if isinstance(producer, keras.layers.InputLayer):
-                    if not isinstance(layer, HQuantize):
-                        raise UnsupportedLayerError(
-                            f"model input {producer.name!r} feeds {type(layer).__name__} {layer.name!r}; "
-                            "every model input must go through an HQuantize layer first")
-                    xs.append(None)
-                else:
-                    xs.append(names[id(tensor)])
+            xs = [None if isinstance(t._keras_history.operation, keras.layers.InputLayer) else names[id(t)]
+                  for t in node.input_tensors]
+            if None in xs and not isinstance(layer, HQuantize):
+                producer = node.input_tensors[xs.index(None)]._keras_history.operation
+                raise UnsupportedLayerError(
+                    f"model input {producer.name!r} feeds {type(layer).__name__} {layer.name!r}; "
+                    "every model input must go through an HQuantize layer first")
             if isinstance(layer, HQuantize) and xs == [None]:
+                quantized.setdefault(id(node.input_tensors[0]), []).append(layer.name)
                 k, i, f = layer.output_types()
                 rnd, ovf = layer.output_modes()
                 out = b.input(layer.name, tuple(k.shape), k, i, f, round=rnd, overflow=ovf)
@@ -212,5 +212,20 @@ def to_firmware(model: keras.Model) -> FirmwareModel:
                 out = freezer_of(layer)(b, layer, xs)
             for tensor in node.outputs:
                 names[id(tensor)] = out
-    outputs = [names[id(t)] for t in graph.outputs]
-    return b.build(outputs)
+    b.inputs = _in_model_order(b.inputs, graph.inputs, quantized)
+    return b.build([names[id(t)] for t in graph.outputs])
+
+
+def _in_model_order(specs: list, inputs, quantized: dict[int, list[str]]) -> list:
+    """The firmware inputs ordered as the model's inputs; each model input has exactly one."""
+    by_name = {s.name: s for s in specs}
+    ordered = []
+    for tensor in inputs:
+        readers = quantized.get(id(tensor), [])
+        name = tensor._keras_history.operation.name
+        if len(readers) != 1:
+            raise UnsupportedLayerError(
+                f"model input {name!r} feeds {len(readers)} HQuantize layers ({', '.join(readers) or 'none'}); "
+                "give each model input exactly one HQuantize layer (use its output in several places)")
+        ordered.append(by_name[readers[0]])
+    return ordered
