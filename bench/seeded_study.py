@@ -317,7 +317,7 @@ def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | P
     if todo:
         display = (progress or SweepProgress()).plan([(t[0], 1) for t in todo], len(todo_all) - len(todo))
         with connect(scheduler, workers, retries) if client is None else contextlib.nullcontext(client) as c:
-            _, failed = run_tasks(c, todo, retries, display)
+            _, failed = run_tasks(c, todo, display)
     summary = summarise(out, cfg, [t[0] for t in todo_all])
     summary["failed"] = failed
     tmp = out / f".{RESULTS}.tmp"

@@ -19,6 +19,12 @@ Each staging folder has a sibling ``.lock`` file that its writer holds an ``floc
 killed with ``kill -9`` loses the lock with its life, so a later writer can prove the folder stale
 and remove it (with a :class:`StaleStagingRemoved` warning); a folder whose lock is held, or that
 has no lock file, is never touched.
+
+Every output folder lists the files hgq_fpga wrote into it (:data:`WRITTEN`). When an earlier output
+is replaced, whatever a user added to it (``make synth`` results, a ``BuildFile.xml``) is moved into
+the new one at the same place, and a :class:`UserFilesKept` warning names it: nothing the user owns is
+deleted. :func:`write_file` writes one file the same way: in one step, with the user's umask, and
+never over an existing file unless asked.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -41,8 +48,113 @@ _RENAME_EXCHANGE = 2
 _LOCK_SUFFIX = ".lock"
 
 
+#: the list of the files hgq_fpga wrote into an output folder (hidden, in the folder itself)
+WRITTEN = ".hgq_fpga-files.json"
+
+
 class StaleStagingRemoved(UserWarning):
     """A staging folder left by a killed run was removed."""
+
+
+class UserFilesKept(UserWarning):
+    """Files a user added to an earlier output were moved into the output that replaced it."""
+
+
+def default_mode(folder: bool = False) -> int:
+    """The permissions a new file (or folder) gets under the user's umask: temporary files made with
+    :mod:`tempfile` are private (0600/0700) and must be given these before they become outputs."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
+def write_file(path: str | Path, content: str | bytes | Callable[[Path], None], *, replace: bool = False,
+               option: str = "replace=True") -> Path:
+    """Write one file in one step: a hidden sibling, renamed into place, with the user's umask.
+
+    ``content`` is the text or bytes, or a function that writes a given path. An existing ``path``
+    is replaced only with ``replace`` (``option`` says how the user asks for it, e.g. ``--force``);
+    a file that appears meanwhile is never replaced without it either.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
+    if path.exists() and not replace:
+        raise FileExistsError(f"{path} exists; pass {option} to replace it")
+    fd, name = _hidden_sibling(path, lambda: tempfile.mkstemp(prefix=f".{path.name}.",
+                                                              suffix=f".partial{path.suffix}", dir=path.parent))
+    tmp = Path(name)
+    try:
+        os.close(fd)
+        os.chmod(tmp, default_mode())
+        if callable(content):
+            content(tmp)
+        elif isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _rename_noreplace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _hidden_sibling(target: Path, make: Callable[[], tuple]) -> tuple:
+    """``make()`` a hidden sibling of ``target`` in its folder (created if missing); an error that
+    names ``target``, not the hidden file, when the folder cannot be written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return make()
+    except PermissionError:
+        raise PermissionError(f"cannot write {target}: permission denied in {target.parent}") from None
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {target}: {e.strerror}") from None
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file and link below ``folder`` (relative, sorted), empty folders included as ``dir/``."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        found += [(rel / f).as_posix() for f in files]
+        found += [(rel / d).as_posix() + "/" for d in dirs if not os.listdir(Path(root) / d)]
+    return sorted(f for f in found if f != WRITTEN)
+
+
+def _written(folder: Path) -> set[str] | None:
+    """The files hgq_fpga listed as written in ``folder``, or None for a folder without the list."""
+    try:
+        return set(json.loads((folder / WRITTEN).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _carry_user_files(old: Path, new: Path) -> list[str]:
+    """Move the files a user added to ``old`` into ``new`` (same relative place); return them.
+
+    Without a list of written files (an output of an earlier hgq_fpga), every file that the new
+    output does not have counts as the user's. A user's file whose place the new output takes is
+    kept beside it as ``NAME.user``.
+    """
+    ours = _written(old)
+    fresh = set(_files(new))
+    kept = []
+    for rel in _files(old):
+        if (rel in ours) if ours is not None else (rel in fresh):
+            continue
+        src, dst = old / rel.rstrip("/"), new / rel.rstrip("/")
+        if rel.endswith("/"):
+            dst.mkdir(parents=True, exist_ok=True)
+        else:
+            while os.path.lexists(dst):
+                dst = dst.with_name(dst.name + ".user")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dst)
+        kept.append(rel)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -104,11 +216,15 @@ def move_into_place(staging: Path, out: Path, *, seen: Seen | None = None,
         force: replace an earlier output even if it is not the one seen at the start (it must
             still be ``ours``).
 
+    Files a user added to the replaced output are moved into the new one (a :class:`UserFilesKept`
+    warning names them); the replaced output's own files go.
+
     Raises:
         FileExistsError: ``out`` holds something that may not be replaced; it is left as it is.
     """
     staging, out = Path(staging), Path(out)
     seen = observe(out) if seen is None else seen
+    (staging / WRITTEN).write_text(json.dumps(_files(staging), indent=0) + "\n")
     if not seen.exists or seen.empty:
         if seen.exists:
             try:
@@ -133,6 +249,16 @@ def move_into_place(staging: Path, out: Path, *, seen: Seen | None = None,
         why = ("it was not written by hgq_fpga" if not ours(out) else
                "it appeared while this output was being written (use force to replace it)")
         raise FileExistsError(f"refusing to replace {out}: {why}")
+    _retire(old, out)
+
+
+def _retire(old: Path, out: Path) -> None:
+    """Remove the replaced output ``old`` once the user's files in it are moved into ``out``."""
+    kept = _carry_user_files(old, out)
+    if kept:
+        shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+        warnings.warn(f"kept {len(kept)} file(s) that hgq_fpga did not write in {out}: {shown}",
+                      UserFilesKept, stacklevel=3)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -150,7 +276,7 @@ def _replace_without_exchange(staging: Path, out: Path, seen: Seen, ours, force:
     except OSError:
         os.rename(retired, out)
         raise
-    shutil.rmtree(retired, ignore_errors=True)
+    _retire(retired, out)
 
 
 def check_replaceable(out: Path, replace: bool, ours: Callable[[Path], bool], what: str) -> None:
@@ -212,11 +338,11 @@ def staging_folder(out: Path) -> Iterator[Path]:
     is gone, or it holds the earlier output that was replaced).
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _hidden_sibling(out, lambda: None)
     remove_stale_staging(out)
     while True:
-        fd, lock_name = tempfile.mkstemp(prefix=f".{out.name}.staging-", suffix=_LOCK_SUFFIX,
-                                         dir=out.parent)
+        fd, lock_name = _hidden_sibling(out, lambda: tempfile.mkstemp(prefix=f".{out.name}.staging-",
+                                                                      suffix=_LOCK_SUFFIX, dir=out.parent))
         fcntl.flock(fd, fcntl.LOCK_EX)
         lock = Path(lock_name)
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -30,6 +31,18 @@ from hgq_fpga.app.commands.qkeras import import_qkeras_command
 from hgq_fpga.app.commands.report import report
 from hgq_fpga.app.commands.verify import verify
 from hgq_fpga.app.sweep.cli import sweep
+from hgq_fpga.folders import StaleStagingRemoved, UserFilesKept
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings that a user should read (files kept, stale staging removed) as one ``Note:`` line."""
+    if issubclass(category, (UserFilesKept, StaleStagingRemoved)):
+        click.echo(f"Note: {message}", err=True)
+    else:
+        _show(message, category, filename, lineno, file, line)
+
+
+_show = warnings.showwarning
 
 
 class _Group(click.Group):
@@ -37,7 +50,10 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UserFilesKept)
+                warnings.showwarning = _note
+                return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as err:  # noqa: BLE001 - the one place that reports every failure

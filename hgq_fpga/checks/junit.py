@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from hgq_fpga.folders import write_file
 
-def write_junit(report, path: str | Path, suite: str = "hgq_fpga.verify") -> Path:
+
+def write_junit(report, path: str | Path, suite: str = "hgq_fpga.verify", replace: bool = False) -> Path:
     """Write a :func:`hgq_fpga.verify` report as JUnit XML: one test case per compared pair
     (``Keras vs emulator``, ``emulator vs C++``), failing with the mismatch details.  The file is
-    written next to its final name and renamed into place."""
+    written in one step; an existing one is replaced only with ``replace``."""
     path = Path(path)
     failures = [p for p in report.pairs if p.mismatches]
     root = ET.Element("testsuites")
@@ -24,13 +24,5 @@ def write_junit(report, path: str | Path, suite: str = "hgq_fpga.verify") -> Pat
                        f"{pair.samples_with_mismatch} sample(s)")
             ET.SubElement(case, "failure", message=message, type="BitMismatch").text = str(report)
     ET.SubElement(ts, "system-out").text = str(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            ET.ElementTree(root).write(handle, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file(path, lambda tmp: ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True),
+                      replace=replace, option="--force (replace=True in Python)")

@@ -72,3 +72,15 @@ class BackendNames(click.ParamType):
 
     def get_metavar(self, param, *args, **kwargs) -> str:
         return "NAME[,NAME...]"
+
+
+def check_output_file(out: Path, force: bool, *inputs: Path | None, option: str = "--out") -> None:
+    """Refuse an output file (given as ``option``) that is an input of the command (always), a folder,
+    or an existing file (without ``--force``)."""
+    for given in inputs:
+        if given is not None and given.exists() and out.exists() and out.resolve() == given.resolve():
+            raise click.ClickException(f"{option} {out} is the input data file {given}; write elsewhere")
+    if out.is_dir():
+        raise click.ClickException(f"{option} {out} is a folder; give a file name")
+    if out.exists() and not force:
+        raise click.ClickException(f"{option} {out} exists; pass --force to replace it")

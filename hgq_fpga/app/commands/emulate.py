@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from hgq_fpga.app.commands.common import DATA_HELP, load_data, single_input_shape, warn_overflow
+from hgq_fpga.app.commands.common import (DATA_HELP, check_output_file, load_data, single_input_shape,
+                                          warn_overflow)
 
 
-def _save_outputs(outputs: dict, out: Path) -> None:
-    """Write the emulator's outputs to ``out`` in one step (a hidden partial file renamed into place)."""
+def _save_outputs(outputs: dict, out: Path, force: bool) -> None:
+    """Write the emulator's outputs to ``out`` in one step (never over a file without ``--force``)."""
     import numpy as np
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    from hgq_fpga.folders import write_file
+
     if out.suffix == ".npy":
         (value,) = outputs.values()
-        np.save(partial, value)
+        write_file(out, lambda tmp: np.save(tmp, value), replace=force, option="--force")
     else:
-        np.savez(partial, **outputs)
-    os.replace(partial, out)
+        write_file(out, lambda tmp: np.savez(tmp, **outputs), replace=force, option="--force")
 
 
 @click.command()
@@ -32,7 +31,8 @@ def _save_outputs(outputs: dict, out: Path) -> None:
 @click.option("--out", "out", required=True, metavar="PRED.npy|PRED.npz", type=click.Path(path_type=Path),
               help="Where to write the outputs (float64, one row per sample): .npy for a design with "
                    "one output, .npz (one array per output, named as the firmware's outputs) for any.")
-def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace PRED if it exists (never the input data).")
+def emulate(design: Path, data_path: Path, array: str | None, out: Path, force: bool) -> None:
     """Run the bit-exact firmware emulator of DIR on DATA and save the outputs.
 
     Needs only numpy: no Keras, no compiler. The values are exactly what the FPGA computes.
@@ -44,6 +44,7 @@ def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None
 
     if out.suffix not in (".npy", ".npz"):
         raise click.ClickException(f"--out {out} must end in .npy (one output) or .npz (one array per output)")
+    check_output_file(out, force, data_path)
     fw = open_design(design).firmware()
     if len(fw.outputs) != 1 and out.suffix == ".npy":
         raise click.ClickException(f"design {design} has {len(fw.outputs)} outputs ({', '.join(fw.outputs)}); "
@@ -53,6 +54,6 @@ def emulate(design: Path, data_path: Path, array: str | None, out: Path) -> None
     y, overflow = fw.predict(x, report=True)
     warn_overflow(overflow)
     outputs = dict(zip(fw.outputs, [y] if len(fw.outputs) == 1 else y))
-    _save_outputs(outputs, out)
+    _save_outputs(outputs, out, force)
     shapes = ", ".join(f"{name} {tuple(v.shape[1:])}" for name, v in outputs.items())
     click.echo(f"wrote {len(x):,} predictions ({shapes}) to {out}")

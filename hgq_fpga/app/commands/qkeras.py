@@ -5,12 +5,12 @@ Keras and the legacy subprocess are started only when a command runs.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 import numpy as np
+
+from hgq_fpga.folders import write_file
 
 INPUT_TYPE_HELP = ("Fixed-point type of the model inputs, e.g. 'ap_fixed<16,6>', when the first layer reads "
                    "them unquantized (QKeras equals the import for inputs on that grid and range).")
@@ -88,13 +88,5 @@ def import_qkeras_command(model_path: Path, out: Path, input_type: str | None, d
 
         x = fit_to_input(load_array(check, array), tuple(model.inputs[0].shape[1:]), check)
         check_qkeras(model_path, model, x, f"{check.name}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_file(out, lambda tmp: model.save(tmp), replace=force, option="--force")
     click.echo(f"wrote {out} ({len(model.layers)} layers); next: hgq-fpga convert {out} --calib DATA --out DIR")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hgq_fpga.app.commands.common import DATA_HELP, load_data, single_input_shape
+from hgq_fpga.app.commands.common import DATA_HELP, check_output_file, load_data, single_input_shape
 
 
 @click.command()
@@ -16,7 +16,8 @@ from hgq_fpga.app.commands.common import DATA_HELP, load_data, single_input_shap
 @click.option("--array", default=None, metavar="NAME", help="Array of an .npz DATA file to use.")
 @click.option("--junit", default=None, metavar="REPORT.xml", type=click.Path(path_type=Path),
               help="Also write the result as JUnit XML for CI systems (written on failure too).")
-def verify(design: Path, data_path: Path, array: str | None, junit: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the --junit file if it exists.")
+def verify(design: Path, data_path: Path, array: str | None, junit: Path | None, force: bool) -> None:
     """Check that Keras, the emulator and every project of DIR agree on every output for DATA.
 
     DIR is a folder written by `hgq-fpga convert` (or `make demo`); every project it holds (the
@@ -26,6 +27,8 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
     from hgq_fpga.checks.design_folder import open_design
     from hgq_fpga.checks.verify import verify as run_verify
 
+    if junit is not None:
+        check_output_file(junit, force, data_path, option="--junit")
     found = open_design(design)
     fw = found.firmware()
     x = load_data(data_path, array, single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
@@ -34,6 +37,6 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None)
     if junit is not None:
         from hgq_fpga.checks.junit import write_junit
 
-        click.echo(f"wrote JUnit XML to {write_junit(report, junit)}")
+        click.echo(f"wrote JUnit XML to {write_junit(report, junit, replace=force)}")
     if not report.ok:
         raise click.ClickException(f"verification failed: {report.mismatches} mismatching values")

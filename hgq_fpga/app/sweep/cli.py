@@ -20,7 +20,8 @@ import click
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes of the local cluster (default: one per core).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="How many more times a run is started after its worker died or it failed.")
+              help="How many more times a run is started after its worker died (a run that raises an "
+                   "error is not retried: the same settings give the same error).")
 def sweep(spec: Path, out: Path, scheduler: str | None, workers: int | None, retries: int) -> None:
     """Train every run of SPEC.yaml in parallel on Dask and merge their Pareto fronts."""
     from hgq_fpga.app.sweep import run_sweep

@@ -31,8 +31,11 @@ from .merge import write as write_merged
 from .progress import TOPIC_PREFIX, SweepProgress
 from .run import RUNS, execute, is_done, read_result, run_folder
 from .spec import SpecError, SweepSpec, as_spec
+from hgq_fpga.folders import write_file
 
 MANIFEST = "sweep.json"
+#: what ``sweep.json`` says it is
+MANIFEST_FORMAT = "hgq_fpga.sweep"
 #: environment of the local workers: one compute thread each (TensorFlow, BLAS)
 WORKER_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -74,11 +77,27 @@ def _check_finished(spec: SweepSpec, out: Path) -> list[str]:
 
 
 def _write_manifest(spec: SweepSpec, out: Path) -> None:
-    manifest = {"name": spec.name, "tolerance": spec.tolerance,
+    manifest = {"format": MANIFEST_FORMAT, "name": spec.name, "tolerance": spec.tolerance,
                 "runs": [{"name": r.name, "settings": r.settings} for r in spec.runs]}
-    tmp = out / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp, out / MANIFEST)
+    write_file(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True), replace=True)
+
+
+def check_sweep_folder(out: Path) -> None:
+    """Refuse ``out`` unless it is new, empty or a sweep folder (its ``sweep.json`` says so): a sweep
+    never writes its files into a folder of the user's."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise SpecError(f"--out {out} is a file; give a folder for the sweep")
+    if not any(out.iterdir()):
+        return
+    try:
+        ours = json.loads((out / MANIFEST).read_text()).get("format") == MANIFEST_FORMAT
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise SpecError(f"--out {out} is not empty and is not a sweep folder (no {MANIFEST} written by "
+                        "hgq-fpga sweep); give a new folder")
 
 
 def _clear_staging(out: Path, names: list[str]) -> None:
@@ -126,7 +145,8 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
         scheduler: address of an existing Dask scheduler (default: ``DASK_SCHEDULER_ADDRESS``, else a
             local cluster).
         workers: processes of the local cluster (default: one per core).
-        retries: how many more times a run is started after its worker died or it raised.
+        retries: how many more times a run is started after its worker died (on a local cluster; a
+            run that raises is not retried).
         progress: the display (default: bars on a terminal, plain lines otherwise).
         client: an existing ``distributed.Client`` to use instead (then ``scheduler``/``workers``
             are not used).
@@ -138,6 +158,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
         raise ValueError(f"retries must be >= 0, got {retries}")
     spec = as_spec(spec_or_path)
     out = Path(out_dir)
+    check_sweep_folder(out)
     (out / RUNS).mkdir(parents=True, exist_ok=True)
     done = _check_finished(spec, out)
     _write_manifest(spec, out)
@@ -150,25 +171,26 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
             if client is None:
                 client = stack.enter_context(connect(scheduler, workers, retries))
             result.ran, result.failed = run_tasks(
-                client, [(r.name, execute, (r, str(out.resolve()))) for r in todo], retries, display)
+                client, [(r.name, execute, (r, str(out.resolve()))) for r in todo], display)
         _clear_staging(out, result.ran)  # what killed attempts of now finished runs left
     result.merged = write_merged(out, [r.name for r in spec.runs if is_done(run_folder(out, r.name))],
                                  spec.tolerance, spec.name)
     return result
 
 
-def run_tasks(client, tasks: Sequence[tuple[str, Callable, tuple]], retries: int,
-              display: SweepProgress) -> tuple[list[str], dict[str, str]]:
+def run_tasks(client, tasks: Sequence[tuple[str, Callable, tuple]], display: SweepProgress) -> tuple[list[str], dict[str, str]]:
     """Submit ``(name, function, args)`` tasks (``function(*args, topic)``, where ``topic`` is the
-    progress topic) with ``retries``; wait for all. Returns the finished names and, per failed
-    name, the error of its last attempt. Each function must publish its own result (see
-    :func:`hgq_fpga.app.sweep.run.produce`)."""
+    progress topic); wait for all. Returns the finished names and, per failed name, its error. Each
+    function must publish its own result (see :func:`hgq_fpga.app.sweep.run.produce`).
+
+    A task whose worker died is started again (the scheduler's ``allowed-failures``, ``retries`` on
+    a local cluster); a task that raised is not: the same settings raise the same error again."""
     from distributed import as_completed
 
     token = uuid.uuid4().hex[:8]
     topic = f"{TOPIC_PREFIX}{token}"
     client.subscribe_topic(topic, display.event)
-    futures = {client.submit(fn, *args, topic, key=f"hgq-sweep-{name}-{token}", retries=retries, pure=False): name
+    futures = {client.submit(fn, *args, topic, key=f"hgq-sweep-{name}-{token}", pure=False): name
                for name, fn, args in tasks}
     ran: list[str] = []
     failed: dict[str, str] = {}

@@ -10,8 +10,6 @@ accuracy). Test accuracies ride along for the report and never select anything.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +17,7 @@ from hgq_fpga.pareto import ParetoPoint, choose, pareto_indices
 
 from hgq_fpga.app.report.log_axis import log_scale
 from hgq_fpga.app.sweep.run import RUNS, read_result
+from hgq_fpga.folders import write_file
 
 METRIC = "val_accuracy"
 FRONT_JSON = "front.json"
@@ -56,17 +55,6 @@ def merged_front(points: Sequence[dict], tolerance: float) -> dict:
             "front": front, "chosen": chosen}
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def plot(merged: dict, path: Path, title: str = "sweep") -> None:
     """Every run's points (one colour per run) and the merged front as a step line."""
     import matplotlib
@@ -94,7 +82,7 @@ def plot(merged: dict, path: Path, title: str = "sweep") -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    write_file(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"), replace=True)
     plt.close(fig)
 
 
@@ -107,6 +95,6 @@ def write(out_dir: Path, names: Sequence[str], tolerance: float, title: str = "s
         with open(tmp, "w") as fh:
             json.dump(merged, fh, indent=1)
 
-    _atomic_write(out_dir / FRONT_JSON, dump)
+    write_file(out_dir / FRONT_JSON, dump, replace=True)
     plot(merged, out_dir / FRONT_PLOT, title)
     return merged

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hgq_fpga.folders import move_into_place
+from hgq_fpga.folders import default_mode, move_into_place
 from hgq_fpga.pareto import pareto_indices
 
 from hgq_fpga.app.sweep.progress import emit
@@ -160,7 +160,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
 
 
 def _write_json(path: Path, data: Any) -> None:
-    with open(path, "w") as fh:
+    with open(path, "w") as fh:  # a new file in a fresh staging folder: the umask applies
         json.dump(data, fh, indent=1, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
@@ -192,6 +192,7 @@ def produce(final: Path, work: Callable[[Path], dict]) -> tuple[dict, bool]:
         return read_result(final), False
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    os.chmod(staging, default_mode(folder=True))
     try:
         record = work(staging)
         _write_json(staging / RESULT, record)

@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
+import importlib.util
 import itertools
 import json
+import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -115,6 +119,8 @@ def _number(value: Any, err, *, integer: bool = False, minimum: float | None = N
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         err(f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        err(f"must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
         err(f"must be >= {minimum}, got {value!r}")
     if positive and not value > 0:
@@ -144,6 +150,8 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
             err_for("model_args")("only applies to a 'module:function' architecture, not a .keras file")
     elif not _ENTRY_POINT.match(arch):
         err(f"must be 'module:function' (e.g. 'models:mlp') or a .keras file, got {arch!r}")
+    else:
+        check_entry_point(arch, base_dir, err)
     data = settings["data"]
     if not isinstance(data, str) or not data.endswith(".npz"):
         err_for("data")(f"must be an .npz file name, got {data!r}")
@@ -176,6 +184,53 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
     cbs = settings["callbacks"]
     if not isinstance(cbs, list) or not all(isinstance(c, str) and _ENTRY_POINT.match(c) for c in cbs):
         err_for("callbacks")(f"must be a list of 'module:function' entry points, got {cbs!r}")
+    for callback in cbs:
+        check_entry_point(callback, base_dir, err_for("callbacks"))
+
+
+def check_entry_point(text: str, base_dir: Path, err) -> None:
+    """Fail now, not in every worker, when ``"module:function"`` names no module or no such name in
+    it. The module's source is read, not run (no Keras import here); a module without source is
+    imported."""
+    module_name, _, attr = text.partition(":")
+    if (str(base_dir), text) in _CHECKED_ENTRY_POINTS:
+        return
+    sys.path.insert(0, str(base_dir))
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        found = None
+    finally:
+        sys.path.remove(str(base_dir))
+    if found is None:
+        err(f"{text!r}: no module {module_name!r} beside the spec or importable")
+    names = _top_level_names(found)
+    if attr not in names:
+        close = difflib.get_close_matches(attr, sorted(names), n=1)
+        err(f"{text!r}: module {module_name!r} defines no {attr!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    _CHECKED_ENTRY_POINTS.add((str(base_dir), text))
+
+
+_CHECKED_ENTRY_POINTS: set[tuple[str, str]] = set()
+
+
+def _top_level_names(spec) -> set[str]:
+    """The names a module defines at its top level (functions, classes, assignments, imports)."""
+    import ast
+
+    if spec.origin and spec.origin.endswith(".py"):
+        tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
+        names: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        return names
+    return set(dir(importlib.import_module(spec.name)))
 
 
 _CHECKED_DATA: dict[Path, None] = {}
