@@ -23,6 +23,8 @@ from pathlib import Path
 
 import click
 
+from hgq_fpga.app.trust_option import TRUST_FILE_FLAG, trust_file_option
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
 DATA_HELP = ("samples as .npy, .npz (pick the array with --array NAME, or the only one) or .csv "
@@ -133,11 +135,13 @@ def main(ctx: click.Context, debug: bool) -> None:
                    "(simulated with Verilator); both: the two, each verified against the emulator.")
 @click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
               "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
+@trust_file_option
 def convert(model_path: Path, calib: Path, array: str | None, board: str, out: Path, name: str,
             clock: float | None, force: bool, source: str, bits: int, weight_bits: int | None,
             act_bits: int | None, search: str, granularity: str, ebops_budget: int | None,
             drop_softmax: bool, input_type: str | None, check: Path | None,
-            check_array: str | None, check_labels: str | None, backend: str, synth: bool) -> None:
+            check_array: str | None, check_labels: str | None, backend: str, synth: bool,
+            trust: bool) -> None:
     """Convert a trained model into a verified design folder DIR (HLS and/or RTL project, IR, report).
 
     MODEL is an HGQ Keras model, or with --from float a float Keras model (quantized after training
@@ -184,9 +188,9 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     if source == "qkeras":
         from hgq_fpga.app.qkeras_commands import check_qkeras, import_model
 
-        model = import_model(model_path, input_type, drop_softmax, {})
+        model = import_model(model_path, input_type, drop_softmax, {}, trust)
     else:
-        model = _load_keras(model_path)
+        model = _load_keras(model_path, trust)
     shape = _single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
     label = f"held-out data {check.name}" if check is not None else "held-out data"
@@ -203,7 +207,7 @@ def convert(model_path: Path, calib: Path, array: str | None, board: str, out: P
     if input_type is not None and source != "qkeras":
         raise click.ClickException("--input-type is an option of --from qkeras")
     if source == "qkeras":
-        check_qkeras(model_path, model, data, f"calibration data {calib.name}")
+        check_qkeras(model_path, model, data, f"calibration data {calib.name}", trust)
     if source == "float":
         from hgq_fpga.nn.ptq import quantize_float
 
@@ -260,18 +264,19 @@ def _warn_overflow(overflow) -> None:
                    "check their scaling", err=True)
 
 
-def _load_keras(path: Path):
-    import keras
-
-    import hgq_fpga.nn.layers  # noqa: F401  registers the HGQ layers for deserialisation
-
+def _load_keras(path: Path, trust: bool = False):
     import zipfile
+
+    from hgq_fpga.nn.model_files import ModelFileError, load_keras_model, offer
 
     if not zipfile.is_zipfile(path):  # Keras would say "File not found" for an existing file
         raise click.ClickException(f"model file {path} is not a Keras .keras archive (a zip file); "
                                    "save the model with model.save('model.keras')")
     try:
-        return keras.models.load_model(path, compile=False)
+        with offer(TRUST_FILE_FLAG):
+            return load_keras_model(path, trust)
+    except ModelFileError:
+        raise
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise click.ClickException(f"cannot load Keras model {path}: {_one_line(err)}") from err
 

@@ -308,15 +308,14 @@ class Design:
         return load_firmware(self.path / self.run.get("firmware", FIRMWARE_DIR))
 
     def keras_model(self):
-        """The calibrated Keras model saved at conversion."""
-        import keras
-
-        import hgq_fpga.nn.layers  # noqa: F401  registers the HGQ layers for deserialisation
+        """The calibrated Keras model saved at conversion (checked before loading: a design folder
+        may come from someone else, see docs/model_files.md)."""
+        from hgq_fpga.nn.model_files import load_keras_model
 
         path = self.path / self.run.get("keras_model", KERAS_FILE)
         if not path.is_file():
             raise DesignError(f"{path} is missing: the design folder is incomplete")
-        return keras.models.load_model(path)
+        return load_keras_model(path)
 
     @property
     def backends(self) -> tuple[str, ...]:

@@ -140,6 +140,7 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
         p = Path(arch) if Path(arch).is_absolute() else base_dir / arch
         if not p.is_file():
             err(f"model file {arch!r} not found (relative paths are relative to the spec's folder)")
+        _check_model_file(p, err)
         if settings["model_args"]:
             err_for("model_args")("only applies to a 'module:function' architecture, not a .keras file")
     elif not _ENTRY_POINT.match(arch):
@@ -176,6 +177,16 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
     cbs = settings["callbacks"]
     if not isinstance(cbs, list) or not all(isinstance(c, str) and _ENTRY_POINT.match(c) for c in cbs):
         err_for("callbacks")(f"must be a list of 'module:function' entry points, got {cbs!r}")
+
+
+def _check_model_file(path: Path, err) -> None:
+    """Refuse a model file that holds code before any worker loads it (docs/model_files.md)."""
+    from hgq_fpga.nn.model_files import ModelFileError, check_model_file
+
+    try:
+        check_model_file(path)
+    except ModelFileError as exc:
+        err(str(exc))
 
 
 _CHECKED_DATA: dict[Path, None] = {}
