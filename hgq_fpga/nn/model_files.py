@@ -40,7 +40,8 @@ CODE_CLASSES = {
 }
 #: config keys under which a model config holds layers
 _LAYER_KEYS = ("layers", "layer", "forward_layer", "backward_layer", "cell", "cells")
-#: parts of a config that loading without compiling never reads (hgq_fpga never compiles a loaded model)
+#: parts of the root config that loading without compiling never reads (hgq_fpga never compiles a
+#: loaded model); a nested model's compile_config is read (Keras compiles it), so it is checked
 _UNREAD_KEYS = ("compile_config",)
 #: the root classes of a model whose layers a config lists
 _MODEL_CLASSES = ("Functional", "Sequential", "Model")
@@ -83,33 +84,13 @@ def offer(opt_in: str) -> Iterator[None]:
 
 
 def read_model_config(path: str | Path) -> dict[str, Any]:
-    """The model configuration a file holds, read as JSON without loading anything.
+    """The model configuration a file holds, ``{"class_name", "config", ...}``, read as JSON
+    without loading anything.
 
     ``.h5``: the ``model_config`` attribute; ``.keras`` (Keras 3 or ``tf_keras``): ``config.json``
-    of the zip archive; a SavedModel folder: ``keras_metadata.pb``, returned as
-    ``{"class_name", "config", ...}`` of the root object with ``"saved_objects"``: the metadata of
-    every saved layer (each of them may hold a config of its own).
+    of the zip archive; a SavedModel folder: the root object's metadata in ``keras_metadata.pb``.
     """
-    path = Path(path)
-    if path.is_dir():
-        return _saved_model_config(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return _json(archive.read("config.json"), path, "config.json")
-        except KeyError:
-            raise ModelFileError(path, "the .keras archive holds no config.json") from None
-    import h5py
-
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
-            text = f.attrs.get("model_config")
-        if text is None:
-            raise ModelFileError(path, "the .h5 file holds no model_config (a weights-only file?)")
-        return _json(text, path, "model_config")
-    raise ModelFileError(path, "not a Keras model file (.keras archive, .h5 file or SavedModel folder)")
+    return _configs(path)[0]
 
 
 def check_model_file(path: str | Path, layer_classes: Collection[str] | None = None,
@@ -122,9 +103,14 @@ def check_model_file(path: str | Path, layer_classes: Collection[str] | None = N
     registered outside them. With ``layer_classes`` (an importer's list, named ``importer`` in
     the message), also every layer of the model that is not in it.
     """
-    config = read_model_config(path)
-    for where, problem in _code(config):
-        raise ModelFileError(path, f"{where}: {problem}")
+    config, *saved_objects = _configs(path)
+    unread = {k: v for k, v in config.items() if k not in _UNREAD_KEYS}
+    try:
+        for node, is_layer in [(unread, False)] + [(meta, True) for meta in saved_objects]:
+            for where, problem in _walk(node, "", "", is_layer):
+                raise ModelFileError(path, f"{where}: {problem}")
+    except RecursionError:
+        raise ModelFileError(path, "its configuration is nested too deeply to check") from None
     if layer_classes is not None:
         _check_layer_classes(path, config, layer_classes, importer)
     return config
@@ -153,18 +139,43 @@ def load_keras_model(path: str | Path, trust: bool = False):
 
 # ------------------------------------------------------------------------------- reading
 
+def _configs(path: str | Path) -> list[dict[str, Any]]:
+    """The model configuration (see :func:`read_model_config`), then, for a SavedModel, the metadata
+    of every other object it saved (each layer's, which tf_keras may revive on its own)."""
+    path = Path(path)
+    if path.is_dir():
+        return _saved_model_configs(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return [_json(archive.read("config.json"), path, "config.json")]
+        except KeyError:
+            raise ModelFileError(path, "the .keras archive holds no config.json") from None
+    import h5py
+
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("model_config")
+        if text is None:
+            raise ModelFileError(path, "the .h5 file holds no model_config (a weights-only file?)")
+        return [_json(text, path, "model_config")]
+    raise ModelFileError(path, "not a Keras model file (.keras archive, .h5 file or SavedModel folder)")
+
+
 def _json(text: str | bytes, path: Path, what: str) -> dict[str, Any]:
     try:
         config = json.loads(text)
-    except ValueError as err:
-        raise ModelFileError(path, f"its {what} is not JSON ({err})") from None
+    except (ValueError, TypeError, RecursionError) as err:
+        raise ModelFileError(path, f"its {what} is not JSON ({type(err).__name__})") from None
     if not isinstance(config, dict):
         raise ModelFileError(path, f"its {what} is not a model configuration")
     return config
 
 
-def _saved_model_config(folder: Path) -> dict[str, Any]:
-    """The root object's metadata of a SavedModel's ``keras_metadata.pb``, every object's beside it."""
+def _saved_model_configs(folder: Path) -> list[dict[str, Any]]:
+    """The metadata of every object in a SavedModel's ``keras_metadata.pb``, the root object's first."""
     if not (folder / "saved_model.pb").is_file():
         raise ModelFileError(folder, "a folder, but not a SavedModel (no saved_model.pb)")
     pb = folder / "keras_metadata.pb"
@@ -181,7 +192,7 @@ def _saved_model_config(folder: Path) -> dict[str, Any]:
     roots = [meta for node_path, meta in nodes if node_path == "root"]
     if not roots:
         raise ModelFileError(folder, "its keras_metadata.pb describes no root model")
-    return {**roots[0], "saved_objects": [meta for node_path, meta in nodes if node_path != "root"]}
+    return roots[:1] + [meta for node_path, meta in nodes if node_path != "root"]
 
 
 def _saved_metadata_message():
@@ -209,15 +220,9 @@ def _saved_metadata_message():
 
 # ------------------------------------------------------------------------------- walking
 
-def _code(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """``(where, problem)`` for every part of a model configuration that holds or fetches code."""
-    yield from _walk(config, "", "")
-    for meta in config.get("saved_objects", ()):
-        yield from _walk(meta, "", "", is_layer=True)
-
-
 def _walk(node: Any, layer: str, key: str, is_layer: bool = False) -> Iterator[tuple[str, str]]:
-    """Walk a config tree; ``layer`` is the path of layer names to here, ``key`` the config key in it."""
+    """``(where, problem)`` for every part of a config tree that holds or fetches code; ``layer`` is
+    the path of layer names to ``node``, ``key`` the config key in that layer."""
     if isinstance(node, str):
         if _is_bytecode(node):
             yield _where(layer, key), "holds a Python function as bytecode, which loading would turn into code"
@@ -240,8 +245,6 @@ def _walk(node: Any, layer: str, key: str, is_layer: bool = False) -> Iterator[t
         for problem in _object_problems(node, cls):
             yield where, problem
     for k, value in node.items():
-        if k in _UNREAD_KEYS or k == "saved_objects":
-            continue
         yield from _walk(value, layer, key or (k if k != "config" else ""), is_layer=k in _LAYER_KEYS)
 
 
