@@ -118,6 +118,22 @@ def test_files_that_cannot_be_read_before_loading_are_refused(tmp_path):
     assert "holds no config.json" in refusal(tmp_path / "empty.keras")
 
 
+def test_every_object_of_a_saved_model_is_checked(tmp_path):
+    """A layer's own metadata in keras_metadata.pb is checked even where the root config omits it
+    (tf_keras revives saved layers from their own metadata)."""
+    from hgq_fpga.nn.model_files import _saved_metadata_message
+
+    metadata = _saved_metadata_message()
+    root = {"class_name": "Functional", "name": "m", "config": {"name": "m", "layers": [layer("x", "InputLayer")]}}
+    hidden = {"class_name": "Lambda", "name": "hidden", "config": {"name": "hidden", "function": [BYTECODE]}}
+    for node_path, meta in (("root", root), ("root.layer-1", hidden)):
+        metadata.nodes.add(node_path=node_path, identifier="_tf_keras_layer", metadata=json.dumps(meta))
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "keras_metadata.pb").write_bytes(metadata.SerializeToString())
+    assert read_model_config(tmp_path) == root
+    assert "layer 'hidden' (Lambda): a Lambda layer runs" in refusal(tmp_path)
+
+
 def test_h5_config_is_read_and_layer_list_enforced(tmp_path):
     config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
         {"class_name": "InputLayer", "config": {"name": "x"}}, {"class_name": "LSTM", "config": {"name": "rnn"}}]}}

@@ -11,9 +11,10 @@ wrapped layers, the objects in their configs) and refuses the file, in one line 
 any part of it carries or fetches code. The page docs/model_files.md says what is refused and why.
 
 Every model file that hgq_fpga opens goes through here: :func:`load_keras_model` for Keras 3 files
-(which keeps Keras's ``safe_mode=True`` as well), :func:`hgq_fpga.nn.importers.qkeras.file_check.
-check_qkeras_file` before the QKeras reader loads a file in its Keras 2 subprocess. Importing this
-module imports neither Keras nor TensorFlow (the Keras 2 subprocess uses it too).
+(which keeps Keras's ``safe_mode=True`` as well), and
+:func:`hgq_fpga.nn.importers.qkeras.file_check.check_qkeras_file` before the QKeras reader loads a
+file in its Keras 2 subprocess. Importing this module imports neither Keras nor TensorFlow (the
+Keras 2 subprocess uses it too).
 """
 
 from __future__ import annotations
