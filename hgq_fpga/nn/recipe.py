@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint
+from hgq_fpga.nn.model_files import load_keras_model
 from hgq_fpga.pareto import ParetoPoint, choose, front_from_checkpoint
 
 CHECKPOINT_DIR = "checkpoints"
@@ -83,7 +84,7 @@ def train_pareto(model: keras.Model, x: np.ndarray, y: np.ndarray, *, validation
     front = front_from_checkpoint(pareto.front)
     chosen = choose(front, tolerance)
     # the optimizer state is not needed for deployment; skipping it also makes loading robust
-    best = keras.models.load_model(chosen.path, compile=False)
+    best = load_keras_model(chosen.path)
     return TrainingOutcome(best, chosen, front, {k: [float(v) for v in vs] for k, vs in history.history.items()},
                            tolerance, seconds)
 

@@ -10,6 +10,17 @@ import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
+TRUST_FILE_HELP = ("Skip the check that refuses a model file holding code (a Lambda layer, a function "
+                   "stored as bytecode, a custom object) before it is loaded. Only for a file whose source "
+                   "you trust: a QKeras .h5 or SavedModel then runs such code while it loads (Keras 3 "
+                   ".keras files stay in Keras's safe_mode). See docs/model_files.md.")
+
+#: the click option; the command gets ``trust: bool``
+trust_file_option = click.option("--trust-file", "trust", is_flag=True, help=TRUST_FILE_HELP)
+
+#: the spelling of the opt-in in a refusal on the command line (see hgq_fpga.nn.model_files.offer)
+TRUST_FILE_FLAG = "--trust-file"
+
 DATA_HELP = ("samples as .npy, .npz (pick the array with --array NAME, or the only one) or .csv "
              "(numbers, optional header line)")
 

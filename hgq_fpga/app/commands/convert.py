@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from hgq_fpga.app.commands.common import (DATA_HELP, BackendNames, console, one_line, single_input_shape,
-                                          warn_overflow)
+from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNames, console, one_line,
+                                          single_input_shape, trust_file_option, warn_overflow)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: options of ``--from float`` (post-training quantization) and their ``quantize_float`` names
@@ -53,16 +53,19 @@ def _labels(check: Path | None, name: str | None, held_out):
     return labels.astype(np.int64)
 
 
-def _load_model(path: Path, source: str, input_type: str | None, drop_softmax: bool):
+def _load_model(path: Path, source: str, input_type: str | None, drop_softmax: bool, trust: bool):
     """The model file as a Keras model: an HGQ or float ``.keras`` file, or a QKeras import."""
     if source == "qkeras":
         from hgq_fpga.app.commands.qkeras import import_model
 
-        return import_model(path, input_type, drop_softmax, {})
-    from hgq_fpga.nn.model_files import load_keras_model
+        return import_model(path, input_type, drop_softmax, {}, trust)
+    from hgq_fpga.nn.model_files import ModelFileError, load_keras_model, offer
 
     try:
-        return load_keras_model(path)
+        with offer(TRUST_FILE_FLAG):
+            return load_keras_model(path, trust)
+    except ModelFileError:
+        raise
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a bad file
         raise click.ClickException(f"cannot load Keras model {path}: {one_line(err)}") from err
 
@@ -158,6 +161,7 @@ def _finish(result, calib: Path, labels: list[str]) -> None:
                    "several separated by commas, or both (hls,rtl).")
 @click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
               "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
+@trust_file_option
 def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: Path | None,
             check_array: str | None, check_labels: str | None, **options) -> None:
     """Convert a trained model into a verified design folder DIR (a project per backend, IR, report).
@@ -190,7 +194,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
         data = fit_to_input(data, shape, calib)
         held_out = None if check is None else fit_to_input(held_out, shape, check)
     _check_options(source, options["drop_softmax"], options["input_type"])
-    model = _load_model(model_path, source, options["input_type"], options["drop_softmax"])
+    model = _load_model(model_path, source, options["input_type"], options["drop_softmax"], options["trust"])
     shape = single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
     checks = {f"calibration data {calib.name}": data}
@@ -199,7 +203,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
     if source == "qkeras":
         from hgq_fpga.app.commands.qkeras import check_qkeras
 
-        check_qkeras(model_path, model, data, f"calibration data {calib.name}")
+        check_qkeras(model_path, model, data, f"calibration data {calib.name}", options["trust"])
     if source == "float":
         model = _quantize(model, data, options, options["drop_softmax"])
     labelled = None if labels is None else LabelledData(checks[f"held-out data {check.name}"], labels,

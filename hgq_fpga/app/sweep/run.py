@@ -89,11 +89,11 @@ def build_model(run: RunSpec):
     ``.keras`` model's architecture with new weights (drawn from the run's seed)."""
     import keras
 
-    import hgq_fpga.nn.layers  # noqa: F401 - registers the HGQ classes that saved models name
+    from hgq_fpga.nn.model_files import load_keras_model
 
     arch = run.settings["architecture"]
     if arch.endswith(".keras"):
-        saved = keras.models.load_model(run.path("architecture"), compile=False)
+        saved = load_keras_model(run.path("architecture"))
         model = keras.models.clone_model(saved)
     else:
         model = resolve_entry_point(arch, run.base_dir)(**run.settings["model_args"])
@@ -113,10 +113,10 @@ def _accuracy(model, x, y, batch_size: int = 1024) -> float:
 
 def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dict:
     """Train ``run`` writing its checkpoints into ``folder``; return its result record."""
-    import keras
     import numpy as np
 
     from hgq_fpga.nn.calibration import calibrate
+    from hgq_fpga.nn.model_files import load_keras_model
     from hgq_fpga.nn.recipe import train_pareto
     from hgq_fpga.nn.seeding import seeded
 
@@ -143,7 +143,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
     x_calib = x_train if s["n_calibration"] is None else x_train[:s["n_calibration"]]
     points = []
     for p in outcome.front:
-        deployed = keras.models.load_model(p.path, compile=False)
+        deployed = load_keras_model(p.path)
         point = {"epoch": p.epoch, "checkpoint": f"{CHECKPOINTS}/{Path(p.path).name}",
                  "training_val_accuracy": p.metric, "training_ebops": p.ebops,
                  "ebops": int(calibrate(deployed, x_calib)),

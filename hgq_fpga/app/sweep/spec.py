@@ -146,6 +146,7 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
         p = Path(arch) if Path(arch).is_absolute() else base_dir / arch
         if not p.is_file():
             err(f"model file {arch!r} not found (relative paths are relative to the spec's folder)")
+        _check_model_file(p, err)
         if settings["model_args"]:
             err_for("model_args")("only applies to a 'module:function' architecture, not a .keras file")
     elif not _ENTRY_POINT.match(arch):
@@ -231,6 +232,16 @@ def _top_level_names(spec) -> set[str]:
                 names.update((a.asname or a.name).split(".")[0] for a in node.names)
         return names
     return set(dir(importlib.import_module(spec.name)))
+
+
+def _check_model_file(path: Path, err) -> None:
+    """Refuse a model file that holds code before any worker loads it (docs/model_files.md)."""
+    from hgq_fpga.nn.model_files import ModelFileError, check_model_file
+
+    try:
+        check_model_file(path)
+    except ModelFileError as exc:
+        err(str(exc))
 
 
 _CHECKED_DATA: dict[Path, None] = {}

@@ -530,7 +530,7 @@ def build_from_description(desc: ModelDescription, input_type: Any = None,
     ctx = _build(desc, input_type, allow_float, drop_softmax)
     if ctx.table_requests:
         if tables is None:
-            from .legacy import qkeras_tables as tables
+            from hgq_fpga.nn.importers.qkeras.runner import qkeras_tables as tables
         store_tables(desc, ctx.table_requests, tables(ctx.table_requests))
         ctx = _build(desc, input_type, allow_float, drop_softmax)
         if ctx.table_requests:
@@ -568,7 +568,7 @@ def _build(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] 
 
 
 def import_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: dict[str, Any] | None = None,
-                  drop_softmax: bool = False) -> ImportResult:
+                  drop_softmax: bool = False, trust: bool = False) -> ImportResult:
     """Import a QKeras 0.9 model file as an hgq_fpga model with QKeras's fixed bit widths.
 
     The file is read in a legacy Keras 2 subprocess (this process keeps Keras 3). The model
@@ -584,13 +584,19 @@ def import_qkeras(path: str | os.PathLike, input_type: Any = None, allow_float: 
         allow_float: ``{layer name: type}``: quantize those layers' outputs to the given type where
             QKeras's result cannot be reproduced exactly (they are then *not* QKeras-exact).
         drop_softmax: drop a softmax on an output layer (the firmware then outputs logits).
+        trust: skip the check that runs before the file is loaded, for a file whose source you
+            trust. The check refuses a file with a layer that holds code (a ``Lambda``'s bytecode,
+            which ``tf_keras`` would run while loading) or that the importer does not support;
+            with ``trust=True`` such a file is loaded, its code may run, and the importer still
+            refuses the unsupported layer afterwards (docs/model_files.md).
 
     Returns:
         An :class:`ImportResult`: the model and the notes on what its exactness assumes.
 
     Raises:
         QKerasImportError: a layer or quantizer that cannot be exact, with what to change.
+        ModelFileError: the file holds code or an unsupported layer (checked before loading).
     """
     from hgq_fpga.nn.importers.qkeras.runner import describe_qkeras
 
-    return build_from_description(describe_qkeras(path), input_type, allow_float, drop_softmax)
+    return build_from_description(describe_qkeras(path, trust), input_type, allow_float, drop_softmax)

@@ -4,9 +4,12 @@ This module runs only in a subprocess started by :mod:`hgq_fpga.nn.importers.qke
 ``TF_USE_LEGACY_KERAS=1`` (Keras 2 through ``tf_keras``); it imports TensorFlow, ``tf_keras`` and
 QKeras, never Keras 3 or the rest of hgq_fpga. Commands::
 
-    python -m hgq_fpga.nn.importers.qkeras.keras2_reader describe MODEL OUTDIR
-    python -m hgq_fpga.nn.importers.qkeras.keras2_reader predict MODEL X.npy OUT.npy
+    python -m hgq_fpga.nn.importers.qkeras.keras2_reader describe MODEL OUTDIR [--trust]
+    python -m hgq_fpga.nn.importers.qkeras.keras2_reader predict MODEL X.npy OUT.npy [--trust]
     python -m hgq_fpga.nn.importers.qkeras.keras2_reader table REQUESTS.json OUT.npz
+
+``MODEL`` is checked right before ``tf_keras`` loads it (:mod:`.file_check`: no code, only
+supported layers; the parent process has checked it too) unless ``--trust`` is given.
 
 ``describe`` writes the layer graph, every quantizer's class and config, and the weights *as QKeras
 multiplies by them*: the output of each weight quantizer, computed by QKeras itself (eagerly and in
@@ -28,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from hgq_fpga.nn.importers.qkeras.description import LayerDescription, ModelDescription
+from hgq_fpga.nn.importers.qkeras.file_check import TRUST_FLAG, check_qkeras_file
+from hgq_fpga.nn.model_files import ModelFileError
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - guarded by legacy.py
     raise RuntimeError("qkeras_reader must run with TF_USE_LEGACY_KERAS=1 (use hgq_fpga.nn.importers.qkeras.runner)")
@@ -47,8 +52,14 @@ _BN_QUANTIZERS = (("gamma", "gamma_quantizer_internal"), ("beta", "beta_quantize
                   ("mean", "mean_quantizer_internal"), ("variance", "variance_quantizer_internal"))
 
 
-def load(path: str):
-    """Load a QKeras model (``.h5``, SavedModel folder or ``tf_keras`` ``.keras``) without compiling."""
+def load(path: str, trust: bool = False):
+    """Load a QKeras model (``.h5``, SavedModel folder or ``tf_keras`` ``.keras``) without compiling.
+
+    Unless ``trust``, the file's configuration is checked first (:func:`check_qkeras_file`), so
+    that ``tf_keras`` never deserializes code that the file holds.
+    """
+    if not trust:
+        check_qkeras_file(path)
     custom: dict[str, Any] = {}
     _add_supported_quantized_objects(custom)
     return tf_keras.models.load_model(path, custom_objects=custom, compile=False)
@@ -240,11 +251,21 @@ def tables(requests: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str]) -> int:
+    trust = TRUST_FLAG in argv
+    argv = [a for a in argv if a != TRUST_FLAG]
+    try:
+        return _command(argv, trust)
+    except ModelFileError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+
+
+def _command(argv: list[str], trust: bool) -> int:
     if len(argv) >= 3 and argv[0] == "describe":
-        describe(load(argv[1])).save(argv[2])
+        describe(load(argv[1], trust)).save(argv[2])
         return 0
     if len(argv) >= 4 and argv[0] == "predict":
-        y = predict(load(argv[1]), np.load(argv[2]))
+        y = predict(load(argv[1], trust), np.load(argv[2]))
         np.save(argv[3], y)
         return 0
     if len(argv) >= 3 and argv[0] == "table":

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from hgq_fpga.nn.importers.qkeras.description import ModelDescription
+from hgq_fpga.nn.importers.qkeras.file_check import TRUST_FLAG, check_qkeras_file
+from hgq_fpga.nn.model_files import offer
 
 #: seconds one reader subprocess may take (loading TensorFlow alone takes several)
 TIMEOUT_S = 600
@@ -57,27 +59,43 @@ def run_legacy(args: list[str], what: str) -> None:
         raise LegacyEnvironmentError(f"{what}: {last}\n{tail}")
 
 
-def _existing(path: str | os.PathLike) -> Path:
+def _checked(path: str | os.PathLike, trust: bool) -> Path:
+    """``path``, resolved, after :func:`check_qkeras_file` (unless ``trust``): nothing loads it before."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"QKeras model {path} does not exist")
+    if not trust:
+        with offer("trust=True"):
+            check_qkeras_file(path)
     return path.resolve()
 
 
-def describe_qkeras(path: str | os.PathLike) -> ModelDescription:
-    """Read a QKeras model file in the legacy subprocess and return its neutral description."""
-    path = _existing(path)
+def _trust_args(trust: bool) -> list[str]:
+    return [TRUST_FLAG] if trust else []
+
+
+def describe_qkeras(path: str | os.PathLike, trust: bool = False) -> ModelDescription:
+    """Read a QKeras model file in the legacy subprocess and return its neutral description.
+
+    The file is checked first (:func:`check_qkeras_file`: no layer that holds code, only layers the
+    importer supports); ``trust=True`` skips that check for a file whose source you trust, and
+    ``tf_keras`` then runs whatever code the file holds while it loads it (docs/model_files.md).
+    """
+    path = _checked(path, trust)
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
-        run_legacy([_READER, "describe", str(path), tmp], f"reading QKeras model {path}")
+        run_legacy([_READER, "describe", str(path), tmp, *_trust_args(trust)], f"reading QKeras model {path}")
         return ModelDescription.load(tmp)
 
 
-def qkeras_predict(path: str | os.PathLike, x: np.ndarray) -> np.ndarray:
-    """QKeras's own float32 ``model.predict(x)`` for the model file ``path`` (legacy subprocess)."""
-    path = _existing(path)
+def qkeras_predict(path: str | os.PathLike, x: np.ndarray, trust: bool = False) -> np.ndarray:
+    """QKeras's own float32 ``model.predict(x)`` for the model file ``path`` (legacy subprocess).
+
+    ``trust`` as in :func:`describe_qkeras`.
+    """
+    path = _checked(path, trust)
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
         np.save(Path(tmp) / "x.npy", np.asarray(x, np.float32))
-        run_legacy([_READER, "predict", str(path), f"{tmp}/x.npy", f"{tmp}/y.npy"],
+        run_legacy([_READER, "predict", str(path), f"{tmp}/x.npy", f"{tmp}/y.npy", *_trust_args(trust)],
                    f"running QKeras model {path}")
         return np.load(Path(tmp) / "y.npy")
 
