@@ -244,7 +244,7 @@ C_DRIVER = r"""
 
 /* stdin: n, then n samples of both inputs; stdout: both outputs of every sample. */
 int main(void) {
-    enum { NX = TWOIO_INPUT0_SIZE, NY = TWOIO_INPUT1_SIZE, NA = TWOIO_OUTPUT0_SIZE, NB = TWOIO_OUTPUT1_SIZE };
+    enum { NX = twoio_INPUT0_SIZE, NY = twoio_INPUT1_SIZE, NA = twoio_OUTPUT0_SIZE, NB = twoio_OUTPUT1_SIZE };
     static double x[64 * NX], y[64 * NY], a[64 * NA], b[64 * NB];
     int n, s, e;
     if (scanf("%d", &n) != 1 || n > 64) return 2;

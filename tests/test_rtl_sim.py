@@ -100,7 +100,7 @@ def test_every_wire_has_its_ir_width_and_zero_width_makes_no_logic(tmp_path):
     rng = np.random.default_rng(3)
     fw = arch_zero_width(rng)
     prj = write_project(fw, tmp_path / "p")
-    text = (prj.path / "src" / "hgq_net.v").read_text()
+    text = (prj.path / "src" / "myproject.v").read_text()
     x = fw.types["x"]
     width = int(x.width.sum())
     assert f"input wire [{width - 1}:0] in_x" in text
@@ -112,7 +112,7 @@ def test_every_wire_has_its_ir_width_and_zero_width_makes_no_logic(tmp_path):
     b = FirmwareBuilder()
     xi = b.input("x", (3,), k=1, i=2, f=1)
     dead = write_project(b.build([b.cast(xi, 0, 0, 0)]), tmp_path / "dead")
-    dtext = (dead.path / "src" / "hgq_net.v").read_text()
+    dtext = (dead.path / "src" / "myproject.v").read_text()
     assert not re.search(r"^\s*wire \[", dtext, re.M) and "out_cast" not in dtext
 
 
@@ -138,7 +138,7 @@ def test_port_registers_are_optional_and_counted_in_the_latency(tmp_path, reg_in
     prj = write_project(fw, tmp_path / "p", levels=levels, register_inputs=reg_in, register_outputs=reg_out)
     assert prj.latency == base + reg_in + reg_out
     assert (base == 0) == (levels == 100)
-    text = (prj.path / "src" / "hgq_net.v").read_text()
+    text = (prj.path / "src" / "myproject.v").read_text()
     assert ("output reg " in text) == reg_out
     assert _mismatches(prj, fw, rng) == 0        # predict() also checks the simulated latency
 
