@@ -155,7 +155,7 @@ def test_verify_emulate_report(design, files):
     ("nan", "nan.npy contains 1 NaN value(s), the first at sample 7"),
     ("bad name", "--name '1x' is not a C identifier"),
     ("not a keras archive", "model file {root}/corrupt.keras is not a Keras .keras archive"),
-    ("plain keras model", "has no HGQ layers; build it from hgq_fpga.nn.layers"),
+    ("plain keras model", "is a float Keras model (no hgq_fpga layers): convert it with --from float"),
     ("softmax", "softmax has no exact firmware equivalent"),
     ("1-d data", "flat.npy is one-dimensional (shape (20,)); the model expects samples of shape (8,)"),
     ("labels without npz", "--check-labels names an array of the --check .npz file"),
@@ -195,11 +195,14 @@ def test_existing_design_needs_force(design, files):
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out, "--name", "tiny")
     assert "already exists" in error_line(result)
     assert (out / "hgq_fpga.json").read_text() == before
-    (out / "stale.txt").write_text("from the earlier conversion")
+    stale = out / "hls" / "firmware" / "earlier_only.cpp"     # as if an earlier hgq_fpga had written it
+    stale.write_text("from the earlier conversion")
+    written = json.loads((out / ".hgq_fpga-files.json").read_text())
+    (out / ".hgq_fpga-files.json").write_text(json.dumps(written + ["hls/firmware/earlier_only.cpp"]))
     result = run("convert", files / "model.keras", "--calib", files / "calib.npy", "--out", out, "--name", "tiny",
                  "--clock", "4", "--force")
     assert result.exit_code == 0, result.output
-    assert not (out / "stale.txt").exists() and (out / "hls" / "firmware" / "tiny.cpp").is_file()
+    assert not stale.exists() and (out / "hls" / "firmware" / "tiny.cpp").is_file()
     assert json.loads((out / "hgq_fpga.json").read_text())["verification"]["mismatches"] == 0
     assert not list(files.glob(".design.*"))
 

@@ -108,7 +108,8 @@ def test_files_that_cannot_be_read_before_loading_are_refused(tmp_path):
         f["w"] = np.zeros(3)
     assert "holds no model_config" in refusal(tmp_path / "weights.h5")
     (tmp_path / "notes.txt").write_text("hello")
-    assert "not a Keras model file" in refusal(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match="is not a Keras .keras archive .* nothing was loaded"):
+        check_model_file(tmp_path / "notes.txt")      # not code: no hint to trust it
     (tmp_path / "sm").mkdir()
     assert "not a SavedModel" in refusal(tmp_path / "sm")
     (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")

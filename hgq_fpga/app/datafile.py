@@ -25,7 +25,18 @@ class DataError(ValueError):
     """The data file is missing, unreadable or does not fit the model; the message says which."""
 
 
-def _from_npz(path: Path, array: str | None) -> np.ndarray:
+def npz_arrays(path: str | Path) -> list[str]:
+    """The array names of an ``.npz`` file, in order; empty for anything else."""
+    if Path(path).suffix.lower() != ".npz":
+        return []
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return list(z.files)
+    except (zipfile.BadZipFile, OSError, ValueError, TypeError):
+        return []
+
+
+def _from_npz(path: Path, array: str | None, option: str) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
@@ -34,7 +45,7 @@ def _from_npz(path: Path, array: str | None) -> np.ndarray:
             if array is None:
                 if len(names) > 1:
                     raise DataError(f"{path} holds {len(names)} arrays ({', '.join(names)}); choose one "
-                                    "with --array NAME")
+                                    f"with {option} NAME")
                 array = names[0]
             if array not in names:
                 raise DataError(f"{path} has no array {array!r}; available: {', '.join(names)}")
@@ -90,11 +101,12 @@ def _as_float64(raw: np.ndarray, path: Path) -> np.ndarray:
         raise DataError(str(err)) from None
 
 
-def load_array(path: str | Path, array: str | None = None) -> np.ndarray:
+def load_array(path: str | Path, array: str | None = None, option: str = "--array") -> np.ndarray:
     """The samples in ``path`` as a float64 array; ``array`` picks one array of an ``.npz`` file.
 
     Raises :class:`DataError` for a missing file, an unknown format, a wrong or missing array name
     (listing the available ones), non-numeric values, NaN or infinite values, or an empty array.
+    ``option`` is how the user picks an array (``--check-array``), for the messages.
     """
     path = Path(path)
     if not path.exists():
@@ -106,8 +118,8 @@ def load_array(path: str | Path, array: str | None = None) -> np.ndarray:
         raise DataError(f"data file {path}: unsupported format {suffix or '(no suffix)'!r}; use "
                         f"{', '.join(SUFFIXES)}")
     if array is not None and suffix != ".npz":
-        raise DataError(f"--array {array} only applies to .npz files, and {path} is a {suffix} file")
-    raw = {".npy": _from_npy, ".csv": _from_csv}.get(suffix, lambda p: _from_npz(p, array))(path)
+        raise DataError(f"{option} {array} only applies to .npz files, and {path} is a {suffix} file")
+    raw = {".npy": _from_npy, ".csv": _from_csv}.get(suffix, lambda p: _from_npz(p, array, option))(path)
     data = _as_float64(raw, path)
     if data.ndim == 0 or data.size == 0:
         raise DataError(f"{path} holds no samples (array shape {data.shape})")

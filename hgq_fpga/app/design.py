@@ -32,6 +32,7 @@ import numpy as np
 from hgq_fpga import __version__
 from hgq_fpga.app.report.classification import LabelledData, classification_record, model_scores
 from hgq_fpga.app.report.writer import write_report
+from hgq_fpga.app.stages import QUIET, Stages, stages_for
 from hgq_fpga.backends.common.board import Board, clock_period, load_board
 from hgq_fpga.backends.registry import Project, backend_names, get_backend
 from hgq_fpga.checks.design_folder import (FIRMWARE_DIR, KERAS_FILE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION,
@@ -95,25 +96,35 @@ class Target:
             backend.require_tools(synth=self.synth and backend.synth_in_design)
 
 
-def write_projects(fw, folder: Path, target: Target, test_data=None) -> list[Project]:
+def write_projects(fw, folder: Path, target: Target, test_data=None, stages: Stages = QUIET) -> list[Project]:
     """Write each backend's project of ``fw`` into ``folder/<backend>`` (not yet compiled)."""
     common = dict(board=target.board, name=target.name, clock_period=target.clock_period, test_data=test_data)
-    return [get_backend(name).write_project(fw, Path(folder) / name, **common, **target.options.get(name, {}))
-            for name in target.backends]
+    projects = []
+    for name in target.backends:
+        with stages.stage(f"{name}: writing the project"):
+            projects.append(get_backend(name).write_project(fw, Path(folder) / name, **common,
+                                                            **target.options.get(name, {})))
+    return projects
 
 
-def compile_projects(projects: Sequence[Project]) -> list[Project]:
+def compile_projects(projects: Sequence[Project], stages: Stages = QUIET) -> list[Project]:
     """Compile every project's simulation (or library); returns them."""
     for project in projects:
-        project.compile()
+        with stages.stage(f"compiling the {project.name} implementation"):
+            project.compile()
     return list(projects)
 
 
-def verify_all(model, checks: Mapping[str, Any], fw, projects: Sequence[Project]) -> dict[str, Any]:
+def verify_all(model, checks: Mapping[str, Any], fw, projects: Sequence[Project],
+               stages: Stages = QUIET) -> dict[str, Any]:
     """Keras = emulator = every project, on each data set of ``checks`` (``{label: inputs}``)."""
     from hgq_fpga.checks.verify import verify
 
-    return {label: verify(model, x, firmware=fw, project=list(projects)) for label, x in checks.items()}
+    verified = {}
+    for label, x in checks.items():
+        with stages.stage(f"verifying on {label}"):
+            verified[label] = verify(model, x, firmware=fw, project=list(projects))
+    return verified
 
 
 def verification_record(report, data_label: str) -> dict:
@@ -183,7 +194,7 @@ def check_destination(out: Path, replace: bool) -> None:
                           f"(no {MANIFEST} in it)")
 
 
-def _synthesize(projects: Sequence[Project], target: Target, stack: ExitStack) -> dict:
+def _synthesize(projects: Sequence[Project], target: Target, stack: ExitStack, stages: Stages) -> dict:
     """Start synthesis of every project whose backend synthesizes within a design; {name: run}."""
     if not target.synth:
         return {}
@@ -191,14 +202,24 @@ def _synthesize(projects: Sequence[Project], target: Target, stack: ExitStack) -
     for name, project in zip(target.backends, projects):
         if get_backend(name).synth_in_design:
             runs[name] = stack.enter_context(project.start_synth(board=target.board))
+            stages.note(f"{name}: synthesis started in the background")
     return runs
+
+
+def _finish_synthesis(runs: dict, stages: Stages) -> dict:
+    """Wait for the synthesis runs; their figures by backend."""
+    figures = {}
+    for name, job in runs.items():
+        with stages.stage(f"{name}: waiting for synthesis"):
+            figures[name] = job.wait()
+    return figures
 
 
 def build_design(model, calibration_data, out: str | Path, *, checks: Mapping[str, Any] | None = None,
                  labelled: LabelledData | tuple | None = None, calibrate: bool = True, replace: bool = False,
                  force: bool = False, record: Mapping[str, Any] | None = None,
                  evaluate: Callable[[Any], dict] | None = None, extra_files: Callable[[Path], None] | None = None,
-                 target: Target | None = None, **target_options) -> DesignResult:
+                 progress: Stages | bool = True, target: Target | None = None, **target_options) -> DesignResult:
     """Calibrate ``model``, freeze it, write and compile each backend's project, verify, report.
 
     ``calibration_data`` fixes every activation's range. ``checks`` (``{label: inputs}``, default
@@ -211,6 +232,8 @@ def build_design(model, calibration_data, out: str | Path, *, checks: Mapping[st
     did not write); ``force`` also one that appeared while this ran. ``record``: more manifest
     entries (``metrics``, ``training``, ``input_image``); ``evaluate(fw)`` returns metrics measured on
     the firmware; ``extra_files(folder)`` adds files before the folder is moved into place.
+    ``progress``: one line per stage with its time on standard error (``False``: none; or
+    :class:`~hgq_fpga.app.stages.Stages` of your own console).
     ``target`` or its fields as keywords (``board``, ``name``, ``clock_period``, ``backends``,
     ``synth``, ``options``; see :class:`Target`; ``backend="both"`` is read as ``backends``).
 
@@ -228,17 +251,20 @@ def build_design(model, calibration_data, out: str | Path, *, checks: Mapping[st
     labelled = LabelledData.of(labelled)
     keras_scores = None if labelled is None else model_scores(model, labelled)
     seen = observe(out)
+    stages = stages_for(progress)
     with staging_folder(out) as staging, ExitStack() as stack:
         if calibrate:
-            calibrate_model(model, calibration_data)
-        fw = to_firmware(model)  # refuses a model without fixed types
-        fw.save(staging / FIRMWARE_DIR)
-        projects = write_projects(fw, staging, target, _first_samples(calibration_data, TESTBENCH_SAMPLES))
-        synthesis = _synthesize(projects, target, stack)   # Yosys runs while the simulations compile
-        compile_projects(projects)
+            with stages.stage(f"calibrating on {_samples(calibration_data):,} samples"):
+                calibrate_model(model, calibration_data)
+        with stages.stage("freezing into the firmware IR"):
+            fw = to_firmware(model)  # refuses a model without fixed types
+            fw.save(staging / FIRMWARE_DIR)
+        projects = write_projects(fw, staging, target, _first_samples(calibration_data, TESTBENCH_SAMPLES), stages)
+        synthesis = _synthesize(projects, target, stack, stages)   # Yosys runs while the simulations compile
+        compile_projects(projects, stages)
         model.save(staging / KERAS_FILE)
-        verified = verify_all(model, checks, fw, projects)
-        run = manifest(target, board, projects, verified, {n: s.wait() for n, s in synthesis.items()})
+        verified = verify_all(model, checks, fw, projects, stages)
+        run = manifest(target, board, projects, verified, _finish_synthesis(synthesis, stages))
         run.update(record or {})
         run["metrics"] = {**(run.get("metrics") or {}), **(evaluate(fw) if evaluate is not None else {})}
         if labelled is not None:
@@ -246,13 +272,18 @@ def build_design(model, calibration_data, out: str | Path, *, checks: Mapping[st
         if extra_files is not None:
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")
-        data = write_report(fw, staging / REPORT_DIR, run)
+        with stages.stage("writing the report"):
+            data = write_report(fw, staging / REPORT_DIR, run)
         try:
             move_into_place(staging, out, seen=seen, ours=is_design_folder, force=force)
         except FileExistsError as e:
             raise DesignError(str(e)) from None
     reports = list(verified.values())
     return DesignResult(out, fw, reports[0], run, data, reports[1:])
+
+
+def _samples(data) -> int:
+    return len(data[0]) if isinstance(data, (list, tuple)) else len(data)
 
 
 def _first_samples(data, n: int):

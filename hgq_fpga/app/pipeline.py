@@ -4,6 +4,7 @@ of the chosen checkpoint, print the summary."""
 from __future__ import annotations
 
 import tempfile
+from shlex import quote
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hgq_fpga.app.design import backend_list, build_design, check_destination, n
 from hgq_fpga.app.report.classification import LabelledData
 from hgq_fpga.app.report.console import print_summary
 from hgq_fpga.app.report.progress import RichProgress
+from hgq_fpga.app.stages import Stages
 from hgq_fpga.nn.recipe import accuracy, train_pareto
 
 #: where the design folder keeps the held-out test split (inputs ``x``, labels ``y``)
@@ -23,7 +25,7 @@ TEST_DATA = "data/test.npz"
 
 def verify_command(out: str | Path) -> str:
     """The command that verifies design ``out`` on its saved test split, as it runs from a fresh shell."""
-    return f".venv/bin/hgq-fpga verify {out} --data {Path(out) / TEST_DATA} --array x"
+    return f".venv/bin/hgq-fpga verify {quote(str(out))} --data {quote(str(Path(out) / TEST_DATA))} --array x"
 
 
 def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
@@ -74,15 +76,11 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
             (folder / TEST_DATA).parent.mkdir(parents=True, exist_ok=True)
             np.savez(folder / TEST_DATA, x=x_test, y=y_test)
 
-        backends = backend_list(backend)
-        doing = (f"calibrating, writing and compiling the {', '.join(b.upper() for b in backends)} project(s), "
-                 "verifying" + (", synthesizing the RTL with Yosys" if synth else ""))
         record = {"training": training, **({"input_image": [int(d) for d in input_image]} if input_image else {})}
-        with console.status(doing):
-            result = build_design(outcome.model, x_train, out, board=board, name=name, backends=backends,
-                                  synth=synth, checks={"whole test set": x_test}, evaluate=evaluate,
-                                  record=record, replace=True, extra_files=extra_files,
-                                  labelled=LabelledData(x_test, y_test, "whole test set", class_names))
+        result = build_design(outcome.model, x_train, out, board=board, name=name, backends=backend_list(backend),
+                              synth=synth, checks={"whole test set": x_test}, evaluate=evaluate,
+                              record=record, replace=True, extra_files=extra_files, progress=Stages(console),
+                              labelled=LabelledData(x_test, y_test, "whole test set", class_names))
     print_summary(result.report, out, next_command(out, result.run), console=console)
     console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)
     if not result.ok:

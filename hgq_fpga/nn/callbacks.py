@@ -111,6 +111,8 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         self.remove_dominated = remove_dominated
         #: list of (metric, ebops, path) on the front
         self.front: list[tuple[float, float, str]] = []
+        #: (ebops, metric) of every epoch, for the report's Pareto figure
+        self.epochs: list[tuple[float, float]] = []
 
     def on_train_begin(self, logs=None) -> None:
         ours = {os.path.abspath(p) for _, _, p in self.front}
@@ -136,6 +138,7 @@ class ParetoCheckpoint(keras.callbacks.Callback):
         else:
             from hgq_fpga.nn.ebops import ebops
             cost = float(ebops(self.model))
+        self.epochs.append((cost, metric))
         higher = self.mode == "max"
         if any(covers(m, e, metric, cost, higher) for m, e, _ in self.front):
             return
@@ -152,3 +155,17 @@ class ParetoCheckpoint(keras.callbacks.Callback):
             epoch=epoch + 1, monitor=self.monitor, metric=metric, ebops=cost))
         self.model.save(path)
         self.front.append((metric, cost, path))
+
+    def record(self, chosen=None, tolerance: float | None = None) -> dict:
+        """The training record a design keeps (``build_design(..., record={"training": ...})``): the
+        front, every epoch's ``(EBOPs, metric)`` and the ``chosen`` point (a
+        :class:`~hgq_fpga.pareto.ParetoPoint`), so that the report draws the Pareto figure."""
+        from hgq_fpga.pareto import front_from_checkpoint
+
+        def named(point) -> dict:   # the file name only: a design folder names no path of this machine
+            return {**point.to_dict(), "path": os.path.basename(point.path)}
+
+        return {"metric": self.monitor, "front": [named(p) for p in front_from_checkpoint(self.front)],
+                "chosen": None if chosen is None else named(chosen),
+                "epochs": [[float(e), float(m)] for e, m in self.epochs],
+                **({"tolerance": float(tolerance)} if tolerance is not None else {})}

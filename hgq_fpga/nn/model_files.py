@@ -162,7 +162,8 @@ def _configs(path: str | Path) -> list[dict[str, Any]]:
         if text is None:
             raise ModelFileError(path, "the .h5 file holds no model_config (a weights-only file?)")
         return [_json(text, path, "model_config")]
-    raise ModelFileError(path, "not a Keras model file (.keras archive, .h5 file or SavedModel folder)")
+    raise ValueError(f"model file {path} is not a Keras .keras archive (a zip file), an .h5 file or a SavedModel "
+                     "folder: nothing was loaded; save the model with model.save('model.keras')")
 
 
 def _json(text: str | bytes, path: Path, what: str) -> dict[str, Any]:

@@ -25,9 +25,22 @@ DATA_HELP = ("samples as .npy, .npz (pick the array with --array NAME, or the on
              "(numbers, optional header line)")
 
 
+#: Python spellings in messages of the library, as a command-line user spells them
+CLI_SPELLINGS = {"drop_softmax=True": "--drop-softmax", "allow_float={layer: type}": "--allow-float LAYER=TYPE",
+                 "input_type=": "--input-type ", "trust=True": "--trust-file"}
+
+
+def cli_spelling(text: str) -> str:
+    """A message of the library with its Python argument spellings replaced by the command's flags."""
+    for python, flag in CLI_SPELLINGS.items():
+        text = text.replace(python, flag)
+    return text
+
+
 def one_line(err: BaseException) -> str:
-    """An exception as one line; a longer message is cut and points to ``--debug``."""
-    text = str(err).strip() or type(err).__name__
+    """An exception as one line, in the command line's spelling; a longer message is cut and points
+    to ``--debug``."""
+    text = cli_spelling(str(err).strip() or type(err).__name__)
     first, _, rest = text.partition("\n")
     return f"{first} (more with --debug)" if rest.strip() else first
 
@@ -95,3 +108,27 @@ def check_output_file(out: Path, force: bool, *inputs: Path | None, option: str 
         raise click.ClickException(f"{option} {out} is a folder; give a file name")
     if out.exists() and not force:
         raise click.ClickException(f"{option} {out} exists; pass --force to replace it")
+
+
+def labels_of(path: Path, name: str, samples: int, option: str):
+    """Integer class labels: array ``name`` of the .npz file ``path``, one per sample (``option`` names
+    the flag in errors)."""
+    import numpy as np
+
+    from hgq_fpga.app.datafile import load_array
+
+    labels = load_array(path, name, option)
+    if labels.ndim != 1 or len(labels) != samples:
+        raise click.ClickException(f"{option} {name} has shape {labels.shape}; expected one integer label "
+                                   f"per sample ({samples},)")
+    if not np.all(labels == np.round(labels)) or labels.min() < 0:
+        raise click.ClickException(f"{option} {name} must hold class numbers 0, 1, 2, ...")
+    return labels.astype(np.int64)
+
+
+def inputs_beside_labels(check: Path | None, labels: str | None) -> str | None:
+    """With labels named (``--check-labels y``), the inputs of a two-array .npz file are the other array."""
+    from hgq_fpga.app.datafile import npz_arrays
+
+    names = npz_arrays(check) if check is not None and labels is not None else []
+    return next(n for n in names if n != labels) if len(names) == 2 and labels in names else None

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNames, console, one_line,
-                                          single_input_shape, trust_file_option, warn_overflow)
+from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNames, console,
+                                          inputs_beside_labels, labels_of, one_line, single_input_shape,
+                                          trust_file_option, warn_overflow)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: options of ``--from float`` (post-training quantization) and their ``quantize_float`` names
@@ -38,19 +39,9 @@ def _labels(check: Path | None, name: str | None, held_out):
     """The integer labels of the --check data (array ``name`` of its .npz file), checked cheaply."""
     if name is None:
         return None
-    import numpy as np
-
-    from hgq_fpga.app.datafile import load_array
-
     if check is None or check.suffix != ".npz":
         raise click.ClickException("--check-labels names an array of the --check .npz file; give --check DATA.npz")
-    labels = load_array(check, name)
-    if labels.ndim != 1 or len(labels) != len(held_out):
-        raise click.ClickException(f"--check-labels {name} has shape {labels.shape}; expected one integer label "
-                                   f"per sample of --check ({len(held_out)},)")
-    if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)) or labels.min() < 0:
-        raise click.ClickException(f"--check-labels {name} must hold class numbers 0, 1, 2, ...")
-    return labels.astype(np.int64)
+    return labels_of(check, name, len(held_out), "--check-labels")
 
 
 def _load_model(path: Path, source: str, input_type: str | None, drop_softmax: bool, trust: bool):
@@ -83,6 +74,16 @@ def _check_options(source: str, drop_softmax: bool, input_type: str | None) -> N
         raise click.ClickException("--input-type is an option of --from qkeras")
 
 
+def _check_source(model, path: Path, source: str) -> None:
+    """A float model given as an HGQ model gets the flag that converts it, not a training recipe."""
+    from hgq_fpga.nn.layers.base import hgq_layers
+
+    if source == "hgq" and not hgq_layers(model):
+        raise click.ClickException(f"model {path} is a float Keras model (no hgq_fpga layers): convert it with "
+                                   "--from float (post-training quantization), or train it with the layers "
+                                   "of hgq_fpga.nn.layers")
+
+
 def _check_model_file(path: Path, source: str) -> None:
     if source == "qkeras":
         return       # read by the QKeras importer, which checks the file
@@ -103,13 +104,38 @@ def _quantize(model, data, options: dict, drop_softmax: bool):
                           ebops_budget=options["ebops_budget"], drop_softmax=drop_softmax).model
 
 
-def _finish(result, calib: Path, labels: list[str]) -> None:
+def _labelled(model, path: Path, source: str, check: Path, checks: dict, labels, options: dict):
+    """The held-out data with its labels, and the model a user compares the firmware with: the float
+    model before quantization, QKeras's own predict, or the HGQ model before calibration."""
+    import numpy as np
+
+    from hgq_fpga.app.report.classification import LabelledData
+
+    label = f"held-out data {check.name}"
+    x = checks[label]
+    if source == "float":
+        scores = np.asarray(model.predict(x, verbose=0, batch_size=1024))
+        return LabelledData(x, labels, label, reference_scores=scores, reference="the float model before quantization")
+    if source == "qkeras":
+        from hgq_fpga.nn.importers.qkeras.runner import qkeras_predict
+
+        scores = np.asarray(qkeras_predict(path, x, trust=options["trust"]))
+        return LabelledData(x, labels, label, reference_scores=scores, reference="QKeras's own predict")
+    return LabelledData(x, labels, label)
+
+
+def _finish(result, labels: list[str], source: str) -> None:
     """Print the summary and the next command; exit status 1 on a mismatch."""
     from hgq_fpga.app.design import next_command
     from hgq_fpga.app.report.console import print_summary
 
     print_summary(result.report, result.path, next_command(result.path, result.run), console=console())
-    warn_overflow(result.verification.overflow)
+    overflow = result.verification.overflow
+    if source == "float" and overflow is not None and overflow.any:
+        click.echo(f"Note: {overflow.summary()} on the calibration data: intended, the search (--search) clips "
+                   "rare large values to keep finer steps for the rest", err=True)
+    else:
+        warn_overflow(overflow)
     if not result.ok:
         counts = ", ".join(f"{r.mismatches} on {label}"
                            for label, r in zip(labels, [result.verification, *result.checks]))
@@ -179,14 +205,15 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
     from hgq_fpga.app.datafile import fit_to_input, load_array
     from hgq_fpga.app.design import build_design, check_destination
     from hgq_fpga.app.keras_file import saved_input_shapes
-    from hgq_fpga.app.report.classification import LabelledData
+    from hgq_fpga.app.stages import Stages
 
     source = options["source"]
     _check_model_file(model_path, source)
     target = _target(options["board"], options["name"], options["clock"], options["backends"], options["synth"])
     check_destination(out, options["force"])
     data = load_array(calib, array)
-    held_out = load_array(check, check_array) if check is not None else None
+    check_array = check_array or inputs_beside_labels(check, check_labels)
+    held_out = load_array(check, check_array, "--check-array") if check is not None else None
     labels = _labels(check, check_labels, held_out)
     saved = saved_input_shapes(model_path) if source != "qkeras" else None
     if saved is not None:     # cheap checks first: TensorFlow takes 20 s to import
@@ -195,6 +222,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
         held_out = None if check is None else fit_to_input(held_out, shape, check)
     _check_options(source, options["drop_softmax"], options["input_type"])
     model = _load_model(model_path, source, options["input_type"], options["drop_softmax"], options["trust"])
+    _check_source(model, model_path, source)
     shape = single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
     data = fit_to_input(data, shape, calib)
     checks = {f"calibration data {calib.name}": data}
@@ -204,10 +232,10 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
         from hgq_fpga.app.commands.qkeras import check_qkeras
 
         check_qkeras(model_path, model, data, f"calibration data {calib.name}", options["trust"])
+    labelled = None if labels is None else _labelled(model, model_path, source, check, checks, labels, options)
     if source == "float":
         model = _quantize(model, data, options, options["drop_softmax"])
-    labelled = None if labels is None else LabelledData(checks[f"held-out data {check.name}"], labels,
-                                                        f"held-out data {check.name}")
     result = build_design(model, data, out, target=target, checks=checks, labelled=labelled,
-                          replace=options["force"], force=options["force"], calibrate=source != "float")
-    _finish(result, calib, list(checks))
+                          replace=options["force"], force=options["force"], calibrate=source != "float",
+                          progress=Stages(console()))
+    _finish(result, list(checks), source)

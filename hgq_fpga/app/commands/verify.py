@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from hgq_fpga.app.commands.common import DATA_HELP, check_output_file, load_data, single_input_shape
+from hgq_fpga.app.commands.common import (DATA_HELP, check_output_file, inputs_beside_labels, labels_of,
+                                          load_data, single_input_shape)
 
 
 @click.command()
@@ -16,8 +17,11 @@ from hgq_fpga.app.commands.common import DATA_HELP, check_output_file, load_data
 @click.option("--array", default=None, metavar="NAME", help="Array of an .npz DATA file to use.")
 @click.option("--junit", default=None, metavar="REPORT.xml", type=click.Path(path_type=Path),
               help="Also write the result as JUnit XML for CI systems (written on failure too).")
+@click.option("--labels", default=None, metavar="NAME",
+              help="Array of the .npz DATA file that holds integer class labels: also print the accuracy.")
 @click.option("--force", is_flag=True, help="Replace the --junit file if it exists.")
-def verify(design: Path, data_path: Path, array: str | None, junit: Path | None, force: bool) -> None:
+def verify(design: Path, data_path: Path, array: str | None, junit: Path | None, labels: str | None,
+           force: bool) -> None:
     """Check that Keras, the emulator and every project of DIR agree on every output for DATA.
 
     DIR is a folder written by `hgq-fpga convert` (or `make demo`); every project it holds (the
@@ -31,9 +35,18 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None,
         check_output_file(junit, force, data_path, option="--junit")
     found = open_design(design)
     fw = found.firmware()
+    if labels is not None and array is None:
+        array = inputs_beside_labels(data_path, labels)
     x = load_data(data_path, array, single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
+    y = None if labels is None else labels_of(data_path, labels, len(x), "--labels")
     report = run_verify(found.keras_model(), x, firmware=fw, project=found.projects(fw))
     click.echo(str(report))
+    if y is not None:
+        import numpy as np
+
+        scores = np.asarray(fw.predict(x))
+        click.echo(f"accuracy on {data_path.name}: {100 * np.mean(scores.argmax(axis=1) == y):.2f} % "
+                   f"(the firmware{'; every implementation gives the same bits' if report.ok else ''})")
     if junit is not None:
         from hgq_fpga.checks.junit import write_junit
 

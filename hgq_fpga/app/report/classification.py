@@ -36,13 +36,17 @@ class LabelledData:
     """Held-out inputs ``x`` of a classifier and their integer class labels ``y``.
 
     ``label`` says what they are in the report ("whole test set"); ``class_names`` names the
-    classes (default ``0``, ``1``, ...).
+    classes (default ``0``, ``1``, ...). The firmware is set beside a reference: by default the Keras
+    model before calibration; ``reference_scores`` (the outputs of another model on ``x``, e.g. the
+    float model before post-training quantization) and ``reference`` (what it is) replace it.
     """
 
     x: Any
     y: np.ndarray
     label: str = "test data"
     class_names: Sequence[str] | None = None
+    reference_scores: np.ndarray | None = None
+    reference: str = "the Keras model before calibration (as trained)"
 
     @staticmethod
     def of(value) -> "LabelledData | None":
@@ -55,8 +59,11 @@ class LabelledData:
 
 
 def model_scores(model, data: LabelledData) -> np.ndarray:
-    """The model's outputs on the labelled inputs, checked to be a classifier's (one score per class)."""
-    scores = np.asarray(model.predict(data.x, verbose=0, batch_size=1024))
+    """The reference outputs on the labelled inputs (``data.reference_scores``, else the model's),
+    checked to be a classifier's (one score per class)."""
+    scores = data.reference_scores
+    if scores is None:
+        scores = np.asarray(model.predict(data.x, verbose=0, batch_size=1024))
     check_classifier(scores, data.y)
     return scores
 
@@ -147,7 +154,7 @@ def classification_record(data: LabelledData, firmware_scores: np.ndarray,
     accuracy = {m: per_class_accuracy(s, labels) for m, s in models.items()}
     return {
         "data": data.label, "samples": int(len(labels)), "classes": names,
-        "keras": "the Keras model before calibration (as trained)" if "keras" in models else None,
+        "keras": data.reference if "keras" in models else None,
         "accuracy": {m: float(np.mean(s.argmax(axis=1) == labels)) for m, s in models.items()},
         "per_class": [{"class": names[c], "samples": int(counts[c]),
                        **{f"{m}_accuracy": accuracy[m][c] for m in models}} for c in range(classes)],

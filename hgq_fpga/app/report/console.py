@@ -43,6 +43,8 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     for name, value in (data.get("metrics") or {}).items():
         shown = f"{100 * value:.2f} %" if "accuracy" in name and isinstance(value, float) else f"{value}"
         table.add_row(name, shown)
+    for row in accuracy_rows(data.get("classification")):
+        table.add_row(*row)
     share = 100 * d["pruned"] / d["weights"] if d["weights"] else 0.0
     table.add_row("EBOPs (exact)", f"{d['ebops']:,}")
     table.add_row("adders", f"{d.get('adders', 0):,} (CSD digits − 1 per weight + accumulation trees)")
@@ -56,6 +58,17 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
         table.add_row("project", str(project_dir))
         table.add_row("report", str(Path(project_dir) / "report" / "report.md"))
     return table
+
+
+def accuracy_rows(record: dict | None) -> list[tuple[str, str]]:
+    """The accuracy on labelled data: the firmware's, and the reference model's beside it."""
+    if not record:
+        return []
+    acc = record["accuracy"]
+    text = f"{100 * acc['firmware']:.2f} % (firmware)"
+    if "keras" in acc:
+        text += f"; {100 * acc['keras']:.2f} % ({record['keras']})"
+    return [(f"accuracy on {record['data']}", text)]
 
 
 def layer_table(data: dict) -> Table:

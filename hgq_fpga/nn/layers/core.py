@@ -23,14 +23,25 @@ UNARY_ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "hard_sigmoid", "softp
                      "mish", "hard_silu", "hard_swish", "log_sigmoid", "hard_tanh")
 
 
+#: an input quantizer saturates unless told otherwise: for a trigger, an input beyond the calibrated
+#: range must clip, not flip sign (``output_quantizer={"overflow_mode": "WRAP"}`` wraps)
+INPUT_DEFAULTS = {"overflow_mode": "SAT"}
+
+
 @_register
 class HQuantize(HOutputQuantized):
     """Quantize the model's input with learned per-element bit widths (the first HGQ layer).
 
     Args:
         output_quantizer: options for the :class:`~hgq_fpga.nn.quantizers.hgq.HQuantizer` (a dict), e.g.
-            ``{"overflow_mode": "SAT", "granularity": "per_channel"}``.
+            ``{"overflow_mode": "WRAP", "granularity": "per_channel"}``. Unlike other layers' outputs,
+            an input saturates by default (``"SAT"``): a value beyond the calibrated range clips.
     """
+
+    def __init__(self, output_quantizer: dict | None = None, **kwargs) -> None:
+        if output_quantizer is None or isinstance(output_quantizer, dict):
+            output_quantizer = {**INPUT_DEFAULTS, **(output_quantizer or {})}
+        super().__init__(output_quantizer=output_quantizer, **kwargs)
 
     def build(self, input_shape) -> None:
         self.oq.build(tuple(input_shape[1:]))
