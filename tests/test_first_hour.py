@@ -158,7 +158,8 @@ def test_signal_efficiency_at_background():
 
 
 def test_pareto_checkpoint_monitors_a_physics_metric(tmp_path):
-    """The README's example: ParetoCheckpoint keeps the (signal efficiency, EBOPs) front."""
+    """The training manual's example (docs/training.md): ParetoCheckpoint keeps the (signal
+    efficiency, EBOPs) front."""
     import keras
 
     from conftest import build_hgq_mlp
