@@ -6,7 +6,8 @@
   flags of the click group ``hgq_fpga.app.cli.main`` (and ``DEMO_ARGS``, example scripts likewise);
 * docs/cli.md's synopsis and option table of each command list exactly that command's options, so
   that a flag added to a command and not to the manual fails here (issue 35);
-* every relative link points to an existing file (and heading);
+* every relative link points to an existing file (and heading), and so does every repository path
+  written in backticks (``tests/test_hls_csim.py``);
 * the README stays a front door: at most 250 lines, both commands in its first 40, a link to every
   manual, and a table of what is supported that names every layer, backend and board.
 
@@ -303,6 +304,15 @@ def link_problems(path: Path, text: str) -> list[str]:
     return problems
 
 
+#: a code span naming a file of the repository: one of its source folders, then a path
+REPO_PATH = re.compile(r"(?:tests|examples|docs|bench|hgq_fpga|templates|boards)/[\w./-]+")
+
+
+def path_problems(text: str) -> list[str]:
+    """Files of the repository named in code spans (``tests/test_hls_csim.py``) that do not exist."""
+    return [f"no file {span}" for span in code_spans(text) if REPO_PATH.fullmatch(span) and not (REPO / span).exists()]
+
+
 # ------------------------------------------------------------------------------ the front door
 
 def readme_problems(text: str) -> list[str]:
@@ -359,8 +369,8 @@ def test_commands_and_flags_exist(path):
 
 
 @pytest.mark.parametrize("path", pages(), ids=page_id)
-def test_relative_links_point_to_files(path):
-    assert link_problems(path, path.read_text()) == []
+def test_relative_links_and_named_files_exist(path):
+    assert link_problems(path, path.read_text()) + path_problems(path.read_text()) == []
 
 
 def test_cli_page_lists_every_option_of_every_command():
@@ -419,6 +429,7 @@ BROKEN_TEXTS = [
     (hgq_fpga_problems, "`hgq-fpga --verbose report DIR`",
      ["hgq-fpga --verbose report DIR: hgq-fpga has no option --verbose"]),
     (hgq_fpga_problems, "`hgq-fpga --debug convert M --from qkeras --input-type 'ap_fixed<16,6>'`", []),
+    (path_problems, "as `tests/test_keras_corpus.py` and `tests/test_corpus.py` check", ["no file tests/test_corpus.py"]),
     (script_problems, '`make demo DEMO_ARGS="--backend hls --fast"`',
      ["DEMO_ARGS='--backend hls --fast': the demo has no option --fast"]),
     (script_problems, "`python examples/jet_tagging.py jets.csv --epochs 3 --gpus 2`",
