@@ -9,7 +9,9 @@
 * every relative link points to an existing file (and heading), and so does every repository path
   written in backticks (``tests/test_hls_csim.py``);
 * the README stays a front door: at most 250 lines, both commands in its first 40, a link to every
-  manual, and a table of what is supported that names every layer, backend and board.
+  manual, and a table of what is supported that names every layer, backend and board; what it says
+  about the input quantizer's overflow default is what ``HQuantize`` does;
+* docs/sweeps.md names every key a sweep spec may have.
 
 Each check is a function from a page's text to a list of problems; ``test_*_catch_*`` run each on
 a broken copy, so that none passes by finding nothing. Fast: nothing is trained or compiled.
@@ -174,7 +176,7 @@ def hgq_fpga_problems(text: str) -> list[str]:
         lead = re.match(r"((?:\[?--?[a-z-]+\]?\s+)*)(\S*)(.*)", rest)
         before, name, after = lead.group(1), lead.group(2).strip("[]"), lead.group(3)
         problems += [f"{segment}: hgq-fpga has no option {f}" for f in _flags(before) if f not in group]
-        if not name or name.isupper() or name in ("...",):     # a placeholder such as COMMAND
+        if not name or name.isupper() or name == "...":     # a placeholder such as COMMAND
             problems += [f"{segment}: {f} is not an option of every command" for f in _flags(after)
                          if f not in ("-h", "--help")]
             continue
@@ -355,6 +357,15 @@ def default_overflow_problems(text: str) -> list[str]:
                                                f"it does with {actual}"]
 
 
+def sweep_keys_problems(text: str) -> list[str]:
+    """docs/sweeps.md's key table names every key a sweep spec may have."""
+    from hgq_fpga.app.sweep.spec import RUN_DEFAULTS, TOP_ONLY
+
+    rows = "\n".join(line.split("|")[1] for line in text.splitlines() if line.startswith("| `"))
+    return [f"docs/sweeps.md's key table misses {key}" for key in sorted({*RUN_DEFAULTS, *TOP_ONLY})
+            if f"`{key}`" not in rows]
+
+
 # ------------------------------------------------------------------------------ the pages
 
 @pytest.mark.parametrize("path", pages(), ids=page_id)
@@ -380,6 +391,10 @@ def test_cli_page_lists_every_option_of_every_command():
 def test_readme_is_a_front_door():
     text = README.read_text()
     assert readme_problems(text) + supported_problems(text) + default_overflow_problems(text) == []
+
+
+def test_sweep_page_names_every_spec_key():
+    assert sweep_keys_problems((REPO / "docs" / "sweeps.md").read_text()) == []
 
 
 def test_pending_pages_are_still_pending():
@@ -430,6 +445,10 @@ BROKEN_TEXTS = [
      ["hgq-fpga --verbose report DIR: hgq-fpga has no option --verbose"]),
     (hgq_fpga_problems, "`hgq-fpga --debug convert M --from qkeras --input-type 'ap_fixed<16,6>'`", []),
     (path_problems, "as `tests/test_keras_corpus.py` and `tests/test_corpus.py` check", ["no file tests/test_corpus.py"]),
+    (sweep_keys_problems, "| key | meaning |\n| --- | --- |\n| `data` | ... |\n",
+     [f"docs/sweeps.md's key table misses {key}" for key in
+      ("architecture", "batch_size", "beta", "callbacks", "epochs", "grid", "init_widths", "learning_rate",
+       "model_args", "n_calibration", "name", "runs", "seed", "seeds", "tolerance")]),
     (script_problems, '`make demo DEMO_ARGS="--backend hls --fast"`',
      ["DEMO_ARGS='--backend hls --fast': the demo has no option --fast"]),
     (script_problems, "`python examples/jet_tagging.py jets.csv --epochs 3 --gpus 2`",
