@@ -84,7 +84,7 @@ def build(out: str | Path = "build/docs", modules: list[str] | None = None, manu
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         specs = module_specs(modules)
-        pdoc.pdoc(*specs, *(f"!{re_escape(name)}$" for name in EXCLUDED), output_directory=Path(out))
+        pdoc.pdoc(*specs, *(f"!{re.escape(name)}$" for name in EXCLUDED), output_directory=Path(out))
     ours = [w for w in caught if "pdoc" in w.filename or issubclass(w.category, UserWarning)]
     if ours:
         raise RuntimeError("pdoc warned:\n" + "\n".join(f"- {w.message}" for w in ours))
@@ -117,8 +117,6 @@ API_PAGE = "hgq_fpga.html"
 FENCE = re.compile(r"^```.*?^```[ \t]*$", re.M | re.S)
 CODE_SPAN = re.compile(r"`[^`]+`")
 LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
-
-
 #: Markdown pages at the top of the repository that are manuals too (README.md is the front page)
 TOP_PAGES = ("README.md", "BENCHMARKS.md")
 
@@ -140,16 +138,18 @@ def page_for(path: Path, repo: Path = REPO) -> str | None:
     return None
 
 
+def _spans_on_one_line(markdown: str) -> str:
+    return CODE_SPAN.sub(lambda m: re.sub(r"\s*\n\s*", " ", m.group(0)), markdown)
+
+
 def join_code_spans(markdown: str) -> str:
     """Code spans that a line break splits, joined onto one line (markdown2 leaves such a span as
     raw backquotes; GitHub joins them), outside fenced blocks."""
     parts, last = [], 0
     for block in FENCE.finditer(markdown):
-        parts.append(CODE_SPAN.sub(lambda m: re.sub(r"\s*\n\s*", " ", m.group(0)), markdown[last:block.start()]))
-        parts.append(block.group(0))
+        parts += [_spans_on_one_line(markdown[last:block.start()]), block.group(0)]
         last = block.end()
-    parts.append(CODE_SPAN.sub(lambda m: re.sub(r"\s*\n\s*", " ", m.group(0)), markdown[last:]))
-    return "".join(parts)
+    return "".join(parts) + _spans_on_one_line(markdown[last:])
 
 
 def relative_href(href: str, source: Path, page: str, out: Path, repo: Path = REPO) -> str:
@@ -158,17 +158,26 @@ def relative_href(href: str, source: Path, page: str, out: Path, repo: Path = RE
     if not href or href.startswith(("#", "/")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", href):
         return href
     path, hash_, fragment = href.partition("#")
-    target = (source.parent / html.unescape(path)).resolve()
-    here = (out / page).parent.resolve()
+    target = (source.parent / path).resolve()
     found = page_for(target, repo)
     goal = out.resolve() / found if found else target
-    return Path(os.path.relpath(goal, here)).as_posix() + hash_ + fragment
+    return Path(os.path.relpath(goal, (out / page).parent.resolve())).as_posix() + hash_ + fragment
+
+
+def _body(source: Path, page: str, out: Path, repo: Path) -> str:
+    """The HTML of the Markdown page ``source``, its links rewritten for ``page``."""
+    from pdoc.render_helpers import to_html
+
+    def rewrite(m: re.Match) -> str:
+        return f'{m.group(1)}="{html.escape(relative_href(html.unescape(m.group(2)), source, page, out, repo))}"'
+
+    return LINK_ATTRIBUTE.sub(rewrite, str(to_html(join_code_spans(source.read_text()))))
 
 
 def render_manuals(out: str | Path, repo: Path = REPO) -> dict[Path, Path]:
-    """Render README.md and docs/*.md into ``out`` (see the module doc); returns source -> page."""
+    """Render README.md, BENCHMARKS.md and docs/*.md into ``out`` (see the module doc); returns
+    source -> page."""
     import pdoc.render
-    from pdoc.render_helpers import to_html
 
     out = Path(out)
     pages = manual_pages(repo)
@@ -177,12 +186,11 @@ def render_manuals(out: str | Path, repo: Path = REPO) -> dict[Path, Path]:
     written = {}
     for source, page in pages.items():
         here = (out / page).parent
-        body = LINK_ATTRIBUTE.sub(lambda m: f'{m.group(1)}="{html.escape(relative_href(html.unescape(m.group(2)), source, page, out, repo))}"',
-                                  str(to_html(join_code_spans(source.read_text()))))
-        nav = [(Path(os.path.relpath(out / other, here)).as_posix(), titles[s], s == source) for s, other in pages.items()]
-        text = template.render(title=titles[source], pages=nav, body=body,
+        nav = [(Path(os.path.relpath(out / other, here)).as_posix(), titles[s], s == source)
+               for s, other in pages.items()]
+        text = template.render(title=titles[source], pages=nav, body=_body(source, page, out, repo),
                                api=Path(os.path.relpath(out / API_PAGE, here)).as_posix())
-        (out / page).parent.mkdir(parents=True, exist_ok=True)
+        here.mkdir(parents=True, exist_ok=True)
         (out / page).write_text(text)
         written[source] = out / page
     return written
@@ -192,12 +200,6 @@ def _title(source: Path) -> str:
     """A page's first heading (the file name if it has none)."""
     found = re.search(r"^# +(.+?)\s*$", FENCE.sub("", source.read_text()), re.M)
     return re.sub(r"`", "", found.group(1)) if found else source.stem
-
-
-def re_escape(name: str) -> str:
-    import re
-
-    return re.escape(name)
 
 
 if __name__ == "__main__":

@@ -444,7 +444,8 @@ BROKEN_TEXTS = [
     (hgq_fpga_problems, "`hgq-fpga --verbose report DIR`",
      ["hgq-fpga --verbose report DIR: hgq-fpga has no option --verbose"]),
     (hgq_fpga_problems, "`hgq-fpga --debug convert M --from qkeras --input-type 'ap_fixed<16,6>'`", []),
-    (path_problems, "as `tests/test_keras_corpus.py` and `tests/test_corpus.py` check", ["no file tests/test_corpus.py"]),
+    (path_problems, "as `tests/test_keras_corpus.py` and `tests/test_corpus.py` check",
+     ["no file tests/test_corpus.py"]),
     (sweep_keys_problems, "| key | meaning |\n| --- | --- |\n| `data` | ... |\n",
      [f"docs/sweeps.md's key table misses {key}" for key in
       ("architecture", "batch_size", "beta", "callbacks", "epochs", "grid", "init_widths", "learning_rate",
