@@ -51,9 +51,9 @@ report: $(STAMP)
 	@test -n "$(DIR)" || { echo "Error: usage: make report DIR=<design folder>" >&2; exit 2; }
 	$(VENV)/bin/hgq-fpga report $(DIR)
 
-# API reference from the docstrings (pdoc, from the dev extra) into build/docs/ (generated, not checked in):
-# `make docs`, then open build/docs/index.html. Fails if pdoc warns (a module that does not import, a
-# broken docstring or annotation).
+# The manuals (README.md, docs/*.md) and the API reference from the docstrings (pdoc, from the dev extra)
+# into build/docs/ (generated, not checked in): `make docs`, then open build/docs/index.html. Fails if
+# pdoc warns (a module that does not import, a broken docstring or annotation).
 DOCS_DIR ?= build/docs
 docs: $(STAMP)
 	$(PY) docs/api.py $(DOCS_DIR)

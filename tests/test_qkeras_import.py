@@ -430,16 +430,16 @@ def test_batch_norm_only_with_power_of_two_scales(corpus):
         build_from_description(desc)
 
 
-def readme_block(after: str) -> str:
-    """The first ```python block of README.md after the text ``after``."""
-    text = (HERE.parent / "README.md").read_text()
+def manual_block(after: str) -> str:
+    """The first ```python block of the QKeras manual (docs/qkeras.md) after the text ``after``."""
+    text = (HERE.parent / "docs" / "qkeras.md").read_text()
     start = text.index("```python\n", text.index(after)) + len("```python\n")
     return text[start:text.index("```", start)]
 
 
 @pytest.mark.slow   # 40 s; uncalibrate() of imports itself is covered by the table and corpus tests
-def test_readme_retrain_recipe_runs(corpus, monkeypatch):
-    """The README's HGQ retrain recipe, run as written on the corpus's jet model: it starts from the
+def test_qkeras_manual_retrain_recipe_runs(corpus, monkeypatch):
+    """The manual's HGQ retrain recipe, run as written on the corpus's jet model: it starts from the
     imported widths, trains, calibrates and converts to a firmware that equals the Keras model."""
     import keras
 
@@ -456,7 +456,7 @@ def test_readme_retrain_recipe_runs(corpus, monkeypatch):
     y = np.argmax(np.load(folder / "jet.train.pred.npy"), axis=1)
     monkeypatch.chdir(folder)
     scope = {"x_train": x, "y_train": y}
-    exec(readme_block("**Retraining an import with HGQ.**"), scope)
+    exec(manual_block("## Retraining an import with HGQ"), scope)
     model, fw = scope["model"], scope["fw"]
     from hgq_fpga.nn.layers import hgq_layers
     from hgq_fpga.nn.quantizers.fixed import FixedQuantizer

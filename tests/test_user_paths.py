@@ -135,9 +135,15 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
     code = code.replace("epochs=50", "epochs=2").replace("log_ramp(1e-7, 1e-4, 50)", "log_ramp(1e-7, 1e-4, 2)")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HGQ_FPGA_CACHE", str(tmp_path / "cache"))
-    exec(compile(code, "README.md quick start", "exec"), {"__name__": "__quickstart__"})
-    assert "(0 mismatches)" in capsys.readouterr().out
+    scope = {"__name__": "__quickstart__"}
+    exec(compile(code, "README.md quick start", "exec"), scope)
+    design = scope["design"]
+    assert design.verification.mismatches == 0 and design.ok
+    assert design.verification.samples == 2000   # the held-out test data is the verification
+    printed = capsys.readouterr().out
+    assert "0 (Keras = emulator = C++ on 2,000 samples, test data)" in printed   # the summary table
     assert (tmp_path / "build" / "fw").is_dir() and any((tmp_path / "checkpoints").iterdir())
+    assert (tmp_path / "build" / "fw" / "report" / "pareto.png").is_file()  # the front went into the record
     # the quick start builds the one folder type every command reads
     from click.testing import CliRunner
 
