@@ -1,0 +1,121 @@
+"""BENCHMARKS.md and its figures are drawn from bench/results.json alone: the committed page is what the
+renderer makes of the committed store, every number on it comes from the store, every plotted point
+is a stored number, and the store refuses a record its study faults."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bench import render, studies
+from bench.common import store
+
+DEST = store.Destination.at()
+NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?!\w)")
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return store.load(DEST.results)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _moved(value):
+    """The store with its measurements moved: floats scaled, counts of 100 and more squared (small
+    integers are widths, epochs and seeds that the page looks up)."""
+    if isinstance(value, dict):
+        return {k: _moved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v) for v in value]
+    if isinstance(value, float):
+        return value * 0.93 + 0.00123
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 100:
+        return value * value + 7
+    return value
+
+
+def test_the_committed_page_is_rendered_from_the_committed_store(results):
+    assert render.render(results, DEST) == DEST.markdown.read_text()
+    assert studies.problems(results) == []
+
+
+def test_every_number_on_the_page_comes_from_the_store(results):
+    """A number comes from the store when the store prints it (one of its numbers formatted, or a
+    number inside one of its strings) or when it moves as the stored numbers move; the renderer
+    writes no number of its own but the year of the EasyQuant paper."""
+    stored = set()
+    for leaf in _leaves(results):
+        if isinstance(leaf, str):
+            stored |= set(NUMBER.findall(leaf))
+        elif isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
+            for v in (leaf, 100 * leaf):
+                stored |= {f"{v:,.{d}f}" for d in range(5)} | {f"{v:.{d}f}" for d in range(5)}
+                stored |= {f"{v:g}", f"{v:.3g}", f"{v:.4g}"}
+    page, moved = render.render(results, DEST).splitlines(), render.render(_moved(results), DEST).splitlines()
+    assert len(page) == len(moved)
+    own = [a for line, other in zip(page, moved)
+           for a, b in zip(NUMBER.findall(line), NUMBER.findall(other)) if a == b and a not in stored]
+    assert own == ["2020"]
+
+
+def test_a_changed_number_is_printed_changed(results):
+    tampered = json.loads(json.dumps(results))
+    tampered["studies"]["exactness"]["mismatches"] = 987654
+    tampered["studies"]["rtl"]["models"]["small"]["ours"]["resources"]["LUT"] = 123457
+    text = render.render(tampered, DEST)
+    assert "**987,654**" in text and "| 123,457 / 779 / 966 |" in text
+
+
+def test_every_plotted_point_is_a_stored_number(results, tmp_path):
+    """Each figure's markers (lines with markers, scatter points) sit at stored numbers (accuracies
+    may be in percent); the PTQ figures also show the resource study's fronts."""
+    dest = store.Destination.at(tmp_path)
+    drawn = 0
+    for name, page in render.pages(results, dest):
+        figures = getattr(studies.section(name), "figures", None)
+        if figures is None:
+            continue
+        records = [results["studies"][name]] + ([results["studies"]["resource"]] if name == "ptq" else [])
+        numbers = {float(v) for v in _leaves(records) if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        numbers |= {100 * v for v in numbers}
+        for file, fig in figures(results["studies"][name], page).items():
+            points = [tuple(p) for ax in fig.axes for line in ax.lines
+                      if line.get_marker() not in (None, "None", "", " ") for p in line.get_xydata()]
+            points += [tuple(p) for ax in fig.axes for c in ax.collections for p in c.get_offsets()]
+            assert points and all(x in numbers and y in numbers for x, y in points), (name, file)
+            drawn += 1
+    assert drawn == 8
+
+
+def test_the_store_refuses_a_faulty_record_and_keeps_the_file(tmp_path):
+    path = tmp_path / "results.json"
+    store.update(path, render.put({"qkeras": {"qkeras": {"mismatches": {"val": 0}, "rtl": {}}, "hgq": {"rtl": {}}}}),
+                 studies.problems)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="studies.qkeras: the QKeras import differs"):
+        store.update(path, render.put({"qkeras": {"qkeras": {"mismatches": {"val": 2}}, "hgq": {}}}), studies.problems)
+    with pytest.raises(ValueError, match="studies.ghost: no study bench/studies/ghost"):
+        store.update(path, render.put({"ghost": {}}), studies.problems)
+    assert path.read_bytes() == before
+    with pytest.raises(KeyError, match="without a package in bench/studies: ghost"):
+        render.render({"studies": {"ghost": {}}}, DEST)
+
+
+def test_every_study_has_a_section_and_the_suite_a_headline():
+    assert set(studies.SUITE) <= set(studies.names())
+    for name in studies.names():
+        section = studies.section(name)
+        assert isinstance(section.ORDER, int) and callable(section.render)
+        assert callable(getattr(section, "headline", None)) == (name in studies.SUITE)
