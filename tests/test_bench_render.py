@@ -32,17 +32,17 @@ def _leaves(value):
         yield value
 
 
-def _moved(value):
-    """The store with its measurements moved: floats scaled, counts of 100 and more squared (small
-    integers are widths, epochs and seeds that the page looks up)."""
+def _moved(value, scale: float, square: bool):
+    """The store with its measurements moved: floats scaled, counts of 100 and more squared or tripled
+    (smaller integers are widths, epochs and seeds that the page looks up)."""
     if isinstance(value, dict):
-        return {k: _moved(v) for k, v in value.items()}
+        return {k: _moved(v, scale, square) for k, v in value.items()}
     if isinstance(value, list):
-        return [_moved(v) for v in value]
+        return [_moved(v, scale, square) for v in value]
     if isinstance(value, float):
-        return value * 0.93 + 0.00123
+        return value * scale + 0.00123
     if isinstance(value, int) and not isinstance(value, bool) and value >= 100:
-        return value * value + 7
+        return value * value + 7 if square else 3 * value + 1
     return value
 
 
@@ -52,22 +52,32 @@ def test_the_committed_page_is_rendered_from_the_committed_store(results):
 
 
 def test_every_number_on_the_page_comes_from_the_store(results):
-    """A number comes from the store when the store prints it (one of its numbers formatted, or a
-    number inside one of its strings) or when it moves as the stored numbers move; the renderer
-    writes no number of its own but the year of the EasyQuant paper."""
-    stored = set()
+    """A number on the page moves when the stored numbers move, or it is one the store holds as it is
+    (in one of its strings, or a small integer: a width, an epoch count, and the products of two on
+    one line), or a named constant of a section (a target); the renderer writes no other number of
+    its own but the year of the EasyQuant paper."""
+    fixed = {"2020"}
     for leaf in _leaves(results):
         if isinstance(leaf, str):
-            stored |= set(NUMBER.findall(leaf))
-        elif isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
-            for v in (leaf, 100 * leaf):
-                stored |= {f"{v:,.{d}f}" for d in range(5)} | {f"{v:.{d}f}" for d in range(5)}
-                stored |= {f"{v:g}", f"{v:.3g}", f"{v:.4g}"}
-    page, moved = render.render(results, DEST).splitlines(), render.render(_moved(results), DEST).splitlines()
-    assert len(page) == len(moved)
-    own = [a for line, other in zip(page, moved)
-           for a, b in zip(NUMBER.findall(line), NUMBER.findall(other)) if a == b and a not in stored]
-    assert own == ["2020"]
+            fixed |= set(NUMBER.findall(leaf))
+        elif isinstance(leaf, int) and not isinstance(leaf, bool) and leaf < 100:
+            fixed.add(str(leaf))
+    for name in studies.names():
+        fixed |= {form for v in vars(studies.section(name)).values()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) for form in (str(v), f"{v:g}")}
+    page = render.render(results, DEST).splitlines()
+    moved = [render.render(_moved(results, 0.5, True), DEST).splitlines(),
+             render.render(_moved(results, 0.3, False), DEST).splitlines()]
+    assert all(len(other) == len(page) for other in moved)
+    own = []
+    for i, line in enumerate(page):
+        small = [int(t) for t in NUMBER.findall(line) if t in fixed and t.isdigit()]
+        for k, token in enumerate(NUMBER.findall(line)):
+            still = all(NUMBER.findall(other[i])[k:k + 1] == [token] for other in moved)
+            product = token.isdigit() and any(a * b == int(token) for a in small for b in small)
+            if still and token not in fixed and not product:
+                own.append((token, line))
+    assert own == []
 
 
 def test_a_changed_number_is_printed_changed(results):

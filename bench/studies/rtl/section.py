@@ -14,6 +14,8 @@ TARGET_LUT_RATIO = 1.0
 TARGET_WRITE_COMPILE_S = 30.0
 TARGET_DEMO_S = 180.0
 PLOT = "lut_vs_ebops.png"
+#: LUTs counted per DSP when LUTs are set against EBOPs (the HGQ paper's rule)
+DSP_LUTS = 55
 
 
 def _ok(flag: bool) -> str:
@@ -27,9 +29,9 @@ def lut_ratio(row: dict) -> float | None:
 
 
 def fit_lut_per_ebop(rows: list[dict]) -> dict:
-    """Least-squares ``LUT + 55·DSP ≈ a · EBOPs`` through the origin, with the spread of the ratios."""
+    """Least-squares ``LUT + DSP_LUTS·DSP ≈ a · EBOPs`` through the origin, with the spread of the ratios."""
     e = np.array([r["ebops"] for r in rows], dtype=float)
-    lut = np.array([r["ours"]["resources"]["LUT"] + 55 * r["ours"]["resources"].get("DSP", 0)
+    lut = np.array([r["ours"]["resources"]["LUT"] + DSP_LUTS * r["ours"]["resources"].get("DSP", 0)
                     for r in rows], dtype=float)
     a = float(e @ lut / (e @ e))
     ratios = lut / e
@@ -56,7 +58,7 @@ def figures(record: dict, page) -> dict:
                     xytext=(3, 3), textcoords="offset points")
     xs = np.linspace(0, max(e) * 1.05, 50)
     ax.plot(xs, fit["a"] * xs, "--", lw=1, label=f"fit: LUT = {fit['a']:.2f} · EBOPs")
-    ax.plot(xs, xs, ":", lw=1, color="grey", label="LUT = EBOPs (HGQ paper, + 55·DSP)")
+    ax.plot(xs, xs, ":", lw=1, color="grey", label=f"LUT = EBOPs (HGQ paper, + {DSP_LUTS}·DSP)")
     ax.set_xlabel("EBOPs (exact, from the firmware IR)")
     ax.set_ylabel("LUTs (Yosys synth_xilinx, xcup)")
     ax.legend(fontsize=7)
@@ -134,11 +136,11 @@ def render(record: dict, page) -> str:
         lines += ["", "Models:", ""] + notes
     fit = fit_lut_per_ebop(list(models.values()))
     lines += ["", "### LUTs against EBOPs", "",
-              f"Over the {fit['n']} models, our LUT + 55·DSP ≈ **{fit['a']:.2f} × EBOPs** (least squares "
+              f"Over the {fit['n']} models, our LUT + {DSP_LUTS}·DSP ≈ **{fit['a']:.2f} × EBOPs** (least squares "
               f"through the origin; R² {fit['r2']:.3f}); the per-model ratio ranges from {fit['min_ratio']:.2f} "
               f"to {fit['max_ratio']:.2f}. The HGQ paper's rule is ratio 1 (after Vivado place and route, "
               "for hls4ml's HLS)." if fit["r2"] is not None else
-              f"One model: LUT + 55·DSP = {fit['a']:.2f} × EBOPs.", "", f"![LUTs against EBOPs]({page.link(PLOT)})"]
+              f"One model: LUT + {DSP_LUTS}·DSP = {fit['a']:.2f} × EBOPs.", "", f"![LUTs against EBOPs]({page.link(PLOT)})"]
     speed = {n: r["speed"] for n, r in models.items() if r.get("speed")}
     for name, sp in speed.items():
         ours = models[name]["ours"]

@@ -59,6 +59,7 @@ REDUCTIONS = {
     "quick": "the MLP only, 10,000 training images, 20 epochs, saturating uniform at 4 and 8 bits",
     "reduced": "the MLP only, 2,000 training images (1,000 validation, 2,000 test), 5 epochs, "
                "the saturating uniform baseline at 4 bits only, 1,000 calibration images",
+    "smoke": "tiny synthetic images and a tiny MLP, 2 epochs: a smoke run that measures nothing",
 }
 
 
