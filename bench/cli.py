@@ -14,12 +14,13 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import click
 
 from bench import studies
 from bench.common.store import Destination
+from bench.render import publish, put, write
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
@@ -32,14 +33,10 @@ class Output:
 
     def store(self, name: str, record: dict) -> None:
         """Store study ``name``'s record and re-render the page."""
-        from bench.render import put
-
         self.change(put({name: record}), f"studies.{name}")
 
     def change(self, change: Callable[[dict], None], what: str) -> None:
         """Apply ``change`` to the store (:func:`bench.render.publish`) and say so."""
-        from bench.render import publish
-
         try:
             publish(self.dest, change)
         except ValueError as err:
@@ -54,7 +51,7 @@ def out_option(command: Callable, help: str = "store the record in DIR/results.j
                         callback=lambda ctx, param, value: Output(value), help=help)(command)
 
 
-def needs_dataset(step: Callable):
+def needs_dataset(step: Callable[[], Any]) -> Any:
     """``step()``, with a missing Fashion-MNIST as a one-line error saying how to install it."""
     from bench.common.data import DatasetMissingError
 
@@ -99,8 +96,6 @@ bench.add_command(Studies("run", help="Run one study and store its record (the s
 @functools.partial(out_option, help="render DIR/BENCHMARKS.md and the figures from DIR/results.json")
 def render(out: Output) -> None:
     """Re-render BENCHMARKS.md and every figure from results.json, running nothing."""
-    from bench.render import write
-
     try:
         click.echo(f"wrote {write(out.dest)}")
     except (FileNotFoundError, ValueError) as err:

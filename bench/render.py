@@ -63,7 +63,7 @@ def _machine(results: dict) -> str | None:
     return "## Machine\n\n" + table(("", ""), rows)
 
 
-def pages(results: dict, dest: Destination):
+def pages(results: dict, dest: Destination) -> list[tuple[str, studies.Page]]:
     """``(name, page)`` of every recorded study, in ``ORDER``."""
     recorded = results.get("studies", {})
     unknown = sorted(set(recorded) - set(studies.names()))

@@ -1,7 +1,7 @@
 """The contenders, without their venvs: an HGQ2 export rebuilt as our model keeps every quantized value
 and is charged the bits its values need; the HGQ2 worker's line protocol (against a fake worker) and
-its wiring into the training-time run; the venv helper's errors; the IR export that da4ml reads. The
-HGQ2 venv itself is needed only by the `slow` end-to-end case."""
+its wiring into the training-time run; the IR export that da4ml reads. The HGQ2 venv itself is needed
+only by the `slow` end-to-end case."""
 
 from __future__ import annotations
 
@@ -104,14 +104,9 @@ def test_hgq2_tasks_bind_their_start_and_the_engine_topic():
 
 
 #: a stand-in for hgq2_worker.py's timing mode: same protocol, an epoch "takes" batch / 1000 s (plus
-#: the number of epochs so far / 1e6, so that every answer differs); "epoch 13" crashes, "epoch 7" hangs
+#: the number of epochs so far / 1e6, so that every answer differs); "epoch 13" crashes
 FAKE_WORKER = textwrap.dedent('''
-    import json, sys, time
-    print("fake worker log line", file=sys.stderr, flush=True)
-    if "--no-ready" in sys.argv:
-        print(json.dumps({"hello": 1}), flush=True); sys.exit(0)
-    if "--garbage" in sys.argv:
-        print("this is not json", flush=True); sys.exit(0)
+    import json, sys
     print(json.dumps({"ready": True, "hgq2": "fake", "keras": "3.15.1", "args": sys.argv[1:],
                       "model": {"layers": [], "params": 7, "trainable_params": 5, "float_weights": 3}}), flush=True)
     n = 0
@@ -119,14 +114,11 @@ FAKE_WORKER = textwrap.dedent('''
         w = line.split()
         if w == ["quit"]:
             sys.exit(0)
+        if w[:1] == ["epoch"] and w[1] == "13":
+            print("Traceback: the fake worker crashed", file=sys.stderr, flush=True); sys.exit(3)
         if w[:1] == ["epoch"]:
-            b = int(w[1])
-            if b == 13:
-                print("Traceback: the fake worker crashed", file=sys.stderr, flush=True); sys.exit(3)
-            if b == 7:
-                time.sleep(60)
             n += 1
-            print(json.dumps({"seconds": b / 1000 + n / 1e6}), flush=True)
+            print(json.dumps({"seconds": int(w[1]) / 1000 + n / 1e6}), flush=True)
         else:
             print(json.dumps({"error": "unknown command " + line.strip()}), flush=True)
 ''')
@@ -139,7 +131,7 @@ def fake_worker(tmp_path) -> list[str]:
     return [sys.executable, str(path)]
 
 
-def test_worker_contender_speaks_the_line_protocol_and_says_why_it_fails(fake_worker):
+def test_worker_contender_returns_the_seconds_the_worker_measured(fake_worker):
     with LineWorker(fake_worker + ["x.npy", "--jit"], name="fake") as w:
         assert w.hello["ready"] is True and w.hello["args"] == ["x.npy", "--jit"]
         c64, c1024 = training.WorkerContender(w, 64), training.WorkerContender(w, 1024)
@@ -151,19 +143,7 @@ def test_worker_contender_speaks_the_line_protocol_and_says_why_it_fails(fake_wo
     w = LineWorker(fake_worker, name="fake")
     with pytest.raises(WorkerError, match=r"(?s)exited with status 3 before the answer to 'epoch 13'.*crashed"):
         training.WorkerContender(w, 13).epoch()
-    with pytest.raises(WorkerError, match="already exited with status 3"):
-        w.request("epoch 64")
     w.close()
-    w = LineWorker(fake_worker, name="fake")
-    with pytest.raises(WorkerError, match=r"no the answer to 'epoch 7' within 0.5 s \(killed\)"):
-        training.WorkerContender(w, 7, timeout=0.5).epoch()
-    assert w.proc.returncode is not None
-    with pytest.raises(WorkerError, match="expected a ready line first"):
-        LineWorker(fake_worker + ["--no-ready"], name="fake")
-    with pytest.raises(WorkerError, match="the ready line is not JSON"):
-        LineWorker(fake_worker + ["--garbage"], name="fake")
-    with pytest.raises(WorkerError, match="cannot start"):
-        LineWorker(["/nonexistent/python"], name="fake")
 
 
 def test_run_wires_the_hgq2_proxy_into_every_batch(fake_worker, monkeypatch):
@@ -211,16 +191,6 @@ def test_run_wires_the_hgq2_proxy_into_every_batch(fake_worker, monkeypatch):
     assert "hgq2_s" not in two_way["per_batch"]["64"] and len(commands) == 2
 
 
-def test_venv_helper_reports_a_failing_step(tmp_path):
-    fake_python = tmp_path / "python3"
-    fake_python.write_text("#!/bin/sh\necho 'ERROR: no matching distribution for hgq2' >&2\nexit 1\n")
-    fake_python.chmod(0o755)
-    with pytest.raises(hgq2_env.HGQ2EnvError, match=r"(?s)python -m venv .* failed \(exit 1\).*no matching distribution"):
-        hgq2_env.ensure_hgq2_venv(tmp_path / "venv", base_python=str(fake_python))
-    assert hgq2_env.hgq2_ready(tmp_path / "venv" / "bin" / "python") is False
-    assert "hgq2==0.2.0" in hgq2_env.PACKAGES and "keras==3.15.1" in hgq2_env.PACKAGES
-
-
 def test_the_worker_imports_only_numpy_keras_and_hgq():
     tree = ast.parse(hgq2_env.WORKER.read_text())
     names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -230,6 +200,7 @@ def test_the_worker_imports_only_numpy_keras_and_hgq():
     assert cmd[:3] == ["/v/bin/python", str(hgq2_env.WORKER), "timing"]
     assert json.loads(cmd[3]) == {"x": "x.npy", "y": "y.npy", "jit": True, "seed": 0}
     assert "PYTHONPATH" not in hgq2_env.worker_env()
+    assert "hgq2==0.2.0" in hgq2_env.PACKAGES and "keras==3.15.1" in hgq2_env.PACKAGES
 
 
 def test_da4ml_export_holds_the_ir(tmp_path):

@@ -129,3 +129,46 @@ def test_every_study_has_a_section_and_the_suite_a_headline():
         section = studies.section(name)
         assert isinstance(section.ORDER, int) and callable(section.render)
         assert callable(getattr(section, "headline", None)) == (name in studies.SUITE)
+
+
+def test_faulty_records_are_named_by_their_studies_problems(results, tmp_path):
+    section = studies.section
+
+    def copy(name: str) -> dict:
+        return json.loads(json.dumps(results["studies"][name]))
+
+    page = studies.Page(results, tmp_path, tmp_path)
+    timing = copy("training_time")
+    for key in ("hgq2_s", "hgq2_median_s", "hgq2_ratio", "meets_hgq2_target"):
+        del timing["modes"]["graph"]["per_batch"]["64"][key]
+    assert section("training_time").problems(timing) == [
+        "training_time: graph: HGQ2 was requested but has no times at batch 64"]
+    assert "| — | not measured |" in section("training_time").render(timing, page)
+    timing["modes"]["graph"]["per_batch"]["1024"]["hgq2_s"] = [3.3] * 4
+    assert section("training_time").problems(timing)[1] == \
+        "training_time: graph: fewer than 5 timed HGQ2 epochs at batch 1024"
+    del timing["modes"]["xla"]
+    assert "training_time: no xla measurement" in section("training_time").problems(timing)
+    rtl = copy("rtl")
+    rtl["models"]["small"]["ours"]["mismatches"] = 3
+    assert section("rtl").problems(rtl) == ["small: 3 RTL simulation mismatches"]
+    qkeras = copy("qkeras")
+    del qkeras["qkeras"]["rtl"], qkeras["hgq"]["rtl"]
+    assert len(section("qkeras").problems(qkeras)) == 2
+    assert "not synthesised" in section("qkeras").render(qkeras, page)
+    assert section("seeded_full").problems({**copy("seeded_full"), "preset": "quick"}) == [
+        "seeded_full: preset 'quick', expected 'full'"]
+    assert "missing 'models'" in section("ptq").problems({"data": {}, "calibration_images": 1, "mixed_samples": 1})
+    ptq = {"data": {}, "calibration_images": 1, "mixed_samples": 1,
+           "models": [{"kind": "cnn", "float_accuracy": 0.9, "recipe": {}, "points": []}]}
+    assert "cnn: no easyquant point at 6 bits (the targets need it)" in section("ptq").problems(ptq)
+    mf = section("multiplier_free")
+    assert mf.problems({}) == [f"missing {k!r}" for k in mf._NEEDED]
+    rows = {"hgq": {"reaches": True, "accuracy": 0.8, "adders": 100, "adder_ratio_vs_hgq": 1.0, "luts": 50,
+                    "lut_ratio_vs_hgq": 1.0},
+            "nhot1": {"reaches": True, "accuracy": 0.79, "adders": 50, "adder_ratio_vs_hgq": 3.0, "luts": 10,
+                      "lut_ratio_vs_hgq": 5.0}}
+    faulty = {"dataset": {}, "architecture": "", "config": {}, "methods": {"hgq": {}, "nhot1": {}},
+              "comparison": {"target_accuracy": 0.795, "methods": rows}}
+    assert mf.problems(faulty) == ["nhot1: selected accuracy 0.79 below the target",
+                                   "nhot1: adder ratio does not match its row"]

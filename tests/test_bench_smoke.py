@@ -172,26 +172,76 @@ def test_synthetic_jets_are_on_the_input_grid_and_learnable():
     assert np.mean(pred == jets["y_val"]) > 0.4
 
 
-#: each study's command at its smallest size (QKeras needs its legacy environment: not here)
-SMOKE = {"ptq": ["--smoke", "--models", "mlp", "--calib", "64", "--mixed-samples", "32"],
-         "multiplier_free": ["--mode", "smoke"],
-         "rtl": ["--models", "small", "--no-da4ml"],
-         "emulator_cpp": ["--quick"],
-         "training_time": ["--n-train", "256", "--rounds", "5", "--no-hgq2"],
-         "seeded": ["--preset", "smoke"]}
+def _ptq(record: dict) -> None:
+    [mlp] = record["models"]
+    assert {(p["search"], p["bits"]) for p in mlp["points"]} == {
+        ("minmax", 8), ("easyquant", 8), ("minmax", 6), ("easyquant", 6), ("easyquant+mixed", None)}
+    assert all(p["mismatches"] == 0 for p in mlp["points"])          # Keras = emulator on every point
+    [mixed] = [p for p in mlp["points"] if p["bits"] is None]
+    eq6 = next(p for p in mlp["points"] if p["search"] == "easyquant" and p["bits"] == 6)
+    assert mixed["budget"] == eq6["ebops"] and mixed["ebops"] <= mixed["budget"]
+
+
+def _multiplier_free(record: dict) -> None:
+    assert set(record["methods"]) == {"hgq", "nhot2", "nhot2+adders10", "ternary4-post", "ternary4-ft"}
+    for method in record["methods"].values():
+        assert method["points"] and all(isinstance(p["adders"], int) and isinstance(p["ebops"], int)
+                                        for p in method["points"])
+    assert record["config"]["gamma_runs"] == [["nhot2", 10.0]]
+    ref = record["comparison"]["methods"]["hgq"]
+    assert isinstance(ref["luts"], int) and ref["luts"] > 0 and ref["lut_ratio_vs_hgq"] == 1.0
+
+
+def _rtl(record: dict) -> None:
+    ours = record["models"]["small"]["ours"]
+    assert ours["mismatches"] == 0 and ours["compared"] == 2000 * 5
+    assert ours["resources"]["LUT"] > 0 and ours["longest_path_cells"] > 0
+    assert ours["latency_both_registered"] == ours["latency_cycles"] + 1
+
+
+def _training_time(record: dict) -> None:
+    for mode in record["modes"].values():
+        for b in mode["per_batch"].values():
+            assert len(b["plain_s"]) == len(b["hgq_s"]) == 5 and b["hgq_median_s"] == sorted(b["hgq_s"])[2]
+            assert b["ratio"] == b["hgq_median_s"] / b["plain_median_s"]
+            assert b["meets_target"] == (b["ratio"] <= b["target"])
+
+
+def _seeded(record: dict) -> None:
+    assert record["trainings"] == 2 * 3 and not record["missing"] and not record["failed"]
+    mlp = record["architectures"]["mlp"]
+    assert set(mlp["uniform"]) == {"uniform-sat-4b"} and mlp["headline_config"] == "uniform-sat-4b"
+    for c in mlp["uniform"].values():
+        ratios = [m["ratio"] for m in c["per_seed"].values() if m["ratio"] is not None]
+        assert c["seeds_matched"] == len(ratios) == c["ratio"]["n"]
+        if len(ratios) >= 2:
+            mean = sum(ratios) / len(ratios)
+            assert c["ratio"]["mean"] == pytest.approx(mean, rel=0, abs=1e-12)
+
+
+#: each study's command at its smallest size, and what its record must show (QKeras needs minutes of
+#: Yosys on two jet taggers: it is run by hand)
+SMOKE = {"ptq": (["--smoke", "--models", "mlp", "--calib", "64", "--mixed-samples", "32"], _ptq),
+         "multiplier_free": (["--mode", "smoke"], _multiplier_free),
+         "rtl": (["--models", "small", "--no-da4ml"], _rtl),
+         "emulator_cpp": (["--quick"], lambda record: None),
+         "training_time": (["--n-train", "256", "--rounds", "5", "--no-hgq2"], _training_time),
+         "seeded": (["--preset", "smoke"], _seeded)}
 
 
 @pytest.mark.slow   # minutes each: training, Yosys, g++
 @pytest.mark.parametrize("name", SMOKE)
 def test_every_study_runs_stores_and_renders_at_its_smallest(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)           # the studies' default work folders are under build/
-    got = CliRunner().invoke(bench, ["run", name, *SMOKE[name], "--out", str(tmp_path / "out")])
+    options, check = SMOKE[name]
+    got = CliRunner().invoke(bench, ["run", name, *options, "--out", str(tmp_path / "out")])
     assert got.exit_code == 0, got.output
     saved = store.load(tmp_path / "out" / "results.json")
     assert list(saved["studies"]) == [name] and studies.problems(saved) == []
+    check(saved["studies"][name])
     md = (tmp_path / "out" / "BENCHMARKS.md").read_text()
     assert md == render.render(saved, store.Destination.at(tmp_path / "out")) and "\n## " in md
     if name == "seeded":   # a rerun trains nothing
         before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")}
-        assert CliRunner().invoke(bench, ["run", name, *SMOKE[name], "--out", str(tmp_path / "out")]).exit_code == 0
+        assert CliRunner().invoke(bench, ["run", name, *options, "--out", str(tmp_path / "out")]).exit_code == 0
         assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")} == before

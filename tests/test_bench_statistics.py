@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import studies
 from bench.common import pareto, store
 from bench.common.fmt import fmt_stat
 from bench.common.models import Architecture
@@ -153,6 +154,32 @@ def test_a_study_stopped_part_way_summarises_whole_configurations_only(tmp_path)
     assert s["trainings"] == 7 and s["trainings_planned"] == 15 and len(s["missing"]) == 8
     assert s["training_seconds"] == {"sum": 420.0, "timed": 7}
     assert not any(p.name.startswith(".") for p in (tmp_path / "runs").iterdir())   # nothing was started
+    # the page says how far it got, and its headline is provisional
+    page = studies.Page({}, tmp_path, tmp_path)
+    text = studies.section("seeded_full").render(seeded.record(s, "full", 5.0), page)
+    assert text.startswith("## Resource study over seeds, full recipe (in progress: 7 of 15 trainings finished)")
+    assert "mlp/uniform-sat-4b (seeds 1)" in text and "Not started: mlp/uniform-8b, mlp/uniform-4b." in text
+    assert "**missed so far**" in text and "uniform-sat-4b |" not in text
+    assert "0.1 h of one-core worker time" in text
+
+
+def test_the_full_study_command_stores_how_far_it_got_without_training(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bench.cli import bench
+    from bench.studies.seeded_full import run as seeded_full
+
+    for seed in (0, 1, 2):
+        _finish(tmp_path, "hgq", seed, [(0.80, 100), (0.90, 400)])
+        _finish(tmp_path, "uniform-sat-8b", seed, [(0.85, 1000 + seed)])
+    monkeypatch.setattr(seeded, "preset", lambda mode: (CFG, lambda: None))
+    monkeypatch.setattr(seeded_full, "FOLDER", tmp_path)
+    got = CliRunner().invoke(bench, ["run", "seeded_full", "--summarise-only", "--out", str(tmp_path / "out")])
+    assert got.exit_code == 0, got.output
+    record = store.load(tmp_path / "out" / "results.json")["studies"]["seeded_full"]
+    assert record["preset"] == "full" and record["trainings"] == 6 and record["trainings_planned"] == 15
+    assert set(record["architectures"]["mlp"]["uniform"]) == {"uniform-sat-8b"}
+    assert f"stored studies.seeded_full in {tmp_path / 'out' / 'results.json'}" in got.output
 
 
 def test_the_committed_full_seeded_record_is_the_summary_of_its_committed_runs():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 from hgq_fpga.app.report.log_axis import log_scale  # noqa: F401 - the log axis of every bench figure
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """``matplotlib.pyplot`` on the Agg backend (files only)."""
     import matplotlib
 

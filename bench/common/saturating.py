@@ -16,7 +16,7 @@ coarsen while the model trains:
   ``[0, 2^(B-f) - 2^-f]`` (unsigned) for the rest of training. Weights (kernel, bias) keep
   following their largest value each epoch, as QKeras's power-of-two auto scale does, and saturate
   at the matching signed bounds; at the end the float weights are clipped to those bounds, so the
-  calibrated (deployed) weights are the ones trained.
+  calibrated weights are the ones trained.
 """
 
 from __future__ import annotations

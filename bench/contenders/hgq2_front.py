@@ -12,7 +12,7 @@ architecture (:func:`to_ours`):
 * every activation keeps HGQ2's fractional bits; an activation HGQ2 prunes (``relu(i + f) = 0``)
   is pruned here too;
 * then it is calibrated like our own checkpoints (integer bits from the calibration images), which
-  gives its exact EBOPs by ``docs/method.md`` §3, and its deployed accuracy.
+  gives its exact EBOPs by ``docs/method.md`` §3, and its accuracy as calibrated.
 
 So both fronts are counted by one definition, from the values each one trained. HGQ2's own count
 charges each weight's declared bit width and adds the bias and sign-free activation widths; its

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 HERE = Path(__file__).resolve().parent
 #: the studies of ``python -m bench suite``, in the order it runs them (the Headline's order)
@@ -55,7 +59,7 @@ def section(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}.section")
 
 
-def command(name: str):
+def command(name: str) -> click.Command | None:
     """The click command of study ``name``; None for an unknown study or one of the suite."""
     if name not in names() or name in SUITE:
         return None

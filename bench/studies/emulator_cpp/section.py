@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench.studies import Page
+
 ORDER = 40
 
 LABELS = {
@@ -33,7 +35,7 @@ def problems(record: dict) -> list[str]:
     return out
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     rows = "\n".join(
         f"| {LABELS.get(name, name)} | {rate:,.0f} | {record['ratio_to_numpy'][name]:.3f} |"
         for name, rate in record["samples_per_s"].items())

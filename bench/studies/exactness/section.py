@@ -4,6 +4,7 @@ for the resource study's HGQ front models."""
 from __future__ import annotations
 
 from bench.common.fmt import fmt_int, fmt_pct, table
+from bench.studies import Page
 
 ORDER = 30
 
@@ -15,7 +16,7 @@ def headline(record: dict) -> list[tuple]:
              record["mismatches"] == 0)]
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     rows = []
     for name, models in record["architectures"].items():
         for m in models:

@@ -3,7 +3,7 @@ the adder count and Yosys LUTs (``docs/method.md`` §8; issue 17).
 
 Methods, all with the resource study's recipe (architecture, data, optimiser, beta ramp,
 :class:`~hgq_fpga.nn.callbacks.ParetoCheckpoint` on validation accuracy and training EBOPs,
-calibration, test score of the deployed model):
+calibration, test score of the calibrated model):
 
 * ``hgq``: plain HGQ (the reference);
 * ``nhot<n>`` for each ``n``: n-hot kernels, two-stage schedule (the first half of the epochs with
@@ -66,7 +66,7 @@ class MultiplierFreeConfig:
 
     ``gamma_runs``: ``(method, r)`` pairs, the methods (``"hgq"``, ``"nhot<n>"``) also trained with
     the adder cost (:mod:`hgq_fpga.nn.adder_cost`; named ``<method>+adders<r>``), ``adder_gamma =
-    r * beta`` at every epoch. ``synth``: Yosys LUTs of the matched-accuracy points.
+    r * beta`` at every epoch.
     """
 
     study: StudyConfig
@@ -76,7 +76,6 @@ class MultiplierFreeConfig:
     alpha_bits: int = 4
     finetune_epochs: int = 10
     gamma_runs: tuple[tuple[str, float], ...] = GAMMA_RUNS
-    synth: bool = True
     #: what this preset reduces against the issue's full study (rendered with the record)
     reduced: str = ""
 
@@ -318,15 +317,6 @@ def assemble(cfg: MultiplierFreeConfig, store: Store) -> dict:
             # the same at every HGQ front model's accuracy (the headline is the first)
             "comparisons": [compare(methods, len(split.x_test), p["accuracy"])
                             for p in sorted(methods["hgq"], key=lambda p: -p["accuracy"])]}
-
-
-def run(cfg: MultiplierFreeConfig, workdir: str, log=print) -> dict:
-    """Train every method, synthesise the matched points (if ``cfg.synth``), return the record."""
-    store = Store(workdir)
-    train_methods(cfg, store, log=log)
-    if cfg.synth:
-        synthesise(cfg, store, len(cfg.load_data().x_test), log=log)
-    return assemble(cfg, store)
 
 
 @click.command()

@@ -5,6 +5,7 @@ ternary and the adder cost against plain HGQ, in test accuracy, exact EBOPs, add
 from __future__ import annotations
 
 from bench.common.plots import log_scale, pyplot
+from bench.studies import Page
 
 ORDER = 41
 #: the issue's goal: an n-hot (+ HGQ) model with this many times fewer LUTs than plain HGQ
@@ -47,7 +48,7 @@ def _fronts(record: dict, key: str) -> dict[str, list[dict]]:
     return out
 
 
-def figures(record: dict, page) -> dict:
+def figures(record: dict, page: Page) -> dict:
     """``fronts.png``: test accuracy against adders and against exact EBOPs (log x), one front per
     method; the synthesised points' LUTs in a third panel."""
     plt = pyplot()
@@ -139,7 +140,7 @@ def answer(record: dict) -> str:
     return " ".join(lines)
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     comp = record["comparison"]
     cfg = record["config"]
     ds = record["dataset"]
@@ -163,13 +164,15 @@ def render(record: dict, page) -> str:
         f"binomial standard error ({comp['standard_error']:.4f}): **{comp['target_accuracy']:.4f}**. "
         "Per method, the point with the fewest adders at or above it:",
         "",
-        "| method | point | test accuracy ± s.e. | exact EBOPs | adders | Yosys LUTs | adders ÷ HGQ's | LUTs ÷ HGQ's |",
+        "| method | point | test accuracy ± s.e. | exact EBOPs | adders | Yosys LUTs | adders ÷ HGQ's "
+        "| LUTs ÷ HGQ's |",
         "|---|---|---|---|---|---|---|---|",
     ]
     n = comp["n_test"]
     for name, r in comp["methods"].items():
         if not r.get("reaches"):
-            out.append(f"| {name} | – | best {r['best_accuracy']:.4f} (does not reach) | – | – | – | – | – |")
+            out.append(f"| {name} | – | best {r['best_accuracy']:.4f} (does not reach) | – | – | – | – "
+                       "| – |")
             continue
         se = (r["accuracy"] * (1 - r["accuracy"]) / n) ** 0.5
         inv = lambda x: None if not x else 1 / x  # noqa: E731

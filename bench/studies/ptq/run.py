@@ -82,7 +82,8 @@ def recipe(kind: str, smoke: bool, epochs: dict[str, int]) -> dict:
     r = {"n_train": plan.n_train, "epochs": plan.epochs, "batch_size": study.batch_size,
          "learning_rate": study.learning_rate, "optimizer": "Adam", "source": "bench.common.presets.full"}
     if kind in epochs and epochs[kind] != plan.epochs:
-        r.update(epochs=epochs[kind], source=f"bench.common.presets.full with {epochs[kind]} epochs instead of {plan.epochs}")
+        r.update(epochs=epochs[kind],
+                 source=f"bench.common.presets.full with {epochs[kind]} epochs instead of {plan.epochs}")
     return r
 
 

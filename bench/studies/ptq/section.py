@@ -6,6 +6,7 @@ study's HGQ and uniform-QAT fronts (read from that study's record in the same st
 from __future__ import annotations
 
 from bench.common.plots import log_scale, pyplot
+from bench.studies import Page
 
 ORDER = 42
 BITS = (8, 7, 6, 5, 4)
@@ -96,7 +97,7 @@ def _figure(model: dict, fr: dict | None):
     return fig
 
 
-def figures(record: dict, page) -> dict:
+def figures(record: dict, page: Page) -> dict:
     """One figure per architecture, ``<kind>.png``."""
     return {f"{m['kind']}.png": _figure(m, fronts(page.results, m["kind"])) for m in record["models"]}
 
@@ -131,7 +132,7 @@ def _mixed_table(model: dict) -> list[str]:
     return rows
 
 
-def _architecture(model: dict, record: dict, page) -> list[str]:
+def _architecture(model: dict, record: dict, page: Page) -> list[str]:
     kind = model["kind"]
     r = model["recipe"]
     fr = fronts(page.results, kind)
@@ -160,12 +161,13 @@ def _architecture(model: dict, record: dict, page) -> list[str]:
               f"{points[0].get('test_samples', record['data']['n_test']):,} test images × 10 logits "
               "(compared with `==`).", "",
               "| target | measured | verdict |", "|---|---|---|"]
-    lines += [f"| {t['target']} | {t['measured']} | {'✅ met' if t['met'] else '❌ missed'} |" for t in targets(model)]
+    lines += [f"| {t['target']} | {t['measured']} | {'✅ met' if t['met'] else '❌ missed'} |"
+              for t in targets(model)]
     lines += ["", f"![PTQ beside the HGQ and uniform-QAT fronts, {kind}]({page.link(f'{kind}.png')})", ""]
     return lines
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     """The BENCHMARKS.md section of the PTQ study, with one plot per architecture."""
     d = record["data"]
     lines = ["## Post-training quantization of float models (EasyQuant scale search)", "",

@@ -5,6 +5,8 @@ Written by ``python -m bench run qkeras``.
 
 from __future__ import annotations
 
+from bench.studies import Page
+
 ORDER = 60
 
 
@@ -17,7 +19,7 @@ def _rtl(row: dict, key: str) -> str:
     return f"{rtl[key]:,}"
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     q, h, d = record["qkeras"], record["hgq"], record["data"]
     mism = sum(q["mismatches"].values())
     lines = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bench.common import pareto
 from bench.common.fmt import fmt_int, fmt_pct, fmt_ratio, table
 from bench.common.plots import log_scale, pyplot
+from bench.studies import Page
 
 ORDER = 10
 
@@ -104,7 +105,7 @@ def _warmup(plan: dict) -> str:
     return f"beta = 0 for the first {w} epoch(s), then " if w else ""
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     ds, cfg = record["dataset"], record["config"]
     parts = ["## Resource study: accuracy against EBOPs", METHOD,
              f"Data: {ds['name']}, {fmt_int(ds['n_train'])} training images available, "
@@ -175,7 +176,7 @@ def _figure(name: str, arch: dict):
     return fig
 
 
-def figures(record: dict, page) -> dict:
+def figures(record: dict, page: Page) -> dict:
     """One figure per architecture, ``<name>.png``."""
     return {f"{name}.png": _figure(name, arch) for name, arch in record["architectures"].items()}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.common.plots import pyplot
+from bench.studies import Page
 
 ORDER = 43
 #: targets of the issue
@@ -41,7 +42,7 @@ def fit_lut_per_ebop(rows: list[dict]) -> dict:
             "n": len(rows)}
 
 
-def figures(record: dict, page) -> dict:
+def figures(record: dict, page: Page) -> dict:
     """``lut_vs_ebops.png``: our LUTs (and da4ml's) against EBOPs, with the least-squares fit."""
     plt = pyplot()
     models = record["models"]
@@ -102,14 +103,15 @@ def _loads(models: dict) -> str:
     return "; ".join(out)
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     models = record["models"]
     s = record["settings"]
+    levels = ", ".join(sorted({str(r["ours"]["levels_per_stage"]) for r in models.values()}))
     lines = ["## RTL backend: Yosys LUTs and latency, against da4ml", "",
              f"`python -m bench run rtl` ({record['tools']['yosys']}; {record['tools']['verilator']}; "
              f"{record['tools']['da4ml']} in its own venv). Both designs are synthesized by the same script: "
-             f"`{s['yosys']}`. Our RTL at {s['clock_ns']:g} ns ({', '.join(sorted({str(r['ours']['levels_per_stage']) for r in models.values()}))} "
-             f"adder levels per stage, outputs registered, inputs not); da4ml with `latency_cutoff={s['da4ml_latency_cutoff']:g}` "
+             f"`{s['yosys']}`. Our RTL at {s['clock_ns']:g} ns ({levels} adder levels per stage, outputs "
+             f"registered, inputs not); da4ml with `latency_cutoff={s['da4ml_latency_cutoff']:g}` "
              f"(its own delay units), registering its inputs and outputs. Latency is in clock cycles; "
              f"ours in brackets with both ports registered as da4ml does. The longest path counts cells "
              f"between registers (Yosys `ltp -noff`), the nearest to a timing figure without Vivado. "
@@ -140,7 +142,8 @@ def render(record: dict, page) -> str:
               f"through the origin; R² {fit['r2']:.3f}); the per-model ratio ranges from {fit['min_ratio']:.2f} "
               f"to {fit['max_ratio']:.2f}. The HGQ paper's rule is ratio 1 (after Vivado place and route, "
               "for hls4ml's HLS)." if fit["r2"] is not None else
-              f"One model: LUT + {DSP_LUTS}·DSP = {fit['a']:.2f} × EBOPs.", "", f"![LUTs against EBOPs]({page.link(PLOT)})"]
+              f"One model: LUT + {DSP_LUTS}·DSP = {fit['a']:.2f} × EBOPs.", "",
+              f"![LUTs against EBOPs]({page.link(PLOT)})"]
     speed = {n: r["speed"] for n, r in models.items() if r.get("speed")}
     for name, sp in speed.items():
         ours = models[name]["ours"]

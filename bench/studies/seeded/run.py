@@ -269,7 +269,8 @@ def sweep_options(command: Callable) -> Callable:
                    click.option("--summarise-only", is_flag=True,
                                 help="train nothing: summarise the finished runs (a study stopped part way)"),
                    click.option("--workers", type=int, default=None, help="local worker processes (default: cores)"),
-                   click.option("--scheduler", default=None, help="existing Dask scheduler (default: a local cluster)")):
+                   click.option("--scheduler", default=None,
+                                help="existing Dask scheduler (default: a local cluster)")):
         command = option(command)
     return command
 

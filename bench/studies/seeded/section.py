@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from bench.common.fmt import fmt_stat
 from bench.common.plots import log_scale, pyplot
+from bench.studies import Page
 
 ORDER = 44
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     cfg = record["config"]
     lines = ["## Resource study over seeds (sweep engine)", "",
              f"Preset `{record['preset']}`, {len(cfg['seeds'])} seeds ({', '.join(map(str, cfg['seeds']))}), "
@@ -25,7 +26,7 @@ def render(record: dict, page) -> str:
     return "\n".join(lines)
 
 
-def body(record: dict, page, provisional: bool = False) -> list[str]:
+def body(record: dict, page: Page, provisional: bool = False) -> list[str]:
     """The tables, verdicts and plots of a seeded record; ``provisional``: the record is part way,
     so the headline is among the configurations finished so far."""
     lines = ["Models are chosen and matched on the validation set only; test accuracies are reported. "
@@ -60,7 +61,7 @@ def body(record: dict, page, provisional: bool = False) -> list[str]:
     return lines
 
 
-def _hgq2_lines(arch: str, a: dict, page) -> list[str]:
+def _hgq2_lines(arch: str, a: dict, page: Page) -> list[str]:
     """The HGQ2 table (both starts), the verdict and the plot of both fronts, where HGQ2 ran."""
     hgq2 = a.get("hgq2") or {}
     if not hgq2:
@@ -118,7 +119,7 @@ def _figure(a: dict):
     return fig
 
 
-def figures(record: dict, page) -> dict:
+def figures(record: dict, page: Page) -> dict:
     """``<arch>_hgq2.png`` for every architecture where HGQ2 ran."""
     return {f"{arch}_hgq2.png": _figure(a) for arch, a in record["architectures"].items()
             if a["hgq_fronts"] and a.get("hgq2")}

@@ -32,7 +32,7 @@ def mean_se(values: Sequence[float]) -> dict:
 
 
 def _val_points(points: list[dict]) -> list[dict]:
-    """The points with the calibrated validation accuracy as ``accuracy`` (for :mod:`bench.pareto`)."""
+    """The points with the calibrated validation accuracy as ``accuracy`` (for :mod:`bench.common.pareto`)."""
     return [{**p, "test_accuracy": p["accuracy"], "accuracy": p["calibrated_val_accuracy"]} for p in points]
 
 

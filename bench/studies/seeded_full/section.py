@@ -10,6 +10,7 @@ study is complete.
 
 from __future__ import annotations
 
+from bench.studies import Page
 from bench.studies.seeded import section as seeded
 from bench.studies.seeded.section import figures  # noqa: F401 - the same figure, of this record
 
@@ -21,7 +22,7 @@ def complete(record: dict) -> bool:
     return not record.get("missing") and not record.get("failed")
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     cfg = record["config"]
     done, planned = record["trainings"], record["trainings_planned"]
     hours = record["training_seconds"]["sum"] / 3600

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.common.fmt import fmt_num, table, verdict
 from bench.common.store import flatten
+from bench.studies import Page
 
 ORDER = 20
 
@@ -19,7 +20,7 @@ def headline(record: dict) -> list[tuple]:
             for t in record["targets"]]
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     parts = ["## Speed", "Each benchmark is a `run(quick)` function (`bench/studies/speed/run.py` names "
              "them); all timings are from this run on the machine above, and each comparison is a ratio of "
              "two timings taken in the same process."]

@@ -237,7 +237,8 @@ def record(**kwargs) -> dict:
     modes = {("xla" if jit else "graph"): run(jit=jit, **kwargs) for jit in (False, True)}
     return {"modes": modes, "load_before": list(load_before), "load_after": list(os.getloadavg()),
             "cores": os.cpu_count(), "seconds": round(time.perf_counter() - t0, 1),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "targets": {str(b): t for b, t in TARGETS.items()}}
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "targets": {str(b): t for b, t in TARGETS.items()}}
 
 
 @click.command()

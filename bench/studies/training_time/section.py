@@ -9,6 +9,8 @@ times at every batch (:func:`problems`).
 
 from __future__ import annotations
 
+from bench.studies import Page
+
 ORDER = 46
 
 
@@ -33,7 +35,7 @@ def _hgq2_line(record: dict) -> list[str]:
     return []
 
 
-def render(record: dict, page) -> str:
+def render(record: dict, page: Page) -> str:
     first = next(iter(record["modes"].values()))
     with_hgq2 = any("hgq2_median_s" in b for r in record["modes"].values() for b in r["per_batch"].values())
     who, order = ("plain Keras and HGQ2", "A B C, C B A") if with_hgq2 else ("plain Keras", "A B, B A")
