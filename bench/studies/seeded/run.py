@@ -1,9 +1,9 @@
 """The resource study over several seeds, on the sweep engine (:mod:`hgq_fpga.app.sweep`).
 
-Every training of the resource study (:mod:`bench.common.training`: one HGQ ramp, one model per uniform width and
-style) is repeated for each seed, each as one Dask task that publishes its own folder
-``runs/NAME/`` (atomically, resumable: a rerun skips finished trainings). The summary then reads
-all folders:
+Every training of the resource study (:mod:`bench.common.training`: one HGQ ramp, one model per
+uniform width and style) is repeated for each seed, each as one Dask task that publishes its own
+folder ``runs/NAME/`` (atomically, resumable: a rerun skips finished trainings). The summary then
+reads all folders:
 
 * **uniform configurations** (style and width): mean and standard deviation over seeds of the
   test accuracy, validation accuracy and exact EBOPs;
@@ -16,8 +16,8 @@ all folders:
   uniform model's validation accuracy; reported as mean +- standard error over the seeds that
   match (and how many did). The headline configuration is the one with the best mean validation
   accuracy. Selection uses validation data only; test accuracies are reported, never used;
-* **HGQ2** (PyPI ``hgq2==0.2.0`` in its own venv, :mod:`bench.contenders.hgq2_front`), trained on the same
-  recipe from each of its starts (``hgq2_inits``: its default and a fair one) and recounted with
+* **HGQ2** (PyPI ``hgq2==0.2.0`` in its own venv, :mod:`bench.contenders.hgq2_front`), trained on the
+  same recipe from each of its starts (``hgq2_inits``: its default and a fair one) and recounted with
   our EBOPs: per seed its front, and the ratio HGQ2 EBOPs / ours at the accuracy of HGQ2's most
   accurate front model (validation, same seed), mean +- standard error over seeds; also the same
   ratio at the accuracy of our most accurate front model (``ratio_at_ours_best``). The start with
