@@ -63,15 +63,16 @@ FASHION := /usr/share/datasets/fashion-mnist
 bench: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
 	  { echo "Error: make bench needs Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2; exit 2; }
-	$(PY) -m bench $(if $(QUICK),--quick,)
+	$(PY) -m bench suite $(if $(QUICK),--quick,)
 
 # The resource study over 3 seeds on the sweep engine (Dask, one worker per core), resumable:
-# `make bench-seeds` or `make bench-seeds QUICK=1`; results in bench/seeded_full/ (full: its finished runs are
-# committed, so later sittings resume) or build/bench_seeds/ (quick), each with seeded_study.json.
+# `make bench-seeds` (full: its finished runs are committed in bench/studies/seeded_full/runs/, so later
+# sittings resume; stored in bench/results.json) or `make bench-seeds QUICK=1` (runs, results.json and
+# BENCHMARKS.md in build/bench_seeds/).
 bench-seeds: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
 	  { echo "Error: make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
-	$(PY) -m bench.seeded_study $(if $(QUICK),--quick,)
+	$(PY) -m bench run $(if $(QUICK),seeded --preset quick --out build/bench_seeds,seeded_full)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -1,14 +1,9 @@
-"""The hgq_fpga benchmark suite: ``python -m bench [--quick]`` (``make bench [QUICK=1]``).
+"""The hgq_fpga benchmarks (bench/README.md): ``python -m bench suite [--quick]`` (``make bench``),
+``python -m bench run NAME``, ``python -m bench render``.
 
-Modules, one job each:
-
-* :mod:`bench.data` - Fashion-MNIST from Debian's ``dataset-fashion-mnist`` (or tiny synthetic data);
-* :mod:`bench.models`, :mod:`bench.uniform` - the MLP and CNN, as HGQ or uniform-width models;
-* :mod:`bench.resource_study` - accuracy against exact EBOPs, HGQ against uniform widths;
-* :mod:`bench.pareto` - Pareto fronts and the EBOPs ratio at matched accuracy;
-* :mod:`bench.exactness` - Keras = emulator = C simulation on the whole test set;
-* :mod:`bench.speed` - runs ``bench_training``, ``bench_emulator``, ``bench_csim`` and checks targets;
-* :mod:`bench.machine` - what the run ran on;
-* :mod:`bench.results`, :mod:`bench.plots`, :mod:`bench.report` - results.json, PNGs, BENCHMARKS.md;
-* :mod:`bench.config`, :mod:`bench.suite` - the full / quick / smoke sizes and the driver.
+* :mod:`bench.studies` - one package per study: its run, its BENCHMARKS.md section, its figures;
+* :mod:`bench.common` - what studies share (data, models, training, statistics, the store, figures);
+* :mod:`bench.contenders` - the peer tools compared against (HGQ2, da4ml, QKeras), in their own venvs;
+* :mod:`bench.render` - BENCHMARKS.md from bench/results.json, the one store of every number;
+* :mod:`bench.suite`, :mod:`bench.cli` - the suite's run and the commands.
 """

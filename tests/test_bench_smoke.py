@@ -1,10 +1,6 @@
-"""Smoke test of the benchmark suite (``python -m bench``), so that it cannot rot.
-
-The whole suite runs once on tiny synthetic images with tiny models and one epoch (the speed
-benchmarks are replaced by stand-ins: one that works, one without ``run``, one that fails), then the
-record and the rendered document are checked: results.json is well formed and every number in
-BENCHMARKS.md is the one in results.json.
-"""
+"""Smoke runs of the benchmarks, so that they cannot rot: the suite on tiny synthetic images (its
+speed benchmarks replaced by stand-ins), stored and rendered; the command line's error lines; the
+baselines' width rules; and, marked slow, every other study's command at its smallest size."""
 
 from __future__ import annotations
 
@@ -14,16 +10,19 @@ import types
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from bench import config, data, pareto, report, results
+from bench import render, studies
+from bench.cli import Output, bench, needs_dataset
+from bench.common import data, presets, store
 from bench.suite import run_suite
 
-STUB_RESULT = {"samples_per_s": 123456.0, "target": 200000, "meets_target": False, "batch": 10}
+STUB = {"samples_per_s": 123456.0, "target": 200000, "meets_target": False, "batch": 10}
 
 
 def _importer(name: str):
     if name == "stub.ok":
-        return types.SimpleNamespace(run=lambda quick: dict(STUB_RESULT, quick=quick))
+        return types.SimpleNamespace(run=lambda quick: dict(STUB, quick=quick))
     if name == "stub.norun":
         return types.SimpleNamespace()
     if name == "stub.fail":
@@ -36,121 +35,83 @@ def _importer(name: str):
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    record = run_suite(config.smoke(), out / "results.json", out / "BENCHMARKS.md", out, "smoke",
-                       speed_modules={"emulator": "stub.ok", "training": "stub.norun", "csim": "stub.fail"},
-                       importer=_importer, log=lambda *_: None)
-    return out, record
+    cfg = presets.smoke()
+    records = run_suite(cfg, Output(out), "smoke", log=lambda *_: None, importer=_importer,
+                        speed_modules={"emulator": "stub.ok", "training": "stub.norun", "csim": "stub.fail"})
+    return out, records
 
 
-def test_results_json_well_formed(suite):
-    out, record = suite
-    saved = results.load(out / "results.json")
-    assert saved == json.loads(json.dumps(record))
-    assert results.problems(saved) == []
-    assert saved["mode"] == "smoke"
+def test_the_suite_stores_its_studies_and_renders_them(suite):
+    out, records = suite
+    saved = store.load(out / "results.json")
+    assert saved["studies"] == records and studies.problems(saved) == []
+    assert saved["suite"]["mode"] == "smoke" and saved["suite"]["command"] == "smoke"
     for key in ("cpu", "logical_cores", "ram_gib", "python", "versions", "date"):
-        assert key in saved["machine"]
-    study = saved["resource_study"]["architectures"]
-    assert set(study) == {"mlp", "cnn"}
-    for arch in study.values():
+        assert key in saved["suite"]["machine"]
+    archs = records["resource"]["architectures"]
+    assert set(archs) == {"mlp", "cnn"}
+    for arch in archs.values():
         assert arch["hgq_front"] and arch["uniform_points"]
         assert all(isinstance(p["ebops"], int) for p in arch["hgq_points"] + arch["uniform_points"])
         assert [m["label"] for m in arch["matched"]] == [p["label"] for p in arch["uniform_points"]]
-    exact = saved["exactness"]
+    exact = records["exactness"]
     assert exact["models_checked"] == 1 and exact["mismatches"] == 0
     assert all(r["samples"] == len(data.synthetic().x_test) for rs in exact["architectures"].values() for r in rs)
+    md = (out / "BENCHMARKS.md").read_text()
+    assert md == render.render(saved, store.Destination.at(out))
+    assert "> Smoke mode" in md and "![mlp: accuracy against EBOPs](resource/mlp.png)" in md
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["resource/cnn.png", "resource/mlp.png"]
 
 
-def test_speed_benchmarks_recorded_without_crashing(suite):
-    _, record = suite
-    b = record["speed"]["benchmarks"]
+def test_speed_benchmarks_are_recorded_without_crashing(suite):
+    _, records = suite
+    b = records["speed"]["benchmarks"]
     assert b["emulator"]["status"] == "ok" and b["emulator"]["result"]["quick"] is True
     assert b["training"]["status"] == "not available" and "run" in b["training"]["reason"]
     assert b["csim"]["status"] == "error" and "boom" in b["csim"]["reason"]
-    emu = [t for t in record["speed"]["targets"] if t["benchmark"] == "emulator"]
-    assert emu[0]["measured"] == STUB_RESULT["samples_per_s"] and emu[0]["meets"] is False
-
-
-def test_markdown_is_rendered_from_results(suite):
-    out, record = suite
-    md = (out / "BENCHMARKS.md").read_text()
-    assert md == report.render(record, out, out)
-    for arch in record["resource_study"]["architectures"].values():
-        for p in arch["hgq_front"] + arch["uniform_points"]:
-            assert report.fmt_int(p["ebops"]) in md and report.fmt_pct(p["accuracy"]) in md
-        assert (out / f"resource_{'mlp' if 'conv' not in arch['architecture'] else 'cnn'}.png").stat().st_size > 0
-    assert record["machine"]["cpu"] in md
-    assert "not available" in md and "boom" in md
-    assert report.fmt_num(STUB_RESULT["samples_per_s"]) in md
-    # change a number in the record: the document follows
-    tampered = json.loads(json.dumps(record))
-    tampered["exactness"]["mismatches"] = 987654
-    assert "987,654" in report.render(tampered, out, out)
+    emu = [t for t in records["speed"]["targets"] if t["benchmark"] == "emulator"]
+    assert emu[0]["measured"] == STUB["samples_per_s"] and emu[0]["meets"] is False
 
 
 def test_a_run_that_fails_late_keeps_its_finished_stages(tmp_path, monkeypatch):
     from bench import suite as suite_module
 
-    monkeypatch.setattr(suite_module.resource_study, "run", lambda *a, **k: ({"measured": 1}, {}))
+    monkeypatch.setattr(suite_module.resource, "run", lambda *a, **k: ({"measured": 1}, {}))
 
     def exactness_fails(*args, **kwargs):
         raise RuntimeError("C simulation broke")
 
     monkeypatch.setattr(suite_module.exactness, "run", exactness_fails)
     with pytest.raises(RuntimeError, match="C simulation broke"):
-        run_suite(config.smoke(), tmp_path / "results.json", tmp_path / "BENCHMARKS.md", tmp_path, "smoke",
-                  speed_modules={}, importer=_importer, log=lambda *_: None)
+        run_suite(presets.smoke(), Output(tmp_path), "smoke", speed_modules={}, importer=_importer, log=lambda *_: None)
     assert not (tmp_path / "results.json").exists()
-    assert json.loads((tmp_path / "results.partial.json").read_text())["resource_study"] == {"measured": 1}
+    assert json.loads((tmp_path / "results.partial.json").read_text())["studies"] == {"resource": {"measured": 1}}
 
 
-def test_pareto_and_matched_ratio():
-    acc = [0.80, 0.85, 0.84, 0.85, 0.70]
-    ebo = [100, 400, 200, 500, 50]
-    assert pareto.pareto_indices(acc, ebo) == [4, 0, 2, 1]
-    front = [{"accuracy": a, "ebops": e} for a, e in zip(acc, ebo)]
-    m = pareto.matched_ratio({"accuracy": 0.84, "ebops": 2000}, front)
-    assert m["match"] == 2 and m["ratio"] == 10.0
-    assert pareto.matched_ratio({"accuracy": 0.9, "ebops": 1}, front)["ratio"] is None
-    # a tolerance lets a slightly less accurate, smaller model count as the match
-    loose = pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front, tolerance=0.02)
-    assert loose["match"] == 2 and loose["ratio"] == 10.0 and loose["target_accuracy"] == 0.86
-    assert pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front)["ratio"] is None
-    with pytest.raises(ValueError, match="tolerance"):
-        pareto.matched_ratio({"accuracy": 0.86, "ebops": 1}, front, tolerance=-0.1)
-
-
-def test_within_noise_ratio_uses_one_standard_error_of_the_reference():
-    assert pareto.standard_error(0.5, 10000) == 0.005
-    arch = {"hgq_front": [{"label": "small", "accuracy": 0.494, "ebops": 100},
-                          {"label": "mid", "accuracy": 0.496, "ebops": 200},
-                          {"label": "top", "accuracy": 0.5, "ebops": 500}],
-            "headline": {"label": "uniform-8b", "target_accuracy": 0.5, "reference_ebops": 1000}}
-    noisy = report.within_noise(arch, 10000)  # tolerance 0.5 points: 49.6 % counts, 49.4 % does not
-    assert noisy["match_label"] == "mid" and noisy["ratio"] == 5.0 and noisy["tolerance"] == 0.005
-    assert report.within_noise({**arch, "headline": None}, 10000) is None
-
-
-def test_idx_reader_and_missing_dataset(tmp_path):
+def test_errors_are_one_click_line(tmp_path):
+    runner = CliRunner()
+    got = runner.invoke(bench, ["render", "--out", str(tmp_path)])
+    assert got.exit_code == 1 and got.output.splitlines()[-1].startswith(f"Error: {tmp_path}/results.json not found")
+    got = runner.invoke(bench, ["run", "resource"])
+    assert got.exit_code == 2 and got.output.splitlines()[-1] == "Error: No such command 'resource'."
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
-    path = tmp_path / "x-idx3-ubyte.gz"
-    with gzip.open(path, "wb") as fh:
+    with gzip.open(tmp_path / "x-idx3-ubyte.gz", "wb") as fh:
         fh.write(header + images.tobytes())
-    assert np.array_equal(data.read_idx(path), images)
-    with pytest.raises(data.DatasetMissingError, match="apt-get install dataset-fashion-mnist"):
-        data.fashion_mnist(directory=tmp_path)
+    assert np.array_equal(data.read_idx(tmp_path / "x-idx3-ubyte.gz"), images)
+    import click
+    with pytest.raises(click.ClickException, match="apt-get install dataset-fashion-mnist"):
+        needs_dataset(lambda: data.fashion_mnist(directory=tmp_path))
 
 
-def test_uniform_bits_sets_widths():
+def test_uniform_bits_set_widths_and_keep_the_best_validation_epoch():
     import keras
 
-    from bench.models import Architecture, build
-    from bench.uniform import record_ranges, set_uniform_bits
+    from bench.common.models import Architecture, build
+    from bench.common.uniform import KeepBestEpoch, record_ranges, set_uniform_bits
 
     model = build(Architecture("t", "mlp", hidden=(4,)), (3, 3, 1), "uniform")
-    x = np.random.default_rng(0).random((32, 3, 3, 1)).astype(np.float32)
-    record_ranges(model, x)
+    record_ranges(model, np.random.default_rng(0).random((32, 3, 3, 1)).astype(np.float32))
     set_uniform_bits(model, 5)
     dense = model.layers[3]
     assert not dense.kq.f.trainable
@@ -160,13 +121,6 @@ def test_uniform_bits_sets_widths():
     inp = model.layers[1].oq  # input pixels are not negative: no sign bit
     peak = float(keras.ops.convert_to_numpy(inp.vmax).max())
     assert np.floor(np.log2(peak)) + 1 + float(keras.ops.convert_to_numpy(inp.f).ravel()[0]) == 5
-
-
-def test_uniform_baseline_keeps_its_best_validation_epoch():
-    import keras
-
-    from bench.uniform import KeepBestEpoch
-
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     keep = KeepBestEpoch()
     keep.set_model(model)
@@ -183,25 +137,111 @@ def test_uniform_baseline_keeps_its_best_validation_epoch():
         keep.on_epoch_end(3, {"accuracy": 0.9})
 
 
-def test_plan_beta_schedule_with_warmup():
-    from bench.models import MLP
-    from bench.resource_study import Plan
+def test_saturating_quantizer_clips_in_training_and_the_beta_ramp_waits():
+    import keras
 
+    from bench.common.models import MLP
+    from bench.common.saturating import SaturatingQuantizer
+    from bench.common.training import Plan
+
+    q = SaturatingQuantizer(kind="activation", granularity="per_tensor", round_mode="RND", f_init=2.0)
+    q.build((3,))
+    assert q.set_bounds(4, signed=True) == (-2.0, 1.75)
+    xq, _ = q.fake_quantize(keras.ops.convert_to_tensor(np.array([[-9.0, 0.3, 5.0]], np.float32)), training=True)
+    assert np.array_equal(keras.ops.convert_to_numpy(xq), np.array([[-2.0, 0.25, 1.75]], np.float32))
     sched = Plan(MLP, epochs=5, beta_start=1e-8, beta_stop=1e-6, warmup_epochs=2).beta_scheduler().schedule
     assert [sched(e) for e in range(2)] == [0.0, 0.0]
     assert sched(2) == pytest.approx(1e-8) and sched(3) == pytest.approx(1e-7) and sched(4) == pytest.approx(1e-6)
-    plain = Plan(MLP, epochs=3, beta_start=1e-8, beta_stop=1e-6).beta_scheduler().schedule
-    assert plain(0) == pytest.approx(1e-8) and plain(2) == pytest.approx(1e-6)
     with pytest.raises(ValueError):
         Plan(MLP, epochs=3, beta_start=1e-8, beta_stop=1e-6, warmup_epochs=3)
 
 
-def test_emulator_against_hls4ml_ratio():
-    from bench.speed import cross_targets
-    benchmarks = {"emulator": {"result": {"samples_per_s": 600_000.0}},
-                  "csim": {"result": {"models": {"mlp_64_32_32_10": {"hls4ml": {"predict_per_s": 12_000.0}}}}}}
-    (row,) = cross_targets(benchmarks)
-    assert row["measured"] == 50.0 and row["meets"] is True
-    benchmarks["emulator"]["result"]["samples_per_s"] = 60_000.0
-    assert cross_targets(benchmarks)[0]["meets"] is False
-    assert cross_targets({"emulator": {"status": "error"}}) == []
+def test_synthetic_jets_are_on_the_input_grid_and_learnable():
+    from bench.studies.qkeras.run import INPUT_F, make_data
+
+    jets = make_data(600, 200, 200, seed=3)
+    x, y = jets["x_train"], jets["y_train"]
+    assert x.shape == (600, 16) and x.dtype == np.float32 and set(np.unique(y)) == set(range(5))
+    scaled = x.astype(np.float64) * 2.0 ** INPUT_F
+    assert np.array_equal(scaled, np.round(scaled)) and np.abs(x).max() < 32     # ap_fixed<16,6>
+    again = make_data(600, 200, 200, seed=3)
+    assert all(np.array_equal(jets[k], again[k]) for k in jets)
+    # class structure: nearest class mean (from training data) beats chance on validation by far
+    means = np.stack([x[y == c].mean(0) for c in range(5)])
+    pred = np.argmin(((jets["x_val"][:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(pred == jets["y_val"]) > 0.4
+
+
+def _ptq(record: dict) -> None:
+    [mlp] = record["models"]
+    assert {(p["search"], p["bits"]) for p in mlp["points"]} == {
+        ("minmax", 8), ("easyquant", 8), ("minmax", 6), ("easyquant", 6), ("easyquant+mixed", None)}
+    assert all(p["mismatches"] == 0 for p in mlp["points"])          # Keras = emulator on every point
+    [mixed] = [p for p in mlp["points"] if p["bits"] is None]
+    eq6 = next(p for p in mlp["points"] if p["search"] == "easyquant" and p["bits"] == 6)
+    assert mixed["budget"] == eq6["ebops"] and mixed["ebops"] <= mixed["budget"]
+
+
+def _multiplier_free(record: dict) -> None:
+    assert set(record["methods"]) == {"hgq", "nhot2", "nhot2+adders10", "ternary4-post", "ternary4-ft"}
+    for method in record["methods"].values():
+        assert method["points"] and all(isinstance(p["adders"], int) and isinstance(p["ebops"], int)
+                                        for p in method["points"])
+    assert record["config"]["gamma_runs"] == [["nhot2", 10.0]]
+    ref = record["comparison"]["methods"]["hgq"]
+    assert isinstance(ref["luts"], int) and ref["luts"] > 0 and ref["lut_ratio_vs_hgq"] == 1.0
+
+
+def _rtl(record: dict) -> None:
+    ours = record["models"]["small"]["ours"]
+    assert ours["mismatches"] == 0 and ours["compared"] == 2000 * 5
+    assert ours["resources"]["LUT"] > 0 and ours["longest_path_cells"] > 0
+    assert ours["latency_both_registered"] == ours["latency_cycles"] + 1
+
+
+def _training_time(record: dict) -> None:
+    for mode in record["modes"].values():
+        for b in mode["per_batch"].values():
+            assert len(b["plain_s"]) == len(b["hgq_s"]) == 5 and b["hgq_median_s"] == sorted(b["hgq_s"])[2]
+            assert b["ratio"] == b["hgq_median_s"] / b["plain_median_s"]
+            assert b["meets_target"] == (b["ratio"] <= b["target"])
+
+
+def _seeded(record: dict) -> None:
+    assert record["trainings"] == 2 * 3 and not record["missing"] and not record["failed"]
+    mlp = record["architectures"]["mlp"]
+    assert set(mlp["uniform"]) == {"uniform-sat-4b"} and mlp["headline_config"] == "uniform-sat-4b"
+    for c in mlp["uniform"].values():
+        ratios = [m["ratio"] for m in c["per_seed"].values() if m["ratio"] is not None]
+        assert c["seeds_matched"] == len(ratios) == c["ratio"]["n"]
+        if len(ratios) >= 2:
+            mean = sum(ratios) / len(ratios)
+            assert c["ratio"]["mean"] == pytest.approx(mean, rel=0, abs=1e-12)
+
+
+#: each study's command at its smallest size, and what its record must show (QKeras needs minutes of
+#: Yosys on two jet taggers: it is run by hand)
+SMOKE = {"ptq": (["--smoke", "--models", "mlp", "--calib", "64", "--mixed-samples", "32"], _ptq),
+         "multiplier_free": (["--mode", "smoke"], _multiplier_free),
+         "rtl": (["--models", "small", "--no-da4ml"], _rtl),
+         "emulator_cpp": (["--quick"], lambda record: None),
+         "training_time": (["--n-train", "256", "--rounds", "5", "--no-hgq2"], _training_time),
+         "seeded": (["--preset", "smoke"], _seeded)}
+
+
+@pytest.mark.slow   # minutes each: training, Yosys, g++
+@pytest.mark.parametrize("name", SMOKE)
+def test_every_study_runs_stores_and_renders_at_its_smallest(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)           # the studies' default work folders are under build/
+    options, check = SMOKE[name]
+    got = CliRunner().invoke(bench, ["run", name, *options, "--out", str(tmp_path / "out")])
+    assert got.exit_code == 0, got.output
+    saved = store.load(tmp_path / "out" / "results.json")
+    assert list(saved["studies"]) == [name] and studies.problems(saved) == []
+    check(saved["studies"][name])
+    md = (tmp_path / "out" / "BENCHMARKS.md").read_text()
+    assert md == render.render(saved, store.Destination.at(tmp_path / "out")) and "\n## " in md
+    if name == "seeded":   # a rerun trains nothing
+        before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")}
+        assert CliRunner().invoke(bench, ["run", name, *options, "--out", str(tmp_path / "out")]).exit_code == 0
+        assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")} == before

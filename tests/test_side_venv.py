@@ -1,11 +1,11 @@
-"""The benchmark-only venvs (bench/side_venv.py): several workers asking at once create one venv once."""
+"""The benchmark-only venvs (bench/common/side_venv.py): several workers asking at once create one venv once."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from bench import side_venv
+from bench.common import side_venv
 
 
 def test_concurrent_callers_create_the_venv_once(tmp_path, monkeypatch):

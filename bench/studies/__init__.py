@@ -1,82 +1,78 @@
-"""Benchmark studies beyond the main suite, each a module of this package.
+"""The studies, one package each: ``bench/studies/<name>/`` (discovered: adding one touches no shared file).
 
-A study is run by its own bench script (for example ``python -m bench.bench_rtl``), which writes a
-raw record ``bench/<KEY>_results.json``. ``python -m bench.record KEY`` copies that record into
-``bench/results.json`` under ``studies.<KEY>`` and re-renders BENCHMARKS.md, so every number in the
-document still comes from the one record.
+A study's package holds
 
-Each module here defines:
+- ``section.py``: ``ORDER`` (where its section goes in BENCHMARKS.md, smaller first) and
+  ``render(record, page) -> str`` (markdown starting with ``## ``); optionally
+  ``figures(record, page) -> {file name: matplotlib figure}``, ``problems(record) -> list[str]``
+  (what is missing or inconsistent: a record with problems is not stored) and, for the suite's
+  studies, ``headline(record) -> rows`` of the Headline table;
+- ``run.py``: the code that measures; with a click command ``main`` where the study runs on its
+  own (``python -m bench run <name>``), while the suite's studies (:data:`SUITE`) run together
+  (``python -m bench suite``);
+- its figures, drawn from its record.
 
-- ``KEY`` (str): the name under ``studies`` and of the raw file;
-- ``ORDER`` (int): where its section goes in BENCHMARKS.md (smaller first);
-- ``render(record: dict, md_dir: Path, plot_dir: Path) -> str``: the section's markdown,
-  starting with a ``## `` heading, drawing any plot into ``plot_dir``;
-- optionally ``problems(record: dict) -> list[str]``: what is missing or inconsistent.
-
-Modules are discovered, so adding a study touches no shared file.
+Its record is ``results.json["studies"][<name>]`` (:mod:`bench.common.store`).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent
+#: the studies of ``python -m bench suite``, in the order it runs them (the Headline's order)
+SUITE = ("resource", "exactness", "speed")
 
 
-def modules() -> dict[str, ModuleType]:
-    """Every study module, by ``KEY``, in ``ORDER``."""
-    found = []
-    for info in pkgutil.iter_modules([str(HERE)]):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for attr in ("KEY", "ORDER", "render"):
-            if not hasattr(module, attr):
-                raise AttributeError(f"bench study module {module.__name__} has no {attr!r} (see bench/studies)")
-        found.append(module)
-    found.sort(key=lambda m: (m.ORDER, m.KEY))
-    by_key: dict[str, ModuleType] = {}
-    for module in found:
-        if module.KEY in by_key:
-            raise ValueError(f"two bench study modules use KEY {module.KEY!r}")
-        by_key[module.KEY] = module
-    return by_key
+@dataclass(frozen=True)
+class Page:
+    """What a section renderer sees besides its own record: the whole store (a section may draw on
+    another study's record), its figure folder and the folder of BENCHMARKS.md."""
+
+    results: dict
+    folder: Path
+    md_dir: Path
+
+    def link(self, name: str) -> str:
+        """The markdown path of figure ``name``, relative to BENCHMARKS.md."""
+        return Path(os.path.relpath(self.folder / name, self.md_dir)).as_posix()
 
 
-def raw_path(key: str) -> Path:
-    """Where a study's bench script writes its raw record."""
-    return BENCH / f"{key}_results.json"
+@cache
+def names() -> tuple[str, ...]:
+    """Every study, in ``ORDER``."""
+    found = [p.name for p in HERE.iterdir() if (p / "section.py").is_file()]
+    return tuple(sorted(found, key=lambda name: (section(name).ORDER, name)))
 
 
-def render_all(studies: dict, md_dir: Path, plot_dir: Path) -> list[str]:
-    """The sections of every recorded study, in ``ORDER``; a record without a module is an error."""
-    known = modules()
-    unknown = sorted(set(studies) - set(known))
-    if unknown:
-        raise KeyError(f"results.json has studies without a module in bench/studies: {', '.join(unknown)}")
-    return [module.render(studies[key], md_dir, plot_dir) for key, module in known.items() if key in studies]
+def section(name: str) -> ModuleType:
+    """The ``section`` module of study ``name``."""
+    return importlib.import_module(f"{__name__}.{name}.section")
 
 
-def problems(studies: dict) -> list[str]:
-    """Problems of every recorded study, prefixed with ``studies.<KEY>``."""
-    known = modules()
+def command(name: str) -> click.Command | None:
+    """The click command of study ``name``; None for an unknown study or one of the suite."""
+    if name not in names() or name in SUITE:
+        return None
+    return importlib.import_module(f"{__name__}.{name}.run").main
+
+
+def problems(store: dict) -> list[str]:
+    """What is wrong with the store's records, each line prefixed with ``studies.<name>``."""
     out = []
-    for key, record in studies.items():
-        if key not in known:
-            out.append(f"studies.{key}: no module in bench/studies")
-        elif hasattr(known[key], "problems"):
-            out.extend(f"studies.{key}: {p}" for p in known[key].problems(record))
+    for name, record in store.get("studies", {}).items():
+        if name not in names():
+            out.append(f"studies.{name}: no study bench/studies/{name}")
+            continue
+        check = getattr(section(name), "problems", lambda record: [])
+        out.extend(f"studies.{name}: {p}" for p in check(record))
     return out
-
-
-def context(machine: dict | None) -> str:
-    """One line saying when and on what a study ran (from :func:`bench.machine.describe`)."""
-    if not machine:
-        return "Machine not recorded."
-    load = machine.get("load_average_at_start")
-    return (f"Ran {machine.get('date')} on {machine.get('cpu')} ({machine.get('usable_cores')} usable cores"
-            + (f", load average {load[0]} at start" if load else "") + ").")

@@ -1,0 +1,365 @@
+"""RTL backend study (not run in CI): Yosys LUT/FF/CARRY, latency, RTL-simulation mismatches and
+Yosys time of our Verilog, against da4ml 0.6.0 on the same integer weights; write and
+Verilator-compile time, and Verilator predict throughput against the HLS C simulation.
+
+    python -m bench run rtl [--models demo,small,jet,fmnist] [--work build/bench_rtl]
+    python -m bench run rtl --collect              # store the per-model results measured so far
+    python -m bench run rtl --time-demo --models '' # time a whole `make demo` run (idle machine!)
+
+Models: ``demo`` (the chosen checkpoint of ``make demo``, read from ``--demo DIR``, trained by
+running the demo when that folder is missing); ``small`` (16-16-5) and ``jet`` (16-64-32-32-5):
+HGQ-like MLPs with random integer weights (5-bit, 30 % pruned, per-layer 8-bit RND/SAT ReLU
+activations; no accuracy, there is no data); ``fmnist``: the Pareto front of a 784-64-32-32-10
+HGQ MLP trained here on a Fashion-MNIST subset (``--fmnist-train`` images, ``--fmnist-epochs``;
+the resource study keeps points, not models), of which the ``--fmnist-points`` smallest are
+synthesized.
+
+da4ml (:mod:`bench.contenders.da4ml_rtl`) runs in its own virtual environment (``--da4ml-venv``,
+created with ``python -m venv`` and ``pip install da4ml==0.6.0`` when missing); its interpreter must
+give our emulator's outputs on the test inputs (counted as ``da4ml.mismatches``), so both designs
+compute the same function. Both are synthesized by the same Yosys with the same script
+(:func:`hgq_fpga.backends.rtl.tools.yosys_commands`), and Yosys ``ltp -noff`` gives each design's
+longest register-to-register path in cells.
+
+Each model's record goes to ``WORK/<model>.<part>.json`` as it finishes (``--parts ours`` and
+``--parts da4ml``, and different models, can run in parallel processes); the end of every run
+stores all of them as the study's record. A part whose record is already there is kept, so an
+interrupted run resumes. ``--time-demo`` runs the demo (``python -m hgq_fpga.app.demo``, HLS + RTL +
+Yosys) once into a scratch folder and records its wall and CPU time and the load average
+(``WORK/demo_run.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from bench.cli import out_option
+from bench.contenders.da4ml_rtl import DA4ML, emit, ensure_da4ml
+from hgq_fpga.backends.rtl import write_project
+from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
+from hgq_fpga.backends.rtl.tools import version, yosys_commands
+from hgq_fpga.ir import FirmwareBuilder
+
+ROOT = Path(__file__).resolve().parents[3]
+#: the clock of the study (ns) and da4ml's pipelining cut-off in its own delay units
+CLOCK_NS = 5.0
+DA4ML_CUTOFF = 5.0
+#: samples simulated per model (RTL and da4ml's interpreter against our emulator)
+N_SIM = 2000
+#: predict-throughput comparison: samples per call, interleaved repeats
+N_SPEED, REPEATS = 20000, 5
+
+
+def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 0.3):
+    """An HGQ-like MLP: 8-bit inputs, ``w_bits``-bit weights (some pruned), RND/SAT 8-bit
+    activations after every hidden ReLU."""
+    rng = np.random.default_rng(seed)
+    b = FirmwareBuilder()
+    h = b.input("x", (sizes[0],), k=1, i=2, f=5)
+    for n, (a, o) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = rng.integers(-(1 << (w_bits - 1)) + 1, 1 << (w_bits - 1), (a, o))
+        w[rng.random((a, o)) < pruned] = 0
+        h = b.dense(h, w, 3, rng.integers(-8, 8, o), 2)
+        if n < len(sizes) - 2:
+            h = b.relu(b.cast(h, 1, 3, 4, "RND", "SAT"))
+    return b.build([h])
+
+
+# ----------------------------------------------------------------------------- tools
+
+def yosys(sources: str, top: str, out: Path) -> dict:
+    """Synthesize with the project's Yosys script; resources, longest path (cells) and time."""
+    stat = out / "yosys_stat.json"
+    script = yosys_commands(sources, top, "xcup", str(stat)) + "; ltp -noff"
+    t, c = time.perf_counter(), _cpu()
+    proc = subprocess.run(["yosys", "-p", script], capture_output=True, text=True, check=True)
+    seconds, cpu = time.perf_counter() - t, _cpu() - c
+    m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", proc.stdout)
+    return {"resources": parse_yosys_stat(stat), "longest_path_cells": int(m[-1]) if m else None,
+            "yosys_s": round(seconds, 2), "yosys_cpu_s": round(cpu, 2)}
+
+
+def _float_inputs(fw, n: int, seed: int = 1) -> np.ndarray:
+    """Values spread over (and beyond) the input types' ranges: saturation and wrapping occur."""
+    t = fw.inputs[0].type
+    lo, hi = (np.ldexp(b.astype(np.float64), -t.f) for b in t.bounds())
+    rng = np.random.default_rng(seed)
+    return lo + (hi - lo) * rng.uniform(-0.1, 1.1, (n, *fw.inputs[0].shape))
+
+
+# ----------------------------------------------------------------------------- da4ml
+
+def da4ml_row(fw, x: np.ndarray, python: Path, out: Path) -> dict:
+    """da4ml's design of ``fw`` synthesized, and its interpreter's mismatches against our emulator."""
+    meta, theirs, emit_s = emit(fw, x, python, out, DA4ML_CUTOFF)
+    ours = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    row = yosys(" ".join(meta["sources"]), meta["top"], out / "da4ml")
+    row.update(latency_cycles=meta["latency_cycles"], pipeline_stages=meta["pipeline_stages"],
+               latency_cutoff=meta["latency_cutoff"], emit_s=round(emit_s, 2),
+               mismatches=int(np.sum(theirs != ours)), compared=int(ours.size))
+    return row
+
+
+# ----------------------------------------------------------------------------- ours
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (wall time is misleading on a shared machine)."""
+    import resource
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict, object]:
+    """Write, cold-compile (empty cache ``cache``), simulate and synthesize our RTL of ``fw``."""
+    t, c = time.perf_counter(), _cpu()
+    prj = write_project(fw, out / "rtl", clock_period=CLOCK_NS, replace=True, cache_dir=cache, **options)
+    t_write, c_write = time.perf_counter() - t, _cpu() - c
+    t, c = time.perf_counter(), _cpu()
+    prj.compile()
+    t_compile, c_compile = time.perf_counter() - t, _cpu() - c
+    got = np.asarray(prj.predict(x)).reshape(len(x), -1)
+    want = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
+    row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
+               mismatches=int(np.sum(got != want)), compared=int(want.size),
+               write_s=round(t_write, 2), verilator_s=round(t_compile, 2),
+               write_cpu_s=round(c_write, 2), verilator_cpu_s=round(c_compile, 2))
+    # da4ml registers both its inputs and its outputs: our latency with the same convention
+    row["latency_both_registered"] = (prj.latency + (not prj.info["register_inputs"])
+                                      + (not prj.info["register_outputs"]))
+    return row, prj
+
+
+def speed_row(fw, prj, row: dict, out: Path, cache: str) -> dict:
+    """RTL write + cold Verilator compile (from ``row``), and predict throughput of the RTL
+    simulation against the HLS C simulation (one thread each) on the same inputs, interleaved."""
+    from hgq_fpga.backends.hls.writer import write_project as write_hls
+    x = _float_inputs(fw, N_SPEED, seed=3)
+    hls = write_hls(fw, out / "speed_hls", replace=True)
+    t = time.perf_counter()
+    hls.compile(cache_dir=cache)
+    t_hls = time.perf_counter() - t
+    rtl_s, csim_s = [], []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        y_rtl = prj.predict(x)
+        rtl_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        y_c = hls.predict(x, threads=1)
+        csim_s.append(time.perf_counter() - t)
+    med_r, med_c = float(np.median(rtl_s)), float(np.median(csim_s))
+    return {"samples": N_SPEED, "repeats": REPEATS, "write_s": row["write_s"],
+            "verilator_compile_cold_s": row["verilator_s"],
+            "write_compile_cold_s": round(row["write_s"] + row["verilator_s"], 2),
+            "csim_compile_s": round(t_hls, 2), "rtl_predict_s": rtl_s, "csim_predict_s": csim_s,
+            "rtl_samples_per_s": N_SPEED / med_r, "csim_samples_per_s": N_SPEED / med_c,
+            "rtl_over_csim_throughput": med_c / med_r,
+            "rtl_vs_csim_mismatches": int(np.sum(np.asarray(y_rtl) != np.asarray(y_c)))}
+
+
+# ----------------------------------------------------------------------------- models
+
+def demo_firmware(design: Path):
+    """The demo's chosen model: from its design folder, trained by the demo if missing."""
+    from hgq_fpga.checks.design_folder import open_design
+    if not (design / "hgq_fpga.json").is_file():
+        print(f"{design} missing: running the demo", flush=True)
+        subprocess.run([sys.executable, "-m", "hgq_fpga.app.demo", "--out", str(design)], check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    found = open_design(design)
+    return found.firmware(), {"test accuracy": found.run.get("metrics", {}).get("test accuracy")}
+
+
+def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
+    """(label, firmware, info) of the ``points`` smallest-EBOPs checkpoints of the Pareto front of a
+    Fashion-MNIST MLP trained here.
+
+    The front is trained once per setting (index ``OUT/fmnist_front.json``, written last and
+    atomically) and each chosen checkpoint's calibrated firmware is saved in
+    ``OUT/fmnist_front/<label>/`` (its ``info.json`` last): a second process (``--parts da4ml``
+    beside ``--parts ours``) or a later run with more ``--fmnist-points`` reuses the same models."""
+    from hgq_fpga.ir.model import load_firmware
+    index = out / "fmnist_front.json"
+    setting = {"n_train": n_train, "epochs": epochs}
+    if not (index.is_file() and json.loads(index.read_text())["setting"] == setting):
+        _atomic_json(index, {"setting": setting, **_train_fmnist_front(out, n_train, epochs)})
+    trained = json.loads(index.read_text())
+    found, split = [], None
+    for p in sorted(trained["front"], key=lambda p: p["ebops"])[:points]:
+        label = f"fmnist_e{p['epoch']}"
+        d = out / "fmnist_front" / label
+        if not (d / "info.json").is_file():
+            split = split or _fmnist_split(n_train)
+            fw, test_accuracy = _fmnist_firmware(out / p["path"], split)
+            fw.save(d / "ir")
+            _atomic_json(d / "info.json", {"epoch": p["epoch"], "val_accuracy": p["metric"],
+                                           "test_accuracy": test_accuracy, "n_test": len(split.y_test),
+                                           "n_train": n_train,
+                                           "epochs": epochs, "train_s": trained["train_s"]})
+        found.append((label, load_firmware(d / "ir"), json.loads((d / "info.json").read_text())))
+    return found
+
+
+def _atomic_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _fmnist_split(n_train: int):
+    from bench.common.data import fashion_mnist
+    return fashion_mnist(n_train=n_train, n_val=2000, n_test=2000, seed=0)
+
+
+def _train_fmnist_front(out: Path, n_train: int, epochs: int) -> dict:
+    """Train the MLP; ``{"front": [point dicts, paths relative to out], "train_s"}``."""
+    from bench.common.models import MLP, build
+    from hgq_fpga.nn.recipe import train_pareto
+    split = _fmnist_split(n_train)
+    model = build(MLP, (28, 28, 1), "hgq", seed=0, init_bits=4, f_init=4.0)
+    t = time.perf_counter()
+    outcome = train_pareto(model, split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+                           epochs=epochs, checkpoint_dir=out / "fmnist_checkpoints", beta=(1e-6, 1e-4),
+                           batch_size=128)
+    front = [{**p.to_dict(), "path": os.path.relpath(p.path, out)} for p in outcome.front]
+    return {"front": front, "train_s": round(time.perf_counter() - t, 1)}
+
+
+def _fmnist_firmware(checkpoint: Path, split):
+    """The calibrated firmware of one checkpoint, and its test accuracy."""
+    import keras
+
+    import hgq_fpga
+    import hgq_fpga.nn.layers  # noqa: F401  (registers the layers that load_model finds)
+    from hgq_fpga.nn.recipe import accuracy
+    m = keras.models.load_model(checkpoint, compile=False)
+    hgq_fpga.calibrate(m, split.x_train[:5000])
+    fw = hgq_fpga.to_firmware(m)
+    return fw, accuracy(fw.predict(split.x_test), split.y_test)
+
+
+def time_demo_run(out: Path) -> dict:
+    """Wall and CPU seconds of one whole demo run (after installation), with the load around it."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="demo_timed.", dir=out) as d:
+        c, t = _cpu(), time.perf_counter()
+        subprocess.run([sys.executable, "-m", "hgq_fpga.app.demo", "--out", str(Path(d) / "demo")],
+                       check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+        wall, cpu = time.perf_counter() - t, _cpu() - c
+    run = {"command": "python -m hgq_fpga.app.demo", "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)}
+    (out / "demo_run.json").write_text(json.dumps(run, indent=1) + "\n")
+    print(json.dumps({"demo_run": run}), flush=True)
+    return run
+
+
+def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool,
+              parts: tuple[str, ...] = ("ours", "da4ml")) -> dict:
+    """Measure ``parts`` of one model; each part's record goes to ``WORK/<label>.<part>.json`` as it
+    finishes (so that parts can run in parallel processes), merged by :func:`collect`."""
+    d = out / label
+    d.mkdir(parents=True, exist_ok=True)
+    x = _float_inputs(fw, N_SIM)
+    shape = [int(s.shape[0]) if len(s.shape) == 1 else list(s.shape) for s in fw.inputs]
+    row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
+    done = {part: out / f"{label}.{part}.json" for part in parts if (out / f"{label}.{part}.json").is_file()}
+    for part, path in done.items():
+        print(f"[{label}] {part}: kept {path} (delete it to measure again)", flush=True)
+    parts = tuple(p for p in parts if p not in done)
+    if "ours" in parts:
+        with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:   # cold builds
+            print(f"[{label}] ours", flush=True)
+            load = os.getloadavg()[0]
+            row["ours"], prj = ours_row(fw, x, d, cache)
+            row["ours"]["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
+            if speed:
+                print(f"[{label}] speed", flush=True)
+                row["speed"] = speed_row(fw, prj, row["ours"], d, cache)
+        _save(out, label, "ours", row)
+    if python is not None and "da4ml" in parts:
+        print(f"[{label}] da4ml", flush=True)
+        try:
+            load = os.getloadavg()[0]
+            da = da4ml_row(fw, x, python, d)
+            da["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
+        except subprocess.CalledProcessError as err:
+            da = {"error": f"{err}"}
+        _save(out, label, "da4ml", {**{k: row[k] for k in ("info", "inputs", "ebops")}, "da4ml": da})
+        row["da4ml"] = da
+    print(json.dumps({label: {k: v for k, v in row.items() if k != "speed"}}, indent=1), flush=True)
+    return row
+
+
+def _save(out: Path, label: str, part: str, row: dict) -> None:
+    (out / f"{label}.{part}.json").write_text(json.dumps(row, indent=1) + "\n")
+
+
+def collect(out: Path) -> dict:
+    """The study's record: every ``WORK/<model>.<part>.json`` merged, with the tools and settings."""
+    models: dict[str, dict] = {}
+    for p in sorted(out.glob("*.*.json")):
+        label = p.name.split(".")[0]
+        models.setdefault(label, {}).update(json.loads(p.read_text()))
+    record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                          "load_average": list(os.getloadavg())},
+              "tools": {"yosys": version("yosys"), "verilator": version("verilator"), "da4ml": DA4ML},
+              "settings": {"clock_ns": CLOCK_NS, "da4ml_latency_cutoff": DA4ML_CUTOFF, "n_sim": N_SIM,
+                           "yosys": yosys_commands("SRC", "TOP", "xcup", "stat.json") + "; ltp -noff"},
+              "models": models}
+    if (out / "demo_run.json").is_file():
+        record["demo_run"] = json.loads((out / "demo_run.json").read_text())
+    return record
+
+
+@click.command()
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("build/bench_rtl"),
+              show_default=True, help="the per-model results (an interrupted run resumes from them)")
+@click.option("--models", "names", default="demo,small,jet,fmnist", show_default=True)
+@click.option("--demo", type=click.Path(file_okay=False, path_type=Path), default=Path("build/demo"),
+              show_default=True, help="the demo's design folder")
+@click.option("--da4ml-venv", type=click.Path(file_okay=False, path_type=Path), default=Path("/work/venvs/da4ml"),
+              show_default=True)
+@click.option("--no-da4ml", is_flag=True)
+@click.option("--fmnist-train", type=int, default=10000, show_default=True)
+@click.option("--fmnist-epochs", type=int, default=15, show_default=True)
+@click.option("--fmnist-points", type=int, default=1, show_default=True)
+@click.option("--parts", default="ours,da4ml", show_default=True, help="what to measure: ours, da4ml or both")
+@click.option("--collect", "collect_only", is_flag=True, help="only store the per-model results")
+@click.option("--time-demo", is_flag=True, help="also time one whole demo run")
+@out_option
+def main(work: Path, names: str, demo: Path, da4ml_venv: Path, no_da4ml: bool, fmnist_train: int,
+         fmnist_epochs: int, fmnist_points: int, parts: str, collect_only: bool, time_demo: bool, out) -> None:
+    """Our RTL against da4ml: Yosys LUTs, latency, mismatches, write/compile/predict speed."""
+    sizes = {"small": (16, 16, 5), "jet": (16, 64, 32, 32, 5)}
+    unknown = [n for n in filter(None, names.split(",")) if n not in ("demo", "fmnist", *sizes)]
+    if unknown:
+        raise click.BadParameter(f"unknown model {unknown[0]!r}", param_hint="--models")
+    work.mkdir(parents=True, exist_ok=True)
+    if not collect_only:
+        measured = tuple(parts.split(","))
+        python = None if no_da4ml or "da4ml" not in measured else ensure_da4ml(da4ml_venv)
+        if time_demo:
+            time_demo_run(work)
+        for name in filter(None, names.split(",")):
+            if name == "demo":
+                fw, info = demo_firmware(demo)
+                run_model("demo", fw, info, work, python, speed=True, parts=measured)
+            elif name in sizes:
+                run_model(name, mlp(sizes[name]), {"sizes": list(sizes[name]), "weights": "random"}, work, python,
+                          False, measured)
+            else:
+                for label, fw, info in fmnist_front(work, fmnist_train, fmnist_epochs, fmnist_points):
+                    run_model(label, fw, info, work, python, False, measured)
+    out.store("rtl", collect(work))

@@ -1,0 +1,272 @@
+"""The statistics behind the headline numbers: Pareto fronts and ratios at matched accuracy, the
+within-noise reading, means and standard errors over seeds, medians of interleaved timings, and the
+committed records recomputed from what they were computed from."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import studies
+from bench.common import pareto, store
+from bench.common.fmt import fmt_stat
+from bench.common.models import Architecture
+from bench.common.training import Plan, StudyConfig
+from bench.studies.multiplier_free.run import compare as multiplier_free_compare
+from bench.studies.ptq.section import targets as ptq_targets
+from bench.studies.resource.run import compare as resource_compare
+from bench.studies.resource.section import within_noise
+from bench.studies.seeded import run as seeded, summary
+from bench.studies.seeded_full.run import FOLDER as SEEDED_FULL
+from bench.studies.speed.run import cross_targets
+from bench.studies.training_time import run as training
+from hgq_fpga.app.sweep.run import DONE, RESULT, run_folder
+
+STUDIES = store.load(store.RESULTS)["studies"]
+TINY = Architecture("mlp", "mlp", hidden=(5,), classes=3)
+PLAN = Plan(TINY, epochs=1, beta_start=1e-6, beta_stop=1e-6)
+
+
+def test_pareto_and_matched_ratio():
+    acc = [0.80, 0.85, 0.84, 0.85, 0.70]
+    ebo = [100, 400, 200, 500, 50]
+    assert pareto.pareto_indices(acc, ebo) == [4, 0, 2, 1]
+    front = [{"accuracy": a, "ebops": e} for a, e in zip(acc, ebo)]
+    m = pareto.matched_ratio({"accuracy": 0.84, "ebops": 2000}, front)
+    assert m["match"] == 2 and m["ratio"] == 10.0
+    assert pareto.matched_ratio({"accuracy": 0.9, "ebops": 1}, front)["ratio"] is None
+    # a tolerance lets a slightly less accurate, smaller model count as the match
+    loose = pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front, tolerance=0.02)
+    assert loose["match"] == 2 and loose["ratio"] == 10.0 and loose["target_accuracy"] == 0.86
+    assert pareto.matched_ratio({"accuracy": 0.86, "ebops": 2000}, front)["ratio"] is None
+    with pytest.raises(ValueError, match="tolerance"):
+        pareto.matched_ratio({"accuracy": 0.86, "ebops": 1}, front, tolerance=-0.1)
+
+
+def test_within_noise_ratio_uses_one_standard_error_of_the_reference():
+    assert pareto.standard_error(0.5, 10000) == 0.005
+    arch = {"hgq_front": [{"label": "small", "accuracy": 0.494, "ebops": 100},
+                          {"label": "mid", "accuracy": 0.496, "ebops": 200},
+                          {"label": "top", "accuracy": 0.5, "ebops": 500}],
+            "headline": {"label": "uniform-8b", "target_accuracy": 0.5, "reference_ebops": 1000}}
+    noisy = within_noise(arch, 10000)  # tolerance 0.5 points: 49.6 % counts, 49.4 % does not
+    assert noisy["match_label"] == "mid" and noisy["ratio"] == 5.0 and noisy["tolerance"] == 0.005
+    assert within_noise({**arch, "headline": None}, 10000) is None
+
+
+def _agrees(stored, again) -> bool:
+    """Every value of ``stored`` equals the recomputed one (a record may predate a newer key)."""
+    if isinstance(stored, dict):
+        return isinstance(again, dict) and all(k in again and _agrees(v, again[k]) for k, v in stored.items())
+    if isinstance(stored, list):
+        return isinstance(again, list) and len(stored) == len(again) and all(map(_agrees, stored, again))
+    return stored == again
+
+
+def test_committed_resource_fronts_and_ratios_follow_from_their_points():
+    for name, arch in STUDIES["resource"]["architectures"].items():
+        again = json.loads(json.dumps(resource_compare(arch["hgq_points"], arch["uniform_points"])))
+        assert set(again) <= set(arch) and _agrees({k: arch[k] for k in again}, again), name
+    mlp = STUDIES["resource"]["architectures"]["mlp"]["headline"]
+    assert (mlp["label"], mlp["match"] is not None) == ("uniform-8b", True)
+    assert mlp["ratio"] == mlp["reference_ebops"] / mlp["match_ebops"]
+
+
+def test_emulator_against_hls4ml_ratio():
+    benchmarks = {"emulator": {"result": {"samples_per_s": 600_000.0}},
+                  "csim": {"result": {"models": {"mlp_64_32_32_10": {"hls4ml": {"predict_per_s": 12_000.0}}}}}}
+    (row,) = cross_targets(benchmarks)
+    assert row["measured"] == 50.0 and row["meets"] is True
+    benchmarks["emulator"]["result"]["samples_per_s"] = 60_000.0
+    assert cross_targets(benchmarks)[0]["meets"] is False
+    assert cross_targets({"emulator": {"status": "error"}}) == []
+
+
+def test_mean_and_standard_error_over_seeds():
+    s = summary.mean_se([1.0, 2.0, 4.0])
+    assert s["n"] == 3 and s["mean"] == 7 / 3
+    assert s["std"] == math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)
+    assert s["se"] == s["std"] / math.sqrt(3)
+    assert summary.mean_se([])["mean"] is None
+    # one seed has no spread (a spread of 0 would read as agreement between seeds)
+    assert summary.mean_se([2.5]) == {"n": 1, "mean": 2.5, "std": None, "se": None}
+    assert fmt_stat(summary.mean_se([2.5]), digits=2, spread="se") == "2.50 (one seed)"
+    assert fmt_stat({"n": 1, "mean": 2.5, "std": 0.0, "se": 0.0}, digits=2, spread="se") == "2.50 (one seed)"
+    assert fmt_stat(summary.mean_se([2.0, 3.0]), digits=2, spread="se") == "2.50 ± 0.50"
+
+
+def _record(config: str, seed: int, points: list[tuple[float, float]]) -> dict:
+    return {"name": f"mlp-{config}-seed{seed}", "config": config, "seed": seed, "arch": "mlp", "facts": {},
+            "seconds": 60.0, "points": [{"label": f"{config}-e{k}", "accuracy": acc - 0.01,
+                                         "calibrated_val_accuracy": acc, "ebops": e}
+                                        for k, (acc, e) in enumerate(points)]}
+
+
+def test_hgq2_ratio_is_its_ebops_over_ours_at_its_best_accuracy():
+    records = [_record("hgq", 0, [(0.70, 100), (0.80, 250), (0.85, 900)]),
+               _record("hgq", 1, [(0.80, 300), (0.90, 2000)]),
+               _record("hgq2-fair", 0, [(0.75, 400), (0.80, 1000)]),
+               _record("hgq2-fair", 1, [(0.80, 600)]),
+               _record("hgq2-default", 0, [(0.95, 5000)])]          # ours never reaches it
+    s = summary.summarise_arch(records, [0, 1])
+    fair, default = s["hgq2"]["fair"], s["hgq2"]["default"]
+    assert fair["per_seed"]["0"]["ratio"] == 1000 / 250 and fair["per_seed"]["1"]["ratio"] == 600 / 300
+    assert fair["ratio"]["mean"] == 3.0 and math.isclose(fair["ratio"]["se"], math.sqrt(2) / math.sqrt(2))
+    assert default["seeds_matched"] == 0 and default["ratio"]["mean"] is None
+    # at our best (0.85 at 900 EBOPs in seed 0): HGQ2's front never gets there; default's does (5000)
+    assert fair["seeds_matched_at_ours_best"] == 0
+    assert default["per_seed"]["0"]["at_ours_best"]["ratio"] == 5000 / 900
+    assert s["hgq2_headline_init"] == "fair" and s["uniform"] == {}
+
+
+CFG = seeded.SeededConfig(StudyConfig((PLAN,), uniform_bits=(4, 8)), seeds=(0, 1, 2),
+                          uniform_styles=("saturating", "free"))
+
+
+def _finish(out: Path, config: str, seed: int, points: list[tuple[float, int]]) -> None:
+    folder = run_folder(out, f"mlp-{config}-seed{seed}")
+    folder.mkdir(parents=True)
+    (folder / RESULT).write_text(json.dumps(_record(config, seed, points)))
+    (folder / DONE).write_text("")
+
+
+def test_configurations_come_most_needed_first_and_tasks_follow_them():
+    labels = [seeded.config_label(b, s, i) for _, b, s, i in seeded.configurations(CFG)]
+    assert labels == ["hgq", "uniform-sat-8b", "uniform-sat-4b", "uniform-8b", "uniform-4b"]
+    names = [t[0] for t in seeded.tasks(CFG, lambda: None, "/out")]
+    assert names[:4] == ["mlp-hgq-seed0", "mlp-hgq-seed1", "mlp-hgq-seed2", "mlp-uniform-sat-8b-seed0"]
+    assert len(names) == len(set(names)) == 5 * 3
+
+
+def test_a_study_stopped_part_way_summarises_whole_configurations_only(tmp_path):
+    for seed in (0, 1, 2):
+        _finish(tmp_path, "hgq", seed, [(0.80, 100), (0.90, 400)])
+        _finish(tmp_path, "uniform-sat-8b", seed, [(0.85, 1000 + seed)])
+    _finish(tmp_path, "uniform-sat-4b", 1, [(0.70, 300)])       # one seed of three
+    s = seeded.run(CFG, lambda: None, tmp_path, client=object(), train=False)  # a client is never touched
+    mlp = s["architectures"]["mlp"]
+    assert set(mlp["uniform"]) == {"uniform-sat-8b"} and mlp["headline_config"] == "uniform-sat-8b"
+    assert mlp["uniform"]["uniform-sat-8b"]["ratio"]["mean"] == sum([1000 / 400, 1001 / 400, 1002 / 400]) / 3
+    assert s["incomplete_configurations"] == {"mlp/uniform-sat-4b": [1], "mlp/uniform-8b": [], "mlp/uniform-4b": []}
+    assert s["trainings"] == 7 and s["trainings_planned"] == 15 and len(s["missing"]) == 8
+    assert s["training_seconds"] == {"sum": 420.0, "timed": 7}
+    assert not any(p.name.startswith(".") for p in (tmp_path / "runs").iterdir())   # nothing was started
+    # the page says how far it got, and its headline is provisional
+    page = studies.Page({}, tmp_path, tmp_path)
+    text = studies.section("seeded_full").render(seeded.record(s, "full", 5.0), page)
+    assert text.startswith("## Resource study over seeds, full recipe (in progress: 7 of 15 trainings finished)")
+    assert "mlp/uniform-sat-4b (seeds 1)" in text and "Not started: mlp/uniform-8b, mlp/uniform-4b." in text
+    assert "**missed so far**" in text and "uniform-sat-4b |" not in text
+    assert "0.1 h of one-core worker time" in text
+
+
+def test_the_full_study_command_stores_how_far_it_got_without_training(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bench.cli import bench
+    from bench.studies.seeded_full import run as seeded_full
+
+    for seed in (0, 1, 2):
+        _finish(tmp_path, "hgq", seed, [(0.80, 100), (0.90, 400)])
+        _finish(tmp_path, "uniform-sat-8b", seed, [(0.85, 1000 + seed)])
+    monkeypatch.setattr(seeded, "preset", lambda mode: (CFG, lambda: None))
+    monkeypatch.setattr(seeded_full, "FOLDER", tmp_path)
+    got = CliRunner().invoke(bench, ["run", "seeded_full", "--summarise-only", "--out", str(tmp_path / "out")])
+    assert got.exit_code == 0, got.output
+    record = store.load(tmp_path / "out" / "results.json")["studies"]["seeded_full"]
+    assert record["preset"] == "full" and record["trainings"] == 6 and record["trainings_planned"] == 15
+    assert set(record["architectures"]["mlp"]["uniform"]) == {"uniform-sat-8b"}
+    assert f"stored studies.seeded_full in {tmp_path / 'out' / 'results.json'}" in got.output
+
+
+def test_the_committed_full_seeded_record_is_the_summary_of_its_committed_runs():
+    cfg, _ = seeded.preset("full")
+    again = seeded.summarise(SEEDED_FULL, cfg, [t[0] for t in seeded.tasks(cfg, lambda: None, str(SEEDED_FULL))])
+    committed = STUDIES["seeded_full"]
+    assert {k: committed[k] for k in again} == json.loads(json.dumps(again))
+    assert committed["trainings"] == committed["trainings_planned"] == 96
+
+
+def test_interleaving_reverses_the_order_every_other_round():
+    log: list[str] = []
+
+    class Scripted:
+        def __init__(self, name: str, times: list[float]) -> None:
+            self.name, self.times = name, list(times)
+
+        def epoch(self) -> float:
+            log.append(self.name)
+            return self.times.pop(0)
+
+    # warm-up time first (100 + ...), then one per round
+    fake = {name: Scripted(name, [100.0 + j] + [float(10 * j + r) for r in range(5)])
+            for j, name in enumerate(("plain", "hgq", "hgq2"))}
+    times = training.interleaved(fake, 5)
+    assert log == ["plain", "hgq", "hgq2",                       # warm-up, untimed
+                   "plain", "hgq", "hgq2", "hgq2", "hgq", "plain", "plain", "hgq", "hgq2",
+                   "hgq2", "hgq", "plain", "plain", "hgq", "hgq2"]
+    assert times == {"plain": [0.0, 1.0, 2.0, 3.0, 4.0], "hgq": [10.0, 11.0, 12.0, 13.0, 14.0],
+                     "hgq2": [20.0, 21.0, 22.0, 23.0, 24.0]}  # warm-ups are not in the lists
+    with pytest.raises(ValueError, match="at least 5"):
+        training.run(rounds=4, load=lambda n: pytest.fail("loaded data before checking the rounds"))
+
+
+def test_batch_summary_takes_each_median_from_its_own_list():
+    times = {"plain": [5.0, 1.0, 2.0, 9.0, 3.0], "hgq": [4.0, 8.0, 3.0, 6.0, 1.0],
+             "hgq2": [12.0, 16.0, 10.0, 30.0, 9.0]}
+    b = training.batch_summary(times, 1.5)
+    assert (b["plain_median_s"], b["hgq_median_s"], b["hgq2_median_s"]) == (3.0, 4.0, 12.0)
+    assert b["ratio"] == 4.0 / 3.0 and b["meets_target"] is True
+    assert b["hgq2_ratio"] == 3.0 and b["meets_hgq2_target"] is True
+    assert b["plain_s"] is times["plain"] and b["hgq_s"] is times["hgq"] and b["hgq2_s"] is times["hgq2"]
+    slower = training.batch_summary({**times, "hgq2": [1.0, 2.0, 3.0, 4.0, 5.0]}, 1.2)
+    assert slower["hgq2_ratio"] == 0.75 and slower["meets_hgq2_target"] is False and slower["meets_target"] is False
+    two_way = training.batch_summary({"plain": times["plain"], "hgq": times["hgq"]}, None)
+    assert "hgq2_median_s" not in two_way and "meets_hgq2_target" not in two_way and two_way["meets_target"] is None
+
+
+def test_committed_training_times_are_the_medians_of_their_epochs():
+    for mode in STUDIES["training_time"]["modes"].values():
+        for batch, b in mode["per_batch"].items():
+            again = training.batch_summary({k: b[f"{k}_s"] for k in ("plain", "hgq", "hgq2") if f"{k}_s" in b},
+                                           b["target"])
+            assert again == b, batch
+
+
+def test_committed_multiplier_free_comparisons_follow_from_their_points():
+    record = STUDIES["multiplier_free"]
+    points = {name: m["points"] for name, m in record["methods"].items()}
+    n_test = record["dataset"]["n_test"]
+    assert multiplier_free_compare(points, n_test) == record["comparison"]
+    assert [multiplier_free_compare(points, n_test, c["hgq_best_accuracy"]) for c in record["comparisons"]] \
+        == record["comparisons"]
+    ref = record["comparison"]["methods"]["hgq"]
+    for name, row in record["comparison"]["methods"].items():
+        if row["reaches"] and row["luts"]:      # a synthesised point: its LUTs are the synthesis's
+            assert row["luts"] == record["synthesis"][row["label"]]["luts"], name
+            assert row["lut_ratio_vs_hgq"] == ref["luts"] / row["luts"], name
+
+
+def test_committed_emulator_ratios_follow_from_their_rates():
+    record = STUDIES["emulator_cpp"]
+    rates = record["samples_per_s"]
+    assert record["ratio_to_numpy"] == {k: v / rates["numpy_emulator"] for k, v in rates.items()}
+
+
+def test_ptq_targets_are_measured_not_assumed():
+    mlp = json.loads(json.dumps(next(m for m in STUDIES["ptq"]["models"] if m["kind"] == "mlp")))
+    for p in mlp["points"]:
+        if p["bits"] == 8 and p["search"] == "easyquant":
+            p["accuracy"] = mlp["float_accuracy"] - 0.004          # 0.4 points below float
+        if p["bits"] == 6:
+            p["accuracy"] = 0.80 if p["search"] == "minmax" else 0.809   # +0.9 points
+    assert [t["met"] for t in ptq_targets(mlp)] == [False, False]
+    for p in mlp["points"]:
+        if p["bits"] == 8 and p["search"] == "easyquant":
+            p["accuracy"] = mlp["float_accuracy"] - 0.003
+        if p["bits"] == 6 and p["search"] == "easyquant":
+            p["accuracy"] = 0.81
+    assert [t["met"] for t in ptq_targets(mlp)] == [True, True]
