@@ -33,6 +33,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     out.mkdir(parents=True)
     (out / MANIFEST).write_text("{}")
     (out / "stale.txt").write_text("from an earlier run")
+    (out / ".hgq_fpga-files.json").write_text(json.dumps([MANIFEST, "stale.txt"]))   # both hgq_fpga's
     screen = io.StringIO()
     status = demo.main(epochs=3, out=out, console=Console(file=screen, width=120))
     text = screen.getvalue()
@@ -76,7 +77,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     cycles = synth["latency_cycles"]
     assert f"{cycles} clock cycles = {cycles * 5:g} ns at 5 ns, II = 1" in text
     assert report["synthesis"]["rtl"]["figures"]["resources"] == synth["resources"]
-    assert f"cd {out} && make synth BOARD=vu9p" in text
+    assert f"cd {out / 'rtl'} && make synth BOARD=vu9p" in text   # the RTL: no vendor tool needed
     assert (out / "hls" / "Makefile").is_file() and (out / "hls" / "firmware" / "myproject.cpp").is_file()
     # the held-out split is saved (pixels already divided by 16), and the command that uses it printed
     import numpy as np

@@ -132,8 +132,8 @@ def test_clean_copy_builds_with_make_and_its_own_test_passes_and_can_fail(tmp_pa
     # ... and on a firmware whose rounding mode was changed in the C++ only
     fw_cpp = copy / "src" / "firmware" / "mlp_firmware.cpp"
     text = fw_cpp.read_text()
-    assert text.count("AP_RND, AP_SAT>") >= 2
-    fw_cpp.write_text(text.replace("AP_RND, AP_SAT>", "AP_RND_ZERO, AP_SAT>"))
+    assert text.count("AP_RND,AP_SAT>") >= 2
+    fw_cpp.write_text(text.replace("AP_RND,AP_SAT>", "AP_RND_ZERO, AP_SAT>"))
     proc = _run(["make", "test", f"CXXFLAGS={STRICT}"], copy)
     assert proc.returncode != 0 and "0 + 0 mismatching" not in proc.stdout, proc.stdout
     assert _run(["./build/mlp_test", "test/data"], copy).returncode == 1     # the test's own status

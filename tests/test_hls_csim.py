@@ -213,8 +213,8 @@ def test_dense_relu_add_reshape_and_every_cast_mode(tmp_path):
     mutant = write_project(mutant_fw, tmp_path / "mutant", name="mutant")
     cpp = mutant.path / "firmware" / "mutant.cpp"
     text = cpp.read_text()
-    assert text.count("AP_RND, AP_SAT>") >= 2
-    cpp.write_text(text.replace("AP_RND, AP_SAT>", "AP_RND_ZERO, AP_SAT>"))
+    assert text.count("AP_RND,AP_SAT>") >= 2
+    cpp.write_text(text.replace("AP_RND,AP_SAT>", "AP_RND_ZERO, AP_SAT>"))
     _check(models, tmp_path, 1, extra=[mutant])
     x = _data(mutant_fw, np.random.default_rng(5))[2]                 # ties
     assert not np.array_equal(mutant.predict(x), mutant_fw.predict(x))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,14 +34,13 @@ def project(tmp_path_factory):
 def test_project_layout(project):
     for rel in ("firmware/myproject.cpp", "firmware/myproject.h", "firmware/myproject_bridge.cpp",
                 "tb/myproject_test.cpp", "tb/tb_data/tb_input.dat", "tb/tb_data/tb_output.dat",
-                "build_prj.tcl", "Makefile", "README.md", "ir/model.json"):
+                "build_prj.tcl", "Makefile", "README.md", "project.json"):
         assert (project.path / rel).is_file(), rel
     readme = (project.path / "README.md").read_text()
     for command in ("make csim", "make synth BOARD=vu9p", "make cosim", "make report"):
         assert command in readme
-    fw = load_firmware(project.path / "ir")
-    x = np.random.default_rng(0).normal(0, 3, (50, 4))
-    assert np.array_equal(fw.predict(x), project.fw.predict(x))
+    assert not (project.path / "ir").exists()          # the IR is written once, by the design folder
+    assert json.loads((project.path / "project.json").read_text())["top"] == "myproject"
 
 
 def test_cpp_uses_per_element_ap_fixed_types(project):
@@ -133,7 +133,7 @@ def test_missing_compiler_says_what_to_install(project, monkeypatch, tmp_path):
     from hgq_fpga.backends.common.toolchain import ToolchainError
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    fresh = HLSProject(project.fw, project.path, project.name, cache_dir=tmp_path / "cache")
+    fresh = HLSProject(project.fw, project.path, project.top, cache_dir=tmp_path / "cache")
     with pytest.raises(ToolchainError, match=r"g\+\+ not found.*apt-get install g\+\+"):
         fresh.compile()
 
@@ -157,11 +157,16 @@ def test_existing_non_empty_dir_refused(tmp_path):
 def test_replace_swaps_only_an_earlier_hgq_project(tmp_path):
     d = tmp_path / "p"
     write_project(small_model(), d)
-    (d / "stale.txt").write_text("from the earlier run")
+    (d / "stale.txt").write_text("from the earlier run")                   # as if hgq_fpga had written it
+    written = json.loads((d / ".hgq_fpga-files.json").read_text())
+    (d / ".hgq_fpga-files.json").write_text(json.dumps(written + ["stale.txt"]))
+    (d / "mine.txt").write_text("a user's file")
     with pytest.raises(FileExistsError, match="replace=True"):
         write_project(small_model(), d)
-    write_project(small_model(), d, replace=True)
+    with pytest.warns(UserWarning, match="kept 1 file.*mine.txt"):
+        write_project(small_model(), d, replace=True)
     assert not (d / "stale.txt").exists() and (d / "build_prj.tcl").is_file()
+    assert (d / "mine.txt").read_text() == "a user's file"
     assert sorted(os.listdir(tmp_path)) == ["p"]                # no staging folder left behind
     foreign = tmp_path / "mine"
     foreign.mkdir()

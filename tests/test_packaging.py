@@ -36,7 +36,8 @@ def test_wheel_ships_boards_and_templates(tmp_path):
 
     # ... and the RTL writer renders its templates from the wheel (no fallback to a source tree)
     probe = ("import pathlib; from hgq_fpga.backends.rtl import writer; from hgq_fpga.ir import FirmwareBuilder; "
-             "assert writer._template_root().startswith(%r), writer._template_root(); "
+             "from hgq_fpga.backends.common.templates import environment; "
+             "root = environment().loader.searchpath[0]; assert root.startswith(%r), root; "
              "b = FirmwareBuilder(); x = b.input('x', (2,), k=1, i=2, f=1); "
              "p = writer.write_project(b.build([b.relu(x)]), 'rtl_prj'); "
              "print((p.path / 'Makefile').is_file() and (p.path / 'sim' / 'tb.cpp').is_file())"

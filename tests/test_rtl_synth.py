@@ -93,8 +93,10 @@ def test_report_parsers(tmp_path):
     with pytest.raises(ReportError, match="bad.rpt"):
         parse_vivado_utilization(bad)
     prj = write_project(_small_model(), tmp_path / "p")
+    assert prj.report() is None                       # the protocol: no figures before synthesis
+    from hgq_fpga.backends.rtl.synth_report import make_report
     with pytest.raises(ReportError, match="run `make synth` first"):
-        prj.report()
+        make_report(prj.path)
 
 
 def test_missing_tools_say_what_to_install(tmp_path, monkeypatch):
