@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from hgq_fpga.nn.keras_backend import call_keeping_state, require_float64
 from hgq_fpga.nn.layers.base import hgq_layers
 
 
@@ -64,6 +65,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    require_float64("calibrate")
     layers = hgq_layers(model)
     if not layers:
         raise ValueError(f"calibrate: model {model.name!r} has no HGQ layers; build it from hgq_fpga.nn.layers "
@@ -74,8 +76,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
         layer.reset_ranges()
         layer.set_recording(True)
     try:
-        for xb in batches:
-            model(xb, training=False)
+        call_keeping_state(model, batches)
     finally:
         for layer in layers:
             layer.set_recording(False)

@@ -1,14 +1,14 @@
-"""Operations that give the same bits in every TensorFlow execution mode (eager, graph, XLA).
+"""Operations that give the same bits in every execution mode of every supported backend
+(TensorFlow eager, graph and XLA; JAX eager and ``jit``).
 
-Calibrated-mode inference (``docs/method.md`` §4) must not trust TensorFlow's float arithmetic to be
-IEEE: its CPU kernels flush denormal numbers to zero (inputs and results), ``pow`` may be an
-approximation, and products overflow to ``inf``. These helpers use only exact steps: table
+Calibrated-mode inference (``docs/method.md`` §4) must not trust the backends' float arithmetic to be
+IEEE: TensorFlow's and XLA's CPU kernels flush denormal numbers to zero (inputs and results), ``pow``
+may be an approximation, and products overflow to ``inf``. These helpers use only exact steps: table
 look-ups, integer reinterpretation of a float's bits, and products of normal float64 numbers.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from keras import ops
 
@@ -31,22 +31,19 @@ def exp2_exact(t):
 
 def _bits(x):
     """The IEEE bits of a float32 / float64 tensor as int32 / int64 (no float operation at all)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-    return tf.bitcast(x, tf.int32 if x.dtype == tf.float32 else tf.int64)
+    return ops.view(x, "int32" if x.dtype == "float32" else "int64")
 
 
 def strictly_negative(x):
     """``x < 0`` element-wise, exactly, denormals included (``-0.0`` is not negative).
 
-    TensorFlow reads a denormal as 0, so ``x < 0`` is False for ``-1e-40``; the sign is taken from
-    the float's bits instead.
+    TensorFlow and XLA read a denormal as 0, so ``x < 0`` is False for ``-1e-40``; the sign of a
+    float32 / float64 is taken from its bits instead.
     """
     x = ops.convert_to_tensor(x)
-    bits = _bits(x)
-    if bits is None:
+    if x.dtype not in ("float32", "float64"):
         return x < 0
+    bits = _bits(x)
     magnitude = (1 << 31) - 1 if x.dtype == "float32" else (1 << 63) - 1
     return ops.logical_and(bits < 0, ops.bitwise_and(bits, magnitude) != 0)
 
@@ -64,9 +61,9 @@ def exact_float64(x):
     if x.dtype == "float64":
         return x
     x64 = ops.cast(x, "float64")
-    bits = _bits(x) if x.dtype == "float32" else None
-    if bits is None:
+    if x.dtype != "float32":
         return x64
+    bits = _bits(x)
     mantissa = ops.bitwise_and(bits, (1 << 23) - 1)
     exponent = ops.bitwise_and(ops.right_shift(bits, 23), 0xFF)
     denormal = ops.logical_and(exponent == 0, mantissa != 0)
