@@ -32,6 +32,33 @@ def build() -> keras.Model:
     return keras.Model(inp, HDense(4, beta=1e-5)(x))
 
 
+def build_wide() -> keras.Model:
+    """TRN and WRAP with 20 fractional bits on inputs up to about 4000: codes of 32 bits, beyond
+    float32's 24 (a float32 step anywhere in calibrated mode changes them), and negative denormals
+    that truncate to -2**-20."""
+    from hgq_fpga.nn.layers import HDense, HQuantize
+
+    inp = keras.Input((4,))
+    x = HQuantize(output_quantizer={"f_init": 20, "f_max": 20})(inp)
+    return keras.Model(inp, [x, HDense(3, kernel_quantizer={"init_bits": 20}, output_quantizer={"f_init": 16})(x)])
+
+
+def check_float64_denormals() -> None:
+    """float64 inputs, called eagerly (``fit``/``predict`` cast float64 data to float32 themselves):
+    denormals and products that underflow truncate to ``-2**-4`` as in the firmware."""
+    import hgq_fpga
+    from hgq_fpga.nn.layers import HQuantize
+
+    inp = keras.Input((1,), dtype="float64")
+    model = keras.Model(inp, HQuantize(output_quantizer={"f_init": 4})(inp))
+    hgq_fpga.calibrate(model, np.array([[-3.0], [2.0]]))
+    x = np.array([[-5e-324], [-1e-310], [5e-324], [-2.0 ** -1020], [-1e-300], [-0.0]])
+    got = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    want = hgq_fpga.to_firmware(model).predict(x)
+    if not np.array_equal(got, want) or not np.all(want[[0, 1, 3, 4]] == -0.0625):
+        raise AssertionError(f"float64 denormals: Keras {got.ravel()}, emulator {want.ravel()}")
+
+
 def ties(model: keras.Model, rng, n: int = 64) -> np.ndarray:
     """Inputs half way between two codes of the input quantizer (a RND/TRN difference)."""
     k, i, f = model.layers[1].output_types()
@@ -44,22 +71,26 @@ def predict(model: keras.Model, x: np.ndarray, jit: bool) -> np.ndarray:
     return model.predict(x, verbose=0, batch_size=64)
 
 
+def _outputs(y) -> list[np.ndarray]:
+    return [np.asarray(keras.ops.convert_to_numpy(t)) for t in (y if isinstance(y, (list, tuple)) else [y])]
+
+
 def check(model: keras.Model, fw, data: dict[str, np.ndarray], where: str) -> None:
     x = np.concatenate(list(data.values()))
-    want = fw.predict(x.astype(np.float64))
-    runs = {"eager": keras.ops.convert_to_numpy(model(x, training=False)),
-            "predict": predict(model, x, jit=False), "predict compiled": predict(model, x, jit=True)}
+    want = _outputs(fw.predict(x.astype(np.float64)))
+    runs = {"eager": model(x, training=False), "predict": predict(model, x, jit=False),
+            "predict compiled": predict(model, x, jit=True)}
     for how, got in runs.items():
-        got = np.asarray(got)
-        if got.dtype != np.float64:
-            raise AssertionError(f"{where}, {how}: calibrated mode gave {got.dtype}, not float64")
-        start = 0
-        for name, part in data.items():
-            rows = slice(start, start + len(part))
-            start += len(part)
-            if not np.array_equal(got[rows], want[rows]):
-                raise AssertionError(f"{where}, {how}, {name}: {np.sum(got[rows] != want[rows])} of "
-                                     f"{got[rows].size} values differ from the emulator")
+        for n, (g, w) in enumerate(zip(_outputs(got), want, strict=True)):
+            if g.dtype != np.float64:
+                raise AssertionError(f"{where}, {how}: calibrated mode gave {g.dtype}, not float64")
+            start = 0
+            for name, part in data.items():
+                rows = slice(start, start + len(part))
+                start += len(part)
+                if not np.array_equal(g[rows], w[rows]):
+                    raise AssertionError(f"{where}, {how}, output {n}, {name}: {np.sum(g[rows] != w[rows])} "
+                                         f"of {g[rows].size} values differ from the emulator")
 
 
 def refuses_without_float64(model: keras.Model, x: np.ndarray) -> None:
@@ -123,10 +154,18 @@ def main() -> None:
         if not np.array_equal(predict(loaded, x, jit=True), fw.predict(x.astype(np.float64))):
             raise AssertionError("the loaded model's compiled predict differs from the emulator")
         check(loaded, fw, data, "loaded")
+    wide = build_wide()
+    xw = (rng.normal(0, 1000, (256, 4)) + rng.random((256, 4))).astype(np.float32)
+    hgq_fpga.calibrate(wide, xw)
+    wide_data = {"x": xw, "4x": 4 * xw, "denormals": denormals[:, :4]}
+    if np.all(hgq_fpga.to_firmware(wide).predict(xw.astype(np.float64))[0] * 2.0 ** 20 < 2 ** 24):
+        raise AssertionError("the wide model's codes fit float32")
+    check(wide, hgq_fpga.to_firmware(wide), wide_data, "20 fractional bits")
+    check_float64_denormals()
     if backend == "jax":
         refuses_without_float64(model, x)
     print(f"ok {backend}: fit, calibrate ({exact} EBOPs), freeze, Keras == emulator on "
-          f"{', '.join(data)}, eager / predict / compiled predict, saved and loaded")
+          f"{', '.join(data)}, eager / predict / compiled predict, saved and loaded; 32-bit codes; float64 denormals")
 
 
 if __name__ == "__main__":

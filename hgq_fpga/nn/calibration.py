@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from hgq_fpga.nn.keras_backend import call_keeping_state, require_float64
-from hgq_fpga.nn.layers.base import hgq_layers
+from hgq_fpga.nn.keras_backend import (call_keeping_state, forget_trainer_state, refuse_training,
+                                       require_float64)
+from hgq_fpga.nn.layers.base import HOutputQuantized, hgq_layers
 
 
 def _input_shapes(model: keras.Model) -> list[tuple]:
@@ -86,6 +87,9 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     for layer in layers:
         layer.check_exact()
     _forget_compiled(model)
+    trained = [layer for layer in layers if isinstance(layer, HOutputQuantized) and layer.oq.calibrated]
+    if trained:
+        refuse_training(model, trained[0].training_refused())
     return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
 
 
@@ -126,10 +130,13 @@ def _refuse_non_finite_ranges(model: keras.Model, layers, batches) -> None:
 
 
 def _forget_compiled(model: keras.Model) -> None:
-    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode."""
+    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode (and
+    the state Keras's JAX trainer keeps of the last run, so that it never restores one of the
+    other mode over this one)."""
     for attr in ("train_function", "test_function", "predict_function"):
         if hasattr(model, attr):
             setattr(model, attr, None)
+    forget_trainer_state(model)
 
 
 def uncalibrate(model: keras.Model) -> keras.Model:

@@ -14,7 +14,8 @@ float32 by explicit dtype), and calibrated mode refuses to run if it has been tu
 Everything else that depends on the backend lives here, behind one function each:
 :func:`read` (a variable as a plain tensor), :func:`readable` and :func:`concrete` (whether, and
 what, a variable's value is here, also while a function is being traced), :func:`compiled`,
-:func:`call_keeping_state` and :func:`outside_trace`.
+:func:`call_keeping_state`, :func:`outside_trace`, and :func:`floor_keep_dtype` and
+:func:`round_keep_dtype` (Keras's JAX backend computes float64 ``floor`` and ``round`` in float32).
 """
 
 from __future__ import annotations
@@ -142,6 +143,58 @@ def call_keeping_state(model: keras.Model, batches) -> None:
         non_trainable = step(trainable, non_trainable, xb)
     for variable, value in zip(model.non_trainable_variables, non_trainable):
         variable.assign(value)
+
+
+def refuse_training(model: keras.Model, error: Exception) -> None:
+    """Make ``model.fit`` raise ``error`` at its first step, leaving the model as it is.
+
+    A calibrated layer refuses training when ``fit`` traces it; by then Keras's JAX trainer has
+    taken every variable's value off the model, and a failed first step does not give them back.
+    So calibration installs this as the model's training function (``compile`` replaces it): it
+    receives the state, hands it back to Keras's trainer (which puts it on the variables as ``fit``
+    ends) and raises.
+    """
+    def refuse(*args, **kwargs):
+        if keras.backend.backend() == "jax" and args and len(args[0]) == len(_JAX_STATE):
+            model._jax_state = dict(zip(_JAX_STATE, args[0]))
+            model._jax_state_synced = False
+        raise error
+
+    model.train_function = refuse
+
+
+#: the parts of the state that Keras's JAX ``fit`` passes to its training function, in order
+_JAX_STATE = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
+
+
+def forget_trainer_state(model: keras.Model) -> None:
+    """Drop the state of the last run that Keras's JAX trainer keeps (``fit`` puts it back on the
+    variables when a run fails), so that an older state never overwrites the present one."""
+    if keras.backend.backend() == "jax" and hasattr(model, "_jax_state"):
+        model._jax_state = None
+
+
+def floor_keep_dtype(x):
+    """``floor(x)`` in ``x``'s own float dtype.
+
+    Keras's JAX backend computes ``ops.floor`` (and ``round``, ``tanh``, ``exp``, ...) of a float64
+    tensor in float32: it aligns its type promotion with JAX's 32-bit default, whether or not
+    ``jax_enable_x64`` is on. A float32 floor rounds every value above ``2**24`` and every value
+    within ``2**-24`` (relative) of an integer, so calibrated mode uses this instead.
+    """
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp
+        return jnp.floor(x)
+    return ops.floor(x)
+
+
+def round_keep_dtype(x):
+    """``round(x)`` (half to even, as ``ops.round``) in ``x``'s own float dtype; see
+    :func:`floor_keep_dtype`."""
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp
+        return jnp.round(x)
+    return ops.round(x)
 
 
 def outside_trace(fn: Callable):

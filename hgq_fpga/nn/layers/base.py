@@ -225,10 +225,14 @@ class HOutputQuantized(HLayer):
             return False
         require_float64(f"{type(self).__name__} {self.name!r}")
         if training:
-            raise ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact calibrated mode, no "
-                             "gradients) and cannot be trained; run hgq_fpga.nn.calibration.uncalibrate(model) "
-                             "to train again, then hgq_fpga.calibrate(model, x) before converting")
+            raise self.training_refused()
         return True
+
+    def training_refused(self) -> ValueError:
+        """The error that training this calibrated layer raises (also raised by ``fit`` up front)."""
+        return ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact calibrated mode, no "
+                          "gradients) and cannot be trained; run hgq_fpga.nn.calibration.uncalibrate(model) "
+                          "to train again, then hgq_fpga.calibrate(model, x) before converting")
 
     def out_dtype(self) -> str:
         """``"float64"`` once calibrated (exact arithmetic), ``"float32"`` in training mode."""

@@ -13,7 +13,7 @@ from keras import ops
 
 from hgq_fpga.ir.tables import build_table
 from hgq_fpga.ir.tensor import TensorType
-from hgq_fpga.nn.keras_backend import outside_trace
+from hgq_fpga.nn.keras_backend import outside_trace, round_keep_dtype
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
@@ -95,7 +95,7 @@ class HActivation(HOutputQuantized):
             if lut is None:
                 return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
             base, scale, values = lut
-            code = ops.cast(ops.round(ops.cast(x, "float64") * scale), "int64")
+            code = ops.cast(round_keep_dtype(ops.cast(x, "float64") * scale), "int64")
             index = ops.clip(code + base, 0, values.shape[0] - 1)
             return ops.take(values, index)
         out, _ = self.oq.fake_quantize(self.fn(ops.cast(x, "float32")), training=training)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from hgq_fpga.nn.keras_backend import round_keep_dtype
+
 #: calibrated-mode exponents (fractional bits, widths) must satisfy ``|t| < 2**EXP2_BITS``
 EXP2_BITS = 8
 #: every power of two ``2**t`` with ``|t| < 2**EXP2_BITS``, exact in float64
@@ -24,7 +26,7 @@ def exp2_exact(t):
     ``pow`` is free to be an approximation (XLA, GPU math libraries); this looks the power up in a
     table of exact float64 powers of two, so no operation rounds, whatever the compiler does.
     """
-    t = ops.cast(ops.round(ops.cast(t, "float64")), "int32")
+    t = ops.cast(round_keep_dtype(ops.cast(t, "float64")), "int32")
     index = ops.clip(t + (2 ** EXP2_BITS - 1), 0, _POW2.size - 1)
     return ops.take(ops.convert_to_tensor(_POW2, "float64"), index)
 
@@ -38,14 +40,16 @@ def strictly_negative(x):
     """``x < 0`` element-wise, exactly, denormals included (``-0.0`` is not negative).
 
     TensorFlow and XLA read a denormal as 0, so ``x < 0`` is False for ``-1e-40``; the sign of a
-    float32 / float64 is taken from its bits instead.
+    float32 / float64 is taken from its bits instead: negative bits other than those of ``-0.0``.
+    (Not "sign bit and a nonzero magnitude": LLVM turns that masked test back into a float
+    comparison with 0, which a denormal fails again inside XLA's fused kernels.)
     """
     x = ops.convert_to_tensor(x)
     if x.dtype not in ("float32", "float64"):
         return x < 0
     bits = _bits(x)
-    magnitude = (1 << 31) - 1 if x.dtype == "float32" else (1 << 63) - 1
-    return ops.logical_and(bits < 0, ops.bitwise_and(bits, magnitude) != 0)
+    negative_zero = np.int32(-2 ** 31) if x.dtype == "float32" else np.int64(-2 ** 63)
+    return ops.logical_and(bits < 0, bits != negative_zero)
 
 
 #: float32's smallest denormal, 2**-149 (a normal float64)
@@ -55,7 +59,8 @@ _FLOAT32_DENORMAL_STEP = 2.0 ** -149
 def exact_float64(x):
     """``x`` as float64 with no value lost: float32 denormals are rebuilt from their bits.
 
-    A float32 denormal ``±m·2^-149`` is a normal float64, but the plain cast reads it as 0.
+    A float32 denormal ``±m·2^-149`` is a normal float64, but the plain cast reads it as 0. Every
+    float32 whose exponent field is 0 (denormals and zeros) is rebuilt from its mantissa and sign.
     """
     x = ops.convert_to_tensor(x)
     if x.dtype == "float64":
@@ -65,8 +70,7 @@ def exact_float64(x):
         return x64
     bits = _bits(x)
     mantissa = ops.bitwise_and(bits, (1 << 23) - 1)
-    exponent = ops.bitwise_and(ops.right_shift(bits, 23), 0xFF)
-    denormal = ops.logical_and(exponent == 0, mantissa != 0)
+    tiny = ops.bitwise_and(bits, 0x7F800000) == 0
     magnitude = ops.cast(mantissa, "float64") * _FLOAT32_DENORMAL_STEP
     value = ops.where(bits < 0, -magnitude, magnitude)
-    return ops.where(denormal, value, x64)
+    return ops.where(tiny, value, x64)

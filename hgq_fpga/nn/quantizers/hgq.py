@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
-from hgq_fpga.nn.keras_backend import compiled, concrete, read, require_float64
+from hgq_fpga.nn.keras_backend import compiled, concrete, floor_keep_dtype, read, require_float64
 from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
 from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
@@ -309,7 +309,7 @@ class HQuantizer(keras.layers.Layer):
         if self.overflow_mode == "WRAP":
             # |x·2^f| >= 2^1024 overflows to inf; such a code is a multiple of 2^W: it wraps to 0
             fl = ops.where(ops.isinf(fl), 0.0, fl)
-            r = fl - span * ops.floor(fl * exp2_exact(-wl))
+            r = fl - span * floor_keep_dtype(fl * exp2_exact(-wl))
             # guard the rounding of the product for |fl| beyond 2**53: bring r into [0, span)
             r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
             m = ops.where(r > hi, r - span, r)
@@ -320,7 +320,7 @@ class HQuantizer(keras.layers.Layer):
 
     def _round(self, v, negative):
         """The integer code of the scaled value ``v`` under the rounding mode (exact ops only)."""
-        fl = ops.floor(v)
+        fl = floor_keep_dtype(v)
         if self.round_mode == "RND":
             return fl + ops.cast((v - fl) >= 0.5, "float64")
         # a negative value truncates to -1 or below; TensorFlow flushes a product that underflows
