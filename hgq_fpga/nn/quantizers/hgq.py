@@ -30,7 +30,7 @@ from hgq_fpga.nn.keras_backend import compiled, concrete, floor_keep_dtype, read
 from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
 from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
-from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2_pair
+from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2
 
 GRANULARITIES = ("per_element", "per_channel", "per_tensor")
 KINDS = ("weight", "activation")
@@ -73,8 +73,10 @@ def _fake_quantize(x, F, round_scaled):
 
     @ops.custom_gradient
     def quantize(x, F):
-        scale, inverse = pow2_pair(ops.stop_gradient(F))
-        xq = round_scaled(x * scale) * inverse           # exact: products by powers of two
+        scale = pow2(ops.stop_gradient(F))
+        # exact: a product and a quotient by a power of two (the quotient is the product by
+        # 2**-F, bit for bit: both round the same real number, and save computing 2**-F)
+        xq = round_scaled(x * scale) / scale
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -82,8 +84,8 @@ def _fake_quantize(x, F, round_scaled):
             dF = upstream * (_LN2 * (x - xq))  # x - xq = -(xq - x)
             axes, f_shape = _broadcast_axes(dF.shape, F.shape)
             if axes:
-                dF = ops.sum(dF, axis=axes)
-            return upstream, ops.reshape(dF, f_shape)
+                dF = ops.reshape(ops.sum(dF, axis=axes), f_shape)
+            return upstream, dF
 
         return xq, grad
 
