@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hgq_fpga-installed
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'   # 77: SPDX licence strings (pyproject.toml)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,jax]'   # jax: tests/test_keras_backends.py trains under JAX too
 	# QKeras 0.9 for the importer, without its declared dependencies (see requirements-qkeras.txt)
 	$(PY) -m pip install --quiet --no-deps -r requirements-qkeras.txt
 	touch $(STAMP)

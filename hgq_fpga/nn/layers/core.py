@@ -13,6 +13,7 @@ from keras import ops
 
 from hgq_fpga.ir.tables import build_table
 from hgq_fpga.ir.tensor import TensorType
+from hgq_fpga.nn.keras_backend import outside_trace, round_keep_dtype
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
@@ -66,15 +67,6 @@ def get_unary(activation: str | Callable) -> Callable:
     return keras.activations.get(activation)
 
 
-def _outside_trace(fn: Callable):
-    """Run ``fn`` eagerly even while a ``tf.function`` (or XLA function) is being traced."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-        with tf.init_scope():
-            return fn()
-    return fn()
-
-
 @_register
 class HActivation(HOutputQuantized):
     """An element-wise function followed by a per-activation quantizer.
@@ -110,11 +102,11 @@ class HActivation(HOutputQuantized):
 
     def call(self, x, training=None):
         if self._calibrated_for(training):
-            lut = _outside_trace(self._calibrated_lut) if self.is_table else None
+            lut = outside_trace(self._calibrated_lut) if self.is_table else None
             if lut is None:
                 return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
             base, scale, values = lut
-            code = ops.cast(ops.round(ops.cast(x, "float64") * scale), "int64")
+            code = ops.cast(round_keep_dtype(ops.cast(x, "float64") * scale), "int64")
             index = ops.clip(code + base, 0, values.shape[0] - 1)
             return ops.take(values, index)
         out, _ = self.oq.fake_quantize(self.fn(ops.cast(x, "float32")), training=training)

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from hgq_fpga.nn.keras_backend import round_keep_dtype
+
 
 @keras.saving.register_keras_serializable(package="hgq_fpga")
 class CodeTable:
@@ -43,7 +45,7 @@ class CodeTable:
 
     def __call__(self, x):
         dtype = keras.backend.standardize_dtype(x.dtype)
-        code = ops.round(x * (2.0 ** self.f))
+        code = round_keep_dtype(x * (2.0 ** self.f))
         index = ops.cast(ops.clip(code - self.lo, 0, self.values.size - 1), "int32")
         return ops.take(ops.convert_to_tensor(self.values, dtype=dtype), index)
 
