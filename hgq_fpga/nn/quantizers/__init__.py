@@ -1,9 +1,9 @@
 """Quantizers: one object quantizes one tensor (a kernel, a bias or an activation).
 
 Layers hold quantizer objects and never branch on what kind of quantizer they hold. Besides HGQ's
-:class:`HQuantizer`, the multiplier-free weight quantizers (``docs/method.md`` §8) are imported here
-and :class:`FixedQuantizer` (the fixed types of imported QKeras models) are imported here, so
-that a saved model that uses them loads without a further import.
+:class:`HQuantizer`, the multiplier-free weight quantizers (``docs/method.md`` §8) and
+:class:`FixedQuantizer` (the fixed types of imported QKeras models) are imported here, so that a
+saved model that uses them loads without a further import.
 """
 
 from hgq_fpga.nn.quantizers.fixed import FixedQuantizer
