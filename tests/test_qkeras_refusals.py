@@ -109,12 +109,16 @@ def test_import_under_a_mixed_precision_policy_is_float32_and_exact(edge, policy
     assert [int((e != r).sum()) for e, r in zip(fw.predict(x), refs)] == [0, 0]
 
 
-@pytest.mark.slow   # two reader subprocesses; qkeras_predict per output is in the default suite
+@pytest.mark.slow   # 2 min; qkeras_predict per output is in the default suite
 def test_cli_check_compares_every_output(edge, tmp_path):
     out = tmp_path / "two.keras"
     run = run_cli("import-qkeras", edge / "two_outputs.h5", "--check", edge / "two_outputs.x.npy", "--out", out)
     assert run.exit_code == 0, run.output
-    assert "0 of 320 values differ" in run.output and out.is_file()
+    assert "0 of 320 values differ (a: 0 of 192, bq: 0 of 128)" in run.output and out.is_file()
+    run = run_cli("convert", edge / "two_outputs.h5", "--from", "qkeras", "--calib", edge / "two_outputs.x.npy",
+                  "--backend", "cpp", "--out", tmp_path / "fw")
+    assert run.exit_code == 0, run.output
+    assert "0 of 320 values differ" in run.output and "mismatches" in run.output
 
 
 def test_two_inputs_predict_takes_a_list(edge):

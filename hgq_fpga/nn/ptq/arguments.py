@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hgq_fpga.fixed import exact_float64
+from hgq_fpga.fixed import exact_float64, plain
 from hgq_fpga.ir.tables import MAX_TABLE_INPUT_WIDTH
 
 #: the widest weight: a float32 Keras variable holds 24 significant bits exactly (weights are stored quantized)
@@ -38,15 +38,6 @@ class ArgumentError(ValueError):
         self.name, self.value, self.problem = name, value, problem
         head = f"{name}={plain(value)!r}" if show_value else name
         super().__init__(f"{head}: {problem}")
-
-
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers (numpy 2 would print ``np.int64(3)``)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    return value
 
 
 def whole_number(value: Any, name: str, least: int, most: int | None = None) -> int:

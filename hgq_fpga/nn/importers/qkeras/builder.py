@@ -449,7 +449,7 @@ def _batch_norm(ctx: _Context, layer: LayerDescription) -> _Tensor:
     mant = np.frexp(np.abs(scale))[0]
     bad = (scale != 0) & (mant != 0.5)
     ctx.require(not bad.any(), layer.name, f"{layer.cls} scale gamma / sqrt(var + eps)",
-                f"channel {int(np.argmax(bad))} scales by {scale[np.argmax(bad)]!r}, not a power of two, so "
+                f"channel {int(np.argmax(bad))} scales by {float(scale[np.argmax(bad)])!r}, not a power of two, so "
                 "QKeras's float32 x * scale rounds (the scale is what TensorFlow computes at predict time; its "
                 "vectorized CPU rsqrt is approximate, so even gamma = 2^k with var + eps = 1 misses on 8 or more "
                 "channels)", "fold the batch norm into the layer before it "

@@ -133,7 +133,9 @@ def qkeras_tables(requests: list[dict]) -> dict[str, np.ndarray]:
     """
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
         (Path(tmp) / "requests.json").write_text(json.dumps(requests))
+        keys = [r["key"] for r in requests]
+        named = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
         run_legacy([_READER, "table", f"{tmp}/requests.json", f"{tmp}/tables.npz"],
-                   f"evaluating QKeras activation tables ({', '.join(r['key'] for r in requests)})")
+                   f"evaluating QKeras activation tables ({named})")
         with np.load(Path(tmp) / "tables.npz") as data:
             return {k: data[k] for k in data.files}
