@@ -130,6 +130,13 @@ def test_reused_layer_is_named(data):
     assert "layer 'shared' is called 2 times" in text
 
 
+def test_variable_length_input_is_refused_naming_it(data):
+    x, _ = data
+    inp = keras.Input((None, 8), name="seq")
+    text = refused(lambda: quantize_float(keras.Model(inp, L.Dense(3)(inp)), x[:, None, :]), UnmappableLayerError)
+    assert "model input 'seq' has shape (None, 8)" in text and "fixed shapes" in text
+
+
 def test_table_activation_wider_than_a_table_is_refused_up_front(data):
     x, _ = data
     text = refused(lambda: quantize_float(small("tanh"), x, 8, 22))

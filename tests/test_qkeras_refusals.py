@@ -115,6 +115,10 @@ def test_cli_check_compares_every_output(edge, tmp_path):
     run = run_cli("import-qkeras", edge / "two_outputs.h5", "--check", edge / "two_outputs.x.npy", "--out", out)
     assert run.exit_code == 0, run.output
     assert "0 of 320 values differ (a: 0 of 192, bq: 0 of 128)" in run.output and out.is_file()
+    from hgq_fpga.nn.importers.qkeras.runner import qkeras_predict
+
+    text = str(refusal(lambda: qkeras_predict(edge / "two_outputs.h5", np.zeros((4, 5), np.float32))))
+    assert "model input 'x' takes samples of shape (4,), got an array of shape (4, 5)" in text
     run = run_cli("convert", edge / "two_outputs.h5", "--from", "qkeras", "--calib", edge / "two_outputs.x.npy",
                   "--backend", "cpp", "--out", tmp_path / "fw")
     assert run.exit_code == 0, run.output

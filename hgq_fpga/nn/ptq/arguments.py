@@ -146,6 +146,14 @@ def check_model(model: Any) -> None:
     except (ValueError, AttributeError):
         raise UnmappableLayerError(f"model {model.name!r} has no layer graph: build it as a Sequential model "
                                    "that starts with keras.Input(shape) or as a functional model") from None
+    for t in graph.inputs:
+        shape = tuple(t.shape[1:])
+        if any(s is None for s in shape):
+            raise UnmappableLayerError(
+                f"model input {t._keras_history.operation.name!r} has shape {shape}: a dimension that is not "
+                "fixed (None), but the firmware needs fixed shapes; build the model with a fixed shape (e.g. "
+                f"keras.Input({tuple(16 if s is None else s for s in shape)})) and copy the weights with "
+                "set_weights")
     calls: dict[int, int] = {}
     for nodes in graph._nodes_by_depth.values():
         for node in nodes:
