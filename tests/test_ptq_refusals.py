@@ -164,3 +164,19 @@ def test_cli_names_the_flags(tmp_path, data):
         assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"Error: {needle}"), result.output
         assert "_bits" not in lines[0] and "ebops_budget" not in lines[0]
     assert not (tmp_path / "design").exists()
+
+
+def test_held_out_split_of_a_two_input_model(data):
+    """x_val is a list, one array per input, as x_calib (before: the two arrays were stacked into one)."""
+    from hgq_fpga.nn.freeze import to_firmware
+
+    x, y = data
+    keras.utils.set_random_seed(2)
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    model = keras.Model([a, b], L.Dense(3)(L.Concatenate()([L.Dense(4)(a), L.Dense(4)(b)])))
+    xs = [x, x[::-1].copy()]
+    r = quantize_float(model, xs, 3, 3, max_accuracy_loss=0.0, x_val=xs, y_val=y)
+    fw = to_firmware(r.model)
+    ours = np.asarray(r.model.predict(xs, verbose=0), np.float64)
+    assert int((fw.predict(xs) != ours).sum()) == 0
+    assert r.ebops > 0

@@ -10,7 +10,7 @@ import keras
 
 from hgq_fpga.nn.dtype_policy import float32_policy
 from hgq_fpga.nn.ptq import arguments
-from hgq_fpga.nn.ptq.arguments import GRANULARITIES, MIXED_SAMPLES  # noqa: F401  (their home is .arguments)
+from hgq_fpga.nn.ptq.arguments import MIXED_SAMPLES
 from hgq_fpga.nn.ptq.mapping import Mapped, map_model
 from hgq_fpga.nn.ptq.mixed import accuracy, search_mixed
 from hgq_fpga.nn.ptq.search import Choice, State, run_search
