@@ -125,6 +125,7 @@ def test_cli_check_compares_every_output(edge, tmp_path):
     assert "0 of 320 values differ" in run.output and "mismatches" in run.output
 
 
+@pytest.mark.slow   # one more reader subprocess; several outputs are in the default suite
 def test_two_inputs_predict_takes_a_list(edge):
     from hgq_fpga.nn.importers.qkeras.runner import qkeras_predict
 
