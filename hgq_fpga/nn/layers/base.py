@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from hgq_fpga.fixed import plain
 from hgq_fpga.nn.keras_backend import readable, require_float64
 from hgq_fpga.nn.quantizers.hgq import (ACTIVATION_DEFAULTS, HQuantizer, make_quantizer,
                                         serialize_quantizer)
@@ -301,7 +302,7 @@ def int_tuple(value: Any, rank: int, what: str, owner: str) -> tuple[int, ...]:
     """
     t = tuple(int(a) for a in value) if isinstance(value, (tuple, list)) else (int(value),) * rank
     if len(t) != rank or min(t) < 1:
-        raise ValueError(f"{owner} {what} must be {rank} positive integer(s), got {value!r}")
+        raise ValueError(f"{owner} {what} must be {rank} positive integer(s), got {plain(value)!r}")
     return t
 
 

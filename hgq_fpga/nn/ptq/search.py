@@ -31,9 +31,8 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga.nn.ptq import grid
+from hgq_fpga.nn.ptq.arguments import SEARCHES
 from hgq_fpga.nn.ptq.mapping import Mapped, Step
-
-SEARCHES = ("easyquant", "minmax")
 #: the wide type an activation quantizer is given to read the value it will quantize
 _PROBE = (1, 24, 28)
 

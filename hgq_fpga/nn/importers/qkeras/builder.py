@@ -33,6 +33,7 @@ from hgq_fpga.ir import FirmwareBuilder
 from hgq_fpga.ir.builder import weights_to_raw
 from hgq_fpga.ir.types import linear_alignment
 from hgq_fpga.ir.tensor import TensorType, max_abs
+from hgq_fpga.nn.dtype_policy import float32_policy
 from hgq_fpga.nn.layers import (HActivation, HAdd, HAveragePooling1D, HAveragePooling2D, HConcatenate,
                              HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D, HMaxPooling2D,
                              HQuantize, HReshape)
@@ -248,6 +249,8 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
         raise refuse(layer.name, f"{layer.cls} without kernel_quantizer", "its float32 weights have up to 24 "
                      "significant bits, so QKeras's float32 products round", "give it a kernel_quantizer "
                      "such as quantized_bits(6, 0, alpha=1)")
+    for role in ("kernel", "bias"):
+        _check_weight_scale(ctx, layer, role)
     kq_desc = layer.quantizers["kernel"]
     kernel = ctx.desc.array(layer, "kernel").astype(np.float64)
     use_bias = "bias" in layer.arrays
@@ -274,6 +277,18 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
     unquantized = " and an unquantized float32 bias (no bias_quantizer)" if use_bias and "bias" not in layer.quantizers else ""
     return _emit_linear(ctx, layer, x, ours, kernel, bias, act, spec,
                         f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')}{unquantized})")
+
+
+def _check_weight_scale(ctx: _Context, layer: LayerDescription, role: str) -> None:
+    """Refuse a weight quantizer whose ``alpha`` ('auto', ...) scales by float factors computed from
+    the weights: its values are off any fixed-point grid (``'auto_po2'`` scales by powers of two)."""
+    q = layer.quantizers.get(role) or {}
+    alpha = (q.get("config") or {}).get("alpha")
+    ctx.require(not isinstance(alpha, str) or alpha == "auto_po2", layer.name,
+                f"{role} quantizer {q.get('text', q.get('class', '?'))}",
+                f"alpha={alpha!r} scales the {role} by float factors computed from it, so its values are not "
+                "on a fixed-point grid and QKeras's float32 products round",
+                "use alpha='auto_po2' (power-of-two scales) or alpha=1")
 
 
 def _emit_linear(ctx: _Context, layer: LayerDescription, x: _Tensor, ours, kernel: np.ndarray,
@@ -434,7 +449,7 @@ def _batch_norm(ctx: _Context, layer: LayerDescription) -> _Tensor:
     mant = np.frexp(np.abs(scale))[0]
     bad = (scale != 0) & (mant != 0.5)
     ctx.require(not bad.any(), layer.name, f"{layer.cls} scale gamma / sqrt(var + eps)",
-                f"channel {int(np.argmax(bad))} scales by {scale[np.argmax(bad)]!r}, not a power of two, so "
+                f"channel {int(np.argmax(bad))} scales by {float(scale[np.argmax(bad)])!r}, not a power of two, so "
                 "QKeras's float32 x * scale rounds (the scale is what TensorFlow computes at predict time; its "
                 "vectorized CPU rsqrt is approximate, so even gamma = 2^k with var + eps = 1 misses on 8 or more "
                 "channels)", "fold the batch norm into the layer before it "
@@ -535,14 +550,29 @@ def build_from_description(desc: ModelDescription, input_type: Any = None,
         ctx = _build(desc, input_type, allow_float, drop_softmax)
         if ctx.table_requests:
             raise QKerasImportError(f"the tables of {[r['key'] for r in ctx.table_requests]} were not evaluated")
-    model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
-                        [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
+    with float32_policy():
+        model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
+                            [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
     return ImportResult(model, ctx.result_notes, ctx.inexact)
 
 
 def _build(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] | None,
            drop_softmax: bool) -> _Context:
-    """One pass over the layers: our tensors in ``ctx.tensors``, missing tables in ``ctx.table_requests``."""
+    """One pass over the layers: our tensors in ``ctx.tensors``, missing tables in ``ctx.table_requests``.
+    The layers are made in float32 whatever Keras's global dtype policy (:mod:`hgq_fpga.nn.dtype_policy`)."""
+    with float32_policy():
+        return _build_layers(desc, input_type, allow_float, drop_softmax)
+
+
+def _build_layers(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] | None,
+                  drop_softmax: bool) -> _Context:
+    for name, shape in desc.inputs:
+        if any(s is None for s in shape):
+            raise QKerasImportError(
+                f"model input {name!r} has shape {tuple(shape)}: a dimension that is not fixed (None), but "
+                "the firmware needs fixed shapes; build the QKeras model with a fixed shape (e.g. "
+                f"Input(shape={tuple(16 if s is None else s for s in shape)})), copy the weights "
+                "(new.set_weights(model.get_weights())) and save it again")
     ctx = _Context(desc, input_type, allow_float, drop_softmax)
     for layer in desc.layers:
         if layer.cls == "InputLayer":

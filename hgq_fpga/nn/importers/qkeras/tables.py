@@ -212,7 +212,7 @@ def check_values(layer: str, spec: TableSpec, values: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(v) | (scaled != np.round(scaled)) | (scaled < lo) | (scaled > hi)
     if bad.any():
         j = int(np.argmax(bad))
-        raise refuse(layer, spec.text, f"QKeras's float32 output {v[j]!r} (entry {j} of its table) is "
+        raise refuse(layer, spec.text, f"QKeras's float32 output {float(v[j])!r} (entry {j} of its table) is "
                      f"not a value of {out.k, out.i, out.f} (k, i, f), so no fixed-point type holds it",
                      "report the quantizer configuration; meanwhile pass allow_float={layer: type}")
     return v
