@@ -39,11 +39,11 @@ def test_layer_argument_refusals():
 
 
 def test_qkeras_table_value_refusal():
-    from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec
+    from hgq_fpga.nn.importers.qkeras.quantizers import cast
     from hgq_fpga.nn.importers.qkeras.tables import TableSpec, check_values
 
     spec = TableSpec({"class": "quantized_tanh", "text": "quantized_tanh(4)"},
-                     CastSpec(1, 0, 3, "RND_CONV", "SAT", "quantized_tanh(4)"))
+                     cast(1, 0, 3, "RND_CONV", "SAT", "quantized_tanh(4)"))
     assert "0.30000001192092896" in message(lambda: check_values("t", spec, np.array([0.3], np.float32)))
 
 

@@ -10,7 +10,7 @@ quantize (exact accumulators, sums), and as the proof that QKeras's own float32 
   multiple of the finest input lsb and below ``2^24`` of those lsbs (24 significant bits), which
   the shadow plan's magnitude bound checks for every input *in the input types' ranges*;
 * an activation quantizer ``x + (xq - x)`` is exact while ``|x|`` stays within
-  :attr:`~hgq_fpga.nn.importers.qkeras.quantizers.CastSpec.float32_input_bound`.
+  :attr:`~hgq_fpga.nn.importers.qkeras.quantizers.QKerasCast.float32_input_bound`.
 
 Where either fails, the import is refused with a message naming the layer, or (with
 ``allow_float``) the layer gets the user's type and the result lists it as not QKeras-exact.
@@ -42,7 +42,7 @@ from hgq_fpga.nn.layers.lookup import CodeTable
 from hgq_fpga.nn.importers.qkeras.description import LayerDescription, ModelDescription
 from hgq_fpga.nn.quantizers.fixed import FixedQuantizer, tight_types
 from hgq_fpga.nn.importers.qkeras import tables as qkeras_tables
-from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec, QKerasImportError, activation_cast, refuse
+from hgq_fpga.nn.importers.qkeras.quantizers import QKerasCast, QKerasImportError, activation_cast, refuse
 from hgq_fpga.nn.importers.qkeras.types import parse_type
 
 #: float32 holds every integer up to 2**24 exactly: the bound on partial sums in lsb units
@@ -100,15 +100,15 @@ class _Context:
             self.inputs[name] = keras.Input(shape, name=name)
         return self.inputs[name]
 
-    def quantized_input(self, name: str, spec: CastSpec, layer_name: str) -> _Tensor:
+    def quantized_input(self, name: str, spec: QKerasCast, layer_name: str) -> _Tensor:
         """``HQuantize`` on model input ``name`` with the cast ``spec``."""
         x = self.model_input(name)
         oq = fixed_quantizer(spec, "output_quantizer")
         layer = HQuantize(output_quantizer=oq, name=layer_name)
         y = layer(x)
-        oq.set_types(spec.k, spec.i, spec.f)
-        ir = self.b.input(layer_name, tuple(x.shape[1:]), spec.k, spec.i, spec.f, round=spec.round,
-                          overflow=spec.overflow)
+        oq.set_types(spec.type.k, spec.type.i, spec.type.f)
+        ir = self.b.input(layer_name, tuple(x.shape[1:]), spec.type.k, spec.type.i, spec.type.f, round=spec.type.round,
+                          overflow=spec.type.overflow)
         return _Tensor(y, ir)
 
     def source(self, layer: LayerDescription, index: int = 0) -> tuple[str, int]:
@@ -132,13 +132,13 @@ class _Context:
         t = self.quantized_input(key[0], spec, f"{key[0]}_quantize")
         lo, hi = t_range(self.type_of(t))
         self.result_notes.append(
-            f"model input {key[0]!r} is quantized to {spec.text} ({spec.round}, {spec.overflow}): QKeras "
+            f"model input {key[0]!r} is quantized to {spec.text} ({spec.type.round}, {spec.type.overflow}): QKeras "
             f"equals this model for inputs on that grid within [{lo:g}, {hi:g}]")
         self.tensors[key] = t
         return t
 
     # ------------------------------------------------------------------ checks
-    def floating(self, layer: str) -> CastSpec | None:
+    def floating(self, layer: str) -> QKerasCast | None:
         """The user's ``allow_float`` type for ``layer``, or None."""
         if layer not in self.allow_float:
             return None
@@ -162,7 +162,7 @@ class _Context:
                      f"{math.ceil(math.log2(max(worst, 1.0)))} significant bits (float32 holds 24), so "
                      "QKeras's result would round", "lower the input or weight bit widths (or the input_type)")
 
-    def check_cast_input(self, layer: str, spec: CastSpec, x: TensorType) -> None:
+    def check_cast_input(self, layer: str, spec: QKerasCast, x: TensorType) -> None:
         if spec.float32_input_bound is None:
             return
         lo, hi = t_range(x)
@@ -181,22 +181,22 @@ def t_range(t: TensorType) -> tuple[float, float]:
     return float(lo.min(initial=0.0)), float(hi.max(initial=0.0))
 
 
-def fixed_quantizer(spec: CastSpec | None, name: str, kind: str = "activation") -> FixedQuantizer:
+def fixed_quantizer(spec: QKerasCast | None, name: str, kind: str = "activation") -> FixedQuantizer:
     if spec is None:
         return FixedQuantizer(kind=kind, name=name)
-    return FixedQuantizer(kind=kind, round_mode=spec.round, overflow_mode=spec.overflow, name=name)
+    return FixedQuantizer(kind=kind, round_mode=spec.type.round, overflow_mode=spec.type.overflow, name=name)
 
 
-def _set_output(oq: FixedQuantizer, spec: CastSpec | None, exact: TensorType) -> None:
+def _set_output(oq: FixedQuantizer, spec: QKerasCast | None, exact: TensorType) -> None:
     if spec is None:
         oq.set_types(exact.k, exact.i, exact.f)
     else:
-        oq.set_types(spec.k, spec.i, spec.f)
+        oq.set_types(spec.type.k, spec.type.i, spec.type.f)
 
 
 # ---------------------------------------------------------------------------------- activations
 
-def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, CastSpec | None]:
+def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, QKerasCast | None]:
     """``(keras activation, output cast)`` for a layer's ``activation`` (None cast: exact).
 
     A layer named in ``allow_float`` gets the user's cast whatever QKeras does there.
@@ -226,7 +226,7 @@ def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, CastSpec |
 
 
 def _emit_activation(ctx: _Context, name: str, x: TensorType, ir: str, act: str,
-                     spec: CastSpec | None) -> tuple[str, TensorType]:
+                     spec: QKerasCast | None) -> tuple[str, TensorType]:
     """Shadow ops for ``act`` then the output cast; returns the IR name and the exact pre-cast type."""
     if act == "relu":
         ir = ctx.b.relu(ir, name=f"{name}_relu")
@@ -234,7 +234,7 @@ def _emit_activation(ctx: _Context, name: str, x: TensorType, ir: str, act: str,
     if spec is not None:
         if name not in ctx.inexact:
             ctx.check_cast_input(name, spec, pre)
-        ir = ctx.b.cast(ir, spec.k, spec.i, spec.f, round=spec.round, overflow=spec.overflow, name=name)
+        ir = ctx.b.cast(ir, spec.type.k, spec.type.i, spec.type.f, round=spec.type.round, overflow=spec.type.overflow, name=name)
     else:
         ir = ctx.b.cast(ir, pre.k, pre.i, pre.f, name=name)
     return ir, pre
@@ -292,7 +292,7 @@ def _check_weight_scale(ctx: _Context, layer: LayerDescription, role: str) -> No
 
 
 def _emit_linear(ctx: _Context, layer: LayerDescription, x: _Tensor, ours, kernel: np.ndarray,
-                 bias: np.ndarray | None, act: str, spec: CastSpec | None, what: str) -> _Tensor:
+                 bias: np.ndarray | None, act: str, spec: QKerasCast | None, what: str) -> _Tensor:
     """Call our kernel layer, fix its weights and types, add its shadow ops and check float32."""
     y = ours(x.keras)
     ours.kernel.assign(kernel.astype(np.float32))
@@ -489,8 +489,8 @@ def _with_table(ctx: _Context, layer: LayerDescription,
     else:
         values = qkeras_tables.check_values(layer.name, spec, values)
     fn = CodeTable(values, dom.f, dom.lo, name=spec.text)
-    out = spec.out
-    oq = fixed_quantizer(out, "output_quantizer")
+    oq = fixed_quantizer(spec.out, "output_quantizer")
+    out = spec.out.type
     ours = HActivation(fn, output_quantizer=oq, name=name)
     y = ours(x.keras)
     oq.set_types(out.k, out.i, out.f)
