@@ -128,7 +128,7 @@ def _compile_transpose(op, in_types):
     expected = TensorType(*(np.transpose(a, perm) for a in (t.k, t.i, t.f)))
     _check_declared(op, op.out, expected, "output")
     axes = (0,) + tuple(p + 1 for p in perm)
-    return lambda xs: np.ascontiguousarray(np.transpose(xs[0], axes))
+    return lambda xs: np.transpose(xs[0], axes).copy()     # a fresh array: a cast may overwrite it
 
 
 def _compile_concat(op: O.Concatenate, in_types):
