@@ -265,6 +265,18 @@ def test_softmax_is_within_its_width_bound_of_the_float_softmax():
     hgq_fpga.calibrate(model, train, margin=1)
     y = np.asarray(model(held_out), np.float64)
     assert np.abs(y - p).max() <= coarse.error_bound() and coarse.error_bound() > bound
+    # random widths and rounding modes: the bound holds wherever nothing overflows
+    for _ in range(3):
+        opts = {o: {"f_init": float(rng.integers(1, 10)), "round_mode": str(rng.choice(["TRN", "RND"]))}
+                for o in ("exp_input_quantizer", "exp_output_quantizer", "sum_quantizer",
+                          "inverse_quantizer", "output_quantizer")}
+        layer = L.HSoftmax(**opts)
+        model = keras.Model(inp, layer(logits))
+        hgq_fpga.calibrate(model, train, margin=1)
+        _, overflow = hgq_fpga.to_firmware(model).predict(held_out.astype(np.float64), report=True)
+        assert not overflow.any, overflow.summary()
+        y = np.asarray(model(held_out), np.float64)
+        assert np.abs(y - p).max() <= layer.error_bound(), opts
 
 
 def _calibrate_error(model, x) -> str:

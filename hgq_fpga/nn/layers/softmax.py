@@ -191,22 +191,21 @@ class HSoftmax(HOutputQuantized):
         """A bound on ``|y - softmax(x)|`` for inputs whose every step stays inside the calibrated
         range (no value saturates), from the calibrated widths alone.
 
-        With the rounding errors ``εd, εe, εs, εr, εo`` of the five quantizers (``2^-f``, or half of
-        it when rounding to nearest), ``n`` elements per slice and ``δ = e^εd - 1``: the exp values
-        are off by at most ``δ·u + εe`` (``u = exp(x - m) <= 1``), so the sum ``S >= 1`` is off by a
-        relative ``ρ = δ + n·εe + εs`` after its cast, its inverse by ``εr + ρ / ((1 - ρ)·S)``, and
-
-            |y - p| <= (1 + δ + εe) · (εr + ρ / (1 - ρ)) + δ + εe + εo.
-
-        Returns ``inf`` when ``ρ >= 1`` (the widths are too coarse for a bound).
+        With the rounding errors ``εd, εe, εs, εr, εo`` of the five quantizers (``2^-f``, or half
+        of it when rounding to nearest) and ``n`` elements per slice: the exp table gives
+        ``e_k = u_k·a_k + b_k`` with ``u_k = exp(x_k - m)``, ``a_k`` within ``e^±εd`` and
+        ``|b_k| <= εe`` (the maximum's ``e`` is exactly 1, so ``A = Σ u_k a_k >= 1``). A ratio
+        ``u_j a_j / A`` is within ``tanh(εd / 2)`` of ``p_j``; the ``b_k`` move ``e_j / S`` by at most
+        ``ρ = εe (n + 1) / (1 - n εe)``; the sum's cast by ``(1 + tanh(εd/2) + ρ) εs / (1 - n εe - εs)``;
+        the reciprocal's by ``(e^εd + εe) εr``; the output cast by ``εo``. The bound is their sum
+        (``inf`` when ``n εe + εs >= 1``: too coarse for one).
         """
         n = int(self.dq.tensor_shape[self.sample_axis])
         ed, ee, es, er, eo = (_step_error(q) for q in (self.dq, self.eq, self.sq, self.rq, self.oq))
-        delta = math.expm1(ed)
-        rho = delta + n * ee + es
-        if rho >= 1:
+        if n * ee + es >= 1:
             return math.inf
-        return (1 + delta + ee) * (er + rho / (1 - rho)) + delta + ee + eo
+        ratio = math.tanh(ed / 2) + ee * (n + 1) / (1 - n * ee)
+        return ratio + (1 + ratio) * es / (1 - n * ee - es) + (math.exp(ed) + ee) * er + eo
 
     def get_config(self) -> dict:
         config = super().get_config()
