@@ -119,3 +119,16 @@ def test_rtl_refuses_the_new_ops_by_name(make, kind):
     x = b.input("x", (3, 2), k=1, i=2, f=2)
     with pytest.raises(NotImplementedError, match=f"the RTL backend has no lowering for .*{kind}"):
         lower_model(b.build([make(b, x)]))
+
+
+@pytest.mark.slow
+def test_keras_emulator_and_csim_agree_on_more_particle_models(tmp_path):
+    models = _particle_models(range(2012, 2036))
+    projects = [write_project(hgq_fpga.to_firmware(m), tmp_path / f"p{n}", name=f"k{n}")
+                for n, (m, _) in enumerate(models)]
+    for macs in ("ap_fixed", "integer"):
+        compile_projects(projects, cache_dir=tmp_path / "cache", macs=macs)
+        for (model, cases), prj in zip(models, projects):
+            for x in cases:
+                report = hgq_fpga.verify(model, x, firmware=prj.fw, project=prj)
+                assert report.mismatches == 0, f"{prj.name} ({macs} build): {report}"
