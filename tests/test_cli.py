@@ -156,7 +156,7 @@ def test_verify_emulate_report(design, files):
     ("bad name", "--name '1x' is not a C identifier"),
     ("not a keras archive", "model file {root}/corrupt.keras is not a Keras .keras archive"),
     ("plain keras model", "is a float Keras model (no hgq_fpga layers): convert it with --from float"),
-    ("softmax", "softmax has no exact firmware equivalent"),
+    ("softmax", "of class Softmax is not part of the hgq_fpga layer set; use HSoftmax"),
     ("1-d data", "flat.npy is one-dimensional (shape (20,)); the model expects samples of shape (8,)"),
     ("labels without npz", "--check-labels names an array of the --check .npz file"),
     ("labels of x", "--check-labels x has shape (56, 8); expected one integer label per sample"),

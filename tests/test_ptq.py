@@ -180,8 +180,10 @@ def test_saved_and_loaded(data, tmp_path):
 
 @pytest.mark.parametrize("build, needle", [
     (lambda: keras.Sequential([keras.Input((64,)), L.Dense(8), L.LayerNormalization(name="ln")]), "'ln'"),
-    (lambda: keras.Sequential([keras.Input((64,)), L.BatchNormalization(name="bn0"), L.Dense(4)]), "'bn0'"),
-    (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4, activation="softmax", name="sm")]), "'sm'"),
+    (lambda: keras.Sequential([keras.Input((64,)), L.Reshape((8, 8)), L.BatchNormalization(axis=1, name="bn0"),
+                               L.Dense(4)]), "'bn0'"),
+    (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4, activation="softsign"),
+                               L.Softmax(axis=(0, 1), name="sm")]), "'sm'"),
     (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4), L.ReLU(max_value=2.0, name="r2")]), "'r2'"),
 ])
 def test_unmappable_layer_is_named(build, needle, data):

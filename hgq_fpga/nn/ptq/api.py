@@ -107,7 +107,8 @@ def quantize_float(model: keras.Model, x_calib, weight_bits: int = 8, act_bits: 
             ``"minmax"`` (the binary point that holds the largest value).
         clip_steps: how many integer bits below the min/max choice the search tries.
         rounds: alternations of weight and activation search per layer.
-        drop_softmax: drop a softmax at a model output (the firmware gives logits) instead of refusing.
+        drop_softmax: drop a softmax at a model output (the firmware gives logits) instead of mapping
+            it to an exact :class:`~hgq_fpga.nn.layers.HSoftmax`.
         ebops_budget: mixed precision: lower widths per layer, greedily by sensitivity (output cosine
             lost per EBOP saved), until the model's EBOPs are at most this (see :mod:`.mixed`); a
             number of at least 1 (a fraction is rounded down: EBOPs are whole).
