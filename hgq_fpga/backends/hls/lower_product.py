@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
-from hgq_fpga.backends.hls.fxtypes import FixedSpec, union_spec
+from hgq_fpga.backends.common.ctables import IntTable
+from hgq_fpga.backends.hls.fxtypes import union_spec
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.backends.hls.lower_linear import IntegerMacs, integer_macs
 from hgq_fpga.backends.hls.opplan import OpPlan, TensorRef
 from hgq_fpga.ir import ops as O
@@ -32,11 +33,11 @@ class ProductPlan(OpPlan):
     ptr: IntTable
     ia: IntTable
     ib: IntTable
-    product: FixedSpec
+    product: FixedType
     integer_macs: IntegerMacs | None
 
 
-def _product_spec(plan, a: TensorRef, b: TensorRef) -> FixedSpec:
+def _product_spec(plan, a: TensorRef, b: TensorRef) -> FixedType:
     """The union of the exact types of the live products (their ranges at ``f_a + f_b``)."""
     alo, ahi = (np.asarray(v, dtype=object).reshape(-1) for v in a.type.bounds())
     blo, bhi = (np.asarray(v, dtype=object).reshape(-1) for v in b.type.bounds())
@@ -61,5 +62,5 @@ def lower_einsum(op: O.Einsum, out: TensorRef, a: TensorRef, b: TensorRef) -> Pr
                f"{int(live.sum())} products of two variables")
     return ProductPlan(kind="product", ir_kind=op.kind, out=out, inputs=[a, b], summary=summary,
                        ptr=IntTable.of(ptr), ia=IntTable.of(plan.ia[live]), ib=IntTable.of(plan.ib[live]),
-                       product=_product_spec(plan, a, b) if live.any() else FixedSpec(0, 1, 0),
+                       product=_product_spec(plan, a, b) if live.any() else FixedType(0, 1, 0),
                        integer_macs=macs)

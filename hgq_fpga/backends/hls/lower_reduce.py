@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hgq_fpga.backends.hls.ctables import IntTable
+from hgq_fpga.backends.common.ctables import IntTable
 from hgq_fpga.backends.hls.lower_elementwise import CopyPart, CopyPlan
 from hgq_fpga.backends.hls.lower_pool import PoolPlan
 from hgq_fpga.backends.hls.opplan import TensorRef, flat_positions
