@@ -100,11 +100,12 @@ def _training(training: dict | None) -> list[str]:
     chosen = training.get("chosen") or {}
     key = training.get("metric", "metric")
     metric = metric_label(key)
+    ebops = "exact, calibrated" if training.get("ebops_exact") else "training estimate"
     lines = ["## Training: Pareto front", "",
-             f"Checkpoints that no other beats on both {metric} and EBOPs (training-time estimate). "
+             f"Checkpoints that no other beats on both {metric} and EBOPs ({ebops}). "
              f"Chosen: the smallest EBOPs within {_tolerance(key, training.get('tolerance', 0))} of the "
              f"best {metric}.", "",
-             f"| epoch | {metric} | EBOPs (training estimate) | chosen |", "| ---: | ---: | ---: | :---: |"]
+             f"| epoch | {metric} | EBOPs ({ebops}) | chosen |", "| ---: | ---: | ---: | :---: |"]
     for p in training["front"]:
         mark = "★" if p.get("path") == chosen.get("path") and p["ebops"] == chosen.get("ebops") else ""
         epoch = "–" if p.get("epoch") is None else p["epoch"]

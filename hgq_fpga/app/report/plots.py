@@ -232,7 +232,7 @@ def _front_limits(front_values: np.ndarray, marks: Sequence[float]) -> tuple[flo
 
 def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoPoint | None = None,
                 epochs: Sequence[tuple[float, float]] = (), metric_name: str = "validation accuracy",
-                deployed: tuple[float, float] | None = None) -> Path:
+                deployed: tuple[float, float] | None = None, ebops_label: str | None = None) -> Path:
     """Accuracy against EBOPs: every epoch (coloured by epoch), the front, the chosen and deployed model.
 
     ``epochs`` are ``(ebops, metric)`` pairs of every epoch, in training order: their colour shows
@@ -240,7 +240,8 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     a margin, so the front is readable; epochs below it (the warm-up) are counted in the legend
     instead. The chosen checkpoint is a hollow star, so front points inside it stay visible;
     ``deployed`` is the chosen model's ``(exact EBOPs, test metric)`` after calibration, a diamond
-    whose label points at it from the other side.
+    whose label points at it from the other side. ``ebops_label`` names the x axis (default: the
+    training-time estimate, the deployed model exact).
     """
     from matplotlib.lines import Line2D
 
@@ -280,7 +281,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
         handles.append(Line2D([], [], ls="", marker="*", markersize=15, markerfacecolor="none",
                               markeredgecolor="#dd8452", markeredgewidth=1.8,
                               label=f"chosen: {chosen.ebops:,.0f} EBOPs, {scale * chosen.metric:.2f} % "
-                                    "(training estimate, validation)"))
+                                    f"({'calibrated' if ebops_label else 'training estimate'}, validation)"))
     if deployed is not None:
         ax.scatter([deployed[0]], [scale * deployed[1]], s=38, marker="D", color="#55a868",
                    edgecolor="black", zorder=7)
@@ -300,7 +301,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     ax.xaxis.set_major_formatter(THOUSANDS)
     if low is not None:
         ax.set_ylim(low, high)
-    ax.set_xlabel("EBOPs (training-time estimate; deployed: exact)")
+    ax.set_xlabel(ebops_label or "EBOPs (training-time estimate; deployed: exact)")
     ax.set_ylabel(f"{metric_name} (%)")
     ax.set_title("Accuracy vs. resource cost during training")
     ax.grid(alpha=0.3)

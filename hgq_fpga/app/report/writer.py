@@ -37,7 +37,8 @@ def _training_figure(training: dict, path: Path) -> Path | None:
         points, path, chosen=front_from_dicts([chosen])[0] if chosen else None,
         epochs=[tuple(e) for e in training.get("epochs") or []],
         metric_name=metric_label(training.get("metric", "val_accuracy")),
-        deployed=tuple(training["deployed"]) if training.get("deployed") else None)
+        deployed=tuple(training["deployed"]) if training.get("deployed") else None,
+        ebops_label="EBOPs (exact, calibrated)" if training.get("ebops_exact") else None)
 
 
 def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[str, str]:
