@@ -33,7 +33,10 @@ from hgq_fpga.app.commands.report import report
 from hgq_fpga.app.commands.train import train
 from hgq_fpga.app.commands.verify import verify
 from hgq_fpga.app.sweep.cli import sweep
+from hgq_fpga.app.tensorflow_env import prepare
 from hgq_fpga.folders import StaleStagingRemoved, UserFilesKept
+
+prepare()   # before any command imports TensorFlow: its start-up notices stay off the terminal
 
 
 def _note(message, category, filename, lineno, file=None, line=None) -> None:

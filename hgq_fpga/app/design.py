@@ -123,7 +123,7 @@ def verify_all(model, checks: Mapping[str, Any], fw, projects: Sequence[Project]
     verified = {}
     for label, x in checks.items():
         with stages.stage(f"verifying on {label}"):
-            verified[label] = verify(model, x, firmware=fw, project=list(projects))
+            verified[label] = verify(model, x, firmware=fw, project=list(projects), data=label)
     return verified
 
 
@@ -134,7 +134,7 @@ def verification_record(report, data_label: str) -> dict:
             "emulator_vs": {name: int(n) for name, n in (report.emulator_vs or {}).items()},
             "chain": report.implementations, "ok": bool(report.ok),
             "overflow": None if report.overflow is None else report.overflow.to_dict(),
-            "details": str(report)}
+            "details": str(report).rstrip("\n")}
 
 
 def manifest(target: Target, board: Board, projects: Sequence[Project], verified: Mapping[str, Any],

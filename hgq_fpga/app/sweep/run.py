@@ -221,5 +221,8 @@ def produce(final: Path, work: Callable[[Path], dict]) -> tuple[dict, bool]:
 
 def execute(run: RunSpec, out_dir: str, topic: str | None = None) -> dict:
     """The Dask task: run ``run`` unless it is finished; return ``{"name", "skipped", "seconds"}``."""
+    from hgq_fpga.app.tensorflow_env import prepare
+
+    prepare()   # a worker's TensorFlow start-up notices stay off the terminal too
     record, published = produce(run_folder(out_dir, run.name), lambda staging: train_and_score(run, staging, topic))
     return {"name": run.name, "skipped": not published, "seconds": record["seconds"]}
