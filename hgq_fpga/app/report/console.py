@@ -15,7 +15,7 @@ from rich.table import Table
 
 from hgq_fpga.app.report import synthesis
 from hgq_fpga.app.report.latency import latency_text
-from hgq_fpga.app.report.markdown import chain, verification_line, verifications
+from hgq_fpga.app.report.markdown import chain, efficiency_cell, rate_label, verification_line, verifications
 
 
 def _range(stats: dict) -> str:
@@ -71,6 +71,24 @@ def accuracy_rows(record: dict | None) -> list[tuple[str, str]]:
     return [(f"accuracy on {record['data']}", text)]
 
 
+def trigger_table(data: dict) -> Table | None:
+    """Each class's signal efficiency at the fixed background rates (firmware), or None without labels."""
+    record = data.get("classification") or {}
+    trigger = record.get("trigger")
+    if not trigger:
+        return None
+    rates, minimum = trigger["rates"], trigger["min_background_passing"]
+    table = Table(title=f"signal efficiency at fixed background rates (firmware, {record['data']})",
+                  title_style="bold", box=box.SIMPLE_HEAD,
+                  caption=f"± binomial; a rate needs {minimum} background events passing (docs/reports.md)")
+    for column in ("class", "events", *(f"at {rate_label(r)} background" for r in rates)):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for row in trigger["per_class"]:
+        table.add_row(row["class"], f"{row['signal']:,}",
+                      *(efficiency_cell(row["firmware"][n], row["signal"], rate, minimum) for n, rate in enumerate(rates)))
+    return table
+
+
 def layer_table(data: dict) -> Table:
     """Per-layer bit widths (min / mean / max), pruning and EBOPs."""
     table = Table(title="per layer", title_style="bold", box=box.SIMPLE_HEAD,
@@ -92,6 +110,9 @@ def print_summary(data: dict, project_dir: str | Path | None = None, next_comman
     """Print the design summary and the per-layer table."""
     console = console or Console()
     console.print(layer_table(data))
+    trigger = trigger_table(data)
+    if trigger is not None:
+        console.print(trigger)
     console.print(summary_table(data, project_dir))
     if next_command:
         # on a line of its own and never wrapped, so it can be copied and pasted as it is

@@ -365,53 +365,73 @@ def _roc_x_start(curves: Sequence[dict | None]) -> float:
     return max(0.0, float(np.floor((min(rises) - 0.05) / 0.05 + 1e-9)) * 0.05)
 
 
-def plot_roc(record: dict, path: str | Path) -> Path:
-    """ROC curve of every class (one-vs-rest): Keras solid, firmware dashed, one colour per class.
+def plot_roc(record: dict, path: str | Path) -> Path | None:
+    """Write :func:`roc_figure` to ``path``; ``None`` (no file) when no class has enough events."""
+    fig = roc_figure(record)
+    return None if fig is None else _save(fig, path)
 
-    ``record`` is a :func:`hgq_fpga.app.report.classification.classification_record`. Signal
-    efficiency on x, background efficiency on a log y axis, as trigger rates are read. A background
-    efficiency of 0 is drawn on the bottom edge (half a background sample); the x axis starts just
-    before the first curve leaves it, so a near-perfect classifier's curves are not squeezed into
-    the right edge.
+
+def roc_figure(record: dict) -> Figure | None:
+    """ROC curve of every class with enough events (one-vs-rest): Keras solid, firmware dashed.
+
+    ``record`` is a :func:`hgq_fpga.app.report.classification.classification_record`. Drawn as a
+    trigger is read: background rejection (1 / background efficiency, log scale) against signal
+    efficiency, with the working points of the trigger table as horizontal lines (rejection 100 at
+    1 % background). A class with fewer than the record's ``min_curve_events`` events gets no curve
+    (the figure names it); ``None`` when no class has enough. The rejection of a cut
+    that no background event passes is unmeasurable, so curves end at one background event; the x
+    axis starts just before the first curve leaves that end.
     """
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
+    from hgq_fpga.app.report.classification import curve_classes
+
+    drawn, few = curve_classes(record)
+    if not drawn:
+        return None
     fig = _figure(9.6, 5.4)
     ax = fig.subplots()
     names = record["classes"]
     palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
-    counts = [row["samples"] for row in record["per_class"]]
-    floor = 0.5 / max(record["samples"] - min(counts), 1)
     styles = {"keras": ("-", 2.2, 0.45), "firmware": ("--", 1.3, 1.0)}
+    top = 1.0
     for model in ("keras", "firmware"):
-        for c, curve in enumerate(record["roc"].get(model) or []):
-            if curve is None:
-                continue
+        curves = record["roc"].get(model) or []
+        for c in drawn:
+            fpr, tpr = np.asarray(curves[c]["fpr"]), np.asarray(curves[c]["tpr"])
+            seen = fpr > 0
+            top = max(top, record["samples"] - record["per_class"][c]["samples"])
             style, width, alpha = styles[model]
-            ax.plot(curve["tpr"], np.maximum(curve["fpr"], floor), style, lw=width, alpha=alpha,
-                    color=palette[c % len(palette)])
+            ax.plot(tpr[seen], 1 / fpr[seen], style, lw=width, alpha=alpha, color=palette[c % len(palette)],
+                    label=f"{model}:{names[c]}")
+    rates = (record.get("trigger") or {}).get("rates", [])
+    for rate in rates:
+        ax.axhline(1 / rate, color="grey", lw=0.8, ls=":")
+        ax.annotate(f"{100 * rate:g} % background", (0.0, 1 / rate), xycoords=("axes fraction", "data"),
+                    xytext=(3, 2), textcoords="offset points", fontsize="x-small", color="grey")
     log_scale(ax, "y")
-    ax.set_ylim(floor * 0.8, 1.1)
-    ax.set_xlim(_roc_x_start(record["roc"]["firmware"]), 1.005)
+    ax.set_ylim(0.9, top * 1.5)
+    ax.set_xlim(_roc_x_start([record["roc"]["firmware"][c] for c in drawn]), 1.005)
     ax.set_xlabel("signal efficiency (true-positive rate of the class)")
-    ax.set_ylabel("background efficiency (false-positive rate, log)\nbottom edge: no background passes")
+    ax.set_ylabel("background rejection (1 / false-positive rate, log)\ncurves end at one background event")
     ax.grid(alpha=0.3, which="both")
-    firmware = record["roc"]["firmware"]
-    keras = record["roc"].get("keras")
+    firmware, keras = record["roc"]["firmware"], record["roc"].get("keras")
     handles = []
-    for c, name in enumerate(names):
-        if firmware[c] is None:
-            continue
-        text = f"{name}: {firmware[c]['auc']:.4f}"
+    for c in drawn:
+        text = f"{names[c]}: {firmware[c]['auc']:.4f}"
         if keras and keras[c] is not None:
             text += f" (Keras {keras[c]['auc']:.4f})"
         handles.append(Line2D([], [], color=palette[c % len(palette)], lw=2, label=text))
     if keras:
         handles += [Line2D([], [], color="black", ls="-", lw=2.2, alpha=0.45, label="Keras, before calibration"),
                     Line2D([], [], color="black", ls="--", lw=1.3, label="firmware (= C++, bit-exact)")]
+    if few:
+        minimum = record["trigger"]["min_curve_events"]
+        handles.append(Line2D([], [], ls="", label=f"not drawn (< {minimum} events): "
+                                                   + ", ".join(names[c] for c in few)))
     fig.legend(handles=handles, fontsize="small", loc="outside right center", title="class: AUC of the firmware",
                title_fontsize="small")
     ax.set_title(f"ROC per class, one against the rest ({record['samples']:,} samples, {record['data']})",
                  fontsize="medium")
-    return _save(fig, path)
+    return fig

@@ -56,7 +56,9 @@ def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[
         if pareto is not None:
             figures["Pareto front of the training run"] = pareto
     if run.get("classification"):
-        figures["ROC curve per class"] = plots.plot_roc(run["classification"], out / "roc.png")
+        roc = plots.plot_roc(run["classification"], out / "roc.png")
+        if roc is not None:
+            figures["ROC curve per class (background rejection against signal efficiency)"] = roc
     if synthesis:
         figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, out / "synthesis.png")
     return {title: Path(p).name for title, p in figures.items()}
