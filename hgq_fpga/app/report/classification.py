@@ -48,6 +48,8 @@ BACKGROUND_RATES = (0.01, 0.1)
 MIN_BACKGROUND_PASSING = 10
 #: events of a class needed to draw its ROC curve
 MIN_CURVE_EVENTS = 100
+#: samples whose outputs (reference and firmware) the record keeps for the scatter figure
+SCATTER_SAMPLES = 100
 
 
 class NotAClassifier(ValueError):
@@ -191,6 +193,20 @@ def binomial_error(efficiency: float, events: int) -> float:
     return float(np.sqrt(efficiency * (1 - efficiency) / events)) if events else float("nan")
 
 
+def output_agreement(reference: np.ndarray, firmware: np.ndarray, samples: int = SCATTER_SAMPLES) -> dict:
+    """The firmware's outputs beside the reference model's on the same inputs: ``samples`` evenly
+    spaced samples of both (6 significant digits) for the scatter figure, and over all samples the
+    largest difference, the correlation and how often both pick the same class."""
+    n = len(firmware)
+    keep = np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(int))
+    short = lambda a: [[float(f"{v:.6g}") for v in row] for row in a[keep]]  # noqa: E731
+    same = reference.ravel().std() > 0 and firmware.ravel().std() > 0
+    return {"samples": int(n), "reference": short(reference), "firmware": short(firmware),
+            "max_abs_diff": float(np.max(np.abs(reference - firmware))),
+            "correlation": float(np.corrcoef(reference.ravel(), firmware.ravel())[0, 1]) if same else None,
+            "same_class": float(np.mean(reference.argmax(axis=1) == firmware.argmax(axis=1)))}
+
+
 def per_class_accuracy(scores: np.ndarray, labels: np.ndarray) -> list[float | None]:
     """Fraction of each class's samples whose highest score is that class (``None``: no samples)."""
     predicted = scores.argmax(axis=1)
@@ -231,6 +247,7 @@ def classification_record(data: LabelledData, firmware_scores: np.ndarray,
                        **{f"{m}_accuracy": accuracy[m][c] for m in models}} for c in range(classes)],
         "roc": {m: roc_curves(s, labels, max_points) for m, s in models.items()},
         "trigger": trigger_record(models, labels, names),
+        **({"outputs": output_agreement(models["keras"], fw_scores)} if "keras" in models else {}),
     }
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from hgq_fpga.app.report import synthesis
 from hgq_fpga.app.report.latency import latency_text
+from hgq_fpga.app.report.timing import timing_text
 from hgq_fpga.app.report.markdown import chain, efficiency_cell, rate_label, verification_line, verifications
 
 
@@ -52,6 +53,8 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     table.add_row("estimated latency", latency_text(d))
     for row in synthesis.summary_rows(data.get("synthesis") or {}):
         table.add_row(*row)
+    if data.get("timing"):
+        table.add_row("RTL timing (estimate)", timing_text(data["timing"]))
     for v in verifications(data) or [None]:
         table.add_row("mismatches", _mismatch_cell(v))
     if project_dir is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from hgq_fpga.app.report import synthesis
+from hgq_fpga.app.report import synthesis, timing
 from hgq_fpga.app.report.classification import binomial_error, curve_classes, no_labels_text
 from hgq_fpga.app.report.latency import latency_text
 
@@ -196,6 +196,34 @@ def _trigger(record: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _spread(record: dict | None, key: str = "quantiles") -> str:
+    """``0.012 – 0.93`` (5 % to 95 %) of a profile box, or why there is none."""
+    if not record:
+        return "–"
+    if not record.get(key):
+        return "all zero"
+    values = record[key]
+    return f"{values[1]:.3g} – {values[5]:.3g}" if key == "quantiles" else f"{values[0]:.3g} – {values[1]:.3g}"
+
+
+def _profile(profile: dict | None) -> list[str]:
+    """Where each layer's float weights and activations lie against the range of its chosen types."""
+    if not profile or not profile.get("layers"):
+        return []
+    lines = ["## Profile", "",
+             f"Magnitudes, 5 % to 95 % of the values, against what the chosen types hold (finest step 2^-f to "
+             f"largest magnitude 2^i): the float weights as trained, and the activations before each "
+             f"layer's cast (the raw data before the input quantizer) on {profile['samples']:,} samples of "
+             f"{profile['data']}. *Outside*: values beyond the type, which the cast clips or wraps.", "",
+             "| layer | float weights | weight types | activations | activation types | outside |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for layer in profile["layers"]:
+        w, a = layer["weights"], layer["activations"]
+        lines.append(f"| {layer['layer']} | {_spread(w)} | {_spread(w, 'range')} | {_spread(a)} | "
+                     f"{_spread(a, 'range')} | {a.get('outside', 0):,} |")
+    return lines + [""]
+
+
 def render_markdown(data: dict) -> str:
     """The whole ``report.md`` for report ``data``."""
     board = data.get("board") or {}
@@ -206,7 +234,9 @@ def render_markdown(data: dict) -> str:
                   f" on {data.get('created', '?')}.", ""]
     lines += _summary(data) + _layers(data) + _training(data.get("training"))
     lines += _classification(data.get("classification")) + _trigger(data.get("classification"))
+    lines += _profile(data.get("profile"))
     lines += synthesis.markdown_lines(data.get("synthesis") or {}, latency_text(data["design"]))
+    lines += timing.markdown_lines(data.get("timing"))
     details = [v for v in verifications(data) if v.get("details")]
     if details:
         lines += ["## Verification", ""]

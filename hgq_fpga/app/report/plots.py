@@ -435,3 +435,152 @@ def roc_figure(record: dict) -> Figure | None:
     ax.set_title(f"ROC per class, one against the rest ({record['samples']:,} samples, {record['data']})",
                  fontsize="medium")
     return fig
+
+
+def _profile_panel(ax, layers: list[dict], part: str, title: str) -> None:
+    """Horizontal boxes of one part (``weights`` or ``activations``) per layer, over grey bands of
+    the range their types hold; the layers from top to bottom in model order."""
+    from matplotlib.patches import Rectangle
+
+    names = [layer["layer"] for layer in layers]
+    positions = {name: len(names) - n for n, name in enumerate(names)}
+    boxes = []
+    for layer in layers:
+        record = layer[part]
+        if not record:
+            continue
+        name, y = layer["layer"], positions[layer["layer"]]
+        if record.get("range"):
+            low, high = record["range"]
+            band = Rectangle((low, y - 0.4), high - low, 0.8, facecolor="#bbbbbb", alpha=0.45, edgecolor="none",
+                             zorder=1, gid=f"range:{name}")
+            ax.add_patch(band)
+        if record["quantiles"]:
+            lo, q05, q25, q50, q75, q95, hi = record["quantiles"]
+            boxes.append(({"whislo": q05, "q1": q25, "med": q50, "q3": q75, "whishi": q95, "fliers": [lo, hi],
+                           "label": name}, y))
+        if record.get("outside"):
+            ax.annotate(f"{record['outside']:,} outside", (1.0, y + 0.38), xycoords=("axes fraction", "data"),
+                        xytext=(-3, 0), textcoords="offset points", ha="right", va="top",
+                        fontsize="x-small", color="#c44e52")
+    if boxes:
+        drawn = ax.bxp([b for b, _ in boxes], positions=[y for _, y in boxes], orientation="horizontal",
+                       widths=0.5, showfliers=True, patch_artist=True, zorder=3,
+                       boxprops={"facecolor": "#4c72b0", "alpha": 0.85},
+                       medianprops={"color": "white"}, flierprops={"marker": "|", "markersize": 6})
+        for line, (stats, _) in zip(drawn["medians"], boxes):
+            line.set_gid(f"median:{stats['label']}")
+    ax.set_yticks(list(positions.values()), list(positions))
+    ax.set_ylim(0.4, len(names) + 0.6)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("magnitude |value| (log2; zeros not drawn)")
+    ax.set_title(title, fontsize="medium")
+    ax.grid(axis="x", alpha=0.3, which="major")
+
+
+def profile_figure(profile: dict) -> Figure | None:
+    """hls4ml-style profiles: per layer, a box of the float weights' magnitudes and one of the
+    activations' (before the cast to the chosen type), each over a grey band from the finest step
+    ``2^-f`` to the largest magnitude ``2^i`` the chosen types hold (box 25–75 %, whiskers 5–95 %,
+    ticks at the extremes). ``profile`` is :func:`hgq_fpga.app.report.profile.profile_record`'s;
+    ``None`` without layers."""
+    layers = profile.get("layers") or []
+    if not layers:
+        return None
+    fig = _figure(12, 1.6 + 0.5 * len(layers))
+    left, right = fig.subplots(1, 2, sharey=True)
+    _profile_panel(left, [l for l in layers], "weights", "float weights (as trained) against the weight types")
+    _profile_panel(right, layers, "activations",
+                   f"activations before the cast, on {profile['samples']:,} samples of {profile['data']}")
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(color="#bbbbbb", alpha=0.45, label="range of the chosen types (2^-f to 2^i)"),
+                        Patch(color="#4c72b0", alpha=0.85, label="values: box 25–75 %, whiskers 5–95 %, ticks min/max")],
+               loc="outside lower center", ncols=2, fontsize="small")
+    fig.suptitle("Profile: where the values lie in the chosen fixed-point types")
+    return fig
+
+
+def plot_profile(profile: dict, path: str | Path) -> Path | None:
+    """Write :func:`profile_figure` to ``path`` (``None``, no file, without layers)."""
+    fig = profile_figure(profile)
+    return None if fig is None else _save(fig, path)
+
+
+def outputs_figure(record: dict) -> Figure | None:
+    """The firmware's outputs against the reference model's (the float model before quantization,
+    QKeras, or Keras before calibration) on the same labelled samples, one colour per output, with
+    the diagonal where they agree. ``record`` is a classification record; ``None`` without a reference."""
+    from matplotlib import colormaps
+
+    outputs = record.get("outputs")
+    if not outputs:
+        return None
+    ref, fw = np.asarray(outputs["reference"], float), np.asarray(outputs["firmware"], float)
+    fig = _figure(6.4, 5.6)
+    ax = fig.subplots()
+    names = record["classes"]
+    palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
+    for c, name in enumerate(names):
+        ax.scatter(ref[:, c], fw[:, c], s=12, alpha=0.7, color=palette[c % len(palette)], label=name, gid=f"output:{c}")
+    low, high = float(min(ref.min(), fw.min())), float(max(ref.max(), fw.max()))
+    ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--", label="firmware = reference", gid="diagonal")
+    ax.set_xlabel(f"reference output ({record['keras']})")
+    ax.set_ylabel("firmware output (= C++, bit-exact)")
+    r = outputs["correlation"]
+    ax.set_title(f"{len(ref):,} of {outputs['samples']:,} samples: max |Δ| {outputs['max_abs_diff']:.3g}"
+                 + (f", r = {r:.4f}" if r is not None else "")
+                 + f", same class on {100 * outputs['same_class']:.1f} %", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", title="output", title_fontsize="x-small", ncols=2)
+    return fig
+
+
+def plot_outputs(record: dict, path: str | Path) -> Path | None:
+    """Write :func:`outputs_figure` to ``path`` (``None``, no file, without a reference)."""
+    fig = outputs_figure(record)
+    return None if fig is None else _save(fig, path)
+
+
+def timing_figure(record: dict) -> Figure:
+    """Adder levels of each RTL pipeline stage's longest path, the scheduler's budget per stage and,
+    on the right axis, the estimated delay of each stage (:mod:`hgq_fpga.app.report.timing`), with
+    the clock period; labelled as an estimate. ``record``: a timing record."""
+    levels = record["stage_levels"]
+    model = record.get("model")
+    fig = _figure(max(6.0, 1.2 + 0.45 * len(levels)), 4.4)
+    ax = fig.subplots()
+    critical = record["critical_stage"]
+    slowest = max(levels)
+    bars = ax.bar(range(len(levels)), levels, color=["#c44e52" if n == slowest else "#4c72b0" for n in levels])
+    for n, bar in enumerate(bars):
+        bar.set_gid(f"stage:{n}")
+    if record.get("levels_per_stage"):
+        ax.axhline(record["levels_per_stage"], color="grey", ls="--", lw=1, gid="budget",
+                   label=f"scheduler's budget: {record['levels_per_stage']} levels per stage")
+    ax.set_xticks(range(len(levels)))
+    ax.set_xlabel("pipeline stage (clock cycle)")
+    ax.set_ylabel("adder levels of the longest path")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if model is not None:
+        per, fixed = model["ns_per_level"], model["ns_per_stage"]
+        right = ax.secondary_yaxis("right", functions=(lambda n: n * per + fixed, lambda t: (t - fixed) / per))
+        right.set_ylabel(f"estimated delay (ns; {model['family']}: {per:g} ns per level + {fixed:g} ns)")
+        clock_levels = (record["clock_period_ns"] - fixed) / per
+        ax.axhline(clock_levels, color="#dd8452", lw=1.2, gid="clock",
+                   label=f"clock period {record['clock_period_ns']:g} ns")
+        title = f"ESTIMATE: Fmax ≈ {record['fmax_mhz']:g} MHz (slowest stage {critical}: ≈ {record['path_ns']:g} ns)"
+        if record.get("vivado"):
+            title += f"\nVivado: WNS {record['vivado']['wns_ns']:+g} ns, Fmax {record['vivado']['fmax_mhz']:g} MHz"
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylim(0, max(max(levels), clock_levels, record.get("levels_per_stage") or 0) * 1.4 + 0.5)
+    else:
+        ax.set_title("adder levels per stage (no delay model for this family)", fontsize="medium")
+    ax.legend(fontsize="small", loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_timing(record: dict, path: str | Path) -> Path:
+    """Write :func:`timing_figure` to ``path``."""
+    return _save(timing_figure(record), path)

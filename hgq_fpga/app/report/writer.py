@@ -16,12 +16,13 @@ from hgq_fpga.app.report.latency import estimate_latency
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
 from hgq_fpga.app.report.stats import DesignStats, summarize
 from hgq_fpga.app.report.synthesis import sections
+from hgq_fpga.app.report.timing import timing_record
 from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.pareto import front_from_dicts
 
 #: run-record keys copied into the report as they are
 RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "checks", "training",
-            "classification", "input_image")
+            "classification", "input_image", "profile")
 
 
 #: the report's JSON, the source of the Markdown
@@ -41,7 +42,7 @@ def _training_figure(training: dict, path: Path) -> Path | None:
         ebops_label="EBOPs (exact, calibrated)" if training.get("ebops_exact") else None)
 
 
-def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[str, str]:
+def _figures(stats: DesignStats, run: dict, synthesis: dict, timing: dict | None, out: Path) -> dict[str, str]:
     figures = {
         "Bit-width distributions": plots.plot_bit_widths(stats, out / "bit_widths.png"),
         "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
@@ -59,8 +60,17 @@ def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[
         roc = plots.plot_roc(run["classification"], out / "roc.png")
         if roc is not None:
             figures["ROC curve per class (background rejection against signal efficiency)"] = roc
+        scatter = plots.plot_outputs(run["classification"], out / "outputs.png")
+        if scatter is not None:
+            figures["Firmware outputs against the reference model"] = scatter
+    if run.get("profile"):
+        profile = plots.plot_profile(run["profile"], out / "profile.png")
+        if profile is not None:
+            figures["Profile: weights and activations against the chosen types"] = profile
     if synthesis:
         figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, out / "synthesis.png")
+    if timing:
+        figures["Timing estimate: adder levels per pipeline stage"] = plots.plot_timing(timing, out / "timing.png")
     return {title: Path(p).name for title, p in figures.items()}
 
 
@@ -109,7 +119,10 @@ def _write(fw, out: Path, run: dict) -> dict:
     synthesis = sections(run.get("synthesis"), stats.ebops, stats.latency_adder_levels)
     if synthesis:
         data["synthesis"] = synthesis
-    data["figures"] = _figures(stats, run, synthesis, out)
+    timing = timing_record((run.get("backends") or {}).get("rtl"), (run.get("synthesis") or {}).get("rtl"))
+    if timing:
+        data["timing"] = timing
+    data["figures"] = _figures(stats, run, synthesis, timing, out)
     (out / REPORT_FILE).write_text(json.dumps(data, indent=1) + "\n")
     (out / "report.md").write_text(render_markdown(data))
     return data
