@@ -50,9 +50,13 @@ MODELS = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
+    return digits_project(tmp_path_factory.mktemp("sweep_project"))
+
+
+def digits_project(root: Path) -> Path:
+    """``root`` with the tiny models and 800 digits split as a spec's data file wants them."""
     from sklearn.datasets import load_digits
 
-    root = tmp_path_factory.mktemp("sweep_project")
     (root / "tinymodels.py").write_text(MODELS)
     d = load_digits()
     x, y = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,32 +20,14 @@ from click.testing import CliRunner
 from hgq_fpga.app.cli import main
 from hgq_fpga.app.sweep import SpecError, parse
 from hgq_fpga.app.sweep.engine import SweepResult
-from hgq_fpga.app.sweep.merge import FRONT_JSON, FRONT_PLOT, front_figure, merged_front, write
+from hgq_fpga.app.sweep.merge import FRONT_JSON, FRONT_PLOT, front_figure, write
 from hgq_fpga.app.sweep.run import RESULT, RUNS, DONE
-
-MODELS = textwrap.dedent('''
-    import keras
-    from hgq_fpga.nn.layers import HDense, HQuantize
-
-    def mlp(hidden=8):
-        inp = keras.Input((64,))
-        x = HQuantize()(inp)
-        x = HDense(hidden, activation="relu", beta=1e-6)(x)
-        return keras.Model(inp, HDense(10, beta=1e-6)(x))
-''')
+from test_sweep import digits_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    from sklearn.datasets import load_digits
-
-    root = tmp_path_factory.mktemp("handoff project")          # a space: the commands must quote it
-    (root / "tinymodels.py").write_text(MODELS)
-    d = load_digits()
-    x, y = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
-    np.savez(root / "digits.npz", x_train=x[:400], y_train=y[:400], x_val=x[400:600], y_val=y[400:600],
-             x_test=x[600:800], y_test=y[600:800])
-    return root
+    return digits_project(tmp_path_factory.mktemp("handoff project"))   # a space: commands must quote it
 
 
 BASE = {"data": "digits.npz", "architecture": "tinymodels:mlp", "epochs": 2}

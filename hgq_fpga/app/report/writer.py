@@ -43,35 +43,26 @@ def _training_figure(training: dict, path: Path) -> Path | None:
 
 
 def _figures(stats: DesignStats, run: dict, synthesis: dict, timing: dict | None, out: Path) -> dict[str, str]:
+    """Draw every figure the data allows; ``{title: file name}`` of those drawn (a figure with
+    nothing to show returns None and is left out)."""
+    classification, training, image = run.get("classification"), run.get("training"), run.get("input_image")
     figures = {
         "Bit-width distributions": plots.plot_bit_widths(stats, out / "bit_widths.png"),
         "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
         "EBOPs per layer": plots.plot_ebops(stats, out / "ebops.png"),
+        "First-layer weight bits as images of the input":
+            image and plots.plot_unit_images(stats, image, out / "first_layer_units.png"),
+        "Pareto front of the training run": training and _training_figure(training, out / "pareto.png"),
+        "ROC curve per class (background rejection against signal efficiency)":
+            classification and plots.plot_roc(classification, out / "roc.png"),
+        "Firmware outputs against the reference model":
+            classification and plots.plot_outputs(classification, out / "outputs.png"),
+        "Profile: weights and activations against the chosen types":
+            run.get("profile") and plots.plot_profile(run["profile"], out / "profile.png"),
+        "Synthesis beside the estimates": synthesis and plots.plot_synthesis(synthesis, out / "synthesis.png"),
+        "Timing estimate: adder levels per pipeline stage": timing and plots.plot_timing(timing, out / "timing.png"),
     }
-    if run.get("input_image"):
-        units = plots.plot_unit_images(stats, run["input_image"], out / "first_layer_units.png")
-        if units is not None:
-            figures["First-layer weight bits as images of the input"] = units
-    if run.get("training"):
-        pareto = _training_figure(run["training"], out / "pareto.png")
-        if pareto is not None:
-            figures["Pareto front of the training run"] = pareto
-    if run.get("classification"):
-        roc = plots.plot_roc(run["classification"], out / "roc.png")
-        if roc is not None:
-            figures["ROC curve per class (background rejection against signal efficiency)"] = roc
-        scatter = plots.plot_outputs(run["classification"], out / "outputs.png")
-        if scatter is not None:
-            figures["Firmware outputs against the reference model"] = scatter
-    if run.get("profile"):
-        profile = plots.plot_profile(run["profile"], out / "profile.png")
-        if profile is not None:
-            figures["Profile: weights and activations against the chosen types"] = profile
-    if synthesis:
-        figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, out / "synthesis.png")
-    if timing:
-        figures["Timing estimate: adder levels per pipeline stage"] = plots.plot_timing(timing, out / "timing.png")
-    return {title: Path(p).name for title, p in figures.items()}
+    return {title: Path(p).name for title, p in figures.items() if p}
 
 
 def write_report(fw, out_dir: str | Path, run: dict | None = None) -> dict:
