@@ -67,8 +67,16 @@ def test_profile_record_by_hand():
     # its float weights against the weight codes' types: finest step 2^-1, largest 2^(2-1)
     w = rows["d"]["weights"]
     assert w["quantiles"] == np.quantile(np.abs(FLOAT_KERNEL), QUANTILES).tolist() and w["range"] == [0.5, 2.0]
-    assert rows["x"]["weights"] is None
+    assert rows["x"]["weights"] is None and w["on_grid"] is False
     json.dumps(profile)
+
+
+def test_a_quantized_kernel_is_not_called_float(monkeypatch):
+    """Post-training quantization keeps only the quantized kernel: the profile says so."""
+    monkeypatch.setattr(_Layer, "kernel", np.ldexp(W.astype(float), -1))
+    profile = profile_record(_Model(), firmware(), data(), "calibration data")
+    assert profile["layers"][1]["weights"]["on_grid"] is True
+    assert plots.profile_figure(profile).axes[0].get_title() == "weights, already quantized (the model keeps no float copy)"
 
 
 def test_profile_figure_draws_the_recorded_boxes_over_the_type_ranges():

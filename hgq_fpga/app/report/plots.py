@@ -489,7 +489,10 @@ def profile_figure(profile: dict) -> Figure | None:
         return None
     fig = _figure(12, 1.6 + 0.5 * len(layers))
     left, right = fig.subplots(1, 2, sharey=True)
-    _profile_panel(left, [l for l in layers], "weights", "float weights (as trained) against the weight types")
+    kept = [layer["weights"] for layer in layers if layer["weights"]]
+    quantized = bool(kept) and all(w.get("on_grid") for w in kept)
+    _profile_panel(left, layers, "weights", "weights, already quantized (the model keeps no float copy)"
+                   if quantized else "float weights (as trained) against the weight types")
     _profile_panel(right, layers, "activations",
                    f"activations before the cast, on {profile['samples']:,} samples of {profile['data']}")
     from matplotlib.patches import Patch

@@ -1,7 +1,8 @@
 """Profiles of a design: where each layer's float weights and activations lie against its chosen types.
 
 What hls4ml's profiling shows, for the types HGQ chose: per layer, a box of the magnitudes of the
-float weights (the Keras kernel as trained, before quantization) and of the activations, set against
+float weights (the Keras kernel as trained, before quantization; a post-training-quantized model
+keeps only its quantized kernel, marked ``on_grid``) and of the activations, set against
 the range the layer's fixed-point types can hold, from the finest step ``2^-f`` to the largest
 magnitude ``2^i`` over the layer's elements. A box left of the range loses its values to rounding; a
 whisker right of it is clipped or wrapped.
@@ -84,6 +85,9 @@ def _weights(fw_op, kernel: np.ndarray | None) -> dict | None:
     record = box(kernel)
     record["range"] = (None if not kept.any() else
                        [float(np.ldexp(1.0, -int(f[kept].max()))), float(np.ldexp(1.0, int((bits - f)[kept].max())))])
+    # a post-training-quantized model keeps only the quantized kernel: say so rather than call it float
+    record["on_grid"] = bool(kernel.shape == bits.shape
+                             and np.array_equal(kernel, np.ldexp(np.asarray(fw_op.w_raw, np.float64), -f)))
     return record
 
 
