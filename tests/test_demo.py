@@ -60,7 +60,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     # labelled test split: per-class table and trigger efficiencies (45 events per class: too few for
     # a ROC curve, said instead); the 8×8 input drawn per first-layer unit; profiles; the RTL's timing
     assert {"first_layer_units.png", "profile.png", "outputs.png", "timing.png"} <= set(report["figures"].values())
-    assert "roc.png" not in report["figures"].values() and "signal efficiency at fixed background" in text
+    assert "roc.png" not in report["figures"].values() and "signal efficiency (firmware) at fixed" in text
     classes = run["classification"]
     assert classes["samples"] == 450 and len(classes["per_class"]) == 10
     assert classes["accuracy"]["firmware"] == accuracy

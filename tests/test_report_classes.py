@@ -166,6 +166,10 @@ def test_signal_efficiency_at_fixed_background_by_hand():
     # 1 % of 100 background events is 1 event (< 10): no number; 10 %: 10 events pass, 20 of 50 signal
     assert signal["firmware"] == [None, 0.4] == signal["keras"]
     assert background["firmware"] == [None, None]          # 10 % of 50 background events: 5 < 10
+    from hgq_fpga.app.report.markdown import efficiency_cell
+
+    assert efficiency_cell(1.0, 429, 0.1, 10) == "100.0 % (all 429)"           # ± 0 would claim too much
+    assert efficiency_cell(0.0, 40, 0.1, 10) == "0.0 % (none of 40)"
     assert efficiency_at_background(labels == 1, scores[:, 1], 0.02) == 0.24  # 2 background pass (9.8, 9.9): 12 signal
 
 
@@ -181,7 +185,7 @@ def test_trigger_table_in_the_report_and_the_summary():
     assert "No ROC curve is drawn for classes 0, 1: 50 to 100 events, fewer than the 100 a curve needs." not in text
     assert "none is drawn for class 1: 50 events, fewer than the 100 a curve needs." in text
     summary = summary_text({"design": summarize_dict(), "classification": record})
-    assert "signal efficiency at fixed background rates (firmware, test)" in summary
+    assert "signal efficiency (firmware) at fixed background rates" in summary and "on test; ± binomial" in summary
     row = next(line for line in summary.splitlines() if line.split()[:2] == ["1", "50"])
     assert row.split()[2:] == ["too", "few", "events", "(needs", "1,000", "background)", "40.0", "±", "6.9", "%"]
 

@@ -81,9 +81,9 @@ def trigger_table(data: dict) -> Table | None:
     if not trigger:
         return None
     rates, minimum = trigger["rates"], trigger["min_background_passing"]
-    table = Table(title=f"signal efficiency at fixed background rates (firmware, {record['data']})",
-                  title_style="bold", box=box.SIMPLE_HEAD,
-                  caption=f"± binomial; a rate needs {minimum} background events passing (docs/reports.md)")
+    table = Table(title="signal efficiency (firmware) at fixed background rates", title_style="bold",
+                  box=box.SIMPLE_HEAD, caption=f"on {record['data']}; ± binomial; a rate needs {minimum} "
+                                               "background events passing (docs/reports.md)")
     for column in ("class", "events", *(f"at {rate_label(r)} background" for r in rates)):
         table.add_column(column, justify="left" if column == "class" else "right")
     for row in trigger["per_class"]:

@@ -158,9 +158,12 @@ def _classification(record: dict | None) -> list[str]:
 
 
 def efficiency_cell(value: float | None, events: int, rate: float, minimum: int) -> str:
-    """``62.2 ± 7.2 %``, or why there is no number."""
+    """``62.2 ± 7.2 %``; ``100.0 % (all 429)`` where the binomial uncertainty is 0 and says nothing;
+    or why there is no number."""
     if value is None:
         return f"too few events (needs {math.ceil(round(minimum / rate, 9)):,} background)"
+    if value in (0.0, 1.0):
+        return f"{100 * value:.1f} % ({'all' if value else 'none of'} {events:,})"
     return f"{100 * value:.1f} ± {100 * binomial_error(value, events):.1f} %"
 
 
