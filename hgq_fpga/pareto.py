@@ -67,15 +67,16 @@ def front_from_checkpoint(front: Iterable[tuple[float, float, str]]) -> list[Par
     return sorted(points, key=lambda p: p.ebops)
 
 
-def front_from_dicts(items: Sequence[dict]) -> list[ParetoPoint]:
-    """Points from JSON data (a list of objects with ``metric`` and ``ebops``)."""
+def front_from_dicts(items: Sequence[dict], metric: str = "metric") -> list[ParetoPoint]:
+    """Points from JSON data: a list of objects with a numeric ``metric`` (or the key named by
+    ``metric``, e.g. a sweep's ``val_accuracy``) and ``ebops``; the file is ``path`` or ``checkpoint``."""
     points = []
     for n, item in enumerate(items):
         try:
-            points.append(ParetoPoint(float(item["metric"]), float(item["ebops"]),
-                                      str(item.get("path", "")), item.get("epoch")))
+            points.append(ParetoPoint(float(item[metric]), float(item["ebops"]),
+                                      str(item.get("path") or item.get("checkpoint") or ""), item.get("epoch")))
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"Pareto point {n} needs numeric 'metric' and 'ebops' fields, "
+            raise ValueError(f"Pareto point {n} needs numeric {metric!r} and 'ebops' fields, "
                              f"got {item!r}") from None
     return sorted(points, key=lambda p: p.ebops)
 
