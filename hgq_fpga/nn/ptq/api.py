@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
-
 import numpy as np
 
 from hgq_fpga.fixed import FixedType
