@@ -20,8 +20,9 @@ number is kept in the record as ``hgq2_ebops`` for reference only. The rebuilt k
 to equal HGQ2's quantized kernels exactly (an error otherwise).
 
 Two starts (``init``): ``default`` (HGQ2's own starting widths) and ``fair`` (each weight starts with
-the study's ``hgq_init_bits`` significant bits and each activation with ``hgq_f_init`` fractional
-bits, as ours does).
+the study's ``hgq_init_bits`` significant bits, or with ``hgq_weight_f`` fractional bits, and each
+activation with ``hgq_f_init`` fractional bits, as ours does). The learning-rate schedule is the
+study's too.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def train_hgq2(plan: Plan, split: Split, cfg: StudyConfig, workdir: str, init: s
         cmd = worker_command(python, "front", {
             "data": str(data), "out": str(out), "betas": betas, "units": units, "batch_size": cfg.batch_size,
             "learning_rate": cfg.learning_rate, "seed": cfg.seed, "init": init,
-            "init_bits": cfg.hgq_init_bits, "f_init": cfg.hgq_f_init})
+            "init_bits": cfg.hgq_init_bits, "f_init": cfg.hgq_f_init, "weight_f": cfg.hgq_weight_f,
+            "lr_schedule": cfg.lr_schedule, "lr_final": cfg.lr_final})
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=worker_env())
         if run.returncode != 0:
             tail = "\n".join(run.stderr.strip().splitlines()[-15:])

@@ -19,7 +19,8 @@ The ``front`` mode trains one HGQ2 front for the seeded resource study (``hgq2_f
 
     python bench/contenders/hgq2_worker.py front '{"data": "DATA.npz", "out": "OUT_DIR", "betas": [B0, ...],
         "units": [64, 32, 32, 10], "batch_size": 64, "learning_rate": 2e-3, "seed": 0,
-        "init": "default" | "fair", "init_bits": 4, "f_init": 4.0}'
+        "init": "default" | "fair", "init_bits": 4, "f_init": 4.0, "weight_f": null,
+        "lr_schedule": "constant" | "cosine", "lr_final": 1.0}'
 
 It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images) with ``beta = B<epoch>`` at each
 epoch and after every epoch writes ``OUT_DIR/epoch<k>.npz`` (written, then renamed): per layer ``j``
@@ -29,7 +30,9 @@ quantizer's ``f_out``, ``i_out``, and HGQ2's own ``val_accuracy`` and ``ebops``.
 ``{"done": true, "epochs": E, "train_s": ...}``. ``"init": "fair"`` starts each weight with
 ``init_bits`` significant bits (``b = init_bits``, ``i`` = the integer bits of the weight's float value,
 as ``hgq_fpga``'s ``init_bits`` does) and every activation with ``f_init`` fractional bits;
-``default`` keeps HGQ2's own starting widths.
+``init_bits: null`` with ``weight_f`` starts every weight with ``weight_f`` fractional bits instead;
+``default`` keeps HGQ2's own starting widths. ``lr_schedule: "cosine"`` lowers the learning rate
+along a cosine to ``lr_final`` times it at the last step, as the bench does for ours.
 
 The model, HGQ2's idiom: every ``QDense`` quantizes its *input* (HGQ2's default ``iq``), so the
 first layer's input quantizer is the model's input quantizer, like our ``HQuantize``; the last layer
@@ -84,17 +87,21 @@ def describe(model) -> dict:
             "float_weights": float_weights}
 
 
-def _fair_weight_bits(model, init_bits: int) -> None:
-    """Every kernel weight starts with ``init_bits`` significant bits: ``b = init_bits`` and ``i`` the
-    integer bits ``floor(log2|w|) + 1`` of its float value (``f = b - i``, as ``hgq_fpga`` starts)."""
+def _fair_weight_bits(model, init_bits: int | None, weight_f: float | None = None) -> None:
+    """Every kernel weight starts as ``hgq_fpga`` starts it: with ``init_bits`` significant bits
+    (``b = init_bits`` and ``i`` the integer bits ``floor(log2|w|) + 1`` of its float value, so
+    ``f = b - i``), or, when ``init_bits`` is None, with ``weight_f`` fractional bits (``i`` as
+    before, ``b = i + weight_f``)."""
     import numpy as np
 
     for layer in model.layers[1:]:
         q = layer.kq.quantizer
         w = np.asarray(layer.kernel.numpy(), np.float64)
         mag = np.where(w == 0, 1.0, np.abs(w))
-        q._b.assign(np.full(w.shape, float(init_bits), np.float32))
-        q._i.assign((np.floor(np.log2(mag)) + 1).astype(np.float32))
+        i = np.floor(np.log2(mag)) + 1
+        b = np.full(w.shape, float(init_bits)) if init_bits is not None else i + float(weight_f)
+        q._b.assign(b.astype(np.float32))
+        q._i.assign(i.astype(np.float32))
 
 
 def export_epoch(model, path: str, logs: dict) -> None:
@@ -138,8 +145,13 @@ def front(settings: dict) -> int:
                         datalane_f0=f_init if fair else None)
     model(x[:2], training=False)
     if fair:
-        _fair_weight_bits(model, int(settings.get("init_bits", 4)))
-    model.compile(keras.optimizers.Adam(settings.get("learning_rate", 2e-3)),
+        _fair_weight_bits(model, settings.get("init_bits", 4), settings.get("weight_f"))
+    batch = settings.get("batch_size", 64)
+    lr = settings.get("learning_rate", 2e-3)
+    if settings.get("lr_schedule", "constant") == "cosine":   # as bench.common.training.learning_rate
+        lr = keras.optimizers.schedules.CosineDecay(lr, len(betas) * -(-len(x) // batch),
+                                                    alpha=settings.get("lr_final", 1.0))
+    model.compile(keras.optimizers.Adam(lr),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     out = settings["out"]
     os.makedirs(out, exist_ok=True)
@@ -149,7 +161,7 @@ def front(settings: dict) -> int:
             export_epoch(self.model, os.path.join(out, f"epoch{epoch + 1}.npz"), logs or {})
 
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=settings.get("batch_size", 64), epochs=len(betas), validation_data=(xv, yv), verbose=0,
+    model.fit(x, y, batch_size=batch, epochs=len(betas), validation_data=(xv, yv), verbose=0,
               callbacks=[BetaScheduler(lambda e: betas[min(e, len(betas) - 1)]), Export()])
     result = {"done": True, "epochs": len(betas), "train_s": round(time.perf_counter() - t0, 2)}
     os.write(result_fd, (json.dumps(result) + "\n").encode())

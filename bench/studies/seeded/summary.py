@@ -31,12 +31,12 @@ def mean_se(values: Sequence[float]) -> dict:
     return out
 
 
-def _val_points(points: list[dict]) -> list[dict]:
+def val_points(points: list[dict]) -> list[dict]:
     """The points with the calibrated validation accuracy as ``accuracy`` (for :mod:`bench.common.pareto`)."""
     return [{**p, "test_accuracy": p["accuracy"], "accuracy": p["calibrated_val_accuracy"]} for p in points]
 
 
-def _front(points: list[dict]) -> list[dict]:
+def front_of(points: list[dict]) -> list[dict]:
     """The (validation accuracy, EBOPs) Pareto front of ``points``."""
     return [points[i] for i in pareto_indices([p["accuracy"] for p in points], [p["ebops"] for p in points])]
 
@@ -48,7 +48,7 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
     for r in records:
         init = r["config"][len(HGQ2_PREFIX):]
         entry = out.setdefault(init, {"fronts": {}, "per_seed": {}})
-        front = _front(_val_points(r["points"]))
+        front = front_of(val_points(r["points"]))
         entry["fronts"][str(r["seed"])] = front
         if r["seed"] in fronts and front:
             ours = fronts[r["seed"]]
@@ -74,12 +74,12 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
 
 def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
     """The seeded summary of one architecture from its task records (see the module docstring)."""
-    hgq = {r["seed"]: _val_points(r["points"]) for r in records if r["config"] == "hgq"}
-    fronts = {s: _front(pts) for s, pts in hgq.items()}
+    hgq = {r["seed"]: val_points(r["points"]) for r in records if r["config"] == "hgq"}
+    fronts = {s: front_of(pts) for s, pts in hgq.items()}
     uniform: dict[str, dict[int, dict]] = {}
     for r in records:
         if r["config"] != "hgq" and not r["config"].startswith(HGQ2_PREFIX):
-            uniform.setdefault(r["config"], {})[r["seed"]] = _val_points(r["points"])[0]
+            uniform.setdefault(r["config"], {})[r["seed"]] = val_points(r["points"])[0]
     configs = {}
     for label, by_seed in sorted(uniform.items()):
         pts = list(by_seed.values())
