@@ -166,3 +166,28 @@ def test_best_within():
     assert best_within(points, 1e4, higher_is_better=False) == ParetoPoint(0.80, 5e3)
     with pytest.raises(ValueError, match="no Pareto point within 1000 EBOPs \\(the cheapest has 5000\\)"):
         best_within(points, 1e3)
+
+
+def test_readme_budget_example_runs(tmp_path, monkeypatch):
+    """The README's budget example on the quick start's model and data (fewer epochs and samples):
+    it reaches the budget and chooses a checkpoint within it."""
+    import re
+    from pathlib import Path
+
+    from hgq_fpga.nn.layers import HDense, HQuantize
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(from hgq_fpga.nn.budget import .*?)```", readme, re.S).group(1)
+    assert "epochs=100" in code and "BetaPID(20_000)" in code
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(size=(2500, 16)).astype("float32")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16,))
+    model = keras.Model(inp, HDense(5)(HDense(64, activation="relu")(HQuantize()(inp))))
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    monkeypatch.chdir(tmp_path)
+    scope = {"model": model, "x_train": x_train, "y_train": x_train[:, :5].argmax(axis=1),
+             "pareto": ParetoCheckpoint("checkpoints"), "front_from_checkpoint": front_from_checkpoint}
+    exec(compile(code.replace("epochs=100", "epochs=30"), "README.md budget example", "exec"), scope)
+    assert scope["chosen"].ebops <= 20_000 and scope["chosen"].metric > 0.5
