@@ -22,7 +22,12 @@ The ``front`` mode trains one HGQ2 front for the seeded resource study (``hgq2_f
         "init": "default" | "fair", "init_bits": 4, "f_init": 4.0, "weight_f": null,
         "lr_schedule": "constant" | "cosine", "lr_final": 1.0}'
 
-It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images) with ``beta = B<epoch>`` at each
+With ``"arch": {"kind": "cnn", "filters": [8, 16], "kernel_size": 3}`` it builds the bench's CNN
+instead (:func:`build_cnn`; ``units`` are then the dense widths after the convolutions) and trains on
+images (``x_train`` of shape ``(n, h, w, c)``); each layer's ``shape_in<j>`` is the shape of what its
+input quantizer quantizes (the pooled values).
+
+It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images for the MLP) with ``beta = B<epoch>`` at each
 epoch and after every epoch writes ``OUT_DIR/epoch<k>.npz`` (written, then renamed): per layer ``j``
 the quantized kernel ``kernel<j>`` and bias ``bias<j>`` (HGQ2's ``qkernel``, ``qbias``), the input
 quantizer's rounded fractional and integer bits ``f_in<j>``, ``i_in<j>``, the last layer's output
@@ -71,6 +76,35 @@ def build_model(n_in: int = 784, beta: float = BETA, units: tuple[int, ...] = UN
     return keras.Model(inp, x)
 
 
+def build_cnn(image_shape: tuple[int, ...], filters: tuple[int, ...], kernel_size: int, units: tuple[int, ...],
+              beta: float = BETA, datalane_f0: float | None = None):
+    """The CNN of the bench (``filters`` conv + 2x2 max-pool blocks, then ``units`` dense widths) with
+    HGQ2's layers: every ``QConv2D`` and ``QDense`` quantizes its input (the pooled values: Keras's
+    ``MaxPooling2D`` and ``Flatten`` in between), the last one its output too."""
+    import keras
+    from hgq.config import QuantizerConfig
+    from hgq.layers import QConv2D, QDense
+
+    iq = {} if datalane_f0 is None else {"iq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0)}
+    oq = {} if datalane_f0 is None else {"oq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0)}
+    inp = keras.Input(tuple(image_shape))
+    x = inp
+    for c in filters:
+        x = QConv2D(c, kernel_size, activation="relu", beta0=beta, **iq)(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    for j, width in enumerate(units):
+        last = j == len(units) - 1
+        x = QDense(width, activation=None if last else "relu", beta0=beta, enable_oq=last,
+                   **({**iq, **oq} if last else iq))(x)
+    return keras.Model(inp, x)
+
+
+def q_layers(model) -> list:
+    """The layers of ``model`` with a kernel quantizer (QDense, QConv2D), in order."""
+    return [layer for layer in model.layers[1:] if hasattr(layer, "kq")]
+
+
 def describe(model) -> dict:
     """Layer structure and parameter counts, for the record (compared with ours by the bench)."""
     layers = []
@@ -94,7 +128,7 @@ def _fair_weight_bits(model, init_bits: int | None, weight_f: float | None = Non
     before, ``b = i + weight_f``)."""
     import numpy as np
 
-    for layer in model.layers[1:]:
+    for layer in q_layers(model):
         q = layer.kq.quantizer
         w = np.asarray(layer.kernel.numpy(), np.float64)
         mag = np.where(w == 0, 1.0, np.abs(w))
@@ -109,13 +143,14 @@ def export_epoch(model, path: str, logs: dict) -> None:
     import numpy as np
 
     arrays = {}
-    layers = model.layers[1:]
+    layers = q_layers(model)
     for j, layer in enumerate(layers):
         arrays[f"kernel{j}"] = np.asarray(layer.qkernel, np.float64)
         arrays[f"bias{j}"] = np.asarray(layer.qbias, np.float64)
         iq = layer.iq.quantizer
         arrays[f"f_in{j}"] = np.asarray(iq.f, np.float64).reshape(-1)
         arrays[f"i_in{j}"] = np.asarray(iq.i, np.float64).reshape(-1)
+        arrays[f"shape_in{j}"] = np.asarray(layer.input.shape[1:], np.int64)
     oq = layers[-1].oq.quantizer
     arrays["f_out"] = np.asarray(oq.f, np.float64).reshape(-1)
     arrays["i_out"] = np.asarray(oq.i, np.float64).reshape(-1)
@@ -141,8 +176,13 @@ def front(settings: dict) -> int:
     keras.utils.set_random_seed(settings.get("seed", 0))
     fair = settings.get("init", "default") == "fair"
     f_init = float(settings.get("f_init", 4.0))
-    model = build_model(x.shape[1], beta=betas[0], units=tuple(settings.get("units", UNITS)),
-                        datalane_f0=f_init if fair else None)
+    arch = settings.get("arch", {"kind": "mlp"})
+    if arch["kind"] == "cnn":
+        model = build_cnn(x.shape[1:], tuple(arch["filters"]), arch["kernel_size"], tuple(settings["units"]),
+                          beta=betas[0], datalane_f0=f_init if fair else None)
+    else:
+        model = build_model(x.shape[1], beta=betas[0], units=tuple(settings.get("units", UNITS)),
+                            datalane_f0=f_init if fair else None)
     model(x[:2], training=False)
     if fair:
         _fair_weight_bits(model, settings.get("init_bits", 4), settings.get("weight_f"))

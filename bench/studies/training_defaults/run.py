@@ -109,7 +109,7 @@ BETA_STARTS = ("f4-a6", "f6-a6", "f6-a4", "b4-a4")
 BETA_STOPS = (3e-5, 1e-4)
 #: the start and the end of the β ramp stage 2 chose (see the record and BENCHMARKS.md)
 CHOSEN_START = ("f4", 6.0)
-CHOSEN_BETA_STOP = 1e-4
+CHOSEN_BETA_STOP = 3e-5
 
 
 def candidates(stage: str) -> list[Candidate]:
@@ -127,6 +127,9 @@ def candidates(stage: str) -> list[Candidate]:
     plan = replace(plan, beta_stop=CHOSEN_BETA_STOP)
     if stage == "screen-recipe":
         return [Candidate("base", plan, study, "the chosen start and β ramp"),
+                Candidate("f3-a6", plan, _start(study, "f3", 6.0), "3 fractional bits per weight"),
+                Candidate("f4-a8", plan, _start(study, "f4", 8.0), "8 fractional bits per activation"),
+                Candidate("beta-5e-5", replace(plan, beta_stop=5e-5), study, "β ramp to 5e-5"),
                 Candidate("beta-1e-7", replace(plan, beta_start=1e-7), study, "β ramp from 1e-7"),
                 Candidate("beta-lead", replace(plan, beta_lead=0.2), study, "β held at its start for 20 % of the epochs"),
                 Candidate("beta-hold", replace(plan, beta_hold=0.2), study, "β held at its end for 20 % of the epochs"),
