@@ -187,7 +187,9 @@ def test_the_committed_full_seeded_record_is_the_summary_of_its_committed_runs()
     again = seeded.summarise(SEEDED_FULL, cfg, [t[0] for t in seeded.tasks(cfg, lambda: None, str(SEEDED_FULL))])
     committed = STUDIES["seeded_full"]
     assert {k: committed[k] for k in again} == json.loads(json.dumps(again))
-    assert committed["trainings"] == committed["trainings_planned"] == 96
+    # the 96 trainings of the MLP and CNN study; HGQ2 on the CNN was planned after it and is not run yet
+    assert committed["trainings"] == 96 and committed["trainings_planned"] == 102
+    assert committed["missing"] == [f"cnn-hgq2-{start}-seed{s}" for start in ("default", "fair") for s in (0, 1, 2)]
 
 
 def test_interleaving_reverses_the_order_every_other_round():
