@@ -98,3 +98,15 @@ def choose(points: Sequence[ParetoPoint], tolerance: float = 0.01,
         best = min(p.metric for p in points)
         good = [p for p in points if p.metric <= best + tolerance]
     return min(good, key=lambda p: (p.ebops, -p.metric if higher_is_better else p.metric))
+
+
+def best_within(points: Sequence[ParetoPoint], budget: float, higher_is_better: bool = True) -> ParetoPoint:
+    """The point with the best metric among those with EBOPs at most ``budget`` (the smaller
+    EBOPs on a tie): "the best model under 20k EBOPs"."""
+    within = [p for p in points if p.ebops <= budget]
+    if not within:
+        cheapest = min((p.ebops for p in points), default=None)
+        raise ValueError(f"no Pareto point within {budget:g} EBOPs"
+                         + ("" if cheapest is None else f" (the cheapest has {cheapest:g})"))
+    sign = 1 if higher_is_better else -1
+    return max(within, key=lambda p: (sign * p.metric, -p.ebops))

@@ -49,7 +49,7 @@ def test_hls4ml_particle_file_is_read_in_the_same_layout(tmp_path):
     particles[0, :3] = [[0, 30, 0.1, 0.0], [0, 60, -0.1, 0.05], [0, 10, 0.2, -0.2]]
     particles[1, :1] = [[0, 100, 0.0, 0.0]]
     jets = np.zeros((2, 7))
-    jets[0, 3], jets[1, 6] = 1, 1                                     # W, t
+    jets[0, 4], jets[1, 6] = 1, 1                                     # W, t
     path = tmp_path / "jets.h5"
     with h5py.File(path, "w") as f:
         f["jetConstituentList"] = particles
