@@ -1,5 +1,5 @@
 """The HGQ2 side of the particle study: runs INSIDE an HGQ2 venv (``bench/contenders/hgq2_env.py`` for
-training, ``bench/contenders/hgq2_firmware.py`` for the firmware path), never next to hgq_fpga. Its
+training, ``bench/contenders/hgq2_firmware.py`` for the firmware path: HGQ2, alkaid and hls4ml), never next to hgq_fpga. Its
 settings come as one JSON object (the second argument); it prints one JSON line to stdout at the end.
 
     python bench/contenders/hgq2_particles_worker.py train '{"data": "DATA.npz", "out": "DIR",
@@ -216,23 +216,30 @@ def train(settings: dict) -> dict:
             "params": int(model.count_params())}
 
 
-def _alkaid(model, x):
+def _alkaid(model, out_dir: str):
+    """alkaid's interpreter of the logic its HGQ2 converter traces from ``model``."""
     from alkaid.converter import trace_model
     from alkaid.trace import trace
 
     inp, out = trace_model(model)
     logic = trace(inp, out)
-    return logic.predict(x.reshape(len(x), -1).astype("float64"))
+    return lambda x: logic.predict(x.reshape(len(x), -1).astype("float64"))
 
 
-def _hls4ml(model, x, out_dir: str):
+def _hls4ml(model, out_dir: str):
+    """hls4ml's Vitis project of ``model`` (io_parallel, its per-layer configuration from the model),
+    compiled once with g++ for its ``predict``."""
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, backend="Vitis",
-                                                     output_dir=out_dir, io_type="io_parallel")
+                                                     output_dir=os.path.join(out_dir, "hls4ml"),
+                                                     io_type="io_parallel")
     hls.compile()
-    return hls.predict(x.astype("float32"))
+    return lambda x: hls.predict(x.astype("float32"))
+
+
+TOOLS = {"alkaid": _alkaid, "hls4ml": _hls4ml}
 
 
 def firmware(settings: dict) -> dict:
@@ -247,12 +254,12 @@ def firmware(settings: dict) -> dict:
     outputs, facts = {}, {}
     for name in ("x", "x4"):
         outputs[f"keras_{name}"] = np.asarray(model.predict(data[name], batch_size=512, verbose=0), np.float64)
-    for tool in settings.get("tools", ("alkaid", "hls4ml")):
+    for tool in settings.get("tools", tuple(TOOLS)):
         t0 = time.perf_counter()
         try:
+            run = TOOLS[tool](model, out)
             for name in ("x", "x4"):
-                got = _alkaid(model, data[name]) if tool == "alkaid" else \
-                    _hls4ml(model, data[name], os.path.join(out, f"hls4ml_{name}"))
+                got = run(data[name])
                 outputs[f"{tool}_{name}"] = np.asarray(got, np.float64).reshape(outputs[f"keras_{name}"].shape)
             facts[tool] = {"ok": True, "seconds": round(time.perf_counter() - t0, 1)}
         except Exception as exc:  # noqa: BLE001 - a tool refusing the model is a result

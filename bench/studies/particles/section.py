@@ -1,0 +1,126 @@
+"""BENCHMARKS.md section of the particle study (``python -m bench run particles``, issue 32): ours
+against HGQ2 0.2.0 on the four reference architectures (the front-wide EBOPs comparison at matched
+validation accuracy, each side's best accuracy), the exactness of HGQ2's own paths to firmware beside
+ours, and what the study has not run yet. Every number comes from the record."""
+
+from __future__ import annotations
+
+from bench.common.fmt import fmt_pct, fmt_ratio, fmt_stat, table, verdict
+from bench.studies import Page
+
+ORDER = 47
+DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud Fashion-MNIST"}
+#: what the study has not measured yet, whatever the preset (issue 32's third part)
+NOT_YET = ("ours ÷ alkaid 0.8.2 LUTs on the same weights and our RTL's hardware figures (LUT / FF / DSP, "
+           "latency, Yosys time) per model: not run, since the RTL lowering of the particle ops is not on "
+           "main yet")
+
+
+def _mismatch_cell(check: dict) -> str:
+    """``values / compared`` of one comparison, or its error."""
+    if "error" in check:
+        return f"error: {check['error']}"
+    return f"{check['values']:,} / {check['compared']:,}"
+
+
+def _comparison_rows(arches: dict) -> list[tuple]:
+    rows = []
+    for arch, e in arches.items():
+        c = e["front_comparison"]
+        if not c["points"]:
+            rows.append((arch, "not run", "", "", "", "", ""))
+            continue
+        best = f"{len(c['seeds_best_reached'])} / {len(c['seeds'])}"
+        rows.append((arch, f"{c['matched']} / {c['points']}", fmt_ratio(c["geomean_ratio"]), fmt_pct(c["share_cheaper"]),
+                     f"{fmt_stat(e['ours_best_val_accuracy'], 100)} / {fmt_stat(e['hgq2_best_val_accuracy'], 100)}",
+                     f"{fmt_stat(e['ours_best_test_accuracy'], 100)} / {fmt_stat(e['hgq2_best_test_accuracy'], 100)}",
+                     best))
+    return rows
+
+
+def _firmware_rows(arches: dict) -> list[tuple]:
+    rows = []
+    for arch, e in arches.items():
+        for seed, fw in e["firmware"].items():
+            for tool in ("alkaid", "hls4ml"):
+                t = fw.get(tool)
+                if t is None:
+                    continue
+                if not t["ok"]:
+                    rows.append((arch, seed, f"HGQ2 → {tool}", f"refused: {t['error']}", ""))
+                else:
+                    rows.append((arch, seed, f"HGQ2 → {tool}", _mismatch_cell(t["x"]), _mismatch_cell(t["x4"])))
+        for seed, ours in e["ours_exactness"].items():
+            rows.append((arch, seed, "ours: Keras = emulator = C++", _mismatch_cell(ours["x"]), _mismatch_cell(ours["x4"])))
+    return rows
+
+
+def render(record: dict, page: Page) -> str:
+    cfg = record["config"]
+    t = record["targets"]
+    lines = ["## Particle taggers: ours against HGQ2, and HGQ2's path to firmware", "",
+             f"Preset `{record['preset']}` on {record['date']} (left out of the full study: {record['reduced']}); "
+             f"{len(record['runs_done'])} runs done, taking {record['run_seconds'] / 60:.1f} min (each run's own wall "
+             f"time, summed; resumable over sittings) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
+             f"Both sides train the architectures of `examples/particles/models.py` (HGQ2 0.2.0 from its own layers, "
+             f"in its own venv) on the same events, {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam at "
+             f"{cfg['learning_rate']}, β log-linear from {cfg['beta_start']:g} to {cfg['beta_stop']:g}, seeds "
+             f"{', '.join(map(str, cfg['seeds']))}. Every HGQ2 epoch is rebuilt as our model and calibrated, so both "
+             "sides are counted in our exact EBOPs. Each point of HGQ2's front (validation accuracy, EBOPs) is "
+             "matched with our cheapest model at least as accurate on validation data; the ratio is HGQ2's "
+             "EBOPs over ours (above 1: ours is cheaper), its geometric mean taken over HGQ2's front points and "
+             "the seeds. Test accuracies are reported only.", ""]
+    for dataset, arches in record["results"].items():
+        particles = cfg["datasets"][dataset]["particles"]
+        events = cfg["datasets"][dataset]["events"]
+        lines += [f"**{DATASET_NAMES.get(dataset, dataset)}**, {particles} particles, {events:,} events "
+                  "(60 / 20 / 20 % training / validation / test).", "",
+                  table(("architecture", "HGQ2 front points matched", "HGQ2 ÷ ours EBOPs (geomean)",
+                         "HGQ2 points where ours is cheaper", "best val. accuracy ours / HGQ2",
+                         "its test accuracy ours / HGQ2", "seeds where our best ≥ HGQ2's"), _comparison_rows(arches)),
+                  ""]
+    goals = []
+    for dataset, arches in record["results"].items():
+        for arch, e in arches.items():
+            c = e["front_comparison"]
+            if c["geomean_ratio"] is None:
+                continue
+            ok = (c["geomean_ratio"] >= t["geomean_ratio"] and c["share_cheaper"] >= t["share_cheaper"]
+                  and len(c["seeds_best_reached"]) == len(c["seeds"]))
+            goals.append(f"{arch} ({dataset}) {verdict(ok)}")
+    lines += [f"Goal (issue 32): ours at most HGQ2's EBOPs across the front (every HGQ2 point matched by a cheaper "
+              f"or equal model of ours) and at the top (our best validation accuracy at least HGQ2's on every seed): "
+              + ("; ".join(goals) if goals else "nothing measured yet") + ". Misses are reported as measured.", ""]
+    fw_rows = [r for arches in record["results"].values() for r in _firmware_rows(arches)]
+    lines += ["**Exactness of the paths to firmware.** HGQ2's model (its most accurate on validation data) through "
+              "HGQ2's own routes: alkaid 0.8.2's HGQ2 converter (alkaid's interpreter of the traced logic) and "
+              "hls4ml 1.3 (Vitis, io_parallel, its C++ compiled with g++), each compared with `==` against HGQ2's "
+              "own Keras model (`predict`). Beside them, ours: our most accurate model, Keras = emulator = C++ "
+              "(the HLS C simulation). Output values that differ / values compared, on held-out (test) events "
+              f"inside the range, and on four times them (overflow); {cfg['n_firmware']:,} events.", ""]
+    ours = [check for arches in record["results"].values() for e in arches.values()
+            for checks in e["ours_exactness"].values() for check in checks.values() if isinstance(check, dict)]
+    bad = sum(c.get("values", 0) for c in ours) + sum("error" in c for c in ours)
+    if ours:
+        lines += [f"Ours: {'0 differing values in every check' if not bad else f'**{bad} differing values or errors: the exactness claim FAILS here**'}.", ""]
+    lines += [table(("architecture", "seed", "path", "in range: differing / compared", "×4: differing / compared"),
+                    fw_rows) if fw_rows else "Not run yet.", ""]
+    not_run = list(record.get("not_run", []))
+    lines += ["**Not measured yet.** " + NOT_YET + "."
+              + (f" Runs of this preset still to do: {', '.join(not_run)}." if not_run else "")
+              + (f" Failed: {'; '.join(f'{k}: {v}' for k, v in record['failed'].items())}." if record.get("failed") else "")
+              + " Continue with `python -m bench run particles --preset full` (`make bench-particles`): it resumes "
+              "from the finished runs.", ""]
+    return "\n".join(lines)
+
+
+def problems(record: dict) -> list[str]:
+    out = []
+    for key in ("config", "results", "preset", "runs_done", "targets"):
+        if key not in record:
+            out.append(f"particles: the record has no {key!r}")
+    if out:
+        return out
+    if not record["runs_done"]:
+        out.append("particles: no run finished")
+    return out
