@@ -149,6 +149,13 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert "refused: Exception: unsupported layer" in text
     assert "Ours: 0 differing values in every check" in text
     assert "alkaid 0.8.2 LUTs" in text and "not run" in text
+    assert "![fronts](jets_fronts.png)" in text
+    (fig,) = section.figures(record, Page({}, tmp_path, tmp_path)).values()
+    (ax,) = fig.axes
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}
+    assert lines["ours, seed 0"] == ([100, 200], [60.0, 70.0])
+    assert lines["HGQ2, seed 0"] == ([400, 800], [60.0, 70.0])              # HGQ2's front only
+    assert lines["HGQ2, seed 1"][0] == [50, 300] and "2.00×" in ax.get_title()
 
 
 def test_presets_and_the_plan_of_runs():

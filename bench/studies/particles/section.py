@@ -6,6 +6,7 @@ ours, and what the study has not run yet. Every number comes from the record."""
 from __future__ import annotations
 
 from bench.common.fmt import fmt_pct, fmt_ratio, fmt_stat, table, verdict
+from bench.common.plots import log_scale, pyplot
 from bench.studies import Page
 
 ORDER = 47
@@ -75,6 +76,7 @@ def render(record: dict, page: Page) -> str:
         events = cfg["datasets"][dataset]["events"]
         lines += [f"**{DATASET_NAMES.get(dataset, dataset)}**, {particles} particles, {events:,} events "
                   "(60 / 20 / 20 % training / validation / test).", "",
+                  f"![fronts]({page.link(f'{dataset}_fronts.png')})", "",
                   table(("architecture", "HGQ2 front points matched", "HGQ2 ÷ ours EBOPs (geomean)",
                          "HGQ2 points where ours is cheaper", "best val. accuracy ours / HGQ2",
                          "its test accuracy ours / HGQ2", "seeds where our best ≥ HGQ2's"), _comparison_rows(arches)),
@@ -124,3 +126,33 @@ def problems(record: dict) -> list[str]:
     if not record["runs_done"]:
         out.append("particles: no run finished")
     return out
+
+
+def _fronts_figure(arches: dict):
+    """Validation accuracy against exact EBOPs, one panel per architecture: our front and HGQ2's
+    (both recounted by us), one marker per seed."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(arches), figsize=(3.4 * len(arches), 3.6), squeeze=False)
+    markers = "osD^v<>"
+    for ax, (arch, e) in zip(axes[0], arches.items()):
+        for k, (seed, s) in enumerate(sorted(e["per_seed"].items())):
+            for label, front, colour in (("ours", s["ours_front"], "C0"), ("HGQ2", s["hgq2_front"], "C1")):
+                pts = sorted(front, key=lambda p: p["ebops"])
+                ax.plot([p["ebops"] for p in pts], [100 * p["accuracy"] for p in pts], color=colour,
+                        marker=markers[k % len(markers)], ms=4, lw=1, label=f"{label}, seed {seed}")
+        ratio = e["front_comparison"]["geomean_ratio"]
+        ax.set_title(f"{arch}\nHGQ2 ÷ ours {fmt_ratio(ratio)}", fontsize=9)
+        if e["per_seed"]:
+            log_scale(ax)
+        ax.set_xlabel("EBOPs (exact, our count)", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("validation accuracy %")
+    fig.tight_layout()
+    fig.dpi = 120               # laid out at 100 dpi, saved at 120
+    return fig
+
+
+def figures(record: dict, page: Page) -> dict:
+    """``<dataset>_fronts.png`` for every data set."""
+    return {f"{dataset}_fronts.png": _fronts_figure(arches) for dataset, arches in record["results"].items()}
