@@ -103,6 +103,8 @@ def test_the_workers_never_import_hgq_fpga():
 
 
 def _point(label, val, test, ebops, **extra) -> dict:
+    if "hgq2_val_accuracy" in extra:
+        extra["hgq2_ebops"] = 2.0 * ebops
     return {"label": label, "accuracy": test, "calibrated_val_accuracy": val, "ebops": ebops, **extra}
 
 
@@ -145,6 +147,8 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert section.problems(record) == []
     text = section.render(record, Page({}, tmp_path, tmp_path))
     assert "| transformer | 3 / 4 | 2.00× | 50.00 % |" in text
+    assert e["hgq2_count_ratio"] == pytest.approx(2.0)              # hgq2_ebops twice ours on every model
+    assert "| 1 / 2 | 2.00× |" in text             # seeds where our best reached HGQ2's, the count ratio
     assert "| transformer | 0 | HGQ2 → alkaid | 0 / 20 | 3 / 20 |" in text
     assert "refused: Exception: unsupported layer" in text
     assert "Ours: 0 differing values in every check" in text

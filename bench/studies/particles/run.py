@@ -30,6 +30,7 @@ accuracy (with the test accuracy of that model, reported only).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -315,6 +316,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
                     "seconds": {"ours": ours["seconds"], "hgq2": theirs["seconds"]}}
             seeds = entry["per_seed"]
             entry["front_comparison"] = pooled_comparison(seeds)
+            entry["hgq2_count_ratio"] = _own_count_ratio(
+                [p for seed in cfg.seeds for p in (records.get(run_name(dataset, arch, "hgq2", seed)) or {}).get("points", [])])
             for side in ("ours", "hgq2"):
                 entry[f"{side}_best_val_accuracy"] = mean_std([s[f"{side}_best_model"]["accuracy"] for s in seeds.values()])
                 entry[f"{side}_best_test_accuracy"] = mean_std([s[f"{side}_best_model"]["test_accuracy"]
@@ -325,6 +328,13 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
             "run_seconds": round(sum(r.get("seconds", 0.0) for r in records.values()), 1),
             "not_run": [n for n in planned if n not in records and "-firmware-" not in n],
             "targets": TARGETS}
+
+
+def _own_count_ratio(points: list[dict]) -> float | None:
+    """The geometric mean over HGQ2's models of its own EBOPs count over ours of the same model: the
+    scale on which β weighs resources during HGQ2's training, relative to ours."""
+    logs = [math.log(p["hgq2_ebops"] / p["ebops"]) for p in points if p["ebops"] > 0 and p["hgq2_ebops"] > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
 
 
 def record(summary: dict, preset: str, wall_seconds: float) -> dict:
