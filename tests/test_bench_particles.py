@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,4 +193,10 @@ def test_the_smoke_preset_runs_end_to_end(tmp_path):
                    for check in checks.values() if isinstance(check, dict))
     fw = summary["results"]["jets"]["transformer"]["firmware"]["0"]
     assert set(fw) >= {"alkaid", "hls4ml"}
-    assert Path(tmp_path / "runs" / "runs" / study.run_name("jets", "transformer", "hgq2", 0) / "hgq2.keras").is_file()
+    runs = tmp_path / "runs" / "runs"
+    assert (runs / study.run_name("jets", "transformer", "hgq2", 0) / "hgq2.keras").is_file()
+    import keras
+
+    ours = keras.saving.load_model(runs / study.run_name("jets", "transformer", "ours", 0) / "ours.keras", compile=False)
+    x = study.held_out(study.load_split("jets", 8, 400), study.PRESETS["smoke"])
+    assert np.array_equal(hgq_fpga.to_firmware(ours).predict(x), np.asarray(ours(x, training=False)))

@@ -9,7 +9,7 @@ For every data set, architecture and seed, two trainings, each a resumable run f
   EBOPs, scored on validation and test; the checkpoints off the training front are not kept, which
   can only make our matches dearer). The most accurate checkpoint on validation data then goes
   through Keras = emulator = C++ (:func:`our_exactness`) on held-out (test) events and on four
-  times them;
+  times them, and is kept (``ours.keras``, calibrated);
 * **hgq2**: the same architecture built from HGQ2's layers in its own venv
   (:mod:`bench.contenders.hgq2_particles`), same data, epochs, batch size, Adam learning rate, seed
   and β at every epoch; every epoch rebuilt as our model and recounted with our exact EBOPs. Its
@@ -176,6 +176,7 @@ def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path) 
     points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)} for m in models]
     best = max(range(len(models)), key=lambda i: (points[i]["calibrated_val_accuracy"], -points[i]["ebops"]))
     facts["exactness_of"] = models[best].label
+    models[best].model.save(staging / "ours.keras")     # the RTL comparisons start from it
     facts["exactness"] = our_exactness(models[best].model, held_out(split, cfg), staging / "exactness")
     shutil.rmtree(staging / "exactness", ignore_errors=True)    # the projects: megabytes, not results
     return {"points": points, "facts": facts}
