@@ -153,6 +153,15 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert "Ours: 0 differing values in every check" in text
     assert "alkaid 0.8.2 LUTs" in text and "not run" in text
     assert "![fronts](jets_fronts.png)" in text
+    assert section.RTL_NOT_YET in text and summary["rtl_not_run"] == ["jets-transformer-rtl-seed0",
+                                                                      "jets-transformer-rtl-seed1"]
+    records = _records(cfg)
+    records[study.run_name("jets", "transformer", "rtl", 0)] = {"rtl": {
+        "resources": {"LUT": 1234, "FF": 567, "DSP": 0}, "latency_cycles": 4, "latency_ns": 20.0, "clock_ns": 5.0,
+        "yosys_s": 3.2, "mismatches": 0, "compared": 600}}
+    with_rtl = section.render(study.record(study.summarise(cfg, records, {}), "smoke", 1.0), Page({}, tmp_path, tmp_path))
+    assert "| transformer | 0 | ours-e2 | 200 | 1,234 | 567 | 0 | 4 (20 ns) | 3 | 0 / 600 |" in with_rtl
+    assert "at 200 MHz" in with_rtl and section.RTL_NOT_YET not in with_rtl
     (fig,) = section.figures(record, Page({}, tmp_path, tmp_path)).values()
     (ax,) = fig.axes
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}
@@ -173,6 +182,7 @@ def test_presets_and_the_plan_of_runs():
     assert runs[:3] == [("jets", "deep_sets", "ours", 0), ("jets", "deep_sets", "hgq2", 0),
                         ("jets", "deep_sets", "firmware", 0)]
     assert len(runs) == 3 * len(study.ARCHS)
+    assert study.plan_runs(quick, rtl=True)[3] == ("jets", "deep_sets", "rtl", 0)
     assert study.wants_firmware("transformer", None)
     kept = {"points": [{"label": "hgq2-e1", "zero_width_activations": 2}], "facts": {"kept": "hgq2-e1"}}
     assert study.wants_firmware("deep_sets", kept)

@@ -25,7 +25,11 @@ accuracy, exact EBOPs) with our cheapest point at least as accurate
 EBOPs over ours, the share of HGQ2's points where ours is cheaper, and each side's best validation
 accuracy (with the test accuracy of that model, reported only).
 
-    python -m bench run particles [--preset quick|full] [--folder DIR] [--summarise-only] [--out DIR]
+With ``--rtl``, each kept model of ours also goes through our RTL backend (:func:`rtl_figures`: Yosys
+LUT / FF / DSP, latency in cycles and ns at 200 MHz, Yosys time, the Verilator simulation against the
+emulator).
+
+    python -m bench run particles [--preset quick|full] [--folder DIR] [--summarise-only] [--rtl] [--out DIR]
 """
 
 from __future__ import annotations
@@ -224,6 +228,28 @@ def firmware_check(arch: str, split, cfg: ParticleConfig, run_dir: Path, staging
     return {"tools": tools, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+#: held-out events simulated in our RTL (Verilator) against the emulator
+N_RTL = 200
+
+
+def rtl_figures(arch: str, split, cfg: ParticleConfig, ours_dir: Path, staging: Path) -> dict:
+    """Our RTL of our kept model (``ours.keras`` of ``ours_dir``): written, compiled by Verilator,
+    simulated on held-out events against the emulator, synthesized by Yosys
+    (:func:`bench.studies.rtl.run.ours_row`: LUT / FF / DSP, latency, Yosys time). A model the RTL
+    backend refuses raises, so the run stays undone and is retried by the next ``--rtl`` run."""
+    import keras
+
+    import hgq_fpga
+    from bench.studies.rtl.run import CLOCK_NS, ours_row
+
+    model = keras.saving.load_model(ours_dir / "ours.keras", compile=False)
+    fw = hgq_fpga.to_firmware(model)
+    row, _ = ours_row(fw, held_out(split, cfg)[:N_RTL], staging, str(staging / "cache"))
+    for folder in ("rtl", "cache"):
+        shutil.rmtree(staging / folder, ignore_errors=True)     # the projects: megabytes, not results
+    return {"rtl": {**row, "clock_ns": CLOCK_NS, "latency_ns": row["latency_cycles"] * CLOCK_NS}}
+
+
 STEPS = {"ours": train_ours, "hgq2": train_hgq2_side}
 
 
@@ -231,15 +257,17 @@ def run_name(dataset: str, arch: str, step: str, seed: int) -> str:
     return f"{dataset}-{arch}-{step}-seed{seed}"
 
 
-def plan_runs(cfg: ParticleConfig) -> list[tuple[str, str, str, int]]:
+def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, str, int]]:
     """Every run ``(dataset, arch, step, seed)``, the most needed first: per data set and seed, both
-    sides of each architecture, then HGQ2's firmware check where it applies."""
+    sides of each architecture, then HGQ2's firmware check where it applies (and, with ``rtl``, our
+    RTL's hardware figures)."""
     out = []
     for dataset in cfg.datasets:
         for seed in cfg.seeds:
             for arch in cfg.architectures:
                 out += [(dataset, arch, side, seed) for side in SIDES]
                 out.append((dataset, arch, "firmware", seed))
+                out += [(dataset, arch, "rtl", seed)] if rtl else []
     return out
 
 
@@ -252,21 +280,22 @@ def wants_firmware(arch: str, hgq2: dict | None) -> bool:
     return bool(kept and kept.get("zero_width_activations"))
 
 
-def run(cfg: ParticleConfig, folder: Path, train: bool = True, log=click.echo) -> dict:
-    """Run what ``folder`` lacks (nothing when ``train`` is False), one run at a time, and summarise."""
+def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False, log=click.echo) -> dict:
+    """Run what ``folder`` lacks (nothing when ``train`` is False; our RTL's figures only with ``rtl``),
+    one run at a time, and summarise."""
     from hgq_fpga.app.sweep.run import is_done, produce, read_result, run_folder
 
     folder.mkdir(parents=True, exist_ok=True)
     records, failed = {}, {}
-    for dataset, arch, step, seed in plan_runs(cfg):
+    for dataset, arch, step, seed in plan_runs(cfg, rtl=True):
         name = run_name(dataset, arch, step, seed)
         final = run_folder(folder, name)
         if is_done(final):
             records[name] = read_result(final)
             continue
-        hgq2_name = run_name(dataset, arch, "hgq2", seed)
-        if not train or (step == "firmware" and (hgq2_name not in records
-                                                 or not wants_firmware(arch, records[hgq2_name]))):
+        hgq2_name, ours_name = run_name(dataset, arch, "hgq2", seed), run_name(dataset, arch, "ours", seed)
+        if (not train or (step == "rtl" and (not rtl or ours_name not in records))
+                or (step == "firmware" and (hgq2_name not in records or not wants_firmware(arch, records[hgq2_name])))):
             continue
         particles, events = cfg.datasets[dataset]
         split = load_split(dataset, particles, events)
@@ -274,8 +303,12 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, log=click.echo) -
         t0 = time.perf_counter()
 
         def work(staging: Path, step=step, arch=arch, seed=seed, split=split) -> dict:
-            body = (firmware_check(arch, split, cfg, run_folder(folder, hgq2_name), staging) if step == "firmware"
-                    else STEPS[step](arch, split, cfg, seed, staging))
+            if step == "firmware":
+                body = firmware_check(arch, split, cfg, run_folder(folder, hgq2_name), staging)
+            elif step == "rtl":
+                body = rtl_figures(arch, split, cfg, run_folder(folder, ours_name), staging)
+            else:
+                body = STEPS[step](arch, split, cfg, seed, staging)
             return {"dataset": dataset, "arch": arch, "step": step, "seed": seed, **body,
                     "seconds": round(time.perf_counter() - t0, 1), "machine_cores": os.cpu_count()}
 
@@ -294,12 +327,16 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     out = {}
     for dataset in cfg.datasets:
         for arch in cfg.architectures:
-            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}}
+            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}}
             for seed in cfg.seeds:
                 ours, theirs = (records.get(run_name(dataset, arch, s, seed)) for s in SIDES)
                 if ours:
                     entry["ours_exactness"][str(seed)] = {"model": ours["facts"]["exactness_of"],
                                                           **ours["facts"]["exactness"]}
+                hw = records.get(run_name(dataset, arch, "rtl", seed))
+                if hw and ours:
+                    kept = next(p for p in ours["points"] if p["label"] == ours["facts"]["exactness_of"])
+                    entry["rtl"][str(seed)] = {"model": kept["label"], "ebops": kept["ebops"], **hw["rtl"]}
                 fw = records.get(run_name(dataset, arch, "firmware", seed))
                 if fw:
                     entry["firmware"][str(seed)] = {"model": theirs["facts"]["kept"] if theirs else None, **fw["tools"]}
@@ -328,6 +365,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     return {"config": cfg.describe(), "results": out, "runs_done": sorted(records), "failed": failed,
             "run_seconds": round(sum(r.get("seconds", 0.0) for r in records.values()), 1),
             "not_run": [n for n in planned if n not in records and "-firmware-" not in n],
+            "rtl_not_run": [run_name(*r) for r in plan_runs(cfg, rtl=True) if r[2] == "rtl"
+                            and run_name(*r) not in records],
             "targets": TARGETS}
 
 
@@ -352,8 +391,10 @@ def record(summary: dict, preset: str, wall_seconds: float) -> dict:
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"the runs' folder (default: {DEFAULT_FOLDER}/<preset>); a rerun resumes it")
 @click.option("--summarise-only", is_flag=True, help="train nothing: summarise the finished runs")
+@click.option("--rtl", is_flag=True, help="also our RTL of each kept model of ours: Verilator simulation, Yosys "
+                                          "LUT / FF / DSP, latency (needs the RTL lowering of the particle ops)")
 @out_option
-def main(preset: str, folder: Path | None, summarise_only: bool, out: Output) -> None:
+def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, out: Output) -> None:
     """The particle study: ours against HGQ2 0.2.0 on four architectures, and HGQ2's firmware exactness."""
     t0 = time.perf_counter()
     cfg = PRESETS[preset]
@@ -362,6 +403,6 @@ def main(preset: str, folder: Path | None, summarise_only: bool, out: Output) ->
             load_split(dataset, particles, events)
         except FileNotFoundError as err:
             raise click.ClickException(str(err)) from err
-    summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only)
+    summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only, rtl=rtl)
     out.store("particles", record(summary, preset, time.perf_counter() - t0))
 

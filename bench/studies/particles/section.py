@@ -11,10 +11,10 @@ from bench.studies import Page
 
 ORDER = 47
 DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud Fashion-MNIST"}
-#: what the study has not measured yet, whatever the preset (issue 32's third part)
-NOT_YET = ("ours ÷ alkaid 0.8.2 LUTs on the same weights and our RTL's hardware figures (LUT / FF / DSP, "
-           "latency, Yosys time) per model: not run, since the RTL lowering of the particle ops is not on "
-           "main yet")
+#: what the study does not measure yet, whatever the preset (issue 32's third part)
+NOT_YET = "ours ÷ alkaid 0.8.2 LUTs on the same weights: not run (the alkaid contender is still to be written)"
+RTL_NOT_YET = ("our RTL's hardware figures (LUT / FF / DSP, latency, Yosys time) of the models: not run "
+               "(`--rtl`: needs the RTL lowering of the particle ops)")
 
 
 def _mismatch_cell(check: dict) -> str:
@@ -111,8 +111,21 @@ def render(record: dict, page: Page) -> str:
         lines += [f"Ours: {'0 differing values in every check' if not bad else f'**{bad} differing values or errors: the exactness claim FAILS here**'}.", ""]
     lines += [table(("architecture", "seed", "path", "in range: differing / compared", "×4: differing / compared"),
                     fw_rows) if fw_rows else "Not run yet.", ""]
+    rtl = [r for arches in record["results"].values() for e in arches.values() for r in e.get("rtl", {}).values()]
+    rtl_rows = [(arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
+                 f"{r['resources']['DSP']:,}", f"{r['latency_cycles']} ({r['latency_ns']:g} ns)", f"{r['yosys_s']:.0f}",
+                 f"{r['mismatches']:,} / {r['compared']:,}")
+                for arches in record["results"].values() for arch, e in arches.items()
+                for seed, r in e.get("rtl", {}).items()]
+    if rtl_rows:
+        lines += ["**Our RTL** of the models above (Yosys, the project's script, LUT multipliers), the clock at "
+                  f"{1000 / rtl[0]['clock_ns']:g} MHz; the Verilator simulation against the emulator on held-out "
+                  "events.", "",
+                  table(("architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
+                         "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), ""]
+    not_yet = [NOT_YET] + ([RTL_NOT_YET] if not rtl_rows else [])
     not_run = list(record.get("not_run", []))
-    lines += ["**Not measured yet.** " + NOT_YET + "."
+    lines += ["**Not measured yet.** " + "; ".join(not_yet) + "."
               + (f" Runs of this preset still to do: {', '.join(not_run)}." if not_run else "")
               + (f" Failed: {'; '.join(f'{k}: {v}' for k, v in record['failed'].items())}." if record.get("failed") else "")
               + " Continue with `python -m bench run particles --preset full` (`make bench-particles`): it resumes "
