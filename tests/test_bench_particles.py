@@ -75,6 +75,9 @@ def test_an_hgq2_particle_export_rebuilt_as_ours_is_exact_and_prunes_what_hgq2_p
     changed = {**ex, "logits.kernel": ex["logits.kernel"] + 2.0 ** -12}
     with pytest.raises(HGQ2FrontError, match="kernel values differ"):
         hgq2_particles.check_weights(model, changed)
+    short = {**ex, **{f"phi.iq0.{field}": ex[f"phi.iq0.{field}"][:, :2] for field in "kif"}}
+    with pytest.raises(HGQ2FrontError, match=r"phi.iq0: HGQ2 has 6 widths, our quantizer"):
+        hgq2_particles.to_ours(graph, short)                  # never a silent broadcast of part of them
     unknown = _deep_sets_graph()
     unknown["layers"][2]["class"] = "QConv1D"
     with pytest.raises(HGQ2FrontError, match="no hgq_fpga counterpart.*QConv1D"):

@@ -35,7 +35,7 @@ from hgq_fpga.nn.layers import (HAdd, HDense, HEinsum, HEinsumDense, HGlobalAver
                                 HQuantize, HSoftmax, HSum)
 
 from .hgq2_env import ensure_hgq2_venv, worker_env
-from .hgq2_front import HGQ2FrontError, _set_f, fewest_fractional_bits
+from .hgq2_front import HGQ2FrontError, set_f, fewest_fractional_bits
 
 WORKER = Path(__file__).resolve().parent / "hgq2_particles_worker.py"
 #: fractional bits of our output quantizers where HGQ2 has none (exact for these models' sums)
@@ -100,11 +100,13 @@ def _widths(export: dict, key: str) -> np.ndarray:
     return np.where(k + i + f <= 0, -126.0, f)
 
 
-def _assign_f(q, f: np.ndarray) -> None:
+def _assign_f(q, f: np.ndarray, what: str) -> None:
+    """Give quantizer ``q`` the fractional bits ``f``: one per element of ``q``, or one for all."""
     shape = tuple(q.f.shape)
     f = np.asarray(f, np.float64)
-    f = f.reshape(shape) if f.size == int(np.prod(shape)) else np.broadcast_to(f.reshape(-1)[:1], shape)
-    _set_f(q, f)
+    if f.size not in (1, int(np.prod(shape))):
+        raise HGQ2FrontError(f"{what}: HGQ2 has {f.size} widths, our quantizer {shape}")
+    set_f(q, f.reshape(shape) if f.size > 1 else np.broadcast_to(f.reshape(-1), shape))
 
 
 def to_ours(graph: dict, export: dict) -> keras.Model:
@@ -120,7 +122,7 @@ def to_ours(graph: dict, export: dict) -> keras.Model:
             quantizers = [_quantize(f"{name}_iq{j}") for j in range(len(ins))]
             ins = [q(t) for q, t in zip(quantizers, ins)]
             for j, q in enumerate(quantizers):
-                _assign_f(q.oq, _widths(export, f"{name}.iq{j}"))
+                _assign_f(q.oq, _widths(export, f"{name}.iq{j}"), f"{name}.iq{j}")
         layer = _layer(spec)
         tensors[name] = layer(ins if len(ins) > 1 else ins[0])
         layers[name] = layer
@@ -128,10 +130,11 @@ def to_ours(graph: dict, export: dict) -> keras.Model:
         layer = layers.get(spec["name"])
         if layer is None or not hasattr(layer, "oq"):
             continue
-        _assign_f(layer.oq, _widths(export, f"{spec['name']}.oq") if spec["oq"] else np.full(1, WIDE_F))
+        _assign_f(layer.oq, _widths(export, f"{spec['name']}.oq") if spec["oq"] else np.full(1, WIDE_F),
+                  f"{spec['name']}.oq")
         if isinstance(layer, HSoftmax):
             for ours, theirs in SOFTMAX.items():
-                _assign_f(getattr(layer, ours), _widths(export, f"{spec['name']}.{theirs}"))
+                _assign_f(getattr(layer, ours), _widths(export, f"{spec['name']}.{theirs}"), f"{spec['name']}.{theirs}")
         if hasattr(layer, "kq"):
             _set_weights(layer, export, spec["name"])
     return keras.Model(tensors[graph["layers"][0]["name"]], [tensors[n] for n in graph["outputs"]])
@@ -147,7 +150,7 @@ def _set_weights(layer, export: dict, name: str) -> None:
         if not np.array_equal(value.astype(np.float32).astype(np.float64), value):
             raise HGQ2FrontError(f"layer {name!r}: an HGQ2 weight is not a float32 value")
         var.assign(value.astype(np.float32))
-        _set_f(q, fewest_fractional_bits(value, int(q.f_min)))
+        set_f(q, fewest_fractional_bits(value, int(q.f_min)))
 
 
 def check_weights(model: keras.Model, export: dict) -> None:
