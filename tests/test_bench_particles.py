@@ -133,8 +133,14 @@ def _records(cfg) -> dict:
 
 
 def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_path):
-    cfg = study.ParticleConfig(datasets={"jets": (4, 100)}, architectures=("transformer",), seeds=(0, 1), epochs=2)
-    summary = study.summarise(cfg, _records(cfg), {})
+    cfg = study.ParticleConfig(datasets={"jets": (4, 100)}, architectures=("transformer",), seeds=(0, 1), epochs=2,
+                               ours_beta_scales=(4.0,))
+    records = _records(cfg)
+    exact = {"x": {"values": 0, "compared": 20}, "x4": {"values": 0, "compared": 20}}
+    records[study.run_name("jets", "transformer", "ours-beta4", 0)] = {      # seed 0 only: cheaper still
+        "points": [_point("ours-e1", 0.60, 0.6, 50), _point("ours-e2", 0.70, 0.7, 100)],
+        "facts": {"exactness_of": "ours-e2", "exactness": exact}, "seconds": 1.0}
+    summary = study.summarise(cfg, records, {})
     e = summary["results"]["jets"]["transformer"]
     s0, s1 = e["per_seed"]["0"], e["per_seed"]["1"]
     assert [p["ratio"] for p in s0["points"]] == [4.0, 4.0]                    # 400/100, 800/200; e3 off the front
@@ -145,11 +151,16 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert c["seeds_best_reached"] == ["0"]
     assert s0["ours_best_model"]["test_accuracy"] == 0.69 and s0["hgq2_best_model"]["label"] == "hgq2-e2"
     assert e["firmware"]["0"]["alkaid"]["x4"]["values"] == 3
+    scaled = e["beta_scaled"]["4"]
+    assert [p["ratio"] for p in scaled["per_seed"]["0"]["points"]] == [8.0, 8.0] and "1" not in scaled["per_seed"]
+    assert scaled["front_comparison"]["geomean_ratio"] == pytest.approx(8.0) and "0, β×4" in e["ours_exactness"]
+    assert "jets-transformer-ours-beta4-seed1" in summary["not_run"]
     record = study.record(summary, "smoke", 1.0)
     assert section.problems(record) == []
     text = section.render(record, Page({}, tmp_path, tmp_path))
     assert "| transformer | 3 / 4 | 2.00× | 50.00 % |" in text
     assert e["hgq2_count_ratio"] == pytest.approx(2.0)              # hgq2_ebops twice ours on every model
+    assert "| transformer | β × 4 | 2 / 2 | 8.00× | 100.00 % |" in text
     assert "| 1 / 2 | 2.00× |" in text             # seeds where our best reached HGQ2's, the count ratio
     assert "| transformer | 0 | HGQ2 → alkaid | 0 / 20 | 3 / 20 |" in text
     assert "refused: Exception: unsupported layer" in text
@@ -158,7 +169,6 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert "![fronts](jets_fronts.png)" in text
     assert section.RTL_NOT_YET in text and summary["rtl_not_run"] == ["jets-transformer-rtl-seed0",
                                                                       "jets-transformer-rtl-seed1"]
-    records = _records(cfg)
     records[study.run_name("jets", "transformer", "rtl", 0)] = {"rtl": {
         "resources": {"LUT": 1234, "FF": 567, "DSP": 0}, "latency_cycles": 4, "latency_ns": 20.0, "clock_ns": 5.0,
         "yosys_s": 3.2, "mismatches": 0, "compared": 600}}
@@ -184,8 +194,8 @@ def test_presets_and_the_plan_of_runs():
     runs = study.plan_runs(quick)
     assert runs[:3] == [("jets", "deep_sets", "ours", 0), ("jets", "deep_sets", "hgq2", 0),
                         ("jets", "deep_sets", "firmware", 0)]
-    assert len(runs) == 3 * len(study.ARCHS)
-    assert study.plan_runs(quick, rtl=True)[3] == ("jets", "deep_sets", "rtl", 0)
+    assert len(runs) == 4 * len(study.ARCHS) and runs[3] == ("jets", "deep_sets", "ours-beta4", 0)
+    assert study.plan_runs(quick, rtl=True)[4] == ("jets", "deep_sets", "rtl", 0)
     assert study.wants_firmware("transformer", None)
     kept = {"points": [{"label": "hgq2-e1", "zero_width_activations": 2}], "facts": {"kept": "hgq2-e1"}}
     assert study.wants_firmware("deep_sets", kept)

@@ -75,6 +75,9 @@ class ParticleConfig:
     learning_rate: float = 3e-3
     #: held-out (test) events of the exactness checks, in the range and times four
     n_firmware: int = 2000
+    #: a supplement, not the issue's comparison: our side trained again with β times each of these
+    #: (HGQ2's own EBOPs count, which its β multiplies, is a few times ours on the same model)
+    ours_beta_scales: tuple[float, ...] = (4.0,)
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.architectures if a not in ARCHS]
@@ -100,7 +103,7 @@ PRESETS = {
     "quick": ParticleConfig(datasets={"jets": (16, 6000)}, seeds=(0,), epochs=12, n_firmware=1000),
     "full": ParticleConfig(datasets={"jets": (16, 20000), "fashion_mnist": (32, 20000)}),
     "smoke": ParticleConfig(datasets={"jets": (8, 400)}, architectures=("deep_sets", "transformer"), seeds=(0,),
-                            epochs=2, n_firmware=50),
+                            epochs=2, n_firmware=50, ours_beta_scales=()),
 }
 REDUCTIONS = {
     "quick": "the toy jets only (16 particles, 6,000 events: 3,600 training), 1 seed, 12 epochs, "
@@ -123,11 +126,16 @@ def load_split(dataset: str, particles: int, events: int):
     return Split(dataset, *parts["train"], *parts["val"], *parts["test"])
 
 
-def _plan(arch: str, cfg: ParticleConfig):
+def _plan(arch: str, cfg: ParticleConfig, beta_scale: float = 1.0):
     from bench.common.models import Architecture
     from bench.common.training import Plan
 
-    return Plan(Architecture(arch, "particles"), cfg.epochs, cfg.beta_start, cfg.beta_stop)
+    return Plan(Architecture(arch, "particles"), cfg.epochs, beta_scale * cfg.beta_start, beta_scale * cfg.beta_stop)
+
+
+def scaled_side(scale: float) -> str:
+    """The name of our side trained with β times ``scale``, e.g. ``ours-beta4``."""
+    return f"ours-beta{scale:g}"
 
 
 def _study_config(cfg: ParticleConfig, seed: int):
@@ -166,8 +174,8 @@ def our_exactness(model, x: np.ndarray, workdir: Path) -> dict:
     return out
 
 
-def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path) -> dict:
-    """Our side of one run (see the module docstring)."""
+def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path, beta_scale: float = 1.0) -> dict:
+    """Our side of one run (see the module docstring), β times ``beta_scale``."""
     import keras
 
     from bench.common.training import accuracy, train_front
@@ -176,7 +184,8 @@ def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path) 
     keras.utils.set_random_seed(seed)
     n, f = split.image_shape
     model = ARCHITECTURES[arch](n=n, f=f, classes=int(split.y_train.max()) + 1)
-    models, facts = train_front(model, "ours", _plan(arch, cfg), split, _study_config(cfg, seed), str(staging))
+    models, facts = train_front(model, "ours", _plan(arch, cfg, beta_scale), split, _study_config(cfg, seed),
+                                str(staging))
     points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)} for m in models]
     best = max(range(len(models)), key=lambda i: (points[i]["calibrated_val_accuracy"], -points[i]["ebops"]))
     facts["exactness_of"] = models[best].label
@@ -267,6 +276,7 @@ def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, st
             for arch in cfg.architectures:
                 out += [(dataset, arch, side, seed) for side in SIDES]
                 out.append((dataset, arch, "firmware", seed))
+                out += [(dataset, arch, scaled_side(k), seed) for k in cfg.ours_beta_scales]
                 out += [(dataset, arch, "rtl", seed)] if rtl else []
     return out
 
@@ -287,6 +297,7 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
 
     folder.mkdir(parents=True, exist_ok=True)
     records, failed = {}, {}
+    scaled = {scaled_side(k): k for k in cfg.ours_beta_scales}
     for dataset, arch, step, seed in plan_runs(cfg, rtl=True):
         name = run_name(dataset, arch, step, seed)
         final = run_folder(folder, name)
@@ -307,6 +318,8 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
                 body = firmware_check(arch, split, cfg, run_folder(folder, hgq2_name), staging)
             elif step == "rtl":
                 body = rtl_figures(arch, split, cfg, run_folder(folder, ours_name), staging)
+            elif step in scaled:
+                body = train_ours(arch, split, cfg, seed, staging, beta_scale=scaled[step])
             else:
                 body = STEPS[step](arch, split, cfg, seed, staging)
             return {"dataset": dataset, "arch": arch, "step": step, "seed": seed, **body,
@@ -327,7 +340,7 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     out = {}
     for dataset in cfg.datasets:
         for arch in cfg.architectures:
-            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}}
+            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}, "beta_scaled": {}}
             for seed in cfg.seeds:
                 ours, theirs = (records.get(run_name(dataset, arch, s, seed)) for s in SIDES)
                 if ours:
@@ -352,6 +365,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
                     "hgq2_best_model": {k: best_theirs[k] for k in ("label", "accuracy", "test_accuracy", "ebops")},
                     "hgq2_own_val_accuracy_of_best": best_theirs["hgq2_val_accuracy"],
                     "seconds": {"ours": ours["seconds"], "hgq2": theirs["seconds"]}}
+            for k in cfg.ours_beta_scales:
+                entry["beta_scaled"][f"{k:g}"] = _scaled_comparison(dataset, arch, k, cfg, records, entry)
             seeds = entry["per_seed"]
             entry["front_comparison"] = pooled_comparison(seeds)
             entry["hgq2_count_ratio"] = _own_count_ratio(
@@ -368,6 +383,25 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
             "rtl_not_run": [run_name(*r) for r in plan_runs(cfg, rtl=True) if r[2] == "rtl"
                             and run_name(*r) not in records],
             "targets": TARGETS}
+
+
+def _scaled_comparison(dataset: str, arch: str, scale: float, cfg: ParticleConfig, records: dict,
+                       entry: dict) -> dict:
+    """HGQ2's fronts (of ``entry``) against our side trained with β times ``scale``, pooled over the
+    seeds; its exactness checks go into ``entry["ours_exactness"]`` as ``"<seed>, β×<scale>"``."""
+    per_seed, best = {}, []
+    for seed in cfg.seeds:
+        ours = records.get(run_name(dataset, arch, scaled_side(scale), seed))
+        if not ours:
+            continue
+        entry["ours_exactness"][f"{seed}, β×{scale:g}"] = {"model": ours["facts"]["exactness_of"],
+                                                          **ours["facts"]["exactness"]}
+        if str(seed) in entry["per_seed"]:
+            mine = val_points(ours["points"])
+            per_seed[str(seed)] = {**front_comparison(entry["per_seed"][str(seed)]["hgq2_front"], mine),
+                                   "ours_front": front_of(mine)}
+            best.append(max(p["accuracy"] for p in mine))
+    return {"per_seed": per_seed, "front_comparison": pooled_comparison(per_seed), "best_val_accuracy": mean_std(best)}
 
 
 def _own_count_ratio(points: list[dict]) -> float | None:
