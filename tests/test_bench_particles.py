@@ -134,7 +134,7 @@ def _records(cfg) -> dict:
 
 def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_path):
     cfg = study.ParticleConfig(datasets={"jets": (4, 100)}, architectures=("transformer",), seeds=(0, 1), epochs=2,
-                               ours_beta_scales=(4.0,))
+                               ours_variants={"beta4": {"beta_scale": 4.0}})
     records = _records(cfg)
     exact = {"x": {"values": 0, "compared": 20}, "x4": {"values": 0, "compared": 20}}
     records[study.run_name("jets", "transformer", "ours-beta4", 0)] = {      # seed 0 only: cheaper still
@@ -151,9 +151,9 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert c["seeds_best_reached"] == ["0"]
     assert s0["ours_best_model"]["test_accuracy"] == 0.69 and s0["hgq2_best_model"]["label"] == "hgq2-e2"
     assert e["firmware"]["0"]["alkaid"]["x4"]["values"] == 3
-    scaled = e["beta_scaled"]["4"]
+    scaled = e["variants"]["beta4"]
     assert [p["ratio"] for p in scaled["per_seed"]["0"]["points"]] == [8.0, 8.0] and "1" not in scaled["per_seed"]
-    assert scaled["front_comparison"]["geomean_ratio"] == pytest.approx(8.0) and "0, β×4" in e["ours_exactness"]
+    assert scaled["front_comparison"]["geomean_ratio"] == pytest.approx(8.0) and "0, beta4" in e["ours_exactness"]
     assert "jets-transformer-ours-beta4-seed1" in summary["not_run"]
     record = study.record(summary, "smoke", 1.0)
     assert section.problems(record) == []
@@ -194,8 +194,9 @@ def test_presets_and_the_plan_of_runs():
     runs = study.plan_runs(quick)
     assert runs[:3] == [("jets", "deep_sets", "ours", 0), ("jets", "deep_sets", "hgq2", 0),
                         ("jets", "deep_sets", "firmware", 0)]
-    assert len(runs) == 4 * len(study.ARCHS) and runs[3] == ("jets", "deep_sets", "ours-beta4", 0)
-    assert study.plan_runs(quick, rtl=True)[4] == ("jets", "deep_sets", "rtl", 0)
+    assert len(runs) == 5 * len(study.ARCHS)
+    assert runs[3:5] == [("jets", "deep_sets", "ours-beta4", 0), ("jets", "deep_sets", "ours-hgq2-start", 0)]
+    assert study.plan_runs(quick, rtl=True)[5] == ("jets", "deep_sets", "rtl", 0)
     assert study.wants_firmware("transformer", None)
     kept = {"points": [{"label": "hgq2-e1", "zero_width_activations": 2}], "facts": {"kept": "hgq2-e1"}}
     assert study.wants_firmware("deep_sets", kept)

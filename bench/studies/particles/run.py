@@ -25,6 +25,11 @@ accuracy, exact EBOPs) with our cheapest point at least as accurate
 EBOPs over ours, the share of HGQ2's points where ours is cheaper, and each side's best validation
 accuracy (with the test accuracy of that model, reported only).
 
+A supplement beside that comparison (``ours_variants``): our side trained again with β times a
+factor (HGQ2's own EBOPs count, which its β multiplies, is a few times ours on the same model:
+``hgq2_count_ratio``) and from HGQ2's starting widths (the start ``hgq_fpga-0.2``), against the same
+HGQ2 fronts.
+
 With ``--rtl``, each kept model of ours also goes through our RTL backend (:func:`rtl_figures`: Yosys
 LUT / FF / DSP, latency in cycles and ns at 200 MHz, Yosys time, the Verilator simulation against the
 emulator).
@@ -56,6 +61,8 @@ ARCHS = ("deep_sets", "interaction_network", "mlp_mixer", "transformer")
 SIDES = ("ours", "hgq2")
 #: where the runs go: ``<folder>/<preset>/runs/``
 DEFAULT_FOLDER = Path("build/bench_particles")
+#: the supplement's variants of our side (see :class:`ParticleConfig`)
+VARIANTS = {"beta4": {"beta_scale": 4.0}, "hgq2-start": {"start": "hgq_fpga-0.2"}}
 #: the goal of issue 32: HGQ2's EBOPs over ours at matched validation accuracy, across the front
 TARGETS = {"geomean_ratio": 1.0, "share_cheaper": 1.0, "best_every_seed": True}
 
@@ -75,9 +82,11 @@ class ParticleConfig:
     learning_rate: float = 3e-3
     #: held-out (test) events of the exactness checks, in the range and times four
     n_firmware: int = 2000
-    #: a supplement, not the issue's comparison: our side trained again with β times each of these
-    #: (HGQ2's own EBOPs count, which its β multiplies, is a few times ours on the same model)
-    ours_beta_scales: tuple[float, ...] = (4.0,)
+    #: a supplement, not the issue's comparison: our side trained again in each of these variants,
+    #: name -> ``{"beta_scale": k}`` (β times k: HGQ2's own EBOPs count, which its β multiplies, is a
+    #: few times ours on the same model) and / or ``{"start": name}`` (a named quantizer start of
+    #: :mod:`hgq_fpga.nn.quantizers.starts`, e.g. HGQ2's)
+    ours_variants: dict = field(default_factory=lambda: dict(VARIANTS))
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.architectures if a not in ARCHS]
@@ -103,7 +112,7 @@ PRESETS = {
     "quick": ParticleConfig(datasets={"jets": (16, 6000)}, seeds=(0,), epochs=12, n_firmware=1000),
     "full": ParticleConfig(datasets={"jets": (16, 20000), "fashion_mnist": (32, 20000)}),
     "smoke": ParticleConfig(datasets={"jets": (8, 400)}, architectures=("deep_sets", "transformer"), seeds=(0,),
-                            epochs=2, n_firmware=50, ours_beta_scales=()),
+                            epochs=2, n_firmware=50, ours_variants={}),
 }
 REDUCTIONS = {
     "quick": "the toy jets only (16 particles, 6,000 events: 3,600 training), 1 seed, 12 epochs, "
@@ -133,9 +142,9 @@ def _plan(arch: str, cfg: ParticleConfig, beta_scale: float = 1.0):
     return Plan(Architecture(arch, "particles"), cfg.epochs, beta_scale * cfg.beta_start, beta_scale * cfg.beta_stop)
 
 
-def scaled_side(scale: float) -> str:
-    """The name of our side trained with β times ``scale``, e.g. ``ours-beta4``."""
-    return f"ours-beta{scale:g}"
+def variant_side(name: str) -> str:
+    """The step of our side trained in variant ``name``, e.g. ``ours-beta4``."""
+    return f"ours-{name}"
 
 
 def _study_config(cfg: ParticleConfig, seed: int):
@@ -174,16 +183,23 @@ def our_exactness(model, x: np.ndarray, workdir: Path) -> dict:
     return out
 
 
-def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path, beta_scale: float = 1.0) -> dict:
-    """Our side of one run (see the module docstring), β times ``beta_scale``."""
+def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path, beta_scale: float = 1.0,
+               start: str | None = None) -> dict:
+    """Our side of one run (see the module docstring), β times ``beta_scale``, the layers built under
+    the quantizer start ``start`` (None: the default)."""
+    import contextlib
+
     import keras
+
+    from hgq_fpga.nn.quantizers.starts import quantizer_start
 
     from bench.common.training import accuracy, train_front
     from examples.particles.models import ARCHITECTURES
 
     keras.utils.set_random_seed(seed)
     n, f = split.image_shape
-    model = ARCHITECTURES[arch](n=n, f=f, classes=int(split.y_train.max()) + 1)
+    with quantizer_start(start) if start else contextlib.nullcontext():
+        model = ARCHITECTURES[arch](n=n, f=f, classes=int(split.y_train.max()) + 1)
     models, facts = train_front(model, "ours", _plan(arch, cfg, beta_scale), split, _study_config(cfg, seed),
                                 str(staging))
     points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)} for m in models]
@@ -276,7 +292,7 @@ def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, st
             for arch in cfg.architectures:
                 out += [(dataset, arch, side, seed) for side in SIDES]
                 out.append((dataset, arch, "firmware", seed))
-                out += [(dataset, arch, scaled_side(k), seed) for k in cfg.ours_beta_scales]
+                out += [(dataset, arch, variant_side(name), seed) for name in cfg.ours_variants]
                 out += [(dataset, arch, "rtl", seed)] if rtl else []
     return out
 
@@ -297,7 +313,7 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
 
     folder.mkdir(parents=True, exist_ok=True)
     records, failed = {}, {}
-    scaled = {scaled_side(k): k for k in cfg.ours_beta_scales}
+    variants = {variant_side(name): options for name, options in cfg.ours_variants.items()}
     for dataset, arch, step, seed in plan_runs(cfg, rtl=True):
         name = run_name(dataset, arch, step, seed)
         final = run_folder(folder, name)
@@ -318,8 +334,8 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
                 body = firmware_check(arch, split, cfg, run_folder(folder, hgq2_name), staging)
             elif step == "rtl":
                 body = rtl_figures(arch, split, cfg, run_folder(folder, ours_name), staging)
-            elif step in scaled:
-                body = train_ours(arch, split, cfg, seed, staging, beta_scale=scaled[step])
+            elif step in variants:
+                body = train_ours(arch, split, cfg, seed, staging, **variants[step])
             else:
                 body = STEPS[step](arch, split, cfg, seed, staging)
             return {"dataset": dataset, "arch": arch, "step": step, "seed": seed, **body,
@@ -340,7 +356,7 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     out = {}
     for dataset in cfg.datasets:
         for arch in cfg.architectures:
-            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}, "beta_scaled": {}}
+            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}, "variants": {}}
             for seed in cfg.seeds:
                 ours, theirs = (records.get(run_name(dataset, arch, s, seed)) for s in SIDES)
                 if ours:
@@ -365,8 +381,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
                     "hgq2_best_model": {k: best_theirs[k] for k in ("label", "accuracy", "test_accuracy", "ebops")},
                     "hgq2_own_val_accuracy_of_best": best_theirs["hgq2_val_accuracy"],
                     "seconds": {"ours": ours["seconds"], "hgq2": theirs["seconds"]}}
-            for k in cfg.ours_beta_scales:
-                entry["beta_scaled"][f"{k:g}"] = _scaled_comparison(dataset, arch, k, cfg, records, entry)
+            for name in cfg.ours_variants:
+                entry["variants"][name] = _variant_comparison(dataset, arch, name, cfg, records, entry)
             seeds = entry["per_seed"]
             entry["front_comparison"] = pooled_comparison(seeds)
             entry["hgq2_count_ratio"] = _own_count_ratio(
@@ -385,23 +401,24 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
             "targets": TARGETS}
 
 
-def _scaled_comparison(dataset: str, arch: str, scale: float, cfg: ParticleConfig, records: dict,
-                       entry: dict) -> dict:
-    """HGQ2's fronts (of ``entry``) against our side trained with β times ``scale``, pooled over the
-    seeds; its exactness checks go into ``entry["ours_exactness"]`` as ``"<seed>, β×<scale>"``."""
+def _variant_comparison(dataset: str, arch: str, name: str, cfg: ParticleConfig, records: dict,
+                        entry: dict) -> dict:
+    """HGQ2's fronts (of ``entry``) against our side trained in variant ``name``, pooled over the
+    seeds; its exactness checks go into ``entry["ours_exactness"]`` as ``"<seed>, <name>"``."""
     per_seed, best = {}, []
     for seed in cfg.seeds:
-        ours = records.get(run_name(dataset, arch, scaled_side(scale), seed))
+        ours = records.get(run_name(dataset, arch, variant_side(name), seed))
         if not ours:
             continue
-        entry["ours_exactness"][f"{seed}, β×{scale:g}"] = {"model": ours["facts"]["exactness_of"],
-                                                          **ours["facts"]["exactness"]}
+        entry["ours_exactness"][f"{seed}, {name}"] = {"model": ours["facts"]["exactness_of"],
+                                                     **ours["facts"]["exactness"]}
         if str(seed) in entry["per_seed"]:
             mine = val_points(ours["points"])
             per_seed[str(seed)] = {**front_comparison(entry["per_seed"][str(seed)]["hgq2_front"], mine),
                                    "ours_front": front_of(mine)}
             best.append(max(p["accuracy"] for p in mine))
-    return {"per_seed": per_seed, "front_comparison": pooled_comparison(per_seed), "best_val_accuracy": mean_std(best)}
+    return {"settings": cfg.ours_variants[name], "per_seed": per_seed, "front_comparison": pooled_comparison(per_seed),
+            "best_val_accuracy": mean_std(best)}
 
 
 def _own_count_ratio(points: list[dict]) -> float | None:
