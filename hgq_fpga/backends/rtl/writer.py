@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hgq_fpga.backends.common.names import check_design_name
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
@@ -112,9 +113,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     input codes, one array per input; default ``n_vectors`` random codes over each type's whole
     range).  ``replace``: swap out an earlier hgq_fpga RTL project.
     """
-    top = name
-    if not top.isidentifier():
-        raise ValueError(f"top module name {top!r} is not a Verilog identifier")
+    top = check_design_name(name)
     out = Path(out_dir)
     check_replaceable(out, replace, _is_ours, "RTL project")
     b = load_board(board)
