@@ -383,7 +383,8 @@ def test_float32_characterisation_of_activation_quantizers(corpus):
         got = np.load(folder / f"probe{j}.npy").astype(np.float64)
         ideal = quantize(x, k, i, f, round="RND_CONV", overflow=ovf)
         spec = activation_cast("probe", {"class": name, "config": _config(name, args), "text": text})
-        assert (spec.k, spec.i, spec.f, spec.round, spec.overflow) == (k, i, f, "RND_CONV", ovf)
+        t = spec.type
+        assert (t.k, t.i, t.f, t.round, t.overflow) == (k, i, f, "RND_CONV", ovf)
         if spec.float32_input_bound is None:
             assert int((got != ideal).sum()) == 0, text
         else:

@@ -17,16 +17,16 @@ Nothing is downloaded. The exit status is 1 if any output value differs between 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import click
+import numpy as np
+from rich.console import Console
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
+from hgq_fpga.app.tensorflow_env import prepare
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
+prepare()   # before TensorFlow is imported: its start-up notices stay off the terminal
 
 DEFAULT_EPOCHS = 80
 DEFAULT_OUT = "build/demo"

@@ -10,7 +10,7 @@ registered inputs + registered outputs`` clock cycles, and a new sample may ente
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hgq_fpga.backends.rtl.netlist import COST, Netlist, Node
 
@@ -50,6 +50,8 @@ class Schedule:
     levels: int
     register_inputs: bool = REGISTER_INPUTS
     register_outputs: bool = REGISTER_OUTPUTS
+    #: adder levels of the longest combinational path in each stage (0 .. ``last_stage``)
+    stage_levels: list[int] = field(default_factory=list)
 
     @property
     def latency(self) -> int:
@@ -99,4 +101,8 @@ def schedule(nodes: list[Node], outputs: list[Node], levels: int,
     for n in outputs:
         if not n.is_const:
             last_use[n.id] = last
-    return Schedule(stage, last_use, last, levels, bool(register_inputs), bool(register_outputs))
+    stage_levels = [0] * (last + 1)
+    for n in nodes:
+        if stage[n.id] <= last:
+            stage_levels[stage[n.id]] = max(stage_levels[stage[n.id]], depth[n.id])
+    return Schedule(stage, last_use, last, levels, bool(register_inputs), bool(register_outputs), stage_levels)

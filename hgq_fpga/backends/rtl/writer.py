@@ -137,7 +137,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     ports = [dict(asdict(p), shape=list(p.shape)) for p in low.inputs + low.outputs]
     boards = _boards(b)
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
-            "levels_per_stage": levels, "latency_cycles": sched.latency,
+            "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
             "cse": bool(cse), "multipliers": multipliers, "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),

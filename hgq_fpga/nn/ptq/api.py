@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
+import numpy as np
 
+from hgq_fpga.fixed import FixedType
 from hgq_fpga.nn.dtype_policy import float32_policy
 from hgq_fpga.nn.ptq import arguments
 from hgq_fpga.nn.ptq.arguments import MIXED_SAMPLES
@@ -27,14 +29,46 @@ class PTQResult:
         layers: per HGQ layer: weight and activation widths, chosen types and the layer's cosine.
         state: the search state (values and choices), used by mixed precision.
         lowered: the mixed-precision log (one entry per bit taken away), empty without it.
+
+    ``print(result)`` shows a table: per layer the weight width and integer bits, the activation
+    type and the cosine with the float model, then the EBOPs and the mixed-precision steps.
     """
 
     model: keras.Model
     ebops: int
     output_cosine: float
-    layers: dict[str, Choice]
-    state: State
-    lowered: list[dict]
+    layers: dict[str, Choice] = field(repr=False)
+    state: State = field(repr=False)
+    lowered: list[dict] = field(repr=False)
+
+    def __str__(self) -> str:
+        rows = [("layer", "weight bits", "weight int. bits", "activation", "cosine")]
+        for name, c in self.layers.items():
+            integer = "–" if c.weight_i is None else _span(np.asarray(c.weight_i))
+            rows.append((name, "–" if c.wbits is None else str(c.wbits), integer, _act_type(c.act), f"{c.cosine:.5f}"))
+        widths = [max(len(r[n]) for r in rows) for n in range(len(rows[0]))]
+        table = ["  " + "  ".join(cell.ljust(w) if n == 0 else cell.rjust(w) for n, (cell, w) in
+                                  enumerate(zip(row, widths))).rstrip() for row in rows]
+        lines = [f"PTQResult: {len(self.layers)} layers, {self.ebops:,} EBOPs, output cosine "
+                 f"{self.output_cosine:.5f} (with the float model, on the calibration data)", *table]
+        if self.lowered:
+            first = self.lowered[0]
+            lines.append(f"  mixed precision: {len(self.lowered)} bits taken away (.lowered), the first from "
+                         f"{first['layer']} ({first['knob']}), down to {self.lowered[-1]['ebops']:,} EBOPs")
+        return "\n".join(lines)
+
+
+def _span(values: np.ndarray) -> str:
+    low, high = int(values.min()), int(values.max())
+    return str(low) if low == high else f"{low}..{high}"
+
+
+def _act_type(act: tuple[int, int, int] | None) -> str:
+    """An activation's ``(k, i, f)`` as its C++ type (``ap_ufixed<8,3>``)."""
+    if act is None:
+        return "–"
+    kind = FixedType(*(int(v) for v in act))
+    return kind.cpp if kind.width > 0 else "constant 0"
 
 
 def finish(state: State, lowered: list[dict]) -> PTQResult:

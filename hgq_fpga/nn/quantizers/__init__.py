@@ -10,8 +10,9 @@ from hgq_fpga.nn.quantizers.fixed import FixedQuantizer
 from hgq_fpga.nn.quantizers.hgq import (ACTIVATION_DEFAULTS, WEIGHT_DEFAULTS, HQuantizer,
                                         make_quantizer, serialize_quantizer)
 from hgq_fpga.nn.quantizers.nhot import NHotQuantizer, nhot
+from hgq_fpga.nn.quantizers.starts import DEFAULT_START, STARTS, quantizer_start
 from hgq_fpga.nn.quantizers.ternary import TernaryQuantizer, ternary
 
 __all__ = ["HQuantizer", "FixedQuantizer", "make_quantizer", "serialize_quantizer",
            "ACTIVATION_DEFAULTS", "WEIGHT_DEFAULTS", "NHotQuantizer", "nhot", "TernaryQuantizer",
-           "ternary"]
+           "ternary", "quantizer_start", "STARTS", "DEFAULT_START"]

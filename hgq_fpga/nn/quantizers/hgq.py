@@ -31,6 +31,7 @@ from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
 from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
 from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2
+from hgq_fpga.nn.quantizers.starts import DEFAULT_START, start_options
 
 GRANULARITIES = ("per_element", "per_channel", "per_tensor")
 KINDS = ("weight", "activation")
@@ -426,9 +427,10 @@ class HQuantizer(keras.layers.Layer):
 
 
 #: defaults of an activation (output) quantizer; a layer's ``*_quantizer`` dict overrides them
-ACTIVATION_DEFAULTS = {"kind": "activation", "f_init": 6.0}
+#: (the starting widths are those of :data:`~hgq_fpga.nn.quantizers.starts.DEFAULT_START`)
+ACTIVATION_DEFAULTS = {"kind": "activation", **start_options("activation", DEFAULT_START)}
 #: defaults of a weight (kernel, bias) quantizer
-WEIGHT_DEFAULTS = {"kind": "weight", "init_bits": 6}
+WEIGHT_DEFAULTS = {"kind": "weight", **start_options("weight", DEFAULT_START)}
 
 
 def serialize_quantizer(q: HQuantizer) -> dict:
@@ -439,12 +441,14 @@ def serialize_quantizer(q: HQuantizer) -> dict:
 
 
 def make_quantizer(spec: dict | HQuantizer | None, default: dict, name: str) -> HQuantizer:
-    """Build a quantizer from a user's dict of options (merged over ``default``) or pass one through."""
+    """Build a quantizer from a user's dict of options (merged over ``default`` and the starting
+    widths in force, :func:`~hgq_fpga.nn.quantizers.starts.quantizer_start`) or pass one through."""
     if isinstance(spec, HQuantizer):
         return spec
     if isinstance(spec, dict) and spec.get("class_name") is not None:
         return keras.saving.deserialize_keras_object(spec)
     options = dict(default)
+    options.update(start_options(options.get("kind", "activation")))
     options.update(spec or {})
     options.setdefault("name", name)
     return HQuantizer(**options)
