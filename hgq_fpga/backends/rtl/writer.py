@@ -111,8 +111,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     ``test_data`` (float inputs, quantized as the emulator does) followed by ``test_codes`` (raw
     input codes, one array per input; default ``n_vectors`` random codes over each type's whole
     range).  ``replace``: swap out an earlier hgq_fpga RTL project.  ``multipliers``: how the
-    products of two variables (``Einsum`` ops) are built: ``"lut"`` (default: in logic, Yosys
-    ``-nodsp``, Vivado ``use_dsp = "no"``), ``"dsp"`` (DSP blocks: Yosys maps multipliers to DSPs,
+    products of two variables (``Einsum`` ops) are built: ``"lut"`` (default: partial products and
+    adders, no multiplier to bind; Yosys ``-nodsp``), ``"dsp"`` (DSP blocks: Yosys maps multipliers to DSPs,
     Vivado ``use_dsp = "yes"``) or ``"auto"`` (the synthesis tool chooses: DSPs allowed, no
     attribute); the same names as the HLS backend's option.
     """
