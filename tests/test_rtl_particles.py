@@ -154,3 +154,9 @@ def test_convert_gives_multipliers_to_the_projects_that_take_it():
     target = _target("vu9p", "m", None, ("hls", "rtl", "cpp"), False, "dsp")
     assert dict(target.options) == {"hls": {"multipliers": "dsp"}, "rtl": {"multipliers": "dsp"}}
     assert dict(_target("vu9p", "m", None, ("rtl",), False).options) == {}
+
+
+def test_large_verilog_builds_its_simulation_at_o0():
+    from hgq_fpga.backends.rtl.project import LARGE_VERILOG_BYTES, MAKE_OPTS, make_options
+    assert make_options(LARGE_VERILOG_BYTES) == MAKE_OPTS and "OPT_FAST=-O1" in MAKE_OPTS
+    assert make_options(LARGE_VERILOG_BYTES + 1) == ("OPT_FAST=-O0", *MAKE_OPTS[1:])

@@ -6,7 +6,8 @@ issue 31 (16 particles x 8 features, hidden width 32), against its target of 60 
 The model is built in the IR (:func:`deep_sets`) with the HGQ-like types of the RTL study's MLPs
 (:func:`bench.studies.rtl.run.mlp`): 8-bit inputs, 5-bit weights with 30 % pruned, per-layer 8-bit
 RND/SAT ReLU activations; phi (two dense layers on every particle), a sum over the particles, rho
-(a dense layer and 5 logits). Write and compile run once each, cold (an empty Verilator cache), and
+(a dense layer and 5 logits). Write and compile run once each, cold (an empty Verilator cache: the Verilator runtime is built
+too, as on a machine's first build; ``make_options`` are the g++ settings chosen for the size), and
 the simulation is then checked equal (``==``) to ``fw.predict`` on values inside the range and four
 times larger. The machine is shared: the record keeps the load average before and after, and CPU
 seconds beside wall seconds.
@@ -26,6 +27,7 @@ from bench.cli import out_option
 from bench.common.machine import describe
 from bench.studies.rtl.run import _cpu
 from hgq_fpga.backends.rtl import write_project
+from hgq_fpga.backends.rtl.project import make_options
 from hgq_fpga.ir import FirmwareBuilder
 
 #: the issue's model and target
@@ -67,6 +69,7 @@ def measure(work: Path) -> dict:
     return {"model": {"particles": PARTICLES, "features": FEATURES, "hidden": HIDDEN, "classes": CLASSES,
                       "weights": "5-bit, 30 % pruned, random", "ebops": int(fw.resources().ebops)},
             "verilog_bytes": (prj.path / "src" / f"{prj.top}.v").stat().st_size,
+            "make_options": list(make_options(sum(f.stat().st_size for f in prj.sources()))),
             "latency_cycles": prj.latency, "write_s": round(write_s, 2), "write_cpu_s": round(write_cpu, 2),
             "verilator_s": round(compile_s, 2), "verilator_cpu_s": round(compile_cpu, 2),
             "total_s": round(total, 2), "target_s": TARGET_S, "target_holds": total < TARGET_S,

@@ -9,7 +9,7 @@ ORDER = 43
 
 
 def problems(record: dict) -> list[str]:
-    out = [f"missing {k!r}" for k in ("model", "write_s", "verilator_s", "total_s", "target_s", "mismatches",
+    out = [f"missing {k!r}" for k in ("model", "make_options", "write_s", "verilator_s", "total_s", "target_s", "mismatches",
                                       "load_average_before") if k not in record]
     if record.get("mismatches", 1) != 0:
         out.append("the RTL simulation differs from fw.predict")
@@ -25,7 +25,8 @@ def render(record: dict, page: Page) -> str:
         "## RTL of a particle network (issue 31: Deep Sets)",
         f"Deep Sets, {m['particles']} particles × {m['features']} features, hidden width {m['hidden']}, "
         f"{m['classes']} logits ({m['weights']} weights, 8-bit activations; {m['ebops']:,} EBOPs). "
-        "One cold run: `write_project`, then the Verilator build with an empty cache; the simulation then "
+        "One cold run: `write_project`, then the Verilator build with an empty cache (the Verilator runtime "
+        f"included; g++ `{' '.join(record['make_options'])}`); the simulation then "
         f"equals `fw.predict` with `==` on {record['compared']:,} outputs (mismatches: {record['mismatches']}). "
         + context(record.get("machine")),
         "| step | wall s | CPU s |\n| --- | ---: | ---: |\n"
