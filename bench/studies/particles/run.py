@@ -428,9 +428,18 @@ def _own_count_ratio(points: list[dict]) -> float | None:
     return math.exp(sum(logs) / len(logs)) if logs else None
 
 
+def versions() -> dict[str, str]:
+    """The peers' versions, as their venvs pin them."""
+    from bench.contenders.hgq2_firmware import PACKAGES
+
+    pins = dict(p.split("==") for p in PACKAGES if "==" in p)
+    return {"hgq2": pins["hgq2"], "alkaid": pins["alkaid"], "hls4ml": pins["hls4ml"]}
+
+
 def record(summary: dict, preset: str, wall_seconds: float) -> dict:
     """The study's record: the summary, the preset and what it leaves out, this sitting's wall time."""
     return {**summary, "preset": preset, "reduced": REDUCTIONS[preset], "wall_seconds": round(wall_seconds, 1),
+            "versions": versions(),
             "cores": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 

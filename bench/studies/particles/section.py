@@ -12,7 +12,7 @@ from bench.studies import Page
 ORDER = 47
 DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud Fashion-MNIST"}
 #: what the study does not measure yet, whatever the preset (issue 32's third part)
-NOT_YET = "ours ÷ alkaid 0.8.2 LUTs on the same weights: not run (the alkaid contender is still to be written)"
+NOT_YET = "ours ÷ alkaid {alkaid} LUTs on the same weights: not run (the alkaid contender is still to be written)"
 RTL_NOT_YET = ("our RTL's hardware figures (LUT / FF / DSP, latency, Yosys time) of the models: not run "
                "(`--rtl`: needs the RTL lowering of the particle ops)")
 
@@ -79,11 +79,12 @@ def _firmware_rows(arches: dict) -> list[tuple]:
 def render(record: dict, page: Page) -> str:
     cfg = record["config"]
     t = record["targets"]
+    v = record["versions"]
     lines = ["## Particle taggers: ours against HGQ2, and HGQ2's path to firmware", "",
              f"Preset `{record['preset']}` on {record['date']} (left out of the full study: {record['reduced']}); "
              f"{len(record['runs_done'])} runs done, taking {record['run_seconds'] / 60:.1f} min (each run's own wall "
              f"time, summed; resumable over sittings) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
-             f"Both sides train the architectures of `examples/particles/models.py` (HGQ2 0.2.0 from its own layers, "
+             f"Both sides train the architectures of `examples/particles/models.py` (HGQ2 {v['hgq2']} from its own layers, "
              f"in its own venv) on the same events, {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam at "
              f"{cfg['learning_rate']}, β log-linear from {cfg['beta_start']:g} to {cfg['beta_stop']:g}, seeds "
              f"{', '.join(map(str, cfg['seeds']))}. Every HGQ2 epoch is rebuilt as our model and calibrated, so both "
@@ -108,9 +109,8 @@ def render(record: dict, page: Page) -> str:
         scaled = _scaled_rows(arches)
         if scaled:
             lines += ["Supplement, not the comparison the issue asks for: our side trained again with β multiplied "
-                      "(HGQ2's β unchanged), or from HGQ2's starting widths (the start `hgq_fpga-0.2`: 6 fractional "
-                      "bits per weight and activation; ours by default is `hgq_fpga-0.1`, 6 significant bits per "
-                      "weight), against the same HGQ2 fronts.", "",
+                      "(HGQ2's β unchanged), or from another named start of our quantizers "
+                      "(`hgq_fpga.nn.quantizers.starts`), against the same HGQ2 fronts.", "",
                       table(("architecture", "our variant", "HGQ2 front points matched", "HGQ2 ÷ ours EBOPs (geomean)",
                              "HGQ2 points where ours is cheaper", "best val. accuracy ours / HGQ2",
                              "seeds where our best ≥ HGQ2's"), scaled), ""]
@@ -128,8 +128,9 @@ def render(record: dict, page: Page) -> str:
               + ("; ".join(goals) if goals else "nothing measured yet") + ". Misses are reported as measured.", ""]
     fw_rows = [r for arches in record["results"].values() for r in _firmware_rows(arches)]
     lines += ["**Exactness of the paths to firmware.** HGQ2's model (its most accurate on validation data) through "
-              "HGQ2's own routes: alkaid 0.8.2's HGQ2 converter (alkaid's interpreter of the traced logic) and "
-              "hls4ml 1.3 (Vitis, io_parallel, its C++ compiled with g++), each compared with `==` against HGQ2's "
+              f"HGQ2's own routes: alkaid {v['alkaid']}'s HGQ2 converter (alkaid's interpreter of the traced logic) "
+              f"and hls4ml {v['hls4ml']} (Vitis, io_parallel, its C++ compiled with g++), each compared with `==` "
+              "against HGQ2's "
               "own Keras model (`predict`). Beside them, ours: our most accurate model, Keras = emulator = C++ "
               "(the HLS C simulation). Output values that differ / values compared, on held-out (test) events "
               f"inside the range, and on four times them (overflow); {cfg['n_firmware']:,} events.", ""]
@@ -152,7 +153,7 @@ def render(record: dict, page: Page) -> str:
                   "events.", "",
                   table(("architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
                          "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), ""]
-    not_yet = [NOT_YET] + ([RTL_NOT_YET] if not rtl_rows else [])
+    not_yet = [NOT_YET.format(**v)] + ([RTL_NOT_YET] if not rtl_rows else [])
     not_run = list(record.get("not_run", []))
     lines += ["**Not measured yet.** " + "; ".join(not_yet) + "."
               + (f" Runs of this preset still to do: {', '.join(not_run)}." if not_run else "")
@@ -164,7 +165,7 @@ def render(record: dict, page: Page) -> str:
 
 def problems(record: dict) -> list[str]:
     out = []
-    for key in ("config", "results", "preset", "runs_done", "targets"):
+    for key in ("config", "results", "preset", "runs_done", "targets", "versions"):
         if key not in record:
             out.append(f"particles: the record has no {key!r}")
     if out:
