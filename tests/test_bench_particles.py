@@ -175,6 +175,11 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     with_rtl = section.render(study.record(study.summarise(cfg, records, {}), "smoke", 1.0), Page({}, tmp_path, tmp_path))
     assert "| transformer | 0 | ours-e2 | 200 | 1,234 | 567 | 0 | 4 (20 ns) | 3 | 0 / 600 |" in with_rtl
     assert "at 200 MHz" in with_rtl and section.RTL_NOT_YET not in with_rtl
+    mlp = {"ebops": 5000, "ours": {"resources": {"LUT": 4000}}}
+    figs = section.figures(study.record(study.summarise(cfg, records, {}), "smoke", 1.0),
+                           Page({"studies": {"rtl": {"models": {"jet": mlp}}}}, tmp_path, tmp_path))
+    (ax,) = figs["lut_vs_ebops.png"].axes
+    assert [list(map(list, c.get_offsets())) for c in ax.collections] == [[[5000, 4000]], [[200, 1234]]]
     (fig,) = section.figures(record, Page({}, tmp_path, tmp_path)).values()
     (ax,) = fig.axes
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}

@@ -152,7 +152,8 @@ def render(record: dict, page: Page) -> str:
                   f"{1000 / rtl[0]['clock_ns']:g} MHz; the Verilator simulation against the emulator on held-out "
                   "events.", "",
                   table(("architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
-                         "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), ""]
+                         "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), "",
+                  f"![LUTs against EBOPs]({page.link('lut_vs_ebops.png')})", ""]
     not_yet = [NOT_YET.format(**v)] + ([RTL_NOT_YET] if not rtl_rows else [])
     not_run = list(record.get("not_run", []))
     lines += ["**Not measured yet.** " + "; ".join(not_yet) + "."
@@ -200,6 +201,32 @@ def _fronts_figure(arches: dict):
     return fig
 
 
+def _lut_figure(record: dict, page: Page):
+    """Our RTL's LUTs against EBOPs: the particle models and the RTL study's MLPs (its record)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    mlps = page.results.get("studies", {}).get("rtl", {}).get("models", {})
+    if mlps:
+        ax.scatter([r["ebops"] for r in mlps.values()], [r["ours"]["resources"]["LUT"] for r in mlps.values()],
+                   marker="s", label="MLPs (the RTL study)", zorder=3)
+    for dataset, arches in record["results"].items():
+        rows = [(arch, r) for arch, e in arches.items() for r in e.get("rtl", {}).values()]
+        ax.scatter([r["ebops"] for _, r in rows], [r["resources"]["LUT"] for _, r in rows], zorder=3,
+                   label=f"particle models, {DATASET_NAMES.get(dataset, dataset)}")
+        for arch, r in rows:
+            ax.annotate(arch, (r["ebops"], r["resources"]["LUT"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("EBOPs (exact)")
+    ax.set_ylabel("LUTs (Yosys synth_xilinx, xcup)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.dpi = 120               # laid out at 100 dpi, saved at 120
+    return fig
+
+
 def figures(record: dict, page: Page) -> dict:
-    """``<dataset>_fronts.png`` for every data set."""
-    return {f"{dataset}_fronts.png": _fronts_figure(arches) for dataset, arches in record["results"].items()}
+    """``<dataset>_fronts.png`` for every data set; ``lut_vs_ebops.png`` where our RTL was measured."""
+    out = {f"{dataset}_fronts.png": _fronts_figure(arches) for dataset, arches in record["results"].items()}
+    if any(e.get("rtl") for arches in record["results"].values() for e in arches.values()):
+        out["lut_vs_ebops.png"] = _lut_figure(record, page)
+    return out
