@@ -155,6 +155,8 @@ def render(record: dict, page: Page) -> str:
                          "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), "",
                   f"![LUTs against EBOPs]({page.link('lut_vs_ebops.png')})", ""]
     not_yet = [NOT_YET.format(**v)] + ([RTL_NOT_YET] if not rtl_rows else [])
+    if rtl_rows and record.get("rtl_not_run"):
+        not_yet.append(f"our RTL of {', '.join(record['rtl_not_run'])} (`--rtl` resumes it)")
     not_run = list(record.get("not_run", []))
     lines += ["**Not measured yet.** " + "; ".join(not_yet) + "."
               + (f" Runs of this preset still to do: {', '.join(not_run)}." if not_run else "")
