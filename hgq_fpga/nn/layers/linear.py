@@ -12,6 +12,7 @@ is quantized, trained, calibrated and converted in one place.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -75,12 +76,25 @@ class HLinear(HOutputQuantized):
                                       initializer=self.kernel_initializer, dtype="float32")
         self.kq.build(kernel_shape)
         self.kq.init_from_values(self.kernel)
+        self._warn_if_zero_at_start()
         if self.use_bias:
             bias_shape = tuple(kernel_shape[-1:] if bias_shape is None else bias_shape)
             self.bias = self.add_weight(name="bias", shape=bias_shape,
                                         initializer=self.bias_initializer, dtype="float32")
             self.bq.build(bias_shape)
         self.oq.build(tuple(output_shape))
+
+    def _warn_if_zero_at_start(self) -> None:
+        """A kernel whose every weight rounds to 0 at the start gives 0 outputs and no gradient to
+        its weights, so it never trains (a start of few fractional bits in a very wide layer): say so."""
+        if not isinstance(self.kq, HQuantizer) or self.kq.init_bits is not None:
+            return
+        start = ops.convert_to_numpy(self.kq.fake_quantize(self.kernel)[0])
+        if start.size and not np.any(start):
+            f = float(np.max(ops.convert_to_numpy(self.kq.f)))
+            warnings.warn(f"{self.name}: every weight of the kernel is 0 at the start ({f:g} fractional bits, "
+                          f"largest |weight| {float(np.max(np.abs(ops.convert_to_numpy(self.kernel)))):.3g}), so "
+                          "it cannot train; start it with more, e.g. kernel_quantizer={'f_init': 6}", stacklevel=3)
 
     def float_weights(self, x=None, training=None):
         """The float kernel and bias (``None`` without bias) before quantization.
