@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pytest
 
+from hgq_fpga.nn.budget import BetaPID
+from hgq_fpga.nn.callbacks import BetaScheduler
 from hgq_fpga.nn.layers import HDense, HQuantize
 from hgq_fpga.nn.quantizers import DEFAULT_START, STARTS, quantizer_start
 from hgq_fpga.nn.quantizers.starts import get_start, start_options
@@ -67,15 +69,32 @@ def test_an_unknown_start_is_named():
     assert set(STARTS) == {"hgq_fpga-0.1", "bench-0.1", "hgq2-0.2", "hgq_fpga-0.2"}
 
 
-def test_a_kernel_that_starts_at_zero_is_warned_about():
-    # weights of 1e-3: 3 fractional bits round every one to 0, and such a kernel gives 0 outputs and
-    # no gradient to its weights
-    with pytest.warns(UserWarning, match=r"wide: every weight of the kernel is 0 at the start \(3 fractional bits, "
-                                         r"largest \|weight\| 0.001\), so it cannot train"):
-        inp = keras.Input((784,))
-        HDense(4, name="wide", kernel_initializer=keras.initializers.Constant(1e-3))(inp)
+def _fit_one_step(model: keras.Model, callback) -> list[str]:
+    model.compile("adam", "mse")
+    x = np.ones((4,) + tuple(model.input_shape[1:]), np.float32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _layers()                                      # Glorot weights of a 16-input layer survive the start
-        _layers(kernel_quantizer={"init_bits": 4})     # significant bits: never all 0
+        model.fit(x, np.zeros((4,) + tuple(model.output_shape[1:]), np.float32), epochs=1, verbose=0,
+                  callbacks=[callback])
+    return [str(w.message) for w in caught if "at the start" in str(w.message)]
+
+
+@pytest.mark.parametrize("callback", [BetaScheduler.constant(1e-6), BetaPID(100.0)], ids=["scheduler", "pid"])
+def test_a_kernel_that_starts_at_zero_is_warned_about_when_training_begins(callback):
+    # weights of 1e-3: 3 fractional bits round every one to 0, and such a kernel gives 0 outputs and
+    # no gradient to its weights
+    inp = keras.Input((784,))
+    small = keras.initializers.Constant(1e-3)
+    wide = keras.Model(inp, HDense(4, name="wide", kernel_initializer=small)(HQuantize()(inp)))
+    assert wide.get_layer("wide").kernel_is_zero()
+    assert _fit_one_step(wide, callback) == [
+        "wide: every weight of the kernel is 0 at the start (3 fractional bits, largest |weight| 0.001), so it "
+        "cannot train; start it with more, e.g. kernel_quantizer={'f_init': 6}"]
+    inp = keras.Input((16,))
+    glorot = keras.Model(inp, HDense(4)(HQuantize()(inp)))     # Glorot weights of 16 inputs survive the start
+    assert _fit_one_step(glorot, callback) == []
+    # building alone says nothing: post-training quantization and loading overwrite the kernel first
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        HDense(4, kernel_initializer=keras.initializers.Constant(1e-3))(keras.Input((784,)))
     assert not [w for w in caught if "at the start" in str(w.message)]

@@ -164,11 +164,13 @@ def candidates(stage: str) -> list[Candidate]:
                           "cosine learning-rate decay to a tenth")]
     best = _start(study, *STAGE3_START)
     if stage == "screen-combined":
-        return [Candidate("f3-a6", plan, best, "stage 3's best: 3 fractional bits per weight", reused_from="screen-recipe"),
+        return [Candidate("f3-a6", plan, best, "stage 3's best: 3 fractional bits per weight",
+                          reused_from="screen-recipe"),
                 Candidate("f2-a6", plan, _start(study, "f2", 6.0), "2 fractional bits per weight"),
                 Candidate("f3-a8", plan, _start(study, "f3", 8.0), "and 8 fractional bits per activation"),
                 Candidate("f3-a6-beta-1e-7", replace(plan, beta_start=1e-7), best, "and the β ramp from 1e-7"),
-                Candidate("f3-a6-30", replace(plan, epochs=2 * screen), best, "twice the epochs (the same ramp, stretched)")]
+                Candidate("f3-a6-30", replace(plan, epochs=2 * screen), best,
+                          "twice the epochs (the same ramp, stretched)")]
     if stage == "confirm":
         return [Candidate("f3-a6", plan, best, "the chosen recipe (stages 3 and 4)"),
                 Candidate("f3-a6-beta-1e-7", replace(plan, beta_start=1e-7), best, "stage 4's second: β from 1e-7"),
