@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from hgq_fpga.backends.rtl.arith import ProductCache, max_tree, share_pairs, sum_terms, times_const
+from hgq_fpga.backends.rtl.lower_particles import PARTICLE_LOWERINGS, check_multipliers, finish as _finish
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
@@ -48,12 +49,6 @@ class Lowered:
     inputs: list[Port]
     outputs: list[Port]
     output_nodes: list[list[Node]]     # per output port, the node of each live element
-
-
-def _finish(net: Netlist, nodes: list[Node], t: TensorType) -> Elems:
-    """Put every element on a wire of its IR width."""
-    k, w = t.k.ravel().tolist(), t.width.ravel().tolist()
-    return [net.alias(n, kk, ww) for n, kk, ww in zip(nodes, k, w)]
 
 
 # ------------------------------------------------------------------------------ op kinds
@@ -90,17 +85,8 @@ def _linear(net, op, xs, in_types, opts):
         if opts.get("cse"):
             columns = share_pairs(net, columns)
         out += [sum_terms(net, terms, const) for terms, const in zip(columns, consts)]
-    return _finish(net, out, op.out)
-
-
-def _add(net, op: O.Add, xs, in_types, opts):
-    if any(t.shape != op.out.shape for t in in_types):
-        raise NotImplementedError(f"the RTL backend has no lowering for a broadcasting add (op "
-                                  f"{op.name!r}: inputs {[t.shape for t in in_types]})")
-    f = op.out.f.ravel()
-    shifts = [np.where(t.live.ravel(), f - t.f.ravel(), 0).tolist() for t in in_types]
-    out = [sum_terms(net, [Term(x[e], s[e]) for x, s in zip(xs, shifts)])
-           for e in range(len(f))]
+    if plan.out_index is not None:          # an EinsumDense: (position, column) -> output element
+        out = [out[i] for i in np.argsort(plan.out_index.ravel())]
     return _finish(net, out, op.out)
 
 
@@ -167,8 +153,9 @@ def _table(net, op: O.Table, xs, in_types, opts):
 
 #: op kind → lowering function ``(net, op, input element lists, input types, options) → elements``
 LOWERINGS: dict[str, Callable] = {
-    "cast": _cast, "dense": _linear, "conv": _linear, "add": _add, "concatenate": _concat,
+    "cast": _cast, "dense": _linear, "conv": _linear, "einsum_dense": _linear, "concatenate": _concat,
     "reshape": _reshape, "relu": _relu, "maxpool": _maxpool, "avgpool": _avgpool, "table": _table,
+    **PARTICLE_LOWERINGS,
 }
 
 
@@ -194,8 +181,10 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
-    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types."""
+def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers: str = "lut") -> Lowered:
+    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types;
+    ``multipliers``: the binding asked for the products of two variables (``"lut"``, ``"dsp"``,
+    ``"auto"``: the synthesis tool chooses)."""
     net = Netlist()
     used: set[str] = {"clk", "rst", "in_valid", "out_valid"}
     env: dict[str, Elems] = {}
@@ -207,7 +196,7 @@ def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
             elems[e] = net.input(k, w, port.name, off)
         env[spec.name] = elems
         inputs.append(port)
-    opts = {"share_products": share_products, "cse": cse}
+    opts = {"share_products": share_products, "cse": cse, "multipliers": check_multipliers(multipliers)}
     for op in fw.ops:
         if op.kind not in LOWERINGS:
             raise NotImplementedError(f"the RTL backend has no lowering for op kind {op.kind!r} "

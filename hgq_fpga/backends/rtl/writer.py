@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hgq_fpga.backends.common.names import check_design_name
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
@@ -95,7 +96,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
                   cse: bool = True, share_products: bool = False, register_inputs: bool = REGISTER_INPUTS,
                   register_outputs: bool = REGISTER_OUTPUTS, test_codes: list[np.ndarray] | None = None,
                   n_vectors: int = DEFAULT_VECTORS, replace: bool = False,
-                  cache_dir: str | Path | None = None) -> RTLProject:
+                  cache_dir: str | Path | None = None, multipliers: str = "lut") -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
 
     ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
@@ -110,17 +111,19 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     :data:`~hgq_fpga.backends.rtl.schedule.REGISTER_INPUTS`).  ``sim/`` holds the codes of
     ``test_data`` (float inputs, quantized as the emulator does) followed by ``test_codes`` (raw
     input codes, one array per input; default ``n_vectors`` random codes over each type's whole
-    range).  ``replace``: swap out an earlier hgq_fpga RTL project.
+    range).  ``replace``: swap out an earlier hgq_fpga RTL project.  ``multipliers``: how the
+    products of two variables (``Einsum`` ops) are built: ``"lut"`` (default: partial products and
+    adders, no multiplier to bind; Yosys ``-nodsp``), ``"dsp"`` (DSP blocks: Yosys maps multipliers to DSPs,
+    Vivado ``use_dsp = "yes"``) or ``"auto"`` (the synthesis tool chooses: DSPs allowed, no
+    attribute); the same names as the HLS backend's option.
     """
-    top = name
-    if not top.isidentifier():
-        raise ValueError(f"top module name {top!r} is not a Verilog identifier")
+    top = check_design_name(name)
     out = Path(out_dir)
     check_replaceable(out, replace, _is_ours, "RTL project")
     b = load_board(board)
     clock = checked_clock(b, clock_period)
     levels = int(levels) if levels is not None else default_levels(clock)
-    low = lower_model(fw, share_products=share_products, cse=cse)
+    low = lower_model(fw, share_products=share_products, cse=cse, multipliers=multipliers)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
     sched = schedule(nodes, outs, levels, register_inputs, register_outputs)
@@ -135,7 +138,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
-            "cse": bool(cse), "register_inputs": bool(register_inputs),
+            "cse": bool(cse), "multipliers": multipliers, "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),
             "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
             "boards": {d["name"]: d for d in boards},
@@ -154,7 +157,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
                register_inputs=bool(register_inputs), register_outputs=bool(register_outputs),
                verilator_flags=" ".join(VERILATOR_FLAGS),
                yosys_script=yosys_commands("$(SRC)", top, "$(FAMILY)", "reports/yosys_stat.json",
-                                           "reports/yosys_stat.txt"))
+                                           "reports/yosys_stat.txt", dsp=multipliers != "lut"))
     tb_ports = lambda ps: [{"name": p.name, "word": word[p.name]} for p in ps if p.width]  # noqa: E731
     files = {
         f"src/{top}.v": emit_module(low, nodes, sched, top,
