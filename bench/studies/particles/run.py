@@ -62,7 +62,7 @@ SIDES = ("ours", "hgq2")
 #: where the runs go: ``<folder>/<preset>/runs/``
 DEFAULT_FOLDER = Path("build/bench_particles")
 #: the supplement's variants of our side (see :class:`ParticleConfig`)
-VARIANTS = {"beta4": {"beta_scale": 4.0}, "hgq2-start": {"start": "hgq_fpga-0.2"}}
+VARIANTS = {"beta4": {"beta_scale": 4.0}, "hgq2-start": {"start": "hgq2-0.2"}}
 #: the goal of issue 32: HGQ2's EBOPs over ours at matched validation accuracy, across the front
 TARGETS = {"geomean_ratio": 1.0, "share_cheaper": 1.0, "best_every_seed": True}
 
@@ -191,7 +191,7 @@ def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path, 
 
     import keras
 
-    from hgq_fpga.nn.quantizers.starts import quantizer_start
+    from hgq_fpga.nn.quantizers.starts import DEFAULT_START, quantizer_start
 
     from bench.common.training import accuracy, train_front
     from examples.particles.models import ARCHITECTURES
@@ -205,6 +205,7 @@ def train_ours(arch: str, split, cfg: ParticleConfig, seed: int, staging: Path, 
     points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)} for m in models]
     best = max(range(len(models)), key=lambda i: (points[i]["calibrated_val_accuracy"], -points[i]["ebops"]))
     facts["exactness_of"] = models[best].label
+    facts["start"] = start or DEFAULT_START
     models[best].model.save(staging / "ours.keras")     # the RTL comparisons start from it
     facts["exactness"] = our_exactness(models[best].model, held_out(split, cfg), staging / "exactness")
     shutil.rmtree(staging / "exactness", ignore_errors=True)    # the projects: megabytes, not results
@@ -395,6 +396,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     planned = [run_name(*r) for r in plan_runs(cfg)]
     return {"config": cfg.describe(), "results": out, "runs_done": sorted(records), "failed": failed,
             "run_seconds": round(sum(r.get("seconds", 0.0) for r in records.values()), 1),
+            "ours_starts": sorted({r["facts"]["start"] for r in records.values()
+                                   if r.get("step") == "ours" and "start" in r["facts"]}),
             "not_run": [n for n in planned if n not in records and "-firmware-" not in n],
             "rtl_not_run": [run_name(*r) for r in plan_runs(cfg, rtl=True) if r[2] == "rtl"
                             and run_name(*r) not in records],
@@ -417,7 +420,9 @@ def _variant_comparison(dataset: str, arch: str, name: str, cfg: ParticleConfig,
             per_seed[str(seed)] = {**front_comparison(entry["per_seed"][str(seed)]["hgq2_front"], mine),
                                    "ours_front": front_of(mine)}
             best.append(max(p["accuracy"] for p in mine))
-    return {"settings": cfg.ours_variants[name], "per_seed": per_seed, "front_comparison": pooled_comparison(per_seed),
+    starts = sorted({r["facts"]["start"] for seed in cfg.seeds
+                     if (r := records.get(run_name(dataset, arch, variant_side(name), seed))) and "start" in r["facts"]})
+    return {"settings": cfg.ours_variants[name], "starts": starts, "per_seed": per_seed, "front_comparison": pooled_comparison(per_seed),
             "best_val_accuracy": mean_std(best)}
 
 

@@ -52,7 +52,8 @@ def _scaled_rows(arches: dict) -> list[tuple]:
             c = sc["front_comparison"]
             if not c["points"]:
                 continue
-            rows.append((arch, _variant(sc["settings"]), f"{c['matched']} / {c['points']}", fmt_ratio(c["geomean_ratio"]),
+            settings = {**sc["settings"], **({"start": "; ".join(sc["starts"])} if sc.get("starts") else {})}
+            rows.append((arch, _variant(settings), f"{c['matched']} / {c['points']}", fmt_ratio(c["geomean_ratio"]),
                          fmt_pct(c["share_cheaper"]),
                          f"{fmt_stat(sc['best_val_accuracy'], 100)} / {fmt_stat(e['hgq2_best_val_accuracy'], 100)}",
                          f"{len(c['seeds_best_reached'])} / {len(c['seeds'])}"))
@@ -86,7 +87,8 @@ def render(record: dict, page: Page) -> str:
              f"time, summed; resumable over sittings) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
              f"Both sides train the architectures of `examples/particles/models.py` (HGQ2 {v['hgq2']} from its own layers, "
              f"in its own venv) on the same events, {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam at "
-             f"{cfg['learning_rate']}, β log-linear from {cfg['beta_start']:g} to {cfg['beta_stop']:g}, seeds "
+             f"{cfg['learning_rate']}, β log-linear from {cfg['beta_start']:g} to {cfg['beta_stop']:g} (ours from the "
+             f"quantizer start {', '.join(record.get('ours_starts', [])) or 'n/a'}, HGQ2 from its own), seeds "
              f"{', '.join(map(str, cfg['seeds']))}. Every HGQ2 epoch is rebuilt as our model and calibrated, so both "
              "sides are counted in our exact EBOPs. Each point of HGQ2's front (validation accuracy, EBOPs) is "
              "matched with our cheapest model at least as accurate on validation data; the ratio is HGQ2's "
