@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo demo-particles verify report docs bench bench-seeds clean
+.PHONY: install install-rtl-tools test test-all demo demo-particles verify report docs bench bench-seeds bench-particles clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ bench-seeds: $(STAMP)
 	@test -d $(FASHION) || apt-get install -y dataset-fashion-mnist || \
 	  { echo "Error: make bench-seeds needs Debian's dataset-fashion-mnist" >&2; exit 2; }
 	$(PY) -m bench run $(if $(QUICK),seeded --preset quick --out build/bench_seeds,seeded_full)
+
+# The particle study (issue 32): the four particle architectures by us and by HGQ2 0.2.0 (its own venvs,
+# made by the bench), HGQ2's paths to firmware checked for exactness. `make bench-particles` (full: toy
+# jets and point-cloud Fashion-MNIST, 3 seeds; resumable, its runs in build/bench_particles/full/) or
+# `make bench-particles QUICK=1` (toy jets, 1 seed, 12 epochs). Stored in bench/results.json.
+bench-particles: $(STAMP)
+	$(PY) -m bench run particles --preset $(if $(QUICK),quick,full)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -90,14 +90,16 @@ def test_a_changed_number_is_printed_changed(results):
 
 def test_every_plotted_point_is_a_stored_number(results, tmp_path):
     """Each figure's markers (lines with markers, scatter points) sit at stored numbers (accuracies
-    may be in percent); the PTQ figures also show the resource study's fronts."""
+    may be in percent); the PTQ figures also show the resource study's fronts, the particle study's
+    LUT figure the RTL study's MLPs."""
     dest = store.Destination.at(tmp_path)
     drawn = 0
     for name, page in render.pages(results, dest):
         figures = getattr(studies.section(name), "figures", None)
         if figures is None:
             continue
-        records = [results["studies"][name]] + ([results["studies"]["resource"]] if name == "ptq" else [])
+        also = {"ptq": "resource", "particles": "rtl"}.get(name)    # a figure showing another study's points
+        records = [results["studies"][name]] + ([results["studies"][also]] if also in results["studies"] else [])
         numbers = {float(v) for v in _leaves(records) if isinstance(v, (int, float)) and not isinstance(v, bool)}
         numbers |= {100 * v for v in numbers}
         for file, fig in figures(results["studies"][name], page).items():
@@ -106,7 +108,7 @@ def test_every_plotted_point_is_a_stored_number(results, tmp_path):
             points += [tuple(p) for ax in fig.axes for c in ax.collections for p in c.get_offsets()]
             assert points and all(x in numbers and y in numbers for x, y in points), (name, file)
             drawn += 1
-    assert drawn == 8
+    assert drawn == 10
 
 
 def test_the_store_refuses_a_faulty_record_and_keeps_the_file(tmp_path):

@@ -64,7 +64,7 @@ def _dense_layers(model: keras.Model) -> list:
     return [layer for layer in model.layers if hasattr(layer, "kq")]
 
 
-def _set_f(q, F: np.ndarray) -> None:
+def set_f(q, F: np.ndarray) -> None:
     """Assign per-element fractional bits to quantizer ``q`` (widening its ``f`` bounds if needed)."""
     F = np.asarray(F, np.float64).reshape(q.f.shape)
     q.f_max = max(q.f_max, float(F.max()))
@@ -100,7 +100,7 @@ def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarr
     for q, f, i in zip(outs, f_act, i_act):
         pruned = np.maximum(i + f, 0) == 0
         # no value survives 2**-126: width 0, as in HGQ2
-        _set_f(q, _laid_out(np.where(pruned, -126.0, f), tuple(q.f.shape)))
+        set_f(q, _laid_out(np.where(pruned, -126.0, f), tuple(q.f.shape)))
     for j, layer in enumerate(dense):
         kernel, bias = export[f"kernel{j}"], export[f"bias{j}"]
         if kernel.shape != tuple(layer.kernel.shape):
@@ -109,7 +109,7 @@ def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarr
             if not np.array_equal(value.astype(np.float32).astype(np.float64), value):
                 raise HGQ2FrontError(f"layer {j}: an HGQ2 weight is not a float32 value")
             var.assign(value.astype(np.float32))
-            _set_f(q, fewest_fractional_bits(value, int(q.f_min)))
+            set_f(q, fewest_fractional_bits(value, int(q.f_min)))
     return model
 
 
