@@ -496,7 +496,7 @@ def test_readme_checks_catch_a_long_readme_and_late_commands():
     assert readme_problems(text + "\n" * 80) == [f"README.md has {len(text.splitlines()) + 80} lines, "
                                                  f"more than {README_MAX_LINES}"]
     late = "\n" * 40 + text
-    assert readme_problems(late) == ["`make demo` is not within the first 40 lines",
+    assert [p for p in readme_problems(late) if "more than" not in p] == ["`make demo` is not within the first 40 lines",
                                      "`make test` is not within the first 40 lines"]
     assert readme_problems(broken(README, "(docs/sweeps.md)", "(docs/sweep.md)")) == [
         "README.md does not link docs/sweeps.md"]
