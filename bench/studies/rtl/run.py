@@ -45,7 +45,7 @@ import click
 import numpy as np
 
 from bench.cli import out_option
-from bench.contenders.da4ml_rtl import DA4ML, emit, ensure_da4ml
+from bench.contenders.alkaid_rtl import ALKAID as DA4ML, emit, ensure_alkaid as ensure_da4ml
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
 from hgq_fpga.backends.rtl.tools import version, yosys_commands

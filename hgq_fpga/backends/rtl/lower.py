@@ -9,12 +9,14 @@ docs/method.md) step by step, so that the RTL is bit-exact by construction and b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from hgq_fpga.backends.rtl.arith import ProductCache, max_tree, share_pairs, sum_terms, times_const
+from hgq_fpga.backends.rtl.arith import max_tree, sum_terms, times_const
+from hgq_fpga.backends.rtl.cmvm import CmvmOptions, lower_cmvm
+from hgq_fpga.backends.rtl.fold import lower_folded
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
@@ -48,6 +50,8 @@ class Lowered:
     inputs: list[Port]
     outputs: list[Port]
     output_nodes: list[list[Node]]     # per output port, the node of each live element
+    ii: int = 1                        # a new sample every ``ii`` clock cycles
+    ways: dict = field(default_factory=dict)   # II > 1: how each Dense/Conv was built (fold.WAYS)
 
 
 def _finish(net: Netlist, nodes: list[Node], t: TensorType) -> Elems:
@@ -74,22 +78,25 @@ def _linear(net, op, xs, in_types, opts):
     n_out = wp.shape[-1]
     out = []
     for p in range(positions):
-        share = ProductCache(net) if opts.get("share_products") else None
         idx = plan.idx[p]
         columns, consts = [], []
         for o in range(n_out):
-            terms, const = [], int(bp[p, o])
+            items, const = [], int(bp[p, o])
             for j in np.nonzero(plan.live[p, :, o] & (idx >= 0))[0].tolist():
                 node, c = x[int(idx[j])], int(wp[p, j, o])
                 if node.is_const:
                     const += node.params["value"] * c
-                else:
-                    terms += share.terms(node, c) if share else times_const(net, node, c)
-            columns.append(terms)
+                elif c:
+                    items.append((node, c))
+            columns.append(items)
             consts.append(const)
-        if opts.get("cse"):
-            columns = share_pairs(net, columns)
-        out += [sum_terms(net, terms, const) for terms, const in zip(columns, consts)]
+        n = opts["fold"].get(op.name, 1)
+        if n > 1:
+            way, nodes = lower_folded(net, columns, consts, opts["cmvm"], n, opts["ii"])
+            opts["ways"][op.name] = way
+            out += nodes
+        else:
+            out += lower_cmvm(net, columns, consts, opts["cmvm"])
     return _finish(net, out, op.out)
 
 
@@ -191,8 +198,38 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
-    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types."""
+def fold_factors(fw, ii) -> tuple[int, dict[str, int]]:
+    """The design's II and the most phases each Dense/Conv may take, from ``ii``: a number (every
+    layer may take up to that many) or ``{layer: number}`` (those layers; the others stay
+    parallel; the design's II is the largest).  A layer is named by its op (``dense_1``) or by
+    the Keras layer it was frozen from (its op ``<layer>_acc``)."""
+    linear = [op.name for op in fw.ops if op.kind in ("dense", "conv")]
+    if isinstance(ii, dict):
+        fold = {}
+        for key, value in ii.items():
+            op = key if key in linear else f"{key}_acc" if f"{key}_acc" in linear else None
+            if op is None:
+                raise ValueError(f"ii names layer {key!r}, which is not a Dense or Conv of the model "
+                                 f"(those are: {', '.join(linear) or 'none'})")
+            fold[op] = _positive(value, f"ii[{key!r}]")
+        return max(fold.values(), default=1), fold
+    n = _positive(ii, "ii")
+    return n, ({op: n for op in linear} if n > 1 else {})
+
+
+def _positive(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a whole number of clock cycles >= 1, got {value!r}")
+    return int(value)
+
+
+def lower_model(fw, share_products: bool = False, cse: bool = False, pack: bool = False, ii=1) -> Lowered:
+    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types.
+
+    ``cse``, ``share_products``, ``pack``: how Dense and Conv are built
+    (:class:`~hgq_fpga.backends.rtl.cmvm.CmvmOptions`); ``ii``: a new sample every so many
+    clock cycles (:func:`fold_factors`; :mod:`~hgq_fpga.backends.rtl.fold`)."""
+    n_ii, fold = fold_factors(fw, ii)
     net = Netlist()
     used: set[str] = {"clk", "rst", "in_valid", "out_valid"}
     env: dict[str, Elems] = {}
@@ -204,7 +241,8 @@ def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
             elems[e] = net.input(k, w, port.name, off)
         env[spec.name] = elems
         inputs.append(port)
-    opts = {"share_products": share_products, "cse": cse}
+    opts = {"cmvm": CmvmOptions(cse=cse, share_products=share_products, pack=pack), "fold": fold,
+            "ii": n_ii, "ways": {}}
     for op in fw.ops:
         if op.kind not in LOWERINGS:
             raise NotImplementedError(f"the RTL backend has no lowering for op kind {op.kind!r} "
@@ -218,4 +256,4 @@ def lower_model(fw, share_products: bool = False, cse: bool = False) -> Lowered:
         port = _port(verilog_name(o, "out_", used), o, fw.types[o])
         outputs.append(port)
         nodes.append([env[o][e] for e in port.elements])
-    return Lowered(net, inputs, outputs, nodes)
+    return Lowered(net, inputs, outputs, nodes, n_ii, opts["ways"])
