@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hgq_fpga-installed
 
-.PHONY: install install-rtl-tools test test-all demo verify report docs bench bench-seeds clean
+.PHONY: install install-rtl-tools test test-all demo demo-particles verify report docs bench bench-seeds clean
 
 $(STAMP): pyproject.toml requirements-qkeras.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'   # 77: SPDX licence strings (pyproject.toml)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,jax]'   # jax: tests/test_keras_backends.py trains under JAX too
 	# QKeras 0.9 for the importer, without its declared dependencies (see requirements-qkeras.txt)
 	$(PY) -m pip install --quiet --no-deps -r requirements-qkeras.txt
 	touch $(STAMP)
@@ -76,3 +76,9 @@ bench-seeds: $(STAMP)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
+
+# A Deep Sets jet tagger on the toy jets (synthetic, examples/particles/data.py): trained with the HGQ
+# recipe, verified Keras = emulator = C++ on the test split, written to build/particles/deep_sets.
+PARTICLE_ARGS ?=
+demo-particles: $(STAMP)
+	$(PY) -m examples.particles.train deep_sets --events 6000 --epochs 20 --out build/particles/deep_sets $(PARTICLE_ARGS)

@@ -32,6 +32,16 @@ MAX_RAW_WIDTH = 62
 FLOAT64_EXACT_INTEGER = 2 ** MAX_FLOAT_WIDTH
 
 
+def plain(value):
+    """``value`` with numpy scalars as Python numbers, also inside lists and tuples: for messages,
+    where numpy 2's repr would print ``np.float64(0.5)`` instead of ``0.5``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def exact_float64(a, what: str) -> np.ndarray:
     """``a`` as a float64 array, or a ValueError naming ``what`` when float64 would not hold its values
     exactly: complex numbers (numpy would drop the imaginary part with a warning), text, objects,
@@ -107,7 +117,7 @@ def _as_int_array(a, name: str) -> np.ndarray:
             raise ValueError(f"{name} must be integer-valued, got dtype {arr.dtype}")
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(f"{name} must be integer-valued, got non-integer values such as "
-                             f"{arr[(~np.isfinite(arr)) | (arr != np.round(arr))].flat[0]!r}")
+                             f"{plain(arr[(~np.isfinite(arr)) | (arr != np.round(arr))].flat[0])!r}")
     return arr.astype(np.int64)
 
 
@@ -439,7 +449,7 @@ class FixedType:
         for name in ("k", "i", "f"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"FixedType.{name} must be an int, got {value!r}")
+                raise ValueError(f"FixedType.{name} must be an int, got {plain(value)!r}")
             object.__setattr__(self, name, int(value))
         if self.k not in (0, 1):
             raise ValueError(f"FixedType.k must be 0 or 1, got {self.k}")

@@ -67,15 +67,16 @@ def front_from_checkpoint(front: Iterable[tuple[float, float, str]]) -> list[Par
     return sorted(points, key=lambda p: p.ebops)
 
 
-def front_from_dicts(items: Sequence[dict]) -> list[ParetoPoint]:
-    """Points from JSON data (a list of objects with ``metric`` and ``ebops``)."""
+def front_from_dicts(items: Sequence[dict], metric: str = "metric") -> list[ParetoPoint]:
+    """Points from JSON data: a list of objects with a numeric ``metric`` (or the key named by
+    ``metric``, e.g. a sweep's ``val_accuracy``) and ``ebops``; the file is ``path`` or ``checkpoint``."""
     points = []
     for n, item in enumerate(items):
         try:
-            points.append(ParetoPoint(float(item["metric"]), float(item["ebops"]),
-                                      str(item.get("path", "")), item.get("epoch")))
+            points.append(ParetoPoint(float(item[metric]), float(item["ebops"]),
+                                      str(item.get("path") or item.get("checkpoint") or ""), item.get("epoch")))
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"Pareto point {n} needs numeric 'metric' and 'ebops' fields, "
+            raise ValueError(f"Pareto point {n} needs numeric {metric!r} and 'ebops' fields, "
                              f"got {item!r}") from None
     return sorted(points, key=lambda p: p.ebops)
 
@@ -97,3 +98,15 @@ def choose(points: Sequence[ParetoPoint], tolerance: float = 0.01,
         best = min(p.metric for p in points)
         good = [p for p in points if p.metric <= best + tolerance]
     return min(good, key=lambda p: (p.ebops, -p.metric if higher_is_better else p.metric))
+
+
+def best_within(points: Sequence[ParetoPoint], budget: float, higher_is_better: bool = True) -> ParetoPoint:
+    """The point with the best metric among those with EBOPs at most ``budget`` (the smaller
+    EBOPs on a tie): "the best model under 20k EBOPs"."""
+    within = [p for p in points if p.ebops <= budget]
+    if not within:
+        cheapest = min((p.ebops for p in points), default=None)
+        raise ValueError(f"no Pareto point within {budget:g} EBOPs"
+                         + ("" if cheapest is None else f" (the cheapest has {cheapest:g})"))
+    sign = 1 if higher_is_better else -1
+    return max(within, key=lambda p: (sign * p.metric, -p.ebops))

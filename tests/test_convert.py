@@ -136,9 +136,13 @@ def test_firmware_equals_keras(build, rnd, ovf):
 
 
 def test_every_layer_of_the_set_is_covered():
+    """By the models here, and by the particle-network models of ``test_layers_particles.py``."""
+    from test_layers_particles import MODELS
     used = set()
     for build in (dense_model, conv2d_model, conv1d_model):
         used |= {type(layer) for layer in build({}, {}).layers}
+    for build in MODELS:
+        used |= {type(layer) for layer in build(np.random.default_rng(0)).layers}
     assert set(LAYER_SET) <= used
 
 
@@ -154,10 +158,10 @@ def test_non_hgq_layer_is_named():
 
 
 @pytest.mark.parametrize("softmax", [lambda: keras.layers.Softmax(), lambda: keras.layers.Activation("softmax")])
-def test_softmax_says_to_train_on_logits(softmax):
+def test_a_keras_softmax_says_to_use_hsoftmax(softmax):
     inp = keras.Input((4,))
     model = keras.Model(inp, softmax()(HDense(2)(HQuantize()(inp))))
-    with pytest.raises(UnsupportedLayerError, match="softmax has no exact firmware equivalent.*from_logits=True"):
+    with pytest.raises(UnsupportedLayerError, match="use HSoftmax from hgq_fpga.nn.layers"):
         hgq_fpga.to_firmware(model)
 
 

@@ -26,6 +26,7 @@ from hgq_fpga.backends.common.toolchain import find_ap_types_include, find_compi
 from test_hls_csim import (_data, arch_all_cast_modes, arch_avgpool, arch_concat_reshape, arch_conv,
                            arch_input_modes, arch_mlp, arch_pruned, arch_tables, arch_two_in_two_out,
                            arch_wide_and_shifted, arch_zero_width)
+from test_ir_particles import _graph as arch_particles
 
 STRICT = "-O1 -Werror"          # with the Makefile's -Wall -Wextra: any warning fails the build
 
@@ -42,6 +43,7 @@ def _every_op_kind(rng) -> dict:
         "avgpool1d": arch_avgpool(rng, 1, 3, "same"), "concat": arch_concat_reshape(rng),
         "tables": arch_tables(rng), "zerowidth": arch_zero_width(rng),
         "twoio": arch_two_in_two_out(rng), "wide": arch_wide_and_shifted(rng),
+        "particles": arch_particles(rng)[0],
     }
 
 
@@ -66,10 +68,11 @@ def _export_and_build(models: dict, root: Path, ap_fixed: tuple[str, ...] = ()) 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
-    """The libraries of :func:`_every_op_kind` (integer MACs), plus two ap_fixed-MAC builds."""
+    """The libraries of :func:`_every_op_kind` (integer MACs), plus three ap_fixed-MAC builds."""
     root = tmp_path_factory.mktemp("emulators")
     return {label: (fw, lib) for label, fw, lib in
-            _export_and_build(_every_op_kind(np.random.default_rng(11)), root, ("mlp", "conv2d"))}
+            _export_and_build(_every_op_kind(np.random.default_rng(11)), root,
+                              ("mlp", "conv2d", "particles"))}
 
 
 def _as_list(y):
@@ -200,8 +203,8 @@ def test_refuses_foreign_folders_and_replaces_only_its_own(tmp_path):
 
 def test_every_op_kind_equals_the_emulator_bit_for_bit(built):
     """Both builds: integer multiply-accumulates (the default) for every architecture, and the
-    ap_fixed text of the firmware for a Dense and a Conv/pooling model."""
-    assert len(built) == 12
+    ap_fixed text of the firmware for a Dense, a Conv/pooling and a particle-network model."""
+    assert len(built) == 14
     for label, (fw, lib) in built.items():
         _check_library(fw, lib, np.random.default_rng(12), label)
 

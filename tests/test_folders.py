@@ -188,7 +188,7 @@ def test_firmware_save_never_replaces_a_user_folder(tmp_path):
     assert (user / "notes.txt").read_text() == "mine"
     fw.save(tmp_path / "fw")
     fw.save(tmp_path / "fw")                                # an earlier save is replaced
-    assert sorted(p.name for p in (tmp_path / "fw").iterdir()) == ["arrays.npz", "model.json"]
+    assert sorted(p.name for p in (tmp_path / "fw").iterdir()) == [".hgq_fpga-files.json", "arrays.npz", "model.json"]
     np.testing.assert_array_equal(fw.predict(np.ones((1, 2))), np.ones((1, 2)))
 
 

@@ -48,7 +48,7 @@ def test_save_load_round_trip(tmp_path):
         assert type(op1) is type(op2) and op1.out.same_as(op2.out)
     # saving again over an existing directory replaces it atomically
     fw2.save(tmp_path / "fw")
-    assert sorted(p.name for p in (tmp_path / "fw").iterdir()) == ["arrays.npz", "model.json"]
+    assert sorted(p.name for p in (tmp_path / "fw").iterdir()) == [".hgq_fpga-files.json", "arrays.npz", "model.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

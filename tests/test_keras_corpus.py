@@ -12,8 +12,11 @@ set, :func:`hgq_fpga.verify` must find 0 mismatches between Keras and the emulat
 * (c) exact half-step ties of the input types, where TRN and RND differ;
 
 and the IR's EBOPs must equal ``hgq_fpga.ebops(model)`` (for models without max pooling: see the
-strict xfail in ``tests/test_ir_ebops.py``).  The default run keeps the models small; ``-m slow``
-adds an extended set.
+strict xfail in ``tests/test_ir_ebops.py``).  :class:`ParticleArchitecture` draws particle networks
+the same way: Deep Sets (per-particle dense layers, batch norms, sums and global poolings), mixing
+across particles, pair products, attention blocks with residuals, broadcasting adds and products,
+permutes, and softmax in the middle of the network and at its output.  The default run keeps the
+models small; ``-m slow`` adds an extended set.
 """
 
 from __future__ import annotations
@@ -213,6 +216,65 @@ class MultiplierFreeArchitecture(Architecture):
         return dict(options, kernel_quantizer=kq)
 
 
+class ParticleArchitecture(Architecture):
+    """Random particle networks on ``(batch, particles, features)`` inputs (see the module doc)."""
+
+    def particle_block(self, h):
+        n, width = int(h.shape[1]), int(h.shape[2])
+        block = self.pick(["deep_sets", "mixing", "pairs", "attention", "softmax", "broadcast",
+                           "permute"])
+        opts = {"output_quantizer": self.modes()}
+        if block == "deep_sets":
+            h = self.dense(h, int(self.rng.integers(2, 5)), batch_norm=False)
+            if self.rng.random() < 0.5:
+                h = L.HBatchNormalization(**{k: self.modes() for k in ("kernel_quantizer", "bias_quantizer",
+                                                                       "output_quantizer")})(h)
+        elif block == "mixing":
+            m = int(self.rng.integers(2, 5))
+            h = L.HEinsumDense("bnf,nm->bmf", (m, width), bias_axes=self.pick(["m", "f", "mf", None]),
+                               activation=self.pick([None, "relu"]), **opts)(h)
+        elif block == "pairs":
+            pairs = L.HEinsum("bnf,bmf->bnm", **opts)([h, self.dense(h, width, batch_norm=False)])
+            h = L.HEinsum("bnm,bmf->bnf", output_quantizer=self.modes())([pairs, h])
+        elif block == "attention":
+            att = L.HMultiHeadAttention(int(self.rng.integers(1, 3)), int(self.rng.integers(1, 3)),
+                                        softmax={"output_quantizer": self.modes()})(h, h)
+            h = L.HAdd(**opts)([h, att])
+        elif block == "softmax":
+            axis = self.pick([1, -1])
+            h = L.HMultiply(**opts)([L.HSoftmax(axis=axis, output_quantizer=self.modes())(h), h])
+        elif block == "broadcast":
+            event = L.HSum(1, keepdims=True, **opts)(h) if self.rng.random() < 0.5 \
+                else L.HGlobalMaxPooling1D(keepdims=True)(h)
+            h = L.HAdd(output_quantizer=self.modes())([h, event])
+        else:
+            h = L.HPermute((2, 1))(self.dense(L.HPermute((2, 1))(h), n, batch_norm=False))
+        return h
+
+    def build(self) -> keras.Model:
+        keras.utils.set_random_seed(self.seed)
+        shape = (int(self.rng.integers(3, 6)), int(self.rng.integers(2, 4)))
+        inputs = [keras.Input(shape, dtype=self.pick(["float32", "float64"]))]
+        h = self.quantize(inputs[0])
+        for _ in range(int(self.rng.integers(1, 4))):
+            h = self.particle_block(h)
+        pool = self.pick(["sum", "average", "max", "flatten"])
+        if pool == "sum":
+            h = L.HSum(1, output_quantizer=self.modes())(h)
+        elif pool == "average":
+            h = L.HGlobalAveragePooling1D(c_f=int(self.rng.integers(3, 19)), output_quantizer=self.modes())(h)
+        elif pool == "max":
+            h = L.HGlobalMaxPooling1D()(h)
+        else:
+            h = L.HFlatten()(h)
+        out = self.dense(h, int(self.rng.integers(2, 5)))
+        if self.rng.random() < 0.4:
+            out = L.HSoftmax(output_quantizer=self.modes())(out)
+        model = keras.Model(inputs[0], out)
+        self.randomize(model)
+        return model
+
+
 def check_architecture(seed: int, kind: type = Architecture) -> None:
     arch = kind(seed)
     model = arch.build()
@@ -238,10 +300,21 @@ def test_random_multiplier_free_architecture_is_exact(seed):
     check_architecture(1000 + seed, MultiplierFreeArchitecture)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_random_particle_architecture_is_exact(seed):
+    check_architecture(2000 + seed, ParticleArchitecture)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(30, 150))
 def test_random_architecture_is_exact_extended(seed):
     check_architecture(seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12, 60))
+def test_random_particle_architecture_is_exact_extended(seed):
+    check_architecture(2000 + seed, ParticleArchitecture)
 
 
 def test_corpus_covers_the_layer_set():
@@ -262,4 +335,18 @@ def test_corpus_covers_the_layer_set():
             "HActivation:tanh", "HActivation:sigmoid", "HActivation:linear", "padding:valid",
             "padding:same", "strides>1", "HAveragePooling1D", "HAveragePooling2D",
             "HConv1DBatchNorm", "HConv2DBatchNorm"}
+    assert want <= seen, sorted(want - seen)
+
+
+def test_particle_corpus_covers_the_particle_layers():
+    seen = set()
+    for seed in range(12):
+        model = ParticleArchitecture(2000 + seed).build()
+        seen |= {type(layer).__name__ for layer in model.layers}
+        for layer in model.layers:
+            if isinstance(layer, L.HSoftmax):
+                seen.add("HSoftmax:output" if layer.output in model.outputs else "HSoftmax:mid")
+    want = {"HDense", "HBatchNormalization", "HEinsumDense", "HEinsum", "HMultiply", "HSum", "HAdd",
+            "HGlobalMaxPooling1D", "HGlobalAveragePooling1D", "HPermute", "HSoftmax:output",
+            "HSoftmax:mid", "HFlatten"}
     assert want <= seen, sorted(want - seen)

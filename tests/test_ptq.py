@@ -180,8 +180,10 @@ def test_saved_and_loaded(data, tmp_path):
 
 @pytest.mark.parametrize("build, needle", [
     (lambda: keras.Sequential([keras.Input((64,)), L.Dense(8), L.LayerNormalization(name="ln")]), "'ln'"),
-    (lambda: keras.Sequential([keras.Input((64,)), L.BatchNormalization(name="bn0"), L.Dense(4)]), "'bn0'"),
-    (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4, activation="softmax", name="sm")]), "'sm'"),
+    (lambda: keras.Sequential([keras.Input((64,)), L.Reshape((8, 8)), L.BatchNormalization(axis=1, name="bn0"),
+                               L.Dense(4)]), "'bn0'"),
+    (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4, activation="softsign"),
+                               L.Softmax(axis=(0, 1), name="sm")]), "'sm'"),
     (lambda: keras.Sequential([keras.Input((64,)), L.Dense(4), L.ReLU(max_value=2.0, name="r2")]), "'r2'"),
 ])
 def test_unmappable_layer_is_named(build, needle, data):
@@ -213,6 +215,17 @@ def test_mixed_precision_meets_ebops_budget(data):
     assert fw.resources().ebops == r.ebops
     widths = {c.wbits for c in r.layers.values() if c.wbits} | {c.abits for c in r.layers.values() if c.abits}
     assert len(widths) > 1                                 # mixed, not uniform
+    # issue 35: print(result) is a table, not the log's raw dicts
+    text = str(r).splitlines()
+    assert text[0] == (f"PTQResult: {len(r.layers)} layers, {r.ebops:,} EBOPs, output cosine "
+                       f"{r.output_cosine:.5f} (with the float model, on the calibration data)")
+    assert text[1].split() == ["layer", "weight", "bits", "weight", "int.", "bits", "activation", "cosine"]
+    for line, (name, c) in zip(text[2:], r.layers.items()):
+        cells = line.split()
+        assert cells[0] == name and cells[-1] == f"{c.cosine:.5f}"
+        assert cells[1] == (str(c.wbits) if c.wbits else "–") and ("ap_" in cells[3] or cells[3] == "–")
+    assert text[-1].startswith(f"  mixed precision: {len(r.lowered)} bits taken away") and "{" not in str(r)
+    assert "lowered" not in repr(r) and "ebops=" in repr(r)
 
 
 def test_mixed_precision_greedy_on_a_subset(data):

@@ -89,7 +89,9 @@ def test_report_files_hold_the_numbers(tmp_path):
                             "details": "✔ 321 samples × 2 outputs: Keras = emulator = C++ (0 mismatches)"}}
     data = write_report(fw, tmp_path / "rep", run)
     files = sorted(p.name for p in (tmp_path / "rep").iterdir())
-    assert files == ["bit_widths.png", "ebops.png", "report.json", "report.md", "weight_heatmap.png"]
+    from hgq_fpga.folders import WRITTEN          # the folder's own list of what hgq_fpga wrote
+
+    assert files == sorted([WRITTEN, "bit_widths.png", "ebops.png", "report.json", "report.md", "weight_heatmap.png"])
     saved = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert saved == json.loads(json.dumps(data))
     assert saved["design"]["ebops"] == fw.resources().ebops == 102

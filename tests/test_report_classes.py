@@ -92,7 +92,7 @@ def summarize_dict():
 
 
 def test_roc_figure_draws_both_models_per_class(tmp_path):
-    scores, labels = scores_and_labels()
+    scores, labels = scores_and_labels(n=600)           # over 100 events per class: every curve is drawn
     record = classification_record(LabelledData(None, labels, "test"), scores, scores * 1.1)
     path = plots.plot_roc(record, tmp_path / "roc.png")
     assert path.read_bytes()[:8] == PNG
@@ -143,3 +143,69 @@ def test_pareto_axis_zooms_on_the_front_and_counts_the_warm_up(tmp_path):
     path = plots.plot_pareto(front, tmp_path / "pareto.png", chosen=front[1], epochs=epochs,
                              deployed=(3100, 0.955))
     assert path.read_bytes()[:8] == PNG
+
+
+def two_class_trigger():
+    """100 background events (class 0) with class-1 scores 0..99 and 50 signal events (class 1) with
+    scores 60..109: at 10 % background the cut keeps scores >= 90, 20 of the 50 signal events."""
+    labels = np.array([0] * 100 + [1] * 50)
+    scores = np.zeros((150, 2))
+    scores[:, 1] = np.r_[np.arange(100), np.arange(60, 110)] / 10.0
+    return scores, labels
+
+
+def test_signal_efficiency_at_fixed_background_by_hand():
+    from hgq_fpga.app.report.classification import efficiency_at_background
+
+    scores, labels = two_class_trigger()
+    record = classification_record(LabelledData(None, labels, "test"), scores, scores)
+    trigger = record["trigger"]
+    assert trigger["rates"] == [0.01, 0.1] and trigger["min_background_passing"] == 10
+    background, signal = trigger["per_class"]
+    assert (signal["signal"], signal["background"]) == (50, 100)
+    # 1 % of 100 background events is 1 event (< 10): no number; 10 %: 10 events pass, 20 of 50 signal
+    assert signal["firmware"] == [None, 0.4] == signal["keras"]
+    assert background["firmware"] == [None, None]          # 10 % of 50 background events: 5 < 10
+    from hgq_fpga.app.report.markdown import efficiency_cell
+
+    assert efficiency_cell(1.0, 429, 0.1, 10) == "100.0 % (all 429)"           # ± 0 would claim too much
+    assert efficiency_cell(0.0, 40, 0.1, 10) == "0.0 % (none of 40)"
+    assert efficiency_at_background(labels == 1, scores[:, 1], 0.02) == 0.24  # 2 background pass (9.8, 9.9): 12 signal
+
+
+def test_trigger_table_in_the_report_and_the_summary():
+    from hgq_fpga.app.report.console import summary_text
+
+    scores, labels = two_class_trigger()
+    record = classification_record(LabelledData(None, labels, "test"), scores, scores)
+    text = render_markdown({"design": summarize_dict(), "classification": record})
+    assert "## Trigger efficiency" in text
+    assert "| class | events | background | at 1 % background | at 10 % background |" in text
+    assert "| 1 | 50 | 100 | too few events (needs 1,000 background) | 40.0 ± 6.9 % (40.0 %) |" in text
+    assert "No ROC curve is drawn for classes 0, 1: 50 to 100 events, fewer than the 100 a curve needs." not in text
+    assert "none is drawn for class 1: 50 events, fewer than the 100 a curve needs." in text
+    summary = summary_text({"design": summarize_dict(), "classification": record})
+    assert "signal efficiency (firmware) at fixed background rates" in summary and "on test; ± binomial" in summary
+    row = next(line for line in summary.splitlines() if line.split()[:2] == ["1", "50"])
+    assert row.split()[2:] == ["too", "few", "events", "(needs", "1,000", "background)", "40.0", "±", "6.9", "%"]
+
+
+def test_roc_is_drawn_as_rejection_for_classes_with_enough_events():
+    scores, labels = two_class_trigger()
+    record = classification_record(LabelledData(None, labels, "test"), scores, scores * 1.5)
+    fig = plots.roc_figure(record)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert {"firmware:0", "keras:0"} <= set(lines) and not any(name.endswith(":1") for name in lines)
+    curve = record["roc"]["firmware"][0]
+    fpr, tpr = np.array(curve["fpr"]), np.array(curve["tpr"])
+    assert np.array_equal(lines["firmware:0"].get_xdata(), tpr[fpr > 0])
+    assert np.array_equal(lines["firmware:0"].get_ydata(), 1 / fpr[fpr > 0])      # rejection, not efficiency
+    assert ax.get_yscale() == "log" and "background rejection" in ax.get_ylabel()
+    assert sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":") == [10, 100]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "not drawn (< 100 events): 1" in legend
+    few = classification_record(LabelledData(None, labels[1:140], "test"), scores[1:140])   # 99 and 40 events
+    assert plots.roc_figure(few) is None
+    text = render_markdown({"design": summarize_dict(), "classification": few})
+    assert "No ROC curve is drawn for classes 0, 1: 40 to 99 events, fewer than the 100 a curve needs." in text

@@ -53,6 +53,11 @@ def test_convert_both_verifies_the_rtl_and_reports_yosys_numbers(both):
     assert lat in md and lat in output
     assert f"{synth['resources']['LUT']:,} = " in output and "of vu9p" in output
     assert "Keras = emulator = C++ = RTL" in md
+    # issue 35: a timing estimate from the RTL's stages, labelled as one, in the report and the summary
+    timing = report["timing"]
+    assert timing["stage_levels"] == info["stage_levels"] and timing["critical_levels"] == max(info["stage_levels"])
+    assert "timing.png" in report["figures"].values() and "## Timing (estimate, without Vivado)" in md
+    assert "RTL timing (estimate)" in output and f"≈ {timing['fmax_mhz']:g} MHz estimated" in output
 
 
 def test_verify_and_report_find_the_rtl_of_a_design_folder(both, files):  # noqa: F811

@@ -50,9 +50,13 @@ MODELS = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
+    return digits_project(tmp_path_factory.mktemp("sweep_project"))
+
+
+def digits_project(root: Path) -> Path:
+    """``root`` with the tiny models and 800 digits split as a spec's data file wants them."""
     from sklearn.datasets import load_digits
 
-    root = tmp_path_factory.mktemp("sweep_project")
     (root / "tinymodels.py").write_text(MODELS)
     d = load_digits()
     x, y = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
@@ -158,6 +162,13 @@ def test_sweep_trains_every_run_and_merges(finished, project):
     for f in out.rglob("*.json"):  # portable: no path of this machine in the records
         assert str(project) not in f.read_text() and str(out) not in f.read_text()
     assert log.count("epoch 3/3") >= 2 and "[2/2]" in log
+    # issue 35: runs named by what differs (only the seed here), front.json read by report --pareto
+    assert runs == ["seed=0", "seed=1"]
+    from hgq_fpga.app.commands.report import pareto_training
+
+    training = pareto_training(out / "front.json")
+    assert [p["metric"] for p in training["front"]] == [p["val_accuracy"] for p in front]
+    assert training["chosen"]["path"] == merged["chosen"]["checkpoint"] and training["ebops_exact"]
 
 
 def test_killed_worker_loses_only_its_run(finished):
@@ -267,7 +278,7 @@ BASE = {"data": "digits.npz", "architecture": "tinymodels:mlp", "epochs": 2}
     ({"grid": {"learning_rat": [1e-3]}}, r"grid.learning_rat: unknown key"),
     ({"grid": {"epochs": []}}, r"grid.epochs: must be a non-empty list"),
     ({"runs": [{"epochs": 2}, {"epochs": -1}]}, r"runs\[1\].epochs: must be >= 1, got -1"),
-    ({"runs": [{"name": "a"}, {"name": "a"}]}, r"two runs are both named 'a_seed=0'"),
+    ({"runs": [{"name": "a"}, {"name": "a"}]}, r"runs\[1\]: two runs are both named 'a'"),
     ({"seeds": [0], "seed": 1}, r"seed: give either 'seed' or 'seeds'"),
     ({"callbacks": "tinymodels:slow"}, r"callbacks: must be a list of 'module:function'"),
 ])

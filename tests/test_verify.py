@@ -78,7 +78,18 @@ def test_exact_model_passes(mlp):
     assert report.first_mismatch is None and report.diverging_layer is None
     assert report.max_abs_diff == 0.0
     assert report.rounded_inputs == 0 and report.input_dtype == "float32"
-    assert str(report) == "✔ 300 samples × 3 outputs: Keras = emulator (0 mismatches)"
+    assert str(report) == "✔ 300 samples × 3 outputs: Keras = emulator (0 mismatches)\n"
+
+
+def test_reports_name_their_data_and_print_one_per_line(mlp, capsys):
+    """Issue 35: ``print(design.verification, design.checks[0])`` printed both results on one line."""
+    model, x = mlp
+    first = hgq_fpga.verify(model, x, data="calibration data")
+    second = hgq_fpga.verify(model, x[:100], data="held-out data")
+    print(first, second)
+    assert capsys.readouterr().out.splitlines() == [
+        "✔ calibration data: 300 samples × 3 outputs: Keras = emulator (0 mismatches)",
+        " ✔ held-out data: 100 samples × 3 outputs: Keras = emulator (0 mismatches)", ""]
 
 
 def test_corrupted_weight_is_caught_and_located(mlp):
@@ -133,7 +144,7 @@ def test_agreeing_project_passes(mlp):
     fw = hgq_fpga.to_firmware(model)
     report = hgq_fpga.verify(model, x, firmware=fw, project=fw)
     assert report.ok and report.emulator_vs_csim == 0
-    assert str(report) == "✔ 300 samples × 3 outputs: Keras = emulator = C++ (0 mismatches)"
+    assert str(report) == "✔ 300 samples × 3 outputs: Keras = emulator = C++ (0 mismatches)\n"
 
 
 def test_inputs_are_rounded_to_the_keras_dtype_for_every_implementation(mlp):
@@ -239,6 +250,6 @@ def test_keras_emulator_and_hls_csim_agree(mlp, tmp_path):
     for report in reports:
         assert report.ok and report.emulator_vs_csim == 0, str(report)
     head = "✔ 300 samples × 3 outputs: Keras = emulator = C++ (0 mismatches)"
-    assert str(reports[0]) == head
+    assert str(reports[0]) == head + "\n"
     # ×4 is outside the calibrated range: still exact, and the report says what overflowed
     assert str(reports[1]).startswith(head + "\n  warning: ") and "wrapped or saturated" in str(reports[1])

@@ -55,7 +55,7 @@ MLP = Architecture("mlp", "mlp", hidden=(64, 32, 32))
 CNN = Architecture("cnn", "cnn", filters=(8, 16))
 
 
-def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict:
+def _quantizers(flavour: str, init_bits: int | None, f_init: float, weight_f: float | None = None) -> dict:
     """The quantizer arguments of one layer (fresh objects for the ``"saturating"`` flavour)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, got {flavour!r}")
@@ -66,19 +66,21 @@ def _quantizers(flavour: str, init_bits: int, f_init: float) -> dict:
         weight = {**_WEIGHT, "granularity": "per_tensor"}
         activation = {**_ACTIVATION, "granularity": "per_tensor"}
     else:
-        weight = {**_WEIGHT, "init_bits": int(init_bits)}
+        weight = {**_WEIGHT, "init_bits": None if init_bits is None else int(init_bits),
+                  **({} if weight_f is None else {"f_init": float(weight_f)})}
         activation = {**_ACTIVATION, "f_init": float(f_init)}
     return {"kernel_quantizer": weight, "bias_quantizer": weight, "output_quantizer": activation}
 
 
 def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: int = 0,
-          init_bits: int = 6, f_init: float = 6.0,
+          init_bits: int | None = 6, f_init: float = 6.0, weight_f: float | None = None,
           kernel_quantizer: Callable[[], Any] | None = None,
           adder_gamma: float | None = None) -> keras.Model:
     """A fresh, uncompiled model of ``arch`` for images of ``image_shape`` (channels last).
 
-    ``init_bits`` (significant bits of each weight) and ``f_init`` (fractional bits of each
-    activation) are HGQ's starting point; training moves them.
+    ``init_bits`` (significant bits of each weight; or, when None, ``weight_f`` fractional bits
+    for every weight) and ``f_init`` (fractional bits of each activation) are HGQ's starting
+    point; training moves them.
 
     For ``"uniform"`` every ``f`` variable is made non-trainable here; the widths are then set by
     :class:`bench.common.uniform.UniformBits` during training.
@@ -90,7 +92,7 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
     keras.utils.set_random_seed(seed)
 
     def q() -> dict:
-        base = _quantizers(flavour, init_bits, f_init)
+        base = _quantizers(flavour, init_bits, f_init, weight_f)
         return base if kernel_quantizer is None else {**base, "kernel_quantizer": kernel_quantizer()}
 
     def kq() -> dict:
@@ -115,7 +117,8 @@ def build(arch: Architecture, image_shape: tuple[int, ...], flavour: str, seed: 
     return model
 
 
-def compile_for_training(model: keras.Model, learning_rate: float) -> None:
-    """Adam on sparse categorical cross-entropy of the logits, reporting accuracy."""
+def compile_for_training(model: keras.Model, learning_rate) -> None:
+    """Adam on sparse categorical cross-entropy of the logits, reporting accuracy; ``learning_rate``
+    a number or a Keras schedule."""
     model.compile(keras.optimizers.Adam(learning_rate),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

@@ -6,6 +6,7 @@ to recompute from results.json.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from hgq_fpga.pareto import pareto_indices  # noqa: F401 - re-exported for the bench modules
@@ -55,3 +56,45 @@ def matched_ratio(reference: dict, candidates: Sequence[dict], tolerance: float 
         out.update(match_accuracy=acc[i], match_ebops=ebo[i],
                    ratio=float(reference["ebops"]) / ebo[i] if ebo[i] > 0 else None)
     return out
+
+
+def front_comparison(references: Sequence[dict], ours: Sequence[dict]) -> dict:
+    """For each reference point (a point of HGQ2's front), our cheapest point at least as accurate.
+
+    Args:
+        references: points ``{"accuracy", "ebops", ...}`` (one seed of the peer's front).
+        ours: points of the same form (our front, or all our points: the cheapest match is the same).
+
+    Returns:
+        ``{"points": [{"accuracy", "reference_ebops", "match_ebops", "ratio"}], "matched",
+        "cheaper", "n", "log_ratio_sum", "reference_best", "ours_best"}``: ``ratio`` = the
+        reference's EBOPs over ours (None where none of ours is as accurate: it counts as not
+        cheaper); ``cheaper`` counts ratios above 1; ``log_ratio_sum`` sums ``ln(ratio)`` over the
+        matched points (for a geometric mean over several seeds); ``*_best`` are the best accuracies.
+    """
+    points, cheaper, logs = [], 0, 0.0
+    for ref in sorted(references, key=lambda p: p["ebops"]):
+        m = matched_ratio(ref, ours)
+        points.append({"accuracy": m["target_accuracy"], "reference_ebops": m["reference_ebops"],
+                       "match_ebops": m["match_ebops"], "ratio": m["ratio"]})
+        if m["ratio"] is not None:
+            logs += math.log(m["ratio"])
+            cheaper += m["ratio"] > 1
+    return {"points": points, "n": len(points), "matched": sum(p["ratio"] is not None for p in points),
+            "cheaper": cheaper, "log_ratio_sum": logs,
+            "reference_best": max((float(p["accuracy"]) for p in references), default=None),
+            "ours_best": max((float(p["accuracy"]) for p in ours), default=None)}
+
+
+def pooled_comparison(per_seed: dict[str, dict]) -> dict:
+    """:func:`front_comparison` of several seeds pooled: the geometric mean of the EBOPs ratios over
+    every matched point of every seed, the share of all reference points where ours is cheaper
+    (an unmatched point is not), and the seeds where our best accuracy reaches the reference's."""
+    n = sum(c["n"] for c in per_seed.values())
+    matched = sum(c["matched"] for c in per_seed.values())
+    logs = sum(c["log_ratio_sum"] for c in per_seed.values())
+    best = [s for s, c in per_seed.items() if c["ours_best"] is not None and c["reference_best"] is not None
+            and c["ours_best"] >= c["reference_best"]]
+    return {"points": n, "matched": matched, "geomean_ratio": math.exp(logs / matched) if matched else None,
+            "share_cheaper": sum(c["cheaper"] for c in per_seed.values()) / n if n else None,
+            "seeds": sorted(per_seed), "seeds_best_reached": sorted(best)}

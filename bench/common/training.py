@@ -33,6 +33,9 @@ from .data import Split
 from .models import Architecture, build, compile_for_training
 from .uniform import KeepBestEpoch, UniformBits
 
+#: the learning-rate schedules of :class:`StudyConfig`
+LR_SCHEDULES = ("constant", "cosine")
+
 @dataclass(frozen=True)
 class Plan:
     """How one architecture is trained: epochs per run (HGQ and each uniform width get the same
@@ -40,7 +43,10 @@ class Plan:
 
     The HGQ run trains ``warmup_epochs`` epochs with ``beta = 0`` (near-float precision: only the
     cross-entropy moves the bit widths), then ramps ``beta`` log-linearly from ``beta_start`` to
-    ``beta_stop`` over the remaining epochs.
+    ``beta_stop`` over the remaining epochs. ``beta_lead`` and ``beta_hold`` (fractions of the
+    ramp's epochs) bend the ramp: ``beta_start`` is held for the first ``beta_lead`` of them and
+    ``beta_stop`` for the last ``beta_hold`` (:meth:`BetaScheduler.piecewise`); both 0 is the
+    plain ramp (:meth:`BetaScheduler.log_ramp`).
     """
 
     arch: Architecture
@@ -49,6 +55,8 @@ class Plan:
     beta_stop: float
     n_train: int | None = None
     warmup_epochs: int = 0
+    beta_lead: float = 0.0
+    beta_hold: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -59,10 +67,22 @@ class Plan:
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"{self.arch.name}: need 0 <= warmup_epochs < epochs, got "
                              f"{self.warmup_epochs}, {self.epochs}")
+        if not (0 <= self.beta_lead and 0 <= self.beta_hold and self.beta_lead + self.beta_hold < 1):
+            raise ValueError(f"{self.arch.name}: need beta_lead, beta_hold >= 0 with a sum below 1, got "
+                             f"{self.beta_lead}, {self.beta_hold}")
+
+    def beta_knots(self) -> list[tuple[int, float]]:
+        """The ramp's knots ``(epoch, beta)``, epochs counted from the end of the warm-up."""
+        last = self.epochs - self.warmup_epochs - 1
+        lead, end = round(self.beta_lead * last), last - round(self.beta_hold * last)
+        knots = [(0, self.beta_start)] + ([(lead, self.beta_start)] if lead > 0 else [])
+        return knots + ([(end, self.beta_stop)] if end > lead else []) + ([(last, self.beta_stop)] if last > end else [])
 
     def beta_scheduler(self) -> BetaScheduler:
-        """``beta = 0`` for the warm-up epochs, then the log-linear ramp."""
-        ramp = BetaScheduler.log_ramp(self.beta_start, self.beta_stop, self.epochs - self.warmup_epochs)
+        """``beta = 0`` for the warm-up epochs, then the (bent) log-linear ramp."""
+        n = self.epochs - self.warmup_epochs
+        ramp = (BetaScheduler.log_ramp(self.beta_start, self.beta_stop, n) if not (self.beta_lead or self.beta_hold)
+                else BetaScheduler.piecewise(self.beta_knots()))
         w = self.warmup_epochs
         return BetaScheduler(lambda epoch: 0.0 if epoch < w else ramp.schedule(epoch - w))
 
@@ -71,28 +91,53 @@ class Plan:
 class StudyConfig:
     """Everything the study trains (see :mod:`bench.common.presets` for the presets).
 
-    ``hgq_init_bits`` / ``hgq_f_init`` are HGQ's starting widths (weights' significant bits,
-    activations' fractional bits); the uniform runs ignore them.
+    HGQ's start: each weight starts with ``hgq_init_bits`` significant bits, or, when that is
+    None, every weight with ``hgq_weight_f`` fractional bits (HGQ2's start); each activation with
+    ``hgq_f_init`` fractional bits. The uniform runs ignore them. The learning rate is
+    ``learning_rate`` throughout (``lr_schedule="constant"``) or falls along a cosine to
+    ``lr_final`` times it at the last step (``"cosine"``).
     """
 
     plans: tuple[Plan, ...]
     uniform_bits: tuple[int, ...]
     batch_size: int = 32
     learning_rate: float = 1e-3
-    hgq_init_bits: int = 2
+    hgq_init_bits: int | None = 2
     hgq_f_init: float = 2.0
     n_calibration: int | None = None
     seed: int = 0
+    hgq_weight_f: float | None = None
+    lr_schedule: str = "constant"
+    lr_final: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.hgq_init_bits is None) == (self.hgq_weight_f is None):
+            raise ValueError("give exactly one of hgq_init_bits and hgq_weight_f, got "
+                             f"{self.hgq_init_bits}, {self.hgq_weight_f}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0 < self.lr_final <= 1:
+            raise ValueError(f"need 0 < lr_final <= 1, got {self.lr_final}")
+
+    def hgq_start(self) -> dict:
+        """``build``'s start arguments: ``init_bits``, ``f_init`` and ``weight_f``."""
+        return {"init_bits": self.hgq_init_bits, "f_init": self.hgq_f_init, "weight_f": self.hgq_weight_f}
 
     def describe(self) -> dict:
-        """The settings, for results.json."""
+        """The settings, for results.json (the schedule and the weights' ``f`` start only where
+        they are not the defaults, so older records read the same)."""
+        extra = {} if self.hgq_weight_f is None else {"hgq_weight_f": self.hgq_weight_f}
+        if self.lr_schedule != "constant":
+            extra.update(lr_schedule=self.lr_schedule, lr_final=self.lr_final)
         return {"uniform_bits": list(self.uniform_bits), "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "optimizer": "Adam",
-                "hgq_init_bits": self.hgq_init_bits, "hgq_f_init": self.hgq_f_init,
+                "hgq_init_bits": self.hgq_init_bits, "hgq_f_init": self.hgq_f_init, **extra,
                 "n_calibration": self.n_calibration, "seed": self.seed,
                 "plans": {p.arch.name: {"epochs": p.epochs, "beta_start": p.beta_start,
                                         "beta_stop": p.beta_stop, "warmup_epochs": p.warmup_epochs,
-                                        "n_train": p.n_train}
+                                        "n_train": p.n_train,
+                                        **({"beta_lead": p.beta_lead, "beta_hold": p.beta_hold}
+                                           if p.beta_lead or p.beta_hold else {})}
                           for p in self.plans}}
 
 
@@ -126,14 +171,30 @@ def train_data(split: Split, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return (split.x_train, split.y_train) if n is None else (split.x_train[:n], split.y_train[:n])
 
 
+def learning_rate(cfg: StudyConfig, plan: Plan, n_train: int):
+    """The optimizer's learning rate for ``plan`` on ``n_train`` images: the number, or a cosine
+    decay to ``cfg.lr_final`` of it over every step of the run."""
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    steps = plan.epochs * -(-n_train // cfg.batch_size)
+    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, alpha=cfg.lr_final)
+
+
 def calibrate_and_score(label: str, model: keras.Model, x_calib: np.ndarray, split: Split,
                         extra: dict) -> Trained:
     """Calibrate ``model`` in place on ``x_calib`` and score it on the test set."""
     t0 = time.perf_counter()
     exact = int(hgq_fpga.calibrate(model, x_calib))
     acc = accuracy(model, split.x_test, split.y_test)
-    extra = {**extra, "calibrate_and_score_s": round(time.perf_counter() - t0, 3)}
+    extra = {**extra, "calibrate_and_score_s": round(time.perf_counter() - t0, 3),
+             "max_abs_weight": max_abs_weight(model)}
     return Trained(label, model, acc, exact, extra)
+
+
+def max_abs_weight(model: keras.Model) -> float:
+    """The largest magnitude of any kernel weight (HGQ2's weights saturate at 4 by default)."""
+    kernels = [keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers if hasattr(layer, "kq")]
+    return float(max((np.abs(k).max() for k in kernels if k.size), default=0.0))
 
 
 def calibration_set(x: np.ndarray, cfg: StudyConfig) -> np.ndarray:
@@ -143,8 +204,7 @@ def calibration_set(x: np.ndarray, cfg: StudyConfig) -> np.ndarray:
 
 def train_hgq(plan: Plan, split: Split, cfg: StudyConfig, workdir: str) -> tuple[list[Trained], dict]:
     """Train one HGQ model with a beta ramp; return every calibrated Pareto checkpoint and run facts."""
-    model = build(plan.arch, split.image_shape, "hgq", seed=cfg.seed, init_bits=cfg.hgq_init_bits,
-                  f_init=cfg.hgq_f_init)
+    model = build(plan.arch, split.image_shape, "hgq", seed=cfg.seed, **cfg.hgq_start())
     return train_front(model, "hgq", plan, split, cfg, workdir)
 
 
@@ -153,7 +213,7 @@ def train_front(model: keras.Model, label: str, plan: Plan, split: Split, cfg: S
     """Train ``model`` with the plan's beta ramp (and ``callbacks``); return every calibrated Pareto
     checkpoint (labelled ``<label>-e<epoch>``) and run facts."""
     x, y = train_data(split, plan)
-    compile_for_training(model, cfg.learning_rate)
+    compile_for_training(model, learning_rate(cfg, plan, len(x)))
     ckpt_dir = os.path.join(workdir, f"{plan.arch.name}_{label}")
     # ParetoCheckpoint counts epochs from 1 (as Keras prints them): "epoch" = epochs trained
     pareto = ParetoCheckpoint(ckpt_dir, monitor="val_accuracy", filename="ckpt-epoch{epoch:04d}.keras")

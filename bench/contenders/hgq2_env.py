@@ -7,7 +7,8 @@ the same TensorFlow, Keras and NumPy as ours, pinned, and talks to it through
 ``bench/contenders/hgq2_worker.py`` (a subprocess that imports only numpy, keras and hgq).
 
 hgq2 0.2.0's metadata asks for ``keras>=3.15``, ``quantizers>=1.2.2`` and ``tqdm``; all are pinned
-here so that the comparison runs on the same Keras (3.15.1) and backend as ours.
+here so that the comparison runs on the same Keras (3.15.1) and backend as ours, and so is JAX
+(the version of the project's ``jax`` extra), for the JAX timing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from bench.common.side_venv import VenvError, ensure_venv, venv_ready
 DEFAULT_VENV = Path("/work/venvs/hgq2")
 WORKER = Path(__file__).resolve().parent / "hgq2_worker.py"
 #: everything the HGQ2 venv holds, pinned: the same TensorFlow / Keras / NumPy as the project's venv
-PACKAGES = ("tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6", "hgq2==0.2.0", "quantizers==1.2.2", "tqdm")
+PACKAGES = ("tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6", "hgq2==0.2.0", "quantizers==1.2.2", "tqdm",
+            "jax[cpu]==0.10.2")
 #: what an existing venv must pass before it is trusted
-_PROBE = ("import importlib.metadata as m, keras, hgq; "
+_PROBE = ("import importlib.metadata as m, keras, hgq, jax; "
           "assert m.version('hgq2') == '0.2.0', m.version('hgq2'); print(keras.__version__)")
 #: the HGQ2 venv could not be created or does not work
 HGQ2EnvError = VenvError
@@ -48,8 +50,8 @@ def worker_command(python: Path, mode: str, settings: dict) -> list[str]:
     return [str(python), str(WORKER), mode, json.dumps(settings)]
 
 
-def worker_env() -> dict[str, str]:
+def worker_env(backend: str = "tensorflow") -> dict[str, str]:
     """The HGQ2 worker's environment: ours without PYTHONPATH (hgq_fpga must not be importable
-    there), TensorFlow's C++ log quiet, the TensorFlow backend."""
+    there), TensorFlow's C++ log quiet, the Keras ``backend`` (TensorFlow unless told)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    return {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": backend}

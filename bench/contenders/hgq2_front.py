@@ -10,7 +10,10 @@ architecture (:func:`to_ours`):
   it exactly (so a weight is charged the bits its value needs, not the bits HGQ2 declared, and a
   zero weight nothing);
 * every activation keeps HGQ2's fractional bits; an activation HGQ2 prunes (``relu(i + f) = 0``)
-  is pruned here too;
+  is pruned here too. In the CNN, HGQ2 quantizes each layer's input, i.e. the max-pooled values,
+  where ours quantizes the convolution's output before the pooling: each pooled value's bits are
+  given to its whole window (:func:`_laid_out`; the maximum of values rounded alike is the rounded
+  maximum);
 * then it is calibrated like our own checkpoints (integer bits from the calibration images), which
   gives its exact EBOPs by ``docs/method.md`` §3, and its accuracy as calibrated.
 
@@ -20,8 +23,9 @@ number is kept in the record as ``hgq2_ebops`` for reference only. The rebuilt k
 to equal HGQ2's quantized kernels exactly (an error otherwise).
 
 Two starts (``init``): ``default`` (HGQ2's own starting widths) and ``fair`` (each weight starts with
-the study's ``hgq_init_bits`` significant bits and each activation with ``hgq_f_init`` fractional
-bits, as ours does).
+the study's ``hgq_init_bits`` significant bits, or with ``hgq_weight_f`` fractional bits, and each
+activation with ``hgq_f_init`` fractional bits, as ours does). The learning-rate schedule is the
+study's too.
 """
 
 from __future__ import annotations
@@ -68,19 +72,35 @@ def _set_f(q, F: np.ndarray) -> None:
     q.f.assign(F.astype(np.float32))
 
 
+def _laid_out(f: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """HGQ2's per-element fractional bits ``f`` of a tensor, laid onto the shape ``target`` of our
+    quantizer of the same values: the same size is a reshape; otherwise HGQ2 quantizes the 2x2
+    max-pooled values (flattened or not) of our ``target`` tensor, so each of its values is given to
+    the whole window it pools (max-pooling commutes with one rounding) and the positions no window
+    reads (an odd last row or column) are pruned."""
+    if f.size == int(np.prod(target)):
+        return f.reshape(target)
+    h, w, c = target
+    pooled = f.reshape(h // 2, w // 2, c)
+    out = np.full(target, -126.0)
+    out[:2 * (h // 2), :2 * (w // 2), :] = np.repeat(np.repeat(pooled, 2, axis=0), 2, axis=1)
+    return out
+
+
 def to_ours(plan: Plan, image_shape: tuple[int, ...], export: dict[str, np.ndarray]) -> keras.Model:
     """Our uncalibrated model of ``plan.arch`` holding one HGQ2 export (see the module docstring)."""
     model = build(plan.arch, image_shape, "hgq")
     quantize, dense = model.layers[1], _dense_layers(model)
     kernels = sum(k.startswith("kernel") for k in export)
     if len(dense) != kernels:
-        raise HGQ2FrontError(f"the export has {kernels} kernels, {plan.arch.name} has {len(dense)} dense layers")
+        raise HGQ2FrontError(f"the export has {kernels} kernels, {plan.arch.name} has {len(dense)} kernel layers")
     outs = [quantize.oq] + [l.oq for l in dense]
     f_act = [export[f"f_in{j}"] for j in range(len(dense))] + [export["f_out"]]
     i_act = [export[f"i_in{j}"] for j in range(len(dense))] + [export["i_out"]]
     for q, f, i in zip(outs, f_act, i_act):
         pruned = np.maximum(i + f, 0) == 0
-        _set_f(q, np.where(pruned, -126.0, f))   # no value survives 2**-126: width 0, as in HGQ2
+        # no value survives 2**-126: width 0, as in HGQ2
+        _set_f(q, _laid_out(np.where(pruned, -126.0, f), tuple(q.f.shape)))
     for j, layer in enumerate(dense):
         kernel, bias = export[f"kernel{j}"], export[f"bias{j}"]
         if kernel.shape != tuple(layer.kernel.shape):
@@ -109,8 +129,6 @@ def train_hgq2(plan: Plan, split: Split, cfg: StudyConfig, workdir: str, init: s
     and scored (labelled ``hgq2-<init>-e<epoch>``), and the run's facts."""
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if plan.arch.kind != "mlp":
-        raise ValueError(f"the HGQ2 contender builds MLPs only, not {plan.arch.kind!r}")
     if plan.warmup_epochs:
         raise ValueError("the HGQ2 contender has no beta = 0 warm-up epochs")
     python = ensure_hgq2_venv()
@@ -118,15 +136,18 @@ def train_hgq2(plan: Plan, split: Split, cfg: StudyConfig, workdir: str, init: s
     ramp = plan.beta_scheduler()
     betas = [ramp.schedule(e) for e in range(plan.epochs)]
     units = [*plan.arch.hidden, plan.arch.classes]
+    flat = plan.arch.kind == "mlp"    # the MLP takes flattened images, the CNN images
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         data = Path(tmp) / "data.npz"
-        np.savez(data, x_train=x.reshape(len(x), -1), y_train=y,
-                 x_val=split.x_val.reshape(len(split.x_val), -1), y_val=split.y_val)
+        np.savez(data, x_train=x.reshape(len(x), -1) if flat else x, y_train=y,
+                 x_val=split.x_val.reshape(len(split.x_val), -1) if flat else split.x_val, y_val=split.y_val)
         out = Path(tmp) / "epochs"
         cmd = worker_command(python, "front", {
             "data": str(data), "out": str(out), "betas": betas, "units": units, "batch_size": cfg.batch_size,
+            "arch": {"kind": plan.arch.kind, "filters": list(plan.arch.filters), "kernel_size": plan.arch.kernel_size},
             "learning_rate": cfg.learning_rate, "seed": cfg.seed, "init": init,
-            "init_bits": cfg.hgq_init_bits, "f_init": cfg.hgq_f_init})
+            "init_bits": cfg.hgq_init_bits, "f_init": cfg.hgq_f_init, "weight_f": cfg.hgq_weight_f,
+            "lr_schedule": cfg.lr_schedule, "lr_final": cfg.lr_final})
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=worker_env())
         if run.returncode != 0:
             tail = "\n".join(run.stderr.strip().splitlines()[-15:])

@@ -19,9 +19,15 @@ The ``front`` mode trains one HGQ2 front for the seeded resource study (``hgq2_f
 
     python bench/contenders/hgq2_worker.py front '{"data": "DATA.npz", "out": "OUT_DIR", "betas": [B0, ...],
         "units": [64, 32, 32, 10], "batch_size": 64, "learning_rate": 2e-3, "seed": 0,
-        "init": "default" | "fair", "init_bits": 4, "f_init": 4.0}'
+        "init": "default" | "fair", "init_bits": 4, "f_init": 4.0, "weight_f": null,
+        "lr_schedule": "constant" | "cosine", "lr_final": 1.0}'
 
-It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images) with ``beta = B<epoch>`` at each
+With ``"arch": {"kind": "cnn", "filters": [8, 16], "kernel_size": 3}`` it builds the bench's CNN
+instead (:func:`build_cnn`; ``units`` are then the dense widths after the convolutions) and trains on
+images (``x_train`` of shape ``(n, h, w, c)``); each layer's ``shape_in<j>`` is the shape of what its
+input quantizer quantizes (the pooled values).
+
+It trains on ``x_train, y_train`` of ``DATA.npz`` (flattened images for the MLP) with ``beta = B<epoch>`` at each
 epoch and after every epoch writes ``OUT_DIR/epoch<k>.npz`` (written, then renamed): per layer ``j``
 the quantized kernel ``kernel<j>`` and bias ``bias<j>`` (HGQ2's ``qkernel``, ``qbias``), the input
 quantizer's rounded fractional and integer bits ``f_in<j>``, ``i_in<j>``, the last layer's output
@@ -29,7 +35,9 @@ quantizer's ``f_out``, ``i_out``, and HGQ2's own ``val_accuracy`` and ``ebops``.
 ``{"done": true, "epochs": E, "train_s": ...}``. ``"init": "fair"`` starts each weight with
 ``init_bits`` significant bits (``b = init_bits``, ``i`` = the integer bits of the weight's float value,
 as ``hgq_fpga``'s ``init_bits`` does) and every activation with ``f_init`` fractional bits;
-``default`` keeps HGQ2's own starting widths.
+``init_bits: null`` with ``weight_f`` starts every weight with ``weight_f`` fractional bits instead;
+``default`` keeps HGQ2's own starting widths. ``lr_schedule: "cosine"`` lowers the learning rate
+along a cosine to ``lr_final`` times it at the last step, as the bench does for ours.
 
 The model, HGQ2's idiom: every ``QDense`` quantizes its *input* (HGQ2's default ``iq``), so the
 first layer's input quantizer is the model's input quantizer, like our ``HQuantize``; the last layer
@@ -68,6 +76,35 @@ def build_model(n_in: int = 784, beta: float = BETA, units: tuple[int, ...] = UN
     return keras.Model(inp, x)
 
 
+def build_cnn(image_shape: tuple[int, ...], filters: tuple[int, ...], kernel_size: int, units: tuple[int, ...],
+              beta: float = BETA, datalane_f0: float | None = None):
+    """The CNN of the bench (``filters`` conv + 2x2 max-pool blocks, then ``units`` dense widths) with
+    HGQ2's layers: every ``QConv2D`` and ``QDense`` quantizes its input (the pooled values: Keras's
+    ``MaxPooling2D`` and ``Flatten`` in between), the last one its output too."""
+    import keras
+    from hgq.config import QuantizerConfig
+    from hgq.layers import QConv2D, QDense
+
+    iq = {} if datalane_f0 is None else {"iq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0)}
+    oq = {} if datalane_f0 is None else {"oq_conf": QuantizerConfig("kif", "datalane", f0=datalane_f0)}
+    inp = keras.Input(tuple(image_shape))
+    x = inp
+    for c in filters:
+        x = QConv2D(c, kernel_size, activation="relu", beta0=beta, **iq)(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    for j, width in enumerate(units):
+        last = j == len(units) - 1
+        x = QDense(width, activation=None if last else "relu", beta0=beta, enable_oq=last,
+                   **({**iq, **oq} if last else iq))(x)
+    return keras.Model(inp, x)
+
+
+def q_layers(model) -> list:
+    """The layers of ``model`` with a kernel quantizer (QDense, QConv2D), in order."""
+    return [layer for layer in model.layers[1:] if hasattr(layer, "kq")]
+
+
 def describe(model) -> dict:
     """Layer structure and parameter counts, for the record (compared with ours by the bench)."""
     layers = []
@@ -84,17 +121,21 @@ def describe(model) -> dict:
             "float_weights": float_weights}
 
 
-def _fair_weight_bits(model, init_bits: int) -> None:
-    """Every kernel weight starts with ``init_bits`` significant bits: ``b = init_bits`` and ``i`` the
-    integer bits ``floor(log2|w|) + 1`` of its float value (``f = b - i``, as ``hgq_fpga`` starts)."""
+def _fair_weight_bits(model, init_bits: int | None, weight_f: float | None = None) -> None:
+    """Every kernel weight starts as ``hgq_fpga`` starts it: with ``init_bits`` significant bits
+    (``b = init_bits`` and ``i`` the integer bits ``floor(log2|w|) + 1`` of its float value, so
+    ``f = b - i``), or, when ``init_bits`` is None, with ``weight_f`` fractional bits (``i`` as
+    before, ``b = i + weight_f``)."""
     import numpy as np
 
-    for layer in model.layers[1:]:
+    for layer in q_layers(model):
         q = layer.kq.quantizer
         w = np.asarray(layer.kernel.numpy(), np.float64)
         mag = np.where(w == 0, 1.0, np.abs(w))
-        q._b.assign(np.full(w.shape, float(init_bits), np.float32))
-        q._i.assign((np.floor(np.log2(mag)) + 1).astype(np.float32))
+        i = np.floor(np.log2(mag)) + 1
+        b = np.full(w.shape, float(init_bits)) if init_bits is not None else i + float(weight_f)
+        q._b.assign(b.astype(np.float32))
+        q._i.assign(i.astype(np.float32))
 
 
 def export_epoch(model, path: str, logs: dict) -> None:
@@ -102,13 +143,14 @@ def export_epoch(model, path: str, logs: dict) -> None:
     import numpy as np
 
     arrays = {}
-    layers = model.layers[1:]
+    layers = q_layers(model)
     for j, layer in enumerate(layers):
         arrays[f"kernel{j}"] = np.asarray(layer.qkernel, np.float64)
         arrays[f"bias{j}"] = np.asarray(layer.qbias, np.float64)
         iq = layer.iq.quantizer
         arrays[f"f_in{j}"] = np.asarray(iq.f, np.float64).reshape(-1)
         arrays[f"i_in{j}"] = np.asarray(iq.i, np.float64).reshape(-1)
+        arrays[f"shape_in{j}"] = np.asarray(layer.input.shape[1:], np.int64)
     oq = layers[-1].oq.quantizer
     arrays["f_out"] = np.asarray(oq.f, np.float64).reshape(-1)
     arrays["i_out"] = np.asarray(oq.i, np.float64).reshape(-1)
@@ -134,12 +176,22 @@ def front(settings: dict) -> int:
     keras.utils.set_random_seed(settings.get("seed", 0))
     fair = settings.get("init", "default") == "fair"
     f_init = float(settings.get("f_init", 4.0))
-    model = build_model(x.shape[1], beta=betas[0], units=tuple(settings.get("units", UNITS)),
-                        datalane_f0=f_init if fair else None)
+    arch = settings.get("arch", {"kind": "mlp"})
+    if arch["kind"] == "cnn":
+        model = build_cnn(x.shape[1:], tuple(arch["filters"]), arch["kernel_size"], tuple(settings["units"]),
+                          beta=betas[0], datalane_f0=f_init if fair else None)
+    else:
+        model = build_model(x.shape[1], beta=betas[0], units=tuple(settings.get("units", UNITS)),
+                            datalane_f0=f_init if fair else None)
     model(x[:2], training=False)
     if fair:
-        _fair_weight_bits(model, int(settings.get("init_bits", 4)))
-    model.compile(keras.optimizers.Adam(settings.get("learning_rate", 2e-3)),
+        _fair_weight_bits(model, settings.get("init_bits", 4), settings.get("weight_f"))
+    batch = settings.get("batch_size", 64)
+    lr = settings.get("learning_rate", 2e-3)
+    if settings.get("lr_schedule", "constant") == "cosine":   # as bench.common.training.learning_rate
+        lr = keras.optimizers.schedules.CosineDecay(lr, len(betas) * -(-len(x) // batch),
+                                                    alpha=settings.get("lr_final", 1.0))
+    model.compile(keras.optimizers.Adam(lr),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     out = settings["out"]
     os.makedirs(out, exist_ok=True)
@@ -149,7 +201,7 @@ def front(settings: dict) -> int:
             export_epoch(self.model, os.path.join(out, f"epoch{epoch + 1}.npz"), logs or {})
 
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=settings.get("batch_size", 64), epochs=len(betas), validation_data=(xv, yv), verbose=0,
+    model.fit(x, y, batch_size=batch, epochs=len(betas), validation_data=(xv, yv), verbose=0,
               callbacks=[BetaScheduler(lambda e: betas[min(e, len(betas) - 1)]), Export()])
     result = {"done": True, "epochs": len(betas), "train_s": round(time.perf_counter() - t0, 2)}
     os.write(result_fd, (json.dumps(result) + "\n").encode())

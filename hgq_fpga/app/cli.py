@@ -8,6 +8,7 @@
     hgq-fpga boards
     hgq-fpga import-qkeras MODEL.h5 --out MODEL.keras
     hgq-fpga sweep SPEC.yaml --out DIR
+    hgq-fpga train SPEC.yaml --out DIR
 
 Every failure ends with exit status 1 and one line saying what is wrong (``--debug`` shows the
 traceback). Each command lives in a module of :mod:`hgq_fpga.app.commands` (the sweep in
@@ -29,9 +30,13 @@ from hgq_fpga.app.commands.emulate import emulate
 from hgq_fpga.app.commands.export import export_emulator
 from hgq_fpga.app.commands.qkeras import import_qkeras_command
 from hgq_fpga.app.commands.report import report
+from hgq_fpga.app.commands.train import train
 from hgq_fpga.app.commands.verify import verify
 from hgq_fpga.app.sweep.cli import sweep
+from hgq_fpga.app.tensorflow_env import prepare
 from hgq_fpga.folders import StaleStagingRemoved, UserFilesKept
+
+prepare()   # before any command imports TensorFlow: its start-up notices stay off the terminal
 
 
 def _note(message, category, filename, lineno, file=None, line=None) -> None:
@@ -81,7 +86,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.meta["hgq_debug"] = debug
 
 
-for _command in (convert, verify, emulate, export_emulator, report, boards, import_qkeras_command, sweep):
+for _command in (convert, verify, emulate, export_emulator, report, boards, import_qkeras_command, sweep, train):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@
 
 1. trains an HGQ MLP (64-32-16-10) on scikit-learn's bundled 8×8 ``load_digits`` images while β
    ramps up, keeping the (validation accuracy, EBOPs) Pareto front;
-2. deploys the smallest-EBOPs checkpoint within one percentage point of the best accuracy:
+2. builds the design folder of the smallest-EBOPs checkpoint within one point of the best accuracy:
    calibration, firmware IR, Vitis HLS project for vu9p, C simulation compiled with g++, and the
    Verilog RTL (``rtl/``) with its Verilator simulation;
 3. checks on the whole test set that Keras, the emulator, the C++ and the RTL give the same bits;
-4. synthesizes the RTL with Yosys for vu9p (``rtl/reports/``);
+4. synthesizes the RTL with Yosys for vu9p (``build/demo/rtl/reports/``);
 5. prints a summary (with LUTs, flip-flops, their share of vu9p and the latency in clock cycles
    and ns) and writes ``report/`` (Markdown, JSON, figures) into the project.
 
@@ -17,16 +17,16 @@ Nothing is downloaded. The exit status is 1 if any output value differs between 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import click
+import numpy as np
+from rich.console import Console
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
+from hgq_fpga.app.tensorflow_env import prepare
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
+prepare()   # before TensorFlow is imported: its start-up notices stay off the terminal
 
 DEFAULT_EPOCHS = 80
 DEFAULT_OUT = "build/demo"

@@ -31,6 +31,7 @@ import numpy as np
 
 from hgq_fpga import __version__
 from hgq_fpga.app.report.classification import LabelledData, classification_record, model_scores
+from hgq_fpga.app.report.profile import profile_record
 from hgq_fpga.app.report.writer import write_report
 from hgq_fpga.app.stages import QUIET, Stages, stages_for
 from hgq_fpga.backends.common.board import Board, clock_period, load_board
@@ -123,7 +124,7 @@ def verify_all(model, checks: Mapping[str, Any], fw, projects: Sequence[Project]
     verified = {}
     for label, x in checks.items():
         with stages.stage(f"verifying on {label}"):
-            verified[label] = verify(model, x, firmware=fw, project=list(projects))
+            verified[label] = verify(model, x, firmware=fw, project=list(projects), data=label)
     return verified
 
 
@@ -134,7 +135,7 @@ def verification_record(report, data_label: str) -> dict:
             "emulator_vs": {name: int(n) for name, n in (report.emulator_vs or {}).items()},
             "chain": report.implementations, "ok": bool(report.ok),
             "overflow": None if report.overflow is None else report.overflow.to_dict(),
-            "details": str(report)}
+            "details": str(report).rstrip("\n")}
 
 
 def manifest(target: Target, board: Board, projects: Sequence[Project], verified: Mapping[str, Any],
@@ -269,6 +270,9 @@ def build_design(model, calibration_data, out: str | Path, *, checks: Mapping[st
         run["metrics"] = {**(run.get("metrics") or {}), **(evaluate(fw) if evaluate is not None else {})}
         if labelled is not None:
             run["classification"] = classification_record(labelled, fw.predict(labelled.x), keras_scores)
+        with stages.stage("profiling the weights and activations"):
+            label, x_profile = list(checks.items())[-1]     # held-out data where there is some
+            run["profile"] = profile_record(model, fw, x_profile, label)
         if extra_files is not None:
             extra_files(staging)
         (staging / MANIFEST).write_text(json.dumps(run, indent=1) + "\n")

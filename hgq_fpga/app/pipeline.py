@@ -84,6 +84,6 @@ def train_and_deploy(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.
     print_summary(result.report, out, next_command(out, result.run), console=console)
     console.print(f"verify again on the saved test split: [bold cyan]{verify_command(out)}[/]", soft_wrap=True)
     if not result.ok:
-        console.print(f"[red bold]verification FAILED[/]: {result.verification}")
+        console.print(f"[red bold]verification FAILED[/]: {str(result.verification).rstrip()}")
         return 1
     return 0

@@ -1,7 +1,12 @@
-"""Firmware backends: each turns a :class:`hgq_fpga.ir.FirmwareModel` into a project for a tool.
+"""Firmware backends: each turns a :class:`hgq_fpga.ir.model.FirmwareModel` into a project for a tool.
 
-* :mod:`.common` - what every backend shares: boards, the C++ toolchain and its build cache;
-* :mod:`.hls` - Vitis / Vivado HLS C++ with ``ap_fixed`` types, and its C simulation.
+* :mod:`.registry` - the one interface: ``get_backend(name)``, the ``Backend`` and ``Project``
+  protocols, and ``register_backend`` for a backend of another package;
+* :mod:`.common` - what every backend shares: boards and the clock check, the C++ toolchain and its
+  build cache, the ``ap_types`` headers, the jinja2 templates, the synthesis figures;
+* :mod:`.hls` - ``hls``: Vitis HLS C++ with ``ap_fixed`` types, and its C simulation;
+* :mod:`.rtl` - ``rtl``: multiplier-free, pipelined Verilog, its Verilator simulation and Yosys synthesis;
+* :mod:`.emulator` - ``cpp``: a standalone C++ emulator library for software outside Python.
 
 Backends read only the IR: they never import Keras or TensorFlow.
 """

@@ -59,6 +59,10 @@ class VerificationReport:
         pairs: the full :class:`~hgq_fpga.ir.compare.Comparison` of every pair.
         emulator_vs: mismatches between the emulator and each project, by name (``{"C++": 0,
             "RTL": 0}``), in the order given.
+        data: what ``x`` was ("held-out data test.npz"), when the caller said so.
+
+    ``str(report)`` is the result in words, starting with the data it ran on and ending with a line
+    break, so that ``print(design.verification, design.checks[0])`` prints one result per line.
     """
 
     samples: int
@@ -73,6 +77,7 @@ class VerificationReport:
     pairs: tuple[Comparison, ...]
     overflow: OverflowReport | None = None
     emulator_vs: dict[str, int] | None = None
+    data: str | None = None
 
     @property
     def emulator_vs_csim(self) -> int | None:
@@ -95,13 +100,13 @@ class VerificationReport:
 
     def __str__(self) -> str:
         names = " = ".join(self.implementations)
-        head = f"{self.samples} samples × {self.outputs} outputs"
+        head = f"{self.data + ': ' if self.data else ''}{self.samples} samples × {self.outputs} outputs"
         note = (f"\n  note: {self.rounded_inputs} input values were first rounded to the model's "
                 f"{self.input_dtype} input dtype" if self.rounded_inputs else "")
         if self.overflow is not None and self.overflow.any:
             note += f"\n  warning: {self.overflow.summary()}"
         if self.ok:
-            return f"✔ {head}: {names} (0 mismatches){note}"
+            return f"✔ {head}: {names} (0 mismatches){note}\n"
         lines = [f"✘ {head}: {_plural(self.mismatches, 'mismatch')}"]
         width = max(len(f"{p.a} vs {p.b}") for p in self.pairs)
         for p in self.pairs:
@@ -115,7 +120,7 @@ class VerificationReport:
                      f"{pair.a} {d.a!r} ≠ {pair.b} {d.b!r}")
         if self.diverging_layer is not None:
             lines.append(f"  first diverging layer: {self.diverging_layer!r}")
-        return "\n".join(lines) + note
+        return "\n".join(lines) + note + "\n"
 
 
 def _plural(n: int, word: str) -> str:
@@ -230,7 +235,8 @@ def _first_diverging_layer(model: keras.Model, fw, arrays: list[np.ndarray], fee
     return None
 
 
-def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int = 1024) -> VerificationReport:
+def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int = 1024,
+           data: str | None = None) -> VerificationReport:
     """Run ``model``, its firmware emulator and optionally ``project`` on ``x``; compare exactly.
 
     Args:
@@ -243,6 +249,7 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
             values (the HLS C simulation, the RTL's Verilator simulation); each is compared with
             the emulator and named by its ``name`` attribute ("C++" where it has none).
         batch_size: samples per call of each implementation.
+        data: what ``x`` is, in words ("held-out data"); the report starts with it.
 
     Returns:
         A :class:`VerificationReport`; ``report.ok`` is True when every value agrees.
@@ -297,4 +304,5 @@ def verify(model: keras.Model, x, firmware=None, project=None, batch_size: int =
         pairs=tuple(pairs),
         overflow=overflow,
         emulator_vs=emulator_vs,
+        data=data,
     )

@@ -38,10 +38,10 @@ def csd_digits(codes: np.ndarray) -> np.ndarray:
     return count
 
 
-def linear_adders(plan, w_raw: np.ndarray) -> tuple[int, int]:
-    """``(weight adders, tree adders)`` of one Dense/Conv: its alignment (from
-    :func:`hgq_fpga.ir.types.linear_alignment`) and its weight codes as ``(J, O)``."""
-    digits = csd_digits(np.asarray(w_raw, np.int64).reshape(plan.live.shape[1:]))
-    weight = int((plan.live * np.maximum(digits - 1, 0)[None]).sum())
+def linear_adders(plan) -> tuple[int, int]:
+    """``(weight adders, tree adders)`` of one Dense/Conv/EinsumDense, from its alignment
+    (:func:`hgq_fpga.ir.types.linear_alignment`)."""
+    digits = csd_digits(plan.w_raw)
+    weight = int((plan.live * np.maximum(digits - 1, 0)).sum())
     tree = int(np.maximum(plan.fan_in - 1, 0).sum())
     return weight, tree

@@ -19,10 +19,12 @@ import numpy as np
 
 from hgq_fpga.fixed import MAX_FLOAT_WIDTH, check_overflow, check_round, to_raw
 from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.einsum import constant_index, normalise_axes
 from hgq_fpga.ir.model import FirmwareModel
 from hgq_fpga.ir.tables import build_table
 from hgq_fpga.ir.tensor import TensorType
-from hgq_fpga.ir.types import (add_type, avgpool_sum_plan, concat_type, linear_alignment,
+from hgq_fpga.ir.gathered import add_type, product_plan, reduce_plan
+from hgq_fpga.ir.types import (avgpool_sum_plan, concat_type, linear_alignment,
                                maxpool_plan, pool_counts, product_range_type, relu_type)
 
 
@@ -113,7 +115,7 @@ class FirmwareBuilder:
             raise ValueError(f"dense weights {w_raw.shape} do not fit input shape {xt.shape}")
         op = O.Dense(self._name(name, "dense"), (x,), None, w_raw, w_f, b_raw, b_f)
         plan, out_shape, _ = linear_alignment(op, xt)
-        op.out = plan.acc_type.reshape(out_shape)
+        op.out = plan.out_type(out_shape)
         return self.add_op(op)
 
     def conv(self, x: str, w_raw, w_f, b_raw=None, b_f=None, strides=1, padding: str = "valid",
@@ -127,19 +129,83 @@ class FirmwareBuilder:
         op = O.Conv(self._name(name, f"conv{rank}d"), (x,), None, w_raw, w_f, b_raw, b_f,
                     _tuple(strides, rank), padding)
         plan, out_shape, _ = linear_alignment(op, xt)
-        op.out = plan.acc_type.reshape(out_shape)
+        op.out = plan.out_type(out_shape)
         return self.add_op(op)
 
     conv1d = conv
     conv2d = conv
 
+    def einsum_dense(self, x: str, equation: str, w_raw, w_f, b_raw=None, b_f=None,
+                     name: str | None = None) -> str:
+        """Contraction of ``x`` with a constant kernel (``einsum(equation, x, w) + b``, per-sample
+        letters); the output is the exact accumulator. ``b_raw``/``b_f`` broadcast to the output."""
+        xt = self._type(x)
+        w_raw = np.asarray(w_raw)
+        if not np.issubdtype(w_raw.dtype, np.integer):
+            raise ValueError("weights must be integer codes (see weights_to_raw)")
+        w_raw = w_raw.astype(np.int64)
+        out_shape = constant_index(equation, xt.shape, w_raw.shape).out_shape
+        b_raw = np.zeros(out_shape, np.int64) if b_raw is None else np.asarray(b_raw, np.int64)
+        op = O.EinsumDense(self._name(name, "einsum_dense"), (x,), None, equation,
+                           w_raw, np.broadcast_to(np.asarray(w_f, np.int64), w_raw.shape).copy(),
+                           np.broadcast_to(b_raw, out_shape).copy(),
+                           np.broadcast_to(np.asarray(0 if b_f is None else b_f, np.int64), out_shape).copy())
+        plan, shape, _ = linear_alignment(op, xt)
+        op.out = plan.out_type(shape)
+        return self.add_op(op)
+
+    def einsum(self, a: str, b: str, equation: str, name: str | None = None) -> str:
+        """Exact contraction of two variable tensors, ``einsum(equation, a, b)`` (per-sample
+        letters; an axis of size 1 broadcasts)."""
+        out = product_plan(equation, self._type(a), self._type(b)).out
+        return self.add_op(O.Einsum(self._name(name, "einsum"), (a, b), out, equation))
+
+    def multiply(self, a: str, b: str, name: str | None = None) -> str:
+        """Exact element-wise product of two tensors of equal rank (size-1 axes broadcast)."""
+        rank = len(self._type(a).shape)
+        letters = "abcdefghijklmnopqrstuvwxyz"[:rank]
+        return self.einsum(a, b, f"{letters},{letters}->{letters}", name=name or self._name(None, "multiply"))
+
     def add(self, *xs: str, name: str | None = None) -> str:
-        """Exact element-wise sum."""
-        types = [self._type(x) for x in xs]
-        if len(xs) < 2 or any(t.shape != types[0].shape for t in types):
-            raise ValueError(f"add needs two or more equally shaped inputs, got "
-                             f"{[t.shape for t in types]}")
-        return self.add_op(O.Add(self._name(name, "add"), tuple(xs), add_type(types)))
+        """Exact element-wise sum (inputs of equal rank; size-1 axes broadcast)."""
+        if len(xs) < 2:
+            raise ValueError("add needs two or more inputs")
+        try:
+            out = add_type([self._type(x) for x in xs])
+        except ValueError as e:
+            raise ValueError(f"add: {e}") from None
+        return self.add_op(O.Add(self._name(name, "add"), tuple(xs), out))
+
+    def subtract(self, a: str, b: str, name: str | None = None) -> str:
+        """Exact element-wise ``a - b`` (equal rank; size-1 axes broadcast)."""
+        try:
+            out = add_type([self._type(a), self._type(b)], signs=(1, -1))
+        except ValueError as e:
+            raise ValueError(f"subtract: {e}") from None
+        return self.add_op(O.Subtract(self._name(name, "subtract"), (a, b), out))
+
+    def sum(self, x: str, axes, keepdims: bool = False, name: str | None = None) -> str:
+        """Exact sum over ``axes`` (per-sample axes)."""
+        return self._reduce(O.Sum, "sum", x, axes, keepdims, name)
+
+    def max(self, x: str, axes, keepdims: bool = False, name: str | None = None) -> str:
+        """Exact maximum over ``axes`` (per-sample axes)."""
+        return self._reduce(O.Max, "max", x, axes, keepdims, name)
+
+    def _reduce(self, cls, function: str, x: str, axes, keepdims: bool, name: str | None) -> str:
+        t = self._type(x)
+        axes = normalise_axes(axes, len(t.shape))
+        out = reduce_plan(function, t, axes, bool(keepdims)).out
+        return self.add_op(cls(self._name(name, function), (x,), out, axes, bool(keepdims)))
+
+    def transpose(self, x: str, perm: Sequence[int], name: str | None = None) -> str:
+        """Permute the per-sample axes: output axis ``n`` is input axis ``perm[n]``."""
+        t = self._type(x)
+        perm = tuple(int(p) for p in perm)
+        if sorted(perm) != list(range(len(t.shape))):
+            raise ValueError(f"transpose: {perm} is not a permutation of the axes of shape {t.shape}")
+        out = TensorType(*(np.transpose(a, perm).copy() for a in (t.k, t.i, t.f)))
+        return self.add_op(O.Transpose(self._name(name, "transpose"), (x,), out, perm))
 
     def concatenate(self, xs: Sequence[str], axis: int = -1, name: str | None = None) -> str:
         types = [self._type(x) for x in xs]

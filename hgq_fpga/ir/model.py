@@ -13,6 +13,7 @@ import numpy as np
 
 from hgq_fpga.fixed import MAX_FLOAT_WIDTH, exact_float64
 from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.einsum import product_terms
 from hgq_fpga.ir.emulator.casting import InputQuantizer
 from hgq_fpga.ir.emulator.kernels import compile_op
 from hgq_fpga.ir.overflow import OverflowReport, count_overflows
@@ -25,12 +26,17 @@ from hgq_fpga.ir.tensor import TensorType
 CHUNK_ELEMENTS = 1 << 17
 
 
-def _gathered_elements(op: O.Op) -> int:
-    """Per-sample elements of the window gather a Conv or pooling op makes (0 for other ops)."""
+def _gathered_elements(op: O.Op, in_types: list[TensorType]) -> int:
+    """Per-sample elements of the gather a Conv, pooling, einsum or reduction op makes (0 for
+    other ops)."""
     if isinstance(op, O.Conv):
         return int(np.prod(op.out.shape[:-1])) * int(np.prod(op.w_raw.shape[:-1]))
     if isinstance(op, (O.MaxPool, O.AvgPool)):
         return int(np.prod(op.out.shape)) * int(np.prod(op.pool))
+    if isinstance(op, O.Einsum):
+        return 2 * product_terms(op.equation, [t.shape for t in in_types])
+    if isinstance(op, (O.Sum, O.Max)):
+        return int(in_types[0].k.size)
     return 0
 
 
@@ -143,7 +149,8 @@ class FirmwareModel:
         self._dead_after = [[t for t in set(op.inputs) if last_use[t] == n and t not in self.outputs]
                             for n, op in enumerate(self.ops)]
         per_sample = max([t.k.size for t in self.types.values()]
-                         + [_gathered_elements(op) for op in self.ops] + [1])
+                         + [_gathered_elements(op, [self.types[x] for x in op.inputs]) for op in self.ops]
+                         + [1])
         self._chunk_rows = max(1, CHUNK_ELEMENTS // per_sample)
 
     def value(self, name: str, raw: np.ndarray) -> np.ndarray:
@@ -209,9 +216,10 @@ class FirmwareModel:
 
     # ------------------------------------------------------------------ reports
     def weight_bits(self) -> dict[str, np.ndarray]:
-        """Per Dense/Conv op: bits of each weight, ``bit_length(|code|)`` (0 = pruned), as HGQ counts
+        """Per Dense/Conv/EinsumDense op: bits of each weight, ``bit_length(|code|)`` (0 = pruned), as HGQ counts
         them (magnitude bits, no sign bit)."""
-        return {op.name: weight_bits(op.w_raw) for op in self.ops if op.kind in ("dense", "conv")}
+        return {op.name: weight_bits(op.w_raw) for op in self.ops
+                if op.kind in ("dense", "conv", "einsum_dense")}
 
     def activation_bits(self) -> dict[str, np.ndarray]:
         """Per tensor (inputs and op outputs): per-element width ``k + i + f``."""

@@ -92,10 +92,76 @@ class Conv(Op):
 
 
 @dataclass(eq=False)
+class EinsumDense(Op):
+    """A contraction with a constant kernel: ``acc = einsum(equation, x, w) + b``, exact.
+
+    ``equation`` names the per-sample axes (no batch axis) with letters, e.g. ``"nf,fm->nm"`` (a
+    dense layer on every particle), ``"nf,nm->mf"`` (mixing across particles) or ``"nc,c->nc"`` (a
+    per-channel scale: a batch norm). ``w_raw``/``w_f``: kernel codes and their fractional bits;
+    ``b_raw``/``b_f``: one bias per output element (code 0: none). ``out`` is the exact
+    accumulator type; the alignment is that of :class:`Dense` (:func:`hgq_fpga.ir.types.linear_alignment`).
+    """
+
+    equation: str = ""
+    w_raw: np.ndarray = None
+    w_f: np.ndarray = None
+    b_raw: np.ndarray = None
+    b_f: np.ndarray = None
+    kind: ClassVar[str] = "einsum_dense"
+
+
+@dataclass(eq=False)
+class Einsum(Op):
+    """A contraction of two variable inputs, ``einsum(equation, a, b)``, exact.
+
+    Each product of two codes is exact (fractional bits add), the products of one output element
+    are aligned at the finest of their fractional bits and summed; ``out`` is the exact type of
+    that sum. An axis of size 1 in one input broadcasts against the other's, so the element-wise
+    product with numpy broadcasting is ``"ab,ab->ab"`` (:mod:`hgq_fpga.ir.einsum`).
+    """
+
+    equation: str = ""
+    kind: ClassVar[str] = "einsum"
+
+
+@dataclass(eq=False)
 class Add(Op):
-    """Exact element-wise sum of equally shaped inputs."""
+    """Exact element-wise sum; inputs of equal rank, an axis of size 1 broadcasts (numpy's rule)."""
 
     kind: ClassVar[str] = "add"
+
+
+@dataclass(eq=False)
+class Subtract(Op):
+    """Exact element-wise difference ``in0 - in1``, broadcasting as :class:`Add` does."""
+
+    kind: ClassVar[str] = "subtract"
+
+
+@dataclass(eq=False)
+class Sum(Op):
+    """Exact sum over ``axes`` (per-sample axes), aligned at the finest live fractional bits."""
+
+    axes: tuple[int, ...] = (-1,)
+    keepdims: bool = False
+    kind: ClassVar[str] = "sum"
+
+
+@dataclass(eq=False)
+class Max(Op):
+    """Exact maximum over ``axes``; a width-0 element takes part as the value 0 (as in MaxPool)."""
+
+    axes: tuple[int, ...] = (-1,)
+    keepdims: bool = False
+    kind: ClassVar[str] = "max"
+
+
+@dataclass(eq=False)
+class Transpose(Op):
+    """Permutation of the per-sample axes: output axis ``n`` is input axis ``perm[n]``."""
+
+    perm: tuple[int, ...] = ()
+    kind: ClassVar[str] = "transpose"
 
 
 @dataclass(eq=False)
@@ -173,4 +239,5 @@ class Table(Op):
 #: kind → class, for deserialisation.
 OP_CLASSES: dict[str, type[Op]] = {c.kind: c for c in
                                    (Cast, Dense, Conv, Add, Concatenate, Reshape, ReLU, MaxPool,
-                                    AvgPool, Table)}
+                                    AvgPool, Table, EinsumDense, Einsum, Subtract, Sum, Max,
+                                    Transpose)}

@@ -1,12 +1,14 @@
 """Resource estimates from the IR: EBOPs, nonzero weights, accumulator width, latency.
 
 EBOPs follow HGQ (``docs/method.md`` §3): for every multiplication of an activation by a
-weight, add (input width × weight bits).  Convolutions count every output position (fully
-unrolled).  Average pooling has no weights: like the HGQ layer (and ``hgq_fpga.ebops``, the number
+weight, add (input width × weight bits); a product of two activations (an ``einsum``) adds
+(width of one × width of the other).  Convolutions and constant contractions count every
+output position (fully unrolled).  Average pooling has no weights: like the HGQ layer (and ``hgq_fpga.ebops``, the number
 training minimises) it counts 0 EBOPs, and its multiplication by the constant ``1/count`` shows as
 its product width in ``accumulator_width``.  The adder count
 (``adders``) is that of :mod:`hgq_fpga.ir.adders`. Latency is in adder
-levels: each computing op costs ``ceil(log2 fan_in) + 1``; reshape and concatenate are wiring (0);
+levels: each computing op costs ``ceil(log2 fan_in) + 1`` (an einsum one more, for its
+multipliers); reshape, concatenate and transpose are wiring (0);
 the model's latency is the longest input-to-output path.
 """
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from hgq_fpga.fixed import bit_length
 from hgq_fpga.ir.adders import linear_adders
+from hgq_fpga.ir.gathered import product_plan
 from hgq_fpga.ir.types import linear_alignment, pool_windows
 
 
@@ -81,16 +84,23 @@ def resources(fw) -> Resources:
     for op in fw.ops:
         r = OpResources(op.name, op.kind)
         x = fw.types[op.inputs[0]]
-        if op.kind in ("dense", "conv"):
+        if op.kind in ("dense", "conv", "einsum_dense"):
             plan, _, _ = linear_alignment(op, x)
             idx = plan.idx
             xw = np.concatenate([x.width.ravel(), [0]])[np.where(idx >= 0, idx, x.width.size)]
-            wb = weight_bits(op.w_raw).reshape(-1, op.w_raw.shape[-1])
-            r.ebops = int((plan.live * xw[:, :, None] * wb[None]).sum())
+            r.ebops = int((plan.live * xw[:, :, None] * weight_bits(plan.w_raw)).sum())
             r.nonzero_weights = int(np.count_nonzero(op.w_raw))
             r.accumulator_width = int(op.out.width.max(initial=0))
             r.adder_levels = _levels(int(plan.fan_in.max(initial=0)))
-            r.adders = sum(linear_adders(plan, op.w_raw))
+            r.adders = sum(linear_adders(plan))
+        elif op.kind == "einsum":
+            plan = product_plan(op.equation, x, fw.types[op.inputs[1]])
+            r.ebops = int(plan.term_bits.sum())
+            r.accumulator_width = int(op.out.width.max(initial=0))
+            r.adder_levels = _levels(int(plan.live.sum(axis=1).max(initial=0))) + 1
+        elif op.kind in ("sum", "max"):
+            r.accumulator_width = int(op.out.width.max(initial=0)) if op.kind == "sum" else 0
+            r.adder_levels = _levels(int(x.k.size // max(op.out.k.size, 1)))
         elif op.kind == "avgpool":
             _, idx = pool_windows(op, x)
             r.accumulator_width = int(max(op.sum_type.width.max(initial=0),
@@ -99,10 +109,10 @@ def resources(fw) -> Resources:
         elif op.kind == "maxpool":
             _, idx = pool_windows(op, x)
             r.adder_levels = _levels(idx.shape[1])
-        elif op.kind == "add":
+        elif op.kind in ("add", "subtract"):
             r.accumulator_width = int(op.out.width.max(initial=0))
             r.adder_levels = _levels(len(op.inputs))
-        elif op.kind in ("reshape", "concatenate"):
+        elif op.kind in ("reshape", "concatenate", "transpose"):
             r.adder_levels = 0
         else:
             r.adder_levels = 1

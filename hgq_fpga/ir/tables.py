@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from hgq_fpga.fixed import to_raw
+from hgq_fpga.ir.functions import ExactFunction
 from hgq_fpga.ir.tensor import TensorType
 
 #: Largest input width a Table op accepts (2**20 entries per distinct type).
@@ -20,7 +21,11 @@ MAX_TABLE_INPUT_WIDTH = 20
 
 def build_table(x: TensorType, fn: Callable[[np.ndarray], np.ndarray], out: TensorType,
                 round: str, overflow: str) -> dict:
-    """Table arrays for ``fn``: one table per distinct (input type, output type) pair."""
+    """Table arrays for ``fn``: one table per distinct (input type, output type) pair.
+
+    ``fn`` is a float64 function (its values are quantized to the output type), or an
+    :class:`~hgq_fpga.ir.functions.ExactFunction`, whose codes are exactly rounded.
+    """
     if int(x.width.max(initial=0)) > MAX_TABLE_INPUT_WIDTH:
         raise ValueError(f"table input width {int(x.width.max())} exceeds {MAX_TABLE_INPUT_WIDTH} bits; "
                          "cast the input narrower first")
@@ -33,10 +38,13 @@ def build_table(x: TensorType, fn: Callable[[np.ndarray], np.ndarray], out: Tens
         lo = -(1 << (w - 1)) if (kin and w > 0) else 0
         hi = (1 << (w - kin)) - 1 if w > 0 else 0
         codes = np.arange(lo, hi + 1, dtype=np.int64)
-        y = np.asarray(fn(np.ldexp(codes.astype(np.float64), -fin)), dtype=np.float64)
-        if y.shape != codes.shape:
-            raise ValueError("table function must map an array to an array of the same shape")
-        raw = to_raw(y, ko, io, fo, round, overflow)
+        if isinstance(fn, ExactFunction):
+            raw = fn.table_codes(codes, fin, ko, io, fo, round, overflow)
+        else:
+            y = np.asarray(fn(np.ldexp(codes.astype(np.float64), -fin)), dtype=np.float64)
+            if y.shape != codes.shape:
+                raise ValueError("table function must map an array to an array of the same shape")
+            raw = to_raw(y, ko, io, fo, round, overflow)
         lo_l.append(lo)
         start_l.append(pos)
         size_l.append(codes.size)

@@ -22,6 +22,7 @@ import numpy as np
 
 from hgq_fpga.fixed import MAX_FLOAT_WIDTH, bit_length
 from hgq_fpga.ir import ops as O
+from hgq_fpga.ir.einsum import constant_index
 from hgq_fpga.ir.tensor import TensorType, max_abs, shift_left_exact, type_of_range
 from hgq_fpga.ir.windows import window_index, with_channels
 
@@ -33,21 +34,6 @@ class PoolWindow(Protocol):
     pool: tuple[int, ...]
     strides: tuple[int, ...]
     padding: str
-
-
-def add_type(types: Sequence[TensorType]) -> TensorType:
-    """Exact type of an element-wise sum: aligned at the largest live ``f``."""
-    fs = np.stack([np.where(t.live, t.f, np.iinfo(np.int64).min) for t in types])
-    f = fs.max(axis=0)
-    f = np.where(f == np.iinfo(np.int64).min, 0, f)
-    lo = np.zeros(types[0].shape, dtype=object)
-    hi = np.zeros(types[0].shape, dtype=object)
-    for t in types:
-        tlo, thi = t.bounds()
-        s = np.where(t.live, f - t.f, 0)
-        lo = lo + shift_left_exact(tlo, s).astype(object)
-        hi = hi + shift_left_exact(thi, s).astype(object)
-    return type_of_range(lo, hi, f)
 
 
 def relu_type(t: TensorType) -> TensorType:
@@ -144,11 +130,25 @@ class AlignedLinear:
     live: np.ndarray         # (P, J, O) bool: multiplications actually done
     product_width: int       # widest declared product x·w over live terms
     fan_in: np.ndarray       # (P, O) live terms (+1 if a bias is added)
+    w_raw: np.ndarray        # (P or 1, J, O) the weight code of each multiplication
+    widx: np.ndarray         # (P or 1, J, O) where that code sits in the op's flat kernel
+    out_index: np.ndarray | None = None   # (P, O) flat output element; None: C order of (P, O)
 
     @property
     def float_exact(self) -> bool:
         """Whether float64 matmul gives the exact integer result."""
         return bool(self.magnitude.size == 0 or float(self.magnitude.max()) < FLOAT_EXACT)
+
+    def out_type(self, shape: tuple[int, ...]) -> TensorType:
+        """The accumulator type as the op's output tensor of ``shape``."""
+        if self.out_index is None:
+            return self.acc_type.reshape(shape)
+        arrays = []
+        for a in (self.acc_type.k, self.acc_type.i, self.acc_type.f):
+            flat = np.zeros(int(np.prod(shape, dtype=np.int64)), np.int64)
+            flat[self.out_index.reshape(-1)] = a.reshape(-1)
+            arrays.append(flat.reshape(shape))
+        return TensorType(*arrays)
 
 
 def _gather(a: np.ndarray, idx: np.ndarray, pad) -> np.ndarray:
@@ -157,24 +157,36 @@ def _gather(a: np.ndarray, idx: np.ndarray, pad) -> np.ndarray:
 
 
 def align_linear(x: TensorType, idx: np.ndarray, w_raw: np.ndarray, w_f: np.ndarray,
-                b_raw: np.ndarray, b_f: np.ndarray) -> AlignedLinear:
-    """Derive the aligned integer weights and the exact accumulator type (see module doc)."""
+                b_raw: np.ndarray, b_f: np.ndarray, widx: np.ndarray | None = None,
+                out_index: np.ndarray | None = None) -> AlignedLinear:
+    """Derive the aligned integer weights and the exact accumulator type (see module doc).
+
+    ``w_raw``/``w_f`` are ``(J, O)`` (shared by every position) or ``(P, J, O)``; ``b_raw``/``b_f``
+    ``(O,)`` or ``(P, O)``. ``widx`` says where each weight sits in the op's own kernel (default:
+    the C order of ``w_raw``); ``out_index`` where each ``(p, o)`` lands in the output.
+    """
     w_raw = np.asarray(w_raw, dtype=np.int64)
-    w_f = np.asarray(w_f, dtype=np.int64)
+    if widx is None:
+        widx = np.arange(w_raw.size, dtype=np.int64).reshape(w_raw.shape)
+    w_raw = w_raw if w_raw.ndim == 3 else w_raw[None]                # (Pw, J, O)
+    widx = widx if widx.ndim == 3 else widx[None]
+    w_f = np.broadcast_to(np.asarray(w_f, dtype=np.int64), w_raw.shape)
     b_raw = np.asarray(b_raw, dtype=np.int64)
-    b_f = np.asarray(b_f, dtype=np.int64)
+    b_raw = b_raw if b_raw.ndim == 2 else b_raw[None]                # (Pb, O)
+    b_f = np.broadcast_to(np.asarray(b_f, dtype=np.int64), b_raw.shape)
     xf = _gather(x.f, idx, 0)[:, :, None]                       # (P, J, 1)
     xw = _gather(x.width, idx, 0)[:, :, None]
     xlive = xw > 0
-    live = xlive & (w_raw != 0)[None]                           # (P, J, O)
-    pf = np.where(live, xf + w_f[None], np.iinfo(np.int64).min)
-    facc = pf.max(axis=1) if pf.shape[1] else np.full((idx.shape[0], w_raw.shape[1]),
+    live = xlive & (w_raw != 0)                                 # (P, J, O)
+    pf = np.where(live, xf + w_f, np.iinfo(np.int64).min)
+    facc = pf.max(axis=1) if pf.shape[1] else np.full((idx.shape[0], w_raw.shape[2]),
                                                        np.iinfo(np.int64).min)
     facc = np.where(b_raw != 0, np.maximum(facc, b_f), facc)
     facc = np.where(facc == np.iinfo(np.int64).min, 0, facc)    # (P, O)
-    shift = np.where(live, facc[:, None, :] - xf - w_f[None], 0)
-    wp = shift_left_exact(np.where(live, w_raw[None], 0), shift)
-    bp = shift_left_exact(np.where(b_raw != 0, b_raw, 0)[None], np.where(b_raw != 0, facc - b_f, 0))
+    shift = np.where(live, facc[:, None, :] - xf - w_f, 0)
+    wp = shift_left_exact(np.where(live, w_raw, 0), shift)
+    bp = shift_left_exact(np.broadcast_to(np.where(b_raw != 0, b_raw, 0), facc.shape),
+                          np.where(b_raw != 0, facc - b_f, 0))
     # ranges
     lo_x, hi_x = x.bounds()
     glo = _gather(lo_x, idx, 0)[:, :, None]
@@ -195,10 +207,11 @@ def align_linear(x: TensorType, idx: np.ndarray, w_raw: np.ndarray, w_f: np.ndar
         hi = np.maximum(a, b).sum(axis=1) + np.asarray(bp, dtype=object)
     acc_type = type_of_range(lo, hi, facc)
     wbits = bit_length(np.abs(w_raw))
-    pw = np.where(live, xw + wbits[None] + 1, 0)
-    fan_in = live.sum(axis=1) + (b_raw != 0)[None]
+    pw = np.where(live, xw + wbits + 1, 0)
+    fan_in = live.sum(axis=1) + (b_raw != 0)
     return AlignedLinear(idx=idx, facc=facc, wp=wp, bp=bp, acc_type=acc_type, magnitude=magnitude,
-                   live=live, product_width=int(pw.max(initial=0)), fan_in=fan_in)
+                   live=live, product_width=int(pw.max(initial=0)), fan_in=fan_in,
+                   w_raw=w_raw, widx=widx, out_index=out_index)
 
 
 def dense_index(in_shape: tuple[int, ...]) -> np.ndarray:
@@ -209,12 +222,22 @@ def dense_index(in_shape: tuple[int, ...]) -> np.ndarray:
             + np.arange(n_in, dtype=np.int64)[None, :])
 
 
-def linear_alignment(op: O.Dense | O.Conv, x: TensorType):
-    """``(alignment, output shape, identity gather)`` of a Dense or Conv op for input type ``x``."""
+def linear_alignment(op, x: TensorType):
+    """``(alignment, output shape, identity gather)`` of a Dense, Conv or EinsumDense op for input
+    type ``x``. The output type is ``alignment.out_type(output shape)``."""
     if isinstance(op, O.Dense):
         idx = dense_index(x.shape)
         plan = align_linear(x, idx, op.w_raw, op.w_f, op.b_raw, op.b_f)
         return plan, tuple(x.shape[:-1]) + (op.w_raw.shape[1],), True
+    if isinstance(op, O.EinsumDense):
+        index = constant_index(op.equation, x.shape, op.w_raw.shape)
+        w_raw = np.asarray(op.w_raw, np.int64).reshape(-1)[index.widx]
+        w_f = np.asarray(op.w_f, np.int64).reshape(-1)[index.widx]
+        b_raw = np.asarray(op.b_raw, np.int64).reshape(-1)[index.out_index]
+        b_f = np.asarray(op.b_f, np.int64).reshape(-1)[index.out_index]
+        plan = align_linear(x, index.idx, w_raw, w_f, b_raw, b_f, widx=index.widx,
+                            out_index=index.out_index)
+        return plan, index.out_shape, False
     rank = op.w_raw.ndim - 2
     spatial, idx = window_index(x.shape[:rank], op.w_raw.shape[:rank], op.strides, op.padding)
     cin, cout = op.w_raw.shape[-2:]

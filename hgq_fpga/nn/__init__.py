@@ -10,4 +10,11 @@
 * :mod:`.freeze` - freeze a calibrated Keras model into the firmware IR (``to_firmware``).
 
 Nothing below this package (:mod:`hgq_fpga.ir`, :mod:`hgq_fpga.backends`) imports it.
+
+It runs on the Keras backends TensorFlow and JAX and refuses any other on import; under JAX it turns
+on 64-bit types (:mod:`.keras_backend`).
 """
+
+from hgq_fpga.nn.keras_backend import require_supported
+
+require_supported()

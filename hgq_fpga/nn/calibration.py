@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from hgq_fpga.nn.layers.base import hgq_layers
+from hgq_fpga.nn.keras_backend import (call_keeping_state, forget_trainer_state, refuse_training,
+                                       require_float64)
+from hgq_fpga.nn.layers.base import HOutputQuantized, hgq_layers
 
 
 def _input_shapes(model: keras.Model) -> list[tuple]:
@@ -64,6 +66,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    require_float64("calibrate")
     layers = hgq_layers(model)
     if not layers:
         raise ValueError(f"calibrate: model {model.name!r} has no HGQ layers; build it from hgq_fpga.nn.layers "
@@ -74,8 +77,7 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
         layer.reset_ranges()
         layer.set_recording(True)
     try:
-        for xb in batches:
-            model(xb, training=False)
+        call_keeping_state(model, batches)
     finally:
         for layer in layers:
             layer.set_recording(False)
@@ -85,6 +87,9 @@ def calibrate(model: keras.Model, x, batch_size: int = 1024, margin: int = 0) ->
     for layer in layers:
         layer.check_exact()
     _forget_compiled(model)
+    trained = [layer for layer in layers if isinstance(layer, HOutputQuantized) and layer.oq.calibrated]
+    if trained:
+        refuse_training(model, trained[0].training_refused())
     return int(sum(layer.exact_ebops() for layer in layers if layer.has_ebops))
 
 
@@ -125,10 +130,13 @@ def _refuse_non_finite_ranges(model: keras.Model, layers, batches) -> None:
 
 
 def _forget_compiled(model: keras.Model) -> None:
-    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode."""
+    """Drop ``fit``/``evaluate``/``predict``'s traced functions: they captured the other mode (and
+    the state Keras's JAX trainer keeps of the last run, so that it never restores one of the
+    other mode over this one)."""
     for attr in ("train_function", "test_function", "predict_function"):
         if hasattr(model, attr):
             setattr(model, attr, None)
+    forget_trainer_state(model)
 
 
 def uncalibrate(model: keras.Model) -> keras.Model:

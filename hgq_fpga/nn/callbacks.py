@@ -12,8 +12,33 @@ import warnings
 from typing import Callable, Sequence
 
 import keras
+import numpy as np
 
 from hgq_fpga.pareto import covers
+
+
+def _knots(points: Sequence[tuple[int, float]], what: str, positive: bool) -> list[tuple[int, float]]:
+    """``points`` as ``(epoch, beta)`` pairs sorted by epoch, checked: epochs distinct integers
+    >= 0, betas finite and > 0 (``positive``) or >= 0."""
+    pts = []
+    for point in points:
+        try:
+            e, b = point
+            b = float(b)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} needs (epoch, beta) pairs, got {point!r}") from None
+        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0:
+            raise ValueError(f"{what}: epochs must be integers >= 0, got {e!r}")
+        if not math.isfinite(b) or b < 0 or (positive and b == 0):
+            need = "> 0 (BetaScheduler.steps takes a beta of 0)" if positive else ">= 0"
+            raise ValueError(f"{what}: every beta must be finite and {need}, got {b!r} at epoch {e}")
+        pts.append((int(e), b))
+    if not pts:
+        raise ValueError(f"{what} needs at least one (epoch, beta) point")
+    epochs = [e for e, _ in pts]
+    if len(set(epochs)) != len(epochs):
+        raise ValueError(f"{what}: two points at the same epoch in {list(points)!r}")
+    return sorted(pts)
 
 
 class BetaScheduler(keras.callbacks.Callback):
@@ -46,14 +71,37 @@ class BetaScheduler(keras.callbacks.Callback):
         return cls(lambda epoch: beta)
 
     @classmethod
-    def piecewise(cls, points: Sequence[tuple[int, float]]) -> "BetaScheduler":
-        """Step function: ``points = [(epoch0, beta0), (epoch1, beta1), ...]``; ``beta_j`` from ``epoch_j`` on.
+    def piecewise(cls, knots: Sequence[tuple[int, float]]) -> "BetaScheduler":
+        """Log-linear between knots: ``knots = [(epoch0, beta0), (epoch1, beta1), ...]``.
 
-        Before the first point, beta is 0.
+        At epoch ``epoch_j`` beta is ``beta_j``; between two knots ``log(beta)`` is linear in the
+        epoch; before the first knot beta is ``beta0`` and after the last it stays ``beta_last``.
+        Two knots give a ramp (``[(0, 1e-8), (49, 1e-5)]`` is ``log_ramp(1e-8, 1e-5, 50)``), three
+        a ramp with a plateau (``[(0, 1e-8), (40, 1e-5), (49, 1e-5)]``), and so on. Every beta must
+        be > 0 (a logarithm); :meth:`steps` holds values without interpolating, 0 included.
         """
-        pts = sorted((int(e), float(b)) for e, b in points)
-        if not pts:
-            raise ValueError("piecewise needs at least one (epoch, beta) point")
+        pts = _knots(knots, "piecewise", positive=True)
+
+        def schedule(epoch: int) -> float:
+            if epoch <= pts[0][0]:
+                return pts[0][1]
+            for (e0, b0), (e1, b1) in zip(pts, pts[1:]):
+                if epoch == e0:
+                    return b0
+                if epoch < e1:
+                    if b0 == b1:
+                        return b0
+                    t = (epoch - e0) / (e1 - e0)
+                    return math.exp(math.log(b0) + t * (math.log(b1) - math.log(b0)))
+            return pts[-1][1]
+
+        return cls(schedule)
+
+    @classmethod
+    def steps(cls, points: Sequence[tuple[int, float]]) -> "BetaScheduler":
+        """Step function: ``points = [(epoch0, beta0), (epoch1, beta1), ...]``; ``beta_j`` from
+        ``epoch_j`` on, 0 before the first point (``piecewise`` before issue 34)."""
+        pts = _knots(points, "steps", positive=False)
 
         def schedule(epoch: int) -> float:
             beta = 0.0

@@ -18,9 +18,13 @@ from hgq_fpga.nn.calibration import require_calibrated
 from hgq_fpga.nn.graph import functional_graph
 from hgq_fpga.ir.builder import FirmwareBuilder, weights_to_raw
 from hgq_fpga.ir.model import FirmwareModel
+from hgq_fpga.ir.functions import EXP, RECIPROCAL
 from hgq_fpga.nn.layers import (LAYER_SET, HActivation, HAdd, HAveragePooling1D, HAveragePooling2D,
-                                HConcatenate, HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D,
-                                HMaxPooling2D, HQuantize, HReshape)
+                                HConcatenate, HConv1D, HConv2D, HDense, HEinsum, HEinsumDense,
+                                HFlatten, HGlobalAveragePooling1D, HGlobalAveragePooling2D,
+                                HGlobalMaxPooling1D, HGlobalMaxPooling2D, HMaxPooling1D,
+                                HMaxPooling2D, HMultiply, HPermute, HQuantize, HReshape, HSoftmax,
+                                HSum)
 
 
 class UnsupportedLayerError(ValueError):
@@ -37,19 +41,23 @@ _REPLACEMENTS = {
     "Reshape": "HReshape", "Add": "HAdd", "Concatenate": "HConcatenate",
     "MaxPooling1D": "HMaxPooling1D", "MaxPooling2D": "HMaxPooling2D",
     "AveragePooling1D": "HAveragePooling1D", "AveragePooling2D": "HAveragePooling2D",
-    "ReLU": "HActivation('relu')", "Activation": "HActivation",
-    "BatchNormalization": "HDenseBatchNorm / HConv2DBatchNorm (a kernel layer with the batch norm folded in)",
+    "ReLU": "HActivation('relu')", "Activation": "HActivation (HSoftmax for a softmax)",
+    "BatchNormalization": "HBatchNormalization, or HDenseBatchNorm / HConv2DBatchNorm (folded into "
+                          "a kernel layer)",
+    "EinsumDense": "HEinsumDense", "Einsum": "HEinsum", "Multiply": "HMultiply", "Softmax": "HSoftmax",
+    "Permute": "HPermute", "GlobalAveragePooling1D": "HGlobalAveragePooling1D",
+    "GlobalAveragePooling2D": "HGlobalAveragePooling2D", "GlobalMaxPooling1D": "HGlobalMaxPooling1D",
+    "GlobalMaxPooling2D": "HGlobalMaxPooling2D",
+    "MultiHeadAttention": "HMultiHeadAttention (a recipe that builds it from HGQ layers)",
 }
-_SOFTMAX = ("softmax has no exact firmware equivalent: drop it, train on logits "
-            "(loss from_logits=True) and take the argmax or apply softmax outside the FPGA")
 
 
 def _unsupported(layer) -> UnsupportedLayerError:
     """The error for a layer outside the layer set, with the replacement to use where there is one."""
     kind = type(layer).__name__
     head = f"layer {layer.name!r} of class {kind} is not part of the hgq_fpga layer set"
-    if kind == "Softmax" or (kind == "Activation" and "softmax" in str(getattr(layer, "activation", ""))):
-        return UnsupportedLayerError(f"{head}; {_SOFTMAX}")
+    if kind == "Activation" and "softmax" in str(getattr(layer, "activation", "")):
+        return UnsupportedLayerError(f"{head}; use HSoftmax from hgq_fpga.nn.layers instead")
     if kind in _REPLACEMENTS:
         return UnsupportedLayerError(f"{head}; use {_REPLACEMENTS[kind]} from hgq_fpga.nn.layers instead")
     return UnsupportedLayerError(f"{head} and has no firmware equivalent; use {_layer_set_names()}")
@@ -169,6 +177,70 @@ def _freeze_avgpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
     rnd, ovf = layer.output_modes()
     return b.avgpool(xs[0], layer.pool_size, k, i, f, round=rnd, overflow=ovf,
                      strides=layer.strides, padding=layer.padding, c_f=layer.c_f, name=layer.name)
+
+
+# HBatchNormalization is a subclass: its quantized kernel and bias are the fused scale and shift
+@freezes(HEinsumDense)
+def _freeze_einsum_dense(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    w_raw, w_f, b_raw, b_f = layer.firmware_weights()
+    acc = b.einsum_dense(xs[0], layer.sample_equation, w_raw, w_f, b_raw, b_f, name=f"{layer.name}_acc")
+    if layer.activation == "relu":
+        acc = b.relu(acc, name=f"{layer.name}_relu")
+    return _cast_to_output(b, acc, layer, layer.name)
+
+
+@freezes(HEinsum, HMultiply)
+def _freeze_product(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    y = b.einsum(xs[0], xs[1], layer.sample_equation, name=f"{layer.name}_product")
+    return _cast_to_output(b, y, layer, layer.name)
+
+
+@freezes(HSum)
+def _freeze_sum(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    total = b.sum(xs[0], layer.axes, layer.keepdims, name=f"{layer.name}_sum")
+    return _cast_to_output(b, total, layer, layer.name)
+
+
+@freezes(HGlobalAveragePooling1D, HGlobalAveragePooling2D)
+def _freeze_global_avgpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    spatial = b.types[xs[0]].shape[:-1]
+    pooled = (1,) * len(spatial) + b.types[xs[0]].shape[-1:]
+    k, i, f = (np.reshape(t, pooled) for t in layer.output_types())
+    rnd, ovf = layer.output_modes()
+    out = b.avgpool(xs[0], spatial, k, i, f, round=rnd, overflow=ovf, strides=spatial, padding="valid",
+                    c_f=layer.c_f, name=layer.name if layer.keepdims else f"{layer.name}_pool")
+    return out if layer.keepdims else b.reshape(out, pooled[-1:], name=layer.name)
+
+
+@freezes(HGlobalMaxPooling1D, HGlobalMaxPooling2D)
+def _freeze_global_maxpool(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return b.max(xs[0], layer.axes, layer.keepdims, name=layer.name)
+
+
+@freezes(HPermute)
+def _freeze_permute(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    return b.transpose(xs[0], layer.perm, name=layer.name)
+
+
+@freezes(HSoftmax)
+def _freeze_softmax(b: FirmwareBuilder, layer, xs: list[str]) -> str:
+    """The softmax as exact ops and its two exact tables (:mod:`hgq_fpga.nn.layers.softmax`)."""
+    name, axis = layer.name, (layer.sample_axis,)
+
+    def cast(x: str, q, suffix: str) -> str:
+        return b.cast(x, *q.fixed_types(), round=q.round_mode, overflow=q.overflow_mode,
+                      name=f"{name}_{suffix}")
+
+    def table(x: str, fn, q, suffix: str) -> str:
+        return b.table(x, fn, *q.fixed_types(), round=q.round_mode, overflow=q.overflow_mode,
+                       label=fn.name, name=f"{name}_{suffix}")
+
+    top = b.max(xs[0], axis, keepdims=True, name=f"{name}_max")
+    d = cast(b.subtract(xs[0], top, name=f"{name}_diff"), layer.dq, "exp_in")
+    e = table(d, EXP, layer.eq, "exp")
+    s = cast(b.sum(e, axis, keepdims=True, name=f"{name}_sum"), layer.sq, "sum_q")
+    r = table(s, RECIPROCAL, layer.rq, "inverse")
+    return _cast_to_output(b, b.multiply(e, r, name=f"{name}_product"), layer, name)
 
 
 def to_firmware(model: keras.Model) -> FirmwareModel:

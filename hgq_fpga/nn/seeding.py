@@ -23,6 +23,9 @@ import threading
 from typing import Iterator
 
 import keras
+import numpy as np
+
+from hgq_fpga.fixed import plain
 
 _LOCK = threading.RLock()
 
@@ -45,8 +48,9 @@ def seeded(seed: int) -> Iterator[random.Random]:
     Build and train the model inside the block. Blocks in other threads wait for it, since the
     generator they replace is process-wide.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {plain(seed)!r}")
+    seed = int(seed)
     module = _keras_seed_module()
     with _LOCK:
         previous = module.python_random

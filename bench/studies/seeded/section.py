@@ -90,7 +90,42 @@ def _hgq2_lines(arch: str, a: dict, page: Page) -> list[str]:
         lines += ["", f"HGQ2's better start ({best}, the lower mean ratio): HGQ2's EBOPs are "
                   f"{fmt_stat(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
                   f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
+    lines += _front_wide_lines(a)
     return lines + [f"![HGQ and HGQ2 fronts, {arch}]({page.link(f'{arch}_hgq2.png')})", ""]
+
+
+def _front_wide_lines(a: dict) -> list[str]:
+    """The front-wide comparison (every HGQ2 front point against our cheapest point at least as
+    accurate on validation) per HGQ2 start, and the verdicts on its targets."""
+    rows = {init: h["front_comparison"] for init, h in a["hgq2"].items() if h.get("front_comparison", {}).get("points")}
+    if not rows:
+        return []
+    lines = ["**Across the whole front**: for each point of HGQ2's front (validation accuracy, exact EBOPs), our "
+             "cheapest point that is at least as accurate on validation, same seed. The geometric mean of HGQ2's "
+             "EBOPs over ours runs over the points we match; an HGQ2 point more accurate than any of ours counts "
+             "as one where ours is not cheaper.", "",
+             "| HGQ2 start | HGQ2 front points (we match) | HGQ2 EBOPs ÷ ours, geometric mean | ours cheaper at | "
+             "best val. accuracy per seed, ours / HGQ2 |", "|---|---|---|---|---|"]
+    for init, c in rows.items():
+        per = a["hgq2"][init]["front_per_seed"]
+        best = "; ".join(f"seed {s}: {100 * v['ours_best']:.2f} / {100 * v['reference_best']:.2f} %"
+                         for s, v in sorted(per.items()))
+        geo = "n/a" if c["geomean_ratio"] is None else f"{c['geomean_ratio']:.2f}×"
+        lines.append(f"| {init} | {c['points']} ({c['matched']}) | {geo} | {100 * c['share_cheaper']:.0f} % of its points "
+                     f"| {best} |")
+    targets = a.get("hgq2_targets")
+    c = rows.get(targets["start"]) if targets else None
+    if c:
+        seeds = len(c["seeds"])
+        checks = [(f"geometric mean ≥ {targets['geomean_ratio']}×", c["geomean_ratio"] is not None
+                   and c["geomean_ratio"] >= targets["geomean_ratio"]),
+                  (f"ours cheaper at ≥ {100 * targets['share_cheaper']:.0f} % of HGQ2's points",
+                   c["share_cheaper"] >= targets["share_cheaper"]),
+                  (f"our best validation accuracy ≥ HGQ2's on every seed ({len(c['seeds_best_reached'])}/{seeds})",
+                   len(c["seeds_best_reached"]) == seeds)]
+        lines += ["", f"Targets against HGQ2's {targets['start']} start: "
+                  + "; ".join(f"{what}: **{'met' if ok else 'missed'}**" for what, ok in checks) + "."]
+    return lines + [""]
 
 
 def _figure(a: dict):

@@ -1,13 +1,15 @@
 """The statistics of the seeded study over its trainings' records (see :mod:`bench.studies.seeded.run`):
 per uniform configuration the mean and spread over seeds and the matched-accuracy ratio, per HGQ2
-start its ratio against our front; all matched on validation accuracy only."""
+start its ratio against our front and the front-wide comparison (for each HGQ2 front point, our
+cheapest point at least as accurate: :func:`bench.common.pareto.front_comparison`); all matched on
+validation accuracy only."""
 
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-from bench.common.pareto import matched_ratio, pareto_indices
+from bench.common.pareto import front_comparison, matched_ratio, pareto_indices, pooled_comparison
 
 #: the configuration label of an HGQ2 training is this prefix and its start
 HGQ2_PREFIX = "hgq2-"
@@ -31,12 +33,12 @@ def mean_se(values: Sequence[float]) -> dict:
     return out
 
 
-def _val_points(points: list[dict]) -> list[dict]:
+def val_points(points: list[dict]) -> list[dict]:
     """The points with the calibrated validation accuracy as ``accuracy`` (for :mod:`bench.common.pareto`)."""
     return [{**p, "test_accuracy": p["accuracy"], "accuracy": p["calibrated_val_accuracy"]} for p in points]
 
 
-def _front(points: list[dict]) -> list[dict]:
+def front_of(points: list[dict]) -> list[dict]:
     """The (validation accuracy, EBOPs) Pareto front of ``points``."""
     return [points[i] for i in pareto_indices([p["accuracy"] for p in points], [p["ebops"] for p in points])]
 
@@ -48,7 +50,7 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
     for r in records:
         init = r["config"][len(HGQ2_PREFIX):]
         entry = out.setdefault(init, {"fronts": {}, "per_seed": {}})
-        front = _front(_val_points(r["points"]))
+        front = front_of(val_points(r["points"]))
         entry["fronts"][str(r["seed"])] = front
         if r["seed"] in fronts and front:
             ours = fronts[r["seed"]]
@@ -61,7 +63,13 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
             back = matched_ratio(max(ours, key=lambda p: (p["accuracy"], -p["ebops"])), front)
             m["at_ours_best"] = {**back, "ratio": 1 / back["ratio"] if back["ratio"] else None}
             entry["per_seed"][str(r["seed"])] = m
+    for r in records:   # the front-wide comparison: every HGQ2 front point against our front
+        init, seed = r["config"][len(HGQ2_PREFIX):], r["seed"]
+        if seed in fronts and out[init]["fronts"][str(seed)]:
+            out[init].setdefault("front_per_seed", {})[str(seed)] = front_comparison(
+                out[init]["fronts"][str(seed)], fronts[seed])
     for entry in out.values():
+        entry["front_comparison"] = pooled_comparison(entry.get("front_per_seed", {}))
         ratios = [m["ratio"] for m in entry["per_seed"].values() if m["ratio"] is not None]
         entry["ratio"] = mean_se(ratios)
         entry["seeds_matched"], entry["seeds"] = len(ratios), len(entry["per_seed"])
@@ -74,12 +82,12 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
 
 def summarise_arch(records: list[dict], seeds: Sequence[int]) -> dict:
     """The seeded summary of one architecture from its task records (see the module docstring)."""
-    hgq = {r["seed"]: _val_points(r["points"]) for r in records if r["config"] == "hgq"}
-    fronts = {s: _front(pts) for s, pts in hgq.items()}
+    hgq = {r["seed"]: val_points(r["points"]) for r in records if r["config"] == "hgq"}
+    fronts = {s: front_of(pts) for s, pts in hgq.items()}
     uniform: dict[str, dict[int, dict]] = {}
     for r in records:
         if r["config"] != "hgq" and not r["config"].startswith(HGQ2_PREFIX):
-            uniform.setdefault(r["config"], {})[r["seed"]] = _val_points(r["points"])[0]
+            uniform.setdefault(r["config"], {})[r["seed"]] = val_points(r["points"])[0]
     configs = {}
     for label, by_seed in sorted(uniform.items()):
         pts = list(by_seed.values())

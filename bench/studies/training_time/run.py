@@ -1,30 +1,38 @@
 """Training time of the 784-64-32-32-10 HGQ MLP against the same plain Keras (float) Dense MLP
-and against the same MLP in HGQ2 (PyPI ``hgq2==0.2.0``), the reference implementation.
+and against the same MLP in HGQ2 (PyPI ``hgq2==0.2.0``), the reference implementation, on each
+Keras backend hgq_fpga supports: TensorFlow in graph mode (``tf.function``), TensorFlow with XLA
+(``jit_compile=True``) and JAX (``jit``, Keras's default there).
 
 Whole ``fit`` epochs of real data (Fashion-MNIST when installed, else the synthetic stand-in), at
-batch 64 and at batch 1024. Ours and plain Keras run in this process; HGQ2 runs in a worker process
-inside its own venv (``bench/contenders/hgq2_env.py``, ``hgq2_worker.py``: HGQ2 must never share a
-venv with hgq_fpga), driven through a proxy with the same "one epoch, return its seconds" interface.
-After one untimed warm-up epoch each (tracing, allocation), the contenders are timed
-**interleaved**, one epoch each per round, the order reversed every other round (A B C, C B A, ...)
-so that a drift of the machine's speed falls on all alike; each gets ``rounds`` >= 5 timed epochs
-and the figures are ratios of **medians**. The HGQ models pay for the fake quantization of every
-weight and activation, the range tracking and the EBOPs term.
+batch 64 and at batch 1024. Keras fixes its backend when it is imported, so each mode runs in a
+process of its own (``python -m bench.studies.training_time.run MODE SETTINGS``, :func:`mode_worker`),
+one mode after the other: ours and plain Keras run in that process; HGQ2 runs in a worker process
+inside its own venv on the same backend (``bench/contenders/hgq2_env.py``, ``hgq2_worker.py``:
+HGQ2 must never share a venv with hgq_fpga), driven through a proxy with the same "one epoch,
+return its seconds" interface. After one untimed warm-up epoch each (tracing, compiling), the
+contenders are timed **interleaved**, one epoch each per round, the order reversed every other
+round (A B C, C B A, ...) so that a drift of the machine's speed falls on all alike; each gets
+``rounds`` >= 5 timed epochs and the figures are ratios of **medians**. Absolute times on a shared
+CPU are not the machine's; the ratios within one mode are the result. The HGQ models pay for the
+fake quantization of every weight and activation, the range tracking and the EBOPs term.
 
-Targets (issue 19): HGQ / plain <= 1.5 at batch 64 and <= 1.2 at batch 1024, and ours faster than
-HGQ2 at both batches, with and without XLA.
+Targets (issue 19, 34): HGQ / plain <= 1.5 at batch 64 and <= 1.2 at batch 1024, and ours faster
+than HGQ2 at both batches, in every mode.
 
-    python -m bench run training_time [--quick] [--rounds 6] [--n-train N] [--no-hgq2]
-                                      [--hgq2-venv /work/venvs/hgq2] [--out DIR]
+    python -m bench run training_time [--quick] [--rounds 6] [--n-train N] [--modes graph,xla,jax]
+                                      [--no-hgq2] [--hgq2-venv /work/venvs/hgq2] [--out DIR]
 
-runs without and with XLA and stores the record; ``run(quick)`` is also the suite's training
-benchmark (:mod:`bench.studies.speed.run`).
+runs the modes and stores the record; ``run(quick)`` (this process's backend, graph mode) is also
+the suite's training benchmark (:mod:`bench.studies.speed.run`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -40,6 +48,8 @@ from bench.contenders.hgq2_env import worker_command, worker_env
 
 #: batch size -> the largest acceptable HGQ / plain epoch-time ratio
 TARGETS = {64: 1.5, 1024: 1.2}
+#: mode -> (KERAS_BACKEND, jit_compile)
+MODES = {"graph": ("tensorflow", False), "xla": ("tensorflow", True), "jax": ("jax", True)}
 MIN_ROUNDS = 5
 #: the contenders in their order of the first round
 ORDER = ("plain", "hgq", "hgq2")
@@ -211,7 +221,8 @@ def run(quick: bool = False, rounds: int | None = None, n_train: int | None = No
             if python is not None:
                 from bench.common.line_worker import LineWorker
 
-                worker = LineWorker(hgq2_command(python, x_path, y_path, jit), name="HGQ2 worker", env=worker_env())
+                worker = LineWorker(hgq2_command(python, x_path, y_path, jit), name="HGQ2 worker",
+                                    env=worker_env(keras.backend.backend()))
                 stack.callback(worker.close)
                 models.setdefault("hgq2", {**worker.hello["model"], "hgq2": worker.hello.get("hgq2"),
                                            "keras": worker.hello.get("keras")})
@@ -222,6 +233,7 @@ def run(quick: bool = False, rounds: int | None = None, n_train: int | None = No
     last = per_batch[str(max(batches))]
     verdicts = [b["meets_target"] for b in per_batch.values() if b["meets_target"] is not None]
     out = {"data": name, "n_train": len(x), "rounds": rounds, "order": "interleaved, alternating", "xla": jit,
+           "backend": keras.backend.backend(),
            "hgq2_requested": bool(hgq2), "models": models, "per_batch": per_batch, "batch": max(batches),
            "ratio": last["ratio"], "target_ratio": last["target"], "meets_target": all(verdicts) if verdicts else None}
     if python is not None:
@@ -229,30 +241,65 @@ def run(quick: bool = False, rounds: int | None = None, n_train: int | None = No
     return out
 
 
-def record(**kwargs) -> dict:
-    """Run without and with XLA (``kwargs`` go to :func:`run`): the study's record, with the machine's
-    load average before and after, since the ratio is measured on a shared machine."""
+def mode_worker(mode: str, settings: dict) -> dict:
+    """Run :func:`run` in this process for ``mode`` (whose backend this process was started on)."""
+    backend, jit = MODES[mode]
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"mode {mode} needs KERAS_BACKEND={backend}, this process runs {keras.backend.backend()}")
+    hgq2_venv = settings.pop("hgq2_venv", None)
+    return run(jit=jit, **settings, hgq2_venv=Path(hgq2_venv) if hgq2_venv else None)
+
+
+def run_mode(mode: str, **settings) -> dict:
+    """:func:`run` for ``mode`` in a process of its own (its Keras backend); its record."""
+    backend, _ = MODES[mode]
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
+    proc = subprocess.run([sys.executable, "-m", "bench.studies.training_time.run", mode, json.dumps(settings)],
+                          env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the {mode} timing process failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def record(modes: tuple[str, ...] = tuple(MODES), **kwargs) -> dict:
+    """Run every mode (``kwargs`` go to :func:`run`): the study's record, with the machine's load
+    average before and after, since the ratio is measured on a shared machine."""
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    modes = {("xla" if jit else "graph"): run(jit=jit, **kwargs) for jit in (False, True)}
-    return {"modes": modes, "load_before": list(load_before), "load_after": list(os.getloadavg()),
+    measured = {mode: run_mode(mode, **kwargs) for mode in modes}
+    return {"modes": measured, "load_before": list(load_before), "load_after": list(os.getloadavg()),
             "cores": os.cpu_count(), "seconds": round(time.perf_counter() - t0, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "targets": {str(b): t for b, t in TARGETS.items()}}
+            "targets": {str(b): t for b, t in TARGETS.items()}, "gpu": None}
 
 
 @click.command()
 @click.option("--quick", is_flag=True, help="10,000 training images")
 @click.option("--rounds", type=int, default=None, help="timed epochs per model and batch (>= 5)")
 @click.option("--n-train", type=int, default=None, help="training images per epoch")
+@click.option("--modes", default=",".join(MODES), show_default=True,
+              help="comma list of the modes to time: graph (TensorFlow), xla (TensorFlow, jit_compile), jax")
 @click.option("--no-hgq2", is_flag=True, help="leave HGQ2 out (ours against plain Keras only)")
 @click.option("--hgq2-venv", type=click.Path(path_type=Path), default=None,
               help="the HGQ2 venv, created when missing (default /work/venvs/hgq2)")
 @out_option
-def main(quick: bool, rounds: int | None, n_train: int | None, no_hgq2: bool, hgq2_venv: Path | None, out) -> None:
-    """Training time of HGQ against plain Keras and HGQ2, without and with XLA."""
+def main(quick: bool, rounds: int | None, n_train: int | None, modes: str, no_hgq2: bool, hgq2_venv: Path | None,
+         out) -> None:
+    """Training time of HGQ against plain Keras and HGQ2: TensorFlow graph, XLA and JAX."""
     if rounds is not None and rounds < MIN_ROUNDS:
         raise click.BadParameter(f"need at least {MIN_ROUNDS} timed epochs per model, got {rounds}",
                                  param_hint="--rounds")
-    out.store("training_time", record(quick=quick, rounds=rounds, n_train=n_train, hgq2=not no_hgq2,
+    chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown mode {', '.join(unknown) or '(none)'}; expected a comma list of "
+                                 f"{', '.join(MODES)}", param_hint="--modes")
+    out.store("training_time", record(chosen, quick=quick, rounds=rounds, n_train=n_train, hgq2=not no_hgq2,
                                       hgq2_venv=hgq2_venv))
+
+
+if __name__ == "__main__":     # one mode's process (run_mode): MODE and a JSON object of run()'s settings
+    print(json.dumps(mode_worker(sys.argv[1], json.loads(sys.argv[2]))))

@@ -1,6 +1,6 @@
 """BENCHMARKS.md section of the training-time benchmark (``python -m bench run training_time``):
 whole epochs of real data, HGQ, plain Keras float and (in newer records) HGQ2 interleaved, medians,
-without and with XLA.
+in TensorFlow graph mode, with XLA and (in newer records) under JAX.
 
 Older records have no HGQ2 times and no ``hgq2_requested`` flag; they render with "—" in the HGQ2
 columns and are not faulted for it. A record whose mode says HGQ2 was requested must have HGQ2
@@ -12,6 +12,8 @@ from __future__ import annotations
 from bench.studies import Page
 
 ORDER = 46
+#: how the table names each mode
+MODE_LABELS = {"graph": "TensorFlow graph (tf.function)", "xla": "TensorFlow XLA (jit_compile)", "jax": "JAX (jit)"}
 
 
 def _verdict(ok: bool | None) -> str:
@@ -57,9 +59,13 @@ def render(record: dict, page: Page) -> str:
             else:
                 q, vs = "—", "—"
                 faster = "not measured" if r.get("hgq2_requested") else "—"
-            lines.append(f"| {'XLA (jit_compile)' if mode == 'xla' else 'graph (tf.function)'} | {batch} | "
+            lines.append(f"| {MODE_LABELS.get(mode, mode)} | {batch} | "
                          f"{b['plain_median_s']:.3f} | {b['hgq_median_s']:.3f} | {q} | {b['ratio']:.2f} | "
                          f"≤ {b['target']} | {_verdict(b['meets_target'])} | {vs} | {faster} |")
+    if "gpu" in record:
+        lines += ["", record["gpu"] or "No GPU was lent to the session that measured this: every mode ran on the "
+                  "shared CPU, and the GPU timing (an epoch under JAX and TensorFlow against HGQ2, with the GPU's "
+                  "name) is left for a session that has one."]
     return "\n".join(lines + [""])
 
 

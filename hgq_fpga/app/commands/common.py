@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 import click
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log lines off the terminal
 
 TRUST_FILE_HELP = ("Skip the check that refuses a model file holding code (a Lambda layer, a function "
                    "stored as bytecode, a custom object) before it is loaded. Only for a file whose source "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -61,8 +62,9 @@ def _load_model(path: Path, source: str, input_type: str | None, drop_softmax: b
         raise click.ClickException(f"cannot load Keras model {path}: {one_line(err)}") from err
 
 
-def _check_options(source: str, drop_softmax: bool, input_type: str | None) -> None:
-    """Refuse options that belong to another ``--from``."""
+def _check_options(source: str, drop_softmax: bool, input_type: str | None, options: dict) -> None:
+    """Refuse options that belong to another ``--from``, and bad ``--from float`` values (before
+    TensorFlow is imported)."""
     ctx = click.get_current_context()
     given = [f"--{n.replace('_', '-')}" for n in PTQ_OPTIONS
              if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
@@ -72,6 +74,37 @@ def _check_options(source: str, drop_softmax: bool, input_type: str | None) -> N
         raise click.ClickException("--drop-softmax is an option of --from float and --from qkeras")
     if input_type is not None and source != "qkeras":
         raise click.ClickException("--input-type is an option of --from qkeras")
+    if source == "float":
+        from hgq_fpga.nn.ptq.arguments import check_options
+
+        with _ptq_flags(options):
+            check_options(**_ptq_arguments(options))
+
+
+def _ptq_arguments(options: dict) -> dict:
+    """The ``quantize_float`` arguments of the ``--from float`` options."""
+    bits = options["bits"]
+    return dict(weight_bits=options["weight_bits"] or bits, act_bits=options["act_bits"] or bits,
+                granularity=options["granularity"], search=options["search"], ebops_budget=options["ebops_budget"])
+
+
+@contextmanager
+def _ptq_flags(options: dict):
+    """A ValueError of post-training quantization as one line that names this command's flags where it
+    names ``quantize_float``'s arguments (``act_bits=22`` -> ``--act-bits 22``)."""
+    flags = {"weight_bits": "--weight-bits" if options["weight_bits"] else "--bits",
+             "act_bits": "--act-bits" if options["act_bits"] else "--bits",
+             "ebops_budget": "--ebops-budget", "granularity": "--granularity", "search": "--search",
+             "x_calib": "--calib", "drop_softmax": "--drop-softmax"}
+    try:
+        yield
+    except ValueError as err:
+        text = str(err)
+        for name, flag in flags.items():
+            text = re.sub(rf"\b{name}=True\b", flag, text)
+            text = re.sub(rf"\b{name}=('?)([^\s:']*)\1", rf"{flag} \2", text)
+            text = re.sub(rf"\b{name}\b", flag, text)
+        raise click.ClickException(one_line(text)) from err
 
 
 def _check_source(model, path: Path, source: str) -> None:
@@ -98,10 +131,8 @@ def _quantize(model, data, options: dict, drop_softmax: bool):
     """``--from float``: the float model quantized after training on the calibration data."""
     from hgq_fpga.nn.ptq import quantize_float
 
-    bits = options["bits"]
-    return quantize_float(model, data, weight_bits=options["weight_bits"] or bits, act_bits=options["act_bits"] or bits,
-                          granularity=options["granularity"], search=options["search"],
-                          ebops_budget=options["ebops_budget"], drop_softmax=drop_softmax).model
+    with _ptq_flags(options):
+        return quantize_float(model, data, drop_softmax=drop_softmax, **_ptq_arguments(options)).model
 
 
 def _labelled(model, path: Path, source: str, check: Path, checks: dict, labels, options: dict):
@@ -220,7 +251,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
         shape = single_input_shape(saved, f"model {model_path}")
         data = fit_to_input(data, shape, calib)
         held_out = None if check is None else fit_to_input(held_out, shape, check)
-    _check_options(source, options["drop_softmax"], options["input_type"])
+    _check_options(source, options["drop_softmax"], options["input_type"], options)
     model = _load_model(model_path, source, options["input_type"], options["drop_softmax"], options["trust"])
     _check_source(model, model_path, source)
     shape = single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")

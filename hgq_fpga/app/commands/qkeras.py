@@ -10,25 +10,35 @@ from pathlib import Path
 import click
 import numpy as np
 
-from hgq_fpga.app.commands.common import TRUST_FILE_FLAG, trust_file_option
+from hgq_fpga.app.commands.common import TRUST_FILE_FLAG, single_input_shape, trust_file_option
 from hgq_fpga.folders import write_file
 
 INPUT_TYPE_HELP = ("Fixed-point type of the model inputs, e.g. 'ap_fixed<16,6>', when the first layer reads "
                    "them unquantized (QKeras equals the import for inputs on that grid and range).")
 
 
-def qkeras_mismatches(path: Path, model, x: np.ndarray, trust: bool = False) -> tuple[int, int]:
-    """``(mismatching values, values)`` between QKeras's own float32 predict and ``model`` on ``x``."""
-    from hgq_fpga.nn.importers.qkeras.runner import qkeras_predict
+def qkeras_mismatches(path: Path, model, x, trust: bool = False) -> list[tuple[str, int, int]]:
+    """Per model output, ``(output name, mismatching values, values)`` between QKeras's own float32
+    predict and ``model`` on ``x`` (an array, or a list of one per input)."""
+    from hgq_fpga.nn.importers.qkeras import runner
     from hgq_fpga.nn.model_files import offer
 
-    x = np.asarray(x, np.float32)
+    x = [np.asarray(a, np.float32) for a in x] if isinstance(x, (list, tuple)) else np.asarray(x, np.float32)
     with offer(TRUST_FILE_FLAG):
-        ref = np.asarray(qkeras_predict(path, x, trust=trust), np.float64)
-    ours = np.asarray(model.predict(x, verbose=0), np.float64)
-    if ref.shape != ours.shape:
-        raise ValueError(f"QKeras outputs {ref.shape}, the imported model {ours.shape}")
-    return int((ref != ours).sum()), int(ref.size)
+        ref = runner.qkeras_predict(path, x, trust=trust)
+    ours = model.predict(x, verbose=0)
+    refs = ref if isinstance(ref, list) else [ref]
+    ours = ours if isinstance(ours, (list, tuple)) else [ours]
+    if len(refs) != len(ours):
+        raise ValueError(f"QKeras gives {len(refs)} output{'s' * (len(refs) != 1)}, the imported model "
+                         f"{len(ours)}")
+    counts = []
+    for name, r, o in zip(model.output_names, refs, ours):
+        r, o = np.asarray(r, np.float64), np.asarray(o, np.float64)
+        if r.shape != o.shape:
+            raise ValueError(f"output {name!r}: QKeras gives shape {r.shape}, the imported model {o.shape}")
+        counts.append((name, int((r != o).sum()), int(r.size)))
+    return counts
 
 
 def import_model(path: Path, input_type: str | None, drop_softmax: bool, allow_float: dict[str, str],
@@ -49,8 +59,10 @@ def import_model(path: Path, input_type: str | None, drop_softmax: bool, allow_f
 
 def check_qkeras(path: Path, model, x: np.ndarray, label: str, trust: bool = False) -> None:
     """Compare with QKeras on ``x``; print the count, fail with status 1 if any value differs."""
-    bad, total = qkeras_mismatches(path, model, x, trust)
-    click.echo(f"QKeras model.predict == imported model on {label}: {bad} of {total:,} values differ")
+    counts = qkeras_mismatches(path, model, x, trust)
+    bad, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
+    each = f" ({', '.join(f'{name}: {b} of {n:,}' for name, b, n in counts)})" if len(counts) > 1 else ""
+    click.echo(f"QKeras model.predict == imported model on {label}: {bad} of {total:,} values differ{each}")
     if bad:
         raise click.ClickException(f"the import differs from QKeras on {bad} values of {label}")
 
@@ -96,7 +108,8 @@ def import_qkeras_command(model_path: Path, out: Path, input_type: str | None, d
     if check is not None:
         from hgq_fpga.app.datafile import fit_to_input, load_array
 
-        x = fit_to_input(load_array(check, array), tuple(model.inputs[0].shape[1:]), check)
+        shape = single_input_shape([tuple(t.shape[1:]) for t in model.inputs], f"model {model_path}")
+        x = fit_to_input(load_array(check, array), shape, check)
         check_qkeras(model_path, model, x, f"{check.name}", trust)
     write_file(out, lambda tmp: model.save(tmp), replace=force, option="--force")
     click.echo(f"wrote {out} ({len(model.layers)} layers); next: hgq-fpga convert {out} --calib DATA --out DIR")

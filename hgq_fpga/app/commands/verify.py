@@ -39,8 +39,8 @@ def verify(design: Path, data_path: Path, array: str | None, junit: Path | None,
         array = inputs_beside_labels(data_path, labels)
     x = load_data(data_path, array, single_input_shape([s.shape for s in fw.inputs], f"design {design}"))
     y = None if labels is None else labels_of(data_path, labels, len(x), "--labels")
-    report = run_verify(found.keras_model(), x, firmware=fw, project=found.projects(fw))
-    click.echo(str(report))
+    report = run_verify(found.keras_model(), x, firmware=fw, project=found.projects(fw), data=data_path.name)
+    click.echo(str(report), nl=False)
     if y is not None:
         import numpy as np
 

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from hgq_fpga.app.report import synthesis
 from hgq_fpga.app.report.latency import latency_text
-from hgq_fpga.app.report.markdown import chain, verification_line, verifications
+from hgq_fpga.app.report.timing import timing_text
+from hgq_fpga.app.report.markdown import chain, efficiency_cell, rate_label, verification_line, verifications
 
 
 def _range(stats: dict) -> str:
@@ -52,6 +53,8 @@ def summary_table(data: dict, project_dir: str | Path | None = None) -> Table:
     table.add_row("estimated latency", latency_text(d))
     for row in synthesis.summary_rows(data.get("synthesis") or {}):
         table.add_row(*row)
+    if data.get("timing"):
+        table.add_row("RTL timing (estimate)", timing_text(data["timing"]))
     for v in verifications(data) or [None]:
         table.add_row("mismatches", _mismatch_cell(v))
     if project_dir is not None:
@@ -69,6 +72,24 @@ def accuracy_rows(record: dict | None) -> list[tuple[str, str]]:
     if "keras" in acc:
         text += f"; {100 * acc['keras']:.2f} % ({record['keras']})"
     return [(f"accuracy on {record['data']}", text)]
+
+
+def trigger_table(data: dict) -> Table | None:
+    """Each class's signal efficiency at the fixed background rates (firmware), or None without labels."""
+    record = data.get("classification") or {}
+    trigger = record.get("trigger")
+    if not trigger:
+        return None
+    rates, minimum = trigger["rates"], trigger["min_background_passing"]
+    table = Table(title="signal efficiency (firmware) at fixed background rates", title_style="bold",
+                  box=box.SIMPLE_HEAD, caption=f"on {record['data']}; ± binomial; a rate needs {minimum} "
+                                               "background events passing (docs/reports.md)")
+    for column in ("class", "events", *(f"at {rate_label(r)} background" for r in rates)):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for row in trigger["per_class"]:
+        table.add_row(row["class"], f"{row['signal']:,}",
+                      *(efficiency_cell(row["firmware"][n], row["signal"], rate, minimum) for n, rate in enumerate(rates)))
+    return table
 
 
 def layer_table(data: dict) -> Table:
@@ -92,6 +113,9 @@ def print_summary(data: dict, project_dir: str | Path | None = None, next_comman
     """Print the design summary and the per-layer table."""
     console = console or Console()
     console.print(layer_table(data))
+    trigger = trigger_table(data)
+    if trigger is not None:
+        console.print(trigger)
     console.print(summary_table(data, project_dir))
     if next_command:
         # on a line of its own and never wrapped, so it can be copied and pasted as it is

@@ -5,8 +5,10 @@ The Markdown is produced from the JSON data only, so the two files can never dis
 
 from __future__ import annotations
 
-from hgq_fpga.app.report import synthesis
-from hgq_fpga.app.report.classification import no_labels_text
+import math
+
+from hgq_fpga.app.report import synthesis, timing
+from hgq_fpga.app.report.classification import binomial_error, curve_classes, no_labels_text
 from hgq_fpga.app.report.latency import latency_text
 
 
@@ -100,11 +102,12 @@ def _training(training: dict | None) -> list[str]:
     chosen = training.get("chosen") or {}
     key = training.get("metric", "metric")
     metric = metric_label(key)
+    ebops = "exact, calibrated" if training.get("ebops_exact") else "training estimate"
     lines = ["## Training: Pareto front", "",
-             f"Checkpoints that no other beats on both {metric} and EBOPs (training-time estimate). "
+             f"Checkpoints that no other beats on both {metric} and EBOPs ({ebops}). "
              f"Chosen: the smallest EBOPs within {_tolerance(key, training.get('tolerance', 0))} of the "
              f"best {metric}.", "",
-             f"| epoch | {metric} | EBOPs (training estimate) | chosen |", "| ---: | ---: | ---: | :---: |"]
+             f"| epoch | {metric} | EBOPs ({ebops}) | chosen |", "| ---: | ---: | ---: | :---: |"]
     for p in training["front"]:
         mark = "★" if p.get("path") == chosen.get("path") and p["ebops"] == chosen.get("ebops") else ""
         epoch = "–" if p.get("epoch") is None else p["epoch"]
@@ -116,6 +119,20 @@ def _training(training: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _curves_note(record: dict) -> str:
+    """Which classes have a ROC curve in the figures, and which have too few events for one."""
+    drawn, few = curve_classes(record)
+    minimum = (record.get("trigger") or {}).get("min_curve_events")
+    if not few:
+        return "The ROC curves are in the figures."
+    names = ", ".join(record["classes"][c] for c in few)
+    counts = [record["per_class"][c]["samples"] for c in few]
+    span = f"{min(counts):,}" if min(counts) == max(counts) else f"{min(counts):,} to {max(counts):,}"
+    head = "No ROC curve is drawn" if not drawn else "The ROC curves are in the figures; none is drawn"
+    return (f"{head} for {'class' if len(few) == 1 else 'classes'} {names}: {span} events, fewer than the "
+            f"{minimum} a curve needs.")
+
+
 def _classification(record: dict | None) -> list[str]:
     """The per-class accuracy table (Keras beside the firmware), or why there is none."""
     lines = ["## Per-class accuracy", ""]
@@ -124,7 +141,7 @@ def _classification(record: dict | None) -> list[str]:
     keras = "keras" in record["accuracy"]
     lines += [f"On {record['samples']:,} labelled samples ({record['data']}): the share of each class's samples "
               "that the model assigns to that class (the highest score)"
-              + ("; Keras is " + record["keras"] if keras else "") + ". The ROC curves are in the figures.", "",
+              + ("; Keras is " + record["keras"] if keras else "") + ". " + _curves_note(record), "",
               "| class | samples | firmware | " + ("Keras | " if keras else "") + "ROC AUC (firmware) |",
               "| --- | ---: | ---: | " + ("---: | " if keras else "") + "---: |"]
 
@@ -140,6 +157,76 @@ def _classification(record: dict | None) -> list[str]:
     return lines + [""]
 
 
+def efficiency_cell(value: float | None, events: int, rate: float, minimum: int) -> str:
+    """``62.2 ± 7.2 %``; ``100.0 % (all 429)`` where the binomial uncertainty is 0 and says nothing;
+    or why there is no number."""
+    if value is None:
+        return f"too few events (needs {math.ceil(round(minimum / rate, 9)):,} background)"
+    if value in (0.0, 1.0):
+        return f"{100 * value:.1f} % ({'all' if value else 'none of'} {events:,})"
+    return f"{100 * value:.1f} ± {100 * binomial_error(value, events):.1f} %"
+
+
+def rate_label(rate: float) -> str:
+    """``1 %`` for 0.01."""
+    return f"{100 * rate:g} %"
+
+
+def _trigger(record: dict | None) -> list[str]:
+    """The signal efficiency at fixed background rates per class (firmware, and Keras beside it)."""
+    trigger = (record or {}).get("trigger")
+    if not trigger:
+        return []
+    rates, minimum = trigger["rates"], trigger["min_background_passing"]
+    keras = "keras" in record["accuracy"]
+    lines = ["## Trigger efficiency", "",
+             "Each class as the signal and all others as the background: the share of the class's events "
+             "kept by a cut on its softmax output that lets the given share of the background pass (the "
+             "firmware" + ("; Keras in brackets" if keras else "") + "). ± is the binomial uncertainty; "
+             f"a working point needs at least {minimum} background events passing. The ROC curves "
+             f"(background rejection against signal efficiency) are drawn for classes with at least "
+             f"{trigger['min_curve_events']} events.", "",
+             "| class | events | background | " + " | ".join(f"at {rate_label(r)} background" for r in rates) + " |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in rates) + " |"]
+    for row in trigger["per_class"]:
+        cells = []
+        for n, rate in enumerate(rates):
+            cell = efficiency_cell(row["firmware"][n], row["signal"], rate, minimum)
+            if keras and row["keras"][n] is not None:
+                cell += f" ({100 * row['keras'][n]:.1f} %)"
+            cells.append(cell)
+        lines.append(f"| {row['class']} | {row['signal']:,} | {row['background']:,} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _spread(record: dict | None, key: str = "quantiles") -> str:
+    """``0.012 – 0.93`` (5 % to 95 %) of a profile box, or why there is none."""
+    if not record:
+        return "–"
+    if not record.get(key):
+        return "all zero"
+    values = record[key]
+    return f"{values[1]:.3g} – {values[5]:.3g}" if key == "quantiles" else f"{values[0]:.3g} – {values[1]:.3g}"
+
+
+def _profile(profile: dict | None) -> list[str]:
+    """Where each layer's float weights and activations lie against the range of its chosen types."""
+    if not profile or not profile.get("layers"):
+        return []
+    lines = ["## Profile", "",
+             f"Magnitudes, 5 % to 95 % of the values, against what the chosen types hold (finest step 2^-f to "
+             f"largest magnitude 2^i): the float weights as trained, and the activations before each "
+             f"layer's cast (the raw data before the input quantizer) on {profile['samples']:,} samples of "
+             f"{profile['data']}. *Outside*: values beyond the type, which the cast clips or wraps.", "",
+             "| layer | float weights | weight types | activations | activation types | outside |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for layer in profile["layers"]:
+        w, a = layer["weights"], layer["activations"]
+        lines.append(f"| {layer['layer']} | {_spread(w)} | {_spread(w, 'range')} | {_spread(a)} | "
+                     f"{_spread(a, 'range')} | {a.get('outside', 0):,} |")
+    return lines + [""]
+
+
 def render_markdown(data: dict) -> str:
     """The whole ``report.md`` for report ``data``."""
     board = data.get("board") or {}
@@ -149,8 +236,10 @@ def render_markdown(data: dict) -> str:
                   f"{board.get('clock_period_ns'):g} ns. Generated by hgq_fpga {data.get('hgq_fpga_version')}"
                   f" on {data.get('created', '?')}.", ""]
     lines += _summary(data) + _layers(data) + _training(data.get("training"))
-    lines += _classification(data.get("classification"))
+    lines += _classification(data.get("classification")) + _trigger(data.get("classification"))
+    lines += _profile(data.get("profile"))
     lines += synthesis.markdown_lines(data.get("synthesis") or {}, latency_text(data["design"]))
+    lines += timing.markdown_lines(data.get("timing"))
     details = [v for v in verifications(data) if v.get("details")]
     if details:
         lines += ["## Verification", ""]

@@ -232,7 +232,7 @@ def _front_limits(front_values: np.ndarray, marks: Sequence[float]) -> tuple[flo
 
 def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoPoint | None = None,
                 epochs: Sequence[tuple[float, float]] = (), metric_name: str = "validation accuracy",
-                deployed: tuple[float, float] | None = None) -> Path:
+                deployed: tuple[float, float] | None = None, ebops_label: str | None = None) -> Path:
     """Accuracy against EBOPs: every epoch (coloured by epoch), the front, the chosen and deployed model.
 
     ``epochs`` are ``(ebops, metric)`` pairs of every epoch, in training order: their colour shows
@@ -240,7 +240,8 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     a margin, so the front is readable; epochs below it (the warm-up) are counted in the legend
     instead. The chosen checkpoint is a hollow star, so front points inside it stay visible;
     ``deployed`` is the chosen model's ``(exact EBOPs, test metric)`` after calibration, a diamond
-    whose label points at it from the other side.
+    whose label points at it from the other side. ``ebops_label`` names the x axis (default: the
+    training-time estimate, the deployed model exact).
     """
     from matplotlib.lines import Line2D
 
@@ -280,7 +281,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
         handles.append(Line2D([], [], ls="", marker="*", markersize=15, markerfacecolor="none",
                               markeredgecolor="#dd8452", markeredgewidth=1.8,
                               label=f"chosen: {chosen.ebops:,.0f} EBOPs, {scale * chosen.metric:.2f} % "
-                                    "(training estimate, validation)"))
+                                    f"({'calibrated' if ebops_label else 'training estimate'}, validation)"))
     if deployed is not None:
         ax.scatter([deployed[0]], [scale * deployed[1]], s=38, marker="D", color="#55a868",
                    edgecolor="black", zorder=7)
@@ -300,7 +301,7 @@ def plot_pareto(points: Sequence[ParetoPoint], path: str | Path, chosen: ParetoP
     ax.xaxis.set_major_formatter(THOUSANDS)
     if low is not None:
         ax.set_ylim(low, high)
-    ax.set_xlabel("EBOPs (training-time estimate; deployed: exact)")
+    ax.set_xlabel(ebops_label or "EBOPs (training-time estimate; deployed: exact)")
     ax.set_ylabel(f"{metric_name} (%)")
     ax.set_title("Accuracy vs. resource cost during training")
     ax.grid(alpha=0.3)
@@ -364,53 +365,225 @@ def _roc_x_start(curves: Sequence[dict | None]) -> float:
     return max(0.0, float(np.floor((min(rises) - 0.05) / 0.05 + 1e-9)) * 0.05)
 
 
-def plot_roc(record: dict, path: str | Path) -> Path:
-    """ROC curve of every class (one-vs-rest): Keras solid, firmware dashed, one colour per class.
+def plot_roc(record: dict, path: str | Path) -> Path | None:
+    """Write :func:`roc_figure` to ``path``; ``None`` (no file) when no class has enough events."""
+    fig = roc_figure(record)
+    return None if fig is None else _save(fig, path)
 
-    ``record`` is a :func:`hgq_fpga.app.report.classification.classification_record`. Signal
-    efficiency on x, background efficiency on a log y axis, as trigger rates are read. A background
-    efficiency of 0 is drawn on the bottom edge (half a background sample); the x axis starts just
-    before the first curve leaves it, so a near-perfect classifier's curves are not squeezed into
-    the right edge.
+
+def roc_figure(record: dict) -> Figure | None:
+    """ROC curve of every class with enough events (one-vs-rest): Keras solid, firmware dashed.
+
+    ``record`` is a :func:`hgq_fpga.app.report.classification.classification_record`. Drawn as a
+    trigger is read: background rejection (1 / background efficiency, log scale) against signal
+    efficiency, with the working points of the trigger table as horizontal lines (rejection 100 at
+    1 % background). A class with fewer than the record's ``min_curve_events`` events gets no curve
+    (the figure names it); ``None`` when no class has enough. The rejection of a cut
+    that no background event passes is unmeasurable, so curves end at one background event; the x
+    axis starts just before the first curve leaves that end.
     """
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
+    from hgq_fpga.app.report.classification import curve_classes
+
+    drawn, few = curve_classes(record)
+    if not drawn:
+        return None
     fig = _figure(9.6, 5.4)
     ax = fig.subplots()
     names = record["classes"]
     palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
-    counts = [row["samples"] for row in record["per_class"]]
-    floor = 0.5 / max(record["samples"] - min(counts), 1)
     styles = {"keras": ("-", 2.2, 0.45), "firmware": ("--", 1.3, 1.0)}
+    top = 1.0
     for model in ("keras", "firmware"):
-        for c, curve in enumerate(record["roc"].get(model) or []):
-            if curve is None:
-                continue
+        curves = record["roc"].get(model) or []
+        for c in drawn:
+            fpr, tpr = np.asarray(curves[c]["fpr"]), np.asarray(curves[c]["tpr"])
+            seen = fpr > 0
+            top = max(top, record["samples"] - record["per_class"][c]["samples"])
             style, width, alpha = styles[model]
-            ax.plot(curve["tpr"], np.maximum(curve["fpr"], floor), style, lw=width, alpha=alpha,
-                    color=palette[c % len(palette)])
+            ax.plot(tpr[seen], 1 / fpr[seen], style, lw=width, alpha=alpha, color=palette[c % len(palette)],
+                    label=f"{model}:{names[c]}")
+    rates = (record.get("trigger") or {}).get("rates", [])
+    for rate in rates:
+        ax.axhline(1 / rate, color="grey", lw=0.8, ls=":")
+        ax.annotate(f"{100 * rate:g} % background", (0.0, 1 / rate), xycoords=("axes fraction", "data"),
+                    xytext=(3, 2), textcoords="offset points", fontsize="x-small", color="grey")
     log_scale(ax, "y")
-    ax.set_ylim(floor * 0.8, 1.1)
-    ax.set_xlim(_roc_x_start(record["roc"]["firmware"]), 1.005)
+    ax.set_ylim(0.9, top * 1.5)
+    ax.set_xlim(_roc_x_start([record["roc"]["firmware"][c] for c in drawn]), 1.005)
     ax.set_xlabel("signal efficiency (true-positive rate of the class)")
-    ax.set_ylabel("background efficiency (false-positive rate, log)\nbottom edge: no background passes")
+    ax.set_ylabel("background rejection (1 / false-positive rate, log)\ncurves end at one background event")
     ax.grid(alpha=0.3, which="both")
-    firmware = record["roc"]["firmware"]
-    keras = record["roc"].get("keras")
+    firmware, keras = record["roc"]["firmware"], record["roc"].get("keras")
     handles = []
-    for c, name in enumerate(names):
-        if firmware[c] is None:
-            continue
-        text = f"{name}: {firmware[c]['auc']:.4f}"
+    for c in drawn:
+        text = f"{names[c]}: {firmware[c]['auc']:.4f}"
         if keras and keras[c] is not None:
             text += f" (Keras {keras[c]['auc']:.4f})"
         handles.append(Line2D([], [], color=palette[c % len(palette)], lw=2, label=text))
     if keras:
         handles += [Line2D([], [], color="black", ls="-", lw=2.2, alpha=0.45, label="Keras, before calibration"),
                     Line2D([], [], color="black", ls="--", lw=1.3, label="firmware (= C++, bit-exact)")]
+    if few:
+        minimum = record["trigger"]["min_curve_events"]
+        handles.append(Line2D([], [], ls="", label=f"not drawn (< {minimum} events): "
+                                                   + ", ".join(names[c] for c in few)))
     fig.legend(handles=handles, fontsize="small", loc="outside right center", title="class: AUC of the firmware",
                title_fontsize="small")
     ax.set_title(f"ROC per class, one against the rest ({record['samples']:,} samples, {record['data']})",
                  fontsize="medium")
-    return _save(fig, path)
+    return fig
+
+
+def _profile_panel(ax, layers: list[dict], part: str, title: str) -> None:
+    """Horizontal boxes of one part (``weights`` or ``activations``) per layer, over grey bands of
+    the range their types hold; the layers from top to bottom in model order."""
+    from matplotlib.patches import Rectangle
+
+    names = [layer["layer"] for layer in layers]
+    positions = {name: len(names) - n for n, name in enumerate(names)}
+    boxes = []
+    for layer in layers:
+        record = layer[part]
+        if not record:
+            continue
+        name, y = layer["layer"], positions[layer["layer"]]
+        if record.get("range"):
+            low, high = record["range"]
+            band = Rectangle((low, y - 0.4), high - low, 0.8, facecolor="#bbbbbb", alpha=0.45, edgecolor="none",
+                             zorder=1, gid=f"range:{name}")
+            ax.add_patch(band)
+        if record["quantiles"]:
+            lo, q05, q25, q50, q75, q95, hi = record["quantiles"]
+            boxes.append(({"whislo": q05, "q1": q25, "med": q50, "q3": q75, "whishi": q95, "fliers": [lo, hi],
+                           "label": name}, y))
+        if record.get("outside"):
+            ax.annotate(f"{record['outside']:,} outside", (1.0, y + 0.38), xycoords=("axes fraction", "data"),
+                        xytext=(-3, 0), textcoords="offset points", ha="right", va="top",
+                        fontsize="x-small", color="#c44e52")
+    if boxes:
+        drawn = ax.bxp([b for b, _ in boxes], positions=[y for _, y in boxes], orientation="horizontal",
+                       widths=0.5, showfliers=True, patch_artist=True, zorder=3,
+                       boxprops={"facecolor": "#4c72b0", "alpha": 0.85},
+                       medianprops={"color": "white"}, flierprops={"marker": "|", "markersize": 6})
+        for line, (stats, _) in zip(drawn["medians"], boxes):
+            line.set_gid(f"median:{stats['label']}")
+    ax.set_yticks(list(positions.values()), list(positions))
+    ax.set_ylim(0.4, len(names) + 0.6)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("magnitude |value| (log2; zeros not drawn)")
+    ax.set_title(title, fontsize="medium")
+    ax.grid(axis="x", alpha=0.3, which="major")
+
+
+def profile_figure(profile: dict) -> Figure | None:
+    """hls4ml-style profiles: per layer, a box of the float weights' magnitudes and one of the
+    activations' (before the cast to the chosen type), each over a grey band from the finest step
+    ``2^-f`` to the largest magnitude ``2^i`` the chosen types hold (box 25–75 %, whiskers 5–95 %,
+    ticks at the extremes). ``profile`` is :func:`hgq_fpga.app.report.profile.profile_record`'s;
+    ``None`` without layers."""
+    layers = profile.get("layers") or []
+    if not layers:
+        return None
+    fig = _figure(12, 1.6 + 0.5 * len(layers))
+    left, right = fig.subplots(1, 2, sharey=True)
+    kept = [layer["weights"] for layer in layers if layer["weights"]]
+    quantized = bool(kept) and all(w.get("on_grid") for w in kept)
+    _profile_panel(left, layers, "weights", "weights, already quantized (the model keeps no float copy)"
+                   if quantized else "float weights (as trained) against the weight types")
+    _profile_panel(right, layers, "activations",
+                   f"activations before the cast, on {profile['samples']:,} samples of {profile['data']}")
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(color="#bbbbbb", alpha=0.45, label="range of the chosen types (2^-f to 2^i)"),
+                        Patch(color="#4c72b0", alpha=0.85, label="values: box 25–75 %, whiskers 5–95 %, ticks min/max")],
+               loc="outside lower center", ncols=2, fontsize="small")
+    fig.suptitle("Profile: where the values lie in the chosen fixed-point types")
+    return fig
+
+
+def plot_profile(profile: dict, path: str | Path) -> Path | None:
+    """Write :func:`profile_figure` to ``path`` (``None``, no file, without layers)."""
+    fig = profile_figure(profile)
+    return None if fig is None else _save(fig, path)
+
+
+def outputs_figure(record: dict) -> Figure | None:
+    """The firmware's outputs against the reference model's (the float model before quantization,
+    QKeras, or Keras before calibration) on the same labelled samples, one colour per output, with
+    the diagonal where they agree. ``record`` is a classification record; ``None`` without a reference."""
+    from matplotlib import colormaps
+
+    outputs = record.get("outputs")
+    if not outputs:
+        return None
+    ref, fw = np.asarray(outputs["reference"], float), np.asarray(outputs["firmware"], float)
+    fig = _figure(6.4, 5.6)
+    ax = fig.subplots()
+    names = record["classes"]
+    palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
+    for c, name in enumerate(names):
+        ax.scatter(ref[:, c], fw[:, c], s=12, alpha=0.7, color=palette[c % len(palette)], label=name, gid=f"output:{c}")
+    low, high = float(min(ref.min(), fw.min())), float(max(ref.max(), fw.max()))
+    ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--", label="firmware = reference", gid="diagonal")
+    ax.set_xlabel(f"reference output ({record['keras']})")
+    ax.set_ylabel("firmware output (= C++, bit-exact)")
+    r = outputs["correlation"]
+    ax.set_title(f"{len(ref):,} of {outputs['samples']:,} samples: max |Δ| {outputs['max_abs_diff']:.3g}"
+                 + (f", r = {r:.4f}" if r is not None else "")
+                 + f", same class on {100 * outputs['same_class']:.1f} %", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", title="output", title_fontsize="x-small", ncols=2)
+    return fig
+
+
+def plot_outputs(record: dict, path: str | Path) -> Path | None:
+    """Write :func:`outputs_figure` to ``path`` (``None``, no file, without a reference)."""
+    fig = outputs_figure(record)
+    return None if fig is None else _save(fig, path)
+
+
+def timing_figure(record: dict) -> Figure:
+    """Adder levels of each RTL pipeline stage's longest path, the scheduler's budget per stage and,
+    on the right axis, the estimated delay of each stage (:mod:`hgq_fpga.app.report.timing`), with
+    the clock period; labelled as an estimate. ``record``: a timing record."""
+    levels = record["stage_levels"]
+    model = record.get("model")
+    fig = _figure(max(6.0, 1.2 + 0.45 * len(levels)), 4.4)
+    ax = fig.subplots()
+    critical = record["critical_stage"]
+    slowest = max(levels)
+    bars = ax.bar(range(len(levels)), levels, color=["#c44e52" if n == slowest else "#4c72b0" for n in levels])
+    for n, bar in enumerate(bars):
+        bar.set_gid(f"stage:{n}")
+    if record.get("levels_per_stage"):
+        ax.axhline(record["levels_per_stage"], color="grey", ls="--", lw=1, gid="budget",
+                   label=f"scheduler's budget: {record['levels_per_stage']} levels per stage")
+    ax.set_xticks(range(len(levels)))
+    ax.set_xlabel("pipeline stage (clock cycle)")
+    ax.set_ylabel("adder levels of the longest path")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if model is not None:
+        per, fixed = model["ns_per_level"], model["ns_per_stage"]
+        right = ax.secondary_yaxis("right", functions=(lambda n: n * per + fixed, lambda t: (t - fixed) / per))
+        right.set_ylabel(f"estimated delay (ns; {model['family']}: {per:g} ns per level + {fixed:g} ns)")
+        clock_levels = (record["clock_period_ns"] - fixed) / per
+        ax.axhline(clock_levels, color="#dd8452", lw=1.2, gid="clock",
+                   label=f"clock period {record['clock_period_ns']:g} ns")
+        title = f"ESTIMATE: Fmax ≈ {record['fmax_mhz']:g} MHz (slowest stage {critical}: ≈ {record['path_ns']:g} ns)"
+        if record.get("vivado"):
+            title += f"\nVivado: WNS {record['vivado']['wns_ns']:+g} ns, Fmax {record['vivado']['fmax_mhz']:g} MHz"
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylim(0, max(max(levels), clock_levels, record.get("levels_per_stage") or 0) * 1.4 + 0.5)
+    else:
+        ax.set_title("adder levels per stage (no delay model for this family)", fontsize="medium")
+    ax.legend(fontsize="small", loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_timing(record: dict, path: str | Path) -> Path:
+    """Write :func:`timing_figure` to ``path``."""
+    return _save(timing_figure(record), path)

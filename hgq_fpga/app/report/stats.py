@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: ops that carry weights (or a constant multiplier) and so cost EBOPs
-WEIGHTED_KINDS = ("dense", "conv", "avgpool")
+WEIGHTED_KINDS = ("dense", "conv", "avgpool", "einsum_dense")
+#: ops that multiply two activations: they cost EBOPs but have no weights
+PRODUCT_KINDS = ("einsum",)
 #: ops that fix a new per-element type: the end of a layer
 QUANTIZING_KINDS = ("cast", "table")
 #: ops a layer's output reaches its quantization point through
-PASS_THROUGH_KINDS = ("relu", "reshape")
+PASS_THROUGH_KINDS = ("relu", "reshape", "transpose")
 
 
 @dataclass
@@ -132,18 +134,20 @@ class DesignStats:
         }
 
 
-def _weight_array(op) -> np.ndarray:
+def _weight_array(op) -> np.ndarray | None:
     from hgq_fpga.ir.resources import weight_bits
 
+    if op.kind in PRODUCT_KINDS:
+        return None
     raw = op.c_raw if op.kind == "avgpool" else op.w_raw
     return weight_bits(raw)
 
 
 def _feeding_weighted_op(name: str, producers: dict) -> str | None:
-    """The weighted op whose result reaches tensor ``name`` through ReLU/reshape ops only."""
+    """The weighted (or product) op whose result reaches tensor ``name`` through ReLU/reshape ops only."""
     op = producers.get(name)
     while op is not None:
-        if op.kind in WEIGHTED_KINDS:
+        if op.kind in WEIGHTED_KINDS + PRODUCT_KINDS:
             return op.name
         if op.kind not in PASS_THROUGH_KINDS:
             return None
@@ -210,7 +214,7 @@ def summarize(fw) -> DesignStats:
             row.adders = int(per_op[weighted.name].adders)
         layers.append(row)
     for op in fw.ops:  # a weighted op whose result is never requantized still costs resources
-        if op.kind in WEIGHTED_KINDS and op.name not in claimed:
+        if op.kind in WEIGHTED_KINDS + PRODUCT_KINDS and op.name not in claimed:
             layers.append(LayerStats(op.name, op.kind, _weight_array(op), op.out.width.copy(),
                                      int(per_op[op.name].ebops), int(per_op[op.name].adder_levels),
                                      [op.name], int(per_op[op.name].adders)))

@@ -16,12 +16,13 @@ from hgq_fpga.app.report.latency import estimate_latency
 from hgq_fpga.app.report.markdown import metric_label, render_markdown
 from hgq_fpga.app.report.stats import DesignStats, summarize
 from hgq_fpga.app.report.synthesis import sections
+from hgq_fpga.app.report.timing import timing_record
 from hgq_fpga.folders import move_into_place, observe, staging_folder
 from hgq_fpga.pareto import front_from_dicts
 
 #: run-record keys copied into the report as they are
 RUN_KEYS = ("name", "board", "created", "hgq_fpga_version", "metrics", "verification", "checks", "training",
-            "classification", "input_image")
+            "classification", "input_image", "profile")
 
 
 #: the report's JSON, the source of the Markdown
@@ -37,28 +38,31 @@ def _training_figure(training: dict, path: Path) -> Path | None:
         points, path, chosen=front_from_dicts([chosen])[0] if chosen else None,
         epochs=[tuple(e) for e in training.get("epochs") or []],
         metric_name=metric_label(training.get("metric", "val_accuracy")),
-        deployed=tuple(training["deployed"]) if training.get("deployed") else None)
+        deployed=tuple(training["deployed"]) if training.get("deployed") else None,
+        ebops_label="EBOPs (exact, calibrated)" if training.get("ebops_exact") else None)
 
 
-def _figures(stats: DesignStats, run: dict, synthesis: dict, out: Path) -> dict[str, str]:
+def _figures(stats: DesignStats, run: dict, synthesis: dict, timing: dict | None, out: Path) -> dict[str, str]:
+    """Draw every figure the data allows; ``{title: file name}`` of those drawn (a figure with
+    nothing to show returns None and is left out)."""
+    classification, training, image = run.get("classification"), run.get("training"), run.get("input_image")
     figures = {
         "Bit-width distributions": plots.plot_bit_widths(stats, out / "bit_widths.png"),
         "Weight bit widths (heat map)": plots.plot_weight_heatmaps(stats, out / "weight_heatmap.png"),
         "EBOPs per layer": plots.plot_ebops(stats, out / "ebops.png"),
+        "First-layer weight bits as images of the input":
+            image and plots.plot_unit_images(stats, image, out / "first_layer_units.png"),
+        "Pareto front of the training run": training and _training_figure(training, out / "pareto.png"),
+        "ROC curve per class (background rejection against signal efficiency)":
+            classification and plots.plot_roc(classification, out / "roc.png"),
+        "Firmware outputs against the reference model":
+            classification and plots.plot_outputs(classification, out / "outputs.png"),
+        "Profile: weights and activations against the chosen types":
+            run.get("profile") and plots.plot_profile(run["profile"], out / "profile.png"),
+        "Synthesis beside the estimates": synthesis and plots.plot_synthesis(synthesis, out / "synthesis.png"),
+        "Timing estimate: adder levels per pipeline stage": timing and plots.plot_timing(timing, out / "timing.png"),
     }
-    if run.get("input_image"):
-        units = plots.plot_unit_images(stats, run["input_image"], out / "first_layer_units.png")
-        if units is not None:
-            figures["First-layer weight bits as images of the input"] = units
-    if run.get("training"):
-        pareto = _training_figure(run["training"], out / "pareto.png")
-        if pareto is not None:
-            figures["Pareto front of the training run"] = pareto
-    if run.get("classification"):
-        figures["ROC curve per class"] = plots.plot_roc(run["classification"], out / "roc.png")
-    if synthesis:
-        figures["Synthesis beside the estimates"] = plots.plot_synthesis(synthesis, out / "synthesis.png")
-    return {title: Path(p).name for title, p in figures.items()}
+    return {title: Path(p).name for title, p in figures.items() if p}
 
 
 def write_report(fw, out_dir: str | Path, run: dict | None = None) -> dict:
@@ -106,7 +110,10 @@ def _write(fw, out: Path, run: dict) -> dict:
     synthesis = sections(run.get("synthesis"), stats.ebops, stats.latency_adder_levels)
     if synthesis:
         data["synthesis"] = synthesis
-    data["figures"] = _figures(stats, run, synthesis, out)
+    timing = timing_record((run.get("backends") or {}).get("rtl"), (run.get("synthesis") or {}).get("rtl"))
+    if timing:
+        data["timing"] = timing
+    data["figures"] = _figures(stats, run, synthesis, timing, out)
     (out / REPORT_FILE).write_text(json.dumps(data, indent=1) + "\n")
     (out / "report.md").write_text(render_markdown(data))
     return data

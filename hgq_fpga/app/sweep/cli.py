@@ -27,12 +27,27 @@ def sweep(spec: Path, out: Path, scheduler: str | None, workers: int | None, ret
     from hgq_fpga.app.sweep import run_sweep
 
     result = run_sweep(spec, out, scheduler=scheduler, workers=workers, retries=retries)
-    chosen = result.merged.get("chosen")
+    report_sweep(result, out)
+
+
+def report_sweep(result, out: Path) -> None:
+    """What the sweep did, the chosen model's checkpoint (a path that works from here) and the
+    command that converts it; exit status 1 when a run failed."""
+    from hgq_fpga.app.sweep.handoff import convert_command, firmware_folder, shown_path
+    from hgq_fpga.app.sweep.merge import FRONT_JSON, FRONT_PLOT
+
+    front = result.merged.get("front", [])
+    plotted = (f"{out / FRONT_JSON} and {out / FRONT_PLOT}" if result.merged.get("points") else
+               f"{out / FRONT_JSON} (no run finished: nothing to plot, so no {FRONT_PLOT})")
     click.echo(f"{len(result.ran)} runs trained, {len(result.skipped)} already finished, "
-               f"{len(result.failed)} failed; merged front: {len(result.merged.get('front', []))} models "
-               f"in {out / 'front.json'} and {out / 'front.png'}")
+               f"{len(result.failed)} failed; merged front: {len(front)} models in {plotted}")
+    chosen = result.merged.get("chosen")
     if chosen:
-        click.echo(f"chosen: {chosen['checkpoint']} (validation accuracy {100 * chosen['val_accuracy']:.2f} %, "
-                   f"{chosen['ebops']:,} EBOPs)")
+        checkpoint = result.chosen_checkpoint
+        click.echo(f"chosen: {shown_path(checkpoint)} (run {chosen['run']}, validation accuracy "
+                   f"{100 * chosen['val_accuracy']:.2f} %, {chosen['ebops']:,} EBOPs)")
+        run = result.chosen_run()
+        if run is not None:
+            click.echo("next: " + convert_command(checkpoint, run.path("data"), firmware_folder(out)))
     if result.failed:
         raise click.ClickException("failed runs: " + "; ".join(f"{k}: {v}" for k, v in result.failed.items()))

@@ -30,7 +30,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 from .merge import write as write_merged
 from .progress import TOPIC_PREFIX, SweepProgress
 from .run import RUNS, execute, is_done, read_result, run_folder
-from .spec import SpecError, SweepSpec, as_spec
+from .spec import RunSpec, SpecError, SweepSpec, as_spec
 from hgq_fpga.folders import write_file
 
 MANIFEST = "sweep.json"
@@ -49,7 +49,8 @@ class SweepResult:
         out_dir: the sweep folder.
         ran: runs finished by this call; ``skipped``: runs already finished before it;
         failed: run name -> the error of its last attempt;
-        merged: the merged front of every finished run (``front.json``).
+        merged: the merged front of every finished run (``front.json``);
+        spec: the spec that was run.
     """
 
     out_dir: Path
@@ -57,10 +58,23 @@ class SweepResult:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     merged: dict = field(default_factory=dict)
+    spec: SweepSpec | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    @property
+    def chosen_checkpoint(self) -> Path | None:
+        """The chosen model's checkpoint (``out_dir`` joined with ``front.json``'s relative path), or None."""
+        chosen = self.merged.get("chosen")
+        return None if not chosen else Path(self.out_dir) / chosen["checkpoint"]
+
+    def chosen_run(self) -> RunSpec | None:
+        """The run of the chosen model, or None."""
+        chosen = self.merged.get("chosen")
+        runs = {r.name: r for r in (self.spec.runs if self.spec else ())}
+        return runs.get(chosen["run"]) if chosen else None
 
 
 def _check_finished(spec: SweepSpec, out: Path) -> list[str]:
@@ -162,7 +176,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
     (out / RUNS).mkdir(parents=True, exist_ok=True)
     done = _check_finished(spec, out)
     _write_manifest(spec, out)
-    result = SweepResult(out, skipped=list(done))
+    result = SweepResult(out, skipped=list(done), spec=spec)
     todo = [r for r in spec.runs if r.name not in done]
     _clear_staging(out, [r.name for r in todo])
     if todo:

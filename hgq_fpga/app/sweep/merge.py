@@ -51,19 +51,23 @@ def merged_front(points: Sequence[dict], tolerance: float) -> dict:
         candidates = [ParetoPoint(p[METRIC], p["ebops"], p["checkpoint"], p.get("epoch")) for p in front]
         pick = choose(candidates, tolerance)
         chosen = front[candidates.index(pick)]
-    return {"metric": f"{METRIC} (calibrated model)", "tolerance": tolerance, "points": list(points),
-            "front": front, "chosen": chosen}
+    return {"metric": f"{METRIC} (calibrated model)", "metric_key": METRIC, "ebops": "exact (calibrated model)",
+            "tolerance": tolerance, "points": list(points), "front": front, "chosen": chosen}
 
 
-def plot(merged: dict, path: Path, title: str = "sweep") -> None:
-    """Every run's points (one colour per run) and the merged front as a step line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def front_figure(merged: dict, title: str = "sweep"):
+    """The figure of :func:`plot` (a matplotlib ``Figure``, no pyplot): every run's points, one colour
+    per run, the legend naming each run (its folder name: the settings that set it apart), and the
+    merged front as a step line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     runs = sorted({p["run"] for p in merged["points"]})
-    cmap = plt.get_cmap("tab10" if len(runs) <= 10 else "viridis")
+    cmap = colormaps["tab10" if len(runs) <= 10 else "viridis"]
     for n, run in enumerate(runs):
         pts = [p for p in merged["points"] if p["run"] == run]
         color = cmap(n % 10) if len(runs) <= 10 else cmap(n / max(len(runs) - 1, 1))
@@ -74,20 +78,31 @@ def plot(merged: dict, path: Path, title: str = "sweep") -> None:
         ax.step([p["ebops"] for p in front], [100 * p[METRIC] for p in front], where="post", color="black",
                 lw=1.5, label="merged front")
         c = merged["chosen"]
-        ax.scatter([c["ebops"]], [100 * c[METRIC]], marker="*", s=150, color="red", zorder=5, label="chosen")
+        ax.scatter([c["ebops"]], [100 * c[METRIC]], marker="*", s=150, color="red", zorder=5,
+                   label=f"chosen ({c['run']})")
     log_scale(ax)
     ax.set_xlabel("EBOPs (exact, calibrated)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(f"{title}: {len(runs)} runs, {len(merged['points'])} checkpoints")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right", title="run" if len(runs) <= 10 else None, title_fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def plot(merged: dict, path: Path, title: str = "sweep") -> Path | None:
+    """Write :func:`front_figure` to ``path``; nothing (None) when no run has a point: an empty
+    figure says nothing."""
+    if not merged["points"]:
+        return None
+    fig = front_figure(merged, title)
     write_file(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"), replace=True)
-    plt.close(fig)
+    return path
 
 
 def write(out_dir: Path, names: Sequence[str], tolerance: float, title: str = "sweep") -> dict:
-    """Merge the finished runs ``names``; write ``front.json`` and ``front.png``; return the merge."""
+    """Merge the finished runs ``names``; write ``front.json`` and, when a run finished, ``front.png``
+    (an earlier one is removed when none did: a figure without points says nothing); return the merge."""
     out_dir = Path(out_dir)
     merged = merged_front(collect(out_dir, names), tolerance)
 
@@ -96,5 +111,6 @@ def write(out_dir: Path, names: Sequence[str], tolerance: float, title: str = "s
             json.dump(merged, fh, indent=1)
 
     write_file(out_dir / FRONT_JSON, dump, replace=True)
-    plot(merged, out_dir / FRONT_PLOT, title)
+    if plot(merged, out_dir / FRONT_PLOT, title) is None:
+        (out_dir / FRONT_PLOT).unlink(missing_ok=True)
     return merged

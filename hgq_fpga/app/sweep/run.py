@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hgq_fpga.folders import default_mode, move_into_place
 from hgq_fpga.pareto import pareto_indices
 
+from hgq_fpga.app.stages import QUIET
 from hgq_fpga.app.sweep.progress import emit
 from hgq_fpga.app.sweep.spec import RunSpec
 
@@ -111,12 +112,16 @@ def _accuracy(model, x, y, batch_size: int = 1024) -> float:
                                     for s in range(0, len(x), batch_size)]), y)
 
 
-def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dict:
-    """Train ``run`` writing its checkpoints into ``folder``; return its result record."""
+def train_and_score(run: RunSpec, folder: Path, topic: str | None = None, callbacks: Sequence = (),
+                    stages=None) -> dict:
+    """Train ``run`` writing its checkpoints into ``folder``; return its result record.
+
+    ``callbacks``: more Keras callbacks (a progress bar, say), run after the spec's; ``stages``: an
+    :class:`~hgq_fpga.app.stages.Stages` that reports the calibration of the checkpoints (default:
+    silent, as on a Dask worker).
+    """
     import numpy as np
 
-    from hgq_fpga.nn.calibration import calibrate
-    from hgq_fpga.nn.model_files import load_keras_model
     from hgq_fpga.nn.recipe import train_pareto
     from hgq_fpga.nn.seeding import seeded
 
@@ -133,16 +138,32 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
         widths = s["init_widths"]
         if widths:
             set_initial_widths(model, widths.get("weight_bits"), widths.get("activation_f"))
-        callbacks = [resolve_entry_point(c, run.base_dir)() for c in s["callbacks"]]
-        callbacks.append(_epoch_reporter(topic, run.name, s["epochs"]))
+        extra = [resolve_entry_point(c, run.base_dir)() for c in s["callbacks"]]
+        extra += [_epoch_reporter(topic, run.name, s["epochs"]), *callbacks]
         outcome = train_pareto(model, x_train, y_train, validation_data=validation, epochs=s["epochs"],
                                checkpoint_dir=folder / CHECKPOINTS, beta=tuple(s["beta"]),
                                learning_rate=s["learning_rate"], batch_size=s["batch_size"],
-                               tolerance=s["tolerance"], callbacks=callbacks)
+                               tolerance=s["tolerance"], callbacks=extra)
     emit(topic, {"run": run.name, "stage": "calibrating"})
-    x_calib = x_train if s["n_calibration"] is None else x_train[:s["n_calibration"]]
+    with (stages or QUIET).stage(f"calibrating and scoring the {len(outcome.front)} checkpoints of the front"):
+        points = _calibrated_points(outcome.front, x_train if s["n_calibration"] is None
+                                    else x_train[:s["n_calibration"]], validation, arrays)
+    front = [points[i] for i in pareto_indices([p["val_accuracy"] for p in points],
+                                                [p["ebops"] for p in points])]
+    return {"name": run.name, "settings": s, "fingerprint": run.fingerprint(), "points": points,
+            "front": [points.index(p) for p in front], "history": outcome.history,
+            "training_seconds": round(outcome.seconds, 2), "seconds": round(time.perf_counter() - t0, 2),
+            "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+
+
+def _calibrated_points(front, x_calib, validation, arrays: dict) -> list[dict]:
+    """Every checkpoint of the training-time front, calibrated: exact EBOPs, validation (and test)
+    accuracy of the firmware."""
+    from hgq_fpga.nn.calibration import calibrate
+    from hgq_fpga.nn.model_files import load_keras_model
+
     points = []
-    for p in outcome.front:
+    for p in front:
         deployed = load_keras_model(p.path)
         point = {"epoch": p.epoch, "checkpoint": f"{CHECKPOINTS}/{Path(p.path).name}",
                  "training_val_accuracy": p.metric, "training_ebops": p.ebops,
@@ -151,12 +172,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None) -> dic
         if "x_test" in arrays and "y_test" in arrays:
             point["test_accuracy"] = _accuracy(deployed, arrays["x_test"], arrays["y_test"])
         points.append(point)
-    front = [points[i] for i in pareto_indices([p["val_accuracy"] for p in points],
-                                                [p["ebops"] for p in points])]
-    return {"name": run.name, "settings": s, "fingerprint": run.fingerprint(), "points": points,
-            "front": [points.index(p) for p in front], "history": outcome.history,
-            "training_seconds": round(outcome.seconds, 2), "seconds": round(time.perf_counter() - t0, 2),
-            "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+    return points
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -205,5 +221,8 @@ def produce(final: Path, work: Callable[[Path], dict]) -> tuple[dict, bool]:
 
 def execute(run: RunSpec, out_dir: str, topic: str | None = None) -> dict:
     """The Dask task: run ``run`` unless it is finished; return ``{"name", "skipped", "seconds"}``."""
+    from hgq_fpga.app.tensorflow_env import prepare
+
+    prepare()   # a worker's TensorFlow start-up notices stay off the terminal too
     record, published = produce(run_folder(out_dir, run.name), lambda staging: train_and_score(run, staging, topic))
     return {"name": run.name, "skipped": not published, "seconds": record["seconds"]}

@@ -275,8 +275,43 @@ def _slug(value: Any) -> str:
     return str(value)
 
 
-def _run_name(label: str | None, point: dict, seed: int) -> str:
-    parts = ([label] if label else []) + [f"{k}={_slug(v)}" for k, v in point.items()] + [f"seed={seed}"]
+def _leaves(settings: dict) -> dict[str, Any]:
+    """A run's settings as ``key -> value`` with the mappings (``model_args``, ``init_widths``)
+    opened one level (``model_args.hidden``), in spec order; the seed is left out."""
+    leaves: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key == "seed":
+            continue
+        if isinstance(value, dict) and value:
+            leaves.update({f"{key}.{k}": v for k, v in sorted(value.items())})
+        else:
+            leaves[key] = value
+    return leaves
+
+
+def differing_settings(all_settings: list[dict]) -> list[str]:
+    """The settings (``model_args.hidden``, ``learning_rate``, ...) whose values are not the same in
+    every run, in spec order: what a run's name must show to say how it differs from the others."""
+    leaves = [_leaves(s) for s in all_settings]
+    keys = list(dict.fromkeys(k for leaf in leaves for k in leaf))
+    text = lambda v: json.dumps(v, sort_keys=True, default=str)  # noqa: E731
+    return [k for k in keys if len({text(leaf.get(k)) for leaf in leaves}) > 1]
+
+
+def _short_names(keys: list[str]) -> dict[str, str]:
+    """``model_args.hidden`` -> ``hidden``, unless two differing settings share the last part."""
+    last = [k.rpartition(".")[2] for k in keys]
+    return {k: (tail if last.count(tail) == 1 else k) for k, tail in zip(keys, last)}
+
+
+def _run_name(label: str | None, settings: dict, shown: list[str], short: dict[str, str],
+              seed_differs: bool) -> str:
+    """``label`` (a run's ``name``) or else the ``shown`` settings as ``key=value``, and the seed where
+    seeds differ (or nothing else names the run)."""
+    leaves = _leaves(settings)
+    parts = ([label] if label else []) + [f"{short[k]}={_slug(leaves.get(k))}" for k in shown]
+    if seed_differs or not parts:
+        parts.append(f"seed={settings['seed']}")
     name = _UNSAFE.sub("-", "_".join(parts)).strip("-.") or "run"
     if len(name) > MAX_NAME:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -311,16 +346,12 @@ def parse(data: Mapping, base_dir: str | Path = ".", source: str = "spec") -> Sw
     axes = [(k, _list_of(v, source, f"grid.{k}")) for k, v in grid.items()]
     runs = data.get("runs", [{}])
     runs = _list_of(runs, source, "runs")
-    names: dict[str, str] = {}
-    out = []
+    candidates = []
     for r, override in enumerate(runs):
         rwhere = f"runs[{r}]." if "runs" in data else ""
         if not isinstance(override, dict):
             raise SpecError(f"{_where(source, rwhere.rstrip('.'))}: must be a mapping of settings, got {override!r}")
         _check_keys(override, set(RUN_DEFAULTS) | {"name"}, source, rwhere)
-        label = override.get("name")
-        if label is None and len(runs) > 1:
-            label = f"run{r}"
         for combo in itertools.product(*(values for _, values in axes)):
             point = {k: v for (k, _), v in zip(axes, combo)}
             for seed in seeds:
@@ -328,12 +359,8 @@ def parse(data: Mapping, base_dir: str | Path = ".", source: str = "spec") -> Sw
                             **point, "seed": seed}
                 where = rwhere + "".join(f"grid.{k}={_slug(v)}." for k, v in point.items())
                 _check_run(settings, source, where, base)
-                name = _run_name(label, point, seed)
-                if name in names:
-                    raise SpecError(f"{_where(source, rwhere.rstrip('.') or 'runs')}: two runs are both named "
-                                    f"{name!r}; give each run a different 'name'")
-                names[name] = where
-                out.append(RunSpec(name, settings, str(base)))
+                candidates.append((override.get("name"), list(point), settings, rwhere))
+    out = _named_runs(candidates, len(set(map(str, seeds))) > 1, source, base)
     name = data.get("name", "sweep")
     if not isinstance(name, str):
         raise SpecError(f"{source}: name: must be a string, got {name!r}")
@@ -342,20 +369,58 @@ def parse(data: Mapping, base_dir: str | Path = ".", source: str = "spec") -> Sw
     return SweepSpec(name, tuple(out), str(base), float(tolerance))
 
 
+def _named_runs(candidates: list[tuple], seed_differs: bool, source: str, base: Path) -> list[RunSpec]:
+    """Name every run by what sets it apart: its ``name`` and the grid's values, or, for a run without
+    a ``name``, every setting that differs between the runs (``hidden=8_learning_rate=0.001``)."""
+    differing = differing_settings([settings for _, _, settings, _ in candidates])
+    short = _short_names(differing)
+    names: dict[str, str] = {}
+    out = []
+    for label, grid_keys, settings, rwhere in candidates:
+        shown = [k for k in differing if k.partition(".")[0] in grid_keys] if label else differing
+        name = _run_name(label, settings, shown, short, seed_differs)
+        if name in names:
+            raise SpecError(f"{_where(source, rwhere.rstrip('.') or 'runs')}: two runs are both named "
+                            f"{name!r}; give each run a different 'name'")
+        names[name] = rwhere
+        out.append(RunSpec(name, settings, str(base)))
+    return out
+
+
 def _fail(source: str, key: str, msg: str):
     raise SpecError(f"{_where(source, key)}: {msg}")
+
+
+def _read(path: Path):
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc})") from None
 
 
 def load(path: str | Path) -> SweepSpec:
     """Read and validate the YAML spec at ``path`` (relative paths inside it: from its folder)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"{path}: spec file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc})") from None
-    return parse(data, path.parent, str(path))
+    return parse(_read(path), path.parent, str(path))
+
+
+#: the keys that make several runs of one spec
+EXPANDING = ("grid", "runs", "seeds")
+
+
+def load_single(path: str | Path) -> RunSpec:
+    """The one run of a spec without ``grid``, ``runs`` or ``seeds`` (``hgq-fpga train``): the same
+    keys as a sweep's, read and checked the same way; a key that makes several runs is refused."""
+    path = Path(path)
+    data = _read(path)
+    if isinstance(data, Mapping):
+        for key in EXPANDING:
+            if key in data:
+                raise SpecError(f"{path}: {key}: a training spec describes one run; {key} makes several "
+                                f"(use hgq-fpga sweep for them{', or seed: N for one seed' if key == 'seeds' else ''})")
+    return parse(data, path.parent, str(path)).runs[0]
 
 
 def as_spec(spec_or_path: SweepSpec | Mapping | str | Path, base_dir: str | Path = ".") -> SweepSpec:

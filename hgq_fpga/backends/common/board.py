@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from hgq_fpga.fixed import plain
+
 REQUIRED_FIELDS = ("part", "family", "clock_period_ns", "clock_uncertainty", "resources")
 RESOURCE_KINDS = ("LUT", "FF", "DSP", "BRAM_18K")
 
@@ -104,9 +106,9 @@ def check_clock_period(period, option: str = "clock period") -> float:
     try:
         value = float(period)
     except (TypeError, ValueError):
-        raise ValueError(f"{option} must be a clock period in ns, got {period!r}") from None
+        raise ValueError(f"{option} must be a clock period in ns, got {plain(period)!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{option} must be a positive, finite clock period in ns, got {period!r}")
+        raise ValueError(f"{option} must be a positive, finite clock period in ns, got {value!r}")
     return value
 
 

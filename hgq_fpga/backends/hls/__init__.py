@@ -1,6 +1,6 @@
 """HLS C++ backend: project writer, C simulation and synthesis-report reading (Vitis / Vivado HLS).
 
->>> prj = write_project(fw, "out/trigger", board="vu9p")     # firmware/, tb/, ir/, Makefile
+>>> prj = write_project(fw, "out/trigger", board="vu9p")     # firmware/, tb/, Makefile, project.json
 >>> prj.predict(x)                                         # g++ C simulation == fw.predict(x)
 
 Pipeline: :mod:`.plan` lowers the IR (``lower_*`` modules) to numbers and names, :mod:`.emit`

@@ -13,9 +13,12 @@ from hgq_fpga.backends.common.templates import render
 PROTOCOLS = ("ap_vld", "ap_none")
 
 
-def emit_firmware(fw, top: str, protocol: str = "ap_vld",
-                  plan: FirmwarePlan | None = None) -> dict[str, str]:
+def emit_firmware(fw, top: str, protocol: str = "ap_vld", plan: FirmwarePlan | None = None,
+                  multipliers: str = "auto") -> dict[str, str]:
     """C++ sources of firmware ``fw`` with top function ``top``.
+
+    ``multipliers``: ``"auto"``, ``"dsp"`` or ``"lut"``, the binding of the products of two
+    variables (see :func:`~hgq_fpga.backends.hls.plan.build_plan`); ignored when ``plan`` is given.
 
     Returns ``firmware/<top>.h``, ``firmware/<top>.cpp`` (what HLS synthesises),
     ``firmware/<top>_bridge.cpp`` (the batch entry point of the Python C simulation) and
@@ -23,7 +26,7 @@ def emit_firmware(fw, top: str, protocol: str = "ap_vld",
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"port protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    plan = plan or build_plan(fw, top)
+    plan = plan or build_plan(fw, top, multipliers)
     return {
         f"firmware/{top}.h": render("hls/firmware/header.h.j2", plan=plan),
         f"firmware/{top}.cpp": render("hls/firmware/top.cpp.j2", plan=plan, protocol=protocol),

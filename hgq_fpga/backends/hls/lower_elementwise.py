@@ -1,7 +1,8 @@
-"""Lower the element-wise ops: Cast, ReLU, Add, Reshape and Concatenate.
+"""Lower the element-wise ops: Cast, ReLU, Add, Subtract, Reshape and Concatenate.
 
 Only Cast changes values (with its rounding and overflow, through per-element-type groups); the
-others are exact, so their results land in the output container without any rounding.
+others are exact, so their results land in the output container without any rounding. An input
+of Add or Subtract with an axis of size 1 is read through an index table (broadcasting).
 """
 
 from __future__ import annotations
@@ -45,9 +46,30 @@ def lower_relu(op: O.ReLU, out: TensorRef, x: TensorRef) -> OpPlan:
     return OpPlan(kind="relu", ir_kind=op.kind, out=out, inputs=[x], summary=f"ReLU {op.name!r}")
 
 
-def lower_add(op: O.Add, out: TensorRef, *xs: TensorRef) -> OpPlan:
-    return OpPlan(kind="add", ir_kind=op.kind, out=out, inputs=list(xs),
-                  summary=f"Add {op.name!r} of {len(xs)} tensors (exact)")
+@dataclass(eq=False)
+class AddTerm:
+    """``sign · in<input>[src[e]]`` for every output element ``e``."""
+
+    input: int
+    sign: str
+    src: IntTable
+
+
+@dataclass(eq=False)
+class AddPlan(OpPlan):
+    terms: list[AddTerm]
+
+
+def lower_add(op: O.Add | O.Subtract, out: TensorRef, *xs: TensorRef) -> AddPlan:
+    """Each input read at its broadcast position of every output element; Subtract negates the second."""
+    signs = ["+", "-"] if op.kind == "subtract" else ["+"] * len(xs)
+    terms = []
+    for n, (x, sign) in enumerate(zip(xs, signs)):
+        src = np.broadcast_to(flat_positions(x.shape), out.shape).reshape(-1)
+        terms.append(AddTerm(n, sign, IntTable.of(src)))
+    what = "Subtract" if op.kind == "subtract" else "Add"
+    return AddPlan(kind="add", ir_kind=op.kind, out=out, inputs=list(xs), terms=terms,
+                   summary=f"{what} {op.name!r} of {len(xs)} tensors {[x.shape for x in xs]} (exact)")
 
 
 def lower_reshape(op: O.Reshape, out: TensorRef, x: TensorRef) -> CopyPlan:

@@ -1,4 +1,4 @@
-"""Lower Dense and Conv to compact sparse multiply-accumulate lists.
+"""Lower Dense, Conv and EinsumDense to compact sparse multiply-accumulate lists.
 
 Both ops compute ``acc[p, o] = b[o] + Σ_j x[idx[p, j]]·w[j, o]`` over output positions ``p`` (one
 for a Dense on a vector, each kernel window for a convolution).  The IR's own plan
@@ -78,33 +78,41 @@ def integer_macs(x: FixedType, weight: FixedType, bias: FixedType | None, acc: F
     return IntegerMacs(product_shift, bias_shift)
 
 
-def lower_linear(op: O.Dense | O.Conv, out: TensorRef, x: TensorRef) -> LinearPlan:
-    """Sparse term lists, weight/bias containers and codes of a Dense or Conv op."""
+def lower_linear(op: O.Dense | O.Conv | O.EinsumDense, out: TensorRef, x: TensorRef) -> LinearPlan:
+    """Sparse term lists, weight/bias containers and codes of a Dense, Conv or EinsumDense op.
+
+    A Dense or Conv lists output element ``n = p·O + o`` with the bias of filter ``o``; an
+    EinsumDense lists its output elements in C order, each with its own bias (one position, as
+    many filters as output elements).
+    """
     plan, out_shape, _ = linear_alignment(op, x.type)
-    if not op.out.same_as(plan.acc_type.reshape(out_shape)):
+    if not op.out.same_as(plan.out_type(out_shape)):
         raise ValueError(f"op {op.name!r}: stored accumulator type differs from the one derived "
                          "from its input and weights; the graph is inconsistent")
-    n_filters = int(op.w_raw.shape[-1])
-    w2 = np.asarray(op.w_raw, np.int64).reshape(-1, n_filters)
-    wf2 = np.asarray(op.w_f, np.int64).reshape(-1, n_filters)
-    weight, codes = code_spec(w2, wf2, f"the weights of op {op.name!r}")
-    codes = codes.reshape(w2.shape)
-    live = np.asarray(plan.live).transpose(0, 2, 1)              # (P, O, J)
-    pp, oo, jj = np.nonzero(live)                                # C order: grouped by n = p·O + o
-    src = np.asarray(plan.idx)[pp, jj]
-    ptr = np.concatenate([[0], np.cumsum(live.sum(axis=2).reshape(-1))])
+    weight, codes = code_spec(np.asarray(op.w_raw, np.int64).reshape(-1),
+                              np.asarray(op.w_f, np.int64).reshape(-1), f"the weights of op {op.name!r}")
+    live = np.asarray(plan.live)                                 # (P, J, O)
+    pp, jj, oo = np.nonzero(live)
+    n_filters = int(live.shape[2])
+    element = pp * n_filters + oo if plan.out_index is None else plan.out_index[pp, oo]
+    order = np.lexsort((jj, element))                            # grouped by output element n
+    src = np.asarray(plan.idx)[pp, jj][order]
+    term_codes = codes[plan.widx[pp if plan.widx.shape[0] > 1 else 0, jj, oo]][order]
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(element, minlength=out.size))])
     b_raw = np.asarray(op.b_raw, np.int64).reshape(-1)
     bias_spec, bias = code_spec(b_raw, np.asarray(op.b_f, np.int64).reshape(-1),
                                 f"the biases of op {op.name!r}")
     positions = int(live.shape[0])
+    if isinstance(op, O.EinsumDense):
+        positions, n_filters = 1, out.size
     bias_spec = bias_spec if np.any(b_raw != 0) else None
-    term_codes = codes[jj, oo]
-    macs = integer_macs(x.spec, weight, bias_spec, out.spec, int(np.max(np.diff(ptr))),
+    macs = integer_macs(x.spec, weight, bias_spec, out.spec, int(np.max(np.diff(ptr), initial=0)),
                         int(np.max(np.abs(term_codes), initial=0)),
                         int(np.max(np.abs(bias), initial=0)) if bias_spec is not None else 0)
-    what = "Dense" if isinstance(op, O.Dense) else f"Conv{op.w_raw.ndim - 2}D"
+    what = {"dense": "Dense", "einsum_dense": f"EinsumDense {getattr(op, 'equation', '')!r}"}.get(
+        op.kind, f"Conv{op.w_raw.ndim - 2}D")
     summary = (f"{what} {op.name!r}: {x.shape} -> {out.shape}; {int(jj.size)} multiplications "
-               f"({int(np.count_nonzero(w2))} of {w2.size} weights nonzero)")
+               f"({int(np.count_nonzero(op.w_raw))} of {op.w_raw.size} weights nonzero)")
     return LinearPlan(kind="linear", ir_kind=op.kind, out=out, inputs=[x], summary=summary,
                       positions=positions, filters=n_filters, ptr=IntTable.of(ptr),
                       src=IntTable.of(src), code=IntTable.of(term_codes), weight=weight,

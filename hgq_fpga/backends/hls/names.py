@@ -18,6 +18,7 @@ DERIVED = ("", "_t", "_op", "_in", "_out")
 #: must not shadow.
 TEMPLATE_LOCALS = frozenset("""
     in0 in1 in2 in3 out e n p o q s m v y w b c acc code idx src dst ptr bias vals prod sum
+    ia ib ac bc xc src0 src1 src2 src3
     samples bad fin fout expected got main begin end chunk pool threads t xd open_data std
 """.split())
 

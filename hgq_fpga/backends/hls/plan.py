@@ -14,6 +14,8 @@ from hgq_fpga.backends.hls.lower_elementwise import (lower_add, lower_cast, lowe
                                                      lower_relu, lower_reshape)
 from hgq_fpga.backends.hls.lower_linear import lower_linear
 from hgq_fpga.backends.hls.lower_pool import lower_avgpool, lower_maxpool
+from hgq_fpga.backends.hls.lower_product import lower_einsum
+from hgq_fpga.backends.hls.lower_reduce import lower_reduce, lower_transpose
 from hgq_fpga.backends.hls.lower_table import lower_table
 from hgq_fpga.backends.hls.names import NameTable
 from hgq_fpga.backends.hls.opplan import CastPlan, OpPlan, TensorRef, cast_plan
@@ -25,7 +27,12 @@ _LOWER = {
     "cast": lower_cast, "dense": lower_linear, "conv": lower_linear, "add": lower_add,
     "concatenate": lower_concatenate, "reshape": lower_reshape, "relu": lower_relu,
     "maxpool": lower_maxpool, "avgpool": lower_avgpool, "table": lower_table,
+    "einsum_dense": lower_linear, "einsum": lower_einsum, "subtract": lower_add, "sum": lower_reduce,
+    "max": lower_reduce, "transpose": lower_transpose,
 }
+
+#: how the products of two variables are built: the tool's choice, DSP blocks, or LUTs (fabric)
+MULTIPLIERS = ("auto", "dsp", "lut")
 
 
 @dataclass(eq=False)
@@ -45,6 +52,7 @@ class FirmwarePlan:
     outputs: list[TensorRef]
     internal: list[TensorRef]          # op outputs, in op order
     ops: list[OpPlan]
+    multipliers: str = "auto"          # binding of the products of two variables (MULTIPLIERS)
 
     @property
     def input_tensors(self) -> list[TensorRef]:
@@ -59,8 +67,14 @@ class FirmwarePlan:
         return [t.size for t in self.outputs]
 
 
-def build_plan(fw, top: str) -> FirmwarePlan:
-    """Lower every op of ``fw``; refuse what the C simulation could not return exactly."""
+def build_plan(fw, top: str, multipliers: str = "auto") -> FirmwarePlan:
+    """Lower every op of ``fw``; refuse what the C simulation could not return exactly.
+
+    ``multipliers``: how the products of two variables (``Einsum`` ops) are built: ``"auto"``
+    (the tool chooses), ``"dsp"`` or ``"lut"`` (a ``#pragma HLS BIND_OP`` on each).
+    """
+    if multipliers not in MULTIPLIERS:
+        raise ValueError(f"multipliers must be one of {', '.join(MULTIPLIERS)}, got {multipliers!r}")
     names = NameTable(top)
     refs: dict[str, TensorRef] = {}
 
@@ -87,4 +101,5 @@ def build_plan(fw, top: str) -> FirmwarePlan:
             raise ValueError(f"output {t.name!r} has elements {w} bits wide; the C simulation "
                              f"returns doubles, exact only up to {MAX_OUTPUT_WIDTH} bits. Cast the "
                              "output to a narrower type first")
-    return FirmwarePlan(top=names.top, inputs=inputs, outputs=outputs, internal=internal, ops=ops)
+    return FirmwarePlan(top=names.top, inputs=inputs, outputs=outputs, internal=internal, ops=ops,
+                        multipliers=multipliers)

@@ -70,8 +70,8 @@ def board_table(current: Board) -> list[dict]:
 
 
 def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: list[np.ndarray],
-                 protocol: str) -> None:
-    plan = build_plan(fw, name)
+                 protocol: str, multipliers: str = "auto") -> None:
+    plan = build_plan(fw, name, multipliers)
     files = emit_firmware(fw, name, protocol=protocol, plan=plan)
     y = fw.predict(tb_inputs if len(tb_inputs) > 1 else tb_inputs[0])
     files["tb/tb_data/tb_input.dat"] = _tb_text(tb_inputs)
@@ -106,7 +106,7 @@ def is_hls_project(path: Path) -> bool:
 def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
                   name: str = "myproject", clock_period: float | None = None, test_data=None,
                   cache_dir: str | Path | None = None, protocol: str = "ap_vld",
-                  replace: bool = False, macs: str = "integer") -> HLSProject:
+                  replace: bool = False, macs: str = "integer", multipliers: str = "auto") -> HLSProject:
     """Write the HLS project of ``fw`` into ``out_dir`` and return it (not yet compiled).
 
     ``board``: a built-in board name or alias, a YAML file, or a :class:`Board`.
@@ -116,8 +116,9 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     kept.  ``protocol``: port protocol of the top function, ``ap_vld`` or ``ap_none``.
     ``replace``: swap out an earlier hgq_fpga project in ``out_dir`` in one step (never a folder
     hgq_fpga did not write).  ``macs``: the C simulation :meth:`HLSProject.compile` builds by
-    default.  Raises ``FileExistsError`` if ``out_dir`` exists and is not empty (and, with
-    ``replace``, is not an hgq_fpga project).
+    default.  ``multipliers``: how products of two variables are built, ``"auto"`` (the tool
+    chooses), ``"dsp"`` or ``"lut"``.  Raises ``FileExistsError`` if ``out_dir`` exists and is not
+    empty (and, with ``replace``, is not an hgq_fpga project).
     """
     out = Path(out_dir)
     check_replaceable(out, replace, is_hls_project, "HLS project")
@@ -129,6 +130,6 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
         tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(test_data)]
     seen = observe(out)
     with staging_folder(out) as staging:
-        _write_files(fw, staging, name, b, clock, tb_inputs, protocol)
+        _write_files(fw, staging, name, b, clock, tb_inputs, protocol, multipliers)
         move_into_place(staging, out, seen=seen, ours=is_hls_project if replace else None)
     return HLSProject(fw, out, name, cache_dir, macs)

@@ -101,6 +101,9 @@ def _linear(net, op, xs, in_types, opts):
 
 
 def _add(net, op: O.Add, xs, in_types, opts):
+    if any(t.shape != op.out.shape for t in in_types):
+        raise NotImplementedError(f"the RTL backend has no lowering for a broadcasting add (op "
+                                  f"{op.name!r}: inputs {[t.shape for t in in_types]})")
     f = op.out.f.ravel()
     shifts = [np.where(t.live.ravel(), f - t.f.ravel(), 0).tolist() for t in in_types]
     out = [sum_terms(net, [Term(x[e], s[e]) for x, s in zip(xs, shifts)])

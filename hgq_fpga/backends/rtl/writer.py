@@ -20,6 +20,7 @@ import numpy as np
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
+from hgq_fpga.backends.rtl.fold_schedule import schedule_folded
 from hgq_fpga.backends.rtl.lower import Port, lower_model
 from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject, input_codes
 from hgq_fpga.backends.rtl.schedule import (REGISTER_INPUTS, REGISTER_OUTPUTS, default_levels,
@@ -129,7 +130,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     low = lower_model(fw, share_products=share_products, cse=cse, pack=pack, ii=ii)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
-    sched = schedule(nodes, outs, levels, register_inputs, register_outputs, ii=low.ii, net=low.net)
+    sched = (schedule_folded(low.net, nodes, outs, levels, low.ii, register_inputs, register_outputs) if low.ii > 1
+             else schedule(nodes, outs, levels, register_inputs, register_outputs))
     nodes = sched.nodes if sched.nodes is not None else nodes
     codes = [np.asarray(c, dtype=np.int64) for c in (test_codes if test_codes is not None
                                                      else random_codes(fw, n_vectors))]
@@ -140,8 +142,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     ports = [dict(asdict(p), shape=list(p.shape)) for p in low.inputs + low.outputs]
     boards = _boards(b)
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
-            "levels_per_stage": levels, "latency_cycles": sched.latency, "ii": low.ii,
-            "folding": dict(low.ways),
+            "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
+            "ii": low.ii, "folding": dict(low.ways),
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
             "cse": bool(cse), "pack": bool(pack), "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),

@@ -15,7 +15,8 @@ from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.emulator.casting import CastKernel
 from hgq_fpga.ir.emulator.linear import LinearRunner
 from hgq_fpga.ir.tensor import MAX_EMULATED_WIDTH, TensorType
-from hgq_fpga.ir.types import (add_type, avgpool_sum_plan, concat_type, linear_alignment,
+from hgq_fpga.ir.gathered import add_type, product_plan, reduce_plan
+from hgq_fpga.ir.types import (avgpool_sum_plan, concat_type, linear_alignment,
                                maxpool_plan, product_range_type, relu_type)
 
 Kernel = Callable[[list[np.ndarray]], np.ndarray]
@@ -45,7 +46,7 @@ def _check_declared(op: O.Op, t: TensorType, expected: TensorType, what: str) ->
 
 def _compile_linear(op, in_types):
     plan, out_shape, identity = linear_alignment(op, in_types[0])
-    acc = plan.acc_type.reshape(out_shape)
+    acc = plan.out_type(out_shape)
     _check_declared(op, op.out, acc, "accumulator")
     _check_width(op, "accumulator", _max_width(acc))
     _check_width(op, "product", plan.product_width)
@@ -53,9 +54,13 @@ def _compile_linear(op, in_types):
         raise WidthError(f"op {op.name!r}: aligned weights exceed int64")
 
     runner = LinearRunner(plan, in_types[0].k.size, identity)
+    order = None if plan.out_index is None else np.argsort(plan.out_index.reshape(-1))
 
     def run(xs):
         res = runner(xs[0])
+        res = res.reshape(res.shape[0], -1)
+        if order is not None:
+            res = res[:, order]
         return res.reshape((res.shape[0],) + out_shape)
     return run
 
@@ -72,8 +77,9 @@ def _compile_cast(op: O.Cast, in_types):
     return run
 
 
-def _compile_add(op: O.Add, in_types):
-    expected = add_type(in_types)
+def _compile_add(op, in_types):
+    signs = (1, -1) if op.kind == "subtract" else (1,) * len(in_types)
+    expected = add_type(in_types, signs)
     _check_declared(op, op.out, expected, "output")
     _check_width(op, "sum", _max_width(op.out))
     shifts = [np.where(t.live, op.out.f - t.f, 0) for t in in_types]
@@ -81,11 +87,48 @@ def _compile_add(op: O.Add, in_types):
         raise ValueError(f"op {op.name!r}: internal alignment error")
 
     def run(xs):
-        acc = xs[0] << shifts[0]
-        for x, s in zip(xs[1:], shifts[1:]):
-            acc = acc + (x << s)
+        acc = np.broadcast_to(xs[0] << shifts[0], (len(xs[0]),) + op.out.shape).copy()
+        for x, s, sign in zip(xs[1:], shifts[1:], signs[1:]):
+            acc = acc + (x << s) if sign > 0 else acc - (x << s)
         return acc
     return run
+
+
+def _compile_einsum(op, in_types):
+    plan = product_plan(op.equation, *in_types)
+    _check_declared(op, op.out, plan.out, "output")
+    _check_width(op, "product", plan.product_width)
+    _check_width(op, "sum", _max_width(plan.out))
+    ia, ib, shift, shape = plan.ia, plan.ib, plan.shift, plan.out.shape
+
+    def run(xs):
+        # a width-0 element's code is 0, so dead products vanish; a live one is exact (<= 62 bits)
+        n = xs[0].shape[0]
+        prod = xs[0].reshape(n, -1)[:, ia] * xs[1].reshape(n, -1)[:, ib]
+        return (prod << shift).sum(axis=2).reshape((n,) + shape)
+    return run
+
+
+def _compile_reduce(op, in_types):
+    plan = reduce_plan(op.kind, in_types[0], op.axes, op.keepdims)
+    _check_declared(op, op.out, plan.out, "output")
+    _check_width(op, "output", _max_width(plan.out))
+    idx, shift, shape = plan.idx, plan.shift, plan.out.shape
+    combine = np.sum if op.kind == "sum" else np.max
+
+    def run(xs):
+        n = xs[0].shape[0]
+        return combine(xs[0].reshape(n, -1)[:, idx] << shift, axis=2).reshape((n,) + shape)
+    return run
+
+
+def _compile_transpose(op, in_types):
+    perm = tuple(op.perm)
+    t = in_types[0]
+    expected = TensorType(*(np.transpose(a, perm) for a in (t.k, t.i, t.f)))
+    _check_declared(op, op.out, expected, "output")
+    axes = (0,) + tuple(p + 1 for p in perm)
+    return lambda xs: np.transpose(xs[0], axes).copy()     # a fresh array: a cast may overwrite it
 
 
 def _compile_concat(op: O.Concatenate, in_types):
@@ -182,6 +225,8 @@ _COMPILERS = {
     "cast": _compile_cast, "dense": _compile_linear, "conv": _compile_linear, "add": _compile_add,
     "concatenate": _compile_concat, "reshape": _compile_reshape, "relu": _compile_relu,
     "maxpool": _compile_maxpool, "avgpool": _compile_avgpool, "table": _compile_table,
+    "einsum_dense": _compile_linear, "einsum": _compile_einsum, "subtract": _compile_add,
+    "sum": _compile_reduce, "max": _compile_reduce, "transpose": _compile_transpose,
 }
 
 

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from hgq_fpga.fixed import plain
+from hgq_fpga.nn.keras_backend import readable, require_float64
 from hgq_fpga.nn.quantizers.hgq import (ACTIVATION_DEFAULTS, HQuantizer, make_quantizer,
                                         serialize_quantizer)
 
@@ -30,31 +32,54 @@ class RangeResetter(keras.metrics.Metric):
     Keras calls ``reset_state`` on every metric at the start of each epoch (and of ``evaluate``),
     so this resets the layer's activation ranges then. Its ``result`` reports the model's total
     training-mode EBOPs as ``ebops``, so ``fit`` logs it each epoch.
+
+    Under JAX, Keras computes the metrics of each step in a compiled function that sees the metric
+    variables only, not the layers' (it holds those itself until the epoch ends). There ``result``
+    reports the EBOPs as they were at the last ``reset_state`` (the start of the epoch); at the end
+    of the epoch, where the logs of ``fit`` are made, it reads the layers' EBOPs of the last step,
+    as on TensorFlow.
     """
 
     def __init__(self, layer, **kwargs: Any) -> None:
         super().__init__(name=f"{layer.name}_hgq_state", **kwargs)
         self._layer_ref = weakref.ref(layer)
+        self.ebops_at_reset = self.add_variable(shape=(), initializer="zeros", dtype="float32",
+                                                name="ebops_at_reset")
 
     def update_state(self, *args, **kwargs) -> None:  # noqa: D401 - nothing to accumulate
         return None
 
     def reset_state(self) -> None:
         layer = self._layer_ref()
-        if layer is not None:
-            for q in layer.quantizers():
-                q.mark_stale()
+        if layer is None:
+            return
+        for q in layer.quantizers():
+            q.mark_stale()
+        total = self._live_ebops(layer)
+        if total is not None:
+            self.ebops_at_reset.assign(total)
+
+    @staticmethod
+    def _live_ebops(layer):
+        """The total EBOPs of the layers connected to ``layer`` now; ``None`` where a layer's
+        variable cannot be read in the present scope (a JAX step), 0.0 without multiplying layers."""
+        total = 0.0
+        for other in connected_hgq_layers(layer):
+            var = getattr(other, "ebops_var", None)
+            if var is None:
+                continue
+            if not readable(var):
+                return None
+            total = total + var.value
+        return total
 
     def result(self):
         layer = self._layer_ref()
-        if layer is None:
+        if layer is None or not any(getattr(other, "ebops_var", None) is not None
+                                    for other in connected_hgq_layers(layer)):
             return {}
-        total = None
-        for other in connected_hgq_layers(layer):
-            var = getattr(other, "ebops_var", None)
-            if var is not None:
-                total = var + 0.0 if total is None else total + var
-        return {} if total is None else {"ebops": total}
+        total = self._live_ebops(layer)
+        return {"ebops": self.ebops_at_reset + 0.0 if total is None else ops.convert_to_tensor(total) + 0.0}
 
 
 class HLayer(keras.layers.Layer):
@@ -199,11 +224,16 @@ class HOutputQuantized(HLayer):
         """
         if not self.oq.calibrated:
             return False
+        require_float64(f"{type(self).__name__} {self.name!r}")
         if training:
-            raise ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact calibrated mode, no "
-                             "gradients) and cannot be trained; run hgq_fpga.nn.calibration.uncalibrate(model) "
-                             "to train again, then hgq_fpga.calibrate(model, x) before converting")
+            raise self.training_refused()
         return True
+
+    def training_refused(self) -> ValueError:
+        """The error that training this calibrated layer raises (also raised by ``fit`` up front)."""
+        return ValueError(f"{type(self).__name__} {self.name!r} is calibrated (exact calibrated mode, no "
+                          "gradients) and cannot be trained; run hgq_fpga.nn.calibration.uncalibrate(model) "
+                          "to train again, then hgq_fpga.calibrate(model, x) before converting")
 
     def out_dtype(self) -> str:
         """``"float64"`` once calibrated (exact arithmetic), ``"float32"`` in training mode."""
@@ -272,7 +302,7 @@ def int_tuple(value: Any, rank: int, what: str, owner: str) -> tuple[int, ...]:
     """
     t = tuple(int(a) for a in value) if isinstance(value, (tuple, list)) else (int(value),) * rank
     if len(t) != rank or min(t) < 1:
-        raise ValueError(f"{owner} {what} must be {rank} positive integer(s), got {value!r}")
+        raise ValueError(f"{owner} {what} must be {rank} positive integer(s), got {plain(value)!r}")
     return t
 
 

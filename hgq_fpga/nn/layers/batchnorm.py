@@ -1,4 +1,5 @@
-"""Kernel layers with a batch normalisation folded into their kernel and bias before quantization.
+"""Batch normalisations: folded into a kernel layer's kernel and bias before quantization, or
+standalone (:class:`HBatchNormalization`, anywhere: after an activation, on particles).
 
 The firmware has no batch-norm op: it sees one dense or convolution layer whose quantized
 weights already contain the normalisation:
@@ -23,6 +24,7 @@ from keras import ops
 
 from hgq_fpga.nn.layers.conv import HConv1D, HConv2D
 from hgq_fpga.nn.layers.dense import HDense
+from hgq_fpga.nn.layers.einsum_dense import HEinsumDense
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
 
@@ -126,3 +128,47 @@ class HConv2DBatchNorm(BatchNormFolding, HConv2D):
     ``quantized_kernel()`` / ``quantized_bias()`` return the fused quantized values; the converter
     emits a plain Conv op with them.
     """
+
+
+@_register
+class HBatchNormalization(BatchNormFolding, HEinsumDense):
+    """A standalone batch normalisation on the last axis: ``y = q_out(x · q_s(s) + q_t(t))`` per channel.
+
+    ``s = gamma / sqrt(var + epsilon)`` and ``t = beta - mean · s`` are quantized with learned
+    per-channel widths (the options ``kernel_quantizer`` for ``s``, ``bias_quantizer`` for ``t``):
+    a per-channel constant affine map, exact in firmware (an ``EinsumDense`` with the equation
+    ``"...c,c->...c"``). Training normalises with the batch statistics and updates the moving ones,
+    as ``keras.layers.BatchNormalization`` does; calibration stores the fused, quantized ``s`` and
+    ``t`` (never recomputed: TensorFlow's ``rsqrt`` differs between compilers). EBOPs:
+    ``Σ ba(x) · bw(s)`` over every element.
+
+    Args:
+        axis: must be -1 (the channel axis, last).
+        momentum, epsilon: as in Keras.
+        kernel_quantizer, bias_quantizer, output_quantizer, beta: quantizer options and EBOPs weight.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 **kwargs: Any) -> None:
+        if axis != -1:
+            raise ValueError(f"HBatchNormalization normalises the last axis only (axis=-1), got axis={axis!r}")
+        for key in ("equation", "output_shape", "bias_axes", "activation"):
+            kwargs.pop(key, None)
+        kwargs.setdefault("kernel_initializer", "ones")
+        super().__init__("...c,c->...c", None, bias_axes="c", momentum=momentum, epsilon=epsilon,
+                         **kwargs)
+        self.axis = -1
+
+    def build(self, input_shape) -> None:
+        self.partial_output_shape = [int(input_shape[-1])]
+        super().build(input_shape)
+        # the scale and shift are gamma and beta; the einsum's own kernel (ones) and bias (zeros) stay
+        self.kernel.trainable = False
+        self.bias.trainable = False
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        for key in ("equation", "output_shape", "bias_axes", "activation"):
+            config.pop(key, None)
+        config["axis"] = self.axis
+        return config

@@ -11,9 +11,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from hgq_fpga.ir.tables import build_table
-from hgq_fpga.ir.tensor import TensorType
+from hgq_fpga.nn.keras_backend import outside_trace
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized
+from hgq_fpga.nn.layers.lookup import TableLookup
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
 
@@ -66,15 +66,6 @@ def get_unary(activation: str | Callable) -> Callable:
     return keras.activations.get(activation)
 
 
-def _outside_trace(fn: Callable):
-    """Run ``fn`` eagerly even while a ``tf.function`` (or XLA function) is being traced."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-        with tf.init_scope():
-            return fn()
-    return fn()
-
-
 @_register
 class HActivation(HOutputQuantized):
     """An element-wise function followed by a per-activation quantizer.
@@ -98,7 +89,7 @@ class HActivation(HOutputQuantized):
         super().__init__(output_quantizer=output_quantizer, **kwargs)
         self.fn = get_unary(activation)
         self.activation = activation
-        self._lut_cache: tuple | None = None
+        self._lookup = TableLookup(self._eval)
 
     def build(self, input_shape) -> None:
         self.oq.build(tuple(input_shape[1:]))
@@ -110,13 +101,10 @@ class HActivation(HOutputQuantized):
 
     def call(self, x, training=None):
         if self._calibrated_for(training):
-            lut = _outside_trace(self._calibrated_lut) if self.is_table else None
+            lut = outside_trace(self._calibrated_lut) if self.is_table else None
             if lut is None:
                 return self.oq.exact_quantize(self.fn(ops.cast(x, "float64")))
-            base, scale, values = lut
-            code = ops.cast(ops.round(ops.cast(x, "float64") * scale), "int64")
-            index = ops.clip(code + base, 0, values.shape[0] - 1)
-            return ops.take(values, index)
+            return TableLookup.apply(x, lut)
         out, _ = self.oq.fake_quantize(self.fn(ops.cast(x, "float32")), training=training)
         return out
 
@@ -126,31 +114,17 @@ class HActivation(HOutputQuantized):
         return np.asarray(ops.convert_to_numpy(self.fn(t)), np.float64)
 
     def _calibrated_lut(self):
-        """``(base, scale, values)`` of the calibrated table for the current types, or ``None``.
+        """``(base, scale, values)`` of the calibrated table (:class:`TableLookup`), or ``None``.
 
-        The very table the firmware gets (:func:`hgq_fpga.ir.tables.build_table`), as values: an
-        element with input ``x`` reads ``values[x * scale + base]`` (``scale = 2**f_in``).
-        ``None`` when an input is wider than a firmware table allows or the function is not finite
-        on the grid; the layer then evaluates the function directly. Cached by the types.
+        The very table the firmware gets (:func:`hgq_fpga.ir.tables.build_table`). ``None`` when an
+        input is wider than a firmware table allows or the function is not finite on the grid;
+        the layer then evaluates the function directly.
         """
-        types = tuple(np.asarray(t, np.int64) for t in self.input_types() + self.oq.fixed_types())
-        key = tuple(t.tobytes() for t in types)
-        if self._lut_cache is not None and self._lut_cache[0] == key:
-            return self._lut_cache[1]
-        x_type, out_type = TensorType.of(*types[:3]), TensorType.of(*types[3:])
         try:
-            t = build_table(x_type, self._eval, out_type, self.oq.round_mode, self.oq.overflow_mode)
+            return self._lookup.arrays(self.input_types(), self.oq.fixed_types(), self.oq.round_mode,
+                                       self.oq.overflow_mode)
         except ValueError:                # too wide for a table, or not finite on the grid
-            lut = None
-        else:
-            base = (t["start"] - t["lo"])[t["table_id"]]
-            # entries are raw codes of the output type, which all elements of one table share
-            table_f = np.zeros(t["size"].shape, np.int64)
-            table_f[t["table_id"].reshape(-1)] = out_type.f.reshape(-1)
-            out_f = np.repeat(table_f, t["size"])      # the tables lie back to back in `values`
-            lut = (base, np.ldexp(1.0, x_type.f), np.ldexp(t["values"].astype(np.float64), -out_f))
-        self._lut_cache = (key, lut)
-        return lut
+            return None
 
     def compute_output_spec(self, x):
         return keras.KerasTensor(x.shape, dtype=self.out_dtype())
@@ -230,4 +204,39 @@ class HReshape(_PassThrough):
     def get_config(self) -> dict:
         config = super().get_config()
         config["target_shape"] = list(self.target_shape)
+        return config
+
+
+@_register
+class HPermute(_PassThrough):
+    """Permute the axes of each sample, as ``keras.layers.Permute``; widths are permuted alike.
+
+    Args:
+        dims: the permutation of the per-sample axes, counted from 1 (the batch axis stays first),
+            e.g. ``(2, 1)`` swaps particles and features.
+    """
+
+    def __init__(self, dims: tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"HPermute dims must be a permutation of 1..{len(self.dims)} (the batch "
+                             f"axis is not counted), got {dims!r}")
+
+    @property
+    def perm(self) -> tuple[int, ...]:
+        """The permutation of the per-sample axes, counted from 0."""
+        return tuple(d - 1 for d in self.dims)
+
+    def _map(self, t):
+        if isinstance(t, np.ndarray):
+            return np.transpose(t, self.perm)
+        return ops.transpose(t, self.perm)
+
+    def call(self, x):
+        return ops.transpose(x, (0,) + self.dims)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["dims"] = list(self.dims)
         return config

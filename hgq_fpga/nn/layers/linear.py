@@ -67,16 +67,19 @@ class HLinear(HOutputQuantized):
         """``x ⊛ w`` for a batch ``x`` (the matrix product or the convolution of the layer)."""
         raise NotImplementedError
 
-    def _build_weights(self, kernel_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> None:
-        """Create the kernel, bias and quantizers (``output_shape`` without the batch axis)."""
+    def _build_weights(self, kernel_shape: tuple[int, ...], output_shape: tuple[int, ...],
+                       bias_shape: tuple[int, ...] | None = None) -> None:
+        """Create the kernel, bias and quantizers (``output_shape`` without the batch axis; the
+        bias is one per output channel unless ``bias_shape`` says otherwise)."""
         self.kernel = self.add_weight(name="kernel", shape=kernel_shape,
                                       initializer=self.kernel_initializer, dtype="float32")
         self.kq.build(kernel_shape)
         self.kq.init_from_values(self.kernel)
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=kernel_shape[-1:],
+            bias_shape = tuple(kernel_shape[-1:] if bias_shape is None else bias_shape)
+            self.bias = self.add_weight(name="bias", shape=bias_shape,
                                         initializer=self.bias_initializer, dtype="float32")
-            self.bq.build(kernel_shape[-1:])
+            self.bq.build(bias_shape)
         self.oq.build(tuple(output_shape))
 
     def float_weights(self, x=None, training=None):

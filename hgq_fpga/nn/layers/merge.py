@@ -9,24 +9,35 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga.ir.tensor import TensorType
-from hgq_fpga.ir.types import add_type
+from hgq_fpga.ir.einsum import broadcast_shape
+from hgq_fpga.ir.gathered import add_type
 from hgq_fpga.nn.layers.base import HLayer, HOutputQuantized, check_width_float64_exact
 
 _register = keras.saving.register_keras_serializable(package="hgq_fpga")
+
+
+def _broadcast(layer, shapes) -> tuple:
+    """The broadcast of batched input shapes (batch first); a ValueError naming ``layer``."""
+    try:
+        return (shapes[0][0],) + broadcast_shape([tuple(s[1:]) for s in shapes])
+    except ValueError as e:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: {e}") from None
 
 
 @_register
 class HAdd(HOutputQuantized):
     """Element-wise sum of several HGQ tensors, then a per-activation quantizer.
 
-    The sum itself is exact (float64 in calibrated mode); only the output cast rounds.
+    The inputs have equal rank; an axis of size 1 broadcasts, as in numpy (a per-event quantity
+    added to every particle, say). The sum itself is exact (float64 in calibrated mode); only the
+    output cast rounds.
 
     Args:
         output_quantizer: options for the output quantizer (a dict).
     """
 
     def build(self, input_shape) -> None:
-        self.oq.build(tuple(input_shape[0][1:]))
+        self.oq.build(_broadcast(self, [tuple(s) for s in input_shape])[1:])
 
     def call(self, inputs, training=None):
         dtype = self.out_dtype()
@@ -38,7 +49,7 @@ class HAdd(HOutputQuantized):
         return self.oq.fake_quantize(total, training=training)[0]
 
     def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs[0].shape, dtype=self.out_dtype())
+        return keras.KerasTensor(_broadcast(self, [tuple(t.shape) for t in inputs]), dtype=self.out_dtype())
 
     def check_exact(self) -> None:
         """Refuse inputs whose exact aligned sum is wider than float64 holds (and a wide output)."""

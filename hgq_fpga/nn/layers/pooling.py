@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from hgq_fpga.fixed import plain
 from hgq_fpga.ir.tensor import TensorType
 from hgq_fpga.ir.types import maxpool_plan
 from hgq_fpga.ir.windows import out_size, window_index, with_channels
@@ -144,7 +145,7 @@ class HAveragePooling(PoolingWindow, HOutputQuantized):
                          output_quantizer=output_quantizer, **kwargs)
         if isinstance(c_f, bool) or not isinstance(c_f, (int, np.integer)) or not 0 <= c_f <= 52:
             raise ValueError(f"{type(self).__name__} c_f must be an integer in 0..52 (fractional bits of "
-                             f"the constant 1/count), got {c_f!r}")
+                             f"the constant 1/count), got {plain(c_f)!r}")
         self.c_f = int(c_f)
 
     def build(self, input_shape) -> None:

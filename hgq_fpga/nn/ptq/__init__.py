@@ -8,10 +8,24 @@ point is searched on the calibration data (:mod:`.search`); optionally the width
 layer by layer to an EBOPs budget (:mod:`.mixed`). The returned model is in calibrated mode with
 fixed types: ``hgq_fpga.to_firmware(qmodel)`` converts it and Keras = emulator bit for bit.
 :func:`hgq_fpga.nn.calibration.uncalibrate` hands it to HGQ training with its widths as the
-starting point.
+starting point. Every argument is checked first (:mod:`.arguments`).
+
+Names are loaded lazily, so that the command line can check arguments (:mod:`.arguments`) before
+it imports Keras.
 """
 
-from hgq_fpga.nn.ptq.api import PTQResult, quantize_float, quantize_float_budgets
-from hgq_fpga.nn.ptq.mapping import UnmappableLayerError
+from __future__ import annotations
 
-__all__ = ["PTQResult", "quantize_float", "quantize_float_budgets", "UnmappableLayerError"]
+from hgq_fpga._lazy import lazy_getattr
+
+_LAZY = {
+    "PTQResult": ("hgq_fpga.nn.ptq.api", "PTQResult"),
+    "quantize_float": ("hgq_fpga.nn.ptq.api", "quantize_float"),
+    "quantize_float_budgets": ("hgq_fpga.nn.ptq.api", "quantize_float_budgets"),
+    "UnmappableLayerError": ("hgq_fpga.nn.ptq.mapping", "UnmappableLayerError"),
+    "ArgumentError": ("hgq_fpga.nn.ptq.arguments", "ArgumentError"),
+}
+
+__all__ = list(_LAZY)
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

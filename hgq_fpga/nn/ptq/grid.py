@@ -54,12 +54,3 @@ def cosine(a: np.ndarray, b: np.ndarray, axis=None) -> np.ndarray:
         c = np.where(na * nb > 0, dot / np.where(na * nb > 0, na * nb, 1.0), 0.0)
     return np.where(both_zero, 1.0, c)
 
-
-def check_bits(bits: int, what: str, most: int = 24) -> int:
-    """``bits`` as an int in ``2..most``; a ValueError naming ``what`` otherwise.
-
-    24 bits is the most a float32 Keras variable holds exactly (weights are stored quantized).
-    """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= most:
-        raise ValueError(f"{what} must be an integer from 2 to {most}, got {bits!r}")
-    return int(bits)

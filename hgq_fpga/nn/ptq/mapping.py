@@ -8,15 +8,24 @@ output with its quantized output.
 Mapping rules:
 
 * ``InputLayer`` -> ``keras.Input`` + :class:`HQuantize`;
-* ``Dense``/``Conv1D``/``Conv2D`` -> ``HDense``/``HConv1D``/``HConv2D``. A ``BatchNormalization``
-  that alone consumes a linear kernel layer's output is folded into its kernel and bias (in
-  float64, before quantization: the firmware multiplies by the fused weights); a following ReLU
-  that alone consumes it is fused as ``activation="relu"``. Other kernel activations become an
-  :class:`HActivation` after the layer;
+* ``Dense``/``Conv1D``/``Conv2D``/``EinsumDense`` -> ``HDense``/``HConv1D``/``HConv2D``/
+  ``HEinsumDense``. A ``BatchNormalization`` that alone consumes a linear Dense or Conv layer's
+  output is folded into its kernel and bias (in float64, before quantization: the firmware
+  multiplies by the fused weights); a following ReLU that alone consumes it is fused as
+  ``activation="relu"``. Other kernel activations become an :class:`HActivation` (or an
+  :class:`HSoftmax`) after the layer;
+* any other ``BatchNormalization`` (after an activation, say) -> a per-channel scale and shift,
+  ``HEinsumDense("...c,c->...c")``, whose kernel and bias are the fused ``gamma / sqrt(var + eps)``
+  and ``beta - mean · scale`` (float64);
 * ``Activation``/``ReLU``/``LeakyReLU`` (element-wise functions) -> :class:`HActivation`;
-* ``MaxPooling``/``AveragePooling`` 1D/2D, ``Add``, ``Concatenate``, ``Flatten``, ``Reshape``
-  -> their HGQ counterparts; ``Dropout`` and the noise layers vanish (identity at inference);
-* a softmax is refused, or dropped where it is a model output if ``drop_softmax=True``.
+  ``Softmax`` and the softmax activation -> :class:`HSoftmax` (dropped instead where it is a model
+  output if ``drop_softmax=True``);
+* ``MaxPooling``/``AveragePooling``/``GlobalMaxPooling``/``GlobalAveragePooling`` 1D/2D, ``Add``,
+  ``Multiply``, ``Concatenate``, ``Flatten``, ``Reshape``, ``Permute`` -> their HGQ counterparts;
+  ``Dropout`` and the noise layers vanish (identity at inference);
+* ``MultiHeadAttention`` -> the layers of :class:`~hgq_fpga.nn.layers.HMultiHeadAttention`: four
+  kernel steps (the query's ``1/sqrt(key_dim)`` folded into its kernel and bias), the scores
+  :class:`HEinsum`, the :class:`HSoftmax` and the combining :class:`HEinsum`.
 
 Anything else is refused with an :class:`UnmappableLayerError` that names the layer.
 """
@@ -39,6 +48,9 @@ IDENTITY_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianN
 KERNEL_LAYERS = {"Dense": H.HDense, "Conv1D": H.HConv1D, "Conv2D": H.HConv2D}
 POOL_LAYERS = {"MaxPooling1D": H.HMaxPooling1D, "MaxPooling2D": H.HMaxPooling2D,
                "AveragePooling1D": H.HAveragePooling1D, "AveragePooling2D": H.HAveragePooling2D}
+GLOBAL_POOL_LAYERS = {"GlobalMaxPooling1D": H.HGlobalMaxPooling1D, "GlobalMaxPooling2D": H.HGlobalMaxPooling2D,
+                      "GlobalAveragePooling1D": H.HGlobalAveragePooling1D,
+                      "GlobalAveragePooling2D": H.HGlobalAveragePooling2D}
 #: quantizer options of the PTQ model: round half up, saturate; ``f`` may go far either way
 _F_RANGE = {"f_min": -100.0, "f_max": 100.0, "f_init": 0.0}
 ACT_Q = {"granularity": "per_tensor", "round_mode": "RND", "overflow_mode": "SAT", **_F_RANGE}
@@ -120,10 +132,6 @@ def _unary_of(layer: keras.layers.Layer) -> str | None:
 
 
 def _check_unary(name: str, owner: keras.layers.Layer) -> str:
-    if name == "softmax":
-        raise UnmappableLayerError(
-            f"layer {owner.name!r} applies softmax, which has no exact firmware equivalent; remove it "
-            "(the logits keep the argmax) or pass drop_softmax=True to drop a softmax at a model output")
     if name not in H.UNARY_ACTIVATIONS:
         raise UnmappableLayerError(f"layer {owner.name!r} uses activation {name!r}; supported: "
                                    f"{', '.join(H.UNARY_ACTIVATIONS)}")
@@ -142,7 +150,7 @@ def _fold_batchnorm(bn: keras.layers.Layer, kernel: np.ndarray, bias: np.ndarray
     rank = len(bn.input.shape)
     if axis is None or axis % rank != rank - 1:
         raise UnmappableLayerError(f"BatchNormalization {bn.name!r} normalises axis {bn.axis}; only the "
-                                   "channel (last) axis folds into the preceding kernel")
+                                   "channel (last) axis maps")
     n = kernel.shape[-1]
     get = lambda v: np.asarray(ops.convert_to_numpy(v), np.float64)  # noqa: E731
     gamma = get(bn.gamma) if bn.scale else np.ones(n)
@@ -218,40 +226,54 @@ class _Builder:
         out_tensor = node.outputs[0]
         if len(node.outputs) != 1:
             raise UnmappableLayerError(f"layer {layer.name!r} ({kind}) has several outputs")
-        if kind in KERNEL_LAYERS:
-            vid = self._kernel(layer, ins[0], node)
+        if kind in KERNEL_LAYERS or kind == "EinsumDense":
+            self._kernel(layer, ins[0], node)
+            return
+        if kind == "MultiHeadAttention":
+            self.values[id(out_tensor)] = self._attention(layer, node)
             return
         if kind in IDENTITY_LAYERS:
             vid = ins[0]
         elif kind == "BatchNormalization":
-            raise UnmappableLayerError(
-                f"BatchNormalization {layer.name!r} does not directly follow a Dense/Conv layer with linear "
-                "activation whose output only it consumes, so it cannot be folded into a kernel")
+            vid = self._batchnorm(layer, ins[0])
+        elif kind == "Softmax":
+            vid = self._softmax(layer, ins[0], out_tensor, axis=layer.axis)
         elif _unary_of(layer) is not None:
             name = _unary_of(layer)
-            if name == "softmax" and self.drop_softmax and id(out_tensor) in self.outputs:
-                vid = ins[0]
-            else:
-                vid = self._unary(_check_unary(name, layer), ins[0], layer.name)
+            vid = self._softmax(layer, ins[0], out_tensor) if name == "softmax" else \
+                self._unary(_check_unary(name, layer), ins[0], layer.name)
         elif kind in POOL_LAYERS:
             _check_channels_last(layer)
             opts = {"output_quantizer": ACT_Q} if kind.startswith("Average") else {}
             h = POOL_LAYERS[kind](pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding,
                                   name=layer.name, **opts)
             vid = self._add(h, ins, _float_call(layer))
+        elif kind in GLOBAL_POOL_LAYERS:
+            _check_channels_last(layer)
+            opts = {"output_quantizer": ACT_Q} if "Average" in kind else {}
+            h = GLOBAL_POOL_LAYERS[kind](keepdims=layer.keepdims, name=layer.name, **opts)
+            vid = self._add(h, ins, _float_call(layer))
         elif kind == "Add":
             vid = self._add(H.HAdd(output_quantizer=ACT_Q, name=layer.name), ins, _float_call(layer))
+        elif kind == "Multiply":
+            if len(ins) != 2:
+                raise UnmappableLayerError(f"Multiply {layer.name!r} has {len(ins)} inputs; PTQ maps the "
+                                           "product of two")
+            vid = self._add(H.HMultiply(output_quantizer=ACT_Q, name=layer.name), ins, _float_call(layer))
         elif kind == "Concatenate":
             vid = self._add(H.HConcatenate(axis=layer.axis, name=layer.name), ins, _float_call(layer))
         elif kind == "Flatten":
             vid = self._add(H.HFlatten(name=layer.name), ins, _float_call(layer))
         elif kind == "Reshape":
             vid = self._add(H.HReshape(layer.target_shape, name=layer.name), ins, _float_call(layer))
+        elif kind == "Permute":
+            vid = self._add(H.HPermute(layer.dims, name=layer.name), ins, _float_call(layer))
         else:
             raise UnmappableLayerError(f"layer {layer.name!r} of class {kind} has no hgq_fpga equivalent; "
-                                       "PTQ maps Dense, Conv1D/2D, BatchNormalization (after a kernel), "
-                                       "element-wise activations, pooling, Add, Concatenate, Flatten, "
-                                       "Reshape and Dropout")
+                                       "PTQ maps Dense, Conv1D/2D, EinsumDense, BatchNormalization, "
+                                       "element-wise activations, Softmax, pooling and global pooling, "
+                                       "Add, Multiply, Concatenate, Flatten, Reshape, Permute, "
+                                       "MultiHeadAttention and Dropout")
         self.values[id(out_tensor)] = vid
 
     def _unary(self, name: str, value: int, layer_name: str) -> int:
@@ -259,22 +281,63 @@ class _Builder:
         fn = keras.activations.get(name)
         return self._add(h, [value], lambda xs: _np(fn(ops.convert_to_tensor(xs[0], "float64"))))
 
+    def _softmax(self, layer, value: int, tensor, axis: int = -1, name: str | None = None) -> int:
+        """An HSoftmax, or nothing where ``drop_softmax`` drops a softmax at a model output."""
+        if self.drop_softmax and id(tensor) in self.outputs:
+            return value
+        if not isinstance(axis, (int, np.integer)):
+            raise UnmappableLayerError(f"layer {layer.name!r} normalises axes {axis}; PTQ maps a softmax "
+                                       "over one axis")
+        h = H.HSoftmax(axis=int(axis), output_quantizer=ACT_Q, name=name or layer.name,
+                       **{option: dict(ACT_Q) for option in SOFTMAX_INTERNAL})
+        return self._add(h, [value], lambda xs, a=int(axis): _softmax(xs[0], a))
+
+    def _batchnorm(self, bn, value: int) -> int:
+        """A batch norm that follows no kernel: the per-channel scale and shift as a kernel step."""
+        channels = int(bn.input.shape[-1])
+        scale, shift = _fold_batchnorm(bn, np.ones(channels), np.zeros(channels))
+        h = H.HEinsumDense("...c,c->...c", channels, bias_axes="c", kernel_quantizer=self.kq,
+                           bias_quantizer=BIAS_Q, output_quantizer=ACT_Q, name=bn.name)
+        return self._add(h, [value], lambda xs, h=h, w=scale, b=shift: _linear(h, xs[0], w, b, False),
+                         kernel=scale, bias=shift)
+
+    def _new_kernel_layer(self, layer, act: str, fused: bool, kernel: np.ndarray):
+        """The HGQ layer of a Dense, Conv or EinsumDense with the PTQ quantizers."""
+        kind = type(layer).__name__
+        opts = dict(activation="relu" if act == "relu" else None, kernel_quantizer=self.kq,
+                    bias_quantizer=BIAS_Q, output_quantizer=ACT_Q,
+                    name=layer.name if fused else f"{layer.name}_linear")
+        if kind == "Dense":
+            return H.HDense(layer.units, use_bias=True, **opts)
+        if kind == "EinsumDense":
+            # per-channel weight scales along the kernel's last axis, when that is the output's last
+            terms, out = layer.equation.split("->")
+            if terms.split(",")[1][-1:] != out[-1:]:
+                opts["kernel_quantizer"] = dict(self.kq, granularity="per_tensor")
+            return H.HEinsumDense(layer.equation, layer.partial_output_shape, bias_axes=layer.bias_axes,
+                                  **opts)
+        return KERNEL_LAYERS[kind](layer.filters, layer.kernel_size, strides=layer.strides,
+                                   padding=layer.padding, use_bias=True, **opts)
+
     def _kernel(self, layer, value: int, node) -> int:
         kind = type(layer).__name__
-        if kind != "Dense":
+        if kind not in ("Dense", "EinsumDense"):
             _check_channels_last(layer)
             if any(d != 1 for d in np.atleast_1d(layer.dilation_rate)) or getattr(layer, "groups", 1) != 1:
                 raise UnmappableLayerError(f"{kind} {layer.name!r}: dilation and groups are not supported")
             if layer.padding not in ("valid", "same"):
                 raise UnmappableLayerError(f"{kind} {layer.name!r}: padding {layer.padding!r} is not supported")
-        act = _activation_name(layer.activation)
+        act = _activation_name(layer.activation) if layer.activation is not None else "linear"
         kernel = np.asarray(ops.convert_to_numpy(layer.kernel), np.float64)
-        bias = (np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias
-                else np.zeros(kernel.shape[-1]))
+        if kind == "EinsumDense":
+            bias = np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.bias is not None else None
+        else:
+            bias = (np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias
+                    else np.zeros(kernel.shape[-1]))
         tensor = node.outputs[0]
         if act == "linear":
             nxt = self._sole_consumer(tensor)
-            if nxt is not None and type(nxt.operation).__name__ == "BatchNormalization":
+            if kind != "EinsumDense" and nxt is not None and type(nxt.operation).__name__ == "BatchNormalization":
                 kernel, bias = _fold_batchnorm(nxt.operation, kernel, bias)
                 self.done.add(id(nxt))
                 tensor = nxt.outputs[0]
@@ -286,23 +349,68 @@ class _Builder:
         fused = act in ("linear", "relu")
         if act == "softmax" and self.drop_softmax and id(tensor) in self.outputs:
             act, fused = "linear", True
-        if not fused:
+        if not fused and act != "softmax":
             _check_unary(act, layer)
-        opts = dict(activation="relu" if act == "relu" else None, use_bias=True,
-                    kernel_quantizer=self.kq, bias_quantizer=BIAS_Q, output_quantizer=ACT_Q,
-                    name=layer.name if fused else f"{layer.name}_linear")
-        if kind == "Dense":
-            h = H.HDense(layer.units, **opts)
-        else:
-            h = KERNEL_LAYERS[kind](layer.filters, layer.kernel_size, strides=layer.strides,
-                                    padding=layer.padding, **opts)
+        h = self._new_kernel_layer(layer, act, fused, kernel)
         relu = act == "relu"
         vid = self._add(h, [value], lambda xs, h=h, w=kernel, b=bias, r=relu: _linear(h, xs[0], w, b, r),
                         kernel=kernel, bias=bias, relu=relu)
-        if not fused:
+        if act == "softmax":
+            vid = self._softmax(layer, vid, tensor, name=layer.name)
+        elif not fused:
             vid = self._unary(act, vid, layer.name)
         self.values[id(tensor)] = vid
         return vid
+
+    def _attention(self, layer, node) -> int:
+        """A MultiHeadAttention as the steps of :class:`~hgq_fpga.nn.layers.HMultiHeadAttention`."""
+        args, kwargs = list(node.arguments.args), dict(node.arguments.kwargs)
+        query, value = args[0], (args[1] if len(args) > 1 else kwargs.pop("value"))
+        key = args[2] if len(args) > 2 else kwargs.pop("key", None)
+        refused = [k for k, v in kwargs.items() if v is not None and v is not False and k != "training"]
+        if refused or getattr(layer, "_use_gate", False) or getattr(layer, "_sliding_window", None):
+            raise UnmappableLayerError(f"MultiHeadAttention {layer.name!r}: PTQ maps plain attention; "
+                                       f"not masks, gates, sliding windows or returned scores "
+                                       f"({', '.join(refused) or 'gate/window'})")
+        if len(query.shape) != 3 or tuple(layer._attention_axes) != (1,):
+            raise UnmappableLayerError(f"MultiHeadAttention {layer.name!r}: PTQ maps attention over the "
+                                       "one sequence axis of (batch, length, dim) inputs")
+        key = value if key is None else key
+        c = float(layer._inverse_sqrt_key_dim)
+        ids = {part: self._projection(layer, getattr(layer, f"_{part}_dense"), self.values[id(t)], part,
+                                      c if part == "query" else 1.0)
+               for part, t in (("query", query), ("key", key), ("value", value))}
+        scores = self._product(layer._dot_product_equation, [ids["key"], ids["query"]], f"{layer.name}_scores")
+        h = H.HSoftmax(axis=-1, output_quantizer=ACT_Q, name=f"{layer.name}_softmax",
+                       **{option: dict(ACT_Q) for option in SOFTMAX_INTERNAL})
+        probs = self._add(h, [scores], lambda xs: _softmax(xs[0], -1))
+        combined = self._product(layer._combine_equation, [probs, ids["value"]], f"{layer.name}_combine")
+        return self._projection(layer, layer._output_dense, combined, "output", 1.0)
+
+    def _projection(self, mha, dense, value: int, part: str, scale: float) -> int:
+        kernel = np.asarray(ops.convert_to_numpy(dense.kernel), np.float64) * scale
+        bias = (np.asarray(ops.convert_to_numpy(dense.bias), np.float64) * scale
+                if dense.bias is not None else None)
+        h = H.HEinsumDense(dense.equation, dense.partial_output_shape, bias_axes=dense.bias_axes,
+                           kernel_quantizer=self.kq, bias_quantizer=BIAS_Q, output_quantizer=ACT_Q,
+                           name=f"{mha.name}_{part}")
+        return self._add(h, [value], lambda xs, h=h, w=kernel, b=bias: _linear(h, xs[0], w, b, False),
+                         kernel=kernel, bias=bias)
+
+    def _product(self, equation: str, inputs: list[int], name: str) -> int:
+        h = H.HEinsum(equation, output_quantizer=ACT_Q, name=name)
+        return self._add(h, inputs, lambda xs, e=equation: np.einsum(e, xs[0], xs[1]))
+
+
+#: the HSoftmax quantizers besides its output
+SOFTMAX_INTERNAL = ("exp_input_quantizer", "exp_output_quantizer", "sum_quantizer", "inverse_quantizer")
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """The float64 softmax along ``axis`` (Keras counting: the batch axis is 0)."""
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def _np(t) -> np.ndarray:
@@ -317,10 +425,10 @@ def _float_call(layer: keras.layers.Layer) -> Callable[[list[np.ndarray]], np.nd
     return run
 
 
-def _linear(h, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, relu: bool) -> np.ndarray:
+def _linear(h, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, relu: bool) -> np.ndarray:
     """``act(x ⊛ W + b)`` in float64 with the HGQ layer's own kernel operation."""
     y = _np(h.apply_kernel(ops.convert_to_tensor(x, "float64"), ops.convert_to_tensor(kernel, "float64")))
-    y = y + bias
+    y = y if bias is None else y + bias
     return np.maximum(y, 0.0) if relu else y
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 from keras import ops
 
+from hgq_fpga.nn.ptq.arguments import ArgumentError
 from hgq_fpga.nn.ptq.mapping import Mapped
 from hgq_fpga.nn.ptq.search import State, apply_choice, run_search
 
@@ -79,10 +80,12 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def _predict(model, x) -> np.ndarray:
-    """Eager inference (a traced ``predict`` would keep lookup tables of earlier widths)."""
+    """The first output, by eager inference (a traced ``predict`` would keep lookup tables of earlier
+    widths); ``x`` an array or a list of one per model input."""
+    xs = [ops.convert_to_tensor(np.asarray(a, np.float32)) for a in (x if isinstance(x, (list, tuple)) else [x])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        y = model(ops.convert_to_tensor(np.asarray(x, np.float32)), training=False)
+        y = model(xs if len(xs) > 1 else xs[0], training=False)
     y = y[0] if isinstance(y, (list, tuple)) else y
     return np.asarray(ops.convert_to_numpy(y), np.float64)
 
@@ -136,8 +139,8 @@ def lower_bits(state: State, ebops_budget: int | None = None, x_val=None, y_val=
                   if (s := _try(state, *k, ebops, cos)) is not None]
         if not scored:
             if ebops_budget is not None:
-                raise ValueError(f"EBOPs budget {ebops_budget} cannot be met: {ebops} EBOPs with every "
-                                 f"width at min_bits={min_bits} or saving nothing")
+                raise ArgumentError("ebops_budget", ebops_budget, f"cannot be met: {ebops} EBOPs with every "
+                                    f"width at min_bits={min_bits} or saving nothing")
             break
         _, (index, which) = min(scored, key=lambda t: t[0])
         snap = _snapshot(state, index)

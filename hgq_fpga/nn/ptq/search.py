@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from keras import ops
 
+from hgq_fpga.nn.layers import HSoftmax
 from hgq_fpga.nn.ptq import grid
+from hgq_fpga.nn.ptq.arguments import SEARCHES
 from hgq_fpga.nn.ptq.mapping import Mapped, Step
-
-SEARCHES = ("easyquant", "minmax")
 #: the wide type an activation quantizer is given to read the value it will quantize
 _PROBE = (1, 24, 28)
 
@@ -46,6 +46,7 @@ class Choice:
     abits: int | None = None
     weight_i: np.ndarray | None = None          # per output channel (or one) integer bits
     act: tuple[int, int, int] | None = None     # (k, i, f) of the output, per tensor
+    internal: dict = field(default_factory=dict)  # (k, i, f) of a softmax's table quantizers, by attribute
     cosine: float = 1.0                          # of the step's output with its float reference
     history: list = field(default_factory=list)  # cosine after each half-round (easyquant)
 
@@ -82,8 +83,12 @@ def _input_f(step: Step) -> int:
 
 
 def _bias_grid(step: Step, fw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The float32 bias rounded half up to the accumulator grid ``2^-(f_in + f_w)`` per channel."""
-    fb = np.broadcast_to(_input_f(step) + fw, step.bias.shape).astype(np.int64)
+    """The float32 bias rounded half up to the accumulator grid ``2^-(f_in + f_w)`` per channel
+    (at the finest weight grid where the bias has other axes than the kernel's channels)."""
+    try:
+        fb = np.broadcast_to(_input_f(step) + fw, step.bias.shape).astype(np.int64)
+    except ValueError:
+        fb = np.full(step.bias.shape, _input_f(step) + int(np.max(fw)), np.int64)
     b32 = step.bias.astype(np.float32).astype(np.float64)
     return np.ldexp(np.floor(np.ldexp(b32, fb) + 0.5), -fb), fb
 
@@ -95,6 +100,8 @@ def set_kernel(step: Step, wi: np.ndarray, bits: int) -> None:
     layer.kernel.assign(wq.astype(np.float32))            # <= 24 bits: exact in float32
     layer.kq.f.assign(np.broadcast_to(f, layer.kq.f.shape).astype(np.float32))
     layer.kq.calibrate_weight(wq)
+    if step.bias is None:
+        return
     _, fb = _bias_grid(step, f)
     layer.bias.assign(step.bias.astype(np.float32))
     layer.bq.f.assign(fb.astype(np.float32))
@@ -132,8 +139,9 @@ class _KernelEval:
     def value(self, wi: np.ndarray) -> np.ndarray:
         """``act(xq ⊛ Wq + bq)`` before the output cast (float64, exact)."""
         wq, f = _weight_grid(self.step, wi, self.bits)
-        bq, _ = _bias_grid(self.step, f)
-        y = _np(self.step.layer.apply_kernel(self.x, ops.convert_to_tensor(wq, "float64"))) + bq
+        y = _np(self.step.layer.apply_kernel(self.x, ops.convert_to_tensor(wq, "float64")))
+        if self.step.bias is not None:
+            y = y + _bias_grid(self.step, f)[0]
         return np.maximum(y, 0.0) if self.step.relu else y
 
 
@@ -189,8 +197,26 @@ def apply_choice(step: Step, choice: Choice) -> None:
     """Write a step's chosen types into its layer."""
     if step.is_kernel:
         set_kernel(step, choice.weight_i, choice.wbits)
+    for attr, t in choice.internal.items():
+        set_activation(getattr(step.layer, attr), *t)
     if choice.act is not None:
         set_activation(step.layer.oq, *choice.act)
+
+
+def softmax_internals(layer, x: np.ndarray, bits: int) -> dict[str, tuple[int, int, int]]:
+    """The types of the four table quantizers of an HSoftmax for its quantized input ``x``: each
+    the min/max type, at ``bits``, of the values it sees (rounded half up and saturated, as PTQ
+    quantizes every activation), by attribute name."""
+    axis = layer.axis
+    steps = (("dq", lambda v: v - v.max(axis=axis, keepdims=True)), ("eq", np.exp),
+             ("sq", lambda v: v.sum(axis=axis, keepdims=True)),
+             ("rq", lambda v: 1.0 / np.maximum(v, 2.0 ** -24)))
+    types, v = {}, x
+    for attr, fn in steps:
+        v = fn(v)
+        types[attr] = _act_candidates(v, bits, 0)[0]
+        v = grid.quantize(v, *types[attr])
+    return types
 
 
 def search_step(step: Step, xq: list[np.ndarray], ref: np.ndarray, choice: Choice, search: str,
@@ -199,6 +225,10 @@ def search_step(step: Step, xq: list[np.ndarray], ref: np.ndarray, choice: Choic
     if step.is_kernel:
         _search_kernel(step, xq[0], ref, choice, clip_steps, rounds, search)
     elif choice.abits is not None:
+        if isinstance(step.layer, HSoftmax):                # its tables' types first
+            choice.internal = softmax_internals(step.layer, np.asarray(xq[0], np.float64), choice.abits)
+            for attr, t in choice.internal.items():
+                set_activation(getattr(step.layer, attr), *t)
         set_activation(step.layer.oq, *_PROBE)
         v = _call(step.layer, xq)
         choice.act, choice.cosine = _search_act(v, ref, choice.abits, clip_steps, search)
@@ -240,7 +270,8 @@ class State:
         return float(np.mean([grid.cosine(self.quant[v], self.ref[v]) for v in self.mapped.outputs]))
 
     def ebops(self) -> int:
-        return int(sum(s.layer.exact_ebops() for s in self.mapped.steps if s.is_kernel))
+        """Exact EBOPs: the kernels' and the products of two activations' (einsum, softmax)."""
+        return int(sum(s.layer.exact_ebops() for s in self.mapped.steps if s.layer.has_ebops))
 
 
 def run_search(mapped: Mapped, xs: list[np.ndarray], weight_bits: int, act_bits: int, search: str,

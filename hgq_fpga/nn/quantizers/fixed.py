@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
+from hgq_fpga.nn.keras_backend import floor_keep_dtype
 from hgq_fpga.nn.quantizers.hgq import HQuantizer
 
 ROUNDING = ("TRN", "RND", "RND_CONV")
@@ -97,9 +98,9 @@ class FixedQuantizer(HQuantizer):
         """Adds half-to-even (``RND_CONV``, QKeras's ``tf.round``) to HGQ's modes."""
         if self.round_mode != "RND_CONV":
             return super()._round(v, negative)
-        fl = ops.floor(v)
+        fl = floor_keep_dtype(v)
         frac = v - fl
-        odd = (fl - 2.0 * ops.floor(fl * 0.5)) > 0.5
+        odd = (fl - 2.0 * floor_keep_dtype(fl * 0.5)) > 0.5
         return fl + ops.cast((frac > 0.5) | ((frac == 0.5) & odd), "float64")
 
     def _lowest(self, k, span, hi, wl):

@@ -26,10 +26,12 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
+from hgq_fpga.nn.keras_backend import compiled, concrete, floor_keep_dtype, read, require_float64
 from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
 from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
-from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2_pair
+from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2
+from hgq_fpga.nn.quantizers.starts import DEFAULT_START, start_options
 
 GRANULARITIES = ("per_element", "per_channel", "per_tensor")
 KINDS = ("weight", "activation")
@@ -46,22 +48,10 @@ def _broadcast_axes(x_shape, f_shape) -> tuple[list[int], tuple]:
     return axes, f_shape
 
 
-def _read(x):
-    """``x`` as a tensor; a variable as the tensor of its value (``custom_gradient`` would
-    otherwise see the variable itself and demand that its gradient be given too)."""
-    if isinstance(x, keras.Variable):
-        x = x.value
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-        if isinstance(x, tf.Variable):
-            return tf.identity(x)
-    return ops.convert_to_tensor(x)
-
-
 def _round_clipped(f, lo: float, hi: float):
     """``round(clip(f, lo, hi))`` with the gradient of the clip alone (straight through the round:
     1 where ``lo <= f <= hi``, else 0), as one op."""
-    f = _read(f)
+    f = read(f)
 
     @ops.custom_gradient
     def rounded(f):
@@ -80,12 +70,14 @@ def _round_clipped(f, lo: float, hi: float):
 def _fake_quantize(x, F, round_scaled):
     """``(xq, xq_val)``: ``xq`` carries the straight-through gradients (see ``fake_quantize``),
     ``xq_val`` is the same value without gradient."""
-    x, F = _read(x), _read(F)  # a variable is read once, outside: the op sees tensors only
+    x, F = read(x), read(F)  # a variable is read once, outside: the op sees tensors only
 
     @ops.custom_gradient
     def quantize(x, F):
-        scale, inverse = pow2_pair(ops.stop_gradient(F))
-        xq = round_scaled(x * scale) * inverse           # exact: products by powers of two
+        scale = pow2(ops.stop_gradient(F))
+        # exact: a product and a quotient by a power of two (the quotient is the product by
+        # 2**-F, bit for bit: both round the same real number, and save computing 2**-F)
+        xq = round_scaled(x * scale) / scale
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -93,8 +85,8 @@ def _fake_quantize(x, F, round_scaled):
             dF = upstream * (_LN2 * (x - xq))  # x - xq = -(xq - x)
             axes, f_shape = _broadcast_axes(dF.shape, F.shape)
             if axes:
-                dF = ops.sum(dF, axis=axes)
-            return upstream, ops.reshape(dF, f_shape)
+                dF = ops.reshape(ops.sum(dF, axis=axes), f_shape)
+            return upstream, dF
 
         return xq, grad
 
@@ -152,6 +144,9 @@ class HQuantizer(keras.layers.Layer):
         #: set by calibration: record ranges even outside training
         self.recording = False
         self.tensor_shape: tuple[int, ...] | None = None
+        #: the calibrated (k, i, f) as last read (JAX cannot read variables while it compiles)
+        self._types: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._exact = None   # exact_quantize's compiled function, made on first use
 
     # ------------------------------------------------------------------ build
     def build(self, shape) -> None:
@@ -292,13 +287,21 @@ class HQuantizer(keras.layers.Layer):
 
         Only exact operations: products by powers of two (:func:`exp2_exact`, never ``pow``),
         ``floor``, comparisons and sums of integers below ``2**53``, so the result is the same
-        eagerly, in a ``tf.function`` and under XLA (``jit_compile``).
+        eagerly, in a ``tf.function``, under XLA (``jit_compile``) and under JAX's ``jit``.
+        Under JAX it runs as one compiled function also when called eagerly (see
+        :func:`~hgq_fpga.nn.keras_backend.compiled`).
         """
+        if self._exact is None:
+            self._exact = compiled(self._exact_values)
+        return self._exact(read(x), read(self.k_fixed), read(self.i_fixed), read(self.f_fixed))
+
+    def _exact_values(self, x, k, i, f):
+        """:meth:`exact_quantize` of ``x`` to the types ``(k, i, f)`` (float32 tensors)."""
         negative = strictly_negative(x)
         x = exact_float64(x)
-        k = ops.cast(self.k_fixed, "float64")
-        i = ops.cast(self.i_fixed, "float64")
-        f = ops.cast(self.f_fixed, "float64")
+        k = ops.cast(k, "float64")
+        i = ops.cast(i, "float64")
+        f = ops.cast(f, "float64")
         w = k + i + f
         live = w > 0
         fl = self._round(x * exp2_exact(f), negative)
@@ -309,7 +312,7 @@ class HQuantizer(keras.layers.Layer):
         if self.overflow_mode == "WRAP":
             # |x·2^f| >= 2^1024 overflows to inf; such a code is a multiple of 2^W: it wraps to 0
             fl = ops.where(ops.isinf(fl), 0.0, fl)
-            r = fl - span * ops.floor(fl * exp2_exact(-wl))
+            r = fl - span * floor_keep_dtype(fl * exp2_exact(-wl))
             # guard the rounding of the product for |fl| beyond 2**53: bring r into [0, span)
             r = ops.where(r < 0, r + span, ops.where(r >= span, r - span, r))
             m = ops.where(r > hi, r - span, r)
@@ -320,7 +323,7 @@ class HQuantizer(keras.layers.Layer):
 
     def _round(self, v, negative):
         """The integer code of the scaled value ``v`` under the rounding mode (exact ops only)."""
-        fl = ops.floor(v)
+        fl = floor_keep_dtype(v)
         if self.round_mode == "RND":
             return fl + ops.cast((v - fl) >= 0.5, "float64")
         # a negative value truncates to -1 or below; TensorFlow flushes a product that underflows
@@ -338,8 +341,22 @@ class HQuantizer(keras.layers.Layer):
         """
         if not self.calibrated:
             raise ValueError(f"quantizer {self.name!r} is not calibrated; run hgq_fpga.calibrate(model, x)")
-        return tuple(np.asarray(keras.ops.convert_to_numpy(v)).astype(np.int64)
-                     for v in (self.k_fixed, self.i_fixed, self.f_fixed))
+        values = [concrete(v) for v in (self.k_fixed, self.i_fixed, self.f_fixed)]
+        if any(v is None for v in values):       # JAX is tracing a function: the last values read
+            if self._types is None:
+                raise RuntimeError(f"quantizer {self.name!r}: its calibrated types are needed while JAX "
+                                   "compiles a function, and they were never read; call the model once "
+                                   "eagerly (model(x)) or calibrate it, then predict")
+            return self._types
+        self._types = tuple(np.asarray(v).astype(np.int64) for v in values)
+        return self._types
+
+    def load_own_variables(self, store) -> None:
+        """Load the variables (``keras.models.load_model``), then read the calibrated types once,
+        so that a JAX-compiled ``predict`` of the loaded model knows them (see :meth:`fixed_types`)."""
+        super().load_own_variables(store)
+        if self.calibrated:
+            self.fixed_types()
 
     def rounded_f(self) -> np.ndarray:
         """``F = round(clip(f))`` broadcast to the tensor shape, as int64."""
@@ -396,6 +413,7 @@ class HQuantizer(keras.layers.Layer):
         self.k_fixed.assign(np.asarray(k, np.float32))
         self.i_fixed.assign(np.asarray(i, np.float32))
         self.f_fixed.assign(np.asarray(f, np.float32))
+        self._types = tuple(np.array(t, np.int64) for t in (k, i, f))
         self.calibrated = True
 
     # ------------------------------------------------------------------ config
@@ -409,9 +427,10 @@ class HQuantizer(keras.layers.Layer):
 
 
 #: defaults of an activation (output) quantizer; a layer's ``*_quantizer`` dict overrides them
-ACTIVATION_DEFAULTS = {"kind": "activation", "f_init": 6.0}
+#: (the starting widths are those of :data:`~hgq_fpga.nn.quantizers.starts.DEFAULT_START`)
+ACTIVATION_DEFAULTS = {"kind": "activation", **start_options("activation", DEFAULT_START)}
 #: defaults of a weight (kernel, bias) quantizer
-WEIGHT_DEFAULTS = {"kind": "weight", "init_bits": 6}
+WEIGHT_DEFAULTS = {"kind": "weight", **start_options("weight", DEFAULT_START)}
 
 
 def serialize_quantizer(q: HQuantizer) -> dict:
@@ -422,12 +441,14 @@ def serialize_quantizer(q: HQuantizer) -> dict:
 
 
 def make_quantizer(spec: dict | HQuantizer | None, default: dict, name: str) -> HQuantizer:
-    """Build a quantizer from a user's dict of options (merged over ``default``) or pass one through."""
+    """Build a quantizer from a user's dict of options (merged over ``default`` and the starting
+    widths in force, :func:`~hgq_fpga.nn.quantizers.starts.quantizer_start`) or pass one through."""
     if isinstance(spec, HQuantizer):
         return spec
     if isinstance(spec, dict) and spec.get("class_name") is not None:
         return keras.saving.deserialize_keras_object(spec)
     options = dict(default)
+    options.update(start_options(options.get("kind", "activation")))
     options.update(spec or {})
     options.setdefault("name", name)
     return HQuantizer(**options)

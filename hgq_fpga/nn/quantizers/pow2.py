@@ -16,11 +16,14 @@ _MANTISSA_BITS = 23
 _BIAS = 127
 
 
+def pow2(t):
+    """``2**t`` as float32, exactly, for integer values ``t`` in ``[-LIMIT, LIMIT]``."""
+    return ops.view(ops.left_shift(ops.cast(t, "int32") + _BIAS, _MANTISSA_BITS), "float32")
+
+
 def pow2_pair(t):
     """``(2**t, 2**-t)`` as float32, exactly, for integer values ``t`` in ``[-LIMIT, LIMIT]``."""
-    e = ops.cast(t, "int32")
-    return (ops.view(ops.left_shift(e + _BIAS, _MANTISSA_BITS), "float32"),
-            ops.view(ops.left_shift(_BIAS - e, _MANTISSA_BITS), "float32"))
+    return pow2(t), pow2(-ops.cast(t, "int32"))
 
 
 def int_bits(x):

@@ -10,7 +10,7 @@ quantize (exact accumulators, sums), and as the proof that QKeras's own float32 
   multiple of the finest input lsb and below ``2^24`` of those lsbs (24 significant bits), which
   the shadow plan's magnitude bound checks for every input *in the input types' ranges*;
 * an activation quantizer ``x + (xq - x)`` is exact while ``|x|`` stays within
-  :attr:`~hgq_fpga.nn.importers.qkeras.quantizers.CastSpec.float32_input_bound`.
+  :attr:`~hgq_fpga.nn.importers.qkeras.quantizers.QKerasCast.float32_input_bound`.
 
 Where either fails, the import is refused with a message naming the layer, or (with
 ``allow_float``) the layer gets the user's type and the result lists it as not QKeras-exact.
@@ -33,6 +33,7 @@ from hgq_fpga.ir import FirmwareBuilder
 from hgq_fpga.ir.builder import weights_to_raw
 from hgq_fpga.ir.types import linear_alignment
 from hgq_fpga.ir.tensor import TensorType, max_abs
+from hgq_fpga.nn.dtype_policy import float32_policy
 from hgq_fpga.nn.layers import (HActivation, HAdd, HAveragePooling1D, HAveragePooling2D, HConcatenate,
                              HConv1D, HConv2D, HDense, HFlatten, HMaxPooling1D, HMaxPooling2D,
                              HQuantize, HReshape)
@@ -41,7 +42,7 @@ from hgq_fpga.nn.layers.lookup import CodeTable
 from hgq_fpga.nn.importers.qkeras.description import LayerDescription, ModelDescription
 from hgq_fpga.nn.quantizers.fixed import FixedQuantizer, tight_types
 from hgq_fpga.nn.importers.qkeras import tables as qkeras_tables
-from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec, QKerasImportError, activation_cast, refuse
+from hgq_fpga.nn.importers.qkeras.quantizers import QKerasCast, QKerasImportError, activation_cast, refuse
 from hgq_fpga.nn.importers.qkeras.types import parse_type
 
 #: float32 holds every integer up to 2**24 exactly: the bound on partial sums in lsb units
@@ -99,15 +100,15 @@ class _Context:
             self.inputs[name] = keras.Input(shape, name=name)
         return self.inputs[name]
 
-    def quantized_input(self, name: str, spec: CastSpec, layer_name: str) -> _Tensor:
+    def quantized_input(self, name: str, spec: QKerasCast, layer_name: str) -> _Tensor:
         """``HQuantize`` on model input ``name`` with the cast ``spec``."""
         x = self.model_input(name)
         oq = fixed_quantizer(spec, "output_quantizer")
         layer = HQuantize(output_quantizer=oq, name=layer_name)
         y = layer(x)
-        oq.set_types(spec.k, spec.i, spec.f)
-        ir = self.b.input(layer_name, tuple(x.shape[1:]), spec.k, spec.i, spec.f, round=spec.round,
-                          overflow=spec.overflow)
+        oq.set_types(spec.type.k, spec.type.i, spec.type.f)
+        ir = self.b.input(layer_name, tuple(x.shape[1:]), spec.type.k, spec.type.i, spec.type.f, round=spec.type.round,
+                          overflow=spec.type.overflow)
         return _Tensor(y, ir)
 
     def source(self, layer: LayerDescription, index: int = 0) -> tuple[str, int]:
@@ -131,13 +132,13 @@ class _Context:
         t = self.quantized_input(key[0], spec, f"{key[0]}_quantize")
         lo, hi = t_range(self.type_of(t))
         self.result_notes.append(
-            f"model input {key[0]!r} is quantized to {spec.text} ({spec.round}, {spec.overflow}): QKeras "
+            f"model input {key[0]!r} is quantized to {spec.text} ({spec.type.round}, {spec.type.overflow}): QKeras "
             f"equals this model for inputs on that grid within [{lo:g}, {hi:g}]")
         self.tensors[key] = t
         return t
 
     # ------------------------------------------------------------------ checks
-    def floating(self, layer: str) -> CastSpec | None:
+    def floating(self, layer: str) -> QKerasCast | None:
         """The user's ``allow_float`` type for ``layer``, or None."""
         if layer not in self.allow_float:
             return None
@@ -161,7 +162,7 @@ class _Context:
                      f"{math.ceil(math.log2(max(worst, 1.0)))} significant bits (float32 holds 24), so "
                      "QKeras's result would round", "lower the input or weight bit widths (or the input_type)")
 
-    def check_cast_input(self, layer: str, spec: CastSpec, x: TensorType) -> None:
+    def check_cast_input(self, layer: str, spec: QKerasCast, x: TensorType) -> None:
         if spec.float32_input_bound is None:
             return
         lo, hi = t_range(x)
@@ -180,22 +181,22 @@ def t_range(t: TensorType) -> tuple[float, float]:
     return float(lo.min(initial=0.0)), float(hi.max(initial=0.0))
 
 
-def fixed_quantizer(spec: CastSpec | None, name: str, kind: str = "activation") -> FixedQuantizer:
+def fixed_quantizer(spec: QKerasCast | None, name: str, kind: str = "activation") -> FixedQuantizer:
     if spec is None:
         return FixedQuantizer(kind=kind, name=name)
-    return FixedQuantizer(kind=kind, round_mode=spec.round, overflow_mode=spec.overflow, name=name)
+    return FixedQuantizer(kind=kind, round_mode=spec.type.round, overflow_mode=spec.type.overflow, name=name)
 
 
-def _set_output(oq: FixedQuantizer, spec: CastSpec | None, exact: TensorType) -> None:
+def _set_output(oq: FixedQuantizer, spec: QKerasCast | None, exact: TensorType) -> None:
     if spec is None:
         oq.set_types(exact.k, exact.i, exact.f)
     else:
-        oq.set_types(spec.k, spec.i, spec.f)
+        oq.set_types(spec.type.k, spec.type.i, spec.type.f)
 
 
 # ---------------------------------------------------------------------------------- activations
 
-def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, CastSpec | None]:
+def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, QKerasCast | None]:
     """``(keras activation, output cast)`` for a layer's ``activation`` (None cast: exact).
 
     A layer named in ``allow_float`` gets the user's cast whatever QKeras does there.
@@ -225,7 +226,7 @@ def _activation(ctx: _Context, layer: LayerDescription) -> tuple[str, CastSpec |
 
 
 def _emit_activation(ctx: _Context, name: str, x: TensorType, ir: str, act: str,
-                     spec: CastSpec | None) -> tuple[str, TensorType]:
+                     spec: QKerasCast | None) -> tuple[str, TensorType]:
     """Shadow ops for ``act`` then the output cast; returns the IR name and the exact pre-cast type."""
     if act == "relu":
         ir = ctx.b.relu(ir, name=f"{name}_relu")
@@ -233,7 +234,7 @@ def _emit_activation(ctx: _Context, name: str, x: TensorType, ir: str, act: str,
     if spec is not None:
         if name not in ctx.inexact:
             ctx.check_cast_input(name, spec, pre)
-        ir = ctx.b.cast(ir, spec.k, spec.i, spec.f, round=spec.round, overflow=spec.overflow, name=name)
+        ir = ctx.b.cast(ir, spec.type.k, spec.type.i, spec.type.f, round=spec.type.round, overflow=spec.type.overflow, name=name)
     else:
         ir = ctx.b.cast(ir, pre.k, pre.i, pre.f, name=name)
     return ir, pre
@@ -248,6 +249,8 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
         raise refuse(layer.name, f"{layer.cls} without kernel_quantizer", "its float32 weights have up to 24 "
                      "significant bits, so QKeras's float32 products round", "give it a kernel_quantizer "
                      "such as quantized_bits(6, 0, alpha=1)")
+    for role in ("kernel", "bias"):
+        _check_weight_scale(ctx, layer, role)
     kq_desc = layer.quantizers["kernel"]
     kernel = ctx.desc.array(layer, "kernel").astype(np.float64)
     use_bias = "bias" in layer.arrays
@@ -276,8 +279,20 @@ def _kernel_layer(ctx: _Context, layer: LayerDescription) -> _Tensor:
                         f"the accumulator of {layer.cls} (kernel quantizer {kq_desc.get('text', '?')}{unquantized})")
 
 
+def _check_weight_scale(ctx: _Context, layer: LayerDescription, role: str) -> None:
+    """Refuse a weight quantizer whose ``alpha`` ('auto', ...) scales by float factors computed from
+    the weights: its values are off any fixed-point grid (``'auto_po2'`` scales by powers of two)."""
+    q = layer.quantizers.get(role) or {}
+    alpha = (q.get("config") or {}).get("alpha")
+    ctx.require(not isinstance(alpha, str) or alpha == "auto_po2", layer.name,
+                f"{role} quantizer {q.get('text', q.get('class', '?'))}",
+                f"alpha={alpha!r} scales the {role} by float factors computed from it, so its values are not "
+                "on a fixed-point grid and QKeras's float32 products round",
+                "use alpha='auto_po2' (power-of-two scales) or alpha=1")
+
+
 def _emit_linear(ctx: _Context, layer: LayerDescription, x: _Tensor, ours, kernel: np.ndarray,
-                 bias: np.ndarray | None, act: str, spec: CastSpec | None, what: str) -> _Tensor:
+                 bias: np.ndarray | None, act: str, spec: QKerasCast | None, what: str) -> _Tensor:
     """Call our kernel layer, fix its weights and types, add its shadow ops and check float32."""
     y = ours(x.keras)
     ours.kernel.assign(kernel.astype(np.float32))
@@ -434,7 +449,7 @@ def _batch_norm(ctx: _Context, layer: LayerDescription) -> _Tensor:
     mant = np.frexp(np.abs(scale))[0]
     bad = (scale != 0) & (mant != 0.5)
     ctx.require(not bad.any(), layer.name, f"{layer.cls} scale gamma / sqrt(var + eps)",
-                f"channel {int(np.argmax(bad))} scales by {scale[np.argmax(bad)]!r}, not a power of two, so "
+                f"channel {int(np.argmax(bad))} scales by {float(scale[np.argmax(bad)])!r}, not a power of two, so "
                 "QKeras's float32 x * scale rounds (the scale is what TensorFlow computes at predict time; its "
                 "vectorized CPU rsqrt is approximate, so even gamma = 2^k with var + eps = 1 misses on 8 or more "
                 "channels)", "fold the batch norm into the layer before it "
@@ -474,8 +489,8 @@ def _with_table(ctx: _Context, layer: LayerDescription,
     else:
         values = qkeras_tables.check_values(layer.name, spec, values)
     fn = CodeTable(values, dom.f, dom.lo, name=spec.text)
-    out = spec.out
-    oq = fixed_quantizer(out, "output_quantizer")
+    oq = fixed_quantizer(spec.out, "output_quantizer")
+    out = spec.out.type
     ours = HActivation(fn, output_quantizer=oq, name=name)
     y = ours(x.keras)
     oq.set_types(out.k, out.i, out.f)
@@ -535,14 +550,29 @@ def build_from_description(desc: ModelDescription, input_type: Any = None,
         ctx = _build(desc, input_type, allow_float, drop_softmax)
         if ctx.table_requests:
             raise QKerasImportError(f"the tables of {[r['key'] for r in ctx.table_requests]} were not evaluated")
-    model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
-                        [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
+    with float32_policy():
+        model = keras.Model([ctx.inputs[n] for n, _ in desc.inputs],
+                            [ctx.tensors[tuple(o)].keras for o in desc.outputs], name=desc.name)
     return ImportResult(model, ctx.result_notes, ctx.inexact)
 
 
 def _build(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] | None,
            drop_softmax: bool) -> _Context:
-    """One pass over the layers: our tensors in ``ctx.tensors``, missing tables in ``ctx.table_requests``."""
+    """One pass over the layers: our tensors in ``ctx.tensors``, missing tables in ``ctx.table_requests``.
+    The layers are made in float32 whatever Keras's global dtype policy (:mod:`hgq_fpga.nn.dtype_policy`)."""
+    with float32_policy():
+        return _build_layers(desc, input_type, allow_float, drop_softmax)
+
+
+def _build_layers(desc: ModelDescription, input_type: Any, allow_float: dict[str, Any] | None,
+                  drop_softmax: bool) -> _Context:
+    for name, shape in desc.inputs:
+        if any(s is None for s in shape):
+            raise QKerasImportError(
+                f"model input {name!r} has shape {tuple(shape)}: a dimension that is not fixed (None), but "
+                "the firmware needs fixed shapes; build the QKeras model with a fixed shape (e.g. "
+                f"Input(shape={tuple(16 if s is None else s for s in shape)})), copy the weights "
+                "(new.set_weights(model.get_weights())) and save it again")
     ctx = _Context(desc, input_type, allow_float, drop_softmax)
     for layer in desc.layers:
         if layer.cls == "InputLayer":

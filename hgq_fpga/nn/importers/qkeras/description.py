@@ -28,6 +28,18 @@ import numpy as np
 FORMAT = "hgq_fpga.qkeras-description/1"
 JSON_NAME = "model.json"
 ARRAYS_NAME = "arrays.npz"
+#: how the reader ends a failed run: one stderr line starting with REFUSED (the model cannot be
+#: imported; the line names the layer or input) or FAILED (anything else: the error's type and
+#: message), at most MESSAGE_CHARS long, after the Python traceback
+REFUSED = "hgq_fpga qkeras reader refused: "
+FAILED = "hgq_fpga qkeras reader failed: "
+MESSAGE_CHARS = 300
+
+
+def short_line(text: str, most: int = MESSAGE_CHARS) -> str:
+    """``text`` on one line (whitespace runs become one space), cut to ``most`` characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= most else line[:most - 1].rstrip() + "…"
 
 
 @dataclass
@@ -53,11 +65,12 @@ class LayerDescription:
 
 @dataclass
 class ModelDescription:
-    """A whole QKeras model: inputs ``[(name, shape)]``, outputs ``[(layer, tensor_index)]``,
-    layers in topological order, and the float32 arrays they refer to."""
+    """A whole QKeras model: inputs ``[(name, shape)]`` (``None`` where a dimension is not fixed),
+    outputs ``[(layer, tensor_index)]``, layers in topological order, and the float32 arrays they
+    refer to."""
 
     name: str
-    inputs: list[tuple[str, tuple[int, ...]]]
+    inputs: list[tuple[str, tuple[int | None, ...]]]
     outputs: list[tuple[str, int]]
     layers: list[LayerDescription]
     arrays: dict[str, np.ndarray]

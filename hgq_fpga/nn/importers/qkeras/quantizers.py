@@ -30,30 +30,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from hgq_fpga.fixed import FixedType
+
 
 class QKerasImportError(ValueError):
     """A QKeras layer or quantizer that cannot be imported exactly; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
-class CastSpec:
-    """An exact cast: ``ap_[u]fixed`` with ``k`` sign bits, ``i`` integer and ``f`` fractional bits.
+class QKerasCast:
+    """A QKeras quantizer as an exact cast: the fixed-point ``type`` (with its rounding and overflow),
+    how QKeras writes the quantizer (``text``, for messages), and ``float32_input_bound``, the
+    largest ``|x|`` for which QKeras's float32 ``x + (xq - x)`` is exact whatever grid ``x`` is on
+    (``None``: always exact)."""
 
-    ``float32_input_bound`` is the largest ``|x|`` for which QKeras's float32 ``x + (xq - x)``
-    is exact whatever grid ``x`` is on (``None``: always exact).
-    """
-
-    k: int
-    i: int
-    f: int
-    round: str
-    overflow: str
+    type: FixedType
     text: str
     float32_input_bound: float | None = None
 
-    @property
-    def width(self) -> int:
-        return self.k + self.i + self.f
+
+def cast(k: int, i: int, f: int, round: str, overflow: str, text: str,
+         float32_input_bound: float | None = None) -> QKerasCast:
+    """A :class:`QKerasCast` of the type ``(k, i, f)`` with ``round`` and ``overflow``."""
+    return QKerasCast(FixedType(k, i, f, round, overflow), text, float32_input_bound)
 
 
 def refuse(layer: str, quantizer: str, why: str, fix: str) -> QKerasImportError:
@@ -91,7 +90,7 @@ def _refuse_noise(layer: str, text: str, c: dict[str, Any]) -> None:
                      "use qnoise_factor=1")
 
 
-def _quantized_bits(layer: str, q: dict[str, Any]) -> CastSpec:
+def _quantized_bits(layer: str, q: dict[str, Any]) -> QKerasCast:
     c = q.get("config", {})
     text = q.get("text", "quantized_bits")
     bits, integer = config_int(c, "bits", 8), config_int(c, "integer", 0)
@@ -111,10 +110,10 @@ def _quantized_bits(layer: str, q: dict[str, Any]) -> CastSpec:
                      "cast", "use quantized_bits with bits >= 2, or binary() as a weight quantizer")
     f = u - integer
     overflow = "SAT_SYM" if symmetric and keep_negative and bits > 1 else "SAT"
-    return CastSpec(int(keep_negative), integer, f, "RND_CONV", overflow, text, bits_float32_bound(f))
+    return cast(int(keep_negative), integer, f, "RND_CONV", overflow, text, bits_float32_bound(f))
 
 
-def _quantized_relu(layer: str, q: dict[str, Any]) -> CastSpec:
+def _quantized_relu(layer: str, q: dict[str, Any]) -> QKerasCast:
     c = q.get("config", {})
     text = q.get("text", "quantized_relu")
     bits, integer = config_int(c, "bits", 8), config_int(c, "integer", 0)
@@ -131,11 +130,11 @@ def _quantized_relu(layer: str, q: dict[str, Any]) -> CastSpec:
     if not c.get("is_quantized_clip", True):
         raise refuse(layer, text, "is_quantized_clip=False returns x + (xq - x) for unclipped x, which "
                      "float32 may round", "use is_quantized_clip=True")
-    return CastSpec(0, integer, bits - integer, "RND_CONV", "SAT", text, None)
+    return cast(0, integer, bits - integer, "RND_CONV", "SAT", text, None)
 
 
 #: QKeras activation quantizer class -> its exact cast (or a refusal)
-ACTIVATION_CASTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
+ACTIVATION_CASTS: dict[str, Callable[[str, dict[str, Any]], QKerasCast]] = {
     "quantized_bits": _quantized_bits,
     "quantized_relu": _quantized_relu,
 }
@@ -150,7 +149,7 @@ WEIGHT_ONLY = {
 }
 
 
-def activation_cast(layer: str, q: dict[str, Any]) -> CastSpec:
+def activation_cast(layer: str, q: dict[str, Any]) -> QKerasCast:
     """The exact cast for a QKeras activation quantizer described by the reader, or a refusal."""
     cls = q.get("class", "")
     if cls in ACTIVATION_CASTS:

@@ -4,6 +4,10 @@ QKeras 0.9 needs Keras 2 (``tf_keras``), which TensorFlow selects only when ``TF
 is set *before* it is imported. The user's process runs Keras 3 and never sees that flag: each call
 here starts ``python -m hgq_fpga.nn.importers.qkeras.keras2_reader`` (the same interpreter) with the flag
 set, and exchanges files in a temporary folder.
+
+A failed subprocess becomes one short line: a :class:`QKerasImportError` where the reader refused
+the model (naming the layer or input), a :class:`LegacyEnvironmentError` otherwise. Its stderr (the
+Keras 2 traceback) is the error's ``__cause__``, which ``hgq-fpga --debug`` prints.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hgq_fpga.nn.importers.qkeras.description import ModelDescription
-from hgq_fpga.nn.importers.qkeras.file_check import TRUST_FLAG, check_qkeras_file
+from hgq_fpga.nn.importers.qkeras.description import FAILED, REFUSED, ModelDescription, short_line
+from hgq_fpga.nn.importers.qkeras.file_check import TRUST_FLAG, check_qkeras_file, refuse_keras3_file
+from hgq_fpga.nn.importers.qkeras.quantizers import QKerasImportError
 from hgq_fpga.nn.model_files import offer
 
 #: seconds one reader subprocess may take (loading TensorFlow alone takes several)
@@ -29,7 +34,11 @@ _INSTALL_HINT = ("QKeras 0.9 and tf_keras are installed by `make install` (requi
 
 
 class LegacyEnvironmentError(RuntimeError):
-    """The legacy QKeras subprocess failed; the message holds its last error lines."""
+    """The legacy QKeras subprocess failed for a reason other than the model (one line)."""
+
+
+class Keras2Report(Exception):
+    """What the Keras 2 subprocess wrote to stderr (its traceback): the cause of the error raised here."""
 
 
 def legacy_env() -> dict[str, str]:
@@ -50,13 +59,23 @@ def run_legacy(args: list[str], what: str) -> None:
     except subprocess.TimeoutExpired:
         raise LegacyEnvironmentError(f"{what}: the legacy QKeras subprocess took more than {TIMEOUT_S} s") from None
     if done.returncode != 0:
-        lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
-        tail = "\n".join(lines[-12:])
-        if "No module named 'qkeras'" in done.stderr or "No module named 'tf_keras'" in done.stderr:
-            raise LegacyEnvironmentError(f"{what}: QKeras is not installed in {sys.executable}'s "
-                                         f"environment. {_INSTALL_HINT}.\n{tail}")
-        last = lines[-1] if lines else f"exit status {done.returncode}"
-        raise LegacyEnvironmentError(f"{what}: {last}\n{tail}")
+        raise _failure(done, what) from Keras2Report(done.stderr.strip()[-20000:])
+
+
+def _failure(done: subprocess.CompletedProcess, what: str) -> Exception:
+    """One line for a failed reader run: its own last REFUSED/FAILED line, else the likeliest cause."""
+    lines = [l.strip() for l in done.stderr.splitlines() if l.strip()]
+    said = [l for l in lines if l.startswith((REFUSED, FAILED))]
+    if said and said[-1].startswith(REFUSED):
+        return QKerasImportError(f"{what}: {short_line(said[-1][len(REFUSED):])}")
+    if "No module named 'qkeras'" in done.stderr or "No module named 'tf_keras'" in done.stderr:
+        return LegacyEnvironmentError(f"{what}: QKeras is not installed in {sys.executable}'s environment; "
+                                      f"{_INSTALL_HINT}")
+    if said:
+        return LegacyEnvironmentError(f"{what}: {short_line(said[-1][len(FAILED):])}")
+    last = short_line(lines[-1]) if lines else "no message"
+    return LegacyEnvironmentError(f"{what}: the Keras 2 subprocess ended with exit status {done.returncode} "
+                                  f"({last})")
 
 
 def _checked(path: str | os.PathLike, trust: bool) -> Path:
@@ -64,6 +83,7 @@ def _checked(path: str | os.PathLike, trust: bool) -> Path:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"QKeras model {path} does not exist")
+    refuse_keras3_file(path)
     if not trust:
         with offer("trust=True"):
             check_qkeras_file(path)
@@ -87,17 +107,22 @@ def describe_qkeras(path: str | os.PathLike, trust: bool = False) -> ModelDescri
         return ModelDescription.load(tmp)
 
 
-def qkeras_predict(path: str | os.PathLike, x: np.ndarray, trust: bool = False) -> np.ndarray:
+def qkeras_predict(path: str | os.PathLike, x: np.ndarray | list[np.ndarray],
+                   trust: bool = False) -> np.ndarray | list[np.ndarray]:
     """QKeras's own float32 ``model.predict(x)`` for the model file ``path`` (legacy subprocess).
 
-    ``trust`` as in :func:`describe_qkeras`.
+    As ``model.predict``: ``x`` is an array, or a list of one per model input; the result is an
+    array, or a list of one per model output. ``trust`` as in :func:`describe_qkeras`.
     """
     path = _checked(path, trust)
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
-        np.save(Path(tmp) / "x.npy", np.asarray(x, np.float32))
-        run_legacy([_READER, "predict", str(path), f"{tmp}/x.npy", f"{tmp}/y.npy", *_trust_args(trust)],
+        np.savez(Path(tmp) / "x.npz", **{f"x{j}": np.asarray(a, np.float32) for j, a in enumerate(xs)})
+        run_legacy([_READER, "predict", str(path), f"{tmp}/x.npz", f"{tmp}/y.npz", *_trust_args(trust)],
                    f"running QKeras model {path}")
-        return np.load(Path(tmp) / "y.npy")
+        with np.load(Path(tmp) / "y.npz") as data:
+            ys = [data[f"y{j}"] for j in range(len(data.files))]
+    return ys[0] if len(ys) == 1 else ys
 
 
 def qkeras_tables(requests: list[dict]) -> dict[str, np.ndarray]:
@@ -108,7 +133,9 @@ def qkeras_tables(requests: list[dict]) -> dict[str, np.ndarray]:
     """
     with tempfile.TemporaryDirectory(prefix="hgq_qkeras_") as tmp:
         (Path(tmp) / "requests.json").write_text(json.dumps(requests))
+        keys = [r["key"] for r in requests]
+        named = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
         run_legacy([_READER, "table", f"{tmp}/requests.json", f"{tmp}/tables.npz"],
-                   f"evaluating QKeras activation tables ({', '.join(r['key'] for r in requests)})")
+                   f"evaluating QKeras activation tables ({named})")
         with np.load(Path(tmp) / "tables.npz") as data:
             return {k: data[k] for k in data.files}

@@ -31,7 +31,8 @@ import numpy as np
 
 from hgq_fpga.ir.tensor import TensorType
 
-from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec, QKerasImportError, activation_cast, config_int, refuse
+from hgq_fpga.nn.importers.qkeras.quantizers import (QKerasCast, QKerasImportError, activation_cast, cast,
+                                                      config_int, refuse)
 
 #: most input codes a table of QKeras's function may have (2^16: a 64 Ki-entry table per layer)
 MAX_TABLE_CODES = 1 << 16
@@ -64,30 +65,30 @@ class TableSpec:
     """A table quantizer of one layer: its description from the reader and its output cast."""
 
     quantizer: dict[str, Any]
-    out: CastSpec
+    out: QKerasCast
 
     @property
     def text(self) -> str:
         return self.quantizer.get("text", self.quantizer.get("class", "?"))
 
 
-def _tanh(layer: str, q: dict[str, Any]) -> CastSpec:
+def _tanh(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``quantized_tanh(bits)``: multiples of ``2^-(bits-1)`` in ``[-1, 1)``: ``ap_fixed<bits, 1>``."""
     bits = config_int(q.get("config", {}), "bits", 8)
     if bits < 1:
         raise refuse(layer, q.get("text", "quantized_tanh"), f"bits={bits}", "use bits >= 1")
-    return CastSpec(1, 0, bits - 1, "RND_CONV", "SAT", q.get("text", "quantized_tanh"))
+    return cast(1, 0, bits - 1, "RND_CONV", "SAT", q.get("text", "quantized_tanh"))
 
 
-def _sigmoid(layer: str, q: dict[str, Any]) -> CastSpec:
+def _sigmoid(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``quantized_sigmoid(bits)``: multiples of ``2^-bits`` in ``[0, 1)``: ``ap_ufixed<bits, 0>``."""
     bits = config_int(q.get("config", {}), "bits", 8)
     if bits < 1:
         raise refuse(layer, q.get("text", "quantized_sigmoid"), f"bits={bits}", "use bits >= 1")
-    return CastSpec(0, 0, bits, "RND_CONV", "SAT", q.get("text", "quantized_sigmoid"))
+    return cast(0, 0, bits, "RND_CONV", "SAT", q.get("text", "quantized_sigmoid"))
 
 
-def _hswish(layer: str, q: dict[str, Any]) -> CastSpec:
+def _hswish(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``quantized_hswish``: a hard swish, then ``quantized_bits`` with the same configuration."""
     return activation_cast(layer, {**q, "class": "quantized_bits"})
 
@@ -112,7 +113,7 @@ def _scale(layer: str, q: dict[str, Any]) -> float:
     return scale
 
 
-def _levels(layer: str, q: dict[str, Any], scale: float, signed: bool) -> CastSpec:
+def _levels(layer: str, q: dict[str, Any], scale: float, signed: bool) -> QKerasCast:
     """The type of ``{-scale, 0, scale}`` (``signed``) or ``{0, scale}``."""
     f = 0
     while np.ldexp(scale, f) != np.round(np.ldexp(scale, f)):
@@ -121,20 +122,20 @@ def _levels(layer: str, q: dict[str, Any], scale: float, signed: bool) -> CastSp
             raise refuse(layer, q.get("text", "?"), f"its scale {scale!r} has no short binary expansion",
                          "use a power of two or a short binary fraction as alpha")
     m = int(np.ldexp(scale, f))
-    return CastSpec(int(signed), m.bit_length() - f, f, "RND_CONV", "SAT", q.get("text", q.get("class", "?")))
+    return cast(int(signed), m.bit_length() - f, f, "RND_CONV", "SAT", q.get("text", q.get("class", "?")))
 
 
-def _binary(layer: str, q: dict[str, Any]) -> CastSpec:
+def _binary(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``binary``: ``±alpha`` (``0 / alpha`` with ``use_01``); with ``alpha=None`` after a tanh."""
     return _levels(layer, q, _scale(layer, q), not q.get("config", {}).get("use_01", False))
 
 
-def _ternary(layer: str, q: dict[str, Any]) -> CastSpec:
+def _ternary(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``ternary``: ``-alpha, 0, alpha`` by a fixed threshold; with ``alpha=None`` after a tanh."""
     return _levels(layer, q, _scale(layer, q), True)
 
 
-def _po2(layer: str, q: dict[str, Any]) -> CastSpec:
+def _po2(layer: str, q: dict[str, Any]) -> QKerasCast:
     """``quantized_po2``: ``±2^e`` with ``e`` in the exponent range QKeras's constructor computed
     (recorded by the reader; doubled with ``quadratic_approximation``)."""
     c, text = q.get("config", {}), q.get("text", "quantized_po2")
@@ -144,11 +145,11 @@ def _po2(layer: str, q: dict[str, Any]) -> CastSpec:
         raise refuse(layer, text, "stochastic rounding or qnoise_factor != 1 mixes randomness or "
                      "unquantized values in", "use use_stochastic_rounding=False, qnoise_factor=1")
     lo, hi = (int(e) * (2 if c.get("quadratic_approximation") else 1) for e in q["exponents"])
-    return CastSpec(1, hi + 1, max(0, -lo), "RND_CONV", "SAT", text)
+    return cast(1, hi + 1, max(0, -lo), "RND_CONV", "SAT", text)
 
 
 #: QKeras activation quantizer class -> the output type of its table (or a refusal)
-TABLE_OUTPUTS: dict[str, Callable[[str, dict[str, Any]], CastSpec]] = {
+TABLE_OUTPUTS: dict[str, Callable[[str, dict[str, Any]], QKerasCast]] = {
     "quantized_tanh": _tanh,
     "quantized_sigmoid": _sigmoid,
     "quantized_hswish": _hswish,
@@ -205,14 +206,14 @@ def stored_table(arrays: dict[str, np.ndarray], layer_arrays: dict[str, str], wa
 def check_values(layer: str, spec: TableSpec, values: np.ndarray) -> np.ndarray:
     """QKeras's outputs as float64, after checking that each lies exactly on the output type."""
     v = np.asarray(values, np.float64)
-    out = spec.out
+    out = spec.out.type
     scaled = np.ldexp(v, out.f)
     lo = -(2.0 ** (out.i + out.f)) if out.k else 0.0
     hi = 2.0 ** (out.i + out.f) - 1
     bad = ~np.isfinite(v) | (scaled != np.round(scaled)) | (scaled < lo) | (scaled > hi)
     if bad.any():
         j = int(np.argmax(bad))
-        raise refuse(layer, spec.text, f"QKeras's float32 output {v[j]!r} (entry {j} of its table) is "
+        raise refuse(layer, spec.text, f"QKeras's float32 output {float(v[j])!r} (entry {j} of its table) is "
                      f"not a value of {out.k, out.i, out.f} (k, i, f), so no fixed-point type holds it",
                      "report the quantizer configuration; meanwhile pass allow_float={layer: type}")
     return v

@@ -7,15 +7,15 @@ from typing import Any
 
 from hgq_fpga import fixed
 
-from hgq_fpga.nn.importers.qkeras.quantizers import CastSpec
+from hgq_fpga.nn.importers.qkeras.quantizers import QKerasCast, cast
 
 _AP = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(?:AP_)?(\w+)\s*)?(?:,\s*(?:AP_)?(\w+)\s*)?>\s*$")
 
 
-def parse_type(spec: Any, what: str, round: str = "RND_CONV", overflow: str = "SAT") -> CastSpec:
-    """A :class:`CastSpec` from ``"ap_fixed<W,I[,Q[,O]]>"``, ``"ap_ufixed<W,I>"``, ``(k, i, f)``
+def parse_type(spec: Any, what: str, round: str = "RND_CONV", overflow: str = "SAT") -> QKerasCast:
+    """A :class:`QKerasCast` from ``"ap_fixed<W,I[,Q[,O]]>"``, ``"ap_ufixed<W,I>"``, ``(k, i, f)``
     or ``{"k", "i", "f", "round", "overflow"}``; ``what`` names the option in errors."""
-    if isinstance(spec, CastSpec):
+    if isinstance(spec, QKerasCast):
         return spec
     if isinstance(spec, str):
         m = _AP.match(spec)
@@ -26,14 +26,14 @@ def parse_type(spec: Any, what: str, round: str = "RND_CONV", overflow: str = "S
         k = 0 if unsigned else 1
         i = int(integer) - k
         f = int(w) - int(integer)
-        return CastSpec(k, i, f, fixed.check_round(q or round), fixed.check_overflow(o or overflow), spec.strip())
+        return cast(k, i, f, fixed.check_round(q or round), fixed.check_overflow(o or overflow), spec.strip())
     if isinstance(spec, dict):
-        return CastSpec(int(spec["k"]), int(spec["i"]), int(spec["f"]),
+        return cast(int(spec["k"]), int(spec["i"]), int(spec["f"]),
                         fixed.check_round(spec.get("round", round)),
                         fixed.check_overflow(spec.get("overflow", overflow)), str(spec))
     if isinstance(spec, (tuple, list)) and len(spec) == 3:
         k, i, f = (int(v) for v in spec)
         if k not in (0, 1) or k + i + f < 1:
             raise ValueError(f"{what}: (k, i, f) = {tuple(spec)} needs k in (0, 1) and a width >= 1")
-        return CastSpec(k, i, f, round, overflow, f"(k={k}, i={i}, f={f})")
+        return cast(k, i, f, round, overflow, f"(k={k}, i={i}, f={f})")
     raise ValueError(f"{what}: expected a type like 'ap_fixed<16,6>' or (k, i, f), got {spec!r}")
