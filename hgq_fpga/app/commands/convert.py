@@ -17,7 +17,11 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PTQ_OPTIONS = ("bits", "weight_bits", "act_bits", "search", "granularity", "ebops_budget")
 
 
-def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...], synth: bool):
+#: backends whose projects take ``ii`` (a new sample every so many clock cycles)
+II_BACKENDS = ("hls", "rtl")
+
+
+def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...], synth: bool, ii: int = 1):
     """The design's target, checked with errors in the command line's spelling; tools checked too."""
     from hgq_fpga.app.design import Target
     from hgq_fpga.backends.common.board import clock_period, load_board
@@ -31,7 +35,8 @@ def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...
         raise click.ClickException(str(err)) from None
     if synth and not any(get_backend(b).synth_in_design for b in backends):
         raise click.ClickException("--synth synthesizes the RTL project: add --backend rtl or --backend both")
-    target = Target(board, name, clock, backends, synth)
+    options = {b: {"ii": ii} for b in backends if b in II_BACKENDS} if ii > 1 else {}
+    target = Target(board, name, clock, backends, synth, options)
     target.require_tools()
     return target
 
@@ -218,6 +223,9 @@ def _finish(result, labels: list[str], source: str) -> None:
                    "several separated by commas, or both (hls,rtl).")
 @click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
               "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
+@click.option("--ii", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Initiation interval: a new sample every N clock cycles. The RTL folds each Dense/Conv over "
+                   "up to N cycles with a fraction of the logic (valid/ready handshake); HLS pipelines at II=N.")
 @trust_file_option
 def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: Path | None,
             check_array: str | None, check_labels: str | None, **options) -> None:
@@ -240,7 +248,8 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
 
     source = options["source"]
     _check_model_file(model_path, source)
-    target = _target(options["board"], options["name"], options["clock"], options["backends"], options["synth"])
+    target = _target(options["board"], options["name"], options["clock"], options["backends"], options["synth"],
+                     options["ii"])
     check_destination(out, options["force"])
     data = load_array(calib, array)
     check_array = check_array or inputs_beside_labels(check, check_labels)

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from hgq_fpga.backends.common.initiation import initiation_intervals
 from hgq_fpga.backends.rtl.arith import max_tree, sum_terms, times_const
 from hgq_fpga.backends.rtl.cmvm import CmvmOptions, lower_cmvm
 from hgq_fpga.backends.rtl.fold import lower_folded
@@ -201,38 +202,14 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def fold_factors(fw, ii) -> tuple[int, dict[str, int]]:
-    """The design's II and the most phases each Dense/Conv may take, from ``ii``: a number (every
-    layer may take up to that many) or ``{layer: number}`` (those layers; the others stay
-    parallel; the design's II is the largest).  A layer is named by its op (``dense_1``) or by
-    the Keras layer it was frozen from (its op ``<layer>_acc``)."""
-    linear = [op.name for op in fw.ops if op.kind in ("dense", "conv")]
-    if isinstance(ii, dict):
-        fold = {}
-        for key, value in ii.items():
-            op = key if key in linear else f"{key}_acc" if f"{key}_acc" in linear else None
-            if op is None:
-                raise ValueError(f"ii names layer {key!r}, which is not a Dense or Conv of the model "
-                                 f"(those are: {', '.join(linear) or 'none'})")
-            fold[op] = _positive(value, f"ii[{key!r}]")
-        return max(fold.values(), default=1), fold
-    n = _positive(ii, "ii")
-    return n, ({op: n for op in linear} if n > 1 else {})
-
-
-def _positive(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a whole number of clock cycles >= 1, got {value!r}")
-    return int(value)
-
-
 def lower_model(fw, share_products: bool = False, cse: bool = False, pack: bool = False, ii=1) -> Lowered:
     """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types.
 
     ``cse``, ``share_products``, ``pack``: how Dense and Conv are built
     (:class:`~hgq_fpga.backends.rtl.cmvm.CmvmOptions`); ``ii``: a new sample every so many
-    clock cycles (:func:`fold_factors`; :mod:`~hgq_fpga.backends.rtl.fold`)."""
-    n_ii, fold = fold_factors(fw, ii)
+    clock cycles (:func:`~hgq_fpga.backends.common.initiation.initiation_intervals`;
+    :mod:`~hgq_fpga.backends.rtl.fold`)."""
+    n_ii, fold = initiation_intervals(fw, ii)
     net = Netlist()
     used: set[str] = {"clk", "rst", "in_valid", "out_valid"}
     env: dict[str, Elems] = {}

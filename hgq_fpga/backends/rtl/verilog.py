@@ -10,7 +10,7 @@ the combinational value in its stage; ``n<id>_d<k>`` is the same value ``k`` reg
 from __future__ import annotations
 
 from hgq_fpga.backends.rtl.lower import Lowered, Port
-from hgq_fpga.backends.rtl.netlist import Node, range_bits, type_bounds
+from hgq_fpga.backends.rtl.netlist import Node, range_bits, reachable_addresses, type_bounds
 from hgq_fpga.backends.rtl.schedule import Schedule
 
 
@@ -101,9 +101,7 @@ def _expr(n: Node, r: _Refs, s: int) -> str:
         return _lane(n, r, s)
     if n.kind == "rom":
         addr = ", ".join(r.name(a, s) for a in reversed(n.args))
-        sel = max(1, (w - 1).bit_length())
-        bits = [f"n{n.id}_t[{{{lit(b, sel)}, {addr}}}]" for b in reversed(range(w))]
-        return bits[0] if w == 1 else "{" + ", ".join(bits) + "}"
+        return f"n{n.id}_f({{{addr}}})"
     raise ValueError(f"internal: no Verilog for node kind {n.kind!r}")
 
 
@@ -258,26 +256,26 @@ def _ovf(n: Node, r: _Refs, s: int) -> str:
 
 
 def _rom_table(n: Node) -> str:
-    """The truth tables of a ``rom`` node, one per output bit, side by side in one constant: bit
-    ``b`` of entry ``a`` at position ``b·2^A + a`` (``A`` address bits).  Each output bit is then
-    a bit-select at ``{b, address}``, one function of the address bits (one LUT6), with no
-    arithmetic on the address that Yosys would have to build."""
-    w, bits = n.width, sum(a.width for a in n.args)
-    value = 0
-    for a, v in enumerate(n.params["entries"]):
-        for b in range(w):
-            value |= ((v >> b) & 1) << ((b << bits) + a)
-    size = w << bits
-    return f"  localparam [{size - 1}:0] n{n.id}_t = {size}'h{value:x};"
+    """The function of a ``rom`` node: a case over the addresses its arguments can form that
+    hold a value other than 0 (the others are never looked up, or hold 0)."""
+    bits = sum(a.width for a in n.args)
+    entries = n.params["entries"]
+    cases = [(lit(a, bits), entries[a]) for a in reachable_addresses(n.args) if entries[a]]
+    return _case_function(f"n{n.id}_f", bits, n.width, cases)
 
 
 def _rom(tid: int, t: dict) -> str:
-    iw, ow, lo = t["in_w"], t["out_w"], t["lo"]
-    lines = [f"  function [{ow - 1}:0] rom{tid};", f"    input [{iw - 1}:0] x;",
-             "    begin", "      case (x)"]
-    for j, v in enumerate(t["entries"]):
-        lines.append(f"        {lit(lo + j, iw)}: rom{tid} = {lit(v, ow)};")
-    lines += [f"        default: rom{tid} = {lit(0, ow)};", "      endcase", "    end", "  endfunction"]
+    iw, lo = t["in_w"], t["lo"]
+    return _case_function(f"rom{tid}", iw, t["out_w"], [(lit(lo + j, iw), v) for j, v in enumerate(t["entries"])])
+
+
+def _case_function(name: str, iw: int, ow: int, cases: list[tuple[str, int]]) -> str:
+    """A Verilog function of one ``iw``-bit argument: a ``case`` over ``(label, value)`` pairs,
+    0 for any other argument.  Yosys maps a case of constants to LUTs in seconds, where the same
+    table as a bit-select of a constant takes it minutes (measured, Yosys 0.23)."""
+    lines = [f"  function [{ow - 1}:0] {name};", f"    input [{iw - 1}:0] x;", "    begin", "      case (x)"]
+    lines += [f"        {label}: {name} = {lit(v, ow)};" for label, v in cases]
+    lines += [f"        default: {name} = {lit(0, ow)};", "      endcase", "    end", "  endfunction"]
     return "\n".join(lines)
 
 
