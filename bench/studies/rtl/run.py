@@ -143,6 +143,7 @@ def alkaid_row(fw, x: np.ndarray, python: Path, out: Path, stages: int) -> dict:
 
 def before_row(fw, out: Path, rev: str) -> dict:
     """The RTL of commit ``rev`` for ``fw``, synthesized (:mod:`bench.studies.rtl.before_worker`)."""
+    out = out.resolve()
     tree = out.parent / f"before_{rev}"
     if not (tree / "hgq_fpga").is_dir():
         tmp = tree.with_suffix(".tmp")

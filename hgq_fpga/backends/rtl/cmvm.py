@@ -54,17 +54,23 @@ def _groups(items: Column, max_bits: int, lut_inputs: int) -> list[Column]:
     """Groups of the packable inputs of one column, each of at most ``lut_inputs`` bits (first fit,
     in order of the weights' magnitude)."""
     cands = sorted((it for it in items if 0 < it[0].width <= max_bits), key=lambda it: _magnitude(it[1]))
-    groups: list[Column] = []
+    return first_fit(cands, lambda it: it[0].width, lut_inputs)
+
+
+def first_fit(items: list, size, capacity: int) -> list[list]:
+    """``items`` in groups of total ``size(item)`` at most ``capacity``, each item into the first
+    group with room (in the given order)."""
+    groups: list[list] = []
     room: list[int] = []
-    for x, c in cands:
+    for it in items:
         for g, free in enumerate(room):
-            if x.width <= free:
-                groups[g].append((x, c))
-                room[g] -= x.width
+            if size(it) <= free:
+                groups[g].append(it)
+                room[g] -= size(it)
                 break
         else:
-            groups.append([(x, c)])
-            room.append(lut_inputs - x.width)
+            groups.append([it])
+            room.append(capacity - size(it))
     return groups
 
 

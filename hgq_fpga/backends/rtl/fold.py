@@ -25,7 +25,7 @@ where they would not last that long.
 from __future__ import annotations
 
 from hgq_fpga.backends.rtl.arith import sum_terms
-from hgq_fpga.backends.rtl.cmvm import Column, CmvmOptions, lower_cmvm
+from hgq_fpga.backends.rtl.cmvm import Column, CmvmOptions, first_fit, lower_cmvm
 from hgq_fpga.backends.rtl.cost import luts
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term, code_of, reachable_addresses
 
@@ -100,19 +100,9 @@ def input_serial(net: Netlist, columns: list[Column], consts: list[int], opts: C
     out = []
     for items, const in zip(columns, consts):
         coef = {x.id: c for x, c in items}
-        groups: list[list] = []
-        room_left: list[int] = []
-        for lane, chunk in lanes:
-            if lane.is_const or not any(x.id in coef for x in chunk):
-                continue
-            for g, free in enumerate(room_left):
-                if lane.width <= free:
-                    groups[g].append((lane, chunk))
-                    room_left[g] -= lane.width
-                    break
-            else:
-                groups.append([(lane, chunk)])
-                room_left.append(room - lane.width)
+        used = [(lane, chunk) for lane, chunk in lanes
+                if not lane.is_const and any(x.id in coef for x in chunk)]
+        groups = first_fit(used, lambda it: it[0].width, room)
         terms, offset = [], 0
         for group in groups:
             term, lo = _phase_sum(net, phase, group, coef, count, ii)

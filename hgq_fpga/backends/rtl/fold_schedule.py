@@ -6,7 +6,7 @@ registers take, and ``hold`` registers for the operands a ``lane`` reads over se
 from __future__ import annotations
 
 from hgq_fpga.backends.rtl.netlist import REGISTERS, STREAMS, Netlist, Node
-from hgq_fpga.backends.rtl.schedule import Schedule, cost
+from hgq_fpga.backends.rtl.schedule import Schedule, place
 
 
 def schedule_folded(net: Netlist, nodes: list[Node], outputs: list[Node], levels: int, ii: int,
@@ -33,18 +33,6 @@ def schedule_folded(net: Netlist, nodes: list[Node], outputs: list[Node], levels
     order: list[Node] = []
     held: dict[int, Node] = {}
     forever = 1 << 30
-
-    def place(n: Node, ins: list[Node]) -> None:
-        live = [a for a in ins if not a.is_const and a.kind != "phase"]
-        if not live:
-            stage[n.id], depth[n.id] = 0, 0
-            return
-        s = max(stage[a.id] for a in live)
-        c = cost(n)
-        d = max(depth[a.id] for a in live if stage[a.id] == s) + c
-        if d > levels and c > 0:
-            s, d = s + 1, c
-        stage[n.id], depth[n.id] = s, d
 
     def hold(x: Node) -> Node:
         if x.id not in held:
@@ -73,7 +61,7 @@ def schedule_folded(net: Netlist, nodes: list[Node], outputs: list[Node], levels
             stage[n.id], depth[n.id] = 0, 0
             stream.add(n.id)
             continue
-        place(n, list(n.args))
+        place(n, [a for a in n.args if not a.is_const and a.kind != "phase"], stage, depth, levels)
         if n.kind in REGISTERS:
             compute[n.id] = stage[n.id]
             count = n.params.get("count", 1) if n.kind == "acc" else 0
