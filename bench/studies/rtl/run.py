@@ -180,6 +180,7 @@ def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict,
     want = np.asarray(fw.predict(x)).reshape(len(x), -1)
     row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
     row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
+               lut_estimate=prj.info.get("lut_estimate"),
                mismatches=int(np.sum(got != want)), compared=int(want.size),
                write_s=round(t_write, 2), verilator_s=round(t_compile, 2),
                write_cpu_s=round(c_write, 2), verilator_cpu_s=round(c_compile, 2))
@@ -324,6 +325,7 @@ def ii_row(fw, out: Path, ii: int, cache: str) -> dict:
     want = np.asarray(fw.predict(x)).reshape(len(x), -1)
     row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / f"ii{ii}")
     row.update(ii=ii, latency_cycles=prj.latency, folding=prj.info.get("folding", {}),
+               lut_estimate=prj.info.get("lut_estimate"),
                mismatches=int(np.sum(got != want)), compared=int(want.size),
                write_s=round(t_write, 2), write_cpu_s=round(c_write, 2))
     return row

@@ -193,6 +193,16 @@ def render(record: dict, page: Page) -> str:
     for name, row in measured.items():
         lines.append(f"| {name} | " + " | ".join(_cells(row)) + " |")
     lines += ["", "Targets (issue 33):", ""] + _targets(models)
+    est = {n: r["ours"]["lut_estimate"] / r["ours"]["resources"]["LUT"] for n, r in models.items()
+           if (r.get("ours") or {}).get("lut_estimate") and r["ours"]["resources"].get("LUT")}
+    for n, r in models.items():
+        for ii, c in (r.get("ii_curve") or {}).items():
+            if c.get("lut_estimate") and c["resources"].get("LUT"):
+                est[f"{n} II {ii}"] = c["lut_estimate"] / c["resources"]["LUT"]
+    if est:
+        lines += ["", "The LUT estimate that chooses among the ways to build each layer "
+                      "(`hgq_fpga/backends/rtl/cost.py`, recorded as `lut_estimate` in `project.json`) against "
+                      "Yosys's LUTs, estimate ÷ Yosys: " + ", ".join(f"{n} {v:.2f}" for n, v in est.items()) + "."]
     notes = [f"- {n}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in r["info"].items() if v is not None)
              for n, r in models.items() if r.get("info")]

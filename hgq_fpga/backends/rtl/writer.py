@@ -20,6 +20,7 @@ import numpy as np
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
+from hgq_fpga.backends.rtl.cost import luts
 from hgq_fpga.backends.rtl.fold_schedule import schedule_folded
 from hgq_fpga.backends.rtl.lower import Port, lower_model
 from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject, input_codes
@@ -143,7 +144,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     boards = _boards(b)
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
-            "ii": low.ii, "folding": dict(low.ways),
+            "ii": low.ii, "folding": dict(low.ways), "lut_estimate": luts(nodes),
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
             "cse": bool(cse), "pack": bool(pack), "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),
