@@ -15,8 +15,9 @@ A column ``y_o = Σ_j c_jo·x_j + b_o`` is built one of two ways, per input:
   the column's adder tree like any other term.
 
 Which inputs are packed is chosen per layer (per output position of a convolution): every input
-of at most ``max_bits`` bits, for each ``max_bits`` among the input widths present (and 0: none).
-Each candidate is built, its LUTs estimated and rolled back; the cheapest is built again.  So CSE
+of at most ``max_bits`` bits, for the ``max_bits`` among the input widths present that the LUT
+estimate finds cheapest without CSE, against 0 (none).  Each candidate is built, its LUTs
+estimated and rolled back; the cheapest is built again.  So CSE
 is kept where it wins (wide inputs, or columns that share much), and packing is used where it
 wins (few-bit inputs).  The inputs of a column are grouped in order of their weights' magnitude
 (largest first), so that groups of similar weights give narrow partial sums.
@@ -153,9 +154,13 @@ def lower_cmvm(net: Netlist, columns: list[Column], consts: list[int], opts: Cmv
     widths = sorted({x.width for items in columns for x, _ in items if 0 < x.width <= opts.lut_inputs})
     if not opts.pack or not widths:
         return _build(net, columns, consts, opts, 0)
+    plain = CmvmOptions(cse=False, share_products=opts.share_products, lut_inputs=opts.lut_inputs)
+    if len(widths) > 1:      # ranked without CSE, which is slow on wide layers; CSE only for the best
+        ranked = {w: _trial(net, columns, consts, plain, w) for w in widths}
+        widths = [min(ranked, key=ranked.get)]
     costs = {w: _trial(net, columns, consts, opts, w) for w in widths}
     best = min(costs, key=costs.get)
-    unshared = _trial(net, columns, consts, CmvmOptions(cse=False, share_products=opts.share_products), 0)
+    unshared = _trial(net, columns, consts, plain, 0)
     if costs[best] >= (1 - CSE_MAX_SAVING) * unshared or not opts.cse:
         costs[0] = _trial(net, columns, consts, opts, 0) if opts.cse else unshared
         if costs[0] <= costs[best]:
