@@ -42,10 +42,19 @@ def plain(value):
     return value
 
 
+#: ml_dtypes' narrow number types (numpy kind "V"): float64 holds every one of their values
+_NARROW_NUMBERS = ("bfloat16", "float8", "float6", "float4", "int2", "int4", "uint2", "uint4")
+
+
 def exact_float64(a, what: str) -> np.ndarray:
     """``a`` as a float64 array, or a ValueError naming ``what`` when float64 would not hold its values
-    exactly: complex numbers (numpy would drop the imaginary part with a warning), text, objects,
-    dates, and integers beyond 2**53. bool, integers and floats of any width are taken as they are."""
+    exactly: complex numbers (numpy would drop the imaginary part with a warning), text, dates, masked
+    values, objects that are not plain numbers, integers beyond 2**53 and long doubles that float64
+    would round. bool, integers and floats of any width (bfloat16 and float8 included) are taken as
+    they are."""
+    if np.ma.isMaskedArray(a) and np.ma.is_masked(a):
+        raise ValueError(f"{what} is a masked array with masked values; the firmware has no masked "
+                         "input: fill them (a.filled(value)) first")
     try:
         raw = np.asarray(a)
     except (TypeError, ValueError) as e:
@@ -57,11 +66,9 @@ def exact_float64(a, what: str) -> np.ndarray:
     if kind in "US":
         raise ValueError(f"{what} holds text ({raw.dtype}), not numbers")
     if kind == "O":
-        try:
-            raw = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{what} is not an array of numbers ({e})") from None
-        kind = "f"
+        return _plain_numbers(raw, what)
+    if kind == "V" and raw.dtype.name.startswith(_NARROW_NUMBERS):
+        return raw.astype(np.float64)
     if kind not in "biuf":
         raise ValueError(f"{what} holds values of type {raw.dtype}, not numbers (bool, integers or floats)")
     if kind in "iu" and raw.size:
@@ -71,7 +78,27 @@ def exact_float64(a, what: str) -> np.ndarray:
             first = np.unravel_index(int(np.argmax(big)), raw.shape)
             raise ValueError(f"{what} holds integers beyond 2**53 (the first at sample {first[0]}), which "
                              "float64 cannot hold exactly")
-    return np.asarray(raw, dtype=np.float64)
+    out = np.asarray(raw, dtype=np.float64)
+    if kind == "f" and raw.dtype.itemsize > 8 and not np.array_equal(out.astype(raw.dtype), raw, equal_nan=True):
+        raise ValueError(f"{what} holds {raw.dtype} values that float64 would round; round them to float64 "
+                         "first if that is what you mean")
+    return out
+
+
+def _plain_numbers(raw: np.ndarray, what: str) -> np.ndarray:
+    """An object array of Python or numpy numbers as float64, refusing anything float64 would not hold
+    exactly (``None``, ``Fraction``, ``Decimal``, integers beyond 2**53)."""
+    values = raw.ravel().tolist()
+    for n, v in enumerate(values):
+        if not isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) or \
+                (isinstance(v, np.floating) and np.finfo(type(v)).bits > 64):
+            held = "None" if v is None else f"a {type(v).__name__} ({v!r})"
+            raise ValueError(f"{what} holds {held}, not a number float64 holds exactly (bool, int or float)")
+        if isinstance(v, (int, np.integer)) and abs(int(v)) > FLOAT64_EXACT_INTEGER:
+            first = np.unravel_index(n, raw.shape)
+            raise ValueError(f"{what} holds integers beyond 2**53 (the first at sample {first[0]}), which "
+                             "float64 cannot hold exactly")
+    return np.array(values, dtype=np.float64).reshape(raw.shape)
 
 
 def bit_length(n) -> np.ndarray:

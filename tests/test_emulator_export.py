@@ -193,7 +193,7 @@ def test_refuses_foreign_folders_and_replaces_only_its_own(tmp_path):
     with pytest.raises(FileExistsError, match="not written by hgq_fpga"):
         export_emulator(fw, foreign, replace=True)
     assert (foreign / "notes.txt").read_text() == "mine"
-    with pytest.raises(ValueError, match="C identifier"):
+    with pytest.raises(ValueError, match="name .2fast. cannot name the design: it must start with an ASCII letter"):
         export_emulator(fw, tmp_path / "bad", name="2fast")
     assert not (tmp_path / "bad").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emu", "user"]    # no staging left

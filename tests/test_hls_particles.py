@@ -1,8 +1,8 @@
 """The HLS C++ of the particle-network ops equals the emulator bit for bit, in both C-simulation
 builds (the ``ap_fixed`` text HLS synthesises and the integer-MAC build), on normal values, values
 four times larger and exact ties; Keras = emulator = C++ for calibrated particle models (Deep Sets,
-pair products, attention, softmax) and a post-training-quantized float attention model; the
-multiplier binding option; and the RTL backend's refusal, by name, of what it cannot build yet."""
+pair products, attention, softmax) and a post-training-quantized float attention model; and the
+multiplier binding option (the RTL of the same ops: ``tests/test_rtl_particles.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import keras
 import hgq_fpga  # noqa: E402
 from hgq_fpga.backends.hls.project import compile_projects  # noqa: E402
 from hgq_fpga.backends.hls.writer import write_project  # noqa: E402
-from hgq_fpga.backends.rtl.lower import lower_model  # noqa: E402
 from hgq_fpga.ir import FirmwareBuilder  # noqa: E402
 from test_ir_particles import _graph, _inputs  # noqa: E402
 from test_keras_corpus import ParticleArchitecture, tie_data  # noqa: E402
@@ -103,22 +102,6 @@ def test_ptq_attention_model_is_exact_in_csim(tmp_path):
     for xs in (x, 4 * x):
         report = hgq_fpga.verify(qmodel, xs, firmware=prj.fw, project=prj)
         assert report.mismatches == 0, str(report)
-
-
-@pytest.mark.parametrize("make, kind", [
-    (lambda b, x: b.einsum_dense(x, "nf,nm->mf", np.ones((3, 2), int), 0), "'einsum_dense'"),
-    (lambda b, x: b.einsum(x, x, "nf,mf->nm"), "'einsum'"),
-    (lambda b, x: b.sum(x, 0), "'sum'"),
-    (lambda b, x: b.max(x, 1), "'max'"),
-    (lambda b, x: b.transpose(x, (1, 0)), "'transpose'"),
-    (lambda b, x: b.subtract(x, x), "'subtract'"),
-    (lambda b, x: b.add(x, b.input("y", (1, 2), k=1, i=1, f=1)), "broadcasting add"),
-])
-def test_rtl_refuses_the_new_ops_by_name(make, kind):
-    b = FirmwareBuilder()
-    x = b.input("x", (3, 2), k=1, i=2, f=2)
-    with pytest.raises(NotImplementedError, match=f"the RTL backend has no lowering for .*{kind}"):
-        lower_model(b.build([make(b, x)]))
 
 
 @pytest.mark.slow

@@ -188,7 +188,7 @@ def test_failure_leaves_no_partial_folder(tmp_path, monkeypatch):
 
 
 def test_clear_errors_for_bad_names_and_wide_outputs(tmp_path):
-    with pytest.raises(ValueError, match="C identifier"):
+    with pytest.raises(ValueError, match="name .my-project. cannot name the design: it must start with an ASCII letter"):
         write_project(small_model(), tmp_path / "a", name="my-project")
     b = FirmwareBuilder()
     x = b.input("x", (2,), k=1, i=20, f=30)

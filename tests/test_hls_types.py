@@ -68,6 +68,8 @@ def test_names_are_valid_and_unique():
     assert got[5] == "myproject_2" and got[7] == "t_3d" and got[8] == "t_ap_fixed"
     derived = [b + d for b in got for d in ("", "_t", "_op", "_in", "_out")]
     assert len(set(derived)) == len(derived) and "x_t" not in got
-    for bad in ("my-project", "int", "ap_top", "a__b", "1x"):
-        with pytest.raises(ValueError):
+    for bad, why in (("my-project", "ASCII letter"), ("int", r"C\+\+ keyword"), ("ap_top", "'ap_'"),
+                     ("a__b", "'__'"), ("1x", "ASCII letter"), ("wire", "Verilog keyword"),
+                     ("café", "ASCII letter"), ("acc", "HLS templates"), ("a" * 65, "more than 64")):
+        with pytest.raises(ValueError, match=why):
             check_top_name(bad)

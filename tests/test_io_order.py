@@ -46,6 +46,11 @@ def test_firmware_inputs_and_outputs_follow_the_model(swapped):
         assert np.array_equal(y_fw, y_keras)
     by_name = fw.predict({"qb": x[1].astype(np.float32), "qa": x[0].astype(np.float32)})
     assert all(np.array_equal(p, q) for p, q in zip(by_name, keras_out))
+    assert [s.source for s in fw.inputs] == ["a", "b"]          # the Keras model's names work too, as in Keras
+    by_model_name = fw.predict({"b": x[1].astype(np.float32), "a": x[0].astype(np.float32)})
+    assert all(np.array_equal(p, q) for p, q in zip(by_model_name, keras_out))
+    with pytest.raises(ValueError, match=r"no input named 'c'; missing b \(qb\); the inputs are a \(qa\), b \(qb\)"):
+        fw.predict({"a": x[0], "c": x[1]})
 
 
 def test_every_backend_takes_inputs_in_model_order(swapped, tmp_path):
@@ -53,6 +58,9 @@ def test_every_backend_takes_inputs_in_model_order(swapped, tmp_path):
     projects = [get_backend(n).write_project(fw, tmp_path / n, name="two") for n in ("hls", "rtl", "cpp")]
     report = verify(model, x, firmware=fw, project=projects)
     assert report.ok and report.emulator_vs == {"C++": 0, "RTL": 0, "C++ library": 0}, str(report)
+    library = projects[2]
+    by_model_name = library.predict({"b": x[1], "a": x[0]})
+    assert all(np.array_equal(p, q) for p, q in zip(by_model_name, fw.predict(x)))
     header = (tmp_path / "cpp" / "include" / "two.h").read_text()
     assert header.index("qa") < header.index("qb")
 

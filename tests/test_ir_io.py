@@ -153,8 +153,10 @@ def test_more_bad_inputs_are_clear():
     two = b.build([s])
     with pytest.raises(ValueError, match=r"different numbers of samples: \{'a': 3, 'b': 2\}"):
         two.predict({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
-    with pytest.raises(ValueError, match=r"missing inputs: \['b'\]"):
+    with pytest.raises(ValueError, match=r"inputs by name: missing b; the inputs are a, b$"):
         two.predict({"a": np.zeros((3, 2))})
+    with pytest.raises(ValueError, match=r"inputs by name: no input named 'B'; missing b; the inputs are a, b$"):
+        two.predict({"a": np.zeros((3, 2)), "B": np.zeros((3, 2))})
 
 
 def test_values_wider_than_float64_are_refused_not_rounded():

@@ -79,8 +79,8 @@ def test_reference_architecture_is_bit_exact_through_every_backend(name, options
     model = ARCHITECTURES[name](n=4, f=5, classes=5, **options)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x[:128], y[:128], epochs=1, batch_size=32, verbose=0)
-    design = build_design(model, x[:128], tmp_path / name, name=name, backends="hls", progress=False,
+    design = build_design(model, x[:128], tmp_path / name, name=name, backends="hls,rtl", progress=False,
                           checks={"held-out": x[128:], "held-out x4": 4 * x[128:]})
     assert design.ok, str(design)
     assert [r.mismatches for r in (design.verification, *design.checks)] == [0, 0]
-    assert design.verification.implementations == ["Keras", "emulator", "C++"]
+    assert design.verification.implementations == ["Keras", "emulator", "C++", "RTL"]

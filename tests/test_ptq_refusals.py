@@ -158,6 +158,8 @@ def test_cli_names_the_flags(tmp_path, data):
     for flags, needle in [(("--act-bits", "22"), "--act-bits 22: layer 'hidden'"),
                           (("--bits", "22"), "--bits 22: layer 'hidden'"),
                           (("--bits", "30"), "--bits 30: must be"),
+                          (("--weight-bits", "0"), "--weight-bits 0: must be"),    # was taken as --bits
+                          (("--act-bits", "0"), "--act-bits 0: must be"),
                           (("--ebops-budget", "0"), "--ebops-budget 0: must be at least 1")]:
         result = run(*base, *flags)
         lines = [l for l in result.output.splitlines() if l.strip()]

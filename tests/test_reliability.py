@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import warnings
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -33,6 +35,13 @@ def test_csv_header_is_a_row_without_numbers(tmp_path):
     mixed.write_text("x,2,3\n4,5,6\n")                        # a number in it: not a header
     with pytest.raises(DataError, match="line 1, column 1: 'x' is not a number"):
         load_array(mixed)
+    huge = tmp_path / "huge.csv"
+    huge.write_text("1,2\n9007199254740993,4\n")             # was read as ...992, as .npy integers were
+    with pytest.raises(DataError, match=r"line 2, column 1: the integer 9007199254740993 is beyond float64"):
+        load_array(huge)
+    edge = tmp_path / "edge.csv"
+    edge.write_text("9007199254740992,-9007199254740992\n")
+    assert load_array(edge).tolist() == [[2.0 ** 53, -2.0 ** 53]]
 
 
 @pytest.mark.parametrize("array, expected", [
@@ -65,6 +74,39 @@ def test_python_api_refuses_complex_inputs():
         warnings.simplefilter("error")                   # numpy's ComplexWarning was the only sign
         with pytest.raises(ValueError, match="input 'x' holds complex numbers"):
             fw.predict(np.ones((3, 2), np.complex128))
+
+
+@pytest.mark.parametrize("batch, expected", [
+    (np.ma.array([[1.0, 2.0]], mask=[[0, 1]]), "masked array with masked values"),   # the mask was dropped
+    (np.array([[np.longdouble(1) + np.longdouble(2) ** -60, 0]], np.longdouble), "float128 values that float64 would round"),
+    (np.array([[Fraction(1, 3), 0]], dtype=object), r"holds a Fraction \(Fraction\(1, 3\)\)"),
+    (np.array([[Decimal("0.1"), 0]], dtype=object), "holds a Decimal"),
+    (np.array([[None, 0]]), "holds None"),
+    (np.array([[2 ** 70, 0]], dtype=object), "integers beyond 2\\*\\*53"),
+    ([[2 ** 53 + 1, 0]], "integers beyond 2\\*\\*53"),
+])
+def test_python_api_refuses_values_float64_would_change(batch, expected):
+    """Variants of the complex-data fault: every other way a batch could silently change on its way to
+    float64 is refused too."""
+    from hgq_fpga.ir.builder import FirmwareBuilder
+
+    b = FirmwareBuilder()
+    fw = b.build([b.input("x", (2,), 1, 2, 3)])
+    with pytest.raises(ValueError, match=f"input 'x' {'is a' if 'masked' in expected else ''}.*{expected}"):
+        fw.predict(batch)
+
+
+def test_narrow_float_and_object_numbers_are_taken_exactly():
+    import ml_dtypes
+
+    from hgq_fpga.ir.builder import FirmwareBuilder
+
+    b = FirmwareBuilder()
+    fw = b.build([b.input("x", (2,), 1, 4, 3)])
+    want = fw.predict(np.array([[1.5, -2.25]]))
+    for batch in (np.array([[1.5, -2.25]], ml_dtypes.bfloat16), np.array([[1.5, -2.25]], np.longdouble),
+                  np.array([[np.float32(1.5), -2.25]], dtype=object), np.ma.array([[1.5, -2.25]])):
+        assert np.array_equal(fw.predict(batch), want)
 
 
 # -------------------------------------------------------------------------- files the user owns

@@ -70,6 +70,19 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _inexact_integer(text: str) -> bool:
+    """Whether ``text`` is an integer that float64 does not hold exactly (beyond 2**53), as the
+    ``.npy`` reader refuses such integers too."""
+    try:
+        n = int(text)
+    except ValueError:
+        return False
+    try:
+        return float(n) != n
+    except OverflowError:
+        return True
+
+
 def _from_csv(path: Path) -> np.ndarray:
     """The numbers of a CSV file; a first line with no number in it is a header, anything else that
     does not parse is an error naming the line and column (never a silently dropped row)."""
@@ -89,6 +102,9 @@ def _from_csv(path: Path) -> np.ndarray:
         for column, (cell, number) in enumerate(zip(row, numbers), start=1):
             if number is None:
                 raise DataError(f"{path} line {line}, column {column}: {cell.strip()!r} is not a number")
+            if _inexact_integer(cell):
+                raise DataError(f"{path} line {line}, column {column}: the integer {cell.strip()} is beyond "
+                                "float64's exact range (2**53); inputs are read as float64")
         values.append(numbers)
     return np.asarray(values, dtype=np.float64)
 

@@ -35,6 +35,7 @@ from hgq_fpga.app.report.profile import profile_record
 from hgq_fpga.app.report.writer import write_report
 from hgq_fpga.app.stages import QUIET, Stages, stages_for
 from hgq_fpga.backends.common.board import Board, clock_period, load_board
+from hgq_fpga.backends.common.names import check_design_name
 from hgq_fpga.backends.registry import Project, backend_names, get_backend
 from hgq_fpga.checks.design_folder import (FIRMWARE_DIR, KERAS_FILE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION,
                                            REPORT_DIR, DesignError, is_design_folder)
@@ -79,8 +80,7 @@ class Target:
         backends = backend_list(self.backends)
         board = load_board(self.board)
         clock_period(board, self.clock_period)
-        if not self.name.isidentifier():
-            raise ValueError(f"name {self.name!r} is not a C identifier (letters, digits, _)")
+        check_design_name(self.name)
         if self.synth and not any(get_backend(b).synth_in_design for b in backends):
             able = [n for n in backend_names() if get_backend(n).synth_in_design]
             raise ValueError(f"synth synthesizes the {'/'.join(able).upper()} project: add backend "

@@ -40,6 +40,21 @@ def _gathered_elements(op: O.Op, in_types: list[TensorType]) -> int:
     return 0
 
 
+def by_input_name(x: Mapping, names: Sequence[tuple[str, str]]) -> list:
+    """The arrays of the dict ``x``, one per input ``(name, source)`` in order, each found under its
+    firmware name or the name of the Keras model input it quantizes. A key that names no input is
+    refused, since a misspelt key would otherwise leave an input missing under another name."""
+    known = {n for pair in names for n in pair if n}
+    unknown = [k for k in x if k not in known]
+    missing = [n if not s or s == n else f"{s} ({n})" for n, s in names if n not in x and s not in x]
+    if unknown or missing:
+        have = ", ".join(n if not s or s == n else f"{s} ({n})" for n, s in names)
+        what = "; ".join(part for part in (f"no input named {', '.join(map(repr, unknown))}" if unknown else "",
+                                          f"missing {', '.join(missing)}" if missing else "") if part)
+        raise ValueError(f"inputs by name: {what}; the inputs are {have}")
+    return [x[n] if n in x else x[s] for n, s in names]
+
+
 def checked_input(a, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``a`` as a float64 array ``(batch, *shape)``.
 
@@ -93,10 +108,7 @@ class FirmwareModel:
         """Validate a batch (an array, a list, or a dict by input name) as float64 arrays, one per
         input: shapes, NaN/inf and equal sample counts are checked with errors naming the input."""
         if isinstance(x, Mapping):
-            missing = [s.name for s in self.inputs if s.name not in x]
-            if missing:
-                raise ValueError(f"missing inputs: {missing}")
-            xs = [x[s.name] for s in self.inputs]
+            xs = by_input_name(x, [(s.name, s.source) for s in self.inputs])
         elif isinstance(x, (list, tuple)) and len(self.inputs) > 1:
             xs = list(x)
         else:

@@ -18,12 +18,15 @@ from hgq_fpga.ir.tensor import TensorType
 
 @dataclass(eq=False)
 class InputSpec:
-    """A model input: quantized from float to ``type`` with ``round``/``overflow``."""
+    """A model input: quantized from float to ``type`` with ``round``/``overflow``. ``source`` is the
+    name of the Keras model input it quantizes ("" for a graph built without a model), so that a
+    batch given as a dict may use either name."""
 
     name: str
     type: TensorType
     round: str = "TRN"
     overflow: str = "WRAP"
+    source: str = ""
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ and never sees Keras. Each layer family registers the function that adds its ops
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import keras
@@ -299,5 +300,5 @@ def _in_model_order(specs: list, inputs, quantized: dict[int, list[str]]) -> lis
             raise UnsupportedLayerError(
                 f"model input {name!r} feeds {len(readers)} HQuantize layers ({', '.join(readers) or 'none'}); "
                 "give each model input exactly one HQuantize layer (use its output in several places)")
-        ordered.append(by_name[readers[0]])
+        ordered.append(dataclasses.replace(by_name[readers[0]], source=name))
     return ordered

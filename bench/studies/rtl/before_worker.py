@@ -21,9 +21,27 @@ from hgq_fpga.backends.rtl.tools import yosys_commands
 from hgq_fpga.ir.model import load_firmware
 
 
+def _readable(ir: Path, out: Path) -> Path:
+    """A copy of the saved IR without the input fields this tree does not know (fields added later
+    with a default, such as ``source``), so that an earlier tree reads a later IR."""
+    import dataclasses
+    import shutil
+
+    from hgq_fpga.ir import ops
+
+    known = {f.name for f in dataclasses.fields(ops.InputSpec)}
+    doc = json.loads((ir / "model.json").read_text())
+    doc["inputs"] = [{k: v for k, v in s.items() if k in known} for s in doc["inputs"]]
+    copy = out / "ir"
+    copy.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ir / "arrays.npz", copy / "arrays.npz")
+    (copy / "model.json").write_text(json.dumps(doc))
+    return copy
+
+
 def main() -> int:
     ir, out, clock = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
-    fw = load_firmware(ir)
+    fw = load_firmware(_readable(ir, out))
     t, c = time.perf_counter(), time.process_time()
     prj = write_project(fw, out / "rtl", clock_period=clock, replace=True)
     write_s, write_cpu = time.perf_counter() - t, time.process_time() - c

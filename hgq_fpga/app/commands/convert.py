@@ -12,30 +12,35 @@ from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNam
                                           inputs_beside_labels, labels_of, one_line, single_input_shape,
                                           trust_file_option, warn_overflow)
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: options of ``--from float`` (post-training quantization) and their ``quantize_float`` names
 PTQ_OPTIONS = ("bits", "weight_bits", "act_bits", "search", "granularity", "ebops_budget")
 
 
-#: backends whose projects take ``ii`` (a new sample every so many clock cycles)
-II_BACKENDS = ("hls", "rtl")
+#: the backends whose projects take the ``multipliers`` option (``--multipliers``) and ``ii`` (``--ii``)
+MULTIPLIER_BACKENDS = ("hls", "rtl")
 
 
-def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...], synth: bool, ii: int = 1):
-    """The design's target, checked with errors in the command line's spelling; tools checked too."""
+def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...], synth: bool,
+            multipliers: str | None = None, ii: int = 1):
+    """The design's target, checked with errors in the command line's spelling; tools checked too.
+    ``multipliers`` (when given) goes to every project that builds products of two activations,
+    ``ii`` (when above 1) to every project that can take a new sample every ``ii`` clock cycles."""
     from hgq_fpga.app.design import Target
     from hgq_fpga.backends.common.board import clock_period, load_board
+    from hgq_fpga.backends.common.names import check_design_name
     from hgq_fpga.backends.registry import get_backend
 
-    if not _IDENTIFIER.match(name):
-        raise click.ClickException(f"--name {name!r} is not a C identifier (letters, digits, _)")
     try:
+        check_design_name(name, option="--name")
         clock_period(load_board(board), clock, option="--clock")
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     if synth and not any(get_backend(b).synth_in_design for b in backends):
         raise click.ClickException("--synth synthesizes the RTL project: add --backend rtl or --backend both")
-    options = {b: {"ii": ii} for b in backends if b in II_BACKENDS} if ii > 1 else {}
+    options = {b: {} for b in backends if b in MULTIPLIER_BACKENDS}
+    for opts in options.values():
+        opts.update({} if multipliers is None else {"multipliers": multipliers}, **({"ii": ii} if ii > 1 else {}))
+    options = {b: opts for b, opts in options.items() if opts}
     target = Target(board, name, clock, backends, synth, options)
     target.require_tools()
     return target
@@ -89,7 +94,9 @@ def _check_options(source: str, drop_softmax: bool, input_type: str | None, opti
 def _ptq_arguments(options: dict) -> dict:
     """The ``quantize_float`` arguments of the ``--from float`` options."""
     bits = options["bits"]
-    return dict(weight_bits=options["weight_bits"] or bits, act_bits=options["act_bits"] or bits,
+    def given(name: str) -> int:
+        return bits if options[name] is None else options[name]      # 0 is a value (refused), not absent
+    return dict(weight_bits=given("weight_bits"), act_bits=given("act_bits"),
                 granularity=options["granularity"], search=options["search"], ebops_budget=options["ebops_budget"])
 
 
@@ -97,8 +104,8 @@ def _ptq_arguments(options: dict) -> dict:
 def _ptq_flags(options: dict):
     """A ValueError of post-training quantization as one line that names this command's flags where it
     names ``quantize_float``'s arguments (``act_bits=22`` -> ``--act-bits 22``)."""
-    flags = {"weight_bits": "--weight-bits" if options["weight_bits"] else "--bits",
-             "act_bits": "--act-bits" if options["act_bits"] else "--bits",
+    flags = {"weight_bits": "--bits" if options["weight_bits"] is None else "--weight-bits",
+             "act_bits": "--bits" if options["act_bits"] is None else "--act-bits",
              "ebops_budget": "--ebops-budget", "granularity": "--granularity", "search": "--search",
              "x_calib": "--calib", "drop_softmax": "--drop-softmax"}
     try:
@@ -223,6 +230,10 @@ def _finish(result, labels: list[str], source: str) -> None:
                    "several separated by commas, or both (hls,rtl).")
 @click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
               "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
+@click.option("--multipliers", type=click.Choice(["auto", "dsp", "lut"]), default=None,
+              help="How the hls and rtl projects build products of two activations (attention scores, pair "
+                   "products, HMultiply): lut (logic), dsp (DSP blocks) or auto (the synthesis tool chooses) "
+                   "[default: each backend's own: hls auto, rtl lut].")
 @click.option("--ii", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Initiation interval: a new sample every N clock cycles. The RTL folds each Dense/Conv over "
                    "up to N cycles with a fraction of the logic (valid/ready handshake); HLS pipelines at II=N.")
@@ -249,7 +260,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
     source = options["source"]
     _check_model_file(model_path, source)
     target = _target(options["board"], options["name"], options["clock"], options["backends"], options["synth"],
-                     options["ii"])
+                     options["multipliers"], options["ii"])
     check_destination(out, options["force"])
     data = load_array(calib, array)
     check_array = check_array or inputs_beside_labels(check, check_labels)

@@ -90,7 +90,7 @@ def _manifest(fw: FirmwareModel, name: str, samples: int) -> dict:
         t = fw.types[n]
         return {"name": n, "shape": list(t.shape), "size": int(t.k.size)}
     return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
-            "hgq_fpga_version": __version__, "inputs": [io(s.name) for s in fw.inputs],
+            "hgq_fpga_version": __version__, "inputs": [{**io(s.name), "source": s.source} for s in fw.inputs],
             "outputs": [io(o) for o in fw.outputs], "test_samples": samples}
 
 

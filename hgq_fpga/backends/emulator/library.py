@@ -20,6 +20,7 @@ import numpy as np
 from hgq_fpga.backends.emulator.export import MANIFEST
 from hgq_fpga.backends.common.cxx_build import CompileError
 from hgq_fpga.backends.common.toolchain import find_compiler
+from hgq_fpga.ir.model import by_input_name
 
 
 def read_manifest(folder: str | Path) -> dict:
@@ -67,10 +68,7 @@ class EmulatorLibrary:
         """``x`` as one array per input: an array, a list in input order, or a dict by name."""
         specs = self.manifest["inputs"]
         if isinstance(x, Mapping):
-            missing = [s["name"] for s in specs if s["name"] not in x]
-            if missing:
-                raise ValueError(f"missing inputs: {missing}")
-            return [x[s["name"]] for s in specs]
+            return by_input_name(x, [(s["name"], s.get("source", "")) for s in specs])
         listed = isinstance(x, (list, tuple)) and (len(specs) > 1 or (len(x) == 1 and np.ndim(x[0]) > 1))
         xs = list(x) if listed else [x]
         if len(xs) != len(specs):

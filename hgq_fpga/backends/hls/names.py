@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from hgq_fpga.backends.common.names import CPP_KEYWORDS, check_design_name
+
 #: Suffixes every tensor claims (array, container typedef, op function, ports).
 DERIVED = ("", "_t", "_op", "_in", "_out")
 
@@ -22,26 +24,12 @@ TEMPLATE_LOCALS = frozenset("""
     samples bad fin fout expected got main begin end chunk pool threads t xd open_data std
 """.split())
 
-CPP_KEYWORDS = frozenset("""
-    alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t char32_t
-    class compl const constexpr const_cast continue decltype default delete do double
-    dynamic_cast else enum explicit export extern false float for friend goto if inline int long
-    mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public
-    register reinterpret_cast return short signed sizeof static static_assert static_cast struct
-    switch template this thread_local throw true try typedef typeid typename union unsigned using
-    virtual void volatile wchar_t while xor xor_eq main printf fopen fclose fscanf
-""".split())
-
-_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
 
 def check_top_name(name: str) -> str:
-    """Validate the top function name given by the user."""
-    if not _IDENT.match(name) or name in CPP_KEYWORDS or name in TEMPLATE_LOCALS \
-            or name.startswith("ap_") or "__" in name:
-        raise ValueError(f"project name {name!r} must be a C identifier (letters, digits, '_', "
-                         "starting with a letter; no '__', not a C++ keyword, not starting "
-                         "with 'ap_')")
+    """The design name as the top function: a usable design name that no template local shadows."""
+    check_design_name(name)
+    if name in TEMPLATE_LOCALS:
+        raise ValueError(f"name {name!r} cannot name the design: the HLS templates use it as a local name")
     return name
 
 

@@ -18,6 +18,7 @@ from hgq_fpga.backends.common.initiation import initiation_intervals
 from hgq_fpga.backends.rtl.arith import max_tree, sum_terms, times_const
 from hgq_fpga.backends.rtl.cmvm import CmvmOptions, lower_cmvm
 from hgq_fpga.backends.rtl.fold import lower_folded
+from hgq_fpga.backends.rtl.lower_particles import PARTICLE_LOWERINGS, check_multipliers, finish as _finish
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType
@@ -53,12 +54,6 @@ class Lowered:
     output_nodes: list[list[Node]]     # per output port, the node of each live element
     ii: int = 1                        # a new sample every ``ii`` clock cycles
     ways: dict = field(default_factory=dict)   # II > 1: how each Dense/Conv was built (fold.WAYS)
-
-
-def _finish(net: Netlist, nodes: list[Node], t: TensorType) -> Elems:
-    """Put every element on a wire of its IR width."""
-    k, w = t.k.ravel().tolist(), t.width.ravel().tolist()
-    return [net.alias(n, kk, ww) for n, kk, ww in zip(nodes, k, w)]
 
 
 # ------------------------------------------------------------------------------ op kinds
@@ -98,17 +93,8 @@ def _linear(net, op, xs, in_types, opts):
             out += nodes
         else:
             out += lower_cmvm(net, columns, consts, opts["cmvm"])
-    return _finish(net, out, op.out)
-
-
-def _add(net, op: O.Add, xs, in_types, opts):
-    if any(t.shape != op.out.shape for t in in_types):
-        raise NotImplementedError(f"the RTL backend has no lowering for a broadcasting add (op "
-                                  f"{op.name!r}: inputs {[t.shape for t in in_types]})")
-    f = op.out.f.ravel()
-    shifts = [np.where(t.live.ravel(), f - t.f.ravel(), 0).tolist() for t in in_types]
-    out = [sum_terms(net, [Term(x[e], s[e]) for x, s in zip(xs, shifts)])
-           for e in range(len(f))]
+    if plan.out_index is not None:          # an EinsumDense: (position, column) -> output element
+        out = [out[i] for i in np.argsort(plan.out_index.ravel())]
     return _finish(net, out, op.out)
 
 
@@ -175,8 +161,9 @@ def _table(net, op: O.Table, xs, in_types, opts):
 
 #: op kind → lowering function ``(net, op, input element lists, input types, options) → elements``
 LOWERINGS: dict[str, Callable] = {
-    "cast": _cast, "dense": _linear, "conv": _linear, "add": _add, "concatenate": _concat,
+    "cast": _cast, "dense": _linear, "conv": _linear, "einsum_dense": _linear, "concatenate": _concat,
     "reshape": _reshape, "relu": _relu, "maxpool": _maxpool, "avgpool": _avgpool, "table": _table,
+    **PARTICLE_LOWERINGS,
 }
 
 
@@ -202,8 +189,11 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def lower_model(fw, share_products: bool = False, cse: bool = False, pack: bool = False, ii=1) -> Lowered:
-    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types.
+def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers: str = "lut", pack: bool = False,
+                ii=1) -> Lowered:
+    """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types;
+    ``multipliers``: the binding asked for the products of two variables (``"lut"``, ``"dsp"``,
+    ``"auto"``: the synthesis tool chooses).
 
     ``cse``, ``share_products``, ``pack``: how Dense and Conv are built
     (:class:`~hgq_fpga.backends.rtl.cmvm.CmvmOptions`); ``ii``: a new sample every so many
@@ -221,7 +211,8 @@ def lower_model(fw, share_products: bool = False, cse: bool = False, pack: bool 
             elems[e] = net.input(k, w, port.name, off)
         env[spec.name] = elems
         inputs.append(port)
-    opts = {"cmvm": CmvmOptions(cse=cse, share_products=share_products, pack=pack), "fold": fold,
+    opts = {"share_products": share_products, "cse": cse, "multipliers": check_multipliers(multipliers),
+            "cmvm": CmvmOptions(cse=cse, share_products=share_products, pack=pack), "fold": fold,
             "ii": n_ii, "ways": {}}
     for op in fw.ops:
         if op.kind not in LOWERINGS:

@@ -37,7 +37,7 @@ def cost(n: Node) -> int:
         return 0
     if n.kind == "ovf" and n.params["mode"] == "WRAP":
         return 0
-    return COST[n.kind]
+    return n.params.get("levels", COST[n.kind])
 
 
 def place(n: Node, ins: list[Node], stage: dict[int, int], depth: dict[int, int], levels: int) -> None:

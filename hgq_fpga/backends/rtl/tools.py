@@ -38,13 +38,17 @@ def version(tool: str) -> str:
 
 
 #: ``synth_xilinx`` options of ``make synth`` (and of the benchmark, for both designs compared):
-#: out-of-context (no I/O buffers), one flat netlist, LUTs and carry chains only (the RTL is
-#: multiplier-free; DSPs are used only where a user asks for them, see ``DSP``).
+#: out-of-context (no I/O buffers), one flat netlist, LUTs and carry chains only (constant products
+#: are shifts and adds; DSPs are allowed only where a user asks for them for the products of two
+#: variables, ``multipliers="dsp"`` or ``"auto"``, which drops ``-nodsp``).
 SYNTH_XILINX_OPTIONS = "-flatten -nodsp -noiopad -noclkbuf"
 
 
-def yosys_commands(sources: str, top: str, family: str, stat_json: str, stat_txt: str | None = None) -> str:
-    """The Yosys script (``-p``) that synthesizes ``sources`` for ``family`` and writes ``stat``."""
-    script = (f"read_verilog {sources}; synth_xilinx -family {family} -top {top} {SYNTH_XILINX_OPTIONS}; "
+def yosys_commands(sources: str, top: str, family: str, stat_json: str, stat_txt: str | None = None,
+                   dsp: bool = False) -> str:
+    """The Yosys script (``-p``) that synthesizes ``sources`` for ``family`` and writes ``stat``;
+    ``dsp``: let Yosys map multipliers to DSP blocks (no ``-nodsp``)."""
+    options = SYNTH_XILINX_OPTIONS.replace("-nodsp ", "") if dsp else SYNTH_XILINX_OPTIONS
+    script = (f"read_verilog {sources}; synth_xilinx -family {family} -top {top} {options}; "
               f"tee -q -o {stat_json} stat -json")
     return script + (f"; tee -q -o {stat_txt} stat" if stat_txt else "")

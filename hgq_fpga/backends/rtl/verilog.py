@@ -97,6 +97,12 @@ def _expr(n: Node, r: _Refs, s: int) -> str:
                 f"{r.ext(a, s, w, sa)} : {r.ext(b, s, w, sb)}")
     if n.kind == "table":
         return f"rom{n.params['table']}({r.name(n.args[0], s)})"
+    if n.kind == "mul":
+        return _mul(n, r, s)
+    if n.kind == "gate":
+        a, b = n.args
+        bit = r.bits(b, s, n.params["bit"], n.params["bit"])
+        return f"{{{w}{{{bit}}}}} & {r.ext(a, s, w)}"
     if n.kind == "lane":
         return _lane(n, r, s)
     if n.kind == "rom":
@@ -213,6 +219,21 @@ def _register(n: Node, r: _Refs) -> str:
     return f"    if ({ph} == 0) n{n.id} <= {term};\n    {more} n{n.id} <= {prev} + {term};"
 
 
+def _mul(n: Node, r: _Refs, s: int) -> str:
+    """``a * b`` in the node's width: both operands extended to it (signed when either is), so
+    the low bits of the product are exact and the range says nothing is lost above them."""
+    a, b = n.args
+    if not (a.signed or b.signed):
+        return f"{r.name(a, s)} * {r.name(b, s)}"
+    ops = [f"$signed({r.name(x, s)})" if x.signed else f"$signed({{1'b0, {r.name(x, s)}}})" for x in (a, b)]
+    return " * ".join(ops)
+
+
+#: Vivado's ``use_dsp`` attribute of a multiplier node, by the project's ``multipliers`` option
+#: (``"lut"`` builds partial products from gates and adders: no multiplier node)
+USE_DSP = {"dsp": '(* use_dsp = "yes" *) ', "auto": ""}
+
+
 def _shr(n: Node, r: _Refs, s: int) -> str:
     """Drop ``sh`` fraction bits with the rounding mode: floor plus a 0/1 carry."""
     x, sh, mode, w = n.args[0], n.params["s"], n.params["round"], n.width
@@ -266,6 +287,9 @@ def _rom_table(n: Node) -> str:
 
 def _rom(tid: int, t: dict) -> str:
     iw, lo = t["in_w"], t["lo"]
+    runs = _runs(t["entries"])
+    if len(runs) * RUNS_PER_ENTRY < len(t["entries"]):
+        return _rom_of_runs(tid, t, runs)
     return _case_function(f"rom{tid}", iw, t["out_w"], [(lit(lo + j, iw), v) for j, v in enumerate(t["entries"])])
 
 
@@ -277,6 +301,34 @@ def _case_function(name: str, iw: int, ow: int, cases: list[tuple[str, int]]) ->
     lines += [f"        {label}: {name} = {lit(v, ow)};" for label, v in cases]
     lines += [f"        default: {name} = {lit(0, ow)};", "      endcase", "    end", "  endfunction"]
     return "\n".join(lines)
+
+
+#: a table is written as comparisons on its runs of equal entries when it has fewer than one run
+#: per this many entries (a softmax's exp and reciprocal tables: a few dozen runs over 2^16 codes)
+RUNS_PER_ENTRY = 4
+
+
+def _runs(entries) -> list[tuple[int, int]]:
+    """``(last index, value)`` of each run of equal consecutive entries."""
+    runs = []
+    for j, v in enumerate(entries):
+        if runs and runs[-1][1] == v:
+            runs[-1] = (j, v)
+        else:
+            runs.append((j, v))
+    return runs
+
+
+def _rom_of_runs(tid: int, t: dict, runs: list[tuple[int, int]]) -> str:
+    """The table as a chain of comparisons: the value of the first run whose last code is at
+    least the input code (every input code is a table entry: the type's whole range)."""
+    iw, ow, lo = t["in_w"], t["out_w"], t["lo"]
+    x, bound = ("$signed(x)", lambda c: f"$signed({lit(c, iw)})") if lo < 0 else ("x", lambda c: lit(c, iw))
+    lines = [f"  function [{ow - 1}:0] rom{tid};", f"    input [{iw - 1}:0] x;", "    begin"]
+    for n, (last, v) in enumerate(runs[:-1]):
+        lines.append(f"      {'if' if n == 0 else 'else if'} ({x} <= {bound(lo + last)}) rom{tid} = {lit(v, ow)};")
+    lines.append(f"      {'else ' if len(runs) > 1 else ''}rom{tid} = {lit(runs[-1][1], ow)};")
+    return "\n".join(lines + ["    end", "  endfunction"])
 
 
 def _decl(w: int) -> str:
@@ -366,10 +418,11 @@ def emit_module(low: Lowered, nodes: list[Node], sched: Schedule, top: str, head
         else:
             if n.kind == "rom":
                 assigns.append(_rom_table(n))
+            attr = USE_DSP[n.params["bind"]] if n.kind == "mul" else ""
             text = _expr(n, r, sched.stage[n.id])
             assigns += r.aux
             r.aux.clear()
-            assigns.append(f"  wire {_decl(n.width)}n{n.id} = {text};")
+            assigns.append(f"  {attr}wire {_decl(n.width)}n{n.id} = {text};")
         for d in range(1, sched.last_use[n.id] - sched.stage[n.id] + 1):
             out.append(f"  reg {_decl(n.width)}n{n.id}_d{d};")
             regs.append(f"    n{n.id}_d{d} <= {r.name(n, sched.stage[n.id] + d - 1)};")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hgq_fpga.backends.common.names import check_design_name
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
@@ -97,7 +98,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
                   cse: bool = True, share_products: bool = False, pack: bool = True, register_inputs: bool = REGISTER_INPUTS,
                   register_outputs: bool = REGISTER_OUTPUTS, test_codes: list[np.ndarray] | None = None,
                   n_vectors: int = DEFAULT_VECTORS, replace: bool = False,
-                  cache_dir: str | Path | None = None, ii: int | dict[str, int] = 1) -> RTLProject:
+                  cache_dir: str | Path | None = None, multipliers: str = "lut",
+                  ii: int | dict[str, int] = 1) -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
 
     ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
@@ -112,7 +114,11 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     :data:`~hgq_fpga.backends.rtl.schedule.REGISTER_INPUTS`).  ``sim/`` holds the codes of
     ``test_data`` (float inputs, quantized as the emulator does) followed by ``test_codes`` (raw
     input codes, one array per input; default ``n_vectors`` random codes over each type's whole
-    range).  ``replace``: swap out an earlier hgq_fpga RTL project.  ``pack`` (default on): Dense
+    range).  ``replace``: swap out an earlier hgq_fpga RTL project.  ``multipliers``: how the
+    products of two variables (``Einsum`` ops) are built: ``"lut"`` (default: partial products and
+    adders, no multiplier to bind; Yosys ``-nodsp``), ``"dsp"`` (DSP blocks: Yosys maps multipliers to DSPs,
+    Vivado ``use_dsp = "yes"``) or ``"auto"`` (the synthesis tool chooses: DSPs allowed, no
+    attribute); the same names as the HLS backend's option.  ``pack`` (default on): Dense
     and Conv inputs of few bits become LUT6 partial sums where that costs fewer LUTs
     (:mod:`~hgq_fpga.backends.rtl.cmvm`).  ``ii``: a new sample every ``ii`` clock cycles (default
     1): every Dense and Conv may then take up to ``ii`` cycles with a fraction of the logic
@@ -120,15 +126,13 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     ``ii > 1`` the module has an ``in_ready`` output: a sample is taken when ``in_valid`` and
     ``in_ready`` are both high, which happens once every ``ii`` cycles.
     """
-    top = name
-    if not top.isidentifier():
-        raise ValueError(f"top module name {top!r} is not a Verilog identifier")
+    top = check_design_name(name)
     out = Path(out_dir)
     check_replaceable(out, replace, _is_ours, "RTL project")
     b = load_board(board)
     clock = checked_clock(b, clock_period)
     levels = int(levels) if levels is not None else default_levels(clock)
-    low = lower_model(fw, share_products=share_products, cse=cse, pack=pack, ii=ii)
+    low = lower_model(fw, share_products=share_products, cse=cse, multipliers=multipliers, pack=pack, ii=ii)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
     sched = (schedule_folded(low.net, nodes, outs, levels, low.ii, register_inputs, register_outputs) if low.ii > 1
@@ -146,7 +150,8 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
             "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
             "ii": low.ii, "folding": dict(low.ways), "lut_estimate": luts(nodes),
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
-            "cse": bool(cse), "pack": bool(pack), "register_inputs": bool(register_inputs),
+            "cse": bool(cse), "pack": bool(pack), "multipliers": multipliers,
+            "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),
             "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
             "boards": {d["name"]: d for d in boards},
@@ -166,7 +171,7 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
                register_inputs=bool(register_inputs), register_outputs=bool(register_outputs),
                verilator_flags=" ".join(VERILATOR_FLAGS),
                yosys_script=yosys_commands("$(SRC)", top, "$(FAMILY)", "reports/yosys_stat.json",
-                                           "reports/yosys_stat.txt"))
+                                           "reports/yosys_stat.txt", dsp=multipliers != "lut"))
     tb_ports = lambda ps: [{"name": p.name, "word": word[p.name], "top_word": word[p.name] + (p.width - 1) // 32,  # noqa: E731
                             "top_mask": hex((1 << ((p.width - 1) % 32 + 1)) - 1)} for p in ps if p.width]
     files = {
