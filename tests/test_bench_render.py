@@ -107,7 +107,7 @@ def test_every_plotted_point_is_a_stored_number(results, tmp_path):
             points += [tuple(p) for ax in fig.axes for c in ax.collections for p in c.get_offsets()]
             assert points and all(x in numbers and y in numbers for x, y in points), (name, file)
             drawn += 1
-    assert drawn == 8
+    assert drawn == 9
 
 
 def test_the_store_refuses_a_faulty_record_and_keeps_the_file(tmp_path):

@@ -110,14 +110,19 @@ def _f(v: float | None) -> str:
     return f"{v:.2f}" if v is not None else "–"
 
 
+def _ratio(row: dict, other: str) -> str:
+    """LUTs ours ÷ ``other``, or "equal" where the counts are the same."""
+    r = ratio(row, "ours", other)
+    return "equal" if r == 1 else _f(r)
+
+
 def _cells(row: dict) -> list[str]:
     o, b, a = row.get("ours") or {}, row.get("before") or {}, row.get("alkaid") or {}
     lat = " / ".join(str(p.get("latency_cycles", "–")) for p in (b, o))
     lat += f" ({o['latency_both_registered']})" if "latency_both_registered" in o else ""
     mism = f"{o['mismatches']} of {o['compared']:,}" if "mismatches" in o else "–"
     amism = f"{a['mismatches']} of {a['compared']:,}" if "mismatches" in a else "–"
-    return [f"{row['ebops']:,}", _res(b), _res(o), _res(a), _f(ratio(row, "ours", "before")),
-            _f(ratio(row, "ours", "alkaid")), lat, str(a.get("latency_cycles", "–")),
+    return [f"{row['ebops']:,}", _res(b), _res(o), _res(a), _ratio(row, "before"), _ratio(row, "alkaid"), lat, str(a.get("latency_cycles", "–")),
             " / ".join(str(p.get("longest_path_cells", "–")) for p in (b, o, a)), mism, amism]
 
 
@@ -134,8 +139,11 @@ def _targets(models: dict) -> list[str]:
     grown = {n: ratio(r, "ours", "before") for n, r in models.items() if ratio(r, "ours", "before") is not None}
     if grown:
         worst = max(grown, key=grown.get)
+        same = sorted(n for n, r in grown.items() if r == 1)
+        worst_text = (f"worst {grown[worst]:.2f}, {worst}" if grown[worst] != 1 else
+                      f"equal LUTs on {', '.join(same)}, fewer on the others")
         lines.append(f"- no model worse than before (LUTs ours ÷ before ≤ 1 on every model measured: "
-                     f"{', '.join(sorted(grown))}): {_ok(grown[worst] <= 1)} (worst {grown[worst]:.2f}, {worst})")
+                     f"{', '.join(sorted(grown))}): {_ok(grown[worst] <= 1)} ({worst_text})")
     for name, row in models.items():
         curve = row.get("ii_curve") or {}
         if "1" in curve and "4" in curve:
@@ -165,7 +173,8 @@ def _ii_table(models: dict) -> list[str]:
         for key in sorted(curve, key=int):
             c = curve[key]
             ways = ", ".join(f"{k} {v.replace('_', '-')}" for k, v in c.get("folding", {}).items()) or "–"
-            lines.append(f"| {key} | {_res(c)} | {_f(c['resources']['LUT'] / base if base else None)} | "
+            share = "base" if key == "1" else _f(c["resources"]["LUT"] / base if base else None)
+            lines.append(f"| {key} | {_res(c)} | {share} | "
                          f"{c['latency_cycles']} | {ways} | {c['mismatches']} of {c['compared']:,} | "
                          f"{c['write_s']:.1f} |")
     return lines
