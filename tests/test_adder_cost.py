@@ -38,7 +38,9 @@ def test_digit_count_and_lowest_digit_match_the_numpy_reference():
 def _known_model(dead_input: bool):
     inp = keras.Input((3,))
     x = HQuantize(output_quantizer={"f_init": 4.0})(inp)
-    layer = HDense(2, adder_gamma=0.0, kernel_quantizer={"init_bits": 3})
+    # rounding toward -inf, as the hand-checked counts and gradients below assume
+    layer = HDense(2, adder_gamma=0.0, kernel_quantizer={"init_bits": 3, "round_mode": "TRN"},
+                   bias_quantizer={"round_mode": "TRN"})
     model = keras.Model(inp, layer(x))
     layer.kernel.assign(KERNEL)
     layer.bias.assign(BIAS)

@@ -218,15 +218,19 @@ def test_alkaid_export_holds_the_ir(tmp_path):
 
 
 @pytest.mark.slow
-def test_hgq2_trains_and_every_epoch_rebuilds_exactly(tmp_path):
-    """End to end: the HGQ2 venv (created from PyPI on first use), two epochs on the synthetic images."""
+@pytest.mark.parametrize("kind, recipe", [("mlp", "bench-0.1"), ("cnn", "bench-0.2")])
+def test_hgq2_trains_and_every_epoch_rebuilds_exactly(tmp_path, kind, recipe):
+    """End to end: the HGQ2 venv (created from PyPI on first use), two epochs on the synthetic images,
+    the MLP and the CNN (the full seeded study trains HGQ2 on both), started like ours on each recipe."""
     from bench.common import data
+    from bench.common.presets import RECIPES
 
     split = data.synthetic()
-    arch = Architecture("mlp", "mlp", hidden=(8,), classes=int(split.y_train.max()) + 1)
+    classes = int(split.y_train.max()) + 1
+    arch = (Architecture("mlp", "mlp", hidden=(8,), classes=classes) if kind == "mlp"
+            else Architecture("cnn", "cnn", filters=(2,), kernel_size=3, hidden=(8,), classes=classes))
     plan = Plan(arch, epochs=2, beta_start=1e-6, beta_stop=1e-5)
-    study = StudyConfig((plan,), uniform_bits=(), batch_size=64, n_calibration=200, hgq_init_bits=4,
-                        hgq_f_init=4.0)
+    study = StudyConfig((plan,), uniform_bits=(), batch_size=64, n_calibration=200, **RECIPES[recipe].start)
     models, facts = hgq2_front.train_hgq2(plan, split, study, str(tmp_path), init="fair")
     assert [m.label for m in models] == ["hgq2-fair-e1", "hgq2-fair-e2"] and facts["epochs"] == 2
     assert all(m.ebops > 0 and 0 <= m.accuracy <= 1 for m in models)

@@ -86,8 +86,11 @@ def _data(n=3000, seed=0):
 
 
 def _model(lr=1e-2):
+    from hgq_fpga.nn.quantizers import quantizer_start
+
     keras.utils.set_random_seed(0)
-    model = build_hgq_mlp(16, 32, 4)
+    with quantizer_start("hgq_fpga-0.1"):   # far above the budget at the start (the default start is near it)
+        model = build_hgq_mlp(16, 32, 4)
     model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     return model

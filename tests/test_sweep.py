@@ -275,6 +275,8 @@ BASE = {"data": "digits.npz", "architecture": "tinymodels:mlp", "epochs": 2}
     ({"data": "nope.npz"}, r"data: 'nope.npz' not found"),
     ({"data": "partial.npz"}, r"data: 'partial.npz' lacks the arrays x_val, y_val"),
     ({"init_widths": {"weight_bit": 3}}, r"init_widths.weight_bit: unknown key \(did you mean 'weight_bits'"),
+    ({"init_widths": {"weight_bits": 3, "weight_f": 3}}, r"init_widths.weight_f: give weight_bits .* or weight_f"),
+    ({"init_widths": {"weight_f": "three"}}, r"init_widths.weight_f: must be a number"),
     ({"grid": {"learning_rat": [1e-3]}}, r"grid.learning_rat: unknown key"),
     ({"grid": {"epochs": []}}, r"grid.epochs: must be a non-empty list"),
     ({"runs": [{"epochs": 2}, {"epochs": -1}]}, r"runs\[1\].epochs: must be >= 1, got -1"),
@@ -329,3 +331,20 @@ def test_progress_bars_on_a_terminal():
         bars.finished("b", ok=False, error="boom")
     text = log.getvalue()
     assert "sweep" in text and "FAILED: boom" in text and "3/3" in text
+
+
+def test_init_widths_weight_f_gives_every_weight_those_fractional_bits():
+    import keras
+
+    from hgq_fpga.app.sweep.widths import set_initial_widths
+    from hgq_fpga.nn.layers import HDense, HQuantize
+
+    inp = keras.Input((6,))
+    dense = HDense(3, kernel_quantizer={"init_bits": 4})
+    model = keras.Model(inp, dense(HQuantize()(inp)))
+    assert set_initial_widths(model, weight_f=2, activation_f=5) == 3   # one kernel layer, two activations
+    for q in (dense.kq, dense.bq):
+        assert q.init_bits is None and np.all(keras.ops.convert_to_numpy(q.f) == 2.0)
+    assert np.all(keras.ops.convert_to_numpy(dense.oq.f) == 5.0)
+    with pytest.raises(ValueError, match="init_widths.weight_f: model 'plain' has no HGQ kernel quantizer"):
+        set_initial_widths(keras.Model(inp, HQuantize()(inp), name="plain"), weight_f=2)

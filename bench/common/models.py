@@ -66,8 +66,10 @@ def _quantizers(flavour: str, init_bits: int | None, f_init: float, weight_f: fl
         weight = {**_WEIGHT, "granularity": "per_tensor"}
         activation = {**_ACTIVATION, "granularity": "per_tensor"}
     else:
+        # with init_bits, the biases start with 6 fractional bits, as they always did in the bench,
+        # whatever the library's start (hgq_fpga.nn.quantizers.starts)
         weight = {**_WEIGHT, "init_bits": None if init_bits is None else int(init_bits),
-                  **({} if weight_f is None else {"f_init": float(weight_f)})}
+                  "f_init": 6.0 if weight_f is None else float(weight_f)}
         activation = {**_ACTIVATION, "f_init": float(f_init)}
     return {"kernel_quantizer": weight, "bias_quantizer": weight, "output_quantizer": activation}
 

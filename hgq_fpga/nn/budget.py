@@ -93,7 +93,10 @@ class BetaPID(keras.callbacks.Callback):
         self.history: list[tuple[int, float, float]] = []
 
     def on_train_begin(self, logs=None) -> None:
+        from hgq_fpga.nn.layers.linear import warn_zero_kernels
+
         self.reset()
+        warn_zero_kernels(self.model)
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         set_beta(self.model, self.beta)

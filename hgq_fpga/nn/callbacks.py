@@ -54,6 +54,11 @@ class BetaScheduler(keras.callbacks.Callback):
             raise ValueError("BetaScheduler needs a callable epoch -> beta")
         self.schedule = schedule
 
+    def on_train_begin(self, logs=None) -> None:
+        from hgq_fpga.nn.layers.linear import warn_zero_kernels
+
+        warn_zero_kernels(self.model)
+
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         from hgq_fpga.nn.ebops import set_beta
 

@@ -105,13 +105,20 @@ def _warmup(plan: dict) -> str:
     return f"beta = 0 for the first {w} epoch(s), then " if w else ""
 
 
+def weight_start(cfg: dict) -> str:
+    """``4-bit weights`` (significant bits from each weight's value) or ``3 fractional bits per weight``."""
+    if cfg.get("hgq_init_bits") is not None:
+        return f"{cfg['hgq_init_bits']}-bit weights"
+    return f"{cfg['hgq_weight_f']:g} fractional bits per weight"
+
+
 def render(record: dict, page: Page) -> str:
     ds, cfg = record["dataset"], record["config"]
     parts = ["## Resource study: accuracy against EBOPs", METHOD,
              f"Data: {ds['name']}, {fmt_int(ds['n_train'])} training images available, "
              f"{fmt_int(ds['n_val'])} held out for validation (checkpoint selection), "
              f"{fmt_int(ds['n_test'])} test images. Adam, learning rate {cfg['learning_rate']}, batch "
-             f"{cfg['batch_size']}; HGQ starts from {cfg['hgq_init_bits']}-bit weights and "
+             f"{cfg['batch_size']}; HGQ starts from {weight_start(cfg)} and "
              f"{cfg['hgq_f_init']:g} fractional bits per activation; uniform widths "
              f"{', '.join(str(b) for b in cfg['uniform_bits'])} bits."]
     for name, a in record["architectures"].items():

@@ -97,6 +97,49 @@ def config_label(bits: int | None, style: str | None, hgq2_init: str | None = No
     return "hgq" if bits is None else f"{UNIFORM_STYLES[style][0]}-{bits}b"
 
 
+def recipe_of(plan: Plan, study: StudyConfig, bits: int | None, hgq2_init: str | None = None) -> dict:
+    """What one training depends on besides its seed, stored in its record: a finished run is reused
+    only under the same recipe (:func:`superseded`). A uniform model depends on neither HGQ's start
+    nor the beta ramp."""
+    cfg = replace(study, plans=(plan,)).describe()
+    plan_cfg = cfg.pop("plans")[plan.arch.name]
+    for key in ("seed", "uniform_bits"):
+        cfg.pop(key)
+    if bits is not None:
+        cfg = {k: v for k, v in cfg.items() if not k.startswith("hgq_")}
+        plan_cfg = {k: v for k, v in plan_cfg.items() if not k.startswith(("beta_", "warmup"))}
+    return {**cfg, **plan_cfg, **({"hgq2_init": hgq2_init} if hgq2_init else {})}
+
+
+def superseded(out_dir: str | Path, tasks_: Sequence[tuple[str, Callable, tuple]]) -> list[str]:
+    """The finished runs among ``tasks_`` trained on another recipe than theirs now. A record without
+    a ``recipe`` was trained before recipes were recorded, on the bench recipe ``"bench-0.1"``: its
+    start and its architecture's ramp end, the rest as now."""
+    from bench.common.presets import RECIPES
+
+    legacy = RECIPES["bench-0.1"]
+    out = []
+    for name, _, args in tasks_:
+        folder = run_folder(out_dir, name)
+        if not is_done(folder):
+            continue
+        _, _, plan, study, _, _, bits, _, hgq2_init = args[:9]
+        stored = read_result(folder).get("recipe")
+        if stored is None:
+            stored = recipe_of(replace(plan, beta_stop=legacy.beta_stop.get(plan.arch.name, plan.beta_stop)),
+                               replace(study, **legacy.start), bits, hgq2_init)
+        if json_clean(stored) != json_clean(recipe_of(plan, study, bits, hgq2_init)):
+            out.append(name)
+    return out
+
+
+def json_clean(value: dict) -> dict:
+    """``value`` as it reads back from JSON (tuples as lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
 def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int,
               load_data: Callable[[], data.Split], bits: int | None, style: str | None,
               hgq2_init: str | None = None, topic: str | None = None) -> dict:
@@ -121,7 +164,7 @@ def train_one(out_dir: str, name: str, plan: Plan, study: StudyConfig, seed: int
         points = [{**m.point(), "calibrated_val_accuracy": accuracy(m.model, split.x_val, split.y_val)}
                   for m in models]
         return {"name": name, "arch": plan.arch.name, "config": config_label(bits, style, hgq2_init), "seed": seed,
-                "points": points, "facts": facts,
+                "recipe": recipe_of(plan, study, bits, hgq2_init), "points": points, "facts": facts,
                 "seconds": round(time.perf_counter() - t0, 1), "machine_cores": os.cpu_count()}
 
     emit(topic, {"run": name, "stage": "training"})
@@ -197,6 +240,20 @@ def summarise(out_dir: Path, cfg: SeededConfig, names: Sequence[str]) -> dict:
             "architectures": archs}
 
 
+def set_aside(out_dir: Path, names: Sequence[str]) -> None:
+    """Move the finished runs ``names`` (trained on another recipe) to ``out_dir/superseded/``, so
+    that they are trained again; nothing is deleted."""
+    for name in names:
+        dest = Path(out_dir) / "superseded" / name
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = dest.with_name(f"{name}.{n}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        run_folder(out_dir, name).rename(dest)
+        click.echo(f"{name}: trained on another recipe, moved to {dest} to train it again")
+
+
 def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | Path, client=None,
         scheduler: str | None = None, workers: int | None = None, retries: int = 2, progress=None,
         train: bool = True) -> dict:
@@ -208,39 +265,44 @@ def run(cfg: SeededConfig, load_data: Callable[[], data.Split], out_dir: str | P
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo_all = tasks(cfg, load_data, str(out.resolve()))
+    if train:
+        set_aside(out, superseded(out, todo_all))
     todo = [t for t in todo_all if train and not is_done(run_folder(out, t[0]))]
     failed: dict[str, str] = {}
     if todo:
         display = (progress or SweepProgress()).plan([(t[0], 1) for t in todo], len(todo_all) - len(todo))
         with connect(scheduler, workers, retries) if client is None else contextlib.nullcontext(client) as c:
             _, failed = run_tasks(c, todo, display)
-    return {**summarise(out, cfg, [t[0] for t in todo_all]), "failed": failed}
+    return {**summarise(out, cfg, [t[0] for t in todo_all]), "failed": failed,
+            "superseded": superseded(out, todo_all)}   # none after training; summarised only: may be some
 
 
 def _reduced_data() -> data.Split:
     return data.fashion_mnist(n_train=2000, n_val=1000, n_test=2000)
 
 
-def preset(mode: str) -> tuple[SeededConfig, Callable[[], data.Split]]:
+def preset(mode: str, recipe_name: str | None = None) -> tuple[SeededConfig, Callable[[], data.Split]]:
     """``"full"``, ``"quick"`` (the MLP, 3 seeds, under 10 minutes on 2 cores by its sizes),
-    ``"reduced"`` or ``"smoke"`` (tiny synthetic, for the test)."""
+    ``"reduced"`` or ``"smoke"`` (tiny synthetic, for the test), on the bench recipe ``recipe_name``
+    (:data:`bench.common.presets.RECIPES`; default the one in force)."""
     from bench.common import presets
     from bench.common.models import MLP
     from bench.contenders.hgq2_front import INITS
 
+    stop = presets.recipe(recipe_name).beta_stop["mlp"]
     if mode == "full":
-        base = presets.full()
+        base = presets.full(recipe_name)
         return SeededConfig(base.study, hgq2_inits=INITS), base.load_data
     if mode == "quick":
-        base = presets.quick()
-        plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=1e-5),)
+        base = presets.quick(recipe_name)
+        plans = (Plan(MLP, epochs=20, beta_start=1e-8, beta_stop=stop),)
         study = replace(base.study, plans=plans, uniform_bits=(4, 8))
         return SeededConfig(study, uniform_styles=("saturating",), hgq2_inits=INITS), base.load_data
     if mode == "reduced":
         # what 2 cores shared by 6 jobs (load ~20) could finish in half an hour on 2026-12-02:
         # 3 seeds, the saturating uniform baseline at 4 bits, 5 epochs on 2,000 images
-        base = presets.quick()
-        plans = (Plan(MLP, epochs=5, beta_start=1e-8, beta_stop=1e-5),)
+        base = presets.quick(recipe_name)
+        plans = (Plan(MLP, epochs=5, beta_start=1e-8, beta_stop=stop),)
         study = replace(base.study, plans=plans, uniform_bits=(4,), n_calibration=1000)
         return SeededConfig(study, uniform_styles=("saturating",)), _reduced_data
     if mode == "smoke":

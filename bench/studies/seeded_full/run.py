@@ -1,7 +1,9 @@
 """``python -m bench run seeded_full``: the full resource study over seeds (:mod:`bench.studies.seeded.run`,
 preset ``full``), longer than one sitting: its finished runs are committed in ``runs/`` beside this
 file (their ``result.json`` and ``DONE``; .gitignore keeps out the checkpoints), so a rerun trains
-only what is missing, most-needed configurations first, and stores how far the study got."""
+only what is missing, most-needed configurations first, and stores how far the study got. Each run
+records its recipe; a finished run of another recipe than the preset's (the bench recipe changed:
+:data:`bench.common.presets.RECIPES`) is moved to ``superseded/`` and trained again."""
 
 from __future__ import annotations
 

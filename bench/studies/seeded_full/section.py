@@ -11,6 +11,7 @@ study is complete.
 from __future__ import annotations
 
 from bench.studies import Page
+from bench.studies.resource.section import weight_start
 from bench.studies.seeded import section as seeded
 from bench.studies.seeded.section import figures  # noqa: F401 - the same figure, of this record
 
@@ -31,10 +32,17 @@ def render(record: dict, page: Page) -> str:
              f"Preset `full` (reduced: {record['reduced']}), {len(cfg['seeds'])} seeds "
              f"({', '.join(map(str, cfg['seeds']))}); uniform styles {', '.join(cfg['uniform_styles'])}, widths "
              f"{', '.join(map(str, cfg['uniform_bits']))} bits; HGQ2 starts {', '.join(cfg['hgq2_inits']) or 'none'}. "
+             f"HGQ (and HGQ2's fair start) start from {weight_start(cfg)} and {cfg['hgq_f_init']:g} fractional bits "
+             f"per activation; β ramps "
+             + ", ".join(f"from {p['beta_start']:g} to {p['beta_stop']:g} ({name})" for name, p in cfg["plans"].items())
+             + ". "
              f"The finished trainings took {hours:.1f} h of one-core worker time (each training's own wall "
              f"time, summed over {record['training_seconds']['timed']} timed trainings), i.e. about "
              f"{hours / record['cores']:.1f} h of wall time on {record['cores']} cores; the study is resumed "
              "over several sittings, its finished runs committed in `bench/studies/seeded_full/runs/`.", ""]
+    if record.get("superseded"):
+        lines += [f"**Trained on an earlier recipe** (summarised as they are; the next `make bench-seeds` trains "
+                  f"them again): {', '.join(record['superseded'])}.", ""]
     if not complete(record):
         todo = record.get("incomplete_configurations", {})
         started = ", ".join(f"{k} (seeds {', '.join(map(str, v))})" for k, v in todo.items() if v) or "none"

@@ -10,7 +10,7 @@ STAGE_TITLES = {"screen-start": "Stage 1, the start (reduced size)",
                 "screen-beta": "Stage 2, the end of the β ramp (reduced size)",
                 "screen-recipe": "Stage 3, the β and learning-rate schedules (reduced size)",
                 "screen-combined": "Stage 4, the best changes together and the epoch budget (reduced size)",
-                "confirm": "Stage 5, the best candidates at full size"}
+                "confirm": "Stage 5, the best candidates on a new seed (reduced size)"}
 
 
 def _pct(x: float | None) -> str:

@@ -137,7 +137,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None, callba
         model = build_model(run)
         widths = s["init_widths"]
         if widths:
-            set_initial_widths(model, widths.get("weight_bits"), widths.get("activation_f"))
+            set_initial_widths(model, widths.get("weight_bits"), widths.get("activation_f"), widths.get("weight_f"))
         extra = [resolve_entry_point(c, run.base_dir)() for c in s["callbacks"]]
         extra += [_epoch_reporter(topic, run.name, s["epochs"]), *callbacks]
         outcome = train_pareto(model, x_train, y_train, validation_data=validation, epochs=s["epochs"],

@@ -57,7 +57,7 @@ RUN_DEFAULTS: dict[str, Any] = {
 }
 REQUIRED = ("data", "architecture", "epochs")
 TOP_ONLY = ("name", "seeds", "grid", "runs")
-INIT_WIDTH_KEYS = ("weight_bits", "activation_f")
+INIT_WIDTH_KEYS = ("weight_bits", "weight_f", "activation_f")
 DATA_ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
@@ -180,6 +180,11 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
     _check_keys(widths, INIT_WIDTH_KEYS, source, where + "init_widths.")
     if "weight_bits" in widths:
         _number(widths["weight_bits"], err_for("init_widths.weight_bits"), integer=True, minimum=1)
+        if "weight_f" in widths:
+            err_for("init_widths.weight_f")("give weight_bits (significant bits per weight) or weight_f (fractional "
+                                            "bits for every weight), not both")
+    if "weight_f" in widths:
+        _number(widths["weight_f"], err_for("init_widths.weight_f"))
     if "activation_f" in widths:
         _number(widths["activation_f"], err_for("init_widths.activation_f"))
     cbs = settings["callbacks"]

@@ -12,6 +12,7 @@ is quantized, trained, calibrated and converted in one place.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -81,6 +82,15 @@ class HLinear(HOutputQuantized):
                                         initializer=self.bias_initializer, dtype="float32")
             self.bq.build(bias_shape)
         self.oq.build(tuple(output_shape))
+
+    def kernel_is_zero(self) -> bool:
+        """True when every weight of the kernel rounds to 0 at its current widths: the layer then gives
+        0 outputs and no gradient to its weights, so it cannot train (a start of few fractional bits
+        in a very wide layer)."""
+        if not isinstance(self.kq, HQuantizer) or self.kq.calibrated:
+            return False
+        q = ops.convert_to_numpy(self.kq.fake_quantize(self.kernel)[0])
+        return bool(q.size) and not np.any(q)
 
     def float_weights(self, x=None, training=None):
         """The float kernel and bias (``None`` without bias) before quantization.
@@ -217,3 +227,17 @@ class HLinear(HOutputQuantized):
                       bias_quantizer=serialize_quantizer(self.bq) if self.use_bias else None,
                       adder_gamma=adder_cost.gamma_config(self))
         return config
+
+
+def warn_zero_kernels(model: keras.Model) -> None:
+    """Warn, naming each, about the kernel layers of ``model`` that cannot train because every weight
+    rounds to 0 (:meth:`HLinear.kernel_is_zero`); the β callbacks call it when training begins."""
+    from hgq_fpga.nn.layers.base import hgq_layers
+
+    for layer in hgq_layers(model):
+        if isinstance(layer, HLinear) and layer.kernel_is_zero():
+            f = float(np.max(ops.convert_to_numpy(layer.kq.f)))
+            top = float(np.max(np.abs(ops.convert_to_numpy(layer.kernel))))
+            warnings.warn(f"{layer.name}: every weight of the kernel is 0 at the start ({f:g} fractional bits, "
+                          f"largest |weight| {top:.3g}), so it cannot train; start it with more, e.g. "
+                          "kernel_quantizer={'f_init': 6}", stacklevel=3)

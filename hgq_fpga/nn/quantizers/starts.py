@@ -5,8 +5,11 @@ of the front (``docs/training.md``, "Where training starts"). A start names the 
 two kinds of quantizer a layer builds when it is given none:
 
 * ``weight``: kernels and biases (``init_bits``: about this many significant bits per weight, its
-  fractional bits from its own value; or ``init_bits=None`` and ``f_init``: the same fractional
-  bits for every weight);
+  fractional bits from its own value, ``f_init`` then the biases'; or ``init_bits=None`` and
+  ``f_init``: the same fractional bits for every weight) and how weights round to the grid
+  (``round_mode``: free in the firmware, where weights are constants rounded once; with few
+  fractional bits ``"TRN"`` would start every small weight at 0 or at minus one step, and a small
+  MLP started so never trained);
 * ``activation``: outputs, the input quantizer ``HQuantize`` included (``f_init`` fractional bits).
 
 :data:`DEFAULT_START` is what every layer uses; the others stay reachable by name, to reproduce
@@ -37,17 +40,19 @@ class Start:
 
 #: every named start
 STARTS: dict[str, Start] = {
-    "hgq_fpga-0.1": Start({"init_bits": 6}, {"f_init": 6.0},
+    "hgq_fpga-0.1": Start({"init_bits": 6, "f_init": 6.0, "round_mode": "TRN"}, {"f_init": 6.0},
                           "the defaults of hgq_fpga 0.1: 6 significant bits per weight, 6 fractional bits per activation"),
-    "bench-0.1": Start({"init_bits": 4}, {"f_init": 4.0},
+    "bench-0.1": Start({"init_bits": 4, "f_init": 6.0, "round_mode": "RND"}, {"f_init": 4.0},
                        "the benchmark studies' start before issue 34: 4 significant bits per weight, 4 fractional bits "
                        "per activation"),
-    "hgq_fpga-0.2": Start({"init_bits": None, "f_init": 6.0}, {"f_init": 6.0},
-                          "6 fractional bits for every weight and every activation, HGQ2 0.2.0's start (chosen in "
-                          "issue 34's study: BENCHMARKS.md, \"The training defaults\")"),
+    "hgq2-0.2": Start({"init_bits": None, "f_init": 6.0, "round_mode": "RND"}, {"f_init": 6.0},
+                      "the widths of HGQ2 0.2.0's start: 6 fractional bits for every weight and every activation"),
+    "hgq_fpga-0.2": Start({"init_bits": None, "f_init": 3.0, "round_mode": "RND"}, {"f_init": 6.0},
+                          "3 fractional bits for every weight, rounded to nearest, 6 for every activation: chosen by "
+                          "issue 34's study on validation data (BENCHMARKS.md, \"The training defaults\")"),
 }
 #: the start of every layer built outside :func:`quantizer_start`
-DEFAULT_START = "hgq_fpga-0.1"   # until the study of issue 34 chooses
+DEFAULT_START = "hgq_fpga-0.2"
 
 _ACTIVE: contextvars.ContextVar[str | None] = contextvars.ContextVar("hgq_fpga_quantizer_start", default=None)
 
