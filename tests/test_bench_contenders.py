@@ -1,6 +1,6 @@
 """The contenders, without their venvs: an HGQ2 export rebuilt as our model keeps every quantized value
 and is charged the bits its values need; the HGQ2 worker's line protocol (against a fake worker) and
-its wiring into the training-time run; the IR export that da4ml reads. The HGQ2 venv itself is needed
+its wiring into the training-time run; the IR export that alkaid reads. The HGQ2 venv itself is needed
 only by the `slow` end-to-end case."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import hgq_fpga
 from bench.common.line_worker import LineWorker, WorkerError
 from bench.common.models import Architecture
 from bench.common.training import Plan, StudyConfig
-from bench.contenders import da4ml_rtl, hgq2_env, hgq2_front
+from bench.contenders import alkaid_rtl, hgq2_env, hgq2_front
 from bench.studies.rtl.run import _float_inputs, mlp
 from bench.studies.seeded import run as seeded
 from bench.studies.training_time import run as training
@@ -203,10 +203,10 @@ def test_the_worker_imports_only_numpy_keras_and_hgq():
     assert "hgq2==0.2.0" in hgq2_env.PACKAGES and "keras==3.15.1" in hgq2_env.PACKAGES
 
 
-def test_da4ml_export_holds_the_ir(tmp_path):
+def test_alkaid_export_holds_the_ir(tmp_path):
     fw = mlp((4, 3, 2))
     x = _float_inputs(fw, 10)
-    da4ml_rtl.export_program(fw, x, tmp_path)
+    alkaid_rtl.export_program(fw, x, tmp_path)
     program = json.loads((tmp_path / "program.json").read_text())
     arrays = np.load(tmp_path / "arrays.npz")
     assert [op["kind"] for op in program["ops"]] == [op.kind for op in fw.ops]

@@ -223,7 +223,7 @@ def _seeded(record: dict) -> None:
 #: Yosys on two jet taggers: it is run by hand)
 SMOKE = {"ptq": (["--smoke", "--models", "mlp", "--calib", "64", "--mixed-samples", "32"], _ptq),
          "multiplier_free": (["--mode", "smoke"], _multiplier_free),
-         "rtl": (["--models", "small", "--no-da4ml"], _rtl),
+         "rtl": (["--models", "small", "--parts", "ours"], _rtl),
          "emulator_cpp": (["--quick"], lambda record: None),
          "training_time": (["--n-train", "256", "--rounds", "5", "--no-hgq2"], _training_time),
          "seeded": (["--preset", "smoke"], _seeded)}

@@ -1,4 +1,4 @@
-"""Virtual environments of their own for benchmark-only tools (da4ml, HGQ2), created from PyPI on
+"""Virtual environments of their own for benchmark-only tools (alkaid, HGQ2), created from PyPI on
 first use and never mixed with the project's venv (HGQ2's wheel, for one, overwrites ``qkeras``)."""
 
 from __future__ import annotations

@@ -209,7 +209,8 @@ def _lut_figure(record: dict, page: Page):
     """Our RTL's LUTs against EBOPs: the particle models and the RTL study's MLPs (its record)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    mlps = page.results.get("studies", {}).get("rtl", {}).get("models", {})
+    mlps = {name: r for name, r in page.results.get("studies", {}).get("rtl", {}).get("models", {}).items()
+            if "ours" in r}             # the II-curve models have no II = 1 row of their own
     if mlps:
         ax.scatter([r["ebops"] for r in mlps.values()], [r["ours"]["resources"]["LUT"] for r in mlps.values()],
                    marker="s", label="MLPs (the RTL study)", zorder=3)

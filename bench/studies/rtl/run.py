@@ -1,32 +1,42 @@
-"""RTL backend study (not run in CI): Yosys LUT/FF/CARRY, latency, RTL-simulation mismatches and
-Yosys time of our Verilog, against da4ml 0.6.0 on the same integer weights; write and
-Verilator-compile time, and Verilator predict throughput against the HLS C simulation.
+"""RTL backend study (not run in CI): Yosys LUT/FF/CARRY/DSP, latency, RTL-simulation mismatches and
+Yosys time of our Verilog, *before* this version (the RTL of an earlier commit, ``--before REV``), now,
+and alkaid 0.8.2 (the successor of da4ml) on the same integer weights; LUT/FF/latency against the
+initiation interval (``ii`` 1, 2, 4, 8); write and Verilator-compile time, and Verilator predict
+throughput against the HLS C simulation.
 
-    python -m bench run rtl [--models demo,small,jet,fmnist] [--work build/bench_rtl]
+    python -m bench run rtl [--models binary,two,small,jet,mlp6,demo,fmnist] [--work build/bench_rtl]
+    python -m bench run rtl --parts ii --models mlp6,fmnist    # the II curve only
     python -m bench run rtl --collect              # store the per-model results measured so far
     python -m bench run rtl --time-demo --models '' # time a whole `make demo` run (idle machine!)
 
-Models: ``demo`` (the chosen checkpoint of ``make demo``, read from ``--demo DIR``, trained by
-running the demo when that folder is missing); ``small`` (16-16-5) and ``jet`` (16-64-32-32-5):
-HGQ-like MLPs with random integer weights (5-bit, 30 % pruned, per-layer 8-bit RND/SAT ReLU
-activations; no accuracy, there is no data); ``fmnist``: the Pareto front of a 784-64-32-32-10
-HGQ MLP trained here on a Fashion-MNIST subset (``--fmnist-train`` images, ``--fmnist-epochs``;
-the resource study keeps points, not models), of which the ``--fmnist-points`` smallest are
-synthesized.
+Models: ``binary`` (64-32-5, 1-bit inputs and hidden activations, random 5-bit weights 30 %
+pruned) and ``two`` (the same with 2 bits), the few-bit models that LUT6 packing is for;
+``small`` (16-16-5) and ``jet`` (16-64-32-32-5): HGQ-like MLPs with random integer weights (5-bit,
+30 % pruned, per-layer 8-bit RND/SAT ReLU activations); ``mlp6`` (64-32-10, 6-bit inputs, weights
+and activations); no accuracy for these, there is no data; ``demo`` (the chosen checkpoint of
+``make demo``, read from ``--demo DIR``, trained by running the demo when that folder is missing);
+``fmnist``: the Pareto front of a 784-64-32-32-10 HGQ MLP trained here on a Fashion-MNIST subset
+(``--fmnist-train`` images, ``--fmnist-epochs``; the resource study keeps points, not models), of
+which the ``--fmnist-points`` smallest are synthesized.
 
-da4ml (:mod:`bench.contenders.da4ml_rtl`) runs in its own virtual environment (``--da4ml-venv``,
-created with ``python -m venv`` and ``pip install da4ml==0.6.0`` when missing); its interpreter must
-give our emulator's outputs on the test inputs (counted as ``da4ml.mismatches``), so both designs
-compute the same function. Both are synthesized by the same Yosys with the same script
-(:func:`hgq_fpga.backends.rtl.tools.yosys_commands`), and Yosys ``ltp -noff`` gives each design's
-longest register-to-register path in cells.
+Parts (``--parts``): ``ours`` (this tree's RTL at II = 1, simulated and synthesized), ``before``
+(``bench/studies/rtl/before_worker.py`` run on ``git archive REV``: that commit's RTL of the same
+IR, synthesized by the same script), ``alkaid`` and ``ii`` (our RTL at each ``--ii-values``,
+simulated and synthesized; by default for ``mlp6`` and ``fmnist`` only).
 
-Each model's record goes to ``WORK/<model>.<part>.json`` as it finishes (``--parts ours`` and
-``--parts da4ml``, and different models, can run in parallel processes); the end of every run
-stores all of them as the study's record. A part whose record is already there is kept, so an
-interrupted run resumes. ``--time-demo`` runs the demo (``python -m hgq_fpga.app.demo``, HLS + RTL +
-Yosys) once into a scratch folder and records its wall and CPU time and the load average
-(``WORK/demo_run.json``).
+alkaid (:mod:`bench.contenders.alkaid_rtl`) runs in its own virtual environment (``--alkaid-venv``,
+created with ``python -m venv`` and ``pip install alkaid==0.8.2`` when missing); its interpreter must
+give our emulator's outputs on the test inputs (counted as ``alkaid.mismatches``), so both designs
+compute the same function. Its pipeline is matched to ours: ``n_stages`` is our latency with both
+ports registered, as alkaid registers them. Every design is synthesized by the same Yosys with the
+same script (:func:`hgq_fpga.backends.rtl.tools.yosys_commands`), and Yosys ``ltp -noff`` gives
+each design's longest register-to-register path in cells.
+
+Each model's record goes to ``WORK/<model>.<part>.json`` as it finishes (parts and models can run
+in parallel processes); the end of every run stores all of them as the study's record. A part
+whose record is already there is kept, so an interrupted run resumes. ``--time-demo`` runs the demo
+(``python -m hgq_fpga.app.demo``, HLS + RTL + Yosys) once into a scratch folder and records its
+wall and CPU time and the load average (``WORK/demo_run.json``).
 """
 
 from __future__ import annotations
@@ -45,35 +55,53 @@ import click
 import numpy as np
 
 from bench.cli import out_option
-from bench.contenders.da4ml_rtl import DA4ML, emit, ensure_da4ml
+from bench.contenders.alkaid_rtl import ALKAID, emit, ensure_alkaid
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
 from hgq_fpga.backends.rtl.tools import version, yosys_commands
 from hgq_fpga.ir import FirmwareBuilder
 
 ROOT = Path(__file__).resolve().parents[3]
-#: the clock of the study (ns) and da4ml's pipelining cut-off in its own delay units
+#: the clock of the study (ns)
 CLOCK_NS = 5.0
-DA4ML_CUTOFF = 5.0
-#: samples simulated per model (RTL and da4ml's interpreter against our emulator)
+#: the commit whose RTL is "before": main as issue 33 began (II = 1 only, no LUT6 packing)
+BEFORE_REV = "da5e29b"
+#: the initiation intervals of the II curve, and the models it is measured on by default
+II_VALUES = (1, 2, 4, 8)
+II_MODELS = ("mlp6", "fmnist")
+#: samples simulated per design of the II curve (one Verilator build each)
+N_SIM_II = 300
+#: samples simulated per model (RTL and alkaid's interpreter against our emulator)
 N_SIM = 2000
 #: predict-throughput comparison: samples per call, interleaved repeats
 N_SPEED, REPEATS = 20000, 5
 
 
-def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 0.3):
-    """An HGQ-like MLP: 8-bit inputs, ``w_bits``-bit weights (some pruned), RND/SAT 8-bit
-    activations after every hidden ReLU."""
+def mlp(sizes: tuple[int, ...], seed: int = 0, w_bits: int = 5, pruned: float = 0.3,
+        x_type: tuple[int, int, int] = (1, 2, 5), act: tuple[int, int, int] | None = (1, 3, 4)):
+    """An HGQ-like MLP: inputs of type ``x_type`` (k, i, f; default 8 bits), ``w_bits``-bit weights
+    (some pruned), after every hidden layer a RND/SAT cast to ``act`` and a ReLU, or with ``act``
+    None a RND/SAT cast to 1 bit unsigned (``k=0, i=1, f=0``: a binary activation)."""
     rng = np.random.default_rng(seed)
     b = FirmwareBuilder()
-    h = b.input("x", (sizes[0],), k=1, i=2, f=5)
+    h = b.input("x", (sizes[0],), *x_type)
     for n, (a, o) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.integers(-(1 << (w_bits - 1)) + 1, 1 << (w_bits - 1), (a, o))
         w[rng.random((a, o)) < pruned] = 0
         h = b.dense(h, w, 3, rng.integers(-8, 8, o), 2)
         if n < len(sizes) - 2:
-            h = b.relu(b.cast(h, 1, 3, 4, "RND", "SAT"))
+            h = b.relu(b.cast(h, *act, "RND", "SAT")) if act[0] else b.cast(h, *act, "RND", "SAT")
     return b.build([h])
+
+
+#: the random-weight models: (sizes, options of :func:`mlp`)
+RANDOM_MODELS = {
+    "binary": ((64, 32, 5), dict(x_type=(0, 1, 0), act=(0, 1, 0))),
+    "two": ((64, 32, 5), dict(x_type=(0, 2, 0), act=(0, 2, 0))),
+    "small": ((16, 16, 5), {}),
+    "jet": ((16, 64, 32, 32, 5), {}),
+    "mlp6": ((64, 32, 10), dict(w_bits=6, x_type=(1, 1, 4), act=(1, 2, 3))),
+}
 
 
 # ----------------------------------------------------------------------------- tools
@@ -98,17 +126,37 @@ def _float_inputs(fw, n: int, seed: int = 1) -> np.ndarray:
     return lo + (hi - lo) * rng.uniform(-0.1, 1.1, (n, *fw.inputs[0].shape))
 
 
-# ----------------------------------------------------------------------------- da4ml
+# ----------------------------------------------------------------------------- alkaid
 
-def da4ml_row(fw, x: np.ndarray, python: Path, out: Path) -> dict:
-    """da4ml's design of ``fw`` synthesized, and its interpreter's mismatches against our emulator."""
-    meta, theirs, emit_s = emit(fw, x, python, out, DA4ML_CUTOFF)
+def alkaid_row(fw, x: np.ndarray, python: Path, out: Path, stages: int) -> dict:
+    """alkaid's design of ``fw`` (``stages`` pipeline stages) synthesized, and its interpreter's
+    mismatches against our emulator."""
+    meta, theirs, emit_s = emit(fw, x, python, out, stages)
     ours = np.asarray(fw.predict(x)).reshape(len(x), -1)
-    row = yosys(" ".join(meta["sources"]), meta["top"], out / "da4ml")
-    row.update(latency_cycles=meta["latency_cycles"], pipeline_stages=meta["pipeline_stages"],
-               latency_cutoff=meta["latency_cutoff"], emit_s=round(emit_s, 2),
+    row = yosys(" ".join(meta["sources"]), meta["top"], out / "alkaid")
+    row.update(latency_cycles=meta["latency_cycles"], n_stages=stages, emit_s=round(emit_s, 2),
                mismatches=int(np.sum(theirs != ours)), compared=int(ours.size))
     return row
+
+
+# ----------------------------------------------------------------------------- before
+
+def before_row(fw, out: Path, rev: str) -> dict:
+    """The RTL of commit ``rev`` for ``fw``, synthesized (:mod:`bench.studies.rtl.before_worker`)."""
+    out = out.resolve()
+    tree = out.parent / f"before_{rev}"
+    if not (tree / "hgq_fpga").is_dir():
+        tmp = tree.with_suffix(".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        (tmp / "hgq_fpga" / "templates").symlink_to("../templates")       # where the wheel puts them
+        os.replace(tmp, tree)
+    fw.save(out / "ir")
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("before_worker.py")), str(out / "ir"),
+                           str(out / "before"), str(CLOCK_NS)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree)
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "rev": rev}
 
 
 # ----------------------------------------------------------------------------- ours
@@ -132,10 +180,11 @@ def ours_row(fw, x: np.ndarray, out: Path, cache: str, **options) -> tuple[dict,
     want = np.asarray(fw.predict(x)).reshape(len(x), -1)
     row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / "rtl")
     row.update(latency_cycles=prj.latency, levels_per_stage=prj.info["levels_per_stage"],
+               lut_estimate=prj.info.get("lut_estimate"),
                mismatches=int(np.sum(got != want)), compared=int(want.size),
                write_s=round(t_write, 2), verilator_s=round(t_compile, 2),
                write_cpu_s=round(c_write, 2), verilator_cpu_s=round(c_compile, 2))
-    # da4ml registers both its inputs and its outputs: our latency with the same convention
+    # alkaid registers both its inputs and its outputs: our latency with the same convention
     row["latency_both_registered"] = (prj.latency + (not prj.info["register_inputs"])
                                       + (not prj.info["register_outputs"]))
     return row, prj
@@ -187,7 +236,7 @@ def fmnist_front(out: Path, n_train: int, epochs: int, points: int):
 
     The front is trained once per setting (index ``OUT/fmnist_front.json``, written last and
     atomically) and each chosen checkpoint's calibrated firmware is saved in
-    ``OUT/fmnist_front/<label>/`` (its ``info.json`` last): a second process (``--parts da4ml``
+    ``OUT/fmnist_front/<label>/`` (its ``info.json`` last): a second process (``--parts alkaid``
     beside ``--parts ours``) or a later run with more ``--fmnist-points`` reuses the same models."""
     from hgq_fpga.ir.model import load_firmware
     index = out / "fmnist_front.json"
@@ -265,8 +314,26 @@ def time_demo_run(out: Path) -> dict:
     return run
 
 
+def ii_row(fw, out: Path, ii: int, cache: str) -> dict:
+    """Our RTL of ``fw`` at initiation interval ``ii``: written, simulated against the emulator
+    (inputs at the declared cadence) and synthesized."""
+    x = _float_inputs(fw, N_SIM_II, seed=2)
+    t, c = time.perf_counter(), _cpu()
+    prj = write_project(fw, out / f"ii{ii}", clock_period=CLOCK_NS, replace=True, cache_dir=cache, ii=ii)
+    t_write, c_write = time.perf_counter() - t, _cpu() - c
+    got = np.asarray(prj.predict(x)).reshape(len(x), -1)
+    want = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    row = yosys(" ".join(str(p) for p in prj.sources()), prj.top, out / f"ii{ii}")
+    row.update(ii=ii, latency_cycles=prj.latency, folding=prj.info.get("folding", {}),
+               lut_estimate=prj.info.get("lut_estimate"),
+               mismatches=int(np.sum(got != want)), compared=int(want.size),
+               write_s=round(t_write, 2), write_cpu_s=round(c_write, 2))
+    return row
+
+
 def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed: bool,
-              parts: tuple[str, ...] = ("ours", "da4ml")) -> dict:
+              parts: tuple[str, ...] = ("ours", "before", "alkaid"), before: str = BEFORE_REV,
+              ii_values: tuple[int, ...] = II_VALUES) -> dict:
     """Measure ``parts`` of one model; each part's record goes to ``WORK/<label>.<part>.json`` as it
     finishes (so that parts can run in parallel processes), merged by :func:`collect`."""
     d = out / label
@@ -274,6 +341,7 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     x = _float_inputs(fw, N_SIM)
     shape = [int(s.shape[0]) if len(s.shape) == 1 else list(s.shape) for s in fw.inputs]
     row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
+    head = {k: row[k] for k in ("info", "inputs", "ebops")}
     done = {part: out / f"{label}.{part}.json" for part in parts if (out / f"{label}.{part}.json").is_file()}
     for part, path in done.items():
         print(f"[{label}] {part}: kept {path} (delete it to measure again)", flush=True)
@@ -288,16 +356,30 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
                 print(f"[{label}] speed", flush=True)
                 row["speed"] = speed_row(fw, prj, row["ours"], d, cache)
         _save(out, label, "ours", row)
-    if python is not None and "da4ml" in parts:
-        print(f"[{label}] da4ml", flush=True)
+    if "before" in parts:
+        print(f"[{label}] before ({before})", flush=True)
+        row["before"] = before_row(fw, d, before)
+        _save(out, label, "before", {**head, "before": row["before"]})
+    if python is not None and "alkaid" in parts:
+        ours = row.get("ours") or json.loads((out / f"{label}.ours.json").read_text())["ours"]
+        stages = ours["latency_both_registered"]
+        print(f"[{label}] alkaid ({stages} stages)", flush=True)
         try:
             load = os.getloadavg()[0]
-            da = da4ml_row(fw, x, python, d)
-            da["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
+            al = alkaid_row(fw, x, python, d, stages)
+            al["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
         except subprocess.CalledProcessError as err:
-            da = {"error": f"{err}"}
-        _save(out, label, "da4ml", {**{k: row[k] for k in ("info", "inputs", "ebops")}, "da4ml": da})
-        row["da4ml"] = da
+            al = {"error": f"{err}"}
+        _save(out, label, "alkaid", {**head, "alkaid": al})
+        row["alkaid"] = al
+    if "ii" in parts:
+        with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:
+            curve = {}
+            for ii in ii_values:
+                print(f"[{label}] ii = {ii}", flush=True)
+                curve[str(ii)] = ii_row(fw, d, ii, cache)
+        row["ii_curve"] = curve
+        _save(out, label, "ii", {**head, "ii_curve": curve})
     print(json.dumps({label: {k: v for k, v in row.items() if k != "speed"}}, indent=1), flush=True)
     return row
 
@@ -314,8 +396,8 @@ def collect(out: Path) -> dict:
         models.setdefault(label, {}).update(json.loads(p.read_text()))
     record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "load_average": list(os.getloadavg())},
-              "tools": {"yosys": version("yosys"), "verilator": version("verilator"), "da4ml": DA4ML},
-              "settings": {"clock_ns": CLOCK_NS, "da4ml_latency_cutoff": DA4ML_CUTOFF, "n_sim": N_SIM,
+              "tools": {"yosys": version("yosys"), "verilator": version("verilator"), "alkaid": ALKAID},
+              "settings": {"clock_ns": CLOCK_NS, "n_sim": N_SIM, "n_sim_ii": N_SIM_II,
                            "yosys": yosys_commands("SRC", "TOP", "xcup", "stat.json") + "; ltp -noff"},
               "models": models}
     if (out / "demo_run.json").is_file():
@@ -323,43 +405,54 @@ def collect(out: Path) -> dict:
     return record
 
 
+PARTS = ("ours", "before", "alkaid", "ii")
+
+
 @click.command()
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("build/bench_rtl"),
               show_default=True, help="the per-model results (an interrupted run resumes from them)")
-@click.option("--models", "names", default="demo,small,jet,fmnist", show_default=True)
+@click.option("--models", "names", default="binary,two,small,jet,mlp6,demo,fmnist", show_default=True)
 @click.option("--demo", type=click.Path(file_okay=False, path_type=Path), default=Path("build/demo"),
               show_default=True, help="the demo's design folder")
-@click.option("--da4ml-venv", type=click.Path(file_okay=False, path_type=Path), default=Path("/work/venvs/da4ml"),
-              show_default=True)
-@click.option("--no-da4ml", is_flag=True)
+@click.option("--alkaid-venv", type=click.Path(file_okay=False, path_type=Path), default=Path("build/venvs/alkaid"),
+              show_default=True, help="alkaid's own venv (created from PyPI when missing)")
 @click.option("--fmnist-train", type=int, default=10000, show_default=True)
 @click.option("--fmnist-epochs", type=int, default=15, show_default=True)
 @click.option("--fmnist-points", type=int, default=1, show_default=True)
-@click.option("--parts", default="ours,da4ml", show_default=True, help="what to measure: ours, da4ml or both")
+@click.option("--parts", default="ours,before,alkaid,ii", show_default=True,
+              help=f"what to measure, of {', '.join(PARTS)} (ii: on {', '.join(II_MODELS)} only)")
+@click.option("--before", default=BEFORE_REV, show_default=True, help="the commit whose RTL is 'before'")
+@click.option("--ii-values", default=",".join(map(str, II_VALUES)), show_default=True)
 @click.option("--collect", "collect_only", is_flag=True, help="only store the per-model results")
 @click.option("--time-demo", is_flag=True, help="also time one whole demo run")
 @out_option
-def main(work: Path, names: str, demo: Path, da4ml_venv: Path, no_da4ml: bool, fmnist_train: int,
-         fmnist_epochs: int, fmnist_points: int, parts: str, collect_only: bool, time_demo: bool, out) -> None:
-    """Our RTL against da4ml: Yosys LUTs, latency, mismatches, write/compile/predict speed."""
-    sizes = {"small": (16, 16, 5), "jet": (16, 64, 32, 32, 5)}
-    unknown = [n for n in filter(None, names.split(",")) if n not in ("demo", "fmnist", *sizes)]
+def main(work: Path, names: str, demo: Path, alkaid_venv: Path, fmnist_train: int, fmnist_epochs: int,
+         fmnist_points: int, parts: str, before: str, ii_values: str, collect_only: bool, time_demo: bool,
+         out) -> None:
+    """Our RTL before and now against alkaid: Yosys LUTs, latency, mismatches, the II curve, speed."""
+    unknown = [n for n in filter(None, names.split(",")) if n not in ("demo", "fmnist", *RANDOM_MODELS)]
     if unknown:
         raise click.BadParameter(f"unknown model {unknown[0]!r}", param_hint="--models")
+    measured = tuple(filter(None, parts.split(",")))
+    if set(measured) - set(PARTS):
+        raise click.BadParameter(f"unknown part {sorted(set(measured) - set(PARTS))[0]!r}", param_hint="--parts")
+    iis = tuple(int(v) for v in ii_values.split(","))
     work.mkdir(parents=True, exist_ok=True)
     if not collect_only:
-        measured = tuple(parts.split(","))
-        python = None if no_da4ml or "da4ml" not in measured else ensure_da4ml(da4ml_venv)
+        python = ensure_alkaid(alkaid_venv) if "alkaid" in measured else None
         if time_demo:
             time_demo_run(work)
         for name in filter(None, names.split(",")):
+            chosen = tuple(p for p in measured if p != "ii" or name in II_MODELS)
             if name == "demo":
                 fw, info = demo_firmware(demo)
-                run_model("demo", fw, info, work, python, speed=True, parts=measured)
-            elif name in sizes:
-                run_model(name, mlp(sizes[name]), {"sizes": list(sizes[name]), "weights": "random"}, work, python,
-                          False, measured)
+                run_model("demo", fw, info, work, python, True, chosen, before, iis)
+            elif name in RANDOM_MODELS:
+                sizes, kw = RANDOM_MODELS[name]
+                run_model(name, mlp(sizes, **kw), {"sizes": list(sizes), "weights": "random", **kw}, work,
+                          python, False, chosen, before, iis)
             else:
                 for label, fw, info in fmnist_front(work, fmnist_train, fmnist_epochs, fmnist_points):
-                    run_model(label, fw, info, work, python, False, measured)
+                    label = "fmnist" if fmnist_points == 1 else label
+                    run_model(label, fw, info, work, python, False, chosen, before, iis)
     out.store("rtl", collect(work))

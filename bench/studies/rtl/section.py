@@ -1,6 +1,7 @@
 """BENCHMARKS.md section of the RTL backend (``python -m bench run rtl``): Yosys resources, latency
-and simulation mismatches of our Verilog against da4ml on the same integer weights, LUTs against
-EBOPs, and write/compile/predict speed."""
+and simulation mismatches of our Verilog before and now, against alkaid on the same integer
+weights; the resources against the initiation interval; LUTs against EBOPs; write/compile/predict
+speed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from bench.common.plots import pyplot
 from bench.studies import Page
 
 ORDER = 43
-#: targets of the issue
-TARGET_LUT_RATIO = 1.0
+#: targets of issue 33
+TARGET_BINARY_VS_ALKAID = 0.9        # binary model: LUTs ours ÷ alkaid
+TARGET_TWO_VS_BEFORE = 0.8           # 2-bit model: LUTs ours ÷ ours before
+TARGET_II4_VS_II1 = 0.4              # LUTs at II = 4 ÷ LUTs at II = 1
+TARGET_WRITE_S = 30.0                # RTL write time of a 784-input model
 TARGET_WRITE_COMPILE_S = 30.0
 TARGET_DEMO_S = 180.0
 PLOT = "lut_vs_ebops.png"
+II_PLOT = "lut_vs_ii.png"
 #: LUTs counted per DSP when LUTs are set against EBOPs (the HGQ paper's rule)
 DSP_LUTS = 55
 
@@ -23,14 +28,19 @@ def _ok(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
-def lut_ratio(row: dict) -> float | None:
-    """LUTs ours / LUTs da4ml, or None without a da4ml result."""
-    theirs = (row.get("da4ml") or {}).get("resources", {}).get("LUT")
-    return row["ours"]["resources"]["LUT"] / theirs if theirs else None
+def _lut(row: dict, part: str) -> int | None:
+    return ((row.get(part) or {}).get("resources") or {}).get("LUT")
+
+
+def ratio(row: dict, part: str, other: str) -> float | None:
+    """LUTs of ``part`` ÷ LUTs of ``other`` of one model, or None where either is missing."""
+    a, b = _lut(row, part), _lut(row, other)
+    return a / b if a is not None and b else None
 
 
 def fit_lut_per_ebop(rows: list[dict]) -> dict:
     """Least-squares ``LUT + DSP_LUTS·DSP ≈ a · EBOPs`` through the origin, with the spread of the ratios."""
+    rows = [r for r in rows if "ours" in r]
     e = np.array([r["ebops"] for r in rows], dtype=float)
     lut = np.array([r["ours"]["resources"]["LUT"] + DSP_LUTS * r["ours"]["resources"].get("DSP", 0)
                     for r in rows], dtype=float)
@@ -43,22 +53,23 @@ def fit_lut_per_ebop(rows: list[dict]) -> dict:
 
 
 def figures(record: dict, page: Page) -> dict:
-    """``lut_vs_ebops.png``: our LUTs (and da4ml's) against EBOPs, with the least-squares fit."""
+    """``lut_vs_ebops.png``: LUTs (ours now, before, alkaid) against EBOPs; ``lut_vs_ii.png``: LUTs
+    and FFs against the initiation interval."""
     plt = pyplot()
-    models = record["models"]
-    rows = list(models.values())
-    fit = fit_lut_per_ebop(rows)
+    models = {n: r for n, r in record["models"].items() if "ours" in r}
+    fit = fit_lut_per_ebop(list(models.values()))
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    e = [r["ebops"] for r in rows]
-    ax.scatter(e, [r["ours"]["resources"]["LUT"] for r in rows], label="ours (Yosys LUTs)", zorder=3)
-    da = [(r["ebops"], r["da4ml"]["resources"]["LUT"]) for r in rows if "resources" in (r.get("da4ml") or {})]
-    if da:
-        ax.scatter(*zip(*da), marker="x", label="da4ml 0.6.0 (Yosys LUTs)", zorder=3)
+    e = [r["ebops"] for r in models.values()]
+    for part, marker, label in (("ours", "o", "ours (Yosys LUTs)"), ("before", "s", "ours before"),
+                                ("alkaid", "x", "alkaid 0.8.2")):
+        pts = [(r["ebops"], _lut(r, part)) for r in models.values() if _lut(r, part) is not None]
+        if pts:
+            ax.scatter(*zip(*pts), marker=marker, label=label, zorder=3, alpha=0.8)
     for name, r in models.items():
-        ax.annotate(name, (r["ebops"], r["ours"]["resources"]["LUT"]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
+        ax.annotate(name, (r["ebops"], r["ours"]["resources"]["LUT"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
     xs = np.linspace(0, max(e) * 1.05, 50)
-    ax.plot(xs, fit["a"] * xs, "--", lw=1, label=f"fit: LUT = {fit['a']:.2f} · EBOPs")
+    ax.plot(xs, fit["a"] * xs, "--", lw=1, label=f"fit (ours): LUT = {fit['a']:.2f} · EBOPs")
     ax.plot(xs, xs, ":", lw=1, color="grey", label=f"LUT = EBOPs (HGQ paper, + {DSP_LUTS}·DSP)")
     ax.set_xlabel("EBOPs (exact, from the firmware IR)")
     ax.set_ylabel("LUTs (Yosys synth_xilinx, xcup)")
@@ -66,76 +77,153 @@ def figures(record: dict, page: Page) -> dict:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.dpi = 120               # laid out at 100 dpi, saved at 120
-    return {PLOT: fig}
+    out = {PLOT: fig}
+    curves = {n: r["ii_curve"] for n, r in record["models"].items() if r.get("ii_curve")}
+    if curves:
+        fig2, ax2 = plt.subplots(figsize=(5.5, 4))
+        for name, curve in curves.items():
+            iis = sorted(int(k) for k in curve)
+            ax2.plot(iis, [curve[str(i)]["resources"]["LUT"] for i in iis], "o-", label=f"{name} LUT")
+            ax2.plot(iis, [curve[str(i)]["resources"]["FF"] for i in iis], "s--", label=f"{name} FF")
+        ax2.set_xscale("log", base=2)
+        ax2.set_yscale("log")
+        ax2.set_xlabel("initiation interval (clock cycles per sample)")
+        ax2.set_ylabel("Yosys cells")
+        ax2.legend(fontsize=7)
+        ax2.grid(alpha=0.3)
+        fig2.tight_layout()
+        fig2.dpi = 120
+        out[II_PLOT] = fig2
+    return out
+
+
+def _res(part: dict | None) -> str:
+    if not part:
+        return "–"
+    if "resources" not in part:
+        return part.get("error", "–")
+    r = part["resources"]
+    return f"{r['LUT']:,} / {r['FF']:,} / {r['CARRY']:,} / {r.get('DSP', 0)}"
+
+
+def _f(v: float | None) -> str:
+    return f"{v:.2f}" if v is not None else "–"
+
+
+def _ratio(row: dict, other: str) -> str:
+    """LUTs ours ÷ ``other``, or "equal" where the counts are the same."""
+    r = ratio(row, "ours", other)
+    return "equal" if r == 1 else _f(r)
 
 
 def _cells(row: dict) -> list[str]:
-    o, d = row["ours"], row.get("da4ml") or {}
-    res = o["resources"]
-    ratio = lut_ratio(row)
-    da = (f"{d['resources']['LUT']:,} / {d['resources']['FF']:,} / {d['resources']['CARRY']:,}"
-          if "resources" in d else d.get("error", "–"))
-    return [f"{row['ebops']:,}", f"{res['LUT']:,} / {res['FF']:,} / {res['CARRY']:,}", da,
-            f"{ratio:.2f}" if ratio is not None else "–",
-            f"{o['latency_cycles']} ({o['latency_both_registered']})",
-            f"{d['latency_cycles']}" if "latency_cycles" in d else "–",
-            f"{o.get('longest_path_cells', '–')} / {d.get('longest_path_cells', '–')}",
-            f"{o['mismatches']} of {o['compared']:,}",
-            f"{d['mismatches']} of {d['compared']:,}" if "mismatches" in d else "–",
-            f"{_secs(o)} / {_secs(d)}"]
+    o, b, a = row.get("ours") or {}, row.get("before") or {}, row.get("alkaid") or {}
+    lat = " / ".join(str(p.get("latency_cycles", "–")) for p in (b, o))
+    lat += f" ({o['latency_both_registered']})" if "latency_both_registered" in o else ""
+    mism = f"{o['mismatches']} of {o['compared']:,}" if "mismatches" in o else "–"
+    amism = f"{a['mismatches']} of {a['compared']:,}" if "mismatches" in a else "–"
+    return [f"{row['ebops']:,}", _res(b), _res(o), _res(a), _ratio(row, "before"), _ratio(row, "alkaid"), lat, str(a.get("latency_cycles", "–")),
+            " / ".join(str(p.get("longest_path_cells", "–")) for p in (b, o, a)), mism, amism]
 
 
-def _secs(part: dict) -> str:
-    """Yosys wall seconds, with CPU seconds when recorded (the wall time on a shared machine)."""
-    if "yosys_s" not in part:
-        return "–"
-    cpu = part.get("yosys_cpu_s")
-    return f"{part['yosys_s']:.0f}" + (f" (CPU {cpu:.0f})" if cpu is not None else "")
-
-
-def _loads(models: dict) -> str:
-    """Load average of each measured part, or "not recorded" (older rows, measured under load ~10-15)."""
-    out = []
+def _targets(models: dict) -> list[str]:
+    lines = []
+    if "binary" in models:
+        r = ratio(models["binary"], "ours", "alkaid")
+        lines.append(f"- binary model, LUTs ours ÷ alkaid ≤ {TARGET_BINARY_VS_ALKAID:g}: "
+                     + (f"{_ok(r <= TARGET_BINARY_VS_ALKAID)} ({r:.2f})" if r is not None else "not measured"))
+    if "two" in models:
+        r = ratio(models["two"], "ours", "before")
+        lines.append(f"- 2-bit model, LUTs ours ÷ ours before ≤ {TARGET_TWO_VS_BEFORE:g}: "
+                     + (f"{_ok(r <= TARGET_TWO_VS_BEFORE)} ({r:.2f})" if r is not None else "not measured"))
+    grown = {n: ratio(r, "ours", "before") for n, r in models.items() if ratio(r, "ours", "before") is not None}
+    if grown:
+        worst = max(grown, key=grown.get)
+        same = sorted(n for n, r in grown.items() if r == 1)
+        worst_text = (f"worst {grown[worst]:.2f}, {worst}" if grown[worst] != 1 else
+                      f"equal LUTs on {', '.join(same)}, fewer on the others")
+        lines.append(f"- no model worse than before (LUTs ours ÷ before ≤ 1 on every model measured: "
+                     f"{', '.join(sorted(grown))}): {_ok(grown[worst] <= 1)} ({worst_text})")
     for name, row in models.items():
-        for part in ("ours", "da4ml"):
-            load = (row.get(part) or {}).get("load_average")
-            out.append(f"{name} {part} {load:.1f}" if load is not None else f"{name} {part} not recorded")
-    return "; ".join(out)
+        curve = row.get("ii_curve") or {}
+        if "1" in curve and "4" in curve:
+            r = curve["4"]["resources"]["LUT"] / curve["1"]["resources"]["LUT"]
+            lines.append(f"- {name}, LUTs at II = 4 ÷ II = 1 ≤ {TARGET_II4_VS_II1:g}: {_ok(r <= TARGET_II4_VS_II1)} "
+                         f"({r:.2f}; FFs {curve['4']['resources']['FF']:,} against {curve['1']['resources']['FF']:,})")
+    for name, row in models.items():
+        if row.get("inputs") and row["inputs"][0] == 784 and "write_s" in (row.get("ours") or {}):
+            o, b = row["ours"], row.get("before") or {}
+            before = f"; before {b['write_s']:.1f} s ({b['write_cpu_s']:.1f} CPU-s)" if "write_s" in b else ""
+            lines.append(f"- {name} (784 inputs), RTL write time < {TARGET_WRITE_S:g} s: "
+                         f"{_ok(o['write_s'] < TARGET_WRITE_S)} ({o['write_s']:.1f} s wall, "
+                         f"{o.get('write_cpu_s', float('nan')):.1f} CPU-s{before})")
+    return lines
+
+
+def _ii_table(models: dict) -> list[str]:
+    lines = []
+    for name, row in models.items():
+        curve = row.get("ii_curve")
+        if not curve:
+            continue
+        base = curve.get("1", {}).get("resources", {}).get("LUT")
+        lines += ["", f"**{name}** ({row['ebops']:,} EBOPs):", "",
+                  "| II | LUT / FF / CARRY / DSP | LUT ÷ II 1 | latency (cycles) | layers folded | "
+                  "RTL mismatches | write s |", "| ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+        for key in sorted(curve, key=int):
+            c = curve[key]
+            ways = ", ".join(f"{k} {v.replace('_', '-')}" for k, v in c.get("folding", {}).items()) or "–"
+            share = "base" if key == "1" else _f(c["resources"]["LUT"] / base if base else None)
+            lines.append(f"| {key} | {_res(c)} | {share} | "
+                         f"{c['latency_cycles']} | {ways} | {c['mismatches']} of {c['compared']:,} | "
+                         f"{c['write_s']:.1f} |")
+    return lines
 
 
 def render(record: dict, page: Page) -> str:
     models = record["models"]
     s = record["settings"]
-    levels = ", ".join(sorted({str(r["ours"]["levels_per_stage"]) for r in models.values()}))
-    lines = ["## RTL backend: Yosys LUTs and latency, against da4ml", "",
+    measured = {n: r for n, r in models.items() if "ours" in r or "before" in r}
+    lines = ["## RTL backend: Yosys LUTs and latency, before and now, against alkaid", "",
              f"`python -m bench run rtl` ({record['tools']['yosys']}; {record['tools']['verilator']}; "
-             f"{record['tools']['da4ml']} in its own venv). Both designs are synthesized by the same script: "
-             f"`{s['yosys']}`. Our RTL at {s['clock_ns']:g} ns ({levels} adder levels per stage, outputs "
-             f"registered, inputs not); da4ml with `latency_cutoff={s['da4ml_latency_cutoff']:g}` "
-             f"(its own delay units), registering its inputs and outputs. Latency is in clock cycles; "
-             f"ours in brackets with both ports registered as da4ml does. The longest path counts cells "
-             f"between registers (Yosys `ltp -noff`), the nearest to a timing figure without Vivado. "
-             f"RTL mismatches: Verilator simulation against our emulator on {s['n_sim']:,} samples spread "
-             f"over and beyond the input range; da4ml mismatches: da4ml's own interpreter against our "
-             f"emulator on the same samples (the two designs compute the same function). Machine: "
-             f"{record['machine']['cpus']} CPUs; Yosys times are wall-clock, with the load average "
-             f"while each was measured where recorded ({_loads(models)}).", "",
-             "| model | EBOPs | ours LUT / FF / CARRY | da4ml LUT / FF / CARRY | LUT ours ÷ da4ml | "
-             "latency ours (both reg.) | latency da4ml | longest path ours / da4ml | RTL mismatches | "
-             "da4ml mismatches | Yosys s ours / da4ml |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, row in models.items():
+             f"{record['tools'].get('alkaid', '')} in its own venv). Every design is synthesized by the same script: "
+             f"`{s['yosys']}`. Our RTL at {s['clock_ns']:g} ns (outputs registered, inputs not); *before*: the "
+             "RTL of the commit named in each row (`--before`), written and synthesized in the same run; alkaid "
+             "with as many pipeline stages as our latency with both ports registered (it registers both). "
+             "Resources are LUT / FF / CARRY / DSP. Latency in clock cycles, before / now (now with both ports "
+             "registered in brackets). The longest path counts cells between registers (Yosys `ltp -noff`), "
+             "before / now / alkaid. RTL mismatches: Verilator simulation against our emulator on "
+             f"{s['n_sim']:,} samples spread over and beyond the input range; alkaid mismatches: alkaid's own "
+             f"interpreter against our emulator on the same samples. Machine: {record['machine']['cpus']} CPUs, "
+             "shared.", "",
+             "| model | EBOPs | before | now | alkaid | LUT now ÷ before | LUT now ÷ alkaid | latency before / now | "
+             "latency alkaid | longest path | RTL mismatches | alkaid mismatches |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in measured.items():
         lines.append(f"| {name} | " + " | ".join(_cells(row)) + " |")
-    ratios = {n: lut_ratio(r) for n, r in models.items() if lut_ratio(r) is not None}
-    if ratios:
-        worst = max(ratios.values())
-        lines += ["", f"Target LUTs ours ÷ da4ml ≤ {TARGET_LUT_RATIO:g} on every model: "
-                      f"{_ok(worst <= TARGET_LUT_RATIO)} (worst {worst:.2f}, on {max(ratios, key=ratios.get)})."]
+    lines += ["", "Targets (issue 33):", ""] + _targets(models)
+    est = {n: r["ours"]["lut_estimate"] / r["ours"]["resources"]["LUT"] for n, r in models.items()
+           if (r.get("ours") or {}).get("lut_estimate") and r["ours"]["resources"].get("LUT")}
+    for n, r in models.items():
+        for ii, c in (r.get("ii_curve") or {}).items():
+            if c.get("lut_estimate") and c["resources"].get("LUT"):
+                est[f"{n} II {ii}"] = c["lut_estimate"] / c["resources"]["LUT"]
+    if est:
+        lines += ["", "The LUT estimate that chooses among the ways to build each layer "
+                      "(`hgq_fpga/backends/rtl/cost.py`, recorded as `lut_estimate` in `project.json`) against "
+                      "Yosys's LUTs, estimate ÷ Yosys: " + ", ".join(f"{n} {v:.2f}" for n, v in est.items()) + "."]
     notes = [f"- {n}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in r["info"].items() if v is not None)
              for n, r in models.items() if r.get("info")]
     if notes:
         lines += ["", "Models:", ""] + notes
+    if any(r.get("ii_curve") for r in models.values()):
+        lines += ["", "### Resources against the initiation interval", "",
+                  f"`write_project(fw, dir, ii=N)`: each Dense layer built the cheapest of parallel, bit-serial "
+                  f"(a slice of every input per cycle into shift-accumulators) or input-serial (a share of the "
+                  f"inputs per cycle into accumulators) by the LUT estimate. Simulated with inputs at the "
+                  f"declared cadence on {s.get('n_sim_ii', 0):,} samples."]
+        lines += _ii_table(models) + ["", f"![LUTs and FFs against II]({page.link(II_PLOT)})"]
     fit = fit_lut_per_ebop(list(models.values()))
     lines += ["", "### LUTs against EBOPs", "",
               f"Over the {fit['n']} models, our LUT + {DSP_LUTS}·DSP ≈ **{fit['a']:.2f} × EBOPs** (least squares "
@@ -179,11 +267,14 @@ def problems(record: dict) -> list[str]:
     if not models:
         return ["no models"]
     for name, row in models.items():
-        if row["ours"]["mismatches"]:
+        if (row.get("ours") or {}).get("mismatches"):
             out.append(f"{name}: {row['ours']['mismatches']} RTL simulation mismatches")
-        d = row.get("da4ml") or {}
-        if d.get("mismatches"):
-            out.append(f"{name}: da4ml computes another function ({d['mismatches']} mismatches)")
+        a = row.get("alkaid") or {}
+        if a.get("mismatches"):
+            out.append(f"{name}: alkaid computes another function ({a['mismatches']} mismatches)")
+        for ii, c in (row.get("ii_curve") or {}).items():
+            if c.get("mismatches"):
+                out.append(f"{name}: {c['mismatches']} RTL simulation mismatches at II = {ii}")
         if (row.get("speed") or {}).get("rtl_vs_csim_mismatches"):
             out.append(f"{name}: RTL and C simulation differ")
     return out

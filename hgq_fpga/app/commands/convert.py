@@ -16,14 +16,15 @@ from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNam
 PTQ_OPTIONS = ("bits", "weight_bits", "act_bits", "search", "granularity", "ebops_budget")
 
 
-#: the backends whose projects take the ``multipliers`` option (``--multipliers``)
+#: the backends whose projects take the ``multipliers`` option (``--multipliers``) and ``ii`` (``--ii``)
 MULTIPLIER_BACKENDS = ("hls", "rtl")
 
 
 def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...], synth: bool,
-            multipliers: str | None = None):
+            multipliers: str | None = None, ii: int = 1):
     """The design's target, checked with errors in the command line's spelling; tools checked too.
-    ``multipliers`` (when given) goes to every project that builds products of two activations."""
+    ``multipliers`` (when given) goes to every project that builds products of two activations,
+    ``ii`` (when above 1) to every project that can take a new sample every ``ii`` clock cycles."""
     from hgq_fpga.app.design import Target
     from hgq_fpga.backends.common.board import clock_period, load_board
     from hgq_fpga.backends.common.names import check_design_name
@@ -36,8 +37,10 @@ def _target(board: str, name: str, clock: float | None, backends: tuple[str, ...
         raise click.ClickException(str(err)) from None
     if synth and not any(get_backend(b).synth_in_design for b in backends):
         raise click.ClickException("--synth synthesizes the RTL project: add --backend rtl or --backend both")
-    options = {} if multipliers is None else {b: {"multipliers": multipliers} for b in backends
-                                              if b in MULTIPLIER_BACKENDS}
+    options = {b: {} for b in backends if b in MULTIPLIER_BACKENDS}
+    for opts in options.values():
+        opts.update({} if multipliers is None else {"multipliers": multipliers}, **({"ii": ii} if ii > 1 else {}))
+    options = {b: opts for b, opts in options.items() if opts}
     target = Target(board, name, clock, backends, synth, options)
     target.require_tools()
     return target
@@ -231,6 +234,9 @@ def _finish(result, labels: list[str], source: str) -> None:
               help="How the hls and rtl projects build products of two activations (attention scores, pair "
                    "products, HMultiply): lut (logic), dsp (DSP blocks) or auto (the synthesis tool chooses) "
                    "[default: each backend's own: hls auto, rtl lut].")
+@click.option("--ii", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Initiation interval: a new sample every N clock cycles. The RTL folds each Dense/Conv over "
+                   "up to N cycles with a fraction of the logic (valid/ready handshake); HLS pipelines at II=N.")
 @trust_file_option
 def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: Path | None,
             check_array: str | None, check_labels: str | None, **options) -> None:
@@ -254,7 +260,7 @@ def convert(model_path: Path, calib: Path, array: str | None, out: Path, check: 
     source = options["source"]
     _check_model_file(model_path, source)
     target = _target(options["board"], options["name"], options["clock"], options["backends"], options["synth"],
-                     options["multipliers"])
+                     options["multipliers"], options["ii"])
     check_destination(out, options["force"])
     data = load_array(calib, array)
     check_array = check_array or inputs_beside_labels(check, check_labels)

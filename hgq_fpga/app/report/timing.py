@@ -69,7 +69,7 @@ def timing_record(rtl: dict | None, synthesis: dict | None = None) -> dict | Non
     model = delay_model(rtl)
     clock = float(rtl["clock_period_ns"])
     record = {"stage_levels": levels, "levels_per_stage": rtl.get("levels_per_stage"), "clock_period_ns": clock,
-              "latency_cycles": rtl.get("latency_cycles"), "critical_stage": levels.index(max(levels)),
+              "latency_cycles": rtl.get("latency_cycles"), "ii": rtl.get("ii", 1), "critical_stage": levels.index(max(levels)),
               "critical_levels": max(levels), "model": None if model is None else asdict(model)}
     if model is not None:
         path = max(levels) * model.ns_per_level + model.ns_per_stage
@@ -84,11 +84,13 @@ def timing_text(record: dict) -> str:
     """One line: the estimated Fmax from the slowest stage, labelled as an estimate, and Vivado's."""
     model = record.get("model")
     stage = f"stage {record['critical_stage']}, {record['critical_levels']} adder levels"
+    cadence = (f"; latency {record['latency_cycles']} cycles, II = {record.get('ii', 1)}"
+               if record.get("latency_cycles") is not None else "")
     if model is None:
-        return f"slowest {stage}; no delay model for this board's family"
+        return f"slowest {stage}; no delay model for this board's family{cadence}"
     text = (f"≈ {record['fmax_mhz']:g} MHz estimated (slowest {stage} ≈ {record['path_ns']:g} ns at "
             f"~{model['ns_per_level']:g} ns per level + {model['ns_per_stage']:g} ns per stage, {model['family']}); "
-            f"slack ≈ {record['slack_ns']:+g} ns at {record['clock_period_ns']:g} ns")
+            f"slack ≈ {record['slack_ns']:+g} ns at {record['clock_period_ns']:g} ns{cadence}")
     vivado = record.get("vivado")
     if vivado:
         text += f"; Vivado: WNS {vivado['wns_ns']:+g} ns, Fmax {vivado['fmax_mhz']:g} MHz"

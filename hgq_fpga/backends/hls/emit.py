@@ -14,11 +14,13 @@ PROTOCOLS = ("ap_vld", "ap_none")
 
 
 def emit_firmware(fw, top: str, protocol: str = "ap_vld", plan: FirmwarePlan | None = None,
-                  multipliers: str = "auto") -> dict[str, str]:
+                  multipliers: str = "auto", ii: int = 1) -> dict[str, str]:
     """C++ sources of firmware ``fw`` with top function ``top``.
 
     ``multipliers``: ``"auto"``, ``"dsp"`` or ``"lut"``, the binding of the products of two
     variables (see :func:`~hgq_fpga.backends.hls.plan.build_plan`); ignored when ``plan`` is given.
+    ``ii``: the initiation interval of the top function's ``PIPELINE`` pragma (a new sample every
+    ``ii`` clock cycles; HLS shares operators among the cycles, as hls4ml's reuse factor does).
 
     Returns ``firmware/<top>.h``, ``firmware/<top>.cpp`` (what HLS synthesises),
     ``firmware/<top>_bridge.cpp`` (the batch entry point of the Python C simulation) and
@@ -29,7 +31,7 @@ def emit_firmware(fw, top: str, protocol: str = "ap_vld", plan: FirmwarePlan | N
     plan = plan or build_plan(fw, top, multipliers)
     return {
         f"firmware/{top}.h": render("hls/firmware/header.h.j2", plan=plan),
-        f"firmware/{top}.cpp": render("hls/firmware/top.cpp.j2", plan=plan, protocol=protocol),
+        f"firmware/{top}.cpp": render("hls/firmware/top.cpp.j2", plan=plan, protocol=protocol, ii=ii),
         f"firmware/{top}_bridge.cpp": render("hls/firmware/bridge.cpp.j2", plan=plan),
         f"tb/{top}_test.cpp": render("hls/tb/test.cpp.j2", plan=plan),
     }

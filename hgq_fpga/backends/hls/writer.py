@@ -20,6 +20,7 @@ import numpy as np
 
 from hgq_fpga.backends.common.board import Board, clock_period as checked_clock, known_boards, load_board
 from hgq_fpga.backends.common.aptypes import copy_ap_types
+from hgq_fpga.backends.common.initiation import initiation_intervals
 from hgq_fpga.backends.hls.emit import emit_firmware
 from hgq_fpga.backends.hls.plan import build_plan
 from hgq_fpga.backends.hls.project import PROJECT_FILE, HLSProject
@@ -70,9 +71,9 @@ def board_table(current: Board) -> list[dict]:
 
 
 def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: list[np.ndarray],
-                 protocol: str, multipliers: str = "auto") -> None:
+                 protocol: str, multipliers: str = "auto", ii: int = 1) -> None:
     plan = build_plan(fw, name, multipliers)
-    files = emit_firmware(fw, name, protocol=protocol, plan=plan)
+    files = emit_firmware(fw, name, protocol=protocol, plan=plan, ii=ii)
     y = fw.predict(tb_inputs if len(tb_inputs) > 1 else tb_inputs[0])
     files["tb/tb_data/tb_input.dat"] = _tb_text(tb_inputs)
     files["tb/tb_data/tb_output.dat"] = _tb_text(y if isinstance(y, list) else [y])
@@ -81,9 +82,9 @@ def _write_files(fw, d: Path, name: str, board: Board, clock: float, tb_inputs: 
     files["Makefile"] = render("hls/Makefile.j2", name=name, top=name, board=board,
                                boards=board_table(board))
     files["README.md"] = render("hls/README.md.j2", name=name, board=board, clock_period_ns=clock,
-                                plan=plan, n_samples=len(tb_inputs[0]))
+                                plan=plan, n_samples=len(tb_inputs[0]), ii=ii)
     files[PROJECT_FILE] = json.dumps({"written_by": MARKER, "top": name, "board": board.name, "part": board.part,
-                                      "clock_period_ns": clock, "protocol": protocol}, indent=1) + "\n"
+                                      "clock_period_ns": clock, "protocol": protocol, "ii": ii}, indent=1) + "\n"
     for rel, text in files.items():
         path = d / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,8 @@ def is_hls_project(path: Path) -> bool:
 def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
                   name: str = "myproject", clock_period: float | None = None, test_data=None,
                   cache_dir: str | Path | None = None, protocol: str = "ap_vld",
-                  replace: bool = False, macs: str = "integer", multipliers: str = "auto") -> HLSProject:
+                  replace: bool = False, macs: str = "integer", multipliers: str = "auto",
+                  ii: int | dict[str, int] = 1) -> HLSProject:
     """Write the HLS project of ``fw`` into ``out_dir`` and return it (not yet compiled).
 
     ``board``: a built-in board name or alias, a YAML file, or a :class:`Board`.
@@ -117,19 +119,22 @@ def write_project(fw, out_dir: str | Path, board: str | Path | Board = "vu9p",
     ``replace``: swap out an earlier hgq_fpga project in ``out_dir`` in one step (never a folder
     hgq_fpga did not write).  ``macs``: the C simulation :meth:`HLSProject.compile` builds by
     default.  ``multipliers``: how products of two variables are built, ``"auto"`` (the tool
-    chooses), ``"dsp"`` or ``"lut"``.  Raises ``FileExistsError`` if ``out_dir`` exists and is not
+    chooses), ``"dsp"`` or ``"lut"``.  ``ii``: a new sample every ``ii`` clock cycles (the top
+    function's ``PIPELINE II``); per layer (``{"dense_1": 4}``) the whole top function takes the
+    largest, since HLS pipelines it as one.  Raises ``FileExistsError`` if ``out_dir`` exists and is not
     empty (and, with ``replace``, is not an hgq_fpga project).
     """
     out = Path(out_dir)
     check_replaceable(out, replace, is_hls_project, "HLS project")
     b = board if isinstance(board, Board) else load_board(board)
     clock = checked_clock(b, clock_period)
+    n_ii, _ = initiation_intervals(fw, ii)
     if test_data is None:
         tb_inputs = default_tb_data(fw)
     else:
         tb_inputs = [np.asarray(a, np.float64) for a in fw.as_inputs(test_data)]
     seen = observe(out)
     with staging_folder(out) as staging:
-        _write_files(fw, staging, name, b, clock, tb_inputs, protocol, multipliers)
+        _write_files(fw, staging, name, b, clock, tb_inputs, protocol, multipliers, n_ii)
         move_into_place(staging, out, seen=seen, ours=is_hls_project if replace else None)
     return HLSProject(fw, out, name, cache_dir, macs)

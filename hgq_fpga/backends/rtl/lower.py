@@ -9,12 +9,15 @@ docs/method.md) step by step, so that the RTL is bit-exact by construction and b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from hgq_fpga.backends.rtl.arith import ProductCache, max_tree, share_pairs, sum_terms, times_const
+from hgq_fpga.backends.common.initiation import initiation_intervals
+from hgq_fpga.backends.rtl.arith import max_tree, sum_terms, times_const
+from hgq_fpga.backends.rtl.cmvm import CmvmOptions, lower_cmvm
+from hgq_fpga.backends.rtl.fold import lower_folded
 from hgq_fpga.backends.rtl.lower_particles import PARTICLE_LOWERINGS, check_multipliers, finish as _finish
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
@@ -49,6 +52,8 @@ class Lowered:
     inputs: list[Port]
     outputs: list[Port]
     output_nodes: list[list[Node]]     # per output port, the node of each live element
+    ii: int = 1                        # a new sample every ``ii`` clock cycles
+    ways: dict = field(default_factory=dict)   # II > 1: how each Dense/Conv was built (fold.WAYS)
 
 
 # ------------------------------------------------------------------------------ op kinds
@@ -69,22 +74,25 @@ def _linear(net, op, xs, in_types, opts):
     n_out = wp.shape[-1]
     out = []
     for p in range(positions):
-        share = ProductCache(net) if opts.get("share_products") else None
         idx = plan.idx[p]
         columns, consts = [], []
         for o in range(n_out):
-            terms, const = [], int(bp[p, o])
+            items, const = [], int(bp[p, o])
             for j in np.nonzero(plan.live[p, :, o] & (idx >= 0))[0].tolist():
                 node, c = x[int(idx[j])], int(wp[p, j, o])
                 if node.is_const:
                     const += node.params["value"] * c
-                else:
-                    terms += share.terms(node, c) if share else times_const(net, node, c)
-            columns.append(terms)
+                elif c:
+                    items.append((node, c))
+            columns.append(items)
             consts.append(const)
-        if opts.get("cse"):
-            columns = share_pairs(net, columns)
-        out += [sum_terms(net, terms, const) for terms, const in zip(columns, consts)]
+        n = opts["fold"].get(op.name, 1)
+        if n > 1:
+            way, nodes = lower_folded(net, columns, consts, opts["cmvm"], n, opts["ii"])
+            opts["ways"][op.name] = way
+            out += nodes
+        else:
+            out += lower_cmvm(net, columns, consts, opts["cmvm"])
     if plan.out_index is not None:          # an EinsumDense: (position, column) -> output element
         out = [out[i] for i in np.argsort(plan.out_index.ravel())]
     return _finish(net, out, op.out)
@@ -181,10 +189,17 @@ def _port(name: str, tensor: str, t: TensorType) -> Port:
                 [int(t.k.ravel()[e]) for e in live], [int(t.f.ravel()[e]) for e in live])
 
 
-def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers: str = "lut") -> Lowered:
+def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers: str = "lut", pack: bool = False,
+                ii=1) -> Lowered:
     """The netlist of firmware ``fw``: input ports take the raw codes of the IR input types;
     ``multipliers``: the binding asked for the products of two variables (``"lut"``, ``"dsp"``,
-    ``"auto"``: the synthesis tool chooses)."""
+    ``"auto"``: the synthesis tool chooses).
+
+    ``cse``, ``share_products``, ``pack``: how Dense and Conv are built
+    (:class:`~hgq_fpga.backends.rtl.cmvm.CmvmOptions`); ``ii``: a new sample every so many
+    clock cycles (:func:`~hgq_fpga.backends.common.initiation.initiation_intervals`;
+    :mod:`~hgq_fpga.backends.rtl.fold`)."""
+    n_ii, fold = initiation_intervals(fw, ii)
     net = Netlist()
     used: set[str] = {"clk", "rst", "in_valid", "out_valid"}
     env: dict[str, Elems] = {}
@@ -196,7 +211,9 @@ def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers
             elems[e] = net.input(k, w, port.name, off)
         env[spec.name] = elems
         inputs.append(port)
-    opts = {"share_products": share_products, "cse": cse, "multipliers": check_multipliers(multipliers)}
+    opts = {"share_products": share_products, "cse": cse, "multipliers": check_multipliers(multipliers),
+            "cmvm": CmvmOptions(cse=cse, share_products=share_products, pack=pack), "fold": fold,
+            "ii": n_ii, "ways": {}}
     for op in fw.ops:
         if op.kind not in LOWERINGS:
             raise NotImplementedError(f"the RTL backend has no lowering for op kind {op.kind!r} "
@@ -210,4 +227,4 @@ def lower_model(fw, share_products: bool = False, cse: bool = False, multipliers
         port = _port(verilog_name(o, "out_", used), o, fw.types[o])
         outputs.append(port)
         nodes.append([env[o][e] for e in port.elements])
-    return Lowered(net, inputs, outputs, nodes)
+    return Lowered(net, inputs, outputs, nodes, n_ii, opts["ways"])

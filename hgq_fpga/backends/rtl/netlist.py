@@ -24,7 +24,13 @@ from hgq_fpga.fixed import check_overflow, check_round
 #: Adder-depth cost of each node kind, the unit of the pipelining budget.  A node whose params
 #: hold ``"levels"`` costs that many instead (a product of two variables: :func:`mul_levels`).
 COST = {"input": 0, "const": 0, "alias": 0, "add": 1, "shr": 1, "ovf": 1, "relu": 0, "max": 1,
-        "table": 1, "mul": 1, "gate": 0}
+        "table": 1, "mul": 1, "gate": 0, "rom": 1, "phase": 0, "lane": 1, "acc": 1, "hold": 0}
+
+#: node kinds whose value changes from clock cycle to clock cycle within one sample (II > 1)
+STREAMS = ("phase", "lane")
+#: node kinds that are registers updated at given phases (II > 1): their value is the sample's
+#: own once complete, whatever their operand's kind
+REGISTERS = ("acc", "hold")
 
 
 def mul_levels(wa: int, wb: int) -> int:
@@ -82,6 +88,23 @@ def overflow(m: int, k: int, w: int, mode: str) -> int:
     return m if lo <= m <= hi else 0
 
 
+def code_of(bits: int, signed: int, width: int) -> int:
+    """The value of the ``width``-bit code ``bits`` (two's complement when ``signed``)."""
+    return bits - (1 << width) if signed and bits >> (width - 1) & 1 else bits
+
+
+def reachable_addresses(args) -> list[int]:
+    """Addresses of a ROM over ``args`` (each ``width`` bits, ``args[0]`` lowest) whose every field
+    holds a code inside that argument's range."""
+    addrs = [0]
+    at = 0
+    for a in args:
+        codes = [c & ((1 << a.width) - 1) for c in range(a.lo, a.hi + 1)]
+        addrs = [base | (c << at) for base in addrs for c in codes]
+        at += a.width
+    return addrs
+
+
 def sat_low(k: int, w: int, mode: str) -> int:
     """The lowest code a saturating ``mode`` lets through."""
     lo, hi = type_bounds(k, w)
@@ -126,6 +149,22 @@ class Netlist:
         self._consts: dict[int, Node] = {}
         self.tables: list[dict] = []          # distinct ROMs: {'in_w', 'out_w', 'entries'}
         self._table_keys: dict = {}
+        self._roms: dict[tuple, Node] = {}
+
+    # ------------------------------------------------------------------ trial construction
+    def mark(self) -> tuple[int, int]:
+        """A point to :meth:`rollback` to: nodes made after it can be dropped again (a lowering
+        builds alternatives, estimates their cost and keeps the cheapest)."""
+        return len(self.nodes), len(self.tables)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget every node (and table) made after ``mark``."""
+        n, t = mark
+        del self.nodes[n:]
+        del self.tables[t:]
+        self._consts = {v: c for v, c in self._consts.items() if c.id < n}
+        self._table_keys = {k: i for k, i in self._table_keys.items() if i < t}
+        self._roms = {k: r for k, r in self._roms.items() if r.id < n}
 
     # ------------------------------------------------------------------ construction helpers
     def _new(self, kind: str, args: tuple, lo: int, hi: int, params: dict | None = None,
@@ -160,6 +199,17 @@ class Netlist:
         n = self._new("alias", (src,), src.lo, src.hi, width=(k, w))
         n.form, n.const = self._form_of(src)
         return n
+
+    def narrow(self, src: Node, lo: int, hi: int) -> Node:
+        """``src`` on a wire of the range ``[lo, hi]``: its low bits, which is exact only because the
+        caller knows that ``src``'s value lies in ``[lo, hi]`` (a sum whose bound counts partial
+        sums the final value never reaches).  A new base of linear forms: later ranges start
+        from ``[lo, hi]``."""
+        if lo == hi:
+            return self.const(lo)
+        if src.is_const or (src.lo >= lo and src.hi <= hi):
+            return src
+        return self._new("alias", (src,), lo, hi)
 
     def _form_of(self, n: Node) -> tuple[dict, int]:
         if n.is_const:
@@ -274,6 +324,75 @@ class Netlist:
         """``a`` where bit ``bit`` of ``b``'s code is set, else 0: a partial product of ``a · b``
         built from adders (no depth of its own: the gating shares the adder's LUT)."""
         return self._new("gate", (a, b), min(a.lo, 0), max(a.hi, 0), {"bit": bit})
+
+    def rom(self, args: tuple[Node, ...], entries: tuple[int, ...]) -> Node:
+        """A lookup table of the bits of several nodes: the address is their codes side by side
+        (``args[0]`` in the lowest bits, each ``width`` bits, two's complement where signed) and
+        the value is ``entries[address]``.  Only addresses that the arguments' ranges can form
+        count for the node's range (the others are never looked up).  Equal ROMs of equal
+        arguments are one node."""
+        args = tuple(args)
+        if len(entries) != 1 << sum(a.width for a in args):
+            raise ValueError(f"internal: {len(entries)} ROM entries for {sum(a.width for a in args)} address bits")
+        reach = reachable_addresses(args)
+        used = [entries[a] for a in reach]
+        lo, hi = min(used), max(used)
+        if lo == hi:
+            return self.const(lo)
+        if len(reach) < len(entries):       # never looked up: the lowest value, not a wider range
+            keep = set(reach)
+            entries = tuple(v if a in keep else lo for a, v in enumerate(entries))
+        key = (tuple(a.id for a in args), tuple(entries))
+        if key not in self._roms:
+            self._roms[key] = self._new("rom", args, lo, hi, {"entries": tuple(entries)})
+        return self._roms[key]
+
+    # ------------------------------------------------------------------ time-multiplexing (II > 1)
+    def phase(self, n: int) -> Node:
+        """The phase ``t`` (0 .. n-1) of the clock cycle within the sample that a node works on:
+        a node of stage ``s`` sees phase ``t`` in the ``t``-th cycle after the sample reaches it
+        (the design takes a new sample every ``n`` cycles, so the phase is a counter)."""
+        key = ("phase", n)
+        if key not in self._roms:
+            self._roms[key] = self._new("phase", (), 0, n - 1, {"n": n})
+        return self._roms[key]
+
+    def lane(self, picks: list, count: int) -> Node:
+        """A value that changes with the phase: at phase ``t`` it is ``picks[t]``.
+
+        A pick is ``None`` (0) or ``(node, lo, width, mode)``: with mode ``"code"`` the node's
+        value (``lo`` 0, ``width`` its width); with ``"bits"`` bits ``lo .. lo+width-1`` of the
+        node's code read as an unsigned number, where a signed node's code has its top bit
+        inverted first (its value plus ``2^(w-1)``: an unsigned code with the same bits below).
+        Only the first ``count`` phases are used; the others may hold anything."""
+        values = []
+        for pick in picks[:count]:
+            if pick is None:
+                values += [0, 0]
+            elif pick[3] == "code":
+                values += [pick[0].lo, pick[0].hi]
+            else:
+                x, lo_bit, width = pick[:3]
+                top = x.hi + ((1 << (x.width - 1)) if x.signed else 0)
+                values += [0, min((1 << width) - 1, top >> lo_bit)]
+        lo, hi = min(values), max(values)
+        if lo == hi:
+            return self.const(lo)
+        return self._new("lane", tuple(p[0] for p in picks if p is not None), lo, hi,
+                         {"picks": tuple(picks), "count": count})
+
+    def acc(self, p: Node, shift: int, count: int, lo: int, hi: int) -> Node:
+        """A register that sums ``count`` phases of ``p``: at phase 0 it takes ``p``, at the next
+        ``count - 1`` phases ``(itself << shift) + p``, then keeps its value.  ``[lo, hi]`` must
+        hold every partial sum.  Its value is the sample's from ``count`` cycles after its stage."""
+        if p.is_const:
+            raise ValueError("internal: accumulating a constant")
+        n = self._new("acc", (p,), lo, hi, {"shift": shift, "count": count})
+        return n
+
+    def hold(self, x: Node) -> Node:
+        """A register that takes ``x`` once per sample and keeps it for the sample's ``n`` cycles."""
+        return self._new("hold", (x,), x.lo, x.hi, width=(x.signed, x.width))
 
     def table(self, x: Node, in_k: int, in_w: int, entries: tuple[int, ...], lo_code: int,
               out_k: int, out_w: int, key) -> Node:

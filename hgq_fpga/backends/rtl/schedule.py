@@ -40,6 +40,19 @@ def cost(n: Node) -> int:
     return n.params.get("levels", COST[n.kind])
 
 
+def place(n: Node, ins: list[Node], stage: dict[int, int], depth: dict[int, int], levels: int) -> None:
+    """Stage and adder depth of ``n`` as soon as its operands ``ins`` allow, within ``levels``."""
+    if not ins:
+        stage[n.id], depth[n.id] = 0, 0
+        return
+    s = max(stage[a.id] for a in ins)
+    c = cost(n)
+    d = max(depth[a.id] for a in ins if stage[a.id] == s) + c
+    if d > levels and c > 0:
+        s, d = s + 1, c
+    stage[n.id], depth[n.id] = s, d
+
+
 @dataclass
 class Schedule:
     """Stage of each emitted node, and the stage each node is last read in."""
@@ -52,6 +65,12 @@ class Schedule:
     register_outputs: bool = REGISTER_OUTPUTS
     #: adder levels of the longest combinational path in each stage (0 .. ``last_stage``)
     stage_levels: list[int] = field(default_factory=list)
+    ii: int = 1
+    #: II > 1 (:mod:`~hgq_fpga.backends.rtl.fold_schedule`): registers (``acc``, ``hold``) by
+    #: node id: the stage they read their operand in (their :attr:`stage`: when their value is the sample's)
+    compute: dict[int, int] = field(default_factory=dict)
+    #: II > 1: every node in order, with the ``hold`` registers the schedule added
+    nodes: list[Node] | None = None
 
     @property
     def latency(self) -> int:
@@ -82,16 +101,7 @@ def schedule(nodes: list[Node], outputs: list[Node], levels: int,
     stage: dict[int, int] = {}
     depth: dict[int, int] = {}
     for n in nodes:
-        ins = [a for a in n.args if not a.is_const]
-        if not ins:
-            stage[n.id], depth[n.id] = 0, 0
-            continue
-        s = max(stage[a.id] for a in ins)
-        c = cost(n)
-        d = max(depth[a.id] for a in ins if stage[a.id] == s) + c
-        if d > levels and c > 0:
-            s, d = s + 1, c
-        stage[n.id], depth[n.id] = s, d
+        place(n, [a for a in n.args if not a.is_const], stage, depth, levels)
     last = max((stage[n.id] for n in outputs if not n.is_const), default=0)
     last_use = {n.id: stage[n.id] for n in nodes}
     for n in nodes:

@@ -146,7 +146,7 @@ def make_report(project: str | Path, board: str | None = None) -> dict:
     clock = float(info["clock_period_ns"])
     rep = {"top": info["top"], "tool": tool, "board": board, "part": b["part"],
            "resources": counts, "available": {k: v for k, v in avail.items() if v},
-           "utilisation": share, "latency_cycles": info["latency_cycles"],
+           "utilisation": share, "latency_cycles": info["latency_cycles"], "ii": info.get("ii", 1),
            "clock_period_ns": clock, "latency_ns": info["latency_cycles"] * clock,
            "wns_ns": parse_vivado_wns(reports / "vivado_timing.rpt") if tool == "vivado" else None}
     reports.mkdir(exist_ok=True)
@@ -159,7 +159,7 @@ def to_markdown(rep: dict) -> str:
     """A table a person reads at a glance."""
     lines = [f"## `{rep['top']}` on {rep['board']} ({rep['part']}), {rep['tool']} synthesis", "",
              f"Latency **{rep['latency_cycles']} cycles = {rep['latency_ns']:g} ns** at "
-             f"{rep['clock_period_ns']:g} ns, II = 1."
+             f"{rep['clock_period_ns']:g} ns, II = {rep.get('ii', 1)}."
              + (f" Worst negative slack {rep['wns_ns']:g} ns." if rep.get("wns_ns") is not None else ""),
              "", "| resource | used | available | share |", "| --- | ---: | ---: | ---: |"]
     for k in KINDS:

@@ -21,6 +21,8 @@ from hgq_fpga.backends.common.names import check_design_name
 from hgq_fpga.backends.common.board import clock_period as checked_clock, load_board
 from hgq_fpga.backends.common.templates import render as _render
 from hgq_fpga.backends.rtl import vectors
+from hgq_fpga.backends.rtl.cost import luts
+from hgq_fpga.backends.rtl.fold_schedule import schedule_folded
 from hgq_fpga.backends.rtl.lower import Port, lower_model
 from hgq_fpga.backends.rtl.project import VERILATOR_FLAGS, RTLProject, input_codes
 from hgq_fpga.backends.rtl.schedule import (REGISTER_INPUTS, REGISTER_OUTPUTS, default_levels,
@@ -93,10 +95,11 @@ def _is_ours(path: Path) -> bool:
 
 def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myproject",
                   clock_period: float | None = None, test_data=None, levels: int | None = None,
-                  cse: bool = True, share_products: bool = False, register_inputs: bool = REGISTER_INPUTS,
+                  cse: bool = True, share_products: bool = False, pack: bool = True, register_inputs: bool = REGISTER_INPUTS,
                   register_outputs: bool = REGISTER_OUTPUTS, test_codes: list[np.ndarray] | None = None,
                   n_vectors: int = DEFAULT_VECTORS, replace: bool = False,
-                  cache_dir: str | Path | None = None, multipliers: str = "lut") -> RTLProject:
+                  cache_dir: str | Path | None = None, multipliers: str = "lut",
+                  ii: int | dict[str, int] = 1) -> RTLProject:
     """Write the RTL project of ``fw`` into ``out_dir`` and return it (not yet simulated).
 
     ``board``: a built-in board name or alias, or a board YAML file (part, Yosys family, clock).
@@ -115,7 +118,13 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     products of two variables (``Einsum`` ops) are built: ``"lut"`` (default: partial products and
     adders, no multiplier to bind; Yosys ``-nodsp``), ``"dsp"`` (DSP blocks: Yosys maps multipliers to DSPs,
     Vivado ``use_dsp = "yes"``) or ``"auto"`` (the synthesis tool chooses: DSPs allowed, no
-    attribute); the same names as the HLS backend's option.
+    attribute); the same names as the HLS backend's option.  ``pack`` (default on): Dense
+    and Conv inputs of few bits become LUT6 partial sums where that costs fewer LUTs
+    (:mod:`~hgq_fpga.backends.rtl.cmvm`).  ``ii``: a new sample every ``ii`` clock cycles (default
+    1): every Dense and Conv may then take up to ``ii`` cycles with a fraction of the logic
+    (:mod:`~hgq_fpga.backends.rtl.fold`); ``{"dense_1": 4}`` folds only the layers named.  With
+    ``ii > 1`` the module has an ``in_ready`` output: a sample is taken when ``in_valid`` and
+    ``in_ready`` are both high, which happens once every ``ii`` cycles.
     """
     top = check_design_name(name)
     out = Path(out_dir)
@@ -123,10 +132,12 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     b = load_board(board)
     clock = checked_clock(b, clock_period)
     levels = int(levels) if levels is not None else default_levels(clock)
-    low = lower_model(fw, share_products=share_products, cse=cse, multipliers=multipliers)
+    low = lower_model(fw, share_products=share_products, cse=cse, multipliers=multipliers, pack=pack, ii=ii)
     outs = [n for ns in low.output_nodes for n in ns]
     nodes = live_nodes(low.net, outs)
-    sched = schedule(nodes, outs, levels, register_inputs, register_outputs)
+    sched = (schedule_folded(low.net, nodes, outs, levels, low.ii, register_inputs, register_outputs) if low.ii > 1
+             else schedule(nodes, outs, levels, register_inputs, register_outputs))
+    nodes = sched.nodes if sched.nodes is not None else nodes
     codes = [np.asarray(c, dtype=np.int64) for c in (test_codes if test_codes is not None
                                                      else random_codes(fw, n_vectors))]
     if test_data is not None:
@@ -137,8 +148,10 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
     boards = _boards(b)
     info = {"written_by": MARKER, "top": top, "board": b.name, "clock_period_ns": clock,
             "levels_per_stage": levels, "stage_levels": sched.stage_levels, "latency_cycles": sched.latency,
+            "ii": low.ii, "folding": dict(low.ways), "lut_estimate": luts(nodes),
             "latency_ns": sched.latency * clock, "share_products": bool(share_products),
-            "cse": bool(cse), "multipliers": multipliers, "register_inputs": bool(register_inputs),
+            "cse": bool(cse), "pack": bool(pack), "multipliers": multipliers,
+            "register_inputs": bool(register_inputs),
             "register_outputs": bool(register_outputs),
             "inputs": ports[:len(low.inputs)], "outputs": ports[len(low.inputs):],
             "boards": {d["name"]: d for d in boards},
@@ -151,18 +164,20 @@ def write_project(fw, out_dir: str | Path, board: str = "vu9p", name: str = "myp
         for p in group:
             word[p.name] = at
             at += vectors.words(p)
-    ctx = dict(top=top, board=b.name, clock=clock, levels=levels, latency=sched.latency,
+    ctx = dict(top=top, board=b.name, clock=clock, levels=levels, latency=sched.latency, ii=low.ii,
+               folding=dict(low.ways),
                latency_ns=f"{sched.latency * clock:g}", boards=boards, pinned=PINNED,
-               n_vectors=len(codes[0]) if codes else 0, share_products=share_products, cse=cse,
+               n_vectors=len(codes[0]) if codes else 0, share_products=share_products, cse=cse, pack=pack,
                register_inputs=bool(register_inputs), register_outputs=bool(register_outputs),
                verilator_flags=" ".join(VERILATOR_FLAGS),
                yosys_script=yosys_commands("$(SRC)", top, "$(FAMILY)", "reports/yosys_stat.json",
                                            "reports/yosys_stat.txt", dsp=multipliers != "lut"))
-    tb_ports = lambda ps: [{"name": p.name, "word": word[p.name]} for p in ps if p.width]  # noqa: E731
+    tb_ports = lambda ps: [{"name": p.name, "word": word[p.name], "top_word": word[p.name] + (p.width - 1) // 32,  # noqa: E731
+                            "top_mask": hex((1 << ((p.width - 1) % 32 + 1)) - 1)} for p in ps if p.width]
     files = {
         f"src/{top}.v": emit_module(low, nodes, sched, top,
                                     f"// {top}: written by hgq_fpga from a firmware IR; do not edit.\n"
-                                    f"// Latency {sched.latency} cycles at {clock:g} ns, II = 1."),
+                                    f"// Latency {sched.latency} cycles at {clock:g} ns, II = {low.ii}."),
         "sim/tb.cpp": _render("rtl/tb.cpp.j2", inputs=tb_ports(low.inputs), outputs=tb_ports(low.outputs),
                               in_words=sum(vectors.words(p) for p in low.inputs),
                               out_words=sum(vectors.words(p) for p in low.outputs), **ctx),

@@ -1,9 +1,10 @@
-"""da4ml 0.6.0, the contender of the RTL study: its own venv (from PyPI on first use), the firmware IR
-exported for it, and its Verilog of the same function.
+"""alkaid 0.8.2 (the successor of da4ml that hls4ml's distributed-arithmetic strategy uses), the
+contender of the RTL study: its own venv (from PyPI on first use), the firmware IR exported for it,
+and its Verilog of the same function.
 
 Each model's IR is exported (per-element input types, integer weights, casts) and rebuilt in the
-da4ml venv with da4ml's tracing API by ``da4ml_emit.py`` (no hgq_fpga there), which also runs
-da4ml's own interpreter on the test inputs, so that the study can check that both designs compute
+alkaid venv with alkaid's tracing API by ``alkaid_emit.py`` (no hgq_fpga there), which also runs
+alkaid's own interpreter on the test inputs, so that the study can check that both designs compute
 the same function before it synthesizes both.
 """
 
@@ -18,17 +19,17 @@ import numpy as np
 
 from bench.common.side_venv import ensure_venv
 
-DA4ML = "da4ml==0.6.0"
-EMIT = Path(__file__).resolve().parent / "da4ml_emit.py"
+ALKAID = "alkaid==0.8.2"
+EMIT = Path(__file__).resolve().parent / "alkaid_emit.py"
 
 
-def ensure_da4ml(venv: Path) -> Path:
-    """The Python of the da4ml virtual environment, created (from PyPI) when missing."""
-    return ensure_venv(venv, (DA4ML,), "import da4ml")
+def ensure_alkaid(venv: Path) -> Path:
+    """The Python of the alkaid virtual environment, created (from PyPI) when missing."""
+    return ensure_venv(venv, (ALKAID,), "import alkaid")
 
 
 def export_program(fw, x: np.ndarray, out: Path) -> None:
-    """The IR as ``program.json`` + ``arrays.npz`` for ``da4ml_emit.py``, with ``x`` quantized as the
+    """The IR as ``program.json`` + ``arrays.npz`` for ``alkaid_emit.py``, with ``x`` quantized as the
     input ports carry it (``test_inputs``)."""
     from hgq_fpga.ir.emulator.casting import InputQuantizer
 
@@ -56,13 +57,14 @@ def export_program(fw, x: np.ndarray, out: Path) -> None:
                                                   "ops": ops, "outputs": list(fw.outputs)}))
 
 
-def emit(fw, x: np.ndarray, python: Path, out: Path, cutoff: float) -> tuple[dict, np.ndarray, float]:
-    """da4ml's Verilog of ``fw`` in ``out/da4ml`` (``latency_cutoff=cutoff``): its ``meta.json`` (sources,
-    top, latency), its interpreter's outputs on ``x`` and the seconds the emit took."""
+def emit(fw, x: np.ndarray, python: Path, out: Path, stages: int) -> tuple[dict, np.ndarray, float]:
+    """alkaid's Verilog of ``fw`` in ``out/alkaid`` (``stages`` pipeline stages between its input and
+    output registers): its ``meta.json`` (sources, top, latency), its interpreter's outputs on ``x``
+    and the seconds the emit took."""
     export_program(fw, x, out / "export")
-    vdir = out / "da4ml"
+    vdir = out / "alkaid"
     t = time.perf_counter()
-    subprocess.run([str(python), str(EMIT), str(out / "export"), str(vdir), str(cutoff)], check=True)
+    subprocess.run([str(python), str(EMIT), str(out / "export"), str(vdir), str(stages)], check=True)
     seconds = time.perf_counter() - t
     meta = json.loads((vdir / "meta.json").read_text())
     return meta, np.load(meta["outputs"]).reshape(len(x), -1), seconds
