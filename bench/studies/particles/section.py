@@ -14,13 +14,13 @@ DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud F
 #: what the study does not measure yet, whatever the preset (issue 32's third part)
 NOT_YET = "ours ÷ alkaid {alkaid} LUTs on the same weights: not run (the alkaid contender is still to be written)"
 RTL_NOT_YET = ("our RTL's hardware figures (LUT / FF / DSP, latency, Yosys time) of the models: not run "
-               "(`--rtl`: needs the RTL lowering of the particle ops)")
+               "(`python -m bench run particles --rtl` measures them)")
 
 
 def _mismatch_cell(check: dict) -> str:
     """``values / compared`` of one comparison, or its error."""
     if "error" in check:
-        return f"error: {check['error']}"
+        return f"failed ({check['error']})"
     return f"{check['values']:,} / {check['compared']:,}"
 
 

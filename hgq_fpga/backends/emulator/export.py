@@ -105,7 +105,7 @@ def _files(fw: FirmwareModel, plan: FirmwarePlan, name: str, xs: list[np.ndarray
         f"src/{name}.cpp": render("emulator/emulator.cpp.j2", **ctx),
         f"src/firmware/{top}.h": strip_hls_pragmas(render("hls/firmware/header.h.j2", plan=plan)),
         f"src/firmware/{top}.cpp": strip_hls_pragmas(render("hls/firmware/top.cpp.j2", plan=plan,
-                                                            protocol="ap_none")),
+                                                            protocol="ap_none", ii=1)),
         f"test/{name}_test.cpp": render("emulator/test.cpp.j2", **ctx),
         "test/data/inputs.txt": _rows(xs, "%.17g"),
         "test/data/raw_inputs.txt": _rows([raw[s.name] for s in fw.inputs], "%d"),
