@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -157,6 +158,12 @@ def test_more_bad_inputs_are_clear():
         two.predict({"a": np.zeros((3, 2))})
     with pytest.raises(ValueError, match=r"inputs by name: no input named 'B'; missing b; the inputs are a, b$"):
         two.predict({"a": np.zeros((3, 2)), "B": np.zeros((3, 2))})
+    crossed = FirmwareBuilder()                   # quantizer 'a' reads model input 'b', and the other way round
+    s = crossed.add(crossed.input("a", (2,), 1, 2, 2), crossed.input("b", (2,), 1, 2, 2))
+    crossed = crossed.build([s])
+    crossed.inputs = [dataclasses.replace(spec, source=src) for spec, src in zip(crossed.inputs, "ba")]
+    with pytest.raises(ValueError, match=r"'a' names two inputs .* pass a list in the model's input order"):
+        crossed.predict({"a": np.zeros((3, 2)), "b": np.ones((3, 2))})
 
 
 def test_values_wider_than_float64_are_refused_not_rounded():

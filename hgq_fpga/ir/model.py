@@ -46,6 +46,11 @@ def by_input_name(x: Mapping, names: Sequence[tuple[str, str]]) -> list:
     refused, since a misspelt key would otherwise leave an input missing under another name."""
     known = {n for pair in names for n in pair if n}
     unknown = [k for k in x if k not in known]
+    for key in x:
+        meant = {i for i, pair in enumerate(names) if key in pair}
+        if len(meant) > 1:
+            raise ValueError(f"inputs by name: {key!r} names two inputs (one quantizer and another's model input); "
+                             "pass a list in the model's input order")
     missing = [n if not s or s == n else f"{s} ({n})" for n, s in names if n not in x and s not in x]
     if unknown or missing:
         have = ", ".join(n if not s or s == n else f"{s} ({n})" for n, s in names)
