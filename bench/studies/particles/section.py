@@ -6,7 +6,7 @@ ours, and what the study has not run yet. Every number comes from the record."""
 from __future__ import annotations
 
 from bench.common.fmt import fmt_pct, fmt_ratio, fmt_stat, table, verdict
-from bench.common.plots import log_scale, pyplot
+from bench.common.plots import finished, log_scale, pyplot
 from bench.studies import Page
 
 ORDER = 47
@@ -200,9 +200,7 @@ def _fronts_figure(arches: dict):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     axes[0][0].set_ylabel("validation accuracy %")
-    fig.tight_layout()
-    fig.dpi = 120               # laid out at 100 dpi, saved at 120
-    return fig
+    return finished(fig)
 
 
 def _lut_figure(record: dict, page: Page):
@@ -224,9 +222,7 @@ def _lut_figure(record: dict, page: Page):
     ax.set_ylabel("LUTs (Yosys synth_xilinx, xcup)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.dpi = 120               # laid out at 100 dpi, saved at 120
-    return fig
+    return finished(fig)
 
 
 def figures(record: dict, page: Page) -> dict:

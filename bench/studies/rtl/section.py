@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.common.plots import pyplot
+from bench.common.plots import finished, pyplot
 from bench.studies import Page
 
 ORDER = 43
@@ -75,8 +75,7 @@ def figures(record: dict, page: Page) -> dict:
     ax.set_ylabel("LUTs (Yosys synth_xilinx, xcup)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.dpi = 120               # laid out at 100 dpi, saved at 120
+    finished(fig)
     out = {PLOT: fig}
     curves = {n: r["ii_curve"] for n, r in record["models"].items() if r.get("ii_curve")}
     if curves:

@@ -6,7 +6,7 @@ The full study's section (:mod:`bench.studies.seeded_full.section`) uses the sam
 from __future__ import annotations
 
 from bench.common.fmt import fmt_stat
-from bench.common.plots import log_scale, pyplot
+from bench.common.plots import finished, log_scale, pyplot
 from bench.studies import Page
 
 ORDER = 44
@@ -149,9 +149,7 @@ def _figure(a: dict):
     ax.set_ylabel("validation accuracy %")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.dpi = 120               # laid out at 100 dpi, saved at 120
-    return fig
+    return finished(fig)
 
 
 def figures(record: dict, page: Page) -> dict:
