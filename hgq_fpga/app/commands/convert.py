@@ -11,6 +11,7 @@ import click
 from hgq_fpga.app.commands.common import (DATA_HELP, TRUST_FILE_FLAG, BackendNames, console,
                                           inputs_beside_labels, labels_of, one_line, single_input_shape,
                                           trust_file_option, warn_overflow)
+from hgq_fpga.backends.common.multipliers import MULTIPLIERS
 
 #: options of ``--from float`` (post-training quantization) and their ``quantize_float`` names
 PTQ_OPTIONS = ("bits", "weight_bits", "act_bits", "search", "granularity", "ebops_budget")
@@ -230,7 +231,7 @@ def _finish(result, labels: list[str], source: str) -> None:
                    "several separated by commas, or both (hls,rtl).")
 @click.option("--synth", is_flag=True, help="Also synthesize DIR/rtl/ with Yosys (needs --backend rtl or "
               "both): the report then shows LUTs, flip-flops and the latency in clock cycles.")
-@click.option("--multipliers", type=click.Choice(["auto", "dsp", "lut"]), default=None,
+@click.option("--multipliers", type=click.Choice(MULTIPLIERS), default=None,
               help="How the hls and rtl projects build products of two activations (attention scores, pair "
                    "products, HMultiply): lut (logic), dsp (DSP blocks) or auto (the synthesis tool chooses) "
                    "[default: each backend's own: hls auto, rtl lut].")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hgq_fpga.backends.common.multipliers import check_multipliers
 from hgq_fpga.backends.hls.lower_elementwise import (lower_add, lower_cast, lower_concatenate,
                                                      lower_relu, lower_reshape)
 from hgq_fpga.backends.hls.lower_linear import lower_linear
@@ -31,10 +32,6 @@ _LOWER = {
     "max": lower_reduce, "transpose": lower_transpose,
 }
 
-#: how the products of two variables are built: the tool's choice, DSP blocks, or LUTs (fabric)
-MULTIPLIERS = ("auto", "dsp", "lut")
-
-
 @dataclass(eq=False)
 class InputPlan:
     """A model input: its tensor, and the per-element quantization of port values (or doubles)."""
@@ -52,7 +49,7 @@ class FirmwarePlan:
     outputs: list[TensorRef]
     internal: list[TensorRef]          # op outputs, in op order
     ops: list[OpPlan]
-    multipliers: str = "auto"          # binding of the products of two variables (MULTIPLIERS)
+    multipliers: str = "auto"          # binding of the products of two variables (backends.common.multipliers)
 
     @property
     def input_tensors(self) -> list[TensorRef]:
@@ -73,8 +70,7 @@ def build_plan(fw, top: str, multipliers: str = "auto") -> FirmwarePlan:
     ``multipliers``: how the products of two variables (``Einsum`` ops) are built: ``"auto"``
     (the tool chooses), ``"dsp"`` or ``"lut"`` (a ``#pragma HLS BIND_OP`` on each).
     """
-    if multipliers not in MULTIPLIERS:
-        raise ValueError(f"multipliers must be one of {', '.join(MULTIPLIERS)}, got {multipliers!r}")
+    check_multipliers(multipliers)
     names = NameTable(top)
     refs: dict[str, TensorRef] = {}
 

@@ -18,7 +18,8 @@ from hgq_fpga.backends.common.initiation import initiation_intervals
 from hgq_fpga.backends.rtl.arith import max_tree, sum_terms, times_const
 from hgq_fpga.backends.rtl.cmvm import CmvmOptions, lower_cmvm
 from hgq_fpga.backends.rtl.fold import lower_folded
-from hgq_fpga.backends.rtl.lower_particles import PARTICLE_LOWERINGS, check_multipliers, finish as _finish
+from hgq_fpga.backends.common.multipliers import check_multipliers
+from hgq_fpga.backends.rtl.lower_particles import PARTICLE_LOWERINGS, finish as _finish
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term
 from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.tensor import TensorType

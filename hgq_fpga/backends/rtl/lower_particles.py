@@ -27,17 +27,6 @@ from hgq_fpga.ir import ops as O
 from hgq_fpga.ir.gathered import product_plan, reduce_plan
 from hgq_fpga.ir.tensor import TensorType
 
-#: the values of the ``multipliers`` option: how a product of two variables is built
-MULTIPLIERS = ("auto", "dsp", "lut")
-
-
-def check_multipliers(multipliers: str) -> str:
-    """``multipliers`` if it is one of :data:`MULTIPLIERS`; a ValueError naming it otherwise."""
-    if multipliers not in MULTIPLIERS:
-        raise ValueError(f"multipliers must be one of {', '.join(MULTIPLIERS)}, got {multipliers!r}")
-    return multipliers
-
-
 def finish(net: Netlist, nodes: list[Node], t: TensorType) -> list[Node]:
     """Put every element on a wire of its IR width."""
     k, w = t.k.ravel().tolist(), t.width.ravel().tolist()
