@@ -229,3 +229,16 @@ def test_the_smoke_preset_runs_end_to_end(tmp_path):
     ours = keras.saving.load_model(runs / study.run_name("jets", "transformer", "ours", 0) / "ours.keras", compile=False)
     x = study.held_out(study.load_split("jets", 8, 400), study.PRESETS["smoke"])
     assert np.array_equal(hgq_fpga.to_firmware(ours).predict(x), np.asarray(ours(x, training=False)))
+
+
+def test_an_architecture_where_ours_never_reaches_hgq2_is_a_missed_goal(tmp_path):
+    cfg = study.ParticleConfig(datasets={"jets": (4, 100)}, architectures=("transformer",), seeds=(0,), epochs=2,
+                               ours_variants={})
+    records = {k: v for k, v in _records(cfg).items() if "seed1" not in k}
+    ours = records[study.run_name("jets", "transformer", "ours", 0)]
+    ours["points"] = [_point("ours-e1", 0.30, 0.3, 10)]          # below every HGQ2 point: nothing matched
+    record = study.record(study.summarise(cfg, records, {}), "smoke", 1.0)
+    assert record["results"]["jets"]["transformer"]["front_comparison"]["geomean_ratio"] is None
+    text = section.render(record, Page({}, tmp_path, tmp_path))
+    assert "| transformer | 0 / 2 | n/a |" in text
+    assert "transformer (jets) ❌" in text

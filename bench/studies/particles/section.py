@@ -120,10 +120,11 @@ def render(record: dict, page: Page) -> str:
     for dataset, arches in record["results"].items():
         for arch, e in arches.items():
             c = e["front_comparison"]
-            if c["geomean_ratio"] is None:
+            if not c["seeds"]:
                 continue
-            ok = (c["geomean_ratio"] >= t["geomean_ratio"] and c["share_cheaper"] >= t["share_cheaper"]
-                  and len(c["seeds_best_reached"]) == len(c["seeds"]))
+            # no HGQ2 point matched at all (ours never as accurate): a miss, not a blank
+            ok = (c["geomean_ratio"] is not None and c["geomean_ratio"] >= t["geomean_ratio"]
+                  and c["share_cheaper"] >= t["share_cheaper"] and len(c["seeds_best_reached"]) == len(c["seeds"]))
             goals.append(f"{arch} ({dataset}) {verdict(ok)}")
     lines += [f"Goal (issue 32): ours at most HGQ2's EBOPs across the front (every HGQ2 point matched by a cheaper "
               f"or equal model of ours) and at the top (our best validation accuracy at least HGQ2's on every seed): "
