@@ -200,7 +200,7 @@ def test_presets_and_the_plan_of_runs():
     assert runs[:3] == [("jets", "deep_sets", "ours", 0), ("jets", "deep_sets", "hgq2", 0),
                         ("jets", "deep_sets", "firmware", 0)]
     assert len(runs) == 5 * len(study.ARCHS)
-    assert runs[3:5] == [("jets", "deep_sets", "ours-beta4", 0), ("jets", "deep_sets", "ours-hgq2-start", 0)]
+    assert runs[3:5] == [("jets", "deep_sets", "ours-beta4", 0), ("jets", "deep_sets", "ours-start-0.2", 0)]
     assert study.plan_runs(quick, rtl=True)[5] == ("jets", "deep_sets", "rtl", 0)
     assert study.wants_firmware("transformer", None)
     kept = {"points": [{"label": "hgq2-e1", "zero_width_activations": 2}], "facts": {"kept": "hgq2-e1"}}

@@ -238,6 +238,8 @@ def warn_zero_kernels(model: keras.Model) -> None:
         if isinstance(layer, HLinear) and layer.kernel_is_zero():
             f = float(np.max(ops.convert_to_numpy(layer.kq.f)))
             top = float(np.max(np.abs(ops.convert_to_numpy(layer.kernel))))
+            # the fewest fractional bits that keep the largest weight off 0 when rounded, and one more
+            hint = (f"start it with more, e.g. kernel_quantizer={{'f_init': {int(np.ceil(-np.log2(top))) + 1}}}"
+                    if top > 0 else "its initial weights are all 0")
             warnings.warn(f"{layer.name}: every weight of the kernel is 0 at the start ({f:g} fractional bits, "
-                          f"largest |weight| {top:.3g}), so it cannot train; start it with more, e.g. "
-                          "kernel_quantizer={'f_init': 6}", stacklevel=3)
+                          f"largest |weight| {top:.3g}), so it cannot train; {hint}", stacklevel=3)

@@ -49,10 +49,15 @@ STARTS: dict[str, Start] = {
                       "the widths of HGQ2 0.2.0's start: 6 fractional bits for every weight and every activation"),
     "hgq_fpga-0.2": Start({"init_bits": None, "f_init": 3.0, "round_mode": "RND"}, {"f_init": 6.0},
                           "3 fractional bits for every weight, rounded to nearest, 6 for every activation: chosen by "
-                          "issue 34's study on validation data (BENCHMARKS.md, \"The training defaults\")"),
+                          "issue 34's study of the MLP on validation data (BENCHMARKS.md, \"The training defaults\"); "
+                          "the MLP/CNN bench recipe"),
+    "hgq_fpga-0.3": Start({"init_bits": None, "f_init": 6.0, "round_mode": "RND"}, {"f_init": 6.0},
+                          "6 fractional bits for every weight, rounded to nearest, and for every activation: the start "
+                          "that trained all four particle architectures (their validation data), where 3 fractional "
+                          "bits per weight left the interaction network near chance"),
 }
 #: the start of every layer built outside :func:`quantizer_start`
-DEFAULT_START = "hgq_fpga-0.2"
+DEFAULT_START = "hgq_fpga-0.3"
 
 _ACTIVE: contextvars.ContextVar[str | None] = contextvars.ContextVar("hgq_fpga_quantizer_start", default=None)
 
