@@ -348,3 +348,37 @@ def test_init_widths_weight_f_gives_every_weight_those_fractional_bits():
     assert np.all(keras.ops.convert_to_numpy(dense.oq.f) == 5.0)
     with pytest.raises(ValueError, match="init_widths.weight_f: model 'plain' has no HGQ kernel quantizer"):
         set_initial_widths(keras.Model(inp, HQuantize()(inp), name="plain"), weight_f=2)
+
+
+def test_tasks_are_submitted_first_with_the_highest_priority(monkeypatch):
+    """The studies list their most needed runs first; a scheduler given one batch of submissions may
+    otherwise start them in another order (by key), so each carries its priority."""
+    from hgq_fpga.app.sweep.engine import run_tasks
+
+    class Future:
+        def __init__(self, name):
+            self.name = name
+
+        def result(self):
+            return self.name
+
+    class Client:
+        def __init__(self):
+            self.priorities = []
+
+        def submit(self, fn, *args, key, pure, priority):
+            self.priorities.append((args[0], priority))
+            return Future(args[0])
+
+        def subscribe_topic(self, topic, handler):
+            pass
+
+        def unsubscribe_topic(self, topic):
+            pass
+
+    monkeypatch.setattr("distributed.as_completed", lambda futures: list(futures))
+    client = Client()
+    ran, failed = run_tasks(client, [(n, print, (n,)) for n in ("mlp-a", "cnn-b", "mlp-c")], SweepProgress())
+    assert ran == ["mlp-a", "cnn-b", "mlp-c"] and failed == {}
+    assert [p for _, p in sorted(client.priorities, key=lambda np_: -np_[1])] == [3, 2, 1]
+    assert [n for n, _ in sorted(client.priorities, key=lambda np_: -np_[1])] == ["mlp-a", "cnn-b", "mlp-c"]

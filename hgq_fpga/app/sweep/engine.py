@@ -194,7 +194,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping | str | Path, out_dir: str | Pat
 
 def run_tasks(client, tasks: Sequence[tuple[str, Callable, tuple]], display: SweepProgress) -> tuple[list[str], dict[str, str]]:
     """Submit ``(name, function, args)`` tasks (``function(*args, topic)``, where ``topic`` is the
-    progress topic); wait for all. Returns the finished names and, per failed name, its error. Each
+    progress topic), the first with the highest priority, so that they start in this order; wait for all. Returns the finished names and, per failed name, its error. Each
     function must publish its own result (see :func:`hgq_fpga.app.sweep.run.produce`).
 
     A task whose worker died is started again (the scheduler's ``allowed-failures``, ``retries`` on
@@ -204,8 +204,10 @@ def run_tasks(client, tasks: Sequence[tuple[str, Callable, tuple]], display: Swe
     token = uuid.uuid4().hex[:8]
     topic = f"{TOPIC_PREFIX}{token}"
     client.subscribe_topic(topic, display.event)
-    futures = {client.submit(fn, *args, topic, key=f"hgq-sweep-{name}-{token}", pure=False): name
-               for name, fn, args in tasks}
+    # started in the order given (the scheduler may otherwise order a batch of submissions by key)
+    futures = {client.submit(fn, *args, topic, key=f"hgq-sweep-{name}-{token}", pure=False,
+                             priority=len(tasks) - i): name
+               for i, (name, fn, args) in enumerate(tasks)}
     ran: list[str] = []
     failed: dict[str, str] = {}
     try:
