@@ -220,7 +220,7 @@ def _seeded(record: dict) -> None:
 
 
 def _ii_training(record: dict) -> None:
-    assert set(record["arms"]) == {"ebops", "ii4"} and record["floors"] and len(record["chosen"]) == 2
+    assert set(record["arms"]) == {"ebops", "ii4", "ii4_beta_x4"} and len(record["chosen"]) == 3 == 3 * len(record["floors"])
     for c in record["chosen"]:
         assert c["val_accuracy"] >= c["floor"] and c["epoch"] in record["arms"][c["arm"]]["front"]
         assert c["rtl"]["4"]["resources"]["LUT"] > 0 and c["rtl"]["1"]["resources"]["LUT"] > 0

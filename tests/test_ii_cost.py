@@ -45,9 +45,9 @@ def _widths(model, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _by_hand(model, name: str, ii: int) -> float:
-    """``Σ_jo bw[j, o] · min(ba[j], max(ba) / ii)`` in numpy."""
+    """``Σ_jo bw[j, o] · min(ba[j], k)``, ``k = max(max(ba) / ii, 1)``, in numpy."""
     ba, bw = _widths(model, name)
-    return float(np.sum(bw * np.minimum(ba, ba.max() / ii)[:, None]))
+    return float(np.sum(bw * np.minimum(ba, max(ba.max() / ii, 1.0))[:, None]))
 
 
 def _losses(model, x) -> list[np.float32]:
@@ -65,6 +65,8 @@ def test_cost_is_the_formula_on_a_hand_made_model():
         assert got[name] == _by_hand(model, name, 2)    # dyadic values: exact in float32
     # the inputs wider than k = max / 2 are charged k per weight bit, narrower ones their own width
     assert got["d1"] < float(np.sum(bw * ba[:, None]))
+    # at ii = 8 a slice would be under a bit (6 / 8): k = 1, each live product costs its weight's bits
+    assert ba.max() < 8 and ebops(model, ii=8, per_layer=True)["d1"] == float(np.sum(bw * (ba > 0)[:, None]))
 
 
 def test_ii_1_is_ebops_before_and_after_calibration():

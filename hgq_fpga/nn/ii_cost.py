@@ -8,7 +8,7 @@ of every input goes through the layer's constant multipliers per cycle. The logi
 of one cycle, so a product of a ``bw``-bit weight and a ``ba``-bit input costs ``bw · min(ba, k)``
 instead of ``bw · ba``::
 
-    EBOPs per II = Σ over multiplications  bw · min(ba, k),    k = max(ba) / n
+    EBOPs per II = Σ over multiplications  bw · min(ba, k),    k = max(max(ba) / n, 1)
 
 This is the cost :func:`set_ii` puts in the loss (``β ·`` it, in place of ``β · EBOPs``) of the
 layers the RTL folds; every other multiplying layer (``HEinsumDense``, products of activations,
@@ -19,6 +19,9 @@ the softmax) stays fully parallel at any II and keeps its full EBOPs. Two choice
   divides ``w_max``, and its gradient (through ``max``) goes to the widest inputs, the ones whose
   bits set the slice width of the whole layer. An input narrower than ``k`` is not cut, and its
   bits cost what they cost at II = 1.
+* ``k`` is at least 1: a slice is a whole bit, so once ``w_max <= n`` the RTL's slices stay one bit
+  wide (only their count falls) and narrowing the widest input saves no logic; the cost then
+  charges each live product its weight's bits, and ``k`` passes no gradient.
 * ``max``, not a soft maximum: its value is the width the RTL uses (a soft maximum over-counts by
   up to ``τ·log N``), and where several inputs share the widest width the gradient is split among
   them, as all of them must narrow before the slices do.
@@ -42,12 +45,13 @@ from hgq_fpga.nn.layers.base import hgq_layers
 
 
 def ebops_per_ii(layer: Any, ba, bw, ii: int):
-    """``Σ bw · min(ba, max(ba) / ii)`` over the multiplications of kernel layer ``layer``.
+    """``Σ bw · min(ba, k)``, ``k = max(max(ba) / ii, 1)``, over the multiplications of kernel layer
+    ``layer``.
 
     ``ba``: per-element input widths (no batch axis); ``bw``: per-weight widths, as for EBOPs.
     """
     ba = ops.cast(ba, bw.dtype)
-    return layer._ebops(ops.minimum(ba, ops.max(ba) / ii), bw)
+    return layer._ebops(ops.minimum(ba, ops.maximum(ops.max(ba) / ii, 1.0)), bw)
 
 
 def layer_ebops_per_ii(layer: Any, ii: int) -> float:

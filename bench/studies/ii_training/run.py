@@ -4,14 +4,16 @@ the RTL built at II = 4.
     python -m bench run ii_training [--epochs 60] [--floors 3] [--work build/bench_ii_training]
 
 A 64-32-10 HGQ MLP (the size of the RTL study's II-curve MLP) on scikit-learn's bundled digits, with
-the demo's splits (1,078 training, 270 validation, 449 test images), is trained twice from the same
-seed, so from the same initial weights and batch order, with the same β ramp: arm ``ebops`` with
-today's cost and arm ``ii4`` with ``set_ii(model, 4)``. Every epoch's model is calibrated on the
-training images and frozen; its validation accuracy (the firmware emulator, exact), its exact
-EBOPs and EBOPs per II at 4, and its test accuracy (reported, never used to choose) are recorded.
+the demo's splits (1,078 training, 270 validation, 449 test images), is trained three times from
+the same seed, so from the same initial weights and batch order: arm ``ebops`` with today's cost;
+arm ``ii4`` with ``set_ii(model, 4)`` and the same β ramp; arm ``ii4_beta_x4`` with ``set_ii(model,
+4)`` and the ramp times 4 (EBOPs per II are about EBOPs / 4, so the same β pulls about 4 times less;
+this arm pulls about as hard as ``ebops``). Every epoch's model is calibrated on the training
+images and frozen; its validation accuracy (the firmware emulator, exact), its exact EBOPs and
+EBOPs per II at 4, and its test accuracy (reported, never used to choose) are recorded.
 
 The choice uses validation data only. Each arm's front is that of (validation accuracy, EBOPs per
-II at 4), the same yardstick for both arms. The accuracy floors are the lower of the two arms' best
+II at 4), the same yardstick for every arm. The accuracy floors are the lowest of the arms' best
 validation accuracies and ``--floors - 1`` more, :data:`STEP` apart below it; at each floor each arm
 gives its cheapest front model that reaches it. Those models' RTL is written at II = 4 and at II = 1
 and synthesized by the RTL study's Yosys script (:func:`bench.studies.rtl.run.yosys`): LUT, FF and
@@ -25,7 +27,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from bench.cli import out_option
 from bench.common.machine import describe
@@ -34,11 +35,11 @@ from bench.studies.rtl.run import CLOCK_NS, _cpu, yosys
 #: the II the ``ii4`` arm trains for, and the II values each chosen model is synthesized at
 II = 4
 SYNTH_II = (II, 1)
-#: the arms: name -> the ``ii`` of ``set_ii`` (None: EBOPs)
-ARMS = {"ebops": None, f"ii{II}": II}
+#: the arms: name -> (the ``ii`` of ``set_ii``, None: EBOPs; the factor on the β ramp)
+ARMS = {"ebops": (None, 1.0), f"ii{II}": (II, 1.0), f"ii{II}_beta_x{II}": (II, float(II))}
 #: distance between the accuracy floors (validation accuracy, absolute)
 STEP = 0.02
-#: the β ramp, Adam's learning rate, batch size and seed of both arms
+#: the β ramp (of arm ``ebops``), Adam's learning rate, batch size and seed of every arm
 BETA = (3e-7, 3e-4)
 LEARNING_RATE, BATCH, SEED = 3e-3, 64, 0
 
@@ -54,7 +55,7 @@ def build(hidden: int):
     return keras.Model(inputs, HDense(10, name="logits")(x), name=f"digits_64_{hidden}_10")
 
 
-def train_arm(ii: int | None, splits: dict, hidden: int, epochs: int, folder: Path) -> float:
+def train_arm(ii: int | None, scale: float, splits: dict, hidden: int, epochs: int, folder: Path) -> float:
     """Train one arm, saving every epoch's model as ``folder/eNNN.keras``; the training seconds."""
     import keras
 
@@ -69,7 +70,7 @@ def train_arm(ii: int | None, splits: dict, hidden: int, epochs: int, folder: Pa
     save = keras.callbacks.ModelCheckpoint(str(folder / "e{epoch:03d}.keras"), save_freq="epoch")
     t = time.perf_counter()
     model.fit(*splits["train"], epochs=epochs, batch_size=BATCH, verbose=0,
-              callbacks=[BetaScheduler.log_ramp(*BETA, epochs), save])
+              callbacks=[BetaScheduler.log_ramp(BETA[0] * scale, BETA[1] * scale, epochs), save])
     return time.perf_counter() - t
 
 
@@ -97,7 +98,7 @@ def front(points: list[dict]) -> list[int]:
 
 
 def floors(arms: dict, count: int) -> list[float]:
-    """The common accuracy floors: the lower arm's best validation accuracy, then STEP lower each."""
+    """The common accuracy floors: the lowest of the arms' best validation accuracies, then STEP lower each."""
     top = min(max(p["val_accuracy"] for p in arm["checkpoints"]) for arm in arms.values())
     return [round(top - i * STEP, 6) for i in range(count)]
 
@@ -130,15 +131,16 @@ def measure(work: Path, epochs: int, hidden: int, count: int, log=print) -> dict
     from hgq_fpga.app.demo import digits_splits
     splits = digits_splits(SEED)
     arms, firmware = {}, {}
-    for name, ii in ARMS.items():
+    for name, (ii, scale) in ARMS.items():
         log(f"[{name}] training {epochs} epochs")
-        seconds = train_arm(ii, splits, hidden, epochs, work / name)
+        seconds = train_arm(ii, scale, splits, hidden, epochs, work / name)
         points = []
         for path in sorted((work / name).glob("e*.keras")):
             point, fw = evaluate(path, splits)
             points.append(point)
             firmware[name, point["epoch"]] = fw
-        arms[name] = {"ii": ii, "train_s": round(seconds, 1), "checkpoints": points, "front": front(points)}
+        arms[name] = {"ii": ii, "beta_scale": scale, "train_s": round(seconds, 1), "checkpoints": points,
+                      "front": front(points)}
         log(f"[{name}] front: {len(arms[name]['front'])} of {len(points)} checkpoints")
     levels = floors(arms, count)
     chosen, synthesized = [], {}
@@ -167,7 +169,7 @@ def main(work: Path, epochs: int, hidden: int, count: int, out) -> None:
     t, c = time.perf_counter(), _cpu()
     work.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine,
-              "settings": {"model": f"64-{hidden}-10", "data": "sklearn digits, the demo's splits", "ii": II,
+              "settings": {"model": f"64-{hidden}-10", "data": "the demo's splits", "ii": II,
                            "epochs": epochs, "beta": list(BETA), "learning_rate": LEARNING_RATE,
                            "batch_size": BATCH, "seed": SEED, "step": STEP, "clock_ns": CLOCK_NS},
               **measure(work, epochs, hidden, count)}
