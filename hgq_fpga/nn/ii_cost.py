@@ -12,7 +12,7 @@ instead of ``bw · ba``::
 
 This is the cost :func:`set_ii` puts in the loss (``β ·`` it, in place of ``β · EBOPs``) of the
 layers the RTL folds; every other multiplying layer (``HEinsumDense``, products of activations,
-the softmax) stays fully parallel at any II and keeps its full EBOPs. Two choices and why:
+the softmax) stays fully parallel at any II and keeps its full EBOPs. Three choices and why:
 
 * ``k = max(ba) / n``, not ``⌈max(ba) / n⌉``: a ceiling is flat, so no gradient would reach the
   input widths through ``k``; the quotient is continuous, equals the RTL's ``k`` whenever ``n``

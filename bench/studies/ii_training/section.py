@@ -58,6 +58,11 @@ def _comparison(record: dict, ii: str) -> str:
                      f"II = {ii} in this run); at II = 1: geometric mean {_geomean(at_one):.2f}; its front reaches "
                      f"{min(p['ebops_per_ii'] for p in arm['checkpoints'] if p['epoch'] in arm['front']):,.0f} "
                      "EBOPs per II.")
+    spans = {}
+    for c in record["chosen"]:
+        spans.setdefault(c["arm"], []).append(c["rtl"][ii]["lut_estimate"] / c["rtl"][ii]["resources"]["LUT"])
+    lines.append(f"- the RTL's LUT estimate ÷ Yosys's LUTs at II = {ii}, per arm: "
+                 + "; ".join(f"`{name}` {min(r):.2f}–{max(r):.2f}" for name, r in spans.items()) + ".")
     return "\n".join(lines)
 
 
