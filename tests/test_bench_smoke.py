@@ -219,6 +219,14 @@ def _seeded(record: dict) -> None:
             assert c["ratio"]["mean"] == pytest.approx(mean, rel=0, abs=1e-12)
 
 
+def _ii_training(record: dict) -> None:
+    assert set(record["arms"]) == {"ebops", "ii4", "ii4_beta_x4"} and len(record["chosen"]) == 3 == 3 * len(record["floors"])
+    for c in record["chosen"]:
+        assert c["val_accuracy"] >= c["floor"] and c["epoch"] in record["arms"][c["arm"]]["front"]
+        assert c["rtl"]["4"]["resources"]["LUT"] > 0 and c["rtl"]["1"]["resources"]["LUT"] > 0
+        assert c["ebops_per_ii"] < c["ebops"]        # the folded layers cost less per cycle
+
+
 #: each study's command at its smallest size, and what its record must show (QKeras needs minutes of
 #: Yosys on two jet taggers: it is run by hand)
 SMOKE = {"ptq": (["--smoke", "--models", "mlp", "--calib", "64", "--mixed-samples", "32"], _ptq),
@@ -226,7 +234,8 @@ SMOKE = {"ptq": (["--smoke", "--models", "mlp", "--calib", "64", "--mixed-sample
          "rtl": (["--models", "small", "--parts", "ours"], _rtl),
          "emulator_cpp": (["--quick"], lambda record: None),
          "training_time": (["--n-train", "256", "--rounds", "5", "--no-hgq2"], _training_time),
-         "seeded": (["--preset", "smoke"], _seeded)}
+         "seeded": (["--preset", "smoke"], _seeded),
+         "ii_training": (["--epochs", "2", "--hidden", "4", "--floors", "1"], _ii_training)}
 
 
 @pytest.mark.slow   # minutes each: training, Yosys, g++

@@ -4,6 +4,7 @@
 * :mod:`.layers` - the HGQ layer set;
 * :mod:`.calibration` - fix every tensor's ``(k, i, f)`` from data;
 * :mod:`.ebops` - the differentiable resource cost, and the β that weighs it;
+* :mod:`.ii_cost` - EBOPs per II, the optional cost of a model built at an initiation interval > 1;
 * :mod:`.adder_cost` - the adder count as an optional training cost, and the γ that weighs it;
 * :mod:`.callbacks` - β schedules and Pareto checkpoints for ``Model.fit``;
 * :mod:`.recipe` - the standard training recipe (β ramp, Pareto front, choice);

@@ -7,10 +7,12 @@ import warnings
 import keras
 import numpy as np
 
+from hgq_fpga.nn.ii_cost import layer_ebops_per_ii, layer_iis
 from hgq_fpga.nn.layers.base import hgq_layers
 
 
-def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, float]:
+def ebops(model: keras.Model, per_layer: bool = False,
+          ii: int | dict[str, int] | None = None) -> float | dict[str, float]:
     """Current EBOPs of ``model``.
 
     Before calibration this is the training-mode estimate from the current ``f`` variables and the
@@ -19,7 +21,11 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
 
     Args:
         per_layer: return ``{layer name: EBOPs}`` for every multiplying layer instead of the total.
+        ii: the cost at this initiation interval instead (``write_project``'s ``ii``: a number, or
+            ``{layer name: number}``): EBOPs per II (:mod:`hgq_fpga.nn.ii_cost`) of the Dense and Conv
+            layers, which the RTL folds, and EBOPs of the others; ``None``: EBOPs.
     """
+    folds = {} if ii is None else layer_iis(model, ii)
     layers = hgq_layers(model)
     if not any(layer.calibrated for layer in layers) and _no_range_seen(layers):
         warnings.warn("ebops: the model has not seen data yet (no activation range recorded), so every "
@@ -29,7 +35,9 @@ def ebops(model: keras.Model, per_layer: bool = False) -> float | dict[str, floa
     for layer in layers:
         if not layer.has_ebops:
             continue
-        if layer.calibrated:
+        if layer.name in folds:
+            out[layer.name] = layer_ebops_per_ii(layer, folds[layer.name])
+        elif layer.calibrated:
             out[layer.name] = layer.exact_ebops()
         else:
             out[layer.name] = float(np.asarray(keras.ops.convert_to_numpy(layer.compute_ebops())))

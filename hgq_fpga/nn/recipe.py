@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from hgq_fpga.nn.callbacks import BetaScheduler, ParetoCheckpoint
+from hgq_fpga.nn.ii_cost import set_ii
 from hgq_fpga.nn.model_files import load_keras_model
 from hgq_fpga.pareto import ParetoPoint, choose, front_from_checkpoint
 
@@ -62,7 +63,7 @@ class TrainingOutcome:
 def train_pareto(model: keras.Model, x: np.ndarray, y: np.ndarray, *, validation_data: tuple,
                  epochs: int, checkpoint_dir: str | Path, beta: tuple[float, float] = (1e-7, 1e-4),
                  learning_rate: float = 3e-3, batch_size: int = 64, tolerance: float = 0.01,
-                 callbacks: list[Any] = ()) -> TrainingOutcome:
+                 callbacks: list[Any] = (), ii: int | dict[str, int] | None = None) -> TrainingOutcome:
     """Train ``model`` (integer labels ``y``, logits out) with the recipe above.
 
     Args:
@@ -71,9 +72,15 @@ def train_pareto(model: keras.Model, x: np.ndarray, y: np.ndarray, *, validation
         checkpoint_dir: where the front's ``.keras`` files are written.
         tolerance: accuracy (absolute, 0.01 = one percentage point) given up for fewer EBOPs.
         callbacks: extra Keras callbacks, run after the β schedule (so they see ``beta`` in the logs).
+        ii: the initiation interval the firmware will be built at, as ``write_project``'s ``ii``: β
+            then weighs EBOPs per II (:func:`hgq_fpga.nn.ii_cost.set_ii`); ``None``: EBOPs. The front
+            and the choice stay in EBOPs. ``None`` leaves the model's setting as it is (EBOPs unless
+            ``set_ii`` was called).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if ii is not None:
+        set_ii(model, ii)
     model.compile(keras.optimizers.Adam(learning_rate),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     pareto = ParetoCheckpoint(str(checkpoint_dir), monitor="val_accuracy")

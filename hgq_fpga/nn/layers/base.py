@@ -185,9 +185,9 @@ class HLayer(keras.layers.Layer):
         """Exact EBOPs from the calibrated types (0 if it does not multiply)."""
         return 0
 
-    def _track_ebops(self, ebops) -> None:
-        """Add ``beta * ebops`` to the loss and remember the value for logging."""
-        self.add_loss(self.beta * ebops)
+    def _track_ebops(self, ebops, cost=None) -> None:
+        """Add ``beta * cost`` (default: ``ebops``) to the loss and remember ``ebops`` for logging."""
+        self.add_loss(self.beta * (ebops if cost is None else cost))
         self.ebops_var.assign(ops.stop_gradient(ebops))
 
     def check_exact(self) -> None:

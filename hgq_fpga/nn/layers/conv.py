@@ -30,6 +30,7 @@ class HConv(HLinear):
     """
 
     rank = 2
+    foldable = True
 
     def __init__(self, filters: int, kernel_size: int | tuple, strides: int | tuple = 1,
                  padding: str = "valid", activation: str | None = None, **kwargs: Any) -> None:

@@ -24,6 +24,8 @@ class HDense(HLinear):
         units: output size.
     """
 
+    foldable = True
+
     def __init__(self, units: int, activation: str | None = None, **kwargs: Any) -> None:
         super().__init__(activation=activation, **kwargs)
         self.units = int(units)

@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga.fixed import bit_length
-from hgq_fpga.nn import adder_cost
+from hgq_fpga.nn import adder_cost, ii_cost
 from hgq_fpga.nn.quantizers.hgq import (WEIGHT_DEFAULTS, HQuantizer, make_quantizer,
                                         serialize_quantizer)
 from hgq_fpga.nn.layers.base import HOutputQuantized, check_float64_exact
@@ -45,6 +45,10 @@ class HLinear(HOutputQuantized):
     """
 
     has_ebops = True
+    #: whether the RTL folds the layer over several cycles at II > 1 (its IR op is ``dense`` / ``conv``)
+    foldable = False
+    #: the cycles the training cost assumes (:func:`hgq_fpga.nn.ii_cost.set_ii`); 1: EBOPs
+    ii = 1
 
     def __init__(self, activation: str | None = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -117,7 +121,9 @@ class HLinear(HOutputQuantized):
             y = y + bq
         out, _ = self.oq.fake_quantize(self._activate(y), training=training)
         if training:
-            self._track_ebops(self._ebops(self.input_bits(), HQuantizer.weight_bits(wq, Fw)))
+            ba, bw = self.input_bits(), HQuantizer.weight_bits(wq, Fw)
+            ebops = self._ebops(ba, bw)
+            self._track_ebops(ebops, ebops if self.ii == 1 else ii_cost.ebops_per_ii(self, ba, bw, self.ii))
             if self.adder_gamma is not None:
                 adder_cost.track(self, kernel, wq, Fw, bq)
         return out
@@ -148,15 +154,21 @@ class HLinear(HOutputQuantized):
         """``sum ba * bw`` over every multiplication: the layer's own op on the widths."""
         return ops.sum(self.apply_kernel(ops.cast(ba, bw.dtype)[None], bw))
 
-    def compute_ebops(self):
+    def operand_widths(self, calibrated: bool):
+        """``(ba, bw)``: the input widths and the weight widths that EBOPs multiply, from the
+        training-mode variables (float32) or, ``calibrated``, from the fixed types (float64)."""
+        if calibrated:
+            k, i, f = self.input_types()
+            return (ops.convert_to_tensor((k + i + f).astype(np.float64)),
+                    ops.convert_to_tensor(self.weight_bit_widths().astype(np.float64)))
         wq, Fw = self.kq.fake_quantize(self.float_weights()[0])
-        return self._ebops(self.input_bits(), HQuantizer.weight_bits(wq, Fw))
+        return self.input_bits(), HQuantizer.weight_bits(wq, Fw)
+
+    def compute_ebops(self):
+        return self._ebops(*self.operand_widths(False))
 
     def exact_ebops(self) -> int:
-        k, i, f = self.input_types()
-        ba = ops.convert_to_tensor((k + i + f).astype(np.float64))
-        bw = ops.convert_to_tensor(self.weight_bit_widths().astype(np.float64))
-        return int(ops.convert_to_numpy(self._ebops(ba, bw)))  # integers below 2**53: exact
+        return int(ops.convert_to_numpy(self._ebops(*self.operand_widths(True))))  # integers below 2**53: exact
 
     # ----------------------------------------------------------- information
     def quantized_kernel(self) -> np.ndarray:
