@@ -165,13 +165,16 @@ def measure(work: Path, epochs: int, hidden: int, count: int, log=print) -> dict
 @out_option
 def main(work: Path, epochs: int, hidden: int, count: int, out) -> None:
     """Digits MLP trained for EBOPs and for EBOPs per II at 4: Yosys LUT/FF at II 4 and 1."""
+    from hgq_fpga.nn.quantizers.starts import DEFAULT_START
+
     machine = describe()
     t, c = time.perf_counter(), _cpu()
     work.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine,
               "settings": {"model": f"64-{hidden}-10", "data": "the demo's splits", "ii": II,
                            "epochs": epochs, "beta": list(BETA), "learning_rate": LEARNING_RATE,
-                           "batch_size": BATCH, "seed": SEED, "step": STEP, "clock_ns": CLOCK_NS},
+                           "batch_size": BATCH, "seed": SEED, "step": STEP, "clock_ns": CLOCK_NS,
+                           "start": DEFAULT_START},
               **measure(work, epochs, hidden, count)}
     record.update(wall_s=round(time.perf_counter() - t, 1), cpu_s=round(_cpu() - c, 1))
     print(json.dumps(record["chosen"], indent=1), flush=True)
