@@ -79,9 +79,9 @@ def render(record: dict, page: Page) -> str:
     train = ", ".join(f"{name} {a['train_s']:.0f} s" for name, a in record["arms"].items())
     return "\n\n".join([
         f"## Training for II (issue 33: EBOPs per II at II = {ii})",
-        f"A {s['model']} HGQ MLP on scikit-learn's digits ({s['data']}) trained from seed {s['seed']} and the "
-        f"quantizer start {s.get('start', 'hgq_fpga-0.2')} (the "
-        f"same initial weights and batches) in {len(record['arms'])} arms, with a log-linear β ramp "
+        f"A {s['model']} HGQ MLP on scikit-learn's digits ({s['data']}) trained from seed {s['seed']} (the "
+        f"same initial weights and batches) and the quantizer start {s.get('start', 'hgq_fpga-0.2')} in "
+        f"{len(record['arms'])} arms, with a log-linear β ramp "
         f"({s['beta'][0]:g} → {s['beta'][1]:g} over {s['epochs']} epochs; Adam {s['learning_rate']:g}, batch "
         f"{s['batch_size']}): " + "; ".join(_arm(n, a) for n, a in record["arms"].items()) + ". `set_ii` makes "
         f"β weigh EBOPs per II (`docs/method.md` §3), about EBOPs / {ii}, so the same β pulls about {ii} times "

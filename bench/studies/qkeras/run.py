@@ -136,6 +136,7 @@ def train_hgq(folder: Path, data: dict, epochs: int, beta: tuple[float, float], 
 
     import hgq_fpga
     from hgq_fpga.ir.resources import resources
+    from hgq_fpga.nn.quantizers.starts import DEFAULT_START
     from hgq_fpga.nn.recipe import train_pareto
 
     keras.utils.set_random_seed(0)
@@ -152,7 +153,7 @@ def train_hgq(folder: Path, data: dict, epochs: int, beta: tuple[float, float], 
     model = keras.models.load_model(chosen.path, compile=False)
     hgq_fpga.calibrate(model, data["x_train"])
     fw = hgq_fpga.to_firmware(model)
-    row = {"train_s": train_s, "epochs": epochs, "beta": list(beta), "tolerance": tolerance,
+    row = {"train_s": train_s, "epochs": epochs, "beta": list(beta), "tolerance": tolerance, "start": DEFAULT_START,
            "reached_target": bool(good), "chosen_val_accuracy": float(chosen.metric),
            "front": [{"ebops": float(p.ebops), "val_accuracy": float(p.metric)} for p in front],
            "ebops": int(resources(fw).ebops),

@@ -28,7 +28,9 @@ def render(record: dict, page: Page) -> str:
         f"The hls4ml tutorial's QKeras network, 16-64-32-32-5 with `quantized_bits(6,0,alpha=1)` weights and "
         f"`quantized_relu(6)`, trained {q['epochs']} epochs in the legacy environment, imported with "
         f"`import_qkeras(..., input_type=\"{d['input_type']}\", drop_softmax=True)` and converted; beside it an "
-        f"HGQ model of the same shape trained {h['epochs']} epochs (β {h['beta'][0]:g} → {h['beta'][1]:g}), "
+        f"HGQ model of the same shape trained {h['epochs']} epochs (β {h['beta'][0]:g} → {h['beta'][1]:g}) from "
+        # a record without the start was measured when hgq_fpga-0.1 was the default (2026-12-02)
+        f"the quantizer start {h.get('start', 'hgq_fpga-0.1')}, "
         f"the checkpoint chosen on validation: the fewest EBOPs with validation accuracy ≥ QKeras's − "
         f"{h['tolerance'] * 100:g} points{'' if h['reached_target'] else ' (none reached it: the most accurate)'}. "
         f"**Data are synthetic** ({d['kind']}; {d['n_train']:,} train, {d['n_val']:,} validation, "
