@@ -34,9 +34,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 def _particle_graph(rng):
     """A small transformer-like graph: a constant contraction across particles, scores (a product of
     two activations), a softmax-like max / subtract / table / sum / reciprocal table / product, a
-    residual, a ReLU, average pooling over the particles, casts in every mode alkaid offers."""
+    residual, a ReLU, average pooling over the particles, casts in every mode alkaid offers, and a
+    table on the input, one of whose elements is dead."""
     b = FirmwareBuilder()
-    x = b.input("x", (4, 3), **_types(rng, (4, 3)), round="RND", overflow="SAT")
+    types = _types(rng, (4, 3))
+    types["i"][0, 0] = -types["f"][0, 0] - types["k"][0, 0]              # a dead element: the constant 0
+    x = b.input("x", (4, 3), **types, round="RND", overflow="SAT")
     h = b.cast(b.einsum_dense(x, "nf,fh->nh", rng.integers(-9, 9, (3, 3)), 2, rng.integers(-5, 5, 3), 1),
                1, 2, 3, "RND", "SAT")
     mixed = b.cast(b.einsum_dense(h, "nf,nm->mf", rng.integers(-9, 9, (4, 4)), rng.integers(0, 4, (4, 4))),
@@ -50,7 +53,8 @@ def _particle_graph(rng):
     combined = b.cast(b.einsum(attention, h, "nm,mf->nf"), 1, 2, 3, "TRN", "WRAP")
     residual = b.relu(b.add(h, combined, mixed))
     pooled = b.avgpool(residual, 4, 1, 2, 4, "RND", "SAT")
-    return b.build([b.reshape(pooled, (3,)), b.transpose(attention, (1, 0))])
+    squashed = b.table(x, np.tanh, 1, 0, 4, "RND", "SAT", label="tanh")   # its dead element: a constant
+    return b.build([b.reshape(pooled, (3,)), b.transpose(attention, (1, 0)), squashed])
 
 
 def _every_op(rng):

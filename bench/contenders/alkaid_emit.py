@@ -107,13 +107,15 @@ def _table(op, xs, arrays):
     fin, fout = a("in_f").ravel(), a("f").ravel()
     out = []
     for e, v in enumerate(np.asarray(xs[0]).ravel()):
-        low, high, step = (float(t) for t in v.qint)
-        codes = np.ldexp(np.linspace(low, high, round((high - low) / step) + 1), int(fin[e]))
-        if np.any(codes != np.round(codes)) or codes.min() < lo[e] or codes.max() > lo[e] + size[e] - 1:
+        low, high, step = (float(np.ldexp(t, int(fin[e]))) for t in v.qint)     # in codes of the IR type
+        stride = step if high > low else 1.0
+        codes = np.arange(low, high + stride / 2, stride)
+        if (not all(c == round(c) for c in (low, high, stride)) or codes[-1] != high
+                or low < lo[e] or high > lo[e] + size[e] - 1):
             raise SystemExit(f"alkaid's range of element {e} of {op['inputs'][0]} is off the IR table "
                              f"of op {op['name']}: refused")
-        entries = values[base[e] + codes.astype(np.int64) - lo[e]]
-        out.append(v.lookup(np.ldexp(entries.astype(np.float64), -int(fout[e]))))
+        entries = np.ldexp(values[base[e] + codes.astype(np.int64) - lo[e]].astype(np.float64), -int(fout[e]))
+        out.append(v.lookup(entries))
     return FVArray(np.array(out, dtype=object).reshape(op["shape"]), xs[0].solver_options, hwconf=xs[0].hwconf)
 
 

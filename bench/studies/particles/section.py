@@ -1,7 +1,8 @@
 """BENCHMARKS.md section of the particle study (``python -m bench run particles``, issue 32): ours
 against HGQ2 0.2.0 on the four reference architectures (the front-wide EBOPs comparison at matched
 validation accuracy, each side's best accuracy), the exactness of HGQ2's own paths to firmware beside
-ours, and what the study has not run yet. Every number comes from the record."""
+ours, our RTL's hardware figures and alkaid's design of the same weights beside them (ours ÷ alkaid
+LUTs against the goal of 0.9), and what the study has not run yet. Every number comes from the record."""
 
 from __future__ import annotations
 
