@@ -33,9 +33,13 @@ HGQ2 fronts.
 
 With ``--rtl``, each kept model of ours also goes through our RTL backend (:func:`rtl_figures`: Yosys
 LUT / FF / DSP, latency in cycles and ns at 200 MHz, Yosys time, the Verilator simulation against the
-emulator).
+emulator), and then through alkaid 0.8.2 on the same integer weights and types (:func:`alkaid_step`,
+:mod:`bench.studies.particles.alkaid`: the same Yosys script, alkaid's pipeline matched to our latency,
+alkaid's interpreter against our emulator with ``==`` on held-out events and four times them); the
+summary gives ours ÷ alkaid LUTs.
 
-    python -m bench run particles [--preset quick|full] [--folder DIR] [--summarise-only] [--rtl] [--out DIR]
+    python -m bench run particles [--preset quick|full] [--folder DIR] [--summarise-only] [--rtl]
+                                  [--alkaid-venv DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -64,8 +68,9 @@ SIDES = ("ours", "hgq2")
 DEFAULT_FOLDER = Path("build/bench_particles")
 #: the supplement's variants of our side (see :class:`ParticleConfig`)
 VARIANTS = {"beta4": {"beta_scale": 4.0}, "start-0.2": {"start": "hgq_fpga-0.2"}}
-#: the goal of issue 32: HGQ2's EBOPs over ours at matched validation accuracy, across the front
-TARGETS = {"geomean_ratio": 1.0, "share_cheaper": 1.0, "best_every_seed": True}
+#: the goals of issue 32: HGQ2's EBOPs over ours at matched validation accuracy, across the front;
+#: our LUTs over alkaid's on the same weights, on every model
+TARGETS = {"geomean_ratio": 1.0, "share_cheaper": 1.0, "best_every_seed": True, "ours_over_alkaid_lut": 0.9}
 
 
 @dataclass(frozen=True)
@@ -277,6 +282,25 @@ def rtl_figures(arch: str, split, cfg: ParticleConfig, ours_dir: Path, staging: 
     return {"rtl": {**row, "clock_ns": CLOCK_NS, "latency_ns": row["latency_cycles"] * CLOCK_NS}}
 
 
+def alkaid_step(arch: str, split, cfg: ParticleConfig, ours_dir: Path, rtl: dict, staging: Path,
+                alkaid_venv: Path) -> dict:
+    """alkaid's design of our kept model (``ours.keras`` of ``ours_dir``) beside our RTL's figures
+    ``rtl`` (its pipeline matched to our latency with both ports registered): LUT / FF / DSP, latency,
+    and its interpreter's differing values from our emulator on the held-out events and four times
+    them. A model alkaid cannot express raises (the op named), recorded as a failed run."""
+    import keras
+
+    import hgq_fpga
+    from bench.contenders.alkaid_rtl import ensure_alkaid
+    from bench.studies.particles.alkaid import alkaid_figures
+
+    model = keras.saving.load_model(ours_dir / "ours.keras", compile=False)
+    fw = hgq_fpga.to_firmware(model)
+    python = ensure_alkaid(alkaid_venv)
+    return {"alkaid": alkaid_figures(fw, held_out(split, cfg)[:N_RTL], staging, python,
+                                     rtl["latency_both_registered"])}
+
+
 STEPS = {"ours": train_ours, "hgq2": train_hgq2_side}
 
 
@@ -295,7 +319,7 @@ def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, st
                 out += [(dataset, arch, side, seed) for side in SIDES]
                 out.append((dataset, arch, "firmware", seed))
                 out += [(dataset, arch, variant_side(name), seed) for name in cfg.ours_variants]
-                out += [(dataset, arch, "rtl", seed)] if rtl else []
+                out += [(dataset, arch, "rtl", seed), (dataset, arch, "alkaid", seed)] if rtl else []
     return out
 
 
@@ -308,9 +332,12 @@ def wants_firmware(arch: str, hgq2: dict | None) -> bool:
     return bool(kept and kept.get("zero_width_activations"))
 
 
-def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False, log=click.echo) -> dict:
-    """Run what ``folder`` lacks (nothing when ``train`` is False; our RTL's figures only with ``rtl``),
-    one run at a time, and summarise."""
+def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False, log=click.echo,
+        alkaid_venv: Path | None = None) -> dict:
+    """Run what ``folder`` lacks (nothing when ``train`` is False; our RTL's figures and alkaid's
+    beside them only with ``rtl``, alkaid from ``alkaid_venv``), one run at a time, and summarise."""
+    from bench.contenders.alkaid_rtl import DEFAULT_VENV
+
     from hgq_fpga.app.sweep.run import is_done, produce, read_result, run_folder
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -323,7 +350,9 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
             records[name] = read_result(final)
             continue
         hgq2_name, ours_name = run_name(dataset, arch, "hgq2", seed), run_name(dataset, arch, "ours", seed)
+        rtl_name = run_name(dataset, arch, "rtl", seed)
         if (not train or (step == "rtl" and (not rtl or ours_name not in records))
+                or (step == "alkaid" and (not rtl or rtl_name not in records))
                 or (step == "firmware" and (hgq2_name not in records or not wants_firmware(arch, records[hgq2_name])))):
             continue
         particles, events = cfg.datasets[dataset]
@@ -336,6 +365,9 @@ def run(cfg: ParticleConfig, folder: Path, train: bool = True, rtl: bool = False
                 body = firmware_check(arch, split, cfg, run_folder(folder, hgq2_name), staging)
             elif step == "rtl":
                 body = rtl_figures(arch, split, cfg, run_folder(folder, ours_name), staging)
+            elif step == "alkaid":
+                body = alkaid_step(arch, split, cfg, run_folder(folder, ours_name), records[rtl_name]["rtl"], staging,
+                                   alkaid_venv or DEFAULT_VENV)
             elif step in variants:
                 body = train_ours(arch, split, cfg, seed, staging, **variants[step])
             else:
@@ -358,7 +390,7 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     out = {}
     for dataset in cfg.datasets:
         for arch in cfg.architectures:
-            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}, "variants": {}}
+            entry = {"per_seed": {}, "firmware": {}, "ours_exactness": {}, "rtl": {}, "alkaid": {}, "variants": {}}
             for seed in cfg.seeds:
                 ours, theirs = (records.get(run_name(dataset, arch, s, seed)) for s in SIDES)
                 if ours:
@@ -368,6 +400,11 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
                 if hw and ours:
                     kept = next(p for p in ours["points"] if p["label"] == ours["facts"]["exactness_of"])
                     entry["rtl"][str(seed)] = {"model": kept["label"], "ebops": kept["ebops"], **hw["rtl"]}
+                    theirs_hw = records.get(run_name(dataset, arch, "alkaid", seed))
+                    if theirs_hw:
+                        entry["alkaid"][str(seed)] = {
+                            "model": kept["label"], **theirs_hw["alkaid"],
+                            "ours_over_alkaid_lut": hw["rtl"]["resources"]["LUT"] / theirs_hw["alkaid"]["resources"]["LUT"]}
                 fw = records.get(run_name(dataset, arch, "firmware", seed))
                 if fw:
                     entry["firmware"][str(seed)] = {"model": theirs["facts"]["kept"] if theirs else None, **fw["tools"]}
@@ -402,6 +439,8 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
             "not_run": [n for n in planned if n not in records and "-firmware-" not in n],
             "rtl_not_run": [run_name(*r) for r in plan_runs(cfg, rtl=True) if r[2] == "rtl"
                             and run_name(*r) not in records],
+            "alkaid_not_run": [run_name(*r) for r in plan_runs(cfg, rtl=True) if r[2] == "alkaid"
+                               and run_name(*r) not in records],
             "targets": TARGETS}
 
 
@@ -458,9 +497,12 @@ def record(summary: dict, preset: str, wall_seconds: float) -> dict:
               help=f"the runs' folder (default: {DEFAULT_FOLDER}/<preset>); a rerun resumes it")
 @click.option("--summarise-only", is_flag=True, help="train nothing: summarise the finished runs")
 @click.option("--rtl", is_flag=True, help="also our RTL of each kept model of ours: Verilator simulation, Yosys "
-                                          "LUT / FF / DSP, latency (needs the RTL lowering of the particle ops)")
+                                          "LUT / FF / DSP, latency; and alkaid's design of the same model beside it")
+@click.option("--alkaid-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="alkaid 0.8.2's own venv for --rtl (default /work/venvs/alkaid; created from PyPI when missing)")
 @out_option
-def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, out: Output) -> None:
+def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, alkaid_venv: Path | None,
+         out: Output) -> None:
     """The particle study: ours against HGQ2 0.2.0 on four architectures, and HGQ2's firmware exactness."""
     t0 = time.perf_counter()
     cfg = PRESETS[preset]
@@ -469,6 +511,6 @@ def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, out:
             load_split(dataset, particles, events)
         except FileNotFoundError as err:
             raise click.ClickException(str(err)) from err
-    summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only, rtl=rtl)
+    summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only, rtl=rtl, alkaid_venv=alkaid_venv)
     out.store("particles", record(summary, preset, time.perf_counter() - t0))
 

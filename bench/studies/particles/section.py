@@ -1,7 +1,8 @@
 """BENCHMARKS.md section of the particle study (``python -m bench run particles``, issue 32): ours
 against HGQ2 0.2.0 on the four reference architectures (the front-wide EBOPs comparison at matched
 validation accuracy, each side's best accuracy), the exactness of HGQ2's own paths to firmware beside
-ours, and what the study has not run yet. Every number comes from the record."""
+ours, our RTL's hardware figures and alkaid's design of the same weights beside them (ours ÷ alkaid
+LUTs against the goal of 0.9), and what the study has not run yet. Every number comes from the record."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from bench.studies import Page
 
 ORDER = 47
 DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud Fashion-MNIST"}
-#: what the study does not measure yet, whatever the preset (issue 32's third part)
-NOT_YET = "ours ÷ alkaid {alkaid} LUTs on the same weights: not run (the alkaid contender is still to be written)"
+#: what the study has not measured yet (issue 32's third part), until `--rtl` runs it
+NOT_YET = ("ours ÷ alkaid {alkaid} LUTs on the same weights: not run (`python -m bench run particles --rtl` "
+           "measures it beside our RTL)")
 RTL_NOT_YET = ("our RTL's hardware figures (LUT / FF / DSP, latency, Yosys time) of the models: not run "
                "(`python -m bench run particles --rtl` measures them)")
 
@@ -157,16 +159,48 @@ def render(record: dict, page: Page) -> str:
                   table(("architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
                          "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), "",
                   f"![LUTs against EBOPs]({page.link('lut_vs_ebops.png')})", ""]
-    not_yet = [NOT_YET.format(**v)] + ([RTL_NOT_YET] if not rtl_rows else [])
+    lines += _alkaid_lines(record)
+    alkaid_done = any(e.get("alkaid") for arches in record["results"].values() for e in arches.values())
+    not_yet = ([] if alkaid_done else [NOT_YET.format(**v)]) + ([RTL_NOT_YET] if not rtl_rows else [])
+    if alkaid_done and record.get("alkaid_not_run"):
+        not_yet.append(f"alkaid beside our RTL for {', '.join(record['alkaid_not_run'])} (`--rtl` resumes it)")
     if rtl_rows and record.get("rtl_not_run"):
         not_yet.append(f"our RTL of {', '.join(record['rtl_not_run'])} (`--rtl` resumes it)")
     not_run = list(record.get("not_run", []))
-    lines += ["**Not measured yet.** " + "; ".join(not_yet) + "."
+    lines += ["**Not measured yet.** " + ("; ".join(not_yet) + "." if not_yet else "Every comparison above has been measured.")
               + (f" Runs of this preset still to do: {', '.join(not_run)}." if not_run else "")
               + (f" Failed: {'; '.join(f'{k}: {v}' for k, v in record['failed'].items())}." if record.get("failed") else "")
               + " Continue with `python -m bench run particles --preset full` (`make bench-particles`): it resumes "
               "from the finished runs.", ""]
     return "\n".join(lines)
+
+
+def _alkaid_lines(record: dict) -> list[str]:
+    """Ours against alkaid on the same weights: the table and the goal, where measured."""
+    rows, goals = [], []
+    goal = record["targets"].get("ours_over_alkaid_lut")
+    for arches in record["results"].values():
+        for arch, e in arches.items():
+            for seed, a in e.get("alkaid", {}).items():
+                ours = e["rtl"][seed]
+                rows.append((arch, seed, a["model"], f"{ours['resources']['LUT']:,}", f"{a['resources']['LUT']:,}",
+                             f"{a['ours_over_alkaid_lut']:.3f}", f"{ours['resources']['FF']:,} / {a['resources']['FF']:,}",
+                             f"{ours['resources']['DSP']:,} / {a['resources']['DSP']:,}",
+                             f"{ours['latency_both_registered']} / {a['latency_cycles']}",
+                             f"{a['mismatches']:,} / {a['compared']:,}", f"{a['mismatches_x4']:,} / {a['compared_x4']:,}"))
+                goals.append(f"{arch} (seed {seed}) {verdict(a['ours_over_alkaid_lut'] <= goal)}")
+    if not rows:
+        return []
+    v = record["versions"]
+    return [f"**Against alkaid {v['alkaid']} on the same weights.** Our kept models' integer weights and types "
+            "rebuilt with alkaid's tracing API and written as alkaid's Verilog; both designs synthesized by the "
+            "same Yosys script, alkaid's pipeline stages chosen so that its latency (ports registered) equals "
+            "ours. alkaid's interpreter against our emulator with `==`: differing output values / compared, "
+            "on the held-out events and on four times them.", "",
+            table(("architecture", "seed", "model", "LUT ours", "LUT alkaid", "ours ÷ alkaid LUTs",
+                   "FF ours / alkaid", "DSP ours / alkaid", "latency cycles (ports registered) ours / alkaid",
+                   "alkaid ≠ emulator, in range", "alkaid ≠ emulator, ×4"), rows), "",
+            f"Goal (issue 32): ours ÷ alkaid LUTs at most {goal:g} on every model: " + "; ".join(goals) + ".", ""]
 
 
 def problems(record: dict) -> list[str]:

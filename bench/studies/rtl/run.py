@@ -55,7 +55,7 @@ import click
 import numpy as np
 
 from bench.cli import out_option
-from bench.contenders.alkaid_rtl import ALKAID, emit, ensure_alkaid
+from bench.contenders.alkaid_rtl import ALKAID, AlkaidError, emit, ensure_alkaid, flat_outputs
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
 from hgq_fpga.backends.rtl.tools import version, yosys_commands
@@ -128,14 +128,18 @@ def _float_inputs(fw, n: int, seed: int = 1) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- alkaid
 
-def alkaid_row(fw, x: np.ndarray, python: Path, out: Path, stages: int) -> dict:
+def alkaid_row(fw, x: np.ndarray, python: Path, out: Path, stages: int, x4: bool = False) -> dict:
     """alkaid's design of ``fw`` (``stages`` pipeline stages) synthesized, and its interpreter's
-    mismatches against our emulator."""
-    meta, theirs, emit_s = emit(fw, x, python, out, stages)
-    ours = np.asarray(fw.predict(x)).reshape(len(x), -1)
+    mismatches against our emulator on ``x`` (with ``x4``, also on ``4 x``: ``mismatches_x4``)."""
+    checks = (x, 4 * x) if x4 else (x,)
+    meta, theirs, emit_s = emit(fw, np.concatenate(checks), python, out, stages)
+    ours = flat_outputs(fw, np.concatenate(checks))
     row = yosys(" ".join(meta["sources"]), meta["top"], out / "alkaid")
-    row.update(latency_cycles=meta["latency_cycles"], n_stages=stages, emit_s=round(emit_s, 2),
-               mismatches=int(np.sum(theirs != ours)), compared=int(ours.size))
+    row.update(latency_cycles=meta["latency_cycles"], n_stages=stages, emit_s=round(emit_s, 2))
+    for n, suffix in enumerate(("", "_x4")[:len(checks)]):
+        part = slice(n * len(x), (n + 1) * len(x))
+        row[f"mismatches{suffix}"] = int(np.sum(theirs[part] != ours[part]))
+        row[f"compared{suffix}"] = int(ours[part].size)
     return row
 
 
@@ -368,7 +372,7 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
             load = os.getloadavg()[0]
             al = alkaid_row(fw, x, python, d, stages)
             al["load_average"] = round((load + os.getloadavg()[0]) / 2, 2)
-        except subprocess.CalledProcessError as err:
+        except (AlkaidError, subprocess.CalledProcessError) as err:
             al = {"error": f"{err}"}
         _save(out, label, "alkaid", {**head, "alkaid": al})
         row["alkaid"] = al
