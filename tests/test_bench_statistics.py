@@ -120,7 +120,8 @@ def test_hgq2_ratio_is_its_ebops_over_ours_at_its_best_accuracy():
     # at our best (0.85 at 900 EBOPs in seed 0): HGQ2's front never gets there; default's does (5000)
     assert fair["seeds_matched_at_ours_best"] == 0
     assert default["per_seed"]["0"]["at_ours_best"]["ratio"] == 5000 / 900
-    assert s["hgq2_headline_init"] == "fair" and s["uniform"] == {}
+    # HGQ2's better start is the more accurate one, default, even where ours never reaches it
+    assert s["hgq2_headline_init"] == "default" and s["hgq2_headline_ratio"]["mean"] is None and s["uniform"] == {}
 
 
 CFG = seeded.SeededConfig(StudyConfig((PLAN,), uniform_bits=(4, 8)), seeds=(0, 1, 2),
@@ -322,6 +323,18 @@ def test_front_comparison_reads_every_reference_point_against_our_cheapest_as_ac
     assert pooled["geomean_ratio"] == pytest.approx((1.5 * 250 / 300 * 4) ** (1 / 3), rel=1e-15)
     assert pooled["seeds_best_reached"] == ["1"] and pooled["seeds"] == ["0", "1"]
     assert pareto.pooled_comparison({})["geomean_ratio"] is None
+
+
+def test_front_comparison_leaves_out_points_of_zero_ebops():
+    """A model of 0 EBOPs (every weight pruned) has no cost to divide by: a collapsed HGQ2 run's
+    chance-level point neither breaks the geometric mean nor counts against us, and is counted."""
+    ours = [{"accuracy": 0.10, "ebops": 0}, {"accuracy": 0.80, "ebops": 100}]
+    theirs = [{"accuracy": 0.11, "ebops": 0}, {"accuracy": 0.79, "ebops": 150}]
+    c = pareto.front_comparison(theirs, ours)
+    assert [p["ratio"] for p in c["points"]] == [1.5] and (c["n"], c["matched"], c["zero_ebops"]) == (1, 1, 1)
+    low = pareto.front_comparison([{"accuracy": 0.05, "ebops": 40}], ours)   # our 0-EBOPs point is not a match
+    assert low["points"][0]["match_ebops"] == 100 and low["points"][0]["ratio"] == 0.4
+    assert pareto.pooled_comparison({"0": c, "1": low})["zero_ebops"] == 1
 
 
 def test_the_front_wide_comparison_of_the_committed_full_study_is_the_issues():

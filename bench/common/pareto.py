@@ -67,14 +67,20 @@ def front_comparison(references: Sequence[dict], ours: Sequence[dict]) -> dict:
 
     Returns:
         ``{"points": [{"accuracy", "reference_ebops", "match_ebops", "ratio"}], "matched",
-        "cheaper", "n", "log_ratio_sum", "reference_best", "ours_best"}``: ``ratio`` = the
-        reference's EBOPs over ours (None where none of ours is as accurate: it counts as not
+        "cheaper", "n", "log_ratio_sum", "reference_best", "ours_best", "zero_ebops"}``: ``ratio`` =
+        the reference's EBOPs over ours (None where none of ours is as accurate: it counts as not
         cheaper); ``cheaper`` counts ratios above 1; ``log_ratio_sum`` sums ``ln(ratio)`` over the
         matched points (for a geometric mean over several seeds); ``*_best`` are the best accuracies.
+
+    A point of 0 EBOPs multiplies nothing (every weight pruned: its outputs are constants), so it
+    has no cost to compare by ratio; such points of either side are left out of the comparison,
+    and ``zero_ebops`` counts the reference's.
     """
+    zero = sum(float(p["ebops"]) <= 0 for p in references)
+    live = [p for p in ours if float(p["ebops"]) > 0]
     points, cheaper, logs = [], 0, 0.0
-    for ref in sorted(references, key=lambda p: p["ebops"]):
-        m = matched_ratio(ref, ours)
+    for ref in sorted((p for p in references if float(p["ebops"]) > 0), key=lambda p: p["ebops"]):
+        m = matched_ratio(ref, live)
         points.append({"accuracy": m["target_accuracy"], "reference_ebops": m["reference_ebops"],
                        "match_ebops": m["match_ebops"], "ratio": m["ratio"]})
         if m["ratio"] is not None:
@@ -83,7 +89,7 @@ def front_comparison(references: Sequence[dict], ours: Sequence[dict]) -> dict:
     return {"points": points, "n": len(points), "matched": sum(p["ratio"] is not None for p in points),
             "cheaper": cheaper, "log_ratio_sum": logs,
             "reference_best": max((float(p["accuracy"]) for p in references), default=None),
-            "ours_best": max((float(p["accuracy"]) for p in ours), default=None)}
+            "ours_best": max((float(p["accuracy"]) for p in ours), default=None), "zero_ebops": zero}
 
 
 def pooled_comparison(per_seed: dict[str, dict]) -> dict:
@@ -96,5 +102,6 @@ def pooled_comparison(per_seed: dict[str, dict]) -> dict:
     best = [s for s, c in per_seed.items() if c["ours_best"] is not None and c["reference_best"] is not None
             and c["ours_best"] >= c["reference_best"]]
     return {"points": n, "matched": matched, "geomean_ratio": math.exp(logs / matched) if matched else None,
+            "zero_ebops": sum(c.get("zero_ebops", 0) for c in per_seed.values()),
             "share_cheaper": sum(c["cheaper"] for c in per_seed.values()) / n if n else None,
             "seeds": sorted(per_seed), "seeds_best_reached": sorted(best)}

@@ -20,8 +20,8 @@ reads all folders:
   same recipe from each of its starts (``hgq2_inits``: its default and a fair one) and recounted with
   our EBOPs: per seed its front, and the ratio HGQ2 EBOPs / ours at the accuracy of HGQ2's most
   accurate front model (validation, same seed), mean +- standard error over seeds; also the same
-  ratio at the accuracy of our most accurate front model (``ratio_at_ours_best``). The start with
-  the lower mean ratio (HGQ2's better showing) is the headline.
+  ratio at the accuracy of our most accurate front model (``ratio_at_ours_best``). The start whose
+  best model is more accurate (HGQ2's better showing) is the headline.
 
     python -m bench run seeded [--preset reduced|quick|smoke] [--folder DIR] [--scheduler ADDR] [--workers N]
     python -m bench run seeded_full [--scheduler ADDR] [--workers N] [--summarise-only]

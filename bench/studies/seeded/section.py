@@ -80,18 +80,37 @@ def _hgq2_lines(arch: str, a: dict, page: Page) -> list[str]:
                      f"{fmt_stat(h['ratio'], digits=2, spread='se')} | {h['seeds_matched']}/{h['seeds']} | "
                      f"{fmt_stat(h.get('ratio_at_ours_best'), digits=2, spread='se')} | "
                      f"{h.get('seeds_matched_at_ours_best', 0)}/{h['seeds']} |")
+    dead = [init for init, h in hgq2.items()
+            if h.get("per_seed") and all(m["reference_ebops"] == 0 for m in h["per_seed"].values())]
+    if dead:
+        lines += ["", "; ".join(f"HGQ2's {init} start did not train: its most accurate model has 0 EBOPs (every "
+                                f"weight rounds to 0, constant outputs) on every seed" for init in dead) + "."]
     best = a.get("hgq2_headline_init")
     if best:
         ratio = a["hgq2_headline_ratio"]
-        verdict = "ours needs fewer EBOPs" if ratio["mean"] > 1 else "HGQ2 needs fewer EBOPs"
         h = hgq2[best]
-        if h["seeds_matched"] < 2:
-            verdict += ", on one seed only"
-        lines += ["", f"HGQ2's better start ({best}, the lower mean ratio): HGQ2's EBOPs are "
-                  f"{fmt_stat(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
-                  f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
+        if ratio["mean"] is None:
+            lines += ["", f"HGQ2's better start ({best}, the more accurate): our front reaches its best validation "
+                      f"accuracy on none of the {h['seeds']} seeds: **HGQ2 is more accurate**.", ""]
+        else:
+            verdict = "ours needs fewer EBOPs" if ratio["mean"] > 1 else "HGQ2 needs fewer EBOPs"
+            if h["seeds_matched"] < 2:
+                verdict += ", on one seed only"
+            lines += ["", f"HGQ2's better start ({best}, the more accurate): HGQ2's EBOPs are "
+                      f"{fmt_stat(ratio, digits=2, spread='se')}× ours at matched validation accuracy "
+                      f"({h['seeds_matched']}/{h['seeds']} seeds where our front reaches HGQ2's best): **{verdict}**.", ""]
     lines += _front_wide_lines(a)
     return lines + [f"![HGQ and HGQ2 fronts, {arch}]({page.link(f'{arch}_hgq2.png')})", ""]
+
+
+def _zero_note(rows: dict) -> str:
+    """Which starts' fronts had points of 0 EBOPs (constant outputs), left out of the comparison."""
+    zero = {init: c.get("zero_ebops", 0) for init, c in rows.items() if c.get("zero_ebops")}
+    if not zero:
+        return ""
+    return (" Points of 0 EBOPs (every weight pruned: constant outputs, at chance accuracy) have no cost to "
+            "compare by ratio and are left out: " + ", ".join(f"{n} of HGQ2's {init} start" for init, n in zero.items())
+            + ".")
 
 
 def _front_wide_lines(a: dict) -> list[str]:
@@ -103,7 +122,7 @@ def _front_wide_lines(a: dict) -> list[str]:
     lines = ["**Across the whole front**: for each point of HGQ2's front (validation accuracy, exact EBOPs), our "
              "cheapest point that is at least as accurate on validation, same seed. The geometric mean of HGQ2's "
              "EBOPs over ours runs over the points we match; an HGQ2 point more accurate than any of ours counts "
-             "as one where ours is not cheaper.", "",
+             "as one where ours is not cheaper." + _zero_note(rows), "",
              "| HGQ2 start | HGQ2 front points (we match) | HGQ2 EBOPs ÷ ours, geometric mean | ours cheaper at | "
              "best val. accuracy per seed, ours / HGQ2 |", "|---|---|---|---|---|"]
     for init, c in rows.items():
