@@ -199,3 +199,50 @@ def test_train_one_run_in_this_process(project, tmp_path, monkeypatch):
         "--check-array", "x_test", "--check-labels", "y_test", "--out", "trained-firmware"]
     again = CliRunner().invoke(main, ["train", str(spec), "--out", "trained"])
     assert again.exit_code == 1 and "--out trained exists and is not empty" in again.output
+
+
+@pytest.mark.parametrize("ii, words", [
+    (0, "ii: must be >= 1, got 0"),
+    (2.5, "ii: must be a whole number >= 1 (every Dense/Conv) or a mapping of layer name -> number, got 2.5"),
+    ({"dense": 0}, "ii: dense: must be >= 1, got 0"),
+    ({"dense": "4"}, "ii: dense: must be an integer, got '4'"),
+])
+def test_a_bad_ii_is_named(project, ii, words):
+    with pytest.raises(SpecError) as err:
+        parse({**BASE, "ii": ii}, project)
+    assert str(err.value) == f"spec: {words}"
+
+
+def test_ii_absent_keeps_the_fingerprints_of_earlier_sweeps(project):
+    run = parse(BASE, project).runs[0]
+    assert run.settings["ii"] is None
+    earlier = {k: v for k, v in run.settings.items() if k != "ii"}      # a sweep written before `ii` existed
+    import hashlib
+    text = json.dumps(earlier, sort_keys=True, default=str)
+    assert run.fingerprint() == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert parse({**BASE, "ii": 4}, project).runs[0].fingerprint() != run.fingerprint()
+
+
+def test_train_for_an_ii(project, tmp_path, monkeypatch):
+    """The spec's ``ii`` reaches the trainer (``set_ii`` before the step is traced) and the convert
+    command that follows builds the same II."""
+    import hgq_fpga.nn.recipe as recipe
+
+    seen = []
+    original = recipe.set_ii
+
+    def spy(model, ii):
+        original(model, ii)
+        seen.append({layer.name: layer.ii for layer in model.layers if hasattr(layer, "ii")})
+
+    monkeypatch.setattr(recipe, "set_ii", spy)
+    spec = project / "train-ii.yaml"
+    spec.write_text(yaml.safe_dump({**BASE, "epochs": 1, "batch_size": 32, "model_args": {"hidden": 6}, "ii": 4}))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["train", str(spec), "--out", "trained"])
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1 and sorted(seen[0].values()) == [4, 4]
+    assert json.loads((tmp_path / "trained" / RESULT).read_text())["settings"]["ii"] == 4
+    next_line = next(line for line in result.output.splitlines() if line.startswith("next: "))
+    words = shlex.split(next_line[len("next: "):])
+    assert words[words.index("--ii") + 1] == "4" and words[-2:] == ["--out", "trained-firmware"]

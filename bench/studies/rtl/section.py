@@ -16,7 +16,6 @@ TARGET_BINARY_VS_ALKAID = 0.9        # binary model: LUTs ours ÷ alkaid
 TARGET_TWO_VS_BEFORE = 0.8           # 2-bit model: LUTs ours ÷ ours before
 TARGET_II4_VS_II1 = 0.4              # LUTs at II = 4 ÷ LUTs at II = 1
 TARGET_WRITE_S = 30.0                # RTL write time of a 784-input model
-TARGET_WRITE_COMPILE_S = 30.0
 TARGET_DEMO_S = 180.0
 PLOT = "lut_vs_ebops.png"
 II_PLOT = "lut_vs_ii.png"
@@ -150,7 +149,7 @@ def _targets(models: dict) -> list[str]:
             lines.append(f"- {name}, LUTs at II = 4 ÷ II = 1 ≤ {TARGET_II4_VS_II1:g}: {_ok(r <= TARGET_II4_VS_II1)} "
                          f"({r:.2f}; FFs {curve['4']['resources']['FF']:,} against {curve['1']['resources']['FF']:,})")
     for name, row in models.items():
-        if row.get("inputs") and row["inputs"][0] == 784 and "write_s" in (row.get("ours") or {}):
+        if row.get("inputs") and int(np.prod(row["inputs"][0])) == 784 and "write_s" in (row.get("ours") or {}):
             o, b = row["ours"], row.get("before") or {}
             before = f"; before {b['write_s']:.1f} s ({b['write_cpu_s']:.1f} CPU-s)" if "write_s" in b else ""
             lines.append(f"- {name} (784 inputs), RTL write time < {TARGET_WRITE_S:g} s: "
@@ -239,8 +238,7 @@ def render(record: dict, page: Page) -> str:
         lines += ["", f"### Speed ({name} model)", "",
                   "| quantity | value |", "| --- | ---: |",
                   f"| RTL write + Verilator compile, cold cache | {sp['write_compile_cold_s']:.1f} s "
-                  f"({sp['write_s']:.1f} + {sp['verilator_compile_cold_s']:.1f}; target < "
-                  f"{TARGET_WRITE_COMPILE_S:g} s: {_ok(sp['write_compile_cold_s'] < TARGET_WRITE_COMPILE_S)}) |",
+                  f"({sp['write_s']:.1f} + {sp['verilator_compile_cold_s']:.1f}) |",
                   *cpu,
                   f"| HLS C simulation compile (for comparison) | {sp['csim_compile_s']:.1f} s |",
                   f"| Verilator predict, one thread | {sp['rtl_samples_per_s']:,.0f} samples/s |",

@@ -45,10 +45,23 @@ def firmware_folder(out: str | Path) -> Path:
     return out.with_name(f"{out.name}-firmware") if out.name not in ("", ".", "..") else Path("firmware")
 
 
-def convert_command(checkpoint: str | Path, data: str | Path, out: str | Path) -> str:
+def convert_command(checkpoint: str | Path, data: str | Path, out: str | Path,
+                    ii: int | dict | None = None) -> str:
     """The ``hgq-fpga convert`` command for ``checkpoint``, calibrated on ``data``'s training inputs
-    (and verified on its test split, with labels, where it has one), written to ``out``."""
+    (and verified on its test split, with labels, where it has one), written to ``out``; at the II
+    the model was trained for (the spec's ``ii``) where that is one number above 1."""
     words = ["hgq-fpga", "convert", shown_path(checkpoint), "--calib", shown_path(data), "--array", CALIBRATION_ARRAY]
     if has_test_split(Path(data)):
         words += ["--check", shown_path(data), "--check-array", TEST_ARRAYS[0], "--check-labels", TEST_ARRAYS[1]]
+    if isinstance(ii, int) and ii > 1:
+        words += ["--ii", str(ii)]
     return join(words + ["--out", shown_path(out)])
+
+
+def per_layer_ii_note(ii: int | dict | None) -> str | None:
+    """What to say after the convert command when the model was trained for an II per layer, which
+    the command line cannot give (``write_project(fw, folder, ii={...})`` can)."""
+    if not isinstance(ii, dict):
+        return None
+    return (f"trained for an II per layer ({', '.join(f'{k}: {v}' for k, v in ii.items())}): the command line "
+            "builds one II for every layer; write_project(fw, folder, ii={...}) builds these")

@@ -143,7 +143,7 @@ def train_and_score(run: RunSpec, folder: Path, topic: str | None = None, callba
         outcome = train_pareto(model, x_train, y_train, validation_data=validation, epochs=s["epochs"],
                                checkpoint_dir=folder / CHECKPOINTS, beta=tuple(s["beta"]),
                                learning_rate=s["learning_rate"], batch_size=s["batch_size"],
-                               tolerance=s["tolerance"], callbacks=extra)
+                               tolerance=s["tolerance"], callbacks=extra, ii=s.get("ii"))
     emit(topic, {"run": run.name, "stage": "calibrating"})
     with (stages or QUIET).stage(f"calibrating and scoring the {len(outcome.front)} checkpoints of the front"):
         points = _calibrated_points(outcome.front, x_train if s["n_calibration"] is None

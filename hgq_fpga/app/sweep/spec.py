@@ -11,6 +11,7 @@ values), ``runs`` (a list of overrides, each optionally ``name``-d) and ``seeds`
     learning_rate: 0.003
     beta: [1.0e-7, 1.0e-4]           # log-linear beta ramp, first and last epoch
     init_widths: {weight_bits: 4, activation_f: 4}
+    ii: 4                            # optional: train for II 4 (beta weighs EBOPs per II); or {dense_1: 4}
     seeds: [0, 1, 2]
     grid:
       beta: [[1.0e-7, 1.0e-5], [1.0e-7, 1.0e-4]]
@@ -54,7 +55,11 @@ RUN_DEFAULTS: dict[str, Any] = {
     "n_calibration": None,
     "callbacks": [],
     "seed": 0,
+    "ii": None,
 }
+#: settings added after sweeps were first run: left out of a run's fingerprint while at their
+#: default, so that a sweep finished before them still resumes
+LATER_DEFAULTS = {"ii": None}
 REQUIRED = ("data", "architecture", "epochs")
 TOP_ONLY = ("name", "seeds", "grid", "runs")
 INIT_WIDTH_KEYS = ("weight_bits", "weight_f", "activation_f")
@@ -87,7 +92,9 @@ class RunSpec:
 
     def fingerprint(self) -> str:
         """A short hash of the settings: a rerun must find the same one in a finished run."""
-        text = json.dumps(self.settings, sort_keys=True, default=str)
+        settings = {k: v for k, v in self.settings.items()
+                    if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
+        text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -187,11 +194,28 @@ def _check_run(settings: dict, source: str, where: str, base_dir: Path) -> None:
         _number(widths["weight_f"], err_for("init_widths.weight_f"))
     if "activation_f" in widths:
         _number(widths["activation_f"], err_for("init_widths.activation_f"))
+    _check_ii(settings["ii"], err_for("ii"))
     cbs = settings["callbacks"]
     if not isinstance(cbs, list) or not all(isinstance(c, str) and _ENTRY_POINT.match(c) for c in cbs):
         err_for("callbacks")(f"must be a list of 'module:function' entry points, got {cbs!r}")
     for callback in cbs:
         check_entry_point(callback, base_dir, err_for("callbacks"))
+
+
+def _check_ii(ii: Any, err) -> None:
+    """``ii``: absent (EBOPs), a whole number >= 1 for every Dense/Conv, or ``{layer name: number}``
+    (the names are checked against the model when it is built)."""
+    if ii is None:
+        return
+    if isinstance(ii, dict):
+        for name, n in ii.items():
+            if not isinstance(name, str):
+                err(f"layer names must be strings, got {name!r}")
+            _number(n, lambda msg, name=name: err(f"{name}: {msg}"), integer=True, minimum=1)
+        return
+    if isinstance(ii, bool) or not isinstance(ii, int):
+        err(f"must be a whole number >= 1 (every Dense/Conv) or a mapping of layer name -> number, got {ii!r}")
+    _number(ii, err, integer=True, minimum=1)
 
 
 def check_entry_point(text: str, base_dir: Path, err) -> None:
