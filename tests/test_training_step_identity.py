@@ -18,11 +18,25 @@ from keras import ops
 
 from hgq_fpga.nn.keras_backend import read
 from hgq_fpga.nn.quantizers.hgq import HQuantizer, _broadcast_axes
-from hgq_fpga.nn.quantizers.pow2 import pow2_pair
+from hgq_fpga.nn.quantizers.pow2 import int_bits, pow2_pair
 
 
 class ReferenceQuantizer(HQuantizer):
-    """The training-mode quantization of the code before issue 34's step-time changes."""
+    """The training-mode quantization of the code before issue 34's step-time changes: also the
+    activation widths of the next layer's EBOPs with ``F`` computed anew and the unseen elements of
+    the range masked by ``where``."""
+
+    def activation_bits(self, F=None):
+        if self.calibrated:
+            return super().activation_bits(F)
+        F = self._F() if F is None else F
+        lo = ops.stop_gradient(ops.convert_to_tensor(self.vmin))
+        hi = ops.stop_gradient(ops.convert_to_tensor(self.vmax))
+        seen = lo <= hi
+        lo = ops.where(seen, lo, 0.0)
+        hi = ops.where(seen, hi, 0.0)
+        k = ops.cast(lo < 0, "float32")
+        return ops.relu(k + int_bits(ops.maximum(hi, -lo)) + F)
 
     def fake_quantize(self, x, training: bool = False):
         F = self._F()

@@ -106,6 +106,18 @@ def concrete(variable: keras.Variable) -> np.ndarray | None:
     return np.asarray(value)
 
 
+def same_trace(tensor) -> bool:
+    """Whether ``tensor`` was made in the TensorFlow graph being traced now, so that a later
+    operation of the same trace may use it instead of computing it again. False eagerly and under
+    JAX (where a tensor kept from one trace must never reach another)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    if tf.executing_eagerly():
+        return False
+    return getattr(tensor, "graph", None) is tf.compat.v1.get_default_graph()
+
+
 def compiled(fn: Callable) -> Callable:
     """``fn`` (a function of tensors) compiled as a whole where eager calls would run op by op.
 

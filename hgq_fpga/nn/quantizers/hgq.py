@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from hgq_fpga import fixed
-from hgq_fpga.nn.keras_backend import compiled, concrete, floor_keep_dtype, read, require_float64
+from hgq_fpga.nn.keras_backend import compiled, concrete, floor_keep_dtype, read, require_float64, same_trace
 from hgq_fpga.nn.quantizers.exact import (EXP2_BITS, exact_float64, exp2_exact,
                                           strictly_negative)
 from hgq_fpga.nn.quantizers.pow2 import LIMIT as POW2_LIMIT
@@ -147,6 +147,9 @@ class HQuantizer(keras.layers.Layer):
         #: the calibrated (k, i, f) as last read (JAX cannot read variables while it compiles)
         self._types: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._exact = None   # exact_quantize's compiled function, made on first use
+        #: the F of the last training-mode quantization (an activation's), for activation_bits in
+        #: the same traced step (see _step_F)
+        self._traced_F = None
 
     # ------------------------------------------------------------------ build
     def build(self, shape) -> None:
@@ -220,6 +223,7 @@ class HQuantizer(keras.layers.Layer):
         xq, xq_val = _fake_quantize(x, F, self.round_scaled)
         if self.kind == "activation" and (training or self.recording):
             self._record(xq_val)
+            self._traced_F = F
         return xq, F
 
     def round_scaled(self, v):
@@ -255,6 +259,13 @@ class HQuantizer(keras.layers.Layer):
             self.vmin.assign(np.full(self.vmin.shape, np.inf, np.float32))
             self.vmax.assign(np.full(self.vmax.shape, -np.inf, np.float32))
 
+    def _step_F(self):
+        """``F`` for :meth:`activation_bits`: the one this step's quantization computed, where it is
+        in the graph being traced (the next layer's EBOPs then reuse it, and its gradient, instead
+        of computing ``round(clip(f))`` again: fewer operations per training step), else anew."""
+        F = self._traced_F
+        return F if F is not None and same_trace(F) else self._F()
+
     def activation_bits(self, F=None):
         """Per-element width ``ba = max(0, k + i + F)`` from the running range (float32 tensor).
 
@@ -265,13 +276,11 @@ class HQuantizer(keras.layers.Layer):
         if self.calibrated:
             return ops.convert_to_tensor(self.k_fixed + self.i_fixed + self.f_fixed)
         if F is None:
-            F = self._F()
+            F = self._step_F()
         lo = ops.stop_gradient(ops.convert_to_tensor(self.vmin))
         hi = ops.stop_gradient(ops.convert_to_tensor(self.vmax))
-        seen = lo <= hi
-        lo = ops.where(seen, lo, 0.0)
-        hi = ops.where(seen, hi, 0.0)
-        mag = ops.maximum(hi, -lo)
+        # an element never seen has lo = inf, hi = -inf: magnitude 0 and unsigned, as the range [0, 0]
+        mag = ops.maximum(ops.maximum(hi, -lo), 0.0)
         k = ops.cast(lo < 0, "float32")
         return ops.relu(k + int_bits(mag) + F)      # mag == 0: k = 0, int_bits = -POW2_LIMIT: 0
 
