@@ -109,10 +109,13 @@ def test_every_plotted_point_is_a_stored_number(results, tmp_path):
             points += [tuple(p) for ax in fig.axes for c in ax.collections for p in c.get_offsets()]
             assert points and all(x in numbers and y in numbers for x, y in points), (name, file)
             drawn += 1
-    # the particle study's LUT figure is drawn once its RTL figures are measured (``--rtl``)
+    # the particle study's LUT figure is drawn once its RTL figures are measured (``--rtl``); the
+    # seeded studies draw one figure per architecture where HGQ2 ran
     rtl_rows = any(e.get("rtl") for archs in results["studies"].get("particles", {}).get("results", {}).values()
                    for e in archs.values())
-    assert drawn == (11 if rtl_rows else 10)
+    hgq2_fronts = sum(bool(a["hgq_fronts"] and a.get("hgq2")) for study in ("seeded", "seeded_full")
+                      for a in results["studies"].get(study, {}).get("architectures", {}).values())
+    assert drawn == 8 + rtl_rows + hgq2_fronts
 
 
 def test_the_store_refuses_a_faulty_record_and_keeps_the_file(tmp_path):

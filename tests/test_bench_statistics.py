@@ -185,28 +185,26 @@ def test_the_full_study_command_stores_how_far_it_got_without_training(tmp_path,
 
 
 def test_the_committed_full_seeded_record_is_the_summary_of_its_committed_runs():
-    # measured on the bench recipe before issue 34's study ("bench-0.1"), still reachable by name
-    cfg, _ = seeded.preset("full", "bench-0.1")
+    # measured on the bench recipe in force ("bench-0.2"), all 102 trainings of the MLP and the CNN
+    cfg, _ = seeded.preset("full")
     again = seeded.summarise(SEEDED_FULL, cfg, [t[0] for t in seeded.tasks(cfg, lambda: None, str(SEEDED_FULL))])
     committed = STUDIES["seeded_full"]
     assert {k: committed[k] for k in again} == json.loads(json.dumps(again))
-    # the 96 trainings of the MLP and CNN study; HGQ2 on the CNN was planned after it and is not run yet
-    assert committed["trainings"] == 96 and committed["trainings_planned"] == 102
-    assert committed["missing"] == [f"cnn-hgq2-{start}-seed{s}" for start in ("default", "fair") for s in (0, 1, 2)]
+    assert committed["trainings"] == committed["trainings_planned"] == 102 and committed["missing"] == []
 
 
-def test_the_next_full_seeded_run_trains_hgq_and_hgq2_again_on_the_new_recipe():
-    """Every committed HGQ and HGQ2 run was trained on "bench-0.1"; under the recipe in force they are
-    superseded (the next ``make bench-seeds`` sets them aside and trains them again), the uniform
-    baselines (which depend on neither HGQ's start nor the ramp) are kept."""
+def test_the_committed_full_seeded_runs_are_on_the_recipe_in_force():
+    """Every committed HGQ and HGQ2 run was trained on "bench-0.2", the recipe in force: the next
+    ``make bench-seeds`` trains nothing again. Under the earlier recipe ("bench-0.1", still reachable
+    by name) all of them would be superseded, and the uniform baselines (which depend on neither
+    HGQ's start nor the ramp) kept."""
     cfg, _ = seeded.preset("full")
     assert cfg.study.hgq_weight_f == 3.0 and cfg.study.hgq_init_bits is None
-    stale = seeded.superseded(SEEDED_FULL, seeded.tasks(cfg, lambda: None, str(SEEDED_FULL)))
-    assert stale == [f"{arch}-{config}-seed{s}" for arch, configs in (("mlp", ("hgq", "hgq2-default", "hgq2-fair")),
-                                                                     ("cnn", ("hgq",)))
-                     for config in configs for s in (0, 1, 2)]
-    old, _ = seeded.preset("full", "bench-0.1")   # the committed runs recorded no recipe: they are on this one
-    assert seeded.superseded(SEEDED_FULL, seeded.tasks(old, lambda: None, str(SEEDED_FULL))) == []
+    assert seeded.superseded(SEEDED_FULL, seeded.tasks(cfg, lambda: None, str(SEEDED_FULL))) == []
+    old, _ = seeded.preset("full", "bench-0.1")
+    stale = seeded.superseded(SEEDED_FULL, seeded.tasks(old, lambda: None, str(SEEDED_FULL)))
+    assert sorted(stale) == sorted(f"{arch}-{config}-seed{s}" for arch in ("mlp", "cnn")
+                                   for config in ("hgq", "hgq2-default", "hgq2-fair") for s in (0, 1, 2))
 
 
 def test_a_run_is_superseded_when_its_recorded_recipe_differs(tmp_path, capsys):

@@ -448,7 +448,7 @@ BROKEN_TEXTS = [
      ["no file tests/test_corpus.py"]),
     (sweep_keys_problems, "| key | meaning |\n| --- | --- |\n| `data` | ... |\n",
      [f"docs/sweeps.md's key table misses {key}" for key in
-      ("architecture", "batch_size", "beta", "callbacks", "epochs", "grid", "init_widths", "learning_rate",
+      ("architecture", "batch_size", "beta", "callbacks", "epochs", "grid", "ii", "init_widths", "learning_rate",
        "model_args", "n_calibration", "name", "runs", "seed", "seeds", "tolerance")]),
     (script_problems, '`make demo DEMO_ARGS="--backend hls --fast"`',
      ["DEMO_ARGS='--backend hls --fast': the demo has no option --fast"]),

@@ -75,13 +75,14 @@ def _hgq2_lines(arch: str, a: dict, page: Page) -> list[str]:
              "accuracy (± SE) | seeds matched | HGQ2 EBOPs ÷ ours at *our* best val. accuracy | seeds matched |",
              "|---|---|---|---|---|---|---|"]
     for init, h in hgq2.items():
+        # a start that did not train has 0 EBOPs at its best: no ratio to read
+        ratio = "– (did not train)" if h.get("untrained") else fmt_stat(h["ratio"], digits=2, spread="se")
         lines.append(f"| {init} | {fmt_stat(h['best_val_accuracy'], 100)} | "
                      f"{fmt_stat(h['best_test_accuracy'], 100)} | "
-                     f"{fmt_stat(h['ratio'], digits=2, spread='se')} | {h['seeds_matched']}/{h['seeds']} | "
+                     f"{ratio} | {h['seeds_matched']}/{h['seeds']} | "
                      f"{fmt_stat(h.get('ratio_at_ours_best'), digits=2, spread='se')} | "
                      f"{h.get('seeds_matched_at_ours_best', 0)}/{h['seeds']} |")
-    dead = [init for init, h in hgq2.items()
-            if h.get("per_seed") and all(m["reference_ebops"] == 0 for m in h["per_seed"].values())]
+    dead = [init for init, h in hgq2.items() if h.get("untrained")]
     if dead:
         lines += ["", "; ".join(f"HGQ2's {init} start did not train: its most accurate model has 0 EBOPs (every "
                                 f"weight rounds to 0, constant outputs) on every seed" for init in dead) + "."]

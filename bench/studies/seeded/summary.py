@@ -77,6 +77,9 @@ def summarise_hgq2(records: list[dict], fronts: dict[int, list[dict]]) -> dict:
         entry["ratio_at_ours_best"], entry["seeds_matched_at_ours_best"] = mean_se(back), len(back)
         entry["best_val_accuracy"] = mean_std([m["target_accuracy"] for m in entry["per_seed"].values()])
         entry["best_test_accuracy"] = mean_std([m["hgq2_test_accuracy"] for m in entry["per_seed"].values()])
+        # a start that did not train: its most accurate model has 0 EBOPs (constant outputs) on every seed
+        entry["untrained"] = bool(entry["per_seed"]) and all(m["reference_ebops"] == 0
+                                                             for m in entry["per_seed"].values())
     return out
 
 
