@@ -223,7 +223,7 @@ class HQuantizer(keras.layers.Layer):
         xq, xq_val = _fake_quantize(x, F, self.round_scaled)
         if self.kind == "activation" and (training or self.recording):
             self._record(xq_val)
-            self._traced_F = F
+            self._traced_F = F if same_trace(F) else None     # kept only inside a TensorFlow trace
         return xq, F
 
     def round_scaled(self, v):
