@@ -235,3 +235,22 @@ def test_hgq2_trains_and_every_epoch_rebuilds_exactly(tmp_path, kind, recipe):
     assert [m.label for m in models] == ["hgq2-fair-e1", "hgq2-fair-e2"] and facts["epochs"] == 2
     assert all(m.ebops > 0 and 0 <= m.accuracy <= 1 for m in models)
     assert not os.listdir(tmp_path)       # the staging folder is gone
+
+
+def test_an_rtl_run_of_some_models_keeps_the_stored_rows_of_the_others(tmp_path):
+    """``python -m bench run rtl --models demo`` from a work folder that holds only the demo's
+    files merges them into the stored record, model by model and part by part, instead of storing
+    a record with the demo alone."""
+    from bench.studies.rtl.run import collect, merged_into_store
+
+    head = {"info": {}, "inputs": [64], "ebops": 10}
+    stored = {"studies": {"rtl": {"models": {
+        "demo": {**head, "ours": {"resources": {"LUT": 1}}, "before": {"resources": {"LUT": 2}}},
+        "small": {**head, "ours": {"resources": {"LUT": 3}}}}, "demo_run": {"wall_s": 9.0}}}}
+    (tmp_path / "demo.alkaid.json").write_text(json.dumps({**head, "alkaid": {"resources": {"LUT": 4}}}))
+    (tmp_path / "demo.ours.json").write_text(json.dumps({**head, "ours": {"resources": {"LUT": 5}}}))
+    merged_into_store(collect(tmp_path))(stored)
+    models = stored["studies"]["rtl"]["models"]
+    assert list(models) == ["demo", "small"] and models["small"]["ours"] == {"resources": {"LUT": 3}}
+    assert [models["demo"][p]["resources"]["LUT"] for p in ("ours", "before", "alkaid")] == [5, 2, 4]
+    assert stored["studies"]["rtl"]["demo_run"] == {"wall_s": 9.0}

@@ -55,6 +55,7 @@ import click
 import numpy as np
 
 from bench.cli import out_option
+from bench.render import put
 from bench.contenders.alkaid_rtl import ALKAID, AlkaidError, emit, ensure_alkaid, flat_outputs
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
@@ -409,6 +410,23 @@ def collect(out: Path) -> dict:
     return record
 
 
+def merged_into_store(record: dict):
+    """The store change that puts ``record`` (from the work folder) over the stored RTL record, model
+    by model and part by part: a run of some models or parts (``--models demo``), or one from a
+    work folder that lost the others, keeps every stored row it did not measure."""
+    def change(results: dict) -> None:
+        kept = results.get("studies", {}).get("rtl") or {}
+        models = {label: dict(row) for label, row in kept.get("models", {}).items()}
+        for label, row in record["models"].items():
+            models[label] = {**models.get(label, {}), **row}
+        merged = {**record, "models": dict(sorted(models.items()))}
+        if "demo_run" in kept and "demo_run" not in record:
+            merged["demo_run"] = kept["demo_run"]
+        put({"rtl": merged})(results)
+
+    return change
+
+
 PARTS = ("ours", "before", "alkaid", "ii")
 
 
@@ -459,4 +477,4 @@ def main(work: Path, names: str, demo: Path, alkaid_venv: Path, fmnist_train: in
                 for label, fw, info in fmnist_front(work, fmnist_train, fmnist_epochs, fmnist_points):
                     label = "fmnist" if fmnist_points == 1 else label
                     run_model(label, fw, info, work, python, False, chosen, before, iis)
-    out.store("rtl", collect(work))
+    out.change(merged_into_store(collect(work)), "studies.rtl")
