@@ -84,8 +84,8 @@ def _hgq2_lines(arch: str, a: dict, page: Page) -> list[str]:
                      f"{h.get('seeds_matched_at_ours_best', 0)}/{h['seeds']} |")
     dead = [init for init, h in hgq2.items() if h.get("untrained")]
     if dead:
-        lines += ["", "; ".join(f"HGQ2's {init} start did not train: its most accurate model has 0 EBOPs (every "
-                                f"weight rounds to 0, constant outputs) on every seed" for init in dead) + "."]
+        lines += ["", "; ".join(f"HGQ2's {init} start did not train: its most accurate model has 0 EBOPs (nothing "
+                                f"left to multiply: constant outputs) on every seed" for init in dead) + "."]
     best = a.get("hgq2_headline_init")
     if best:
         ratio = a["hgq2_headline_ratio"]
