@@ -246,3 +246,12 @@ def test_train_for_an_ii(project, tmp_path, monkeypatch):
     next_line = next(line for line in result.output.splitlines() if line.startswith("next: "))
     words = shlex.split(next_line[len("next: "):])
     assert words[words.index("--ii") + 1] == "4" and words[-2:] == ["--out", "trained-firmware"]
+
+
+def test_an_ii_per_layer_is_said_after_the_convert_command(project):
+    from hgq_fpga.app.sweep.handoff import next_steps
+
+    run = parse({**BASE, "ii": {"h_dense": 4}}, project).runs[0]
+    lines = next_steps("c.keras", run, Path("trained"))
+    assert "--ii" not in shlex.split(lines[0][len("next: "):])
+    assert lines[1].startswith("trained for an II per layer (h_dense: 4): the command line builds one II")

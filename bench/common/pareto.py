@@ -76,10 +76,10 @@ def front_comparison(references: Sequence[dict], ours: Sequence[dict]) -> dict:
     has no cost to compare by ratio; such points of either side are left out of the comparison,
     and ``zero_ebops`` counts the reference's.
     """
-    zero = sum(float(p["ebops"]) <= 0 for p in references)
+    refs = [p for p in references if float(p["ebops"]) > 0]
     live = [p for p in ours if float(p["ebops"]) > 0]
     points, cheaper, logs = [], 0, 0.0
-    for ref in sorted((p for p in references if float(p["ebops"]) > 0), key=lambda p: p["ebops"]):
+    for ref in sorted(refs, key=lambda p: p["ebops"]):
         m = matched_ratio(ref, live)
         points.append({"accuracy": m["target_accuracy"], "reference_ebops": m["reference_ebops"],
                        "match_ebops": m["match_ebops"], "ratio": m["ratio"]})
@@ -89,7 +89,8 @@ def front_comparison(references: Sequence[dict], ours: Sequence[dict]) -> dict:
     return {"points": points, "n": len(points), "matched": sum(p["ratio"] is not None for p in points),
             "cheaper": cheaper, "log_ratio_sum": logs,
             "reference_best": max((float(p["accuracy"]) for p in references), default=None),
-            "ours_best": max((float(p["accuracy"]) for p in ours), default=None), "zero_ebops": zero}
+            "ours_best": max((float(p["accuracy"]) for p in ours), default=None),
+            "zero_ebops": len(references) - len(refs)}
 
 
 def pooled_comparison(per_seed: dict[str, dict]) -> dict:

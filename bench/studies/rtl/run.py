@@ -55,8 +55,8 @@ import click
 import numpy as np
 
 from bench.cli import out_option
-from bench.render import put
 from bench.contenders.alkaid_rtl import ALKAID, AlkaidError, emit, ensure_alkaid, flat_outputs
+from bench.render import put
 from hgq_fpga.backends.rtl import write_project
 from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
 from hgq_fpga.backends.rtl.tools import version, yosys_commands
@@ -416,7 +416,7 @@ def merged_into_store(record: dict):
     work folder that lost the others, keeps every stored row it did not measure."""
     def change(results: dict) -> None:
         kept = results.get("studies", {}).get("rtl") or {}
-        models = {label: dict(row) for label, row in kept.get("models", {}).items()}
+        models = dict(kept.get("models", {}))
         for label, row in record["models"].items():
             models[label] = {**models.get(label, {}), **row}
         merged = {**record, "models": dict(sorted(models.items()))}

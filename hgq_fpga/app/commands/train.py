@@ -54,7 +54,7 @@ def train(spec: Path, out: Path) -> None:
     """
     from hgq_fpga.app.report.progress import RichProgress
     from hgq_fpga.app.stages import Stages
-    from hgq_fpga.app.sweep.handoff import convert_command, firmware_folder, per_layer_ii_note, shown_path
+    from hgq_fpga.app.sweep.handoff import next_steps, shown_path
     from hgq_fpga.app.sweep.run import produce, train_and_score
     from hgq_fpga.app.sweep.spec import load_single
 
@@ -75,7 +75,5 @@ def train(spec: Path, out: Path) -> None:
     click.echo(f"front: {len(record['front'])} calibrated checkpoint(s) in {shown_path(out)}; chosen: "
                f"epoch {chosen['epoch']}, validation accuracy {100 * chosen['val_accuracy']:.2f} %, "
                f"{chosen['ebops']:,} EBOPs (exact) -> {shown_path(out / CHOSEN)}")
-    click.echo("next: " + convert_command(out / CHOSEN, run.path("data"), firmware_folder(out), run.settings["ii"]))
-    note = per_layer_ii_note(run.settings["ii"])
-    if note:
-        click.echo(note)
+    for line in next_steps(out / CHOSEN, run, out):
+        click.echo(line)

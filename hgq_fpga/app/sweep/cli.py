@@ -33,7 +33,7 @@ def sweep(spec: Path, out: Path, scheduler: str | None, workers: int | None, ret
 def report_sweep(result, out: Path) -> None:
     """What the sweep did, the chosen model's checkpoint (a path that works from here) and the
     command that converts it; exit status 1 when a run failed."""
-    from hgq_fpga.app.sweep.handoff import convert_command, firmware_folder, per_layer_ii_note, shown_path
+    from hgq_fpga.app.sweep.handoff import next_steps, shown_path
     from hgq_fpga.app.sweep.merge import FRONT_JSON, FRONT_PLOT
 
     front = result.merged.get("front", [])
@@ -48,10 +48,7 @@ def report_sweep(result, out: Path) -> None:
                    f"{100 * chosen['val_accuracy']:.2f} %, {chosen['ebops']:,} EBOPs)")
         run = result.chosen_run()
         if run is not None:
-            click.echo("next: " + convert_command(checkpoint, run.path("data"), firmware_folder(out),
-                                                  run.settings.get("ii")))
-            note = per_layer_ii_note(run.settings.get("ii"))
-            if note:
-                click.echo(note)
+            for line in next_steps(checkpoint, run, out):
+                click.echo(line)
     if result.failed:
         raise click.ClickException("failed runs: " + "; ".join(f"{k}: {v}" for k, v in result.failed.items()))

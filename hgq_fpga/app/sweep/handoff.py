@@ -58,10 +58,13 @@ def convert_command(checkpoint: str | Path, data: str | Path, out: str | Path,
     return join(words + ["--out", shown_path(out)])
 
 
-def per_layer_ii_note(ii: int | dict | None) -> str | None:
-    """What to say after the convert command when the model was trained for an II per layer, which
-    the command line cannot give (``write_project(fw, folder, ii={...})`` can)."""
-    if not isinstance(ii, dict):
-        return None
-    return (f"trained for an II per layer ({', '.join(f'{k}: {v}' for k, v in ii.items())}): the command line "
-            "builds one II for every layer; write_project(fw, folder, ii={...}) builds these")
+def next_steps(checkpoint: str | Path, run, out: str | Path) -> list[str]:
+    """What to print after a training or a sweep chose ``checkpoint`` of ``run`` (a
+    :class:`~hgq_fpga.app.sweep.spec.RunSpec`) in ``out``: the convert command, at the II the run
+    was trained for, and, for an II per layer, which the command line cannot give, how to build it."""
+    ii = run.settings.get("ii")
+    lines = ["next: " + convert_command(checkpoint, run.path("data"), firmware_folder(out), ii)]
+    if isinstance(ii, dict):
+        lines.append(f"trained for an II per layer ({', '.join(f'{k}: {v}' for k, v in ii.items())}): the "
+                     "command line builds one II for every layer; write_project(fw, folder, ii={...}) builds these")
+    return lines

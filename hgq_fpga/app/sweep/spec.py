@@ -41,6 +41,9 @@ from typing import Any, Mapping
 
 import yaml
 
+#: settings added after sweeps were first run: left out of a run's fingerprint while at their
+#: default, so that a sweep finished before them still resumes
+LATER_DEFAULTS: dict[str, Any] = {"ii": None}
 #: settings of one run, with their defaults (``None``: required, or "not used" where documented)
 RUN_DEFAULTS: dict[str, Any] = {
     "data": None,
@@ -55,11 +58,8 @@ RUN_DEFAULTS: dict[str, Any] = {
     "n_calibration": None,
     "callbacks": [],
     "seed": 0,
-    "ii": None,
+    **LATER_DEFAULTS,
 }
-#: settings added after sweeps were first run: left out of a run's fingerprint while at their
-#: default, so that a sweep finished before them still resumes
-LATER_DEFAULTS = {"ii": None}
 REQUIRED = ("data", "architecture", "epochs")
 TOP_ONLY = ("name", "seeds", "grid", "runs")
 INIT_WIDTH_KEYS = ("weight_bits", "weight_f", "activation_f")
