@@ -34,7 +34,8 @@ each design's longest register-to-register path in cells.
 
 Each model's record goes to ``WORK/<model>.<part>.json`` as it finishes (parts and models can run
 in parallel processes); the end of every run stores all of them as the study's record. A part
-whose record is already there is kept, so an interrupted run resumes. ``--time-demo`` runs the demo
+whose record is already there is kept, so an interrupted run resumes (the II curve point by point:
+delete a point from ``WORK/<model>.ii.json`` to measure it again). ``--time-demo`` runs the demo
 (``python -m hgq_fpga.app.demo``, HLS + RTL + Yosys) once into a scratch folder and records its
 wall and CPU time and the load average (``WORK/demo_run.json``).
 """
@@ -348,6 +349,9 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
     head = {k: row[k] for k in ("info", "inputs", "ebops")}
     done = {part: out / f"{label}.{part}.json" for part in parts if (out / f"{label}.{part}.json").is_file()}
+    curve = json.loads(done.pop("ii").read_text())["ii_curve"] if "ii" in done else {}
+    if curve and all(str(ii) in curve for ii in ii_values):
+        done["ii"] = out / f"{label}.ii.json"
     for part, path in done.items():
         print(f"[{label}] {part}: kept {path} (delete it to measure again)", flush=True)
     parts = tuple(p for p in parts if p not in done)
@@ -379,12 +383,15 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
         row["alkaid"] = al
     if "ii" in parts:
         with tempfile.TemporaryDirectory(prefix="rtl_bench_cache.") as cache:
-            curve = {}
             for ii in ii_values:
+                if str(ii) in curve:
+                    print(f"[{label}] ii = {ii}: kept (delete it from {label}.ii.json to measure again)", flush=True)
+                    continue
                 print(f"[{label}] ii = {ii}", flush=True)
                 curve[str(ii)] = ii_row(fw, d, ii, cache)
+                curve = dict(sorted(curve.items(), key=lambda kv: int(kv[0])))
+                _save(out, label, "ii", {**head, "ii_curve": curve})
         row["ii_curve"] = curve
-        _save(out, label, "ii", {**head, "ii_curve": curve})
     print(json.dumps({label: {k: v for k, v in row.items() if k != "speed"}}, indent=1), flush=True)
     return row
 

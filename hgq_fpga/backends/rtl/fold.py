@@ -95,7 +95,10 @@ def input_serial(net: Netlist, columns: list[Column], consts: list[int], opts: C
     lanes = []
     for chunk in dealt:
         picks = [(x, 0, x.width, "code") for x in chunk] + [None] * (count - len(chunk))
-        lane = net.lane(picks + [picks[-1]] * (ii - count), count)
+        # registered: ABC maps for depth first and, given the chance, copies each lane's
+        # multiplexer into every partial-sum ROM that reads it (2.9x the LUTs of a 784-input
+        # layer at II = 4, against 1.01x with the register)
+        lane = net.lane(picks + [picks[-1]] * (ii - count), count, registered=True)
         lanes.append((lane, chunk))
     out = []
     for items, const in zip(columns, consts):

@@ -62,6 +62,8 @@ def schedule_folded(net: Netlist, nodes: list[Node], outputs: list[Node], levels
             stream.add(n.id)
             continue
         place(n, [a for a in n.args if not a.is_const and a.kind != "phase"], stage, depth, levels)
+        if n.kind == "lane" and n.params["registered"]:
+            depth[n.id] = levels       # its readers open the next stage
         if n.kind in REGISTERS:
             compute[n.id] = stage[n.id]
             count = n.params.get("count", 1) if n.kind == "acc" else 0

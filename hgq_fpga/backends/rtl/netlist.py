@@ -357,14 +357,15 @@ class Netlist:
             self._roms[key] = self._new("phase", (), 0, n - 1, {"n": n})
         return self._roms[key]
 
-    def lane(self, picks: list, count: int) -> Node:
+    def lane(self, picks: list, count: int, registered: bool = False) -> Node:
         """A value that changes with the phase: at phase ``t`` it is ``picks[t]``.
 
         A pick is ``None`` (0) or ``(node, lo, width, mode)``: with mode ``"code"`` the node's
         value (``lo`` 0, ``width`` its width); with ``"bits"`` bits ``lo .. lo+width-1`` of the
         node's code read as an unsigned number, where a signed node's code has its top bit
         inverted first (its value plus ``2^(w-1)``: an unsigned code with the same bits below).
-        Only the first ``count`` phases are used; the others may hold anything."""
+        Only the first ``count`` phases are used; the others may hold anything.  A
+        ``registered`` lane ends its pipeline stage: what reads it takes it from a register."""
         values = []
         for pick in picks[:count]:
             if pick is None:
@@ -379,7 +380,7 @@ class Netlist:
         if lo == hi:
             return self.const(lo)
         return self._new("lane", tuple(p[0] for p in picks if p is not None), lo, hi,
-                         {"picks": tuple(picks), "count": count})
+                         {"picks": tuple(picks), "count": count, "registered": bool(registered)})
 
     def acc(self, p: Node, shift: int, count: int, lo: int, hi: int) -> Node:
         """A register that sums ``count`` phases of ``p``: at phase 0 it takes ``p``, at the next
