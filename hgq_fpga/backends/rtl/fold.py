@@ -117,14 +117,16 @@ def input_serial(net: Netlist, columns: list[Column], consts: list[int], opts: C
         p = sum_terms(net, terms)
         lo, hi = _span(items, const)
         # every phase adds p >= 0: each partial sum lies between 0 and the final value
-        acc = net.acc(p, 0, count, 0, hi - const - count * offset)
-        out.append(net.narrow(sum_terms(net, [Term(acc)], const + count * offset), lo, hi))
+        acc = net.acc(p, 0, count, 0, hi - const - offset)
+        out.append(net.narrow(sum_terms(net, [Term(acc)], const + offset), lo, hi))
     return out
 
 
 def _phase_sum(net: Netlist, phase: Node, group: list, coef: dict, count: int, ii: int) -> tuple[Term, int]:
     """``Σ_lanes c(phase)·lane`` as one ROM of the phase and the lanes' bits (unsigned, shifted
-    by the power of two its values share) and its offset, subtracted from every phase's value."""
+    by the power of two its values share) and the sum over the phases of its offsets: each
+    phase's smallest value is subtracted from that phase's entries, so the ROM is as wide as the
+    widest phase's range, not as the range of all phases together."""
     args = (phase,) + tuple(lane for lane, _ in group)
     pb = phase.width
     entries = []
@@ -138,13 +140,19 @@ def _phase_sum(net: Netlist, phase: Node, group: list, coef: dict, count: int, i
                     v += coef.get(chunk[t].id, 0) * code_of(bits, lane.signed, lane.width)
                 at += lane.width
         entries.append(v if t < count else None)
-    lo = min(entries[a] for a in reachable_addresses(args) if entries[a] is not None)
-    values = [0 if v is None else max(v - lo, 0) for v in entries]      # unused: anything in range
+    mask = (1 << pb) - 1
+    lows: dict[int, int] = {}                 # phase -> its smallest reachable value
+    for a in reachable_addresses(args):
+        if entries[a] is not None:
+            lows[a & mask] = min(lows.get(a & mask, entries[a]), entries[a])
+    # unreachable or unused addresses: anything in range
+    values = [max(v - lows[a & mask], 0) if v is not None and (a & mask) in lows else 0
+              for a, v in enumerate(entries)]
     common = 0
     for v in values:
         common |= v
     shift = (common & -common).bit_length() - 1 if common else 0
-    return Term(net.rom(args, tuple(v >> shift for v in values)), shift), lo
+    return Term(net.rom(args, tuple(v >> shift for v in values)), shift), sum(lows.values())
 
 
 #: the ways to build a layer at II > 1, tried in this order (ties keep the earlier)
