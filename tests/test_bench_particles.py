@@ -242,3 +242,43 @@ def test_an_architecture_where_ours_never_reaches_hgq2_is_a_missed_goal(tmp_path
     text = section.render(record, Page({}, tmp_path, tmp_path))
     assert "| transformer | 0 / 2 | n/a |" in text
     assert "transformer (jets) ❌" in text
+
+
+def _arch_record(arch: str, seconds: float, preset: str = "smoke") -> dict:
+    """A study record of one architecture (the records of :func:`_records`, renamed)."""
+    cfg = study.ParticleConfig(datasets={"jets": (4, 100)}, architectures=(arch,), seeds=(0, 1), epochs=2,
+                               ours_variants={})
+    records = {k.replace("transformer", arch): {**v, "seconds": seconds} for k, v in _records(cfg).items()}
+    return study.record(study.summarise(cfg, records, {}), preset, seconds)
+
+
+def test_a_run_of_some_architectures_replaces_only_theirs_in_the_stored_record():
+    stored = {"studies": {"particles": _arch_record("deep_sets", 10.0)}}
+    first = _arch_record("transformer", 3.0)
+    study.merged_into_store(first, ("transformer",))(stored)
+    rec = stored["studies"]["particles"]
+    assert list(rec["results"]["jets"]) == ["deep_sets", "transformer"]
+    assert rec["config"]["architectures"] == ["deep_sets", "transformer"]
+    assert sum("deep_sets" in n for n in rec["runs_done"]) == 5 and sum("transformer" in n for n in rec["runs_done"]) == 5
+    assert rec["run_seconds"] == 5 * 10.0 + 5 * 3.0
+    again = _arch_record("transformer", 7.0)                     # the transformer run again: replaced, not added
+    study.merged_into_store(again, ("transformer",))(stored)
+    rec = stored["studies"]["particles"]
+    assert rec["run_seconds"] == 5 * 10.0 + 5 * 7.0 and len(rec["runs_done"]) == 10
+    assert rec["results"]["jets"]["deep_sets"] == _arch_record("deep_sets", 10.0)["results"]["jets"]["deep_sets"]
+    old = {**_arch_record("deep_sets", 10.0)}
+    old.pop("run_seconds_each")                                   # a record from before per-run seconds
+    stored = {"studies": {"particles": old}}
+    study.merged_into_store(first, ("transformer",))(stored)
+    rec = stored["studies"]["particles"]
+    assert rec["run_seconds"] == 50.0 + 15.0 and rec["run_seconds_includes_replaced"]
+    other = {"studies": {"particles": _arch_record("deep_sets", 10.0, preset="quick")}}
+    study.merged_into_store(first, ("transformer",))(other)        # another preset: not mixed in
+    assert list(other["studies"]["particles"]["results"]["jets"]) == ["transformer"]
+
+
+def test_archs_names_an_architecture_of_the_preset():
+    from click.testing import CliRunner
+
+    got = CliRunner().invoke(study.main, ["--preset", "smoke", "--archs", "mlp_mixer"])
+    assert got.exit_code == 2 and "--archs" in got.output and "'mlp_mixer' is not an architecture of preset 'smoke'" in got.output

@@ -39,7 +39,10 @@ alkaid's interpreter against our emulator with ``==`` on held-out events and fou
 summary gives ours ÷ alkaid LUTs.
 
     python -m bench run particles [--preset quick|full] [--folder DIR] [--summarise-only] [--rtl]
-                                  [--alkaid-venv DIR] [--out DIR]
+                                  [--alkaid-venv DIR] [--archs A,B] [--out DIR]
+
+``--archs`` runs some architectures only; their results replace those of the stored record of the
+same preset, and the other architectures' results stay (:func:`merged_into_store`).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import os
 import shutil
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -58,6 +61,7 @@ import numpy as np
 
 from bench.cli import Output, out_option
 from bench.common.pareto import front_comparison, pooled_comparison
+from bench.render import put
 from bench.studies.seeded.summary import front_of, mean_std, val_points
 
 #: architectures whose HGQ2 models go through HGQ2's paths to firmware (a softmax inside)
@@ -434,6 +438,7 @@ def summarise(cfg: ParticleConfig, records: dict[str, dict], failed: dict[str, s
     planned = [run_name(*r) for r in plan_runs(cfg)]
     return {"config": cfg.describe(), "results": out, "runs_done": sorted(records), "failed": failed,
             "run_seconds": round(sum(r.get("seconds", 0.0) for r in records.values()), 1),
+            "run_seconds_each": {name: r.get("seconds", 0.0) for name, r in sorted(records.items())},
             "ours_starts": sorted({r["facts"]["start"] for r in records.values()
                                    if r.get("step") == "ours" and "start" in r["facts"]}),
             "not_run": [n for n in planned if n not in records and "-firmware-" not in n],
@@ -489,6 +494,51 @@ def record(summary: dict, preset: str, wall_seconds: float) -> dict:
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
+def run_arch(name: str) -> str:
+    """The architecture of run ``name`` (:func:`run_name`)."""
+    return name.split("-")[1]
+
+
+#: the record's lists of run names (merged architecture by architecture)
+RUN_LISTS = ("runs_done", "not_run", "rtl_not_run", "alkaid_not_run")
+
+
+def merged_into_store(new: dict, archs: tuple[str, ...]):
+    """The store change that puts ``new``, a run of some architectures (``--archs``), over the stored
+    record of the same preset: the other architectures' results, runs and seconds are kept.  Where
+    the stored record lacks each run's seconds (records before ``run_seconds_each``), its total is
+    kept whole and flagged (``run_seconds_includes_replaced``): the replaced runs' time stays in it."""
+    def change(results: dict) -> None:
+        old = results.get("studies", {}).get("particles")
+        if not old or old.get("preset") != new["preset"]:
+            put({"particles": new})(results)
+            return
+        kept = lambda names: [n for n in names if run_arch(n) not in archs]  # noqa: E731
+        merged = {**new, "results": {}, "failed": {k: v for k, v in old.get("failed", {}).items() if run_arch(k) not in archs}}
+        merged["failed"].update(new["failed"])
+        for key in RUN_LISTS:
+            merged[key] = sorted(kept(old.get(key, [])) + new.get(key, []))
+        for dataset in {**old["results"], **new["results"]}:
+            merged["results"][dataset] = {**{a: e for a, e in old["results"].get(dataset, {}).items() if a not in archs},
+                                          **new["results"].get(dataset, {})}
+        order = [a for a in ARCHS if any(a in d for d in merged["results"].values())]
+        merged["config"] = {**new["config"], "architectures": order}
+        merged["ours_starts"] = sorted(set(old.get("ours_starts", [])) | set(new["ours_starts"]))
+        merged["wall_seconds"] = round(old.get("wall_seconds", 0.0) + new["wall_seconds"], 1)
+        if "run_seconds_each" in old:
+            each = {**{n: t for n, t in old["run_seconds_each"].items() if run_arch(n) not in archs},
+                    **new["run_seconds_each"]}
+            merged["run_seconds_each"] = dict(sorted(each.items()))
+            merged["run_seconds"] = round(sum(each.values()), 1)
+        else:
+            merged.pop("run_seconds_each")
+            merged["run_seconds"] = round(old["run_seconds"] + new["run_seconds"], 1)
+            merged["run_seconds_includes_replaced"] = True
+        put({"particles": merged})(results)
+
+    return change
+
+
 @click.command()
 @click.option("--preset", "preset", type=click.Choice(sorted(PRESETS)), default="quick", show_default=True,
               help="quick: toy jets, 1 seed, 12 epochs; full: toy jets and point-cloud Fashion-MNIST, "
@@ -500,17 +550,32 @@ def record(summary: dict, preset: str, wall_seconds: float) -> dict:
                                           "LUT / FF / DSP, latency; and alkaid's design of the same model beside it")
 @click.option("--alkaid-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="alkaid 0.8.2's own venv for --rtl (default /work/venvs/alkaid; created from PyPI when missing)")
+@click.option("--archs", default=None, metavar="A,B",
+              help=f"only these architectures (of {', '.join(ARCHS)}); their results replace the stored ones, "
+                   "the other architectures' stay")
 @out_option
 def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, alkaid_venv: Path | None,
-         out: Output) -> None:
+         archs: str | None, out: Output) -> None:
     """The particle study: ours against HGQ2 0.2.0 on four architectures, and HGQ2's firmware exactness."""
     t0 = time.perf_counter()
     cfg = PRESETS[preset]
+    if archs is not None:
+        chosen = tuple(a for a in archs.split(",") if a)
+        unknown = [a for a in chosen if a not in cfg.architectures]
+        if unknown or not chosen:
+            raise click.BadParameter(f"{unknown[0]!r} is not an architecture of preset {preset!r} "
+                                     f"({', '.join(cfg.architectures)})" if unknown else "names no architecture",
+                                     param_hint="--archs")
+        cfg = replace(cfg, architectures=chosen)
     for dataset, (particles, events) in cfg.datasets.items():   # a missing data set: one line, now
         try:
             load_split(dataset, particles, events)
         except FileNotFoundError as err:
             raise click.ClickException(str(err)) from err
     summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only, rtl=rtl, alkaid_venv=alkaid_venv)
-    out.store("particles", record(summary, preset, time.perf_counter() - t0))
+    rec = record(summary, preset, time.perf_counter() - t0)
+    if archs is None:
+        out.store("particles", rec)
+    else:
+        out.change(merged_into_store(rec, cfg.architectures), "studies.particles")
 

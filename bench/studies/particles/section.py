@@ -79,6 +79,11 @@ def _firmware_rows(arches: dict) -> list[tuple]:
     return rows
 
 
+def _replaced(record: dict) -> str:
+    return ("; including the earlier runs of architectures run again later"
+            if record.get("run_seconds_includes_replaced") else "")
+
+
 def render(record: dict, page: Page) -> str:
     cfg = record["config"]
     t = record["targets"]
@@ -86,7 +91,7 @@ def render(record: dict, page: Page) -> str:
     lines = ["## Particle taggers: ours against HGQ2, and HGQ2's path to firmware", "",
              f"Preset `{record['preset']}` on {record['date']} (left out of the full study: {record['reduced']}); "
              f"{len(record['runs_done'])} runs done, taking {record['run_seconds'] / 60:.1f} min (each run's own wall "
-             f"time, summed; resumable over sittings) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
+             f"time, summed; resumable over sittings{_replaced(record)}) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
              f"Both sides train the architectures of `examples/particles/models.py` (HGQ2 {v['hgq2']} from its own layers, "
              f"in its own venv) on the same events, {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam at "
              f"{cfg['learning_rate']}, β log-linear from {cfg['beta_start']:g} to {cfg['beta_stop']:g} (ours from the "
