@@ -71,6 +71,28 @@ def test_the_cost_model_packs_one_bit_inputs_and_keeps_csd_for_wide_ones():
             assert packed < 0.8 * unpacked          # the estimate of what packing saves
 
 
+def test_the_grouping_order_is_chosen_by_the_estimate():
+    """Half the weights odd, half multiples of 8 (as HGQ's per-weight fractional bits give): grouped
+    by magnitude, groups mix both and no ROM can drop a zero; grouped by trailing zeros, half the
+    ROMs shift by three bits.  The layer is built the cheaper way."""
+    rng = np.random.default_rng(7)
+    net = Netlist()
+    xs = [net.input(0, 1, "x", i) for i in range(36)]
+    odd = rng.integers(0, 32, (18, 4)) * 2 + 1                 # 1 .. 63
+    eights = 8 * rng.integers(1, 8, (18, 4))                     # 8 .. 56: the same magnitudes
+    cols = [[(x, int(c)) for x, c in zip(xs, np.concatenate([odd[:, o], eights[:, o]]))] for o in range(4)]
+    cost = {}
+    for order in cmvm.ORDERS:
+        mark = net.mark()
+        cmvm._build(net, cols, [0] * 4, CmvmOptions(cse=False), 1, order)
+        cost[order] = luts(net.nodes[mark[0]:])
+        net.rollback(mark)
+    assert cost["shift"] < cost["magnitude"]
+    mark = net.mark()
+    lower_cmvm(net, cols, [0] * 4, CmvmOptions(cse=False))
+    assert luts(net.nodes[mark[0]:]) == cost["shift"]
+
+
 def arch_few_bits(rng):
     """Dense layers on 1-bit (unsigned and signed), 2-bit and mixed 2+4-bit inputs, 1- and 2-bit
     activations between them, and a 1-D convolution on 2-bit inputs."""

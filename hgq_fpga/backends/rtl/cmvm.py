@@ -14,13 +14,15 @@ A column ``y_o = Σ_j c_jo·x_j + b_o`` is built one of two ways, per input:
   and as narrow as it can be; the offset joins the column's constant.  The partial sums then enter
   the column's adder tree like any other term.
 
-Which inputs are packed is chosen per layer (per output position of a convolution): every input
-of at most ``max_bits`` bits, for the ``max_bits`` among the input widths present that the LUT
-estimate finds cheapest without CSE, against 0 (none).  Each candidate is built, its LUTs
-estimated and rolled back; the cheapest is built again.  So CSE
-is kept where it wins (wide inputs, or columns that share much), and packing is used where it
-wins (few-bit inputs).  The inputs of a column are grouped in order of their weights' magnitude
-(largest first), so that groups of similar weights give narrow partial sums.
+Which inputs are packed, and how they are grouped, is chosen per layer (per output position of a
+convolution): every input of at most ``max_bits`` bits, for the ``max_bits`` among the input
+widths present and the grouping order (:data:`ORDERS`) that the LUT estimate finds cheapest
+without CSE, against 0 (none).  Each candidate is built, its LUTs estimated and rolled back; the
+cheapest is built again.  So CSE is kept where it wins (wide inputs, or columns that share much),
+and packing is used where it wins (few-bit inputs).  A column's inputs are grouped first fit in
+order of their weights, largest first, by magnitude (groups of similar weights give narrow
+partial sums) or by trailing zeros (groups whose partial sums all end in zeros, which a shift
+drops from the ROM: HGQ weights have per-weight fractional bits).
 """
 
 from __future__ import annotations
@@ -51,10 +53,22 @@ def _magnitude(c: int) -> tuple[int, int]:
     return -c.bit_length(), -((c & -c).bit_length())
 
 
-def _groups(items: Column, max_bits: int, lut_inputs: int) -> list[Column]:
+def _shift(c: int) -> tuple[int, int]:
+    """Sort key of a weight: its lowest set bit, then its leading bit (largest first): groups whose
+    weights share trailing zeros hold partial sums that share them too (a shift, not ROM bits)."""
+    c = abs(c)
+    return -((c & -c).bit_length()), -c.bit_length()
+
+
+#: the orders in which a column's packable inputs are grouped (see the module doc)
+ORDERS = {"magnitude": _magnitude, "shift": _shift}
+
+
+def _groups(items: Column, max_bits: int, lut_inputs: int, order: str = "magnitude") -> list[Column]:
     """Groups of the packable inputs of one column, each of at most ``lut_inputs`` bits (first fit,
-    in order of the weights' magnitude)."""
-    cands = sorted((it for it in items if 0 < it[0].width <= max_bits), key=lambda it: _magnitude(it[1]))
+    in ``order`` of the weights, :data:`ORDERS`)."""
+    key = ORDERS[order]
+    cands = sorted((it for it in items if 0 < it[0].width <= max_bits), key=lambda it: key(it[1]))
     return first_fit(cands, lambda it: it[0].width, lut_inputs)
 
 
@@ -99,14 +113,14 @@ def _digits(c: int) -> int:
     return len(csd(c))
 
 
-def _pack(net: Netlist, items: Column, max_bits: int, lut_inputs: int) -> tuple[list[Term], Column, int]:
+def _pack(net: Netlist, items: Column, max_bits: int, lut_inputs: int, order: str) -> tuple[list[Term], Column, int]:
     """The ROM terms of one column's packed groups, the inputs left to CSD, and the constant the
     ROM offsets add.  A group replacing fewer than three CSD terms is not packed: its ROM would
     cost as many LUTs as the adders it saves."""
     terms: list[Term] = []
     const = 0
     packed: set[int] = set()
-    for group in _groups(items, max_bits, lut_inputs):
+    for group in _groups(items, max_bits, lut_inputs, order):
         if sum(_digits(c) for _, c in group) < 3:
             continue
         term, lo = partial_sum(net, group)
@@ -116,14 +130,15 @@ def _pack(net: Netlist, items: Column, max_bits: int, lut_inputs: int) -> tuple[
     return terms, [(x, c) for x, c in items if id(x) not in packed], const
 
 
-def _build(net: Netlist, columns: list[Column], consts: list[int], opts: CmvmOptions, max_bits: int) -> list[Node]:
-    """Every column's node, inputs of at most ``max_bits`` bits packed."""
+def _build(net: Netlist, columns: list[Column], consts: list[int], opts: CmvmOptions, max_bits: int,
+           order: str = "magnitude") -> list[Node]:
+    """Every column's node, inputs of at most ``max_bits`` bits packed, grouped in ``order``."""
     share = ProductCache(net) if opts.share_products else None
     all_terms, totals = [], []
     for items, const in zip(columns, consts):
         terms: list[Term] = []
         if max_bits:
-            terms, items, offset = _pack(net, items, max_bits, opts.lut_inputs)
+            terms, items, offset = _pack(net, items, max_bits, opts.lut_inputs, order)
             const += offset
         for x, c in items:
             terms += share.terms(x, c) if share else times_const(net, x, c)
@@ -140,10 +155,11 @@ def _build(net: Netlist, columns: list[Column], consts: list[int], opts: CmvmOpt
 CSE_MAX_SAVING = 0.4
 
 
-def _trial(net: Netlist, columns: list[Column], consts: list[int], opts: CmvmOptions, max_bits: int) -> int:
+def _trial(net: Netlist, columns: list[Column], consts: list[int], opts: CmvmOptions, max_bits: int,
+           order: str = "magnitude") -> int:
     """Estimated LUTs of one way to build the columns; the netlist is left as it was."""
     mark = net.mark()
-    _build(net, columns, consts, opts, max_bits)
+    _build(net, columns, consts, opts, max_bits, order)
     cost = luts(net.nodes[mark[0]:])
     net.rollback(mark)
     return cost
@@ -155,14 +171,12 @@ def lower_cmvm(net: Netlist, columns: list[Column], consts: list[int], opts: Cmv
     if not opts.pack or not widths:
         return _build(net, columns, consts, opts, 0)
     plain = CmvmOptions(cse=False, share_products=opts.share_products, lut_inputs=opts.lut_inputs)
-    if len(widths) > 1:      # ranked without CSE, which is slow on wide layers; CSE only for the best
-        ranked = {w: _trial(net, columns, consts, plain, w) for w in widths}
-        widths = [min(ranked, key=ranked.get)]
-    costs = {w: _trial(net, columns, consts, opts, w) for w in widths}
-    best = min(costs, key=costs.get)
+    # (widths packed, order) ranked without CSE, which is slow on wide layers; CSE only for the best
+    ranked = {(w, o): _trial(net, columns, consts, plain, w, o) for w in widths for o in ORDERS}
+    best = min(ranked, key=ranked.get)          # ties keep the first: the narrowest, by magnitude
+    cost = _trial(net, columns, consts, opts, *best) if opts.cse else ranked[best]
     unshared = _trial(net, columns, consts, plain, 0)
-    if costs[best] >= (1 - CSE_MAX_SAVING) * unshared or not opts.cse:
-        costs[0] = _trial(net, columns, consts, opts, 0) if opts.cse else unshared
-        if costs[0] <= costs[best]:
-            best = 0
-    return _build(net, columns, consts, opts, best)
+    if cost >= (1 - CSE_MAX_SAVING) * unshared or not opts.cse:
+        if (_trial(net, columns, consts, opts, 0) if opts.cse else unshared) <= cost:
+            best = (0, "magnitude")
+    return _build(net, columns, consts, opts, *best)
