@@ -220,7 +220,9 @@ def render(record: dict, page: Page) -> str:
                   f"`write_project(fw, dir, ii=N)`: each Dense layer built the cheapest of parallel, bit-serial "
                   f"(a slice of every input per cycle into shift-accumulators) or input-serial (a share of the "
                   f"inputs per cycle into accumulators) by the LUT estimate. Simulated with inputs at the "
-                  f"declared cadence on {s.get('n_sim_ii', 0):,} samples."]
+                  f"declared cadence on {s.get('n_sim_ii', 0):,} samples. Folding saves less than 1/N of the "
+                  "logic: the work still ends in LUT6 tables and adders, and a table that also reads the cycle "
+                  "number has fewer inputs left for data ([docs/rtl.md](docs/rtl.md), \"II > 1\")."]
         lines += _ii_table(models) + ["", f"![LUTs and FFs against II]({page.link(II_PLOT)})"]
     fit = fit_lut_per_ebop(list(models.values()))
     lines += ["", "### LUTs against EBOPs", "",
