@@ -281,4 +281,5 @@ def test_archs_names_an_architecture_of_the_preset():
     from click.testing import CliRunner
 
     got = CliRunner().invoke(study.main, ["--preset", "smoke", "--archs", "mlp_mixer"])
-    assert got.exit_code == 2 and "--archs" in got.output and "'mlp_mixer' is not an architecture of preset 'smoke'" in got.output
+    assert got.exit_code == 2 and "--archs" in got.output
+    assert "'mlp_mixer' is not an architecture of preset 'smoke'" in got.output

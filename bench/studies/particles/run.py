@@ -514,13 +514,14 @@ def merged_into_store(new: dict, archs: tuple[str, ...]):
             put({"particles": new})(results)
             return
         kept = lambda names: [n for n in names if run_arch(n) not in archs]  # noqa: E731
-        merged = {**new, "results": {}, "failed": {k: v for k, v in old.get("failed", {}).items() if run_arch(k) not in archs}}
-        merged["failed"].update(new["failed"])
+        merged = {**new, "results": {},
+                  "failed": {**{k: v for k, v in old.get("failed", {}).items() if run_arch(k) not in archs},
+                             **new["failed"]}}
         for key in RUN_LISTS:
             merged[key] = sorted(kept(old.get(key, [])) + new.get(key, []))
         for dataset in {**old["results"], **new["results"]}:
-            merged["results"][dataset] = {**{a: e for a, e in old["results"].get(dataset, {}).items() if a not in archs},
-                                          **new["results"].get(dataset, {})}
+            others = {a: e for a, e in old["results"].get(dataset, {}).items() if a not in archs}
+            merged["results"][dataset] = {**others, **new["results"].get(dataset, {})}
         order = [a for a in ARCHS if any(a in d for d in merged["results"].values())]
         merged["config"] = {**new["config"], "architectures": order}
         merged["ours_starts"] = sorted(set(old.get("ours_starts", [])) | set(new["ours_starts"]))
