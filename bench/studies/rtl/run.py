@@ -349,9 +349,9 @@ def run_model(label: str, fw, info: dict, out: Path, python: Path | None, speed:
     row = {"info": info, "inputs": shape, "ebops": int(fw.resources().ebops)}
     head = {k: row[k] for k in ("info", "inputs", "ebops")}
     done = {part: out / f"{label}.{part}.json" for part in parts if (out / f"{label}.{part}.json").is_file()}
-    curve = json.loads(done.pop("ii").read_text())["ii_curve"] if "ii" in done else {}
-    if curve and all(str(ii) in curve for ii in ii_values):
-        done["ii"] = out / f"{label}.ii.json"
+    curve = json.loads(done["ii"].read_text())["ii_curve"] if "ii" in done else {}
+    if "ii" in done and not all(str(ii) in curve for ii in ii_values):
+        del done["ii"]                     # some points missing: measure those (kept points stay)
     for part, path in done.items():
         print(f"[{label}] {part}: kept {path} (delete it to measure again)", flush=True)
     parts = tuple(p for p in parts if p not in done)

@@ -101,12 +101,17 @@ def partial_sum(net: Netlist, group: Column) -> tuple[Term, int]:
         entries.append(v)
     lo = min(entries[a] for a in reachable_addresses(args))
     shifted = [max(v - lo, 0) for v in entries]      # never-used addresses: anything in range
+    return rom_term(net, args, shifted), lo
+
+
+def rom_term(net: Netlist, args: tuple, values: list[int]) -> Term:
+    """A ROM over ``args`` holding ``values`` (non-negative) divided by the power of two they all
+    share, as a term shifted back by it: the ROM is as narrow as the values allow."""
     common = 0
-    for v in shifted:
+    for v in values:
         common |= v
     shift = (common & -common).bit_length() - 1 if common else 0
-    rom = net.rom(args, tuple(v >> shift for v in shifted))
-    return Term(rom, shift), lo
+    return Term(net.rom(args, tuple(v >> shift for v in values)), shift)
 
 
 def _digits(c: int) -> int:

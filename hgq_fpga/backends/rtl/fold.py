@@ -25,7 +25,7 @@ where they would not last that long.
 from __future__ import annotations
 
 from hgq_fpga.backends.rtl.arith import sum_terms
-from hgq_fpga.backends.rtl.cmvm import Column, CmvmOptions, first_fit, lower_cmvm
+from hgq_fpga.backends.rtl.cmvm import Column, CmvmOptions, first_fit, lower_cmvm, rom_term
 from hgq_fpga.backends.rtl.cost import luts
 from hgq_fpga.backends.rtl.netlist import Netlist, Node, Term, code_of, reachable_addresses
 
@@ -162,11 +162,7 @@ def _phase_sum(net: Netlist, phase: Node, group: list, coef: dict, count: int, i
     # unreachable or unused addresses: anything in range
     values = [max(v - lows[a & mask], 0) if v is not None and (a & mask) in lows else 0
               for a, v in enumerate(entries)]
-    common = 0
-    for v in values:
-        common |= v
-    shift = (common & -common).bit_length() - 1 if common else 0
-    return Term(net.rom(args, tuple(v >> shift for v in values)), shift), sum(lows.values())
+    return rom_term(net, args, values), sum(lows.values())
 
 
 #: the ways to build a layer at II > 1, tried in this order (ties keep the earlier)
