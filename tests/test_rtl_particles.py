@@ -21,9 +21,11 @@ import keras
 
 import hgq_fpga
 from hgq_fpga.backends.rtl import lower_particles, write_project
+from hgq_fpga.backends.rtl.netlist import Netlist
 from hgq_fpga.ir import FirmwareBuilder
 from test_ir_particles import _graph
 from test_keras_corpus import ParticleArchitecture, tie_data
+from test_rtl_fold import _yosys_luts
 from test_rtl_sim import _mismatches, merge
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -53,13 +55,59 @@ def test_a_wrong_partial_product_is_caught(tmp_path, monkeypatch):
     """The top bit of a signed operand taken as +2^(w-1) instead of -2^(w-1): the data must show it."""
     real = lower_particles.partial_products
 
-    def mutant(net, a, b):
-        return [lower_particles.Term(t.node, t.shift, 1) for t in real(net, a, b)]
+    def mutant(net, a, b, cache):
+        return [lower_particles.Term(t.node, t.shift, 1) for t in real(net, a, b, cache)]
     monkeypatch.setattr(lower_particles, "partial_products", mutant)
     b = FirmwareBuilder()
     x = b.input("x", (3, 2), k=1, i=2, f=2)
     fw = b.build([b.einsum(x, x, "nf,mf->nm")])
     assert _mismatches(write_project(fw, tmp_path / "p"), fw, np.random.default_rng(5), 100) > 0
+
+
+@pytest.mark.parametrize("ka, wa, kb, wb, picks", [(0, 2, 1, 7, True), (1, 5, 1, 6, True), (0, 3, 0, 3, True),
+                                                   (1, 4, 0, 5, True), (1, 2, 1, 2, False)])
+def test_radix4_partial_products_equal_the_emulator(tmp_path, ka, wa, kb, wb, picks):
+    """Products of two variables, each pair of bits of the narrower code picking 0, a, 2a or 3a:
+    unsigned and signed, odd and even widths (a leftover bit is a gate; a 2-bit signed code has
+    no pair below its sign bit)."""
+    b = FirmwareBuilder()
+    x = b.input("x", (3, 4), k=ka, i=wa - ka, f=0)
+    y = b.input("y", (4, 2), k=kb, i=wb - kb - 1, f=1)
+    fw = b.build([b.einsum(x, y, "ij,jd->id")])
+    prj = write_project(fw, tmp_path / "p")
+    assert ("pick" in prj.info["nodes"]) == picks
+    assert _mismatches(prj, fw, np.random.default_rng(6), 200) == 0
+
+
+def test_a_wrong_pick_is_caught(tmp_path, monkeypatch):
+    """A pick that chooses ``a`` where its bits say ``3a``: the data must show it."""
+    real = Netlist.pick
+    monkeypatch.setattr(Netlist, "pick", lambda net, a, a3, b, bit: real(net, a, a, b, bit))   # "3a" = a
+    b = FirmwareBuilder()
+    x = b.input("x", (3, 4), k=0, i=2, f=0)
+    y = b.input("y", (4, 2), k=1, i=5, f=0)
+    fw = b.build([b.einsum(x, y, "ij,jd->id")])
+    assert _mismatches(write_project(fw, tmp_path / "p"), fw, np.random.default_rng(7), 100) > 0
+
+
+def test_radix4_products_synthesize_to_fewer_luts(tmp_path, monkeypatch):
+    """Yosys maps an attention-like ``A·V`` (2-bit weights by 7-bit values) to fewer LUTs with
+    picks than with one gate per bit of the narrower operand (the picks share the adders' LUTs)."""
+    b = FirmwareBuilder()
+    a = b.input("a", (4, 8), k=0, i=2, f=0)
+    v = b.input("v", (8, 2), k=1, i=6, f=0)
+    fw = b.build([b.einsum(a, v, "ij,jd->id")])
+    picked = _yosys_luts(write_project(fw, tmp_path / "pick"), tmp_path / "pick")
+
+    def gates(net, x, y, cache):
+        if lower_particles.range_bits(x.lo, x.hi)[1] < lower_particles.range_bits(y.lo, y.hi)[1]:
+            x, y = y, x
+        signed, width = lower_particles.range_bits(y.lo, y.hi)
+        return [lower_particles.Term(net.gate(x, y, j), j, -1 if (signed and j == width - 1) else 1)
+                for j in range(width)]
+    monkeypatch.setattr(lower_particles, "partial_products", gates)
+    gated = _yosys_luts(write_project(fw, tmp_path / "gate"), tmp_path / "gate")
+    assert picked <= 0.8 * gated, (picked, gated)
 
 
 @pytest.mark.parametrize("multipliers, nodsp", [("lut", True), ("dsp", False), ("auto", False)])

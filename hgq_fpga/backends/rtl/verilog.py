@@ -111,6 +111,11 @@ def _expr(n: Node, r: _Refs, s: int) -> str:
         a, b = n.args
         bit = r.bits(b, s, n.params["bit"], n.params["bit"])
         return f"{{{w}{{{bit}}}}} & {r.ext(a, s, w)}"
+    if n.kind == "pick":
+        a, a3, b = n.args
+        lo, hi = (r.bits(b, s, n.params["bit"] + j, n.params["bit"] + j) for j in (0, 1))
+        return (f"{hi} ? ({lo} ? {r.ext(a3, s, w)} : {r.ext(a, s, w, 1)}) : "
+                f"({lo} ? {r.ext(a, s, w)} : {lit(0, w)})")
     if n.kind == "lane":
         return _lane(n, r, s)
     if n.kind == "rom":
