@@ -39,12 +39,18 @@ def _check(fw, path, seed: int, **options):
     return prj
 
 
-def _yosys_luts(prj, tmp_path) -> int:
-    """The LUTs Yosys maps the project to, with the bench's script."""
+def _yosys_luts_and_brams(prj, tmp_path) -> tuple[int, int]:
+    """The LUTs and 18K block RAMs Yosys maps the project to, with the bench's script."""
     stat = tmp_path / "stat.json"
     script = yosys_commands(" ".join(str(p) for p in prj.sources()), prj.top, "xcup", str(stat))
     subprocess.run(["yosys", "-q", "-p", script], check=True, capture_output=True)
-    return parse_yosys_stat(stat)["LUT"]
+    counts = parse_yosys_stat(stat)
+    return counts["LUT"], counts["BRAM_18K"]
+
+
+def _yosys_luts(prj, tmp_path) -> int:
+    """The LUTs Yosys maps the project to, with the bench's script."""
+    return _yosys_luts_and_brams(prj, tmp_path)[0]
 
 
 @pytest.mark.parametrize("ii", [3, pytest.param(2, marks=pytest.mark.slow), pytest.param(4, marks=pytest.mark.slow),

@@ -161,3 +161,36 @@ def test_folder_is_portable_atomic_and_never_replaces_foreign_files(tmp_path):
     assert (foreign / "notes.txt").read_text() == "keep"
     readme = (prj.path / "README.md").read_text()
     assert f"latency {prj.latency} clock cycles" in readme and "`in_x`" in readme
+
+
+def _exp_tables(bits: list[int]):
+    """A softmax-like ``exp`` table per input width (13 bits and more: few runs, comparisons)."""
+    b = FirmwareBuilder()
+    outs = []
+    for n, w in enumerate(bits):
+        x = b.input(f"x{n}", (2,), k=1, i=w - 1 - (w - 5), f=w - 5, round="RND", overflow="SAT")
+        outs.append(b.table(x, np.exp, 0, 1, 5, "RND", "SAT", name=f"exp{n}"))
+    return b.build(outs)
+
+
+def test_tables_as_cases_and_as_runs_equal_the_emulator(tmp_path):
+    """Up to 12 input bits a table is a ``case`` kept in logic; wider, with few runs of equal
+    entries, a chain of comparisons: both equal the emulator."""
+    fw = _exp_tables([10, 14])
+    prj = write_project(fw, tmp_path / "p")
+    text = (prj.path / "src" / f"{prj.top}.v").read_text()
+    assert text.count('(* rom_style = "logic" *) case') == 1 and "rom1(x) = " not in text
+    assert "else if ($signed(x) <= " in text
+    assert _mismatches(prj, fw, np.random.default_rng(8), 300) == 0
+
+
+def test_a_table_stays_in_logic_and_beats_its_runs(tmp_path, monkeypatch):
+    """A 12-bit ``exp`` table read from a register: as a case in LUTs (without its ``rom_style``
+    Yosys made 4 block RAMs of it), fewer LUTs than as comparisons on its runs."""
+    from hgq_fpga.backends.rtl import verilog
+    from test_rtl_fold import _yosys_luts_and_brams
+    fw = _exp_tables([12])
+    case = _yosys_luts_and_brams(write_project(fw, tmp_path / "case", register_inputs=True), tmp_path / "case")
+    monkeypatch.setattr(verilog, "CASE_BITS", 0)
+    runs = _yosys_luts_and_brams(write_project(fw, tmp_path / "runs", register_inputs=True), tmp_path / "runs")
+    assert case[1] == 0 and case[0] < runs[0], (case, runs)

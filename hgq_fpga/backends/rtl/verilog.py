@@ -325,25 +325,34 @@ def _rom_table(n: Node) -> str:
 
 
 def _rom(tid: int, t: dict) -> str:
+    """A lookup table: a ``case`` over its entries up to :data:`CASE_BITS` input bits (kept in
+    logic: Yosys would otherwise make a block RAM of a large one read from a register), beyond
+    that a chain of comparisons where its runs of equal entries are few."""
     iw, lo = t["in_w"], t["lo"]
     runs = _runs(t["entries"])
-    if len(runs) * RUNS_PER_ENTRY < len(t["entries"]):
+    if iw > CASE_BITS and len(runs) * RUNS_PER_ENTRY < len(t["entries"]):
         return _rom_of_runs(tid, t, runs)
-    return _case_function(f"rom{tid}", iw, t["out_w"], [(lit(lo + j, iw), v) for j, v in enumerate(t["entries"])])
+    return _case_function(f"rom{tid}", iw, t["out_w"], [(lit(lo + j, iw), v) for j, v in enumerate(t["entries"])],
+                          '(* rom_style = "logic" *) ')
 
 
-def _case_function(name: str, iw: int, ow: int, cases: list[tuple[str, int]]) -> str:
+def _case_function(name: str, iw: int, ow: int, cases: list[tuple[str, int]], attribute: str = "") -> str:
     """A Verilog function of one ``iw``-bit argument: a ``case`` over ``(label, value)`` pairs,
     0 for any other argument.  Yosys maps a case of constants to LUTs in seconds, where the same
     table as a bit-select of a constant takes it minutes (measured, Yosys 0.23)."""
-    lines = [f"  function [{ow - 1}:0] {name};", f"    input [{iw - 1}:0] x;", "    begin", "      case (x)"]
+    lines = [f"  function [{ow - 1}:0] {name};", f"    input [{iw - 1}:0] x;", "    begin",
+             f"      {attribute}case (x)"]
     lines += [f"        {label}: {name} = {lit(v, ow)};" for label, v in cases]
     lines += [f"        default: {name} = {lit(0, ow)};", "      endcase", "    end", "  endfunction"]
     return "\n".join(lines)
 
 
-#: a table is written as comparisons on its runs of equal entries when it has fewer than one run
-#: per this many entries (a softmax's exp and reciprocal tables: a few dozen runs over 2^16 codes)
+#: a table of more input bits than this is written as comparisons on its runs of equal entries
+#: when it has fewer than one run per ``RUNS_PER_ENTRY`` entries (a softmax's exp and reciprocal
+#: tables over 2^16 codes: a case that long takes Yosys minutes).  Up to 12 bits a case is cheaper:
+#: the transformer's exp tables (10-12 bits in, 6 out, 33 runs) took 23-27 LUTs as a case and
+#: 57-66 as comparisons (Yosys 0.23)
+CASE_BITS = 12
 RUNS_PER_ENTRY = 4
 
 
