@@ -10,7 +10,9 @@ The model counts what ``synth_xilinx`` (Yosys 0.23, ``-family xcup``) maps each 
 - a rounding shift costs one LUT per output bit (an incrementer), truncation nothing; saturation
   one LUT per output bit plus a comparator over the dropped bits; wrapping nothing;
 - a ReLU one LUT per bit, a max a comparator and a multiplexer, a table lookup one LUT per output
-  bit per 64 entries;
+  bit per 64 entries or one per run of equal entries its input can reach (two beyond 12 input
+  bits, written as comparisons), whichever is fewer (the transformer's exp tables: 26-27 Yosys
+  LUTs for 33 runs over 10-12 input bits);
 - a product of two variables: a ``mul`` none (a DSP block, or the synthesis tool's choice), a
   ``gate`` or a radix-4 ``pick`` none (it shares the LUT of the adder it feeds);
 - at II > 1, an accumulator one LUT per bit (its adder; the phase multiplexer fits the same LUT),
@@ -28,6 +30,10 @@ from hgq_fpga.backends.rtl.netlist import Node, reachable_addresses
 
 #: inputs of one LUT (UltraScale+: LUT6)
 LUT_INPUTS = 6
+#: the widest table input the Verilog writes as a ``case`` (wider: comparisons on its runs of
+#: equal entries).  Up to 12 bits a case is cheaper: the transformer's exp tables (10-12 bits in,
+#: 6 out, 33 runs) took 23-27 LUTs as a case and 57-66 as comparisons (Yosys 0.23)
+CASE_BITS = 12
 
 
 def _live_positions(n: Node) -> int:
@@ -78,7 +84,8 @@ def node_luts(n: Node) -> int:
     if k == "max":
         return n.width + max(a.width for a in n.args)
     if k == "table":
-        return n.width * max(1, 1 << max(0, n.args[0].width - LUT_INPUTS))
+        per_run = 1 if n.args[0].width <= CASE_BITS else 2
+        return min(n.width * max(1, 1 << max(0, n.args[0].width - LUT_INPUTS)), per_run * n.params["runs"])
     if k == "acc":
         return n.width
     if k == "lane":

@@ -417,4 +417,6 @@ class Netlist:
             self.tables.append({"in_w": in_w, "out_w": out_w, "lo": lo_code, "entries": entries})
         tid = self._table_keys[key]
         vals = entries[x.lo - lo_code: x.hi - lo_code + 1]
-        return self._new("table", (x,), min(vals), max(vals), {"table": tid}, width=(out_k, out_w))
+        runs = 1 + sum(1 for u, v in zip(vals, vals[1:]) if u != v)
+        return self._new("table", (x,), min(vals), max(vals), {"table": tid, "runs": runs},
+                         width=(out_k, out_w))

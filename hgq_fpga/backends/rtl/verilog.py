@@ -9,6 +9,7 @@ the combinational value in its stage; ``n<id>_d<k>`` is the same value ``k`` reg
 
 from __future__ import annotations
 
+from hgq_fpga.backends.rtl import cost
 from hgq_fpga.backends.rtl.lower import Lowered, Port
 from hgq_fpga.backends.rtl.netlist import Node, range_bits, reachable_addresses, type_bounds
 from hgq_fpga.backends.rtl.schedule import Schedule
@@ -325,12 +326,12 @@ def _rom_table(n: Node) -> str:
 
 
 def _rom(tid: int, t: dict) -> str:
-    """A lookup table: a ``case`` over its entries up to :data:`CASE_BITS` input bits (kept in
-    logic: Yosys would otherwise make a block RAM of a large one read from a register), beyond
+    """A lookup table: a ``case`` over its entries up to ``cost.CASE_BITS`` input bits (kept in
+    logic: Yosys would otherwise make block RAMs of a large one read from a register), beyond
     that a chain of comparisons where its runs of equal entries are few."""
     iw, lo = t["in_w"], t["lo"]
     runs = _runs(t["entries"])
-    if iw > CASE_BITS and len(runs) * RUNS_PER_ENTRY < len(t["entries"]):
+    if iw > cost.CASE_BITS and len(runs) * RUNS_PER_ENTRY < len(t["entries"]):
         return _rom_of_runs(tid, t, runs)
     return _case_function(f"rom{tid}", iw, t["out_w"], [(lit(lo + j, iw), v) for j, v in enumerate(t["entries"])],
                           '(* rom_style = "logic" *) ')
@@ -347,12 +348,9 @@ def _case_function(name: str, iw: int, ow: int, cases: list[tuple[str, int]], at
     return "\n".join(lines)
 
 
-#: a table of more input bits than this is written as comparisons on its runs of equal entries
-#: when it has fewer than one run per ``RUNS_PER_ENTRY`` entries (a softmax's exp and reciprocal
-#: tables over 2^16 codes: a case that long takes Yosys minutes).  Up to 12 bits a case is cheaper:
-#: the transformer's exp tables (10-12 bits in, 6 out, 33 runs) took 23-27 LUTs as a case and
-#: 57-66 as comparisons (Yosys 0.23)
-CASE_BITS = 12
+#: a table of more input bits than :data:`~hgq_fpga.backends.rtl.cost.CASE_BITS` is written as
+#: comparisons on its runs of equal entries when it has fewer than one run per this many entries
+#: (a softmax's exp and reciprocal tables over 2^16 codes: a case that long takes Yosys minutes)
 RUNS_PER_ENTRY = 4
 
 
