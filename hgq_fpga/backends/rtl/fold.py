@@ -58,7 +58,8 @@ def bit_serial(net: Netlist, columns: list[Column], consts: list[int], opts: Cmv
     lanes = {}
     for x in xs:
         picks = [(x, (count - 1 - t) * k, k, "bits") for t in range(count)]
-        lanes[x.id] = net.lane(picks + [picks[-1]] * (ii - count), count, registered=_registered(x, k))
+        registered = _registered(x, k, count, ii, opts.lut_inputs)
+        lanes[x.id] = net.lane(picks + [picks[-1]] * (ii - count), count, registered=registered)
     lane_cols = [[(lanes[x.id], c) for x, c in items if not lanes[x.id].is_const] for items in columns]
     sums = lower_cmvm(net, lane_cols, [0] * len(columns), opts)
     out = []
@@ -73,14 +74,17 @@ def bit_serial(net: Netlist, columns: list[Column], consts: list[int], opts: Cmv
     return out
 
 
-def _registered(x: Node, k: int) -> bool:
-    """Whether the bit-serial lane of ``x`` (``k`` bits) ends its pipeline stage.  ABC maps for
-    depth first and may copy the logic in front of a lane's multiplexer into every partial-sum ROM
-    that reads the lane, as with input-serial lanes.  Measured with Yosys: on a digits MLP at II 4
-    registering its lanes took 7,282 LUTs to 5,039 (estimate 4,013): those after the first layer's
-    accumulator, and 1-bit lanes of input ports.  Other lanes stay unregistered: the register cost
-    a 6-bit MLP's 2-bit port lanes 5 % and lanes after an input cast 7 %."""
-    return _after_fold(x) or (k == 1 and x.kind == "input")
+def _registered(x: Node, k: int, count: int, ii: int, lut_inputs: int) -> bool:
+    """Whether the bit-serial lane of ``x`` (``k`` bits, ``count`` phases) ends its pipeline
+    stage.  ABC maps for depth first and may copy the logic in front of a lane's multiplexer into
+    every partial-sum ROM that reads the lane, as with input-serial lanes.  Measured with Yosys:
+    on a digits MLP at II 4 registering its lanes took 7,282 LUTs to 5,039 (estimate 4,013): those
+    after the first layer's accumulator, and 1-bit lanes of input ports whose multiplexer is one
+    LUT6 (the phase bits and ``count`` choices).  Other lanes stay unregistered: the register cost
+    a 6-bit MLP's 2-bit port lanes 5 %, its 1-bit port lanes of 6 phases at II 8 7 %, and lanes
+    after an input cast 7 %."""
+    one_lut = count + max(1, (ii - 1).bit_length()) <= lut_inputs
+    return _after_fold(x) or (k == 1 and x.kind == "input" and one_lut)
 
 
 def _after_fold(x: Node, reach: int = 16) -> bool:
