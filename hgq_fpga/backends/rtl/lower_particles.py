@@ -3,9 +3,9 @@
 * ``einsum`` (a product of two variable tensors): each live product ``a · b`` is radix-4 partial
   products (:func:`partial_products`) or one multiplier node (exact: its width is at most the sum
   of the operands'), shifted to the output's fractional bits and summed by a balanced adder
-  tree, as the emulator sums them (:func:`hgq_fpga.ir.gathered.product_plan`). A product with an operand the netlist knows to be
-  a constant becomes shifts and adds; one pair of elements is multiplied once per op (``x·xᵀ``
-  builds each off-diagonal product once).
+  tree, as the emulator sums them (:func:`hgq_fpga.ir.gathered.product_plan`). A product with
+  an operand the netlist knows to be a constant becomes shifts and adds; one pair of elements is
+  multiplied once per op (``x·xᵀ`` builds each off-diagonal product once).
 * ``sum`` and ``max`` over axes: adder and comparator trees over the slice of each output
   element (:func:`hgq_fpga.ir.gathered.reduce_plan`); a width-0 element takes part in a maximum as
   the value 0, as in the emulator.

@@ -327,7 +327,7 @@ class Netlist:
 
     def pick(self, a: Node, a3: Node, b: Node, bit: int) -> Node:
         """``0``, ``a``, ``2a`` or ``a3 = 3a`` as bits ``bit + 1, bit`` of ``b``'s code read: a
-        radix-4 partial product of ``a · b``, one adder operand where two gates would be two (no
+        radix-4 partial product of ``a · b``, one adder operand where gates would need two (no
         depth of its own: with the two select bits, three bits of the choices and one bit of the
         other operand it shares the LUT6 of the adder it feeds)."""
         return self._new("pick", (a, a3, b), min(0, 3 * a.lo), max(0, 3 * a.hi), {"bit": bit})
