@@ -7,21 +7,18 @@ design that reads its inputs in the wrong cycle fails; the outputs must equal th
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
 from hgq_fpga.backends.rtl import fold, write_project
 from hgq_fpga.backends.common.initiation import initiation_intervals
-from hgq_fpga.backends.rtl.synth_report import parse_yosys_stat
-from hgq_fpga.backends.rtl.tools import yosys_commands
 from hgq_fpga.ir import FirmwareBuilder
 from test_hls_csim import (arch_all_cast_modes, arch_avgpool, arch_concat_reshape, arch_conv,
                            arch_input_modes, arch_mlp, arch_pruned, arch_tables, arch_two_in_two_out,
                            arch_wide_and_shifted, arch_zero_width)
 from test_rtl_pack import arch_few_bits
-from test_rtl_sim import _mismatches, merge
+from test_rtl_sim import _mismatches, _yosys_luts, merge
 
 
 def corpus(seed: int):
@@ -37,20 +34,6 @@ def _check(fw, path, seed: int, **options):
     prj = write_project(fw, path, **options)
     assert _mismatches(prj, fw, np.random.default_rng(seed)) == 0     # predict() checks the latency too
     return prj
-
-
-def _yosys_luts_and_brams(prj, tmp_path) -> tuple[int, int]:
-    """The LUTs and 18K block RAMs Yosys maps the project to, with the bench's script."""
-    stat = tmp_path / "stat.json"
-    script = yosys_commands(" ".join(str(p) for p in prj.sources()), prj.top, "xcup", str(stat))
-    subprocess.run(["yosys", "-q", "-p", script], check=True, capture_output=True)
-    counts = parse_yosys_stat(stat)
-    return counts["LUT"], counts["BRAM_18K"]
-
-
-def _yosys_luts(prj, tmp_path) -> int:
-    """The LUTs Yosys maps the project to, with the bench's script."""
-    return _yosys_luts_and_brams(prj, tmp_path)[0]
 
 
 @pytest.mark.parametrize("ii", [3, pytest.param(2, marks=pytest.mark.slow), pytest.param(4, marks=pytest.mark.slow),

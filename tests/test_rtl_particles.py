@@ -25,8 +25,7 @@ from hgq_fpga.backends.rtl.netlist import Netlist
 from hgq_fpga.ir import FirmwareBuilder
 from test_ir_particles import _graph
 from test_keras_corpus import ParticleArchitecture, tie_data
-from test_rtl_fold import _yosys_luts
-from test_rtl_sim import _mismatches, merge
+from test_rtl_sim import _mismatches, _yosys_luts, merge
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
