@@ -10,8 +10,8 @@ one mode after the other: ours and plain Keras run in that process; HGQ2 runs in
 inside its own venv on the same backend (``bench/contenders/hgq2_env.py``, ``hgq2_worker.py``:
 HGQ2 must never share a venv with hgq_fpga), driven through a proxy with the same "one epoch,
 return its seconds" interface. After one untimed warm-up epoch each (tracing, compiling), the
-contenders are timed **interleaved**, one epoch each per round, the order reversed every other
-round (A B C, C B A, ...) so that a drift of the machine's speed falls on all alike; each gets
+contenders are timed **interleaved**, one epoch each per round, the order rotated every round
+(A B C, B C A, C A B, ...; never one contender twice in a row, see :func:`interleaved`); each gets
 ``rounds`` >= 5 timed epochs and the figures are ratios of **medians**. Absolute times on a shared
 CPU are not the machine's; the ratios within one mode are the result. The HGQ models pay for the
 fake quantization of every weight and activation, the range tracking and the EBOPs term.
@@ -115,13 +115,20 @@ class WorkerContender:
 
 def interleaved(contenders: dict[str, Contender], rounds: int) -> dict[str, list[float]]:
     """Epoch times of each contender: one untimed warm-up epoch each (in order), then ``rounds``
-    rounds of one timed epoch each, the order reversed every other round (A B C, C B A, A B C, ...)."""
+    rounds of one timed epoch each, the order rotated by one every round (A B C, B C A, C A B, ...).
+
+    Rotated, not reversed: an epoch that directly follows the same model's previous epoch runs
+    faster (measured on 2 cores: the same plain MLP 1.26x faster at the two ends of a reversed order,
+    A B C C B A, than in the middle), and rotation never times a contender twice in a row, while each
+    still takes every position equally often, so a drift of the machine's speed falls on all alike.
+    """
     names = list(contenders)
     for name in names:
         contenders[name].epoch()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
             times[name].append(contenders[name].epoch())
     return times
 
@@ -232,7 +239,7 @@ def run(quick: bool = False, rounds: int | None = None, n_train: int | None = No
                 worker.close()
     last = per_batch[str(max(batches))]
     verdicts = [b["meets_target"] for b in per_batch.values() if b["meets_target"] is not None]
-    out = {"data": name, "n_train": len(x), "rounds": rounds, "order": "interleaved, alternating", "xla": jit,
+    out = {"data": name, "n_train": len(x), "rounds": rounds, "order": "interleaved, rotated", "xla": jit,
            "backend": keras.backend.backend(),
            "hgq2_requested": bool(hgq2), "models": models, "per_batch": per_batch, "batch": max(batches),
            "ratio": last["ratio"], "target_ratio": last["target"], "meets_target": all(verdicts) if verdicts else None}
