@@ -60,7 +60,7 @@ def _round_clipped(f, lo: float, hi: float):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            return ops.where(ops.equal(fc, f), upstream, ops.zeros_like(upstream))   # lo <= f <= hi
+            return upstream * ops.cast(ops.equal(fc, f), upstream.dtype)   # lo <= f <= hi
 
         return ops.round(fc), grad
 
