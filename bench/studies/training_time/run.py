@@ -119,8 +119,9 @@ def interleaved(contenders: dict[str, Contender], rounds: int) -> dict[str, list
 
     Rotated, not reversed: an epoch that directly follows the same model's previous epoch runs
     faster (measured on 2 cores: the same plain MLP 1.26x faster at the two ends of a reversed order,
-    A B C C B A, than in the middle), and rotation never times a contender twice in a row, while each
-    still takes every position equally often, so a drift of the machine's speed falls on all alike.
+    A B C C B A, than in the middle). Rotating three or more contenders never times one twice in a
+    row (two alternate, A B B A, each twice in a row equally often), and each takes every position
+    equally often, so a drift of the machine's speed falls on all alike.
     """
     names = list(contenders)
     for name in names:

@@ -40,7 +40,9 @@ def _hgq2_line(record: dict) -> list[str]:
 def render(record: dict, page: Page) -> str:
     first = next(iter(record["modes"].values()))
     with_hgq2 = any("hgq2_median_s" in b for r in record["modes"].values() for b in r["per_batch"].values())
-    who, order = ("plain Keras and HGQ2", "A B C, C B A") if with_hgq2 else ("plain Keras", "A B, B A")
+    who = "plain Keras and HGQ2" if with_hgq2 else "plain Keras"
+    rotated = first.get("order") == "interleaved, rotated"   # older records reversed every other round
+    order = ("A B C, B C A, C A B" if rotated else "A B C, C B A") if with_hgq2 else "A B, B A"
     lines = [f"## Training time: HGQ against {who}", "",
              f"{first['data']}, {first['n_train']} images per epoch, 784-64-32-32-10 MLP; one untimed warm-up epoch "
              f"each, then {first['rounds']} timed epochs per model, interleaved ({order}, ...); medians. "
