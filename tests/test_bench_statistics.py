@@ -251,18 +251,30 @@ def test_interleaving_rotates_the_order_and_never_times_one_contender_twice_in_a
         training.run(rounds=4, load=lambda n: pytest.fail("loaded data before checking the rounds"))
 
 
-def test_batch_summary_takes_each_median_from_its_own_list():
+def test_batch_summary_takes_each_median_from_its_own_list_and_ratios_round_by_round():
     times = {"plain": [5.0, 1.0, 2.0, 9.0, 3.0], "hgq": [4.0, 8.0, 3.0, 6.0, 1.0],
              "hgq2": [12.0, 16.0, 10.0, 30.0, 9.0]}
     b = training.batch_summary(times, 1.5)
     assert (b["plain_median_s"], b["hgq_median_s"], b["hgq2_median_s"]) == (3.0, 4.0, 12.0)
-    assert b["ratio"] == 4.0 / 3.0 and b["meets_target"] is True
-    assert b["hgq2_ratio"] == 3.0 and b["meets_hgq2_target"] is True
+    # rounds' ratios 0.8, 8, 1.5, 2/3, 1/3: median 0.8 (the ratio of the medians would be 4/3)
+    assert b["ratio"] == 0.8 and b["meets_target"] is True
+    assert b["ratio_quartiles"] == [0.5, 4.75]   # quartiles of the five rounds' ratios
+    # HGQ2 / ours by round: 3, 2, 10/3, 5, 9: median 10/3
+    assert b["hgq2_ratio"] == 10.0 / 3.0 and b["meets_hgq2_target"] is True
     assert b["plain_s"] is times["plain"] and b["hgq_s"] is times["hgq"] and b["hgq2_s"] is times["hgq2"]
-    slower = training.batch_summary({**times, "hgq2": [1.0, 2.0, 3.0, 4.0, 5.0]}, 1.2)
-    assert slower["hgq2_ratio"] == 0.75 and slower["meets_hgq2_target"] is False and slower["meets_target"] is False
+    slower = training.batch_summary({**times, "hgq2": [1.0, 2.0, 3.0, 4.0, 0.5]}, 0.7)
+    assert slower["hgq2_ratio"] == 0.5 and slower["meets_hgq2_target"] is False and slower["meets_target"] is False
     two_way = training.batch_summary({"plain": times["plain"], "hgq": times["hgq"]}, None)
     assert "hgq2_median_s" not in two_way and "meets_hgq2_target" not in two_way and two_way["meets_target"] is None
+    with pytest.raises(ValueError, match="one time per round"):
+        training.batch_summary({"plain": [1.0, 2.0], "hgq": [1.0]}, 1.5)
+
+
+def test_a_slow_spell_of_the_machine_shifts_the_round_ratios_less_than_the_medians():
+    # rounds 3-5 run twice as slow on both sides: a contender's median moves, the round ratios do not
+    plain = [1.0, 1.0, 2.0, 2.0, 2.0]
+    hgq = [1.5, 1.5, 3.0, 3.0, 1.5]
+    assert training.batch_summary({"plain": plain, "hgq": hgq}, 2.0)["ratio"] == 1.5
 
 
 def test_committed_training_times_are_the_medians_of_their_epochs():

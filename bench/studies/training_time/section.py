@@ -37,6 +37,12 @@ def _hgq2_line(record: dict) -> list[str]:
     return []
 
 
+def _quartiles(b: dict) -> str:
+    """`` (q1-q3)``: the spread of the rounds' ratios, where the record has it."""
+    q = b.get("ratio_quartiles")
+    return f" ({q[0]:.2f}-{q[1]:.2f})" if q else ""
+
+
 def render(record: dict, page: Page) -> str:
     first = next(iter(record["modes"].values()))
     with_hgq2 = any("hgq2_median_s" in b for r in record["modes"].values() for b in r["per_batch"].values())
@@ -45,12 +51,14 @@ def render(record: dict, page: Page) -> str:
     order = ("A B C, B C A, C A B" if rotated else "A B C, C B A") if with_hgq2 else "A B, B A"
     lines = [f"## Training time: HGQ against {who}", "",
              f"{first['data']}, {first['n_train']} images per epoch, 784-64-32-32-10 MLP; one untimed warm-up epoch "
-             f"each, then {first['rounds']} timed epochs per model, interleaved ({order}, ...); medians. "
+             f"each, then {first['rounds']} timed epochs per model, interleaved ({order}, ...); medians of the "
+             "epoch times, and each ratio the median over rounds of that round's ratio (a slow spell of the shared "
+             "machine then slows both sides of a ratio). "
              f"Measured {record['date']} on {record['cores']} cores shared with other jobs (load average "
              f"{record['load_before'][0]:.1f} before, {record['load_after'][0]:.1f} after): interleaving makes "
              "the ratios fair, the absolute times are not the machine's.", ""]
     lines += _hgq2_line(record)
-    lines += ["| compilation | batch | plain s/epoch | HGQ s/epoch | HGQ2 s/epoch | HGQ ÷ plain | target | | "
+    lines += ["| compilation | batch | plain s/epoch | HGQ s/epoch | HGQ2 s/epoch | HGQ ÷ plain (quartiles of the rounds) | target | | "
               "HGQ2 ÷ HGQ | ours faster than HGQ2 |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for mode, r in record["modes"].items():
@@ -62,7 +70,7 @@ def render(record: dict, page: Page) -> str:
                 q, vs = "—", "—"
                 faster = "not measured" if r.get("hgq2_requested") else "—"
             lines.append(f"| {MODE_LABELS.get(mode, mode)} | {batch} | "
-                         f"{b['plain_median_s']:.3f} | {b['hgq_median_s']:.3f} | {q} | {b['ratio']:.2f} | "
+                         f"{b['plain_median_s']:.3f} | {b['hgq_median_s']:.3f} | {q} | {b['ratio']:.2f}{_quartiles(b)} | "
                          f"≤ {b['target']} | {_verdict(b['meets_target'])} | {vs} | {faster} |")
     if "gpu" in record:
         lines += ["", record["gpu"] or "No GPU was lent to the session that measured this: every mode ran on the "
