@@ -277,6 +277,26 @@ def test_a_run_of_some_architectures_replaces_only_theirs_in_the_stored_record()
     assert list(other["studies"]["particles"]["results"]["jets"]) == ["transformer"]
 
 
+def test_the_full_preset_is_recorded_apart_and_its_section_says_what_is_still_to_run(tmp_path):
+    from bench.studies.particles_full import section as full_section
+
+    quick = _arch_record("deep_sets", 10.0, preset="quick")
+    stored = {"studies": {"particles": quick}}
+    full = _arch_record("deep_sets", 20.0, preset="full")
+    study.merged_into_store(full, ("deep_sets",))(stored)
+    assert stored["studies"]["particles"] is quick                    # the quick record is not replaced
+    assert stored["studies"]["particles_full"]["preset"] == "full"
+    study.merged_into_store(_arch_record("mlp_mixer", 5.0, preset="full"), ("mlp_mixer",))(stored)
+    rec = stored["studies"]["particles_full"]
+    assert list(rec["results"]["jets"]) == ["deep_sets", "mlp_mixer"]
+    assert full_section.still_to_run(rec) == ["interaction_network", "transformer"]
+    text = full_section.render(rec, Page({}, tmp_path, tmp_path))
+    assert text.startswith("## Particle taggers, full study (in progress: 2 of 4 architectures done, still to run: "
+                           "interaction_network, transformer)")
+    assert "--preset full --archs interaction_network" in text
+    assert full_section.problems({}) and all(p.startswith("particles_full:") for p in full_section.problems({}))
+
+
 def test_archs_names_an_architecture_of_the_preset():
     from click.testing import CliRunner
 

@@ -503,15 +503,24 @@ def run_arch(name: str) -> str:
 RUN_LISTS = ("runs_done", "not_run", "rtl_not_run", "alkaid_not_run")
 
 
+def study_key(preset: str) -> str:
+    """Where a preset's record is stored: the full study under ``particles_full`` (its own section,
+    filled architecture by architecture over many sittings), the shorter presets under ``particles``,
+    so that neither replaces the other."""
+    return "particles_full" if preset == "full" else "particles"
+
+
 def merged_into_store(new: dict, archs: tuple[str, ...]):
     """The store change that puts ``new``, a run of some architectures (``--archs``), over the stored
     record of the same preset: the other architectures' results, runs and seconds are kept.  Where
     the stored record lacks each run's seconds (records before ``run_seconds_each``), its total is
     kept whole and flagged (``run_seconds_includes_replaced``): the replaced runs' time stays in it."""
+    name = study_key(new["preset"])
+
     def change(results: dict) -> None:
-        old = results.get("studies", {}).get("particles")
+        old = results.get("studies", {}).get(name)
         if not old or old.get("preset") != new["preset"]:
-            put({"particles": new})(results)
+            put({name: new})(results)
             return
         kept = lambda names: [n for n in names if run_arch(n) not in archs]  # noqa: E731
         merged = {**new, "results": {},
@@ -535,7 +544,7 @@ def merged_into_store(new: dict, archs: tuple[str, ...]):
             merged.pop("run_seconds_each")
             merged["run_seconds"] = round(old["run_seconds"] + new["run_seconds"], 1)
             merged["run_seconds_includes_replaced"] = True
-        put({"particles": merged})(results)
+        put({name: merged})(results)
 
     return change
 
@@ -575,8 +584,9 @@ def main(preset: str, folder: Path | None, summarise_only: bool, rtl: bool, alka
             raise click.ClickException(str(err)) from err
     summary = run(cfg, folder or DEFAULT_FOLDER / preset, train=not summarise_only, rtl=rtl, alkaid_venv=alkaid_venv)
     rec = record(summary, preset, time.perf_counter() - t0)
+    key = study_key(preset)
     if archs is None:
-        out.store("particles", rec)
+        out.store(key, rec)
     else:
-        out.change(merged_into_store(rec, cfg.architectures), "studies.particles")
+        out.change(merged_into_store(rec, cfg.architectures), f"studies.{key}")
 

@@ -85,10 +85,16 @@ def _replaced(record: dict) -> str:
 
 
 def render(record: dict, page: Page) -> str:
+    return body(record, page, "Particle taggers: ours against HGQ2, and HGQ2's path to firmware")
+
+
+def body(record: dict, page: Page, title: str) -> str:
+    """The section of a particle-study record under the heading ``title`` (the full study's section,
+    :mod:`bench.studies.particles_full.section`, uses it too)."""
     cfg = record["config"]
     t = record["targets"]
     v = record["versions"]
-    lines = ["## Particle taggers: ours against HGQ2, and HGQ2's path to firmware", "",
+    lines = [f"## {title}", "",
              f"Preset `{record['preset']}` on {record['date']} (left out of the full study: {record['reduced']}); "
              f"{len(record['runs_done'])} runs done, taking {record['run_seconds'] / 60:.1f} min (each run's own wall "
              f"time, summed; resumable over sittings{_replaced(record)}) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
