@@ -174,8 +174,8 @@ def test_run_wires_the_hgq2_proxy_into_every_batch(fake_worker, monkeypatch):
     x, y = np.zeros((4, 784), np.float32), np.zeros(4, np.int64)
     r = training.run(rounds=5, load=lambda n: (x, y, "zeros"), jit=True, hgq2=True, hgq2_python=Path("py"))
     assert commands == [(Path("py"), "x.npy", "y.npy", True)] * 2
-    # plain and ours, warm-up then 5 rounds (the order reversed every other round), per batch
-    per_batch = ["plain", "hgq"] + ["plain", "hgq", "hgq", "plain"] * 2 + ["plain", "hgq"]
+    # plain and ours, warm-up then 5 rounds (the order of the three rotated every round), per batch
+    per_batch = ["plain", "hgq"] + ["plain", "hgq", "hgq", "plain", "plain", "hgq"] + ["plain", "hgq", "hgq", "plain"]
     assert log == [f"{n}@{b}" for b in (64, 1024) for n in per_batch]
     b64, b1024 = r["per_batch"]["64"], r["per_batch"]["1024"]
     # each batch has its own fresh worker: the epoch counter restarts (warm-up is answer 1)

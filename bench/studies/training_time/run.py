@@ -11,8 +11,9 @@ inside its own venv on the same backend (``bench/contenders/hgq2_env.py``, ``hgq
 HGQ2 must never share a venv with hgq_fpga), driven through a proxy with the same "one epoch,
 return its seconds" interface. After one untimed warm-up epoch each (tracing, compiling), the
 contenders are timed **interleaved**, one epoch each per round, the order rotated every round
-(A B C, B C A, C A B, ...; never one contender twice in a row, see :func:`interleaved`); each gets
-``rounds`` >= 5 timed epochs and the figures are ratios of **medians**. Absolute times on a shared
+(A B C, B C A, C A B, ...; three contenders are never timed twice in a row, see :func:`interleaved`);
+each gets ``rounds`` >= 5 timed epochs, and each ratio is the **median over rounds** of that round's
+ratio, beside its quartiles (:func:`batch_summary`). Absolute times on a shared
 CPU are not the machine's; the ratios within one mode are the result. The HGQ models pay for the
 fake quantization of every weight and activation, the range tracking and the EBOPs term.
 
