@@ -99,7 +99,7 @@ def test_every_plotted_point_is_a_stored_number(results, tmp_path):
         figures = getattr(studies.section(name), "figures", None)
         if figures is None:
             continue
-        also = {"ptq": "resource", "particles": "rtl"}.get(name)    # a figure showing another study's points
+        also = {"ptq": "resource", "particles": "rtl", "particles_full": "rtl"}.get(name)  # another study's points too
         records = [results["studies"][name]] + ([results["studies"][also]] if also in results["studies"] else [])
         numbers = {float(v) for v in _leaves(records) if isinstance(v, (int, float)) and not isinstance(v, bool)}
         numbers |= {100 * v for v in numbers}
@@ -115,7 +115,10 @@ def test_every_plotted_point_is_a_stored_number(results, tmp_path):
                    for e in archs.values())
     hgq2_fronts = sum(bool(a["hgq_fronts"] and a.get("hgq2")) for study in ("seeded", "seeded_full")
                       for a in results["studies"].get(study, {}).get("architectures", {}).values())
-    assert drawn == 8 + rtl_rows + hgq2_fronts
+    # the full particle study (recorded apart, architecture by architecture): a front figure per data set
+    full = results["studies"].get("particles_full", {}).get("results", {})
+    full_figures = len(full) + any(e.get("rtl") for archs in full.values() for e in archs.values())
+    assert drawn == 8 + rtl_rows + hgq2_fronts + full_figures
 
 
 def test_the_store_refuses_a_faulty_record_and_keeps_the_file(tmp_path):

@@ -142,7 +142,8 @@ def body(record: dict, page: Page, title: str) -> str:
     lines += [f"Goal (issue 32): ours at most HGQ2's EBOPs across the front (every HGQ2 point matched by a cheaper "
               f"or equal model of ours) and at the top (our best validation accuracy at least HGQ2's on every seed): "
               + ("; ".join(goals) if goals else "nothing measured yet") + ". Misses are reported as measured.", ""]
-    fw_rows = [r for arches in record["results"].values() for r in _firmware_rows(arches)]
+    fw_rows = [(DATASET_NAMES.get(dataset, dataset),) + r for dataset, arches in record["results"].items()
+               for r in _firmware_rows(arches)]
     lines += ["**Exactness of the paths to firmware.** HGQ2's model (its most accurate on validation data) through "
               f"HGQ2's own routes: alkaid {v['alkaid']}'s HGQ2 converter (alkaid's interpreter of the traced logic) "
               f"and hls4ml {v['hls4ml']} (Vitis, io_parallel, its C++ compiled with g++), each compared with `==` "
@@ -155,7 +156,7 @@ def body(record: dict, page: Page, title: str) -> str:
     bad = sum(c.get("values", 0) for c in ours) + sum("error" in c for c in ours)
     if ours:
         lines += [f"Ours: {'0 differing values in every check' if not bad else f'**{bad} differing values or errors: the exactness claim FAILS here**'}.", ""]
-    lines += [table(("architecture", "seed", "path", "in range: differing / compared", "×4: differing / compared"),
+    lines += [table(("data", "architecture", "seed", "path", "in range: differing / compared", "×4: differing / compared"),
                     fw_rows) if fw_rows else "Not run yet.", ""]
     rtl = [r for arches in record["results"].values() for e in arches.values() for r in e.get("rtl", {}).values()]
     rtl_rows = [(arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
