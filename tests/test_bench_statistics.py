@@ -271,10 +271,12 @@ def test_batch_summary_takes_each_median_from_its_own_list_and_ratios_round_by_r
 
 
 def test_a_slow_spell_of_the_machine_shifts_the_round_ratios_less_than_the_medians():
-    # rounds 3-5 run twice as slow on both sides: a contender's median moves, the round ratios do not
+    # a spell twice as slow starts inside round 3, after plain's epoch and before ours: plain's median
+    # is a slow epoch and ours a fast one (their ratio 0.75), while four rounds of five still read 1.5
     plain = [1.0, 1.0, 2.0, 2.0, 2.0]
-    hgq = [1.5, 1.5, 3.0, 3.0, 1.5]
-    assert training.batch_summary({"plain": plain, "hgq": hgq}, 2.0)["ratio"] == 1.5
+    hgq = [1.5, 1.5, 1.5, 3.0, 3.0]
+    b = training.batch_summary({"plain": plain, "hgq": hgq}, 2.0)
+    assert b["hgq_median_s"] / b["plain_median_s"] == 0.75 and b["ratio"] == 1.5
 
 
 def test_committed_training_times_are_the_medians_of_their_epochs():

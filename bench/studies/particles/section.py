@@ -174,6 +174,8 @@ def body(record: dict, page: Page, title: str) -> str:
     lines += _alkaid_lines(record)
     alkaid_done = any(e.get("alkaid") for arches in record["results"].values() for e in arches.values())
     not_yet = ([] if alkaid_done else [NOT_YET.format(**v)]) + ([RTL_NOT_YET] if not rtl_rows else [])
+    if record["preset"] != "quick":     # the command that measures them names this record's preset
+        not_yet = [t.replace("particles --rtl`", f"particles --preset {record['preset']} --rtl`") for t in not_yet]
     if alkaid_done and record.get("alkaid_not_run"):
         not_yet.append(f"alkaid beside our RTL for {', '.join(record['alkaid_not_run'])} (`--rtl` resumes it)")
     if rtl_rows and record.get("rtl_not_run"):
