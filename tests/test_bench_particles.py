@@ -167,7 +167,7 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert "Ours: 0 differing values in every check" in text
     assert "alkaid 0.8.2 LUTs" in text and "not run" in text
     assert "![fronts](jets_fronts.png)" in text
-    rtl_not_yet = section.RTL_NOT_YET.replace("particles --rtl`", "particles --preset smoke --rtl`")  # its preset
+    rtl_not_yet = section.RTL_NOT_YET.format(rtl="python -m bench run particles --preset smoke --rtl")  # its preset
     assert rtl_not_yet in text and summary["rtl_not_run"] == ["jets-transformer-rtl-seed0",
                                                                       "jets-transformer-rtl-seed1"]
     records[study.run_name("jets", "transformer", "rtl", 0)] = {"rtl": {

@@ -13,10 +13,15 @@ from bench.studies import Page
 ORDER = 47
 DATASET_NAMES = {"jets": "toy jets (synthetic)", "fashion_mnist": "point-cloud Fashion-MNIST"}
 #: what the study has not measured yet (issue 32's third part), until `--rtl` runs it
-NOT_YET = ("ours ÷ alkaid {alkaid} LUTs on the same weights: not run (`python -m bench run particles --rtl` "
-           "measures it beside our RTL)")
+#: (``{rtl}``: :func:`rtl_command` of the record's preset)
+NOT_YET = ("ours ÷ alkaid {alkaid} LUTs on the same weights: not run (`{rtl}` measures it beside our RTL)")
 RTL_NOT_YET = ("our RTL's hardware figures (LUT / FF / DSP, latency, Yosys time) of the models: not run "
-               "(`python -m bench run particles --rtl` measures them)")
+               "(`{rtl}` measures them)")
+
+
+def rtl_command(preset: str) -> str:
+    """The command that measures the RTL columns of a record of ``preset`` (quick is the default)."""
+    return "python -m bench run particles " + ("" if preset == "quick" else f"--preset {preset} ") + "--rtl"
 
 
 def _mismatch_cell(check: dict) -> str:
@@ -88,13 +93,14 @@ def render(record: dict, page: Page) -> str:
     return body(record, page, "Particle taggers: ours against HGQ2, and HGQ2's path to firmware")
 
 
-def body(record: dict, page: Page, title: str) -> str:
-    """The section of a particle-study record under the heading ``title`` (the full study's section,
-    :mod:`bench.studies.particles_full.section`, uses it too)."""
+def body(record: dict, page: Page, title: str, intro: str | None = None) -> str:
+    """The section of a particle-study record under the heading ``title``, with an ``intro``
+    paragraph first where given (the full study's section, :mod:`bench.studies.particles_full.section`,
+    uses it too)."""
     cfg = record["config"]
     t = record["targets"]
     v = record["versions"]
-    lines = [f"## {title}", "",
+    lines = [f"## {title}", ""] + ([intro, ""] if intro else []) + [
              f"Preset `{record['preset']}` on {record['date']} (left out of the full study: {record['reduced']}); "
              f"{len(record['runs_done'])} runs done, taking {record['run_seconds'] / 60:.1f} min (each run's own wall "
              f"time, summed; resumable over sittings{_replaced(record)}) on {record['cores']} shared cores (load average at the end {record['load_average'][0]:.1f}). "
@@ -173,9 +179,9 @@ def body(record: dict, page: Page, title: str) -> str:
                   f"![LUTs against EBOPs]({page.link('lut_vs_ebops.png')})", ""]
     lines += _alkaid_lines(record)
     alkaid_done = any(e.get("alkaid") for arches in record["results"].values() for e in arches.values())
-    not_yet = ([] if alkaid_done else [NOT_YET.format(**v)]) + ([RTL_NOT_YET] if not rtl_rows else [])
-    if record["preset"] != "quick":     # the command that measures them names this record's preset
-        not_yet = [t.replace("particles --rtl`", f"particles --preset {record['preset']} --rtl`") for t in not_yet]
+    rtl = rtl_command(record["preset"])
+    not_yet = (([] if alkaid_done else [NOT_YET.format(rtl=rtl, **v)])
+               + ([RTL_NOT_YET.format(rtl=rtl)] if not rtl_rows else []))
     if alkaid_done and record.get("alkaid_not_run"):
         not_yet.append(f"alkaid beside our RTL for {', '.join(record['alkaid_not_run'])} (`--rtl` resumes it)")
     if rtl_rows and record.get("rtl_not_run"):

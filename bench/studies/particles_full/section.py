@@ -22,16 +22,14 @@ def still_to_run(record: dict) -> list[str]:
 
 def render(record: dict, page: Page) -> str:
     todo = still_to_run(record)
-    state = ("complete" if not todo else
-             f"in progress: {len(ARCHS) - len(todo)} of {len(ARCHS)} architectures done, still to run: "
-             + ", ".join(todo))
-    text = particles.body(record, page, f"Particle taggers, full study ({state})")
     if not todo:
-        return text
-    head, _, rest = text.partition("\n\n")
-    return (f"{head}\n\nEach sitting runs one architecture: `python -m bench run particles --preset full --archs "
-            f"{todo[0]}` (its finished runs are kept and a rerun resumes them). Until all four are done the quick "
-            "preset's section above is the only comparison of every architecture.\n\n" + rest)
+        return particles.body(record, page, "Particle taggers, full study (complete)")
+    state = (f"in progress: {len(ARCHS) - len(todo)} of {len(ARCHS)} architectures done, still to run: "
+             + ", ".join(todo))
+    intro = (f"Each sitting runs one architecture: `python -m bench run particles --preset full --archs {todo[0]}` "
+             "(its finished runs are kept and a rerun resumes them). Until all four are done the quick preset's "
+             "section above is the only comparison of every architecture.")
+    return particles.body(record, page, f"Particle taggers, full study ({state})", intro)
 
 
 def problems(record: dict) -> list[str]:
