@@ -165,6 +165,7 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert "| transformer | 0 | HGQ2 → alkaid | 0 / 20 | 3 / 20 |" in text
     assert "refused: Exception: unsupported layer" in text
     assert "Ours: 0 differing values in every check" in text
+    assert "| transformer | 0, 1; 2 recipes, 3 models | ours: Keras = emulator = C++ | 0 / 60 | 0 / 60 |" in text
     assert "alkaid 0.8.2 LUTs" in text and "not run" in text
     assert "![fronts](jets_fronts.png)" in text
     rtl_not_yet = section.RTL_NOT_YET.format(rtl="python -m bench run particles --preset smoke --rtl")  # its preset
@@ -187,6 +188,14 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert lines["ours, seed 0"] == ([100, 200], [60.0, 70.0])
     assert lines["HGQ2, seed 0"] == ([400, 800], [60.0, 70.0])              # HGQ2's front only
     assert lines["HGQ2, seed 1"][0] == [50, 300] and "2.00×" in ax.get_title()
+
+
+def test_our_exactness_is_summed_over_models_and_an_error_is_never_summed_away():
+    checks = [{"values": 0, "compared": 20}, {"values": 2, "compared": 20}]
+    assert section._summed_cell(checks) == "2 / 40"
+    assert section._summed_cell(checks + [{"error": "g++ failed"}]) == "failed (g++ failed)"
+    assert section._ours_models({"0": {}, "1": {}, "0, beta4": {}, "1, beta4": {}}) == "0, 1; 2 recipes, 4 models"
+    assert section._ours_models({"2": {}}) == "2"
 
 
 def test_presets_and_the_plan_of_runs():
