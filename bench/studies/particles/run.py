@@ -31,7 +31,9 @@ factor (HGQ2's own EBOPs count, which its β multiplies, is a few times ours on 
 per weight, where the default has 6), against the same
 HGQ2 fronts.
 
-With ``--rtl``, each kept model of ours also goes through our RTL backend (:func:`rtl_figures`: Yosys
+With ``--rtl``, the kept model of ours of the first seed (one per architecture and data set: the
+hardware follows the model, and Yosys on every seed's transformer would take most of a day) also goes
+through our RTL backend (:func:`rtl_figures`: Yosys
 LUT / FF / DSP, latency in cycles and ns at 200 MHz, Yosys time, the Verilator simulation against the
 emulator), and then through alkaid 0.8.2 on the same integer weights and types (:func:`alkaid_step`,
 :mod:`bench.studies.particles.alkaid`: the same Yosys script, alkaid's pipeline matched to our latency,
@@ -315,7 +317,7 @@ def run_name(dataset: str, arch: str, step: str, seed: int) -> str:
 def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, str, int]]:
     """Every run ``(dataset, arch, step, seed)``, the most needed first: per data set and seed, both
     sides of each architecture, then HGQ2's firmware check where it applies (and, with ``rtl``, our
-    RTL's hardware figures)."""
+    RTL's hardware figures and alkaid's beside them, on the first seed only)."""
     out = []
     for dataset in cfg.datasets:
         for seed in cfg.seeds:
@@ -323,7 +325,8 @@ def plan_runs(cfg: ParticleConfig, rtl: bool = False) -> list[tuple[str, str, st
                 out += [(dataset, arch, side, seed) for side in SIDES]
                 out.append((dataset, arch, "firmware", seed))
                 out += [(dataset, arch, variant_side(name), seed) for name in cfg.ours_variants]
-                out += [(dataset, arch, "rtl", seed), (dataset, arch, "alkaid", seed)] if rtl else []
+                if rtl and seed == cfg.seeds[0]:
+                    out += [(dataset, arch, "rtl", seed), (dataset, arch, "alkaid", seed)]
     return out
 
 
@@ -556,7 +559,7 @@ def merged_into_store(new: dict, archs: tuple[str, ...]):
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"the runs' folder (default: {DEFAULT_FOLDER}/<preset>); a rerun resumes it")
 @click.option("--summarise-only", is_flag=True, help="train nothing: summarise the finished runs")
-@click.option("--rtl", is_flag=True, help="also our RTL of each kept model of ours: Verilator simulation, Yosys "
+@click.option("--rtl", is_flag=True, help="also our RTL of the first seed's kept model of ours: Verilator simulation, Yosys "
                                           "LUT / FF / DSP, latency; and alkaid's design of the same model beside it")
 @click.option("--alkaid-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="alkaid 0.8.2's own venv for --rtl (default /work/venvs/alkaid; created from PyPI when missing)")
