@@ -107,7 +107,8 @@ def test_the_workers_never_import_hgq_fpga():
 def _point(label, val, test, ebops, **extra) -> dict:
     if "hgq2_val_accuracy" in extra:
         extra["hgq2_ebops"] = 2.0 * ebops
-    return {"label": label, "accuracy": test, "calibrated_val_accuracy": val, "ebops": ebops, **extra}
+    return {"label": label, "epoch": int(label.rpartition("-e")[2]), "accuracy": test, "calibrated_val_accuracy": val,
+            "ebops": ebops, **extra}
 
 
 def _records(cfg) -> dict:
@@ -159,6 +160,11 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
     assert section.problems(record) == []
     text = section.render(record, Page({}, tmp_path, tmp_path))
     assert "| transformer | 3 / 4 | 2.00× | 50.00 % |" in text
+    # the low end: medians over seeds of each front's cheapest model (HGQ2's 400 and 50), all in the last 2 epochs
+    assert ("| toy jets (synthetic) | transformer | HGQ2: 225 (60.0 %); ours: 100 (60.0 %); β × 4: 50 (60.0 %) "
+            "| 3 / 3 |") in text
+    longer = {**record, "config": {**record["config"], "epochs": 10}}   # the same epochs, now far from the end
+    assert section._low_end_rows(longer)[0][-1] == "0 / 3"
     assert e["hgq2_count_ratio"] == pytest.approx(2.0)              # hgq2_ebops twice ours on every model
     assert "| transformer | β × 4 | 2 / 2 | 8.00× | 100.00 % |" in text
     assert "| 1 / 2 | 2.00× |" in text             # seeds where our best reached HGQ2's, the count ratio
