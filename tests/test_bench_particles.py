@@ -307,6 +307,8 @@ def test_the_full_preset_is_recorded_apart_and_its_section_says_what_is_still_to
     rec = stored["studies"]["particles_full"]
     assert list(rec["results"]["jets"]) == ["deep_sets", "mlp_mixer"]
     assert full_section.still_to_run(rec) == ["interaction_network", "transformer"]
+    part_way = {**rec, "not_run": ["fashion_mnist-mlp_mixer-ours-seed2"]}    # stopped and summarised part-way
+    assert full_section.still_to_run(part_way) == ["interaction_network", "mlp_mixer", "transformer"]
     text = full_section.render(rec, Page({}, tmp_path, tmp_path))
     assert text.startswith("## Particle taggers, full study (in progress: 2 of 4 architectures done, still to run: "
                            "interaction_network, transformer)")

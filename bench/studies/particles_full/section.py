@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from bench.studies import Page
 from bench.studies.particles import section as particles
-from bench.studies.particles.run import ARCHS
+from bench.studies.particles.run import ARCHS, run_arch
 
 ORDER = 48   # right after the quick preset's section (47)
 
 
 def still_to_run(record: dict) -> list[str]:
-    """The architectures of the study with no result in ``record`` yet."""
+    """The architectures of the study with no result in ``record`` yet, or with training runs still
+    to do (a sitting stopped part-way and summarised, ``--summarise-only``)."""
     done = {arch for arches in record["results"].values() for arch in arches}
-    return [arch for arch in ARCHS if arch not in done]
+    unfinished = {run_arch(name) for name in record.get("not_run", [])}
+    return [arch for arch in ARCHS if arch not in done or arch in unfinished]
 
 
 def render(record: dict, page: Page) -> str:
