@@ -145,13 +145,13 @@ def test_the_study_puts_alkaid_beside_our_rtl(tmp_path):
     assert summary["results"]["jets"]["transformer"]["alkaid"] == {}
     assert summary["alkaid_not_run"] == ["jets-transformer-alkaid-seed0"]
     text = section.render(study.record(summary, "smoke", 1.0), Page({}, tmp_path, tmp_path))
-    assert "| deep_sets | 0 | ours-e2 | 900 | 1,000 | 0.900 | 300 / 300 | 0 / 0 | 5 / 4 | 0 / 600 | 2 / 600 |" in text
-    assert "at most 0.9 on every model: deep_sets (seed 0) ✅" in text
+    assert "| toy jets (synthetic) | deep_sets | 0 | ours-e2 | 900 | 1,000 | 0.900 | 300 / 300 | 0 / 0 | 5 / 4 | 0 / 600 | 2 / 600 |" in text
+    assert "at most 0.9 on every model: deep_sets (jets, seed 0) ✅" in text
     assert section.NOT_YET.format(alkaid="0.8.2", rtl=section.rtl_command("smoke")) not in text
     assert "alkaid beside our RTL for jets-transformer-alkaid-seed0" in text
     records[study.run_name("jets", "deep_sets", "alkaid", 0)]["alkaid"]["resources"]["LUT"] = 999
     worse = section.render(study.record(study.summarise(cfg, records, {}), "smoke", 1.0), Page({}, tmp_path, tmp_path))
-    assert "deep_sets (seed 0) ❌" in worse
+    assert "deep_sets (jets, seed 0) ❌" in worse
 
 
 # ----------------------------------------------------------------------------- through alkaid (slow)

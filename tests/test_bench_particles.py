@@ -180,7 +180,7 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
         "resources": {"LUT": 1234, "FF": 567, "DSP": 0}, "latency_cycles": 4, "latency_ns": 20.0, "clock_ns": 5.0,
         "yosys_s": 3.2, "mismatches": 0, "compared": 600}}
     with_rtl = section.render(study.record(study.summarise(cfg, records, {}), "smoke", 1.0), Page({}, tmp_path, tmp_path))
-    assert "| transformer | 0 | ours-e2 | 200 | 1,234 | 567 | 0 | 4 (20 ns) | 3 | 0 / 600 |" in with_rtl
+    assert "| toy jets (synthetic) | transformer | 0 | ours-e2 | 200 | 1,234 | 567 | 0 | 4 (20 ns) | 3 | 0 / 600 |" in with_rtl
     assert "at 200 MHz" in with_rtl and rtl_not_yet not in with_rtl
     mlp = {"ebops": 5000, "ours": {"resources": {"LUT": 4000}}}
     figs = section.figures(study.record(study.summarise(cfg, records, {}), "smoke", 1.0),

@@ -228,16 +228,16 @@ def body(record: dict, page: Page, title: str, intro: str | None = None) -> str:
     lines += [table(("data", "architecture", "seeds", "path", "in range: differing / compared", "×4: differing / compared"),
                     fw_rows) if fw_rows else "Not run yet.", ""]
     rtl = [r for arches in record["results"].values() for e in arches.values() for r in e.get("rtl", {}).values()]
-    rtl_rows = [(arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
+    rtl_rows = [(DATASET_NAMES.get(dataset, dataset), arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
                  f"{r['resources']['DSP']:,}", f"{r['latency_cycles']} ({r['latency_ns']:g} ns)", f"{r['yosys_s']:.0f}",
                  f"{r['mismatches']:,} / {r['compared']:,}")
-                for arches in record["results"].values() for arch, e in arches.items()
+                for dataset, arches in record["results"].items() for arch, e in arches.items()
                 for seed, r in e.get("rtl", {}).items()]
     if rtl_rows:
         lines += ["**Our RTL** of the models above (Yosys, the project's script, LUT multipliers), the clock at "
                   f"{1000 / rtl[0]['clock_ns']:g} MHz; the Verilator simulation against the emulator on held-out "
                   "events.", "",
-                  table(("architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
+                  table(("data", "architecture", "seed", "model", "EBOPs", "LUT", "FF", "DSP", "latency, cycles",
                          "Yosys s", "RTL ≠ emulator / compared"), rtl_rows), "",
                   f"![LUTs against EBOPs]({page.link('lut_vs_ebops.png')})", ""]
     lines += _alkaid_lines(record)
@@ -262,16 +262,16 @@ def _alkaid_lines(record: dict) -> list[str]:
     """Ours against alkaid on the same weights: the table and the goal, where measured."""
     rows, goals = [], []
     goal = record["targets"].get("ours_over_alkaid_lut")
-    for arches in record["results"].values():
+    for dataset, arches in record["results"].items():
         for arch, e in arches.items():
             for seed, a in e.get("alkaid", {}).items():
                 ours = e["rtl"][seed]
-                rows.append((arch, seed, a["model"], f"{ours['resources']['LUT']:,}", f"{a['resources']['LUT']:,}",
+                rows.append((DATASET_NAMES.get(dataset, dataset), arch, seed, a["model"], f"{ours['resources']['LUT']:,}", f"{a['resources']['LUT']:,}",
                              f"{a['ours_over_alkaid_lut']:.3f}", f"{ours['resources']['FF']:,} / {a['resources']['FF']:,}",
                              f"{ours['resources']['DSP']:,} / {a['resources']['DSP']:,}",
                              f"{ours['latency_both_registered']} / {a['latency_cycles']}",
                              f"{a['mismatches']:,} / {a['compared']:,}", f"{a['mismatches_x4']:,} / {a['compared_x4']:,}"))
-                goals.append(f"{arch} (seed {seed}) {verdict(a['ours_over_alkaid_lut'] <= goal)}")
+                goals.append(f"{arch} ({dataset}, seed {seed}) {verdict(a['ours_over_alkaid_lut'] <= goal)}")
     if not rows:
         return []
     v = record["versions"]
@@ -280,7 +280,7 @@ def _alkaid_lines(record: dict) -> list[str]:
             "same Yosys script, alkaid's pipeline stages chosen so that its latency (ports registered) equals "
             "ours. alkaid's interpreter against our emulator with `==`: differing output values / compared, "
             "on the held-out events and on four times them.", "",
-            table(("architecture", "seed", "model", "LUT ours", "LUT alkaid", "ours ÷ alkaid LUTs",
+            table(("data", "architecture", "seed", "model", "LUT ours", "LUT alkaid", "ours ÷ alkaid LUTs",
                    "FF ours / alkaid", "DSP ours / alkaid", "latency cycles (ports registered) ours / alkaid",
                    "alkaid ≠ emulator, in range", "alkaid ≠ emulator, ×4"), rows), "",
             f"Goal (issue 32): ours ÷ alkaid LUTs at most {goal:g} on every model: " + "; ".join(goals) + ".", ""]
