@@ -306,6 +306,8 @@ def test_the_full_preset_is_recorded_apart_and_its_section_says_what_is_still_to
     study.merged_into_store(_arch_record("mlp_mixer", 5.0, preset="full"), ("mlp_mixer",))(stored)
     rec = stored["studies"]["particles_full"]
     assert list(rec["results"]["jets"]) == ["deep_sets", "mlp_mixer"]
+    study.merged_into_store(_arch_record("deep_sets", 20.0, preset="full"), ("deep_sets",))(stored)   # run again
+    assert list(rec["results"]["jets"]) == ["deep_sets", "mlp_mixer"]               # the study's order kept
     assert full_section.still_to_run(rec) == ["interaction_network", "transformer"]
     part_way = {**rec, "not_run": ["fashion_mnist-mlp_mixer-ours-seed2"]}    # stopped and summarised part-way
     assert full_section.still_to_run(part_way) == ["interaction_network", "mlp_mixer", "transformer"]

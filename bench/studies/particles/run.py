@@ -533,7 +533,8 @@ def merged_into_store(new: dict, archs: tuple[str, ...]):
             merged[key] = sorted(kept(old.get(key, [])) + new.get(key, []))
         for dataset in {**old["results"], **new["results"]}:
             others = {a: e for a, e in old["results"].get(dataset, {}).items() if a not in archs}
-            merged["results"][dataset] = {**others, **new["results"].get(dataset, {})}
+            both = {**others, **new["results"].get(dataset, {})}
+            merged["results"][dataset] = {a: both[a] for a in ARCHS if a in both}    # the study's order
         order = [a for a in ARCHS if any(a in d for d in merged["results"].values())]
         merged["config"] = {**new["config"], "architectures": order}
         merged["ours_starts"] = sorted(set(old.get("ours_starts", [])) | set(new["ours_starts"]))
