@@ -98,9 +98,10 @@ def front(points: list[dict]) -> list[int]:
 
 
 def floors(arms: dict, count: int) -> list[float]:
-    """The common accuracy floors: the lowest of the arms' best validation accuracies, then STEP lower each."""
+    """The common accuracy floors: the lowest of the arms' best validation accuracies, then STEP lower each.
+    Not rounded: a floor rounded up above that best accuracy would leave its arm no point to reach it."""
     top = min(max(p["val_accuracy"] for p in arm["checkpoints"]) for arm in arms.values())
-    return [round(top - i * STEP, 6) for i in range(count)]
+    return [top - i * STEP for i in range(count)]
 
 
 def cheapest(arm: dict, floor: float) -> dict:
