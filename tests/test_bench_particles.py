@@ -197,8 +197,8 @@ def test_the_summary_compares_hgq2s_front_with_ours_on_validation_accuracy(tmp_p
 
 def test_our_exactness_is_summed_over_models_and_an_error_is_never_summed_away():
     checks = [{"values": 0, "compared": 20}, {"values": 2, "compared": 20}]
-    assert section._summed_cell(checks) == "2 / 40"
-    assert section._summed_cell(checks + [{"error": "g++ failed"}]) == "failed (g++ failed)"
+    assert section._mismatch_cell(*checks) == "2 / 40"
+    assert section._mismatch_cell(*checks, {"error": "g++ failed"}) == "failed (g++ failed)"
     assert section._ours_models({"0": {}, "1": {}, "0, beta4": {}, "1, beta4": {}}) == "0, 1; 2 recipes, 4 models"
     assert section._ours_models({"2": {}}) == "2"
 

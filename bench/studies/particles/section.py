@@ -26,11 +26,18 @@ def rtl_command(preset: str) -> str:
     return "python -m bench run particles " + ("" if preset == "quick" else f"--preset {preset} ") + "--rtl"
 
 
-def _mismatch_cell(check: dict) -> str:
-    """``values / compared`` of one comparison, or its error."""
-    if "error" in check:
-        return f"failed ({check['error']})"
-    return f"{check['values']:,} / {check['compared']:,}"
+def _mismatch_cell(*checks: dict) -> str:
+    """``values / compared`` of one comparison, or summed over several (our models' checks); any
+    error is shown, never summed away."""
+    errors = [c["error"] for c in checks if "error" in c]
+    if errors:
+        return f"failed ({'; '.join(errors)})"
+    return f"{sum(c['values'] for c in checks):,} / {sum(c['compared'] for c in checks):,}"
+
+
+def _data_name(dataset: str) -> str:
+    """A data set's name in the section's words."""
+    return DATASET_NAMES.get(dataset, dataset)
 
 
 def _comparison_rows(arches: dict) -> list[tuple]:
@@ -81,27 +88,20 @@ def _firmware_rows(arches: dict) -> list[tuple]:
                     rows.append((arch, seed, f"HGQ2 → {tool}", f"refused: {t['error']}", ""))
                 else:
                     rows.append((arch, seed, f"HGQ2 → {tool}", _mismatch_cell(t["x"]), _mismatch_cell(t["x4"])))
-        if e["ours_exactness"]:
-            models = e["ours_exactness"]
+        models = e["ours_exactness"]
+        if models:
             rows.append((arch, _ours_models(models), "ours: Keras = emulator = C++",
-                         *(_summed_cell([checks[key] for checks in models.values()]) for key in ("x", "x4"))))
+                         *(_mismatch_cell(*(checks[key] for checks in models.values())) for key in ("x", "x4"))))
     return rows
 
 
 def _ours_models(models: dict) -> str:
     """Our checked models of one architecture in words: ``0, 1, 2; 3 recipes, 9 models``."""
-    seeds = sorted({name.split(",")[0] for name in models}, key=int)
-    recipes = {name.partition(", ")[2] for name in models}
+    parts = [name.partition(", ") for name in models]          # "0" or "0, beta4"
+    seeds = sorted({seed for seed, _, _ in parts}, key=int)
+    recipes = {recipe for _, _, recipe in parts}
     return (f"{', '.join(seeds)}"
             + (f"; {len(recipes)} recipes, {len(models)} models" if len(recipes) > 1 else ""))
-
-
-def _summed_cell(checks: list[dict]) -> str:
-    """``values / compared`` summed over our models' checks; any error is shown, never summed away."""
-    errors = [c["error"] for c in checks if "error" in c]
-    if errors:
-        return f"failed ({'; '.join(errors)})"
-    return f"{sum(c['values'] for c in checks):,} / {sum(c['compared'] for c in checks):,}"
 
 
 def _cheapest(fronts: list[list[dict]]) -> tuple[float, float, list[int]]:
@@ -123,15 +123,16 @@ def _low_end_rows(record: dict) -> list[tuple]:
             seeds = e["per_seed"].values()
             if not seeds:
                 continue
-            sides = [("HGQ2", [s["hgq2_front"] for s in seeds]), ("ours", [s["ours_front"] for s in seeds])]
-            sides += [(_variant(v["settings"]), [s["ours_front"] for s in v["per_seed"].values()])
-                      for v in e.get("variants", {}).values() if "beta_scale" in v["settings"] and v["per_seed"]]
+            ours = [("ours", [s["ours_front"] for s in seeds])]
+            ours += [(_variant(v["settings"]), [s["ours_front"] for s in v["per_seed"].values()])
+                     for v in e.get("variants", {}).values() if "beta_scale" in v["settings"] and v["per_seed"]]
             cells, ours_epochs = [], []
-            for name, fronts in sides:
+            for name, fronts in [("HGQ2", [s["hgq2_front"] for s in seeds]), *ours]:
                 ebops, acc, epochs = _cheapest(fronts)
                 cells.append(f"{name}: {ebops:,.0f} ({100 * acc:.1f} %)")
-                ours_epochs += epochs if name != "HGQ2" else []
-            rows.append((DATASET_NAMES.get(dataset, dataset), arch, "; ".join(cells),
+                if name != "HGQ2":
+                    ours_epochs += epochs
+            rows.append((_data_name(dataset), arch, "; ".join(cells),
                          f"{sum(ep >= last for ep in ours_epochs)} / {len(ours_epochs)}"))
     return rows
 
@@ -171,7 +172,7 @@ def body(record: dict, page: Page, title: str, intro: str | None = None) -> str:
     for dataset, arches in record["results"].items():
         particles = cfg["datasets"][dataset]["particles"]
         events = cfg["datasets"][dataset]["events"]
-        lines += [f"**{DATASET_NAMES.get(dataset, dataset)}**, {particles} particles, {events:,} events "
+        lines += [f"**{_data_name(dataset)}**, {particles} particles, {events:,} events "
                   "(60 / 20 / 20 % training / validation / test).", "",
                   f"![fronts]({page.link(f'{dataset}_fronts.png')})", "",
                   table(("architecture", "HGQ2 front points matched", "HGQ2 ÷ ours EBOPs (geomean)",
@@ -210,7 +211,7 @@ def body(record: dict, page: Page, title: str, intro: str | None = None) -> str:
     lines += [f"Goal (issue 32): ours at most HGQ2's EBOPs across the front (every HGQ2 point matched by a cheaper "
               f"or equal model of ours) and at the top (our best validation accuracy at least HGQ2's on every seed): "
               + ("; ".join(goals) if goals else "nothing measured yet") + ". Misses are reported as measured.", ""]
-    fw_rows = [(DATASET_NAMES.get(dataset, dataset),) + r for dataset, arches in record["results"].items()
+    fw_rows = [(_data_name(dataset),) + r for dataset, arches in record["results"].items()
                for r in _firmware_rows(arches)]
     lines += ["**Exactness of the paths to firmware.** HGQ2's model (its most accurate on validation data) through "
               f"HGQ2's own routes: alkaid {v['alkaid']}'s HGQ2 converter (alkaid's interpreter of the traced logic) "
@@ -228,7 +229,7 @@ def body(record: dict, page: Page, title: str, intro: str | None = None) -> str:
     lines += [table(("data", "architecture", "seeds", "path", "in range: differing / compared", "×4: differing / compared"),
                     fw_rows) if fw_rows else "Not run yet.", ""]
     rtl = [r for arches in record["results"].values() for e in arches.values() for r in e.get("rtl", {}).values()]
-    rtl_rows = [(DATASET_NAMES.get(dataset, dataset), arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
+    rtl_rows = [(_data_name(dataset), arch, seed, f"{r['model']}", f"{r['ebops']:,}", f"{r['resources']['LUT']:,}", f"{r['resources']['FF']:,}",
                  f"{r['resources']['DSP']:,}", f"{r['latency_cycles']} ({r['latency_ns']:g} ns)", f"{r['yosys_s']:.0f}",
                  f"{r['mismatches']:,} / {r['compared']:,}")
                 for dataset, arches in record["results"].items() for arch, e in arches.items()
@@ -266,7 +267,7 @@ def _alkaid_lines(record: dict) -> list[str]:
         for arch, e in arches.items():
             for seed, a in e.get("alkaid", {}).items():
                 ours = e["rtl"][seed]
-                rows.append((DATASET_NAMES.get(dataset, dataset), arch, seed, a["model"], f"{ours['resources']['LUT']:,}", f"{a['resources']['LUT']:,}",
+                rows.append((_data_name(dataset), arch, seed, a["model"], f"{ours['resources']['LUT']:,}", f"{a['resources']['LUT']:,}",
                              f"{a['ours_over_alkaid_lut']:.3f}", f"{ours['resources']['FF']:,} / {a['resources']['FF']:,}",
                              f"{ours['resources']['DSP']:,} / {a['resources']['DSP']:,}",
                              f"{ours['latency_both_registered']} / {a['latency_cycles']}",
@@ -333,7 +334,7 @@ def _lut_figure(record: dict, page: Page):
     for dataset, arches in record["results"].items():
         rows = [(arch, r) for arch, e in arches.items() for r in e.get("rtl", {}).values()]
         ax.scatter([r["ebops"] for _, r in rows], [r["resources"]["LUT"] for _, r in rows], zorder=3,
-                   label=f"particle models, {DATASET_NAMES.get(dataset, dataset)}")
+                   label=f"particle models, {_data_name(dataset)}")
         for arch, r in rows:
             ax.annotate(arch, (r["ebops"], r["resources"]["LUT"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("EBOPs (exact)")
